@@ -1,0 +1,54 @@
+/* Where remote memory comes from.
+ *
+ * Every reader of interpreter structures goes through a mem_source, so the
+ * same decoding code runs on a live process (process_vm_readv) and, in the
+ * unit tests and fuzzers, on structures built in local memory. A read either
+ * fills the whole buffer and returns 0, or returns a negative error
+ * (-EFAULT for an unmapped address, -ESRCH when the process is gone). */
+#ifndef PYTOP_PROC_MEMSRC_H
+#define PYTOP_PROC_MEMSRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mem_source {
+    int (*read)(struct mem_source *src, uint64_t addr, void *buf, size_t len);
+    unsigned long reads;        /* number of read calls, for statistics */
+};
+
+static inline int mem_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
+{
+    src->reads++;
+    return src->read(src, addr, buf, len);
+}
+
+int mem_read_u64(struct mem_source *src, uint64_t addr, uint64_t *out);
+int mem_read_i32(struct mem_source *src, uint64_t addr, int32_t *out);
+
+/* Live process memory via process_vm_readv. Never stops the target. */
+struct live_mem {
+    struct mem_source base;
+    pid_t pid;
+};
+
+void live_mem_init(struct live_mem *m, pid_t pid);
+
+/* Local regions posing as remote addresses, for tests and fuzzing. A read is
+ * served only when it lies entirely inside one registered region. */
+#define FAKE_MEM_MAX_REGIONS 64
+struct fake_mem {
+    struct mem_source base;
+    size_t count;
+    struct {
+        uint64_t addr;
+        const void *data;   /* borrowed, must outlive the fake_mem */
+        size_t len;
+    } regions[FAKE_MEM_MAX_REGIONS];
+};
+
+void fake_mem_init(struct fake_mem *m);
+/* Returns 0, or -ENOSPC when all regions are used. */
+int fake_mem_add(struct fake_mem *m, uint64_t addr, const void *data, size_t len);
+
+#endif
