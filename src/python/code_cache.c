@@ -1,3 +1,240 @@
 #include "config.h"
-/* placeholder: being written */
-typedef int pytop_placeholder_t;
+
+#include "python/code_cache.h"
+
+#include "core/error.h"
+#include "python/pystr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Enough for any PyCodeObject up to 3.13 (about 200 bytes). */
+#define CODE_STRUCT_MAX 1024
+
+static size_t slot_of(uint64_t addr, size_t cap)
+{
+    uint64_t h = addr >> 4;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return (size_t)h & (cap - 1);
+}
+
+static void code_info_free(struct py_code_info *ci)
+{
+    if (!ci)
+        return;
+    free(ci->name);
+    free(ci->filename);
+    free(ci->linetable);
+    free(ci);
+}
+
+int py_code_cache_init(struct py_code_cache *c, size_t cap)
+{
+    size_t p = 64;
+    while (p < cap)
+        p *= 2;
+    memset(c, 0, sizeof *c);
+    c->slots = calloc(p, sizeof *c->slots);
+    if (!c->slots)
+        return -ENOMEM;
+    c->cap = p;
+    return 0;
+}
+
+static void cache_clear(struct py_code_cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        code_info_free(c->slots[i]);
+        c->slots[i] = NULL;
+    }
+    c->count = 0;
+}
+
+void py_code_cache_release(struct py_code_cache *c)
+{
+    if (c->slots)
+        cache_clear(c);
+    free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+void py_code_cache_trim(struct py_code_cache *c)
+{
+    /* Clearing everything is crude but bounded and rare: a target with
+     * more live code objects than this runs many distinct functions. */
+    if (c->count * 4 >= c->cap * 3) {
+        cache_clear(c);
+        c->evictions++;
+    }
+}
+
+void py_code_cache_forget(struct py_code_cache *c, uint64_t addr)
+{
+    size_t i = slot_of(addr, c->cap);
+    for (size_t n = 0; n < c->cap; n++, i = (i + 1) & (c->cap - 1)) {
+        struct py_code_info *ci = c->slots[i];
+        if (!ci)
+            return;
+        if (ci->addr != addr)
+            continue;
+        /* Re-insert the rest of the cluster so lookups stay correct. */
+        code_info_free(ci);
+        c->slots[i] = NULL;
+        c->count--;
+        size_t j = (i + 1) & (c->cap - 1);
+        while (c->slots[j]) {
+            struct py_code_info *moved = c->slots[j];
+            c->slots[j] = NULL;
+            size_t k = slot_of(moved->addr, c->cap);
+            while (c->slots[k])
+                k = (k + 1) & (c->cap - 1);
+            c->slots[k] = moved;
+            j = (j + 1) & (c->cap - 1);
+        }
+        return;
+    }
+}
+
+int py_bytes_read(struct mem_source *src, const struct py_layout *lay, uint64_t addr,
+                  size_t max, uint8_t **data, size_t *len)
+{
+    int64_t size;
+    int rc = mem_read(src, addr + (uint64_t)lay->varobject_size, &size, sizeof size);
+    if (rc)
+        return rc;
+    if (size < 0 || (uint64_t)size > max)
+        return -PT_ERR_BAD_DATA;
+    uint8_t *buf = malloc((size_t)size + 1);
+    if (!buf)
+        return -ENOMEM;
+    rc = mem_read(src, addr + (uint64_t)lay->bytes_sval, buf, (size_t)size);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[size] = 0;
+    *data = buf;
+    *len = (size_t)size;
+    return 0;
+}
+
+static uint64_t load_ptr(const uint8_t *obj, int off)
+{
+    uint64_t v;
+    memcpy(&v, obj + off, sizeof v);
+    return v;
+}
+
+static int read_string(struct mem_source *src, const struct py_layout *lay, uint64_t addr,
+                       char **out)
+{
+    char buf[PY_STR_MAX_CHARS * 4 + 1];
+    size_t len;
+    int rc = py_str_read(src, lay, addr, buf, sizeof buf, &len);
+    if (rc)
+        return rc;
+    char *s = malloc(len + 1);
+    if (!s)
+        return -ENOMEM;
+    memcpy(s, buf, len + 1);
+    *out = s;
+    return 0;
+}
+
+static int code_read(struct mem_source *src, const struct py_layout *lay, uint64_t code_type,
+                     uint64_t addr, struct py_code_info **out)
+{
+    uint8_t obj[CODE_STRUCT_MAX];
+    if (lay->code_size <= 0 || lay->code_size > CODE_STRUCT_MAX)
+        return -PT_ERR_UNSUPPORTED;
+    if (addr == 0 || (addr & 7))
+        return -PT_ERR_BAD_DATA;
+    int rc = mem_read(src, addr, obj, (size_t)lay->code_size);
+    if (rc)
+        return rc;
+    if (code_type && load_ptr(obj, lay->object_type) != code_type)
+        return -PT_ERR_BAD_DATA;
+
+    struct py_code_info *ci = calloc(1, sizeof *ci);
+    if (!ci)
+        return -ENOMEM;
+    ci->addr = addr;
+    int32_t first;
+    memcpy(&first, obj + lay->code_firstlineno, sizeof first);
+    ci->firstlineno = first;
+
+    int name_off = lay->code_qualname >= 0 ? lay->code_qualname : lay->code_name;
+    rc = read_string(src, lay, load_ptr(obj, name_off), &ci->name);
+    if (rc == 0)
+        rc = read_string(src, lay, load_ptr(obj, lay->code_filename), &ci->filename);
+    if (rc == 0) {
+        int table_off = lay->code_linetable >= 0 ? lay->code_linetable : lay->code_lnotab;
+        rc = py_bytes_read(src, lay, load_ptr(obj, table_off), PY_LINETABLE_MAX,
+                           &ci->linetable, &ci->linetable_len);
+    }
+    if (rc == 0) {
+        if (lay->code_code_adaptive >= 0) {
+            /* 3.11+: instructions live inside the code object, whose
+             * ob_size counts 2-byte code units. */
+            int64_t units;
+            memcpy(&units, obj + lay->varobject_size, sizeof units);
+            if (units < 0 || units > (int64_t)(PY_LINETABLE_MAX * 16))
+                rc = -PT_ERR_BAD_DATA;
+            ci->code_start = addr + (uint64_t)lay->code_code_adaptive;
+            ci->code_len = (uint64_t)units * 2;
+        } else if (lay->code_code >= 0) {
+            uint64_t co_code = load_ptr(obj, lay->code_code);
+            int64_t n;
+            rc = mem_read(src, co_code + (uint64_t)lay->varobject_size, &n, sizeof n);
+            if (rc == 0 && (n < 0 || n > (int64_t)(PY_LINETABLE_MAX * 16)))
+                rc = -PT_ERR_BAD_DATA;
+            ci->code_start = co_code + (uint64_t)lay->bytes_sval;
+            ci->code_len = rc == 0 ? (uint64_t)n : 0;
+        }
+    }
+    if (rc) {
+        code_info_free(ci);
+        /* A code object whose parts cannot be read is garbage, not gone. */
+        return rc == -EFAULT ? -PT_ERR_BAD_DATA : rc;
+    }
+    *out = ci;
+    return 0;
+}
+
+int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
+                      const struct py_layout *lay, uint64_t code_type, uint64_t addr,
+                      const struct py_code_info **out)
+{
+    size_t i = slot_of(addr, c->cap);
+    for (size_t n = 0; n < c->cap; n++, i = (i + 1) & (c->cap - 1)) {
+        struct py_code_info *ci = c->slots[i];
+        if (!ci)
+            break;
+        if (ci->addr == addr) {
+            c->hits++;
+            *out = ci;
+            return 0;
+        }
+    }
+    c->misses++;
+    struct py_code_info *ci;
+    int rc = code_read(src, lay, code_type, addr, &ci);
+    if (rc)
+        return rc;
+    if (c->count + 1 >= c->cap) {
+        /* Full mid-walk: refuse rather than evict entries this walk still
+         * points to; trim() between walks keeps this rare. */
+        code_info_free(ci);
+        return -ENOSPC;
+    }
+    i = slot_of(addr, c->cap);
+    while (c->slots[i])
+        i = (i + 1) & (c->cap - 1);
+    c->slots[i] = ci;
+    c->count++;
+    *out = ci;
+    return 0;
+}

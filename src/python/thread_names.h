@@ -1,1 +1,26 @@
-/* placeholder */
+/* Python-level thread names, read from the threading module's registry.
+ *
+ * threading._active maps each thread's ident (its pthread_t, the value
+ * Python stores in the thread state's thread_id) to its Thread object,
+ * whose name attribute is what users set and see. Reading it means
+ * following sys.modules -> threading -> _active -> Thread -> _name
+ * through dicts and instance attributes whose layout changes with each
+ * version; any step that fails leaves that name unknown. */
+#ifndef PYTOP_PYTHON_THREAD_NAMES_H
+#define PYTOP_PYTHON_THREAD_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "python/walk.h"
+
+#define PY_THREAD_NAME_MAX 64
+
+/* For each idents[i], write its NUL-terminated name into names[i], or ""
+ * when unknown. interp is the interpreter whose sys.modules is searched.
+ * Returns the number of names found, or a negative error when the
+ * registry could not be reached at all. */
+int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents, size_t n,
+                    char (*names)[PY_THREAD_NAME_MAX]);
+
+#endif

@@ -1,3 +1,513 @@
 #include "config.h"
-/* placeholder: being written */
-typedef int pytop_placeholder_t;
+
+#include "python/walk.h"
+
+#include "core/error.h"
+#include "proc/tasks.h"
+#include "python/linetable.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Frames of one sample, all threads together. */
+#define SAMPLE_MAX_FRAMES (1u << 20)
+/* Largest stretch of a 3.11+ data-stack chunk copied in one read. */
+#define CHUNK_COPY_MAX (1u << 20)
+#define CHUNK_CHAIN_MAX 256
+/* Largest prefix of a thread state or frame struct we read. */
+#define STRUCT_READ_MAX 4096
+
+/* Brent's cycle detection: O(1) memory, finds a loop within twice its length. */
+struct cycle_guard {
+    uint64_t saved;
+    unsigned long power, steps;
+};
+
+static void cycle_guard_init(struct cycle_guard *g)
+{
+    g->saved = 0;
+    g->power = 1;
+    g->steps = 0;
+}
+
+static int cycle_seen(struct cycle_guard *g, uint64_t addr)
+{
+    if (addr == g->saved)
+        return 1;
+    if (++g->steps == g->power) {
+        g->saved = addr;
+        g->power *= 2;
+        g->steps = 0;
+    }
+    return 0;
+}
+
+/* A plausible user-space object address: non-null, aligned, canonical. */
+static int ptr_ok(uint64_t p)
+{
+    return p >= 4096 && (p & 7) == 0 && p < (1ULL << 47);
+}
+
+static uint64_t get_u64(const uint8_t *buf, int off)
+{
+    uint64_t v;
+    memcpy(&v, buf + off, sizeof v);
+    return v;
+}
+
+static int32_t get_i32(const uint8_t *buf, int off)
+{
+    int32_t v;
+    memcpy(&v, buf + off, sizeof v);
+    return v;
+}
+
+static int max_off(int acc, int off, int width)
+{
+    return off >= 0 && off + width > acc ? off + width : acc;
+}
+
+/* Bytes of a thread state that cover every field we read. */
+static int tstate_span(const struct py_layout *l)
+{
+    int n = 0;
+    n = max_off(n, l->tstate_next, 8);
+    n = max_off(n, l->tstate_interp, 8);
+    n = max_off(n, l->tstate_frame, 8);
+    n = max_off(n, l->tstate_cframe, 8);
+    n = max_off(n, l->tstate_current_frame, 8);
+    n = max_off(n, l->tstate_thread_id, 8);
+    n = max_off(n, l->tstate_native_thread_id, 8);
+    n = max_off(n, l->tstate_datastack_chunk, 8);
+    return n;
+}
+
+static int frame_span(const struct py_layout *l)
+{
+    int n = l->frame_size > 0 ? l->frame_size : 0;
+    n = max_off(n, l->frame_back, 8);
+    n = max_off(n, l->frame_code, 8);
+    n = max_off(n, l->frame_lasti, 4);
+    n = max_off(n, l->frame_instr, 8);
+    n = max_off(n, l->frame_owner, 1);
+    return n;
+}
+
+void py_sample_init(struct py_sample *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void py_sample_release(struct py_sample *s)
+{
+    free(s->threads);
+    free(s->frames);
+    memset(s, 0, sizeof *s);
+}
+
+static struct py_thread *sample_add_thread(struct py_sample *s)
+{
+    if (s->nthreads == s->cap_threads) {
+        size_t cap = s->cap_threads ? s->cap_threads * 2 : 16;
+        struct py_thread *t = realloc(s->threads, cap * sizeof *t);
+        if (!t)
+            return NULL;
+        s->threads = t;
+        s->cap_threads = cap;
+    }
+    struct py_thread *t = &s->threads[s->nthreads++];
+    memset(t, 0, sizeof *t);
+    t->first_frame = s->nframes;
+    return t;
+}
+
+static struct py_frame *sample_add_frame(struct py_sample *s, struct py_thread *t)
+{
+    if (s->nframes >= SAMPLE_MAX_FRAMES)
+        return NULL;
+    if (s->nframes == s->cap_frames) {
+        size_t cap = s->cap_frames ? s->cap_frames * 2 : 256;
+        struct py_frame *f = realloc(s->frames, cap * sizeof *f);
+        if (!f)
+            return NULL;
+        s->frames = f;
+        s->cap_frames = cap;
+    }
+    struct py_frame *f = &s->frames[s->nframes++];
+    memset(f, 0, sizeof *f);
+    f->line = -1;
+    t->nframes++;
+    return f;
+}
+
+int py_walker_init(struct py_walker *w, struct mem_source *mem, const struct py_layout *layout)
+{
+    memset(w, 0, sizeof *w);
+    w->mem = mem;
+    w->layout = *layout;
+    pthread_tid_map_init(&w->tids);
+    if (tstate_span(layout) > STRUCT_READ_MAX || frame_span(layout) > STRUCT_READ_MAX)
+        return -PT_ERR_UNSUPPORTED;
+    return py_code_cache_init(&w->codes, 4096);
+}
+
+void py_walker_release(struct py_walker *w)
+{
+    py_code_cache_release(&w->codes);
+}
+
+uint64_t py_walker_first_interp(struct py_walker *w)
+{
+    uint64_t interp = w->interp_addr;
+    if (w->interp_head_ptr && mem_read_u64(w->mem, w->interp_head_ptr, &interp) != 0)
+        return 0;
+    return interp;
+}
+
+/* The line for a frame at byte offset `offset` into code's bytecode. */
+static int frame_line(const struct py_layout *l, const struct py_code_info *ci, int64_t offset)
+{
+    /* A frame that has not started yet reports its first line, as
+     * CPython's own f_lineno does. */
+    if (offset < 0)
+        return ci->firstlineno;
+    if (ci->code_len && (uint64_t)offset >= ci->code_len)
+        return -1;
+    return py_linetable_line(py_linetable_kind_for(l->major, l->minor), ci->linetable,
+                             ci->linetable_len, ci->firstlineno, (int)offset);
+}
+
+/* Look up code_addr and compute the line. remote_pos is the frame's
+ * instruction address (3.11+) or -1; lasti_bytes the offset (up to 3.10).
+ * A position outside the cached bytecode means the cache entry belongs to
+ * an older object at the same address: read it again once. */
+static int decode_frame(struct py_walker *w, struct py_frame *f, uint64_t code_addr,
+                        int use_instr, uint64_t instr, int64_t lasti_bytes)
+{
+    const struct py_layout *l = &w->layout;
+    f->code_addr = code_addr;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        const struct py_code_info *ci;
+        int rc = py_code_cache_get(&w->codes, w->mem, l, w->code_type, code_addr, &ci);
+        if (rc) {
+            f->error = rc;
+            return rc;
+        }
+        int64_t offset = use_instr ? (int64_t)(instr - ci->code_start) : lasti_bytes;
+        int in_range = offset >= -2 && (!ci->code_len || offset < (int64_t)ci->code_len);
+        if (!in_range && attempt == 0) {
+            py_code_cache_forget(&w->codes, code_addr);
+            continue;
+        }
+        f->code = ci;
+        f->line = in_range ? frame_line(l, ci, offset) : -1;
+        return 0;
+    }
+    return 0;
+}
+
+/* Frames up to 3.10: a chain of heap PyFrameObjects, one read each. */
+static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct py_thread *t,
+                              uint64_t frame)
+{
+    const struct py_layout *l = &w->layout;
+    uint8_t buf[STRUCT_READ_MAX];
+    size_t span = (size_t)frame_span(l);
+    struct cycle_guard guard;
+    cycle_guard_init(&guard);
+    /* 3.10 counts f_lasti in 2-byte code units, earlier versions in bytes. */
+    int unit = (l->major == 3 && l->minor >= 10) ? 2 : 1;
+
+    for (unsigned depth = 0; frame; depth++) {
+        if (depth >= PY_MAX_DEPTH)
+            return -PT_ERR_TRUNCATED;
+        if (!ptr_ok(frame) || cycle_seen(&guard, frame))
+            return -PT_ERR_BAD_DATA;
+        int rc = mem_read(w->mem, frame, buf, span);
+        if (rc)
+            return rc;
+        struct py_frame *f = sample_add_frame(s, t);
+        if (!f)
+            return -PT_ERR_TRUNCATED;
+        int32_t lasti = get_i32(buf, l->frame_lasti);
+        rc = decode_frame(w, f, get_u64(buf, l->frame_code), 0, 0,
+                          lasti < 0 ? -1 : (int64_t)lasti * unit);
+        if (rc)
+            return rc;
+        frame = get_u64(buf, l->frame_back);
+    }
+    return 0;
+}
+
+/* A copy of part of one data-stack chunk, so that the frames it holds are
+ * decoded from local memory. */
+struct chunk_window {
+    uint64_t base;
+    size_t len;
+    uint8_t *buf;          /* CHUNK_COPY_MAX bytes, owned */
+    uint64_t next_chunk;   /* next (older) chunk not yet examined */
+    unsigned chunks_seen;
+};
+
+/* Make the span bytes at addr available locally, copying the chunk that
+ * holds them if it has not been copied. Returns a pointer into the window
+ * or into one, or NULL with *err set. */
+static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, uint64_t addr,
+                                  size_t span, uint8_t *single, int *err)
+{
+    const struct py_layout *l = &w->layout;
+    if (addr >= cw->base && addr - cw->base + span <= cw->len)
+        return cw->buf + (addr - cw->base);
+    /* Frames are visited innermost first, so chunks are met newest first:
+     * look for addr in the chunks not yet examined. */
+    while (cw->buf && cw->next_chunk && cw->chunks_seen < CHUNK_CHAIN_MAX) {
+        uint8_t hdr[64];
+        int hdr_len = max_off(max_off(max_off(0, l->chunk_previous, 8), l->chunk_size, 8),
+                              l->chunk_top, 8);
+        if (hdr_len <= 0 || hdr_len > (int)sizeof hdr || !ptr_ok(cw->next_chunk) ||
+            mem_read(w->mem, cw->next_chunk, hdr, (size_t)hdr_len) != 0)
+            break;
+        uint64_t start = cw->next_chunk + (uint64_t)l->chunk_data;
+        uint64_t end = cw->next_chunk + get_u64(hdr, l->chunk_size);
+        if (end < start || end - start > (1ULL << 30))
+            break;
+        if (addr >= start && addr + span <= end) {
+            uint64_t from = start;
+            /* Callers sit below addr in the chunk: copy up to just past it. */
+            if (addr + span - from > CHUNK_COPY_MAX)
+                from = addr + span - CHUNK_COPY_MAX;
+            if (mem_read(w->mem, from, cw->buf, (size_t)(addr + span - from)) != 0)
+                break;
+            cw->base = from;
+            cw->len = (size_t)(addr + span - from);
+            cw->next_chunk = get_u64(hdr, l->chunk_previous);
+            cw->chunks_seen++;
+            return cw->buf + (addr - from);
+        }
+        /* addr is not in this chunk. If it is below it in the chain we
+         * would skip frames, so only move on when this chunk is empty of
+         * our frames, i.e. never revisited: generators live outside chunks,
+         * so stop searching and read the frame on its own. */
+        break;
+    }
+    *err = mem_read(w->mem, addr, single, span);
+    return *err ? NULL : single;
+}
+
+/* Frames from 3.11: _PyInterpreterFrame structs, most of them contiguous
+ * in the thread's data-stack chunks. */
+static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
+                                   struct py_thread *t, uint64_t frame, uint64_t chunk)
+{
+    const struct py_layout *l = &w->layout;
+    uint8_t single[STRUCT_READ_MAX];
+    size_t span = (size_t)frame_span(l);
+    struct cycle_guard guard;
+    cycle_guard_init(&guard);
+    struct chunk_window cw = { .next_chunk = chunk };
+    cw.buf = malloc(CHUNK_COPY_MAX);
+    int rc = 0;
+
+    for (unsigned depth = 0; frame; depth++) {
+        if (depth >= PY_MAX_DEPTH * 2) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
+        if (!ptr_ok(frame) || cycle_seen(&guard, frame)) {
+            rc = -PT_ERR_BAD_DATA;
+            break;
+        }
+        const uint8_t *fb = frame_bytes(w, &cw, frame, span, single, &rc);
+        if (!fb)
+            break;
+        uint64_t back = get_u64(fb, l->frame_back);
+        if (l->frame_owner >= 0 && l->frame_owned_by_cstack >= 0 &&
+            (signed char)fb[l->frame_owner] == l->frame_owned_by_cstack) {
+            /* A shim frame pushed by C code to start the interpreter. */
+            frame = back;
+            continue;
+        }
+        if (t->nframes >= PY_MAX_DEPTH) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
+        struct py_frame *f = sample_add_frame(s, t);
+        if (!f) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
+        rc = decode_frame(w, f, get_u64(fb, l->frame_code), 1, get_u64(fb, l->frame_instr), 0);
+        if (rc)
+            break;
+        frame = back;
+    }
+    free(cw.buf);
+    return rc;
+}
+
+/* The innermost frame of a thread state (read into ts). */
+static int first_frame(struct py_walker *w, const uint8_t *ts, uint64_t *frame)
+{
+    const struct py_layout *l = &w->layout;
+    if (l->tstate_frame >= 0) {
+        *frame = get_u64(ts, l->tstate_frame);
+        return 0;
+    }
+    if (l->tstate_current_frame >= 0) {
+        *frame = get_u64(ts, l->tstate_current_frame);
+        return 0;
+    }
+    if (l->tstate_cframe >= 0 && l->cframe_current_frame >= 0) {
+        uint64_t cframe = get_u64(ts, l->tstate_cframe);
+        if (cframe == 0) {
+            *frame = 0;
+            return 0;
+        }
+        if (!ptr_ok(cframe))
+            return -PT_ERR_BAD_DATA;
+        return mem_read_u64(w->mem, cframe + (uint64_t)l->cframe_current_frame, frame);
+    }
+    return -PT_ERR_UNSUPPORTED;
+}
+
+/* Which thread state holds the GIL in this interpreter, or 0 if none. */
+static uint64_t gil_holder(struct py_walker *w, uint64_t interp)
+{
+    const struct py_layout *l = &w->layout;
+    uint64_t holder = 0;
+    if (w->tstate_current_ptr) {
+        if (mem_read_u64(w->mem, w->tstate_current_ptr, &holder) != 0)
+            return 0;
+        return holder;
+    }
+    if (l->interp_ceval_gil >= 0 && l->gil_locked >= 0 && l->gil_last_holder >= 0) {
+        uint64_t gil;
+        int32_t locked;
+        if (mem_read_u64(w->mem, interp + (uint64_t)l->interp_ceval_gil, &gil) != 0 ||
+            !ptr_ok(gil) || mem_read_i32(w->mem, gil + (uint64_t)l->gil_locked, &locked) != 0 ||
+            !locked || mem_read_u64(w->mem, gil + (uint64_t)l->gil_last_holder, &holder) != 0)
+            return 0;
+        return holder;
+    }
+    return 0;
+}
+
+static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp,
+                       uint64_t tstate, uint64_t holder, uint64_t *next)
+{
+    const struct py_layout *l = &w->layout;
+    uint8_t ts[STRUCT_READ_MAX];
+    int rc = mem_read(w->mem, tstate, ts, (size_t)tstate_span(l));
+    if (rc)
+        return rc;
+    if (l->tstate_interp >= 0 && get_u64(ts, l->tstate_interp) != interp)
+        return -PT_ERR_BAD_DATA;
+    *next = get_u64(ts, l->tstate_next);
+
+    struct py_thread *t = sample_add_thread(s);
+    if (!t)
+        return -ENOMEM;
+    t->tstate = tstate;
+    t->thread_id = get_u64(ts, l->tstate_thread_id);
+    if (l->tstate_native_thread_id >= 0)
+        t->tid = (pid_t)get_u64(ts, l->tstate_native_thread_id);
+    t->gil = holder != 0 && holder == tstate;
+
+    uint64_t frame;
+    rc = first_frame(w, ts, &frame);
+    if (rc == 0 && frame) {
+        if (l->tstate_frame >= 0)
+            rc = walk_frame_objects(w, s, t, frame);
+        else
+            rc = walk_interpreter_frames(w, s, t, frame,
+                                         l->tstate_datastack_chunk >= 0
+                                             ? get_u64(ts, l->tstate_datastack_chunk) : 0);
+    }
+    if (rc) {
+        t->error = rc;
+        w->thread_errors++;
+        /* Mark where the stack was cut, unless the last frame says why. */
+        if (t->nframes == 0 || s->frames[s->nframes - 1].error == 0) {
+            struct py_frame *f = sample_add_frame(s, t);
+            if (f)
+                f->error = rc;
+        }
+        w->frame_errors++;
+    }
+    return 0;
+}
+
+/* Fill in OS thread ids from pthread_t values (before 3.11). */
+static void resolve_tids(struct py_walker *w, struct py_sample *s)
+{
+    if (w->layout.tstate_native_thread_id >= 0 || w->pid <= 0 || s->nthreads == 0)
+        return;
+    pid_t *tasks = NULL;
+    size_t ntasks = 0;
+    if (proc_tasks_list(w->pid, &tasks, &ntasks) != 0)
+        return;
+    uint64_t *pts = malloc(s->nthreads * sizeof *pts);
+    pid_t *out = malloc(s->nthreads * sizeof *out);
+    if (pts && out) {
+        for (size_t i = 0; i < s->nthreads; i++)
+            pts[i] = s->threads[i].thread_id;
+        pthread_tid_resolve(&w->tids, w->mem, pts, s->nthreads, tasks, ntasks, out);
+        for (size_t i = 0; i < s->nthreads; i++)
+            s->threads[i].tid = out[i];
+    }
+    free(pts);
+    free(out);
+    free(tasks);
+}
+
+int py_walk(struct py_walker *w, struct py_sample *s)
+{
+    const struct py_layout *l = &w->layout;
+    s->nthreads = 0;
+    s->nframes = 0;
+    py_code_cache_trim(&w->codes);
+    w->walks++;
+
+    uint64_t interp = w->interp_addr;
+    if (w->interp_head_ptr) {
+        int rc = mem_read_u64(w->mem, w->interp_head_ptr, &interp);
+        if (rc)
+            return rc;
+    }
+    if (interp == 0)
+        return -PT_ERR_NO_INTERP;
+
+    struct cycle_guard interp_guard;
+    cycle_guard_init(&interp_guard);
+    for (unsigned n = 0; interp && n < PY_MAX_INTERPRETERS; n++) {
+        if (!ptr_ok(interp) || cycle_seen(&interp_guard, interp))
+            return n == 0 ? -PT_ERR_BAD_DATA : 0;
+        uint64_t tstate, next_interp;
+        int rc = mem_read_u64(w->mem, interp + (uint64_t)l->interp_tstate_head, &tstate);
+        if (rc == 0)
+            rc = mem_read_u64(w->mem, interp + (uint64_t)l->interp_next, &next_interp);
+        if (rc)
+            return n == 0 ? rc : 0;
+        uint64_t holder = gil_holder(w, interp);
+
+        struct cycle_guard guard;
+        cycle_guard_init(&guard);
+        for (unsigned i = 0; tstate && i < PY_MAX_THREADS; i++) {
+            if (!ptr_ok(tstate) || cycle_seen(&guard, tstate))
+                break;
+            uint64_t next = 0;
+            rc = walk_thread(w, s, interp, tstate, holder, &next);
+            if (rc == -ESRCH)
+                return rc;
+            if (rc) {
+                w->thread_errors++;
+                break;
+            }
+            tstate = next;
+        }
+        interp = next_interp;
+    }
+    resolve_tids(w, s);
+    return 0;
+}

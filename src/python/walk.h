@@ -1,1 +1,80 @@
-/* placeholder */
+/* Walking a target's interpreters, thread states and frames.
+ *
+ * The walker knows where the interpreter list starts and how the target's
+ * structures are laid out; it reads them through a mem_source, so the same
+ * code runs against a live process and against fake structures in tests.
+ * Target memory changes under our feet: every pointer is checked before
+ * it is followed, every loop is bounded, and a thread whose walk breaks
+ * keeps the frames read so far, with the error recorded. */
+#ifndef PYTOP_PYTHON_WALK_H
+#define PYTOP_PYTHON_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proc/memsrc.h"
+#include "python/code_cache.h"
+#include "python/layout.h"
+#include "python/pthread_tid.h"
+
+#define PY_MAX_DEPTH 4096        /* frames per thread */
+#define PY_MAX_THREADS 4096      /* thread states per interpreter */
+#define PY_MAX_INTERPRETERS 64
+
+struct py_frame {
+    const struct py_code_info *code;  /* owned by the walker's cache; NULL if unreadable */
+    uint64_t code_addr;
+    int line;                         /* -1 when unknown */
+    int error;                        /* 0, or why this frame could not be decoded */
+};
+
+struct py_thread {
+    uint64_t tstate;
+    uint64_t thread_id;        /* the pthread_t recorded by Python */
+    pid_t tid;                 /* OS thread id, 0 when unknown */
+    int gil;                   /* holds the GIL */
+    int error;                 /* 0, or why the walk stopped before the outermost frame */
+    size_t first_frame;        /* index into py_sample.frames, innermost first */
+    size_t nframes;
+};
+
+struct py_sample {
+    struct py_thread *threads;
+    size_t nthreads, cap_threads;
+    struct py_frame *frames;
+    size_t nframes, cap_frames;
+};
+
+void py_sample_init(struct py_sample *s);
+void py_sample_release(struct py_sample *s);
+
+struct py_walker {
+    struct mem_source *mem;          /* borrowed */
+    struct py_layout layout;
+    pid_t pid;                       /* for tid lookup before 3.11; 0 skips it */
+    uint64_t interp_head_ptr;        /* address of the pointer to the first interpreter */
+    uint64_t interp_addr;            /* or the first interpreter itself (found by a scan) */
+    uint64_t tstate_current_ptr;     /* GIL holder pointer (2.7-3.11), or 0 */
+    uint64_t code_type;              /* &PyCode_Type in the target, or 0 */
+    struct py_code_cache codes;
+    struct pthread_tid_map tids;
+    /* Counters for statistics. */
+    unsigned long walks, frame_errors, thread_errors;
+};
+
+/* The walker copies layout. Returns 0 or -ENOMEM. */
+int py_walker_init(struct py_walker *w, struct mem_source *mem, const struct py_layout *layout);
+void py_walker_release(struct py_walker *w);
+
+/* Read every thread of every interpreter into out (reused across calls:
+ * frames' code pointers stay valid until the next py_walk). Returns 0 when
+ * at least the interpreter list could be read (individual threads may
+ * carry errors), -PT_ERR_NO_INTERP when there is no interpreter yet, or a
+ * negative error (-ESRCH when the process is gone). */
+int py_walk(struct py_walker *w, struct py_sample *out);
+
+/* The first interpreter's address, or 0. */
+uint64_t py_walker_first_interp(struct py_walker *w);
+
+#endif

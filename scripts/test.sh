@@ -1,0 +1,15 @@
+#!/bin/sh
+# Build pytop with AddressSanitizer and UndefinedBehaviorSanitizer (clang,
+# so the fuzz targets are real libFuzzer binaries) and run every test:
+# unit tests, fuzzers, the layout regeneration check and the functional
+# tests against every CPython found. Ends with 'N passed, N failed'.
+#   scripts/test.sh [extra arguments for tests/run_tests.py, e.g. -k nested]
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=$top/build-test
+CC=clang "$top/scripts/build.sh" "$dir" CC=clang --enable-sanitizers
+cd "$dir"
+# Leak reports at exit are noise for a short-lived tool; errors are not.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+make -j"$(nproc)" check TESTFLAGS="$*"
