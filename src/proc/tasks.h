@@ -3,6 +3,7 @@
 #define PYTOP_PROC_TASKS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* List /proc/PID/task into a malloc'd array of tids (caller frees *out).
@@ -23,5 +24,20 @@ int proc_cmdline(pid_t pid, char *buf, size_t cap);
 
 /* Whether the process is a zombie or gone (1), alive (0), or -errno. */
 int proc_is_dead(pid_t pid);
+
+/* A task's stat file kept open, for sampling its state at a high rate: each
+ * read is one pread of the already open file instead of open+read+close. */
+struct proc_task_stat {
+    int fd;                  /* -1 when closed */
+};
+
+/* Open /proc/PID/task/TID/stat. Returns 0, -ESRCH when the task is gone, or
+ * another -errno; on error st->fd is -1. */
+int proc_task_stat_open(pid_t pid, pid_t tid, struct proc_task_stat *st);
+/* Re-read the task's state letter and its user+system CPU time in clock
+ * ticks (sysconf(_SC_CLK_TCK)); either output may be NULL. Returns 0,
+ * -ESRCH once the task has exited, -PT_ERR_FORMAT for an unparsable line. */
+int proc_task_stat_read(struct proc_task_stat *st, char *state, uint64_t *cpu_ticks);
+void proc_task_stat_close(struct proc_task_stat *st);   /* idempotent */
 
 #endif
