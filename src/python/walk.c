@@ -323,8 +323,10 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             break;
         uint64_t back = get_u64(fb, l->frame_back);
         if (l->frame_owner >= 0 && l->frame_owned_by_cstack >= 0 &&
-            (signed char)fb[l->frame_owner] == l->frame_owned_by_cstack) {
-            /* A shim frame pushed by C code to start the interpreter. */
+            (signed char)fb[l->frame_owner] >= l->frame_owned_by_cstack) {
+            /* A shim frame pushed by C code to start the interpreter (from
+             * 3.14 also interpreter-owned ones: owners past the C-stack value
+             * are never Python calls). */
             frame = back;
             continue;
         }
@@ -337,7 +339,11 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             rc = -PT_ERR_TRUNCATED;
             break;
         }
-        rc = decode_frame(w, f, get_u64(fb, l->frame_code), 1, get_u64(fb, l->frame_instr), 0);
+        uint64_t code = get_u64(fb, l->frame_code);
+        /* From 3.14 f_executable is a tagged stack reference. */
+        if (l->major > 3 || (l->major == 3 && l->minor >= 14))
+            code &= ~(uint64_t)7;
+        rc = decode_frame(w, f, code, 1, get_u64(fb, l->frame_instr), 0);
         if (rc)
             break;
         frame = back;
