@@ -158,14 +158,17 @@ static int choose_layout(struct py_target *t, const struct found *f, enum py_lay
 }
 
 /* Accept the walker's current interpreter pointer only if a whole walk
- * works: at least one thread, and no thread with a broken stack. */
+ * works: threads with real ids, no broken stack, and at least one Python
+ * frame (whose code object passed the type check). On 2.7 a pointer to the
+ * first thread state also passes the back-pointer test, since tstate->interp
+ * and interp->tstate_head sit at the same offset; this rejects it. */
 static int walk_validates(struct py_walker *w)
 {
     struct py_sample s;
     py_sample_init(&s);
-    int ok = py_walk(w, &s) == 0 && s.nthreads > 0;
+    int ok = py_walk(w, &s) == 0 && s.nthreads > 0 && s.nframes > 0;
     for (size_t i = 0; ok && i < s.nthreads; i++)
-        if (s.threads[i].error)
+        if (s.threads[i].error || s.threads[i].thread_id == 0)
             ok = 0;
     py_sample_release(&s);
     return ok;
