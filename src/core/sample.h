@@ -1,0 +1,49 @@
+/* One sample of a target: every thread's stack and time since its last
+ * sample. This is what the sampler emits, a recording stores, and the
+ * model aggregates; ids refer to a struct stack_table. */
+#ifndef PYTOP_CORE_SAMPLE_H
+#define PYTOP_CORE_SAMPLE_H
+
+#include <stdint.h>
+
+enum sample_thread_flags {
+    SAMPLE_RUNNING = 1u << 0,   /* the OS thread was running or runnable */
+    SAMPLE_GIL = 1u << 1,       /* it held the GIL */
+    SAMPLE_PARTIAL = 1u << 2,   /* its stack could not be read to the end */
+};
+
+struct sample_thread {
+    uint32_t tid;               /* OS thread id (0 when unknown) */
+    uint32_t name;              /* string id of its Python name, 0 when unknown */
+    uint32_t stack;             /* leaf node id, 0 for an empty stack */
+    uint32_t flags;             /* enum sample_thread_flags */
+    uint64_t cpu_ns;            /* CPU time used since this thread's previous sample */
+    uint64_t wall_ns;           /* wall time since this thread's previous sample */
+};
+
+struct sample {
+    uint64_t time_ns;           /* since the start of the run */
+    uint32_t pid;               /* the process sampled */
+    uint32_t nthreads;
+    const struct sample_thread *threads;   /* borrowed for the call */
+};
+
+/* Samples aggregated by thread and call path: what exports and the
+ * model's queries exchange. */
+struct stack_weight {
+    uint32_t tid;
+    uint32_t stack;             /* leaf node id */
+    uint64_t samples;
+    uint64_t running;           /* samples in which the thread was running */
+    uint64_t gil;               /* samples in which it held the GIL */
+    uint64_t cpu_ns;
+    uint64_t wall_ns;
+};
+
+/* A thread's name, for exports and views. */
+struct thread_label {
+    uint32_t tid;
+    uint32_t name;              /* string id, 0 when unknown */
+};
+
+#endif

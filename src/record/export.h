@@ -1,0 +1,52 @@
+/* Writing aggregated profiles in standard formats.
+ *
+ * Every exporter takes the same input: per (thread, call path) weights and
+ * the dictionary they refer to. The CLI's --export (from a recording), the
+ * periodic snapshots and the TUI's snapshot key all call export_write. */
+#ifndef PYTOP_RECORD_EXPORT_H
+#define PYTOP_RECORD_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/sample.h"
+#include "core/stacks.h"
+
+enum export_format {
+    EXPORT_FOLDED,        /* collapsed stacks: "root;...;leaf weight" */
+    EXPORT_SPEEDSCOPE,    /* speedscope JSON, one sampled profile per thread */
+    EXPORT_PSTATS,        /* marshalled pstats dict, for pstats/snakeviz */
+    EXPORT_CALLGRIND,     /* callgrind format, for callgrind_annotate/kcachegrind */
+    EXPORT_PPROF,         /* gzipped profile.proto */
+    EXPORT_SVG,           /* self-contained interactive flame graph */
+};
+
+enum export_mode { EXPORT_CPU, EXPORT_WALL };
+
+struct export_input {
+    const struct stack_table *dict;
+    const struct stack_weight *rows;
+    size_t nrows;
+    const struct thread_label *threads;   /* names by tid; may be NULL */
+    size_t nthreads;
+    uint32_t pid;
+    const char *python;                   /* version text, may be NULL */
+    const char *command;                  /* target command line, may be NULL */
+    uint64_t start_unix_ns;
+    uint64_t duration_ns;
+    uint32_t rate_hz;
+};
+
+/* Returns 0 or a negative error (-errno from writing). */
+int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
+                 const struct export_input *in);
+
+/* "folded", "speedscope", "pstats", "callgrind", "pprof", "svg" */
+int export_format_parse(const char *name, enum export_format *out);
+const char *export_format_name(enum export_format fmt);
+/* A file name suffix: ".folded", ".speedscope.json", ".pstats", ".callgrind",
+ * ".pb.gz", ".svg". */
+const char *export_format_suffix(enum export_format fmt);
+
+#endif

@@ -1,0 +1,3 @@
+#include "config.h"
+/* placeholder: being written */
+typedef int pytop_placeholder_t;

@@ -1,0 +1,70 @@
+/* pytop's recording format: a versioned, self-describing stream.
+ *
+ * A recording is a header (magic, format version, metadata) followed by
+ * length-prefixed records: dictionary entries (strings, frames, call-path
+ * nodes) as they first appear, samples that refer to them, and a closing
+ * summary. The writer flushes at least once a second, so a recorder killed
+ * with SIGKILL leaves a file that reads back up to its last whole record.
+ * Readers skip record types they do not know (same major version) and
+ * refuse another major version. The byte layout is in docs/recording.md. */
+#ifndef PYTOP_RECORD_RECORDING_H
+#define PYTOP_RECORD_RECORDING_H
+
+#include <stdint.h>
+
+#include "core/sample.h"
+#include "core/stacks.h"
+
+#define REC_FORMAT_MAJOR 1
+#define REC_FORMAT_MINOR 0
+
+struct recording_meta {
+    uint32_t pid;
+    char python[32];            /* "3.12.1" */
+    char command[1024];         /* the target's command line */
+    uint64_t start_unix_ns;     /* wall-clock time of the first sample */
+    uint32_t rate_hz;           /* requested sampling rate */
+};
+
+struct recording_summary {
+    uint64_t samples;
+    uint64_t late;              /* samples taken after their deadline */
+    uint64_t errors;            /* samples or threads that could not be read */
+    uint64_t duration_ns;
+    int target_exited;          /* the run ended because the target exited */
+    int exit_status;            /* its exit status, when pytop launched it; else -1 */
+};
+
+struct rec_writer;
+
+/* Create path (truncating it). Returns 0 or -errno. */
+int rec_writer_open(const char *path, const struct recording_meta *meta,
+                    struct rec_writer **out);
+/* Append a sample, first writing any dictionary entries it needs that
+ * were not written yet. Flushes to the file when a second of sample time
+ * has passed since the last flush. */
+int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
+                      const struct sample *s);
+int rec_writer_flush(struct rec_writer *w);
+/* Write the summary, flush and close. Returns the first error seen by any
+ * call (so a failed write is never silent). NULL is fine. */
+int rec_writer_close(struct rec_writer *w, const struct recording_summary *summary);
+
+struct rec_reader;
+
+/* Open a recording. -PT_ERR_FORMAT when the file is not a pytop recording
+ * (or of an unknown major version), -errno when it cannot be opened. */
+int rec_reader_open(const char *path, struct rec_reader **out);
+const struct recording_meta *rec_reader_meta(const struct rec_reader *r);
+/* The dictionary read so far (owned by the reader). */
+const struct stack_table *rec_reader_dict(const struct rec_reader *r);
+/* The next sample: 1 and *out (valid until the next call), 0 at the end,
+ * negative on a read error. A file cut short ends at its last whole
+ * record, and rec_reader_truncated() then says so. */
+int rec_reader_next(struct rec_reader *r, struct sample *out);
+int rec_reader_truncated(const struct rec_reader *r);
+/* The closing summary, if the file has one (1), else 0. */
+int rec_reader_summary(const struct rec_reader *r, struct recording_summary *out);
+void rec_reader_close(struct rec_reader *r);   /* NULL is fine */
+
+#endif
