@@ -1,7 +1,10 @@
 #include "config.h"
 
 #include "app/dump.h"
+#include "app/export_cmd.h"
+#include "app/launch.h"
 #include "app/options.h"
+#include "app/record_cmd.h"
 #include "core/error.h"
 #include "proc/tasks.h"
 #include "python/discover.h"
@@ -50,25 +53,95 @@ static void report_attach_error(pid_t pid, int err)
     }
 }
 
+static int run_dump(const struct pytop_options *opt)
+{
+    struct py_target *target;
+    int rc = py_target_open(opt->pid, opt->layout_source, &target);
+    if (rc) {
+        report_attach_error(opt->pid, rc);
+        return 1;
+    }
+    rc = dump_run(target, opt->json, stdout);
+    if (rc == -ESRCH || (rc && proc_is_dead(opt->pid) == 1))
+        fprintf(stderr, "pytop: process %d exited while being read\n", (int)opt->pid);
+    else if (rc)
+        fprintf(stderr, "pytop: reading process %d failed: %s\n", (int)opt->pid, pt_strerror(rc));
+    py_target_free(target);
+    return rc ? 1 : 0;
+}
+
+static int run_export(const struct pytop_options *opt)
+{
+    int rc = export_cmd_run(opt->export_path, opt->format, opt->weight, opt->output);
+    if (rc == -PT_ERR_FORMAT)
+        fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer pytop)\n",
+                opt->export_path);
+    else if (rc)
+        fprintf(stderr, "pytop: exporting %s failed: %s\n", opt->export_path, pt_strerror(rc));
+    return rc ? 1 : 0;
+}
+
+static int run_record(const struct pytop_options *opt)
+{
+    struct launch child;
+    struct launch *launched = NULL;
+    struct py_target *target;
+    int rc;
+    pid_t pid = opt->pid;
+
+    if (opt->command) {
+        rc = launch_start(opt->command, &child);
+        if (rc) {
+            fprintf(stderr, "pytop: cannot start '%s': %s\n", opt->command[0], pt_strerror(rc));
+            return 127;
+        }
+        launched = &child;
+        pid = child.pid;
+        rc = launch_attach(&child, opt->layout_source, &target);
+        if (rc == -ESRCH) {
+            fprintf(stderr, "pytop: '%s' exited before its Python interpreter could be read\n",
+                    opt->command[0]);
+            return launch_exit_code(&child);
+        }
+    } else {
+        rc = py_target_open(pid, opt->layout_source, &target);
+    }
+    if (rc) {
+        report_attach_error(pid, rc);
+        if (launched)
+            launch_finish(launched, 1);
+        return 1;
+    }
+
+    struct record_options ro = {
+        .path = opt->record_path,
+        .rate_hz = opt->rate_hz,
+        .duration_ns = opt->duration_ns,
+        .snapshot_every_ns = opt->snapshot_every_ns,
+        .snapshot_dir = opt->snapshot_dir,
+        .snapshot_format = opt->snapshot_format,
+        .snapshot_mode = opt->weight,
+    };
+    rc = record_run(target, launched, &ro, stderr);
+    py_target_free(target);
+    if (rc)
+        fprintf(stderr, "pytop: recording into %s failed: %s\n", opt->record_path, pt_strerror(rc));
+    if (launched)
+        return rc ? 1 : launch_exit_code(launched);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pytop_options opt;
     int rc = options_parse(argc, argv, &opt);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-
-    struct py_target *target;
-    rc = py_target_open(opt.pid, opt.layout_source, &target);
-    if (rc) {
-        report_attach_error(opt.pid, rc);
-        return 1;
+    switch (opt.mode) {
+    case MODE_DUMP: return run_dump(&opt);
+    case MODE_RECORD: return run_record(&opt);
+    case MODE_EXPORT: return run_export(&opt);
+    case MODE_NONE: break;
     }
-    rc = dump_run(target, opt.json, stdout);
-    if (rc == -ESRCH || (rc && proc_is_dead(opt.pid) == 1)) {
-        fprintf(stderr, "pytop: process %d exited while being read\n", (int)opt.pid);
-    } else if (rc) {
-        fprintf(stderr, "pytop: reading process %d failed: %s\n", (int)opt.pid, pt_strerror(rc));
-    }
-    py_target_free(target);
-    return rc ? 1 : 0;
+    return 2;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +15,44 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: pytop --dump [--json] -p PID\n"
+        "       pytop --record FILE [options] (-p PID | -- COMMAND [ARGS...])\n"
+        "       pytop --export RECORDING --format FORMAT [--mode cpu|wall] [-o OUT]\n"
         "\n"
         "Show what a running Python program is doing, without changing or stopping it.\n"
         "\n"
-        "  -p, --pid PID      the Python process to read\n"
-        "  -d, --dump         print every thread's stack once and exit\n"
-        "  -j, --json         with --dump: print one JSON document\n"
-        "  -h, --help         show this help\n"
-        "  -V, --version      show pytop's version and the Python versions it reads\n"
+        "Target:\n"
+        "  -p, --pid PID            read the running process PID\n"
+        "  -- COMMAND [ARGS...]     start COMMAND and profile it from its first moments;\n"
+        "                           pytop exits with the program's exit status\n"
+        "\n"
+        "Modes:\n"
+        "  -d, --dump               print every thread's stack once and exit\n"
+        "  -j, --json               with --dump: print one JSON document\n"
+        "  -r, --record FILE        sample without a terminal into FILE until --duration\n"
+        "                           ends, the target exits, or SIGINT/SIGTERM\n"
+        "  -e, --export RECORDING   convert a recording to --format, on stdout or -o OUT\n"
+        "\n"
+        "Sampling:\n"
+        "      --rate HZ            samples per second (default 100)\n"
+        "      --duration SECONDS   stop after this long (default: no limit)\n"
+        "\n"
+        "Snapshots while recording (for programs that never end):\n"
+        "      --snapshot-every SECONDS  write the last SECONDS as a profile, once per period\n"
+        "      --snapshot-dir DIR        where (default: the current directory)\n"
+        "      --snapshot-format FORMAT  default speedscope\n"
+        "\n"
+        "Export:\n"
+        "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof or svg\n"
+        "  -m, --mode MODE          cpu (default: time on a CPU) or wall (elapsed time)\n"
+        "  -o, --output FILE        write there instead of stdout\n"
+        "\n"
+        "  -h, --help               show this help\n"
+        "  -V, --version            show pytop's version and the Python versions it reads\n"
         "\n"
         "Environment:\n"
         "  PYTOP_LAYOUT_SOURCE=table|debug-offsets\n"
-        "                     on Python 3.13+, where structure offsets come from\n"
-        "                     (default: the target's own _Py_DebugOffsets)\n"
+        "                           on Python 3.13+, where structure offsets come from\n"
+        "                           (default: the target's own _Py_DebugOffsets)\n"
         "\n"
         "Reading another process needs the same rights as a debugger: run pytop as\n"
         "root, give it CAP_SYS_PTRACE, or relax kernel.yama.ptrace_scope.\n");
@@ -51,17 +77,127 @@ static int parse_pid(const char *s, pid_t *out)
     return 0;
 }
 
+/* A positive finite number of at most max. */
+static int parse_number(const char *s, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v) || v <= 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_seconds(const char *opt, const char *s, uint64_t *out)
+{
+    double v;
+    if (parse_number(s, 1e9, &v) != 0) {
+        fprintf(stderr, "pytop: %s takes a number of seconds greater than 0, not '%s'\n", opt, s);
+        return -1;
+    }
+    *out = (uint64_t)(v * 1e9);
+    return 0;
+}
+
+static int parse_format(const char *opt, const char *s, enum export_format *out)
+{
+    if (export_format_parse(s, out) != 0) {
+        fprintf(stderr, "pytop: %s must be one of folded, speedscope, pstats, callgrind, "
+                        "pprof, svg (not '%s')\n", opt, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_mode(struct pytop_options *o, enum pytop_mode m)
+{
+    if (o->mode != MODE_NONE && o->mode != m) {
+        fprintf(stderr, "pytop: choose one of --dump, --record and --export\n");
+        return -1;
+    }
+    o->mode = m;
+    return 0;
+}
+
+enum {
+    OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
+};
+
+static int check_combination(struct pytop_options *o)
+{
+    int has_target = o->pid != 0 || o->command != NULL;
+    if (o->pid && o->command) {
+        fprintf(stderr, "pytop: give either -p PID or a command after --, not both\n");
+        return -1;
+    }
+    if (o->json && o->mode != MODE_DUMP) {
+        fprintf(stderr, "pytop: --json goes with --dump\n");
+        return -1;
+    }
+    switch (o->mode) {
+    case MODE_NONE:
+        fprintf(stderr, "pytop: say what to do: --dump, --record FILE or --export RECORDING "
+                        "(see 'pytop --help'; the live view is not in this build yet)\n");
+        return -1;
+    case MODE_DUMP:
+        if (o->command) {
+            fprintf(stderr, "pytop: --dump reads a running process: give it -p PID, not a command\n");
+            return -1;
+        }
+        if (!o->pid) {
+            fprintf(stderr, "pytop: which process? give -p PID\n");
+            return -1;
+        }
+        break;
+    case MODE_RECORD:
+        if (!has_target) {
+            fprintf(stderr, "pytop: --record needs a target: -p PID, or -- COMMAND [ARGS...]\n");
+            return -1;
+        }
+        break;
+    case MODE_EXPORT:
+        if (has_target) {
+            fprintf(stderr, "pytop: --export reads a recording, not a process: drop -p/--\n");
+            return -1;
+        }
+        break;
+    }
+    if (o->mode != MODE_EXPORT && o->output) {
+        fprintf(stderr, "pytop: -o goes with --export\n");
+        return -1;
+    }
+    return 0;
+}
+
 int options_parse(int argc, char **argv, struct pytop_options *o)
 {
     static const struct option longopts[] = {
         { "pid", required_argument, NULL, 'p' },
         { "dump", no_argument, NULL, 'd' },
         { "json", no_argument, NULL, 'j' },
+        { "record", required_argument, NULL, 'r' },
+        { "export", required_argument, NULL, 'e' },
+        { "format", required_argument, NULL, 'f' },
+        { "mode", required_argument, NULL, 'm' },
+        { "output", required_argument, NULL, 'o' },
+        { "rate", required_argument, NULL, OPT_RATE },
+        { "duration", required_argument, NULL, OPT_DURATION },
+        { "snapshot-every", required_argument, NULL, OPT_SNAP_EVERY },
+        { "snapshot-dir", required_argument, NULL, OPT_SNAP_DIR },
+        { "snapshot-format", required_argument, NULL, OPT_SNAP_FORMAT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
+    o->rate_hz = 100;
+    o->snapshot_dir = ".";
+    o->snapshot_format = EXPORT_SPEEDSCOPE;
+    o->format = EXPORT_FOLDED;
+    o->weight = EXPORT_CPU;
+    int format_given = 0;
+
     const char *env = getenv("PYTOP_LAYOUT_SOURCE");
     if (env && strcmp(env, "table") == 0)
         o->layout_source = PY_LAYOUT_TABLE;
@@ -75,7 +211,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
     opterr = 0;
     int c;
     /* '+' stops at the first non-option, so "-- python -c ..." is left alone. */
-    while ((c = getopt_long(argc, argv, "+:p:djhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:p:djr:e:f:m:o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (parse_pid(optarg, &o->pid) != 0) {
@@ -83,40 +219,79 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
                 return -1;
             }
             break;
-        case 'd': o->mode = MODE_DUMP; break;
+        case 'd':
+            if (set_mode(o, MODE_DUMP))
+                return -1;
+            break;
         case 'j': o->json = 1; break;
+        case 'r':
+            if (set_mode(o, MODE_RECORD))
+                return -1;
+            o->record_path = optarg;
+            break;
+        case 'e':
+            if (set_mode(o, MODE_EXPORT))
+                return -1;
+            o->export_path = optarg;
+            break;
+        case 'f':
+            if (parse_format("--format", optarg, &o->format))
+                return -1;
+            format_given = 1;
+            break;
+        case 'm':
+            if (strcmp(optarg, "cpu") == 0)
+                o->weight = EXPORT_CPU;
+            else if (strcmp(optarg, "wall") == 0)
+                o->weight = EXPORT_WALL;
+            else {
+                fprintf(stderr, "pytop: --mode must be 'cpu' or 'wall', not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'o': o->output = optarg; break;
+        case OPT_RATE:
+            if (parse_number(optarg, 100000, &o->rate_hz) != 0) {
+                fprintf(stderr, "pytop: --rate takes samples per second, from above 0 to 100000, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_DURATION:
+            if (parse_seconds("--duration", optarg, &o->duration_ns))
+                return -1;
+            break;
+        case OPT_SNAP_EVERY:
+            if (parse_seconds("--snapshot-every", optarg, &o->snapshot_every_ns))
+                return -1;
+            break;
+        case OPT_SNAP_DIR: o->snapshot_dir = optarg; break;
+        case OPT_SNAP_FORMAT:
+            if (parse_format("--snapshot-format", optarg, &o->snapshot_format))
+                return -1;
+            break;
         case 'h': usage(stdout); return 1;
         case 'V': version(); return 1;
-        case '?':
-            if (optopt)
-                fprintf(stderr, "pytop: unknown option '-%c' (see 'pytop --help')\n", optopt);
-            else
-                fprintf(stderr, "pytop: unknown option '%s' (see 'pytop --help')\n", argv[optind - 1]);
-            return -1;
         case ':':
             fprintf(stderr, "pytop: option '%s' needs a value (see 'pytop --help')\n", argv[optind - 1]);
             return -1;
+        case '?':
         default:
+            if (optopt && optopt < 256)
+                fprintf(stderr, "pytop: unknown option '-%c' (see 'pytop --help')\n", optopt);
+            else
+                fprintf(stderr, "pytop: unknown option '%s' (see 'pytop --help')\n", argv[optind - 1]);
             return -1;
         }
     }
     if (optind < argc)
         o->command = &argv[optind];
-    if (o->json && o->mode != MODE_DUMP) {
-        fprintf(stderr, "pytop: --json goes with --dump\n");
+    if (o->mode != MODE_EXPORT && format_given) {
+        fprintf(stderr, "pytop: --format goes with --export (snapshots take --snapshot-format)\n");
         return -1;
     }
-    if (o->mode == MODE_NONE) {
-        fprintf(stderr, "pytop: say what to do: 'pytop --dump -p PID' (the live view is not available in this build)\n");
+    if (o->mode == MODE_EXPORT && !format_given) {
+        fprintf(stderr, "pytop: --export needs --format: folded, speedscope, pstats, callgrind, pprof or svg\n");
         return -1;
     }
-    if (o->command) {
-        fprintf(stderr, "pytop: --dump reads a running process: give it -p PID, not a command\n");
-        return -1;
-    }
-    if (o->pid == 0) {
-        fprintf(stderr, "pytop: which process? give -p PID\n");
-        return -1;
-    }
-    return 0;
+    return check_combination(o);
 }

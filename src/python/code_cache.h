@@ -16,6 +16,7 @@
 
 struct py_code_info {
     uint64_t addr;
+    uint64_t serial;          /* unique per decoded object, never reused */
     char *name;               /* owned, UTF-8 */
     char *filename;           /* owned, UTF-8 */
     int firstlineno;
@@ -29,6 +30,7 @@ struct py_code_cache {
     struct py_code_info **slots;   /* open addressing by address */
     size_t cap;                    /* power of two */
     size_t count;
+    uint64_t next_serial;
     unsigned long hits, misses, evictions;
 };
 

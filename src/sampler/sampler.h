@@ -1,1 +1,70 @@
-/* placeholder */
+/* The sampling loop: reads every Python thread's stack at a steady rate
+ * and hands each result, interned into a stack_table, to a sink.
+ *
+ * Deadlines are absolute (start + k * period) with a small random jitter,
+ * so sampling neither drifts nor locks onto the target's own periodic
+ * work. A sample that starts more than half a period late is counted as
+ * late; when the sampler falls more than a period behind it skips ahead
+ * rather than bursting. Each thread's CPU time comes from its schedstat
+ * and its wall time from the sampler's clock, so one run can be weighed by
+ * CPU or by wall time afterwards. The target is never stopped. */
+#ifndef PYTOP_SAMPLER_SAMPLER_H
+#define PYTOP_SAMPLER_SAMPLER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/sample.h"
+#include "core/stacks.h"
+#include "python/discover.h"
+
+struct sampler_config {
+    double rate_hz;              /* samples per second; default 100 */
+    uint64_t duration_ns;        /* stop after this much time; 0: no limit */
+    double jitter;               /* fraction of a period, e.g. 0.05; default 0.05 */
+    pthread_mutex_t *dict_lock;  /* held while interning and calling the sink; may be NULL */
+    uint64_t names_refresh_ns;   /* how often thread names are re-read; default 1 s */
+};
+
+struct sampler_stats {
+    uint64_t samples;            /* samples delivered */
+    uint64_t late;               /* samples that started > half a period after their deadline */
+    uint64_t skipped;            /* deadlines skipped after falling behind */
+    uint64_t errors;             /* walks that failed as a whole */
+    uint64_t partial;            /* thread stacks that could not be read to the end */
+    uint64_t elapsed_ns;         /* since the first sample */
+    uint64_t busy_ns;            /* the sampler thread's own CPU time */
+    double achieved_hz;          /* samples / elapsed */
+    uint64_t remote_reads;       /* process_vm_readv calls */
+};
+
+enum sampler_end {
+    SAMPLER_STOPPED,             /* sampler_stop() or the sink asked */
+    SAMPLER_DURATION,            /* the duration ran out */
+    SAMPLER_TARGET_EXITED,
+};
+
+/* Called once per sample with dict_lock held (if any). A non-zero return
+ * stops the sampler. The sample and its threads are valid for the call. */
+typedef int (*sampler_sink_fn)(void *ctx, const struct stack_table *dict,
+                               const struct sample *s);
+
+struct sampler;
+
+/* target and dict are borrowed and must outlive the sampler. */
+int sampler_new(struct py_target *target, struct stack_table *dict,
+                const struct sampler_config *cfg, struct sampler **out);
+void sampler_free(struct sampler *s);   /* NULL is fine */
+
+/* Sample until stopped, the duration runs out or the target exits.
+ * Returns the reason (>= 0) or a negative error. Run it on its own thread
+ * when something else (a UI) must go on meanwhile. */
+int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx);
+
+/* Ask sampler_run to return soon. Async-signal-safe. */
+void sampler_stop(struct sampler *s);
+
+/* A consistent copy of the counters, from any thread. */
+void sampler_get_stats(struct sampler *s, struct sampler_stats *out);
+
+#endif
