@@ -42,7 +42,11 @@ static void put_frame_json(struct strbuf *sb, const struct py_frame *f)
     json_put_string(sb, f->code ? f->code->name : "<unknown>");
     strbuf_puts(sb, ", \"file\": ");
     json_put_string(sb, f->code ? f->code->filename : "<unknown>");
-    strbuf_printf(sb, ", \"line\": %d", f->line);
+    /* -1 is CPython's "no line" (f_lineno None): say so rather than guess. */
+    if (f->line >= 0)
+        strbuf_printf(sb, ", \"line\": %d", f->line);
+    else
+        strbuf_puts(sb, ", \"line\": null");
     if (f->error) {
         strbuf_puts(sb, ", \"error\": ");
         json_put_string(sb, pt_strerror(f->error));
