@@ -1,3 +1,1235 @@
 #include "config.h"
-/* placeholder: being written */
-typedef int pytop_placeholder_t;
+
+#include "model/model.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How the model keeps its numbers (see docs/model.md for the budget):
+ *  - total:  per (tid, leaf node) counts since the start, never shrinks
+ *            until model_reset;
+ *  - ring:   one compact entry per thread per sample, oldest first, kept
+ *            for retention_ns and at most ring_limit entries;
+ *  - window: per (tid, leaf node) counts of the ring's newest entries, the
+ *            ones in (last_ns - window_ns, last_ns]. They are a contiguous
+ *            tail of the ring because times never go backwards (a sample
+ *            older than the latest is taken at the latest time).
+ * Every query walks the stack_table's trie from these per-path counts. */
+
+#define DEFAULT_WINDOW_NS 10000000000ull
+#define DEFAULT_RETENTION_NS 300000000000ull
+
+/* A cap on walks up the trie, in case a dictionary is deeper than any
+ * real stack. A deeper path loses its outermost frames. */
+#define PATH_DEPTH_MAX 4096u
+
+/* Ring entries live in fixed blocks, so the ring grows and shrinks a block
+ * at a time: no doubling slack and no large copy when it grows. 2048
+ * entries (64 KiB) stay below glibc's mmap threshold. */
+#define BLOCK_SHIFT 11
+#define BLOCK_ENTRIES (1u << BLOCK_SHIFT)
+
+/* Entry bits: the node id in the low 24 bits (the stack_table's bound on
+ * nodes is below that), then the flags the window needs. */
+#define ENTRY_NODE_BITS 24
+#define ENTRY_NODE_MASK ((1u << ENTRY_NODE_BITS) - 1)
+#define ENTRY_RUNNING (1u << 24)
+#define ENTRY_GIL (1u << 25)
+#define ENTRY_FIRST (1u << 26)  /* the first entry of its sample: counts the sample */
+#define ENTRY_EMPTY (1u << 27)  /* stands for a sample with no thread: counts nothing else */
+
+_Static_assert(STACKS_MAX_NODES <= (1u << ENTRY_NODE_BITS),
+               "ring entries pack node ids in 24 bits");
+
+struct entry {
+    uint64_t time_ns;
+    uint64_t cpu_ns;
+    uint64_t wall_ns;
+    uint32_t tid;
+    uint32_t bits;              /* node | ENTRY_* */
+};
+
+struct counts {
+    uint64_t samples, running, gil, cpu_ns, wall_ns;
+};
+
+/* One (tid, node) aggregate; a slot is empty when c.samples is 0, so an
+ * aggregate that drops to zero disappears. */
+struct agg {
+    uint64_t key;               /* tid << 32 | node */
+    struct counts c;
+};
+
+/* Open addressing with linear probing and backward-shift deletion: no
+ * tombstones, so the window's map stays as small as what is live. */
+struct agg_map {
+    struct agg *slots;
+    size_t cap;                 /* 0 or a power of two */
+    size_t count;
+};
+
+/* A small u32 -> u32 map (threads by tid; leaves by node in queries).
+ * val holds value + 1 so that 0 marks an empty slot. */
+struct idx_slot {
+    uint32_t key, val;
+};
+
+struct idx_map {
+    struct idx_slot *slots;
+    size_t cap, count;
+};
+
+#define IDX_NONE UINT32_MAX
+
+struct thread {
+    uint32_t tid, name;
+    uint32_t last_stack, last_flags;
+    uint64_t last_seen_ns;
+    struct counts total;
+};
+
+struct model {
+    const struct stack_table *dict;
+    uint64_t window_ns, retention_ns;
+
+    /* Ring: blocks[0] holds the oldest entry at index head. */
+    struct entry **blocks;
+    size_t nblocks, blocks_cap;
+    struct entry *spare;        /* one freed block kept to avoid malloc churn */
+    size_t head, count;
+    size_t win;                 /* the newest win entries are in the window */
+    size_t ring_limit;
+    uint64_t dropped;           /* entries that left before their retention ran out */
+    uint64_t dropped_ns;        /* time of the latest of them */
+
+    struct agg_map total, window;
+    struct counts total_sum, window_sum;
+
+    struct thread *threads;     /* in order of first appearance */
+    size_t nthreads, threads_cap;
+    struct idx_map thread_index;
+
+    uint64_t first_ns, last_ns;
+    uint64_t samples, window_samples;
+};
+
+/* ---- hashing ------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The smallest power-of-two capacity that holds n keys at most 3/4 full. */
+static size_t cap_for(size_t n)
+{
+    size_t cap = 16;
+    while (cap - cap / 4 < n)
+        cap *= 2;
+    return cap;
+}
+
+/* ---- (tid, node) aggregates ------------------------------------------- */
+
+static uint64_t agg_key(uint32_t tid, uint32_t node)
+{
+    return (uint64_t)tid << 32 | node;
+}
+
+static size_t agg_find(const struct agg_map *m, uint64_t key)
+{
+    size_t mask = m->cap - 1;
+    size_t i = (size_t)mix64(key) & mask;
+    while (m->slots[i].c.samples && m->slots[i].key != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int agg_rehash(struct agg_map *m, size_t cap)
+{
+    struct agg *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -ENOMEM;
+    struct agg_map n = { slots, cap, m->count };
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].c.samples)
+            n.slots[agg_find(&n, m->slots[i].key)] = m->slots[i];
+    free(m->slots);
+    *m = n;
+    return 0;
+}
+
+/* Room for extra more keys, so adds that follow can't fail. */
+static int agg_reserve(struct agg_map *m, size_t extra)
+{
+    size_t need = m->count + extra;
+    if (m->cap && need <= m->cap - m->cap / 4)
+        return 0;
+    return agg_rehash(m, cap_for(need));
+}
+
+/* Give memory back once the map is mostly empty; best effort. */
+static void agg_maybe_shrink(struct agg_map *m)
+{
+    if (m->cap > 16 && m->count < m->cap / 8)
+        (void)agg_rehash(m, cap_for(m->count * 2));
+}
+
+static void agg_release(struct agg_map *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+static void counts_add(struct counts *a, const struct counts *b)
+{
+    a->samples += b->samples;
+    a->running += b->running;
+    a->gil += b->gil;
+    a->cpu_ns += b->cpu_ns;
+    a->wall_ns += b->wall_ns;
+}
+
+static void counts_sub(struct counts *a, const struct counts *b)
+{
+    a->samples -= b->samples;
+    a->running -= b->running;
+    a->gil -= b->gil;
+    a->cpu_ns -= b->cpu_ns;
+    a->wall_ns -= b->wall_ns;
+}
+
+/* Needs a prior agg_reserve. */
+static void agg_add(struct agg_map *m, uint64_t key, const struct counts *c)
+{
+    struct agg *a = &m->slots[agg_find(m, key)];
+    if (!a->c.samples) {
+        a->key = key;
+        m->count++;
+    }
+    counts_add(&a->c, c);
+}
+
+static void agg_sub(struct agg_map *m, uint64_t key, const struct counts *c)
+{
+    if (!m->cap)
+        return;
+    size_t mask = m->cap - 1;
+    size_t i = agg_find(m, key);
+    struct agg *a = &m->slots[i];
+    if (!a->c.samples)
+        return;             /* not there: nothing was added, nothing to take */
+    counts_sub(&a->c, c);
+    if (a->c.samples)
+        return;
+    /* Backward shift: pull later members of the cluster into the hole
+     * when their home slot is at or before it. */
+    memset(a, 0, sizeof *a);
+    m->count--;
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; m->slots[j].c.samples; j = (j + 1) & mask) {
+        size_t home = (size_t)mix64(m->slots[j].key) & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            m->slots[hole] = m->slots[j];
+            memset(&m->slots[j], 0, sizeof m->slots[j]);
+            hole = j;
+        }
+    }
+}
+
+/* ---- u32 -> u32 map ----------------------------------------------------- */
+
+static size_t idx_find(const struct idx_map *m, uint32_t key)
+{
+    size_t mask = m->cap - 1;
+    size_t i = (size_t)mix64(key) & mask;
+    while (m->slots[i].val && m->slots[i].key != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static uint32_t idx_get(const struct idx_map *m, uint32_t key)
+{
+    if (!m->cap)
+        return IDX_NONE;
+    const struct idx_slot *s = &m->slots[idx_find(m, key)];
+    return s->val ? s->val - 1 : IDX_NONE;
+}
+
+static int idx_reserve(struct idx_map *m, size_t extra)
+{
+    size_t need = m->count + extra;
+    if (m->cap && need <= m->cap - m->cap / 4)
+        return 0;
+    size_t cap = cap_for(need);
+    struct idx_slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -ENOMEM;
+    struct idx_map n = { slots, cap, m->count };
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].val)
+            n.slots[idx_find(&n, m->slots[i].key)] = m->slots[i];
+    free(m->slots);
+    *m = n;
+    return 0;
+}
+
+/* Needs a prior idx_reserve and key absent. */
+static void idx_put(struct idx_map *m, uint32_t key, uint32_t val)
+{
+    struct idx_slot *s = &m->slots[idx_find(m, key)];
+    s->key = key;
+    s->val = val + 1;
+    m->count++;
+}
+
+static void idx_release(struct idx_map *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- the ring ----------------------------------------------------------- */
+
+/* The i-th oldest entry. */
+static struct entry *ring_at(const struct model *m, size_t i)
+{
+    size_t k = m->head + i;
+    return &m->blocks[k >> BLOCK_SHIFT][k & (BLOCK_ENTRIES - 1)];
+}
+
+static void ring_pop(struct model *m)
+{
+    m->head++;
+    m->count--;
+    if (m->head < BLOCK_ENTRIES && m->count)
+        return;
+    /* The first block is used up, or the ring is empty and its only
+     * block can go: retire it. */
+    struct entry *b = m->blocks[0];
+    memmove(m->blocks, m->blocks + 1, (m->nblocks - 1) * sizeof *m->blocks);
+    m->nblocks--;
+    if (m->spare)
+        free(b);
+    else
+        m->spare = b;
+    m->head = 0;
+}
+
+static int ring_push(struct model *m, const struct entry *e)
+{
+    size_t k = m->head + m->count;
+    if ((k >> BLOCK_SHIFT) == m->nblocks) {
+        if (m->nblocks == m->blocks_cap) {
+            size_t cap = m->blocks_cap ? m->blocks_cap * 2 : 16;
+            struct entry **nb = realloc(m->blocks, cap * sizeof *nb);
+            if (!nb)
+                return -ENOMEM;
+            m->blocks = nb;
+            m->blocks_cap = cap;
+        }
+        struct entry *b = m->spare;
+        if (b)
+            m->spare = NULL;
+        else if (!(b = malloc(BLOCK_ENTRIES * sizeof *b)))
+            return -ENOMEM;
+        m->blocks[m->nblocks++] = b;
+    }
+    *ring_at(m, m->count) = *e;
+    m->count++;
+    return 0;
+}
+
+static void ring_release(struct model *m)
+{
+    for (size_t i = 0; i < m->nblocks; i++)
+        free(m->blocks[i]);
+    free(m->blocks);
+    free(m->spare);
+    m->blocks = NULL;
+    m->spare = NULL;
+    m->nblocks = m->blocks_cap = 0;
+    m->head = m->count = m->win = 0;
+}
+
+static void entry_counts(const struct entry *e, struct counts *c)
+{
+    c->samples = 1;
+    c->running = (e->bits & ENTRY_RUNNING) != 0;
+    c->gil = (e->bits & ENTRY_GIL) != 0;
+    c->cpu_ns = e->cpu_ns;
+    c->wall_ns = e->wall_ns;
+}
+
+/* Needs room reserved in the window map. */
+static void window_add(struct model *m, const struct entry *e)
+{
+    if (e->bits & ENTRY_FIRST)
+        m->window_samples++;
+    if (e->bits & ENTRY_EMPTY)
+        return;
+    struct counts c;
+    entry_counts(e, &c);
+    agg_add(&m->window, agg_key(e->tid, e->bits & ENTRY_NODE_MASK), &c);
+    counts_add(&m->window_sum, &c);
+}
+
+static void window_sub(struct model *m, const struct entry *e)
+{
+    if (e->bits & ENTRY_FIRST)
+        m->window_samples--;
+    if (e->bits & ENTRY_EMPTY)
+        return;
+    struct counts c;
+    entry_counts(e, &c);
+    agg_sub(&m->window, agg_key(e->tid, e->bits & ENTRY_NODE_MASK), &c);
+    counts_sub(&m->window_sum, &c);
+}
+
+/* Entries are ordered by time, so both bounds only move forward:
+ * subtract what left the window, then forget what left the retention. */
+static void ring_advance(struct model *m)
+{
+    while (m->win) {
+        const struct entry *e = ring_at(m, m->count - m->win);
+        if (m->last_ns - e->time_ns < m->window_ns)
+            break;
+        window_sub(m, e);
+        m->win--;
+    }
+    while (m->count && m->last_ns - ring_at(m, 0)->time_ns >= m->retention_ns) {
+        if (m->win == m->count) {   /* only if window > retention: never, but stay exact */
+            window_sub(m, ring_at(m, 0));
+            m->win--;
+        }
+        ring_pop(m);
+    }
+}
+
+static void ring_drop_oldest(struct model *m)
+{
+    const struct entry *e = ring_at(m, 0);
+    if (m->win == m->count) {
+        window_sub(m, e);
+        m->win--;
+    }
+    m->dropped++;
+    m->dropped_ns = e->time_ns;
+    ring_pop(m);
+}
+
+/* Keep e in the ring and, when it is in the window, in the window's
+ * aggregates. Without memory for it, it is counted as dropped, which keeps
+ * the window exact over what the ring holds. */
+static void ring_record(struct model *m, const struct entry *e)
+{
+    if (m->count >= m->ring_limit)
+        ring_drop_oldest(m);
+    if (ring_push(m, e) != 0) {
+        m->dropped++;
+        m->dropped_ns = e->time_ns;
+        return;
+    }
+    if (m->last_ns - e->time_ns < m->window_ns) {
+        window_add(m, e);
+        m->win++;
+    }
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+static int threads_reserve(struct model *m, size_t extra)
+{
+    if (m->nthreads + extra > m->threads_cap) {
+        size_t cap = m->threads_cap ? m->threads_cap : 16;
+        while (cap < m->nthreads + extra)
+            cap *= 2;
+        struct thread *t = realloc(m->threads, cap * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        m->threads = t;
+        m->threads_cap = cap;
+    }
+    return idx_reserve(&m->thread_index, extra);
+}
+
+/* Needs a prior threads_reserve. */
+static struct thread *thread_get(struct model *m, uint32_t tid)
+{
+    uint32_t i = idx_get(&m->thread_index, tid);
+    if (i != IDX_NONE)
+        return &m->threads[i];
+    struct thread *t = &m->threads[m->nthreads];
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    idx_put(&m->thread_index, tid, (uint32_t)m->nthreads);
+    m->nthreads++;
+    return t;
+}
+
+/* ---- lifecycle and feeding ---------------------------------------------- */
+
+struct model *model_new(const struct model_config *cfg, const struct stack_table *dict)
+{
+    if (!dict)
+        return NULL;
+    struct model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->dict = dict;
+    m->retention_ns = cfg && cfg->retention_ns ? cfg->retention_ns : DEFAULT_RETENTION_NS;
+    m->window_ns = cfg && cfg->window_ns ? cfg->window_ns : DEFAULT_WINDOW_NS;
+    if (m->window_ns > m->retention_ns)
+        m->window_ns = m->retention_ns;
+    m->ring_limit = MODEL_RING_MAX;
+    return m;
+}
+
+void model_free(struct model *m)
+{
+    if (!m)
+        return;
+    ring_release(m);
+    agg_release(&m->total);
+    agg_release(&m->window);
+    free(m->threads);
+    idx_release(&m->thread_index);
+    free(m);
+}
+
+void model_reset(struct model *m)
+{
+    ring_release(m);
+    agg_release(&m->total);
+    agg_release(&m->window);
+    free(m->threads);
+    m->threads = NULL;
+    m->nthreads = m->threads_cap = 0;
+    idx_release(&m->thread_index);
+    memset(&m->total_sum, 0, sizeof m->total_sum);
+    memset(&m->window_sum, 0, sizeof m->window_sum);
+    m->dropped = m->dropped_ns = 0;
+    m->first_ns = m->last_ns = 0;
+    m->samples = m->window_samples = 0;
+}
+
+int model_add(struct model *m, const struct sample *s)
+{
+    if (!m || !s || (s->nthreads && !s->threads))
+        return -EINVAL;
+    /* Check everything before changing anything, so a refused sample
+     * leaves the model as it was. */
+    uint32_t nodes = stack_table_node_count(m->dict);
+    for (uint32_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].stack >= nodes)
+            return -EINVAL;
+    size_t n = s->nthreads;
+    if (agg_reserve(&m->total, n) || agg_reserve(&m->window, n) || threads_reserve(m, n))
+        return -ENOMEM;
+
+    uint64_t t = s->time_ns;
+    if (m->samples == 0)
+        m->first_ns = t;
+    else if (t < m->last_ns)
+        t = m->last_ns;         /* keep the ring in time order */
+    m->last_ns = t;
+    m->samples++;
+    ring_advance(m);
+
+    if (n == 0) {
+        struct entry e = { .time_ns = t, .bits = ENTRY_FIRST | ENTRY_EMPTY };
+        ring_record(m, &e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct sample_thread *st = &s->threads[i];
+        struct entry e = {
+            .time_ns = t,
+            .cpu_ns = st->cpu_ns,
+            .wall_ns = st->wall_ns,
+            .tid = st->tid,
+            .bits = st->stack | (i == 0 ? ENTRY_FIRST : 0) |
+                    (st->flags & SAMPLE_RUNNING ? ENTRY_RUNNING : 0) |
+                    (st->flags & SAMPLE_GIL ? ENTRY_GIL : 0),
+        };
+        struct counts c;
+        entry_counts(&e, &c);
+        agg_add(&m->total, agg_key(st->tid, st->stack), &c);
+        counts_add(&m->total_sum, &c);
+
+        struct thread *th = thread_get(m, st->tid);
+        counts_add(&th->total, &c);
+        if (st->name)
+            th->name = st->name;
+        th->last_stack = st->stack;
+        th->last_flags = st->flags;
+        th->last_seen_ns = t;
+
+        ring_record(m, &e);
+    }
+    agg_maybe_shrink(&m->window);
+    return 0;
+}
+
+void model_set_window(struct model *m, uint64_t window_ns)
+{
+    if (window_ns > m->retention_ns)
+        window_ns = m->retention_ns;
+    /* The entries now in the window: a tail of the ring. */
+    size_t k = 0;
+    while (k < m->count && m->last_ns - ring_at(m, m->count - 1 - k)->time_ns < window_ns)
+        k++;
+    /* Distinct keys in the window are at most those since the start, and
+     * at most k. Build the new map aside, so failing leaves the old window. */
+    struct agg_map nw = { NULL, 0, 0 };
+    size_t keys = k < m->total.count ? k : m->total.count;
+    if (keys && agg_reserve(&nw, keys))
+        return;
+    agg_release(&m->window);
+    m->window = nw;
+    memset(&m->window_sum, 0, sizeof m->window_sum);
+    m->window_samples = 0;
+    m->window_ns = window_ns;
+    m->win = k;
+    for (size_t i = m->count - k; i < m->count; i++)
+        window_add(m, ring_at(m, i));
+    agg_maybe_shrink(&m->window);
+}
+
+uint64_t model_window(const struct model *m)
+{
+    return m->window_ns;
+}
+
+void model_set_ring_limit(struct model *m, size_t entries)
+{
+    if (entries < 1)
+        entries = 1;
+    if (entries > MODEL_RING_MAX)
+        entries = MODEL_RING_MAX;
+    m->ring_limit = entries;
+    while (m->count > m->ring_limit)
+        ring_drop_oldest(m);
+    agg_maybe_shrink(&m->window);
+}
+
+uint64_t model_ring_dropped(const struct model *m)
+{
+    return m->dropped;
+}
+
+static size_t model_memory(const struct model *m)
+{
+    return sizeof *m +
+           m->blocks_cap * sizeof *m->blocks +
+           (m->nblocks + (m->spare != NULL)) * BLOCK_ENTRIES * sizeof(struct entry) +
+           (m->total.cap + m->window.cap) * sizeof(struct agg) +
+           m->threads_cap * sizeof *m->threads +
+           m->thread_index.cap * sizeof(struct idx_slot);
+}
+
+void model_totals(const struct model *m, enum model_range r, enum model_weight w,
+                  struct model_totals *out)
+{
+    (void)w;    /* both weights are reported */
+    if (!m || !out)
+        return;
+    const struct counts *c = r == MODEL_WINDOW ? &m->window_sum : &m->total_sum;
+    memset(out, 0, sizeof *out);
+    out->first_ns = m->first_ns;
+    out->last_ns = m->last_ns;
+    out->samples = m->samples;
+    out->window_samples = m->window_samples;
+    out->window_start_ns = m->last_ns > m->window_ns ? m->last_ns - m->window_ns : 0;
+    /* After a drop, the ring no longer holds everything since that entry. */
+    if (m->dropped && m->dropped_ns > out->window_start_ns)
+        out->window_start_ns = m->dropped_ns;
+    out->cpu_ns = c->cpu_ns;
+    out->wall_ns = c->wall_ns;
+    out->memory_bytes = model_memory(m);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+/* Queries walk every stack up to the root: 50k stacks x 50 frames is 2.5M
+ * steps a second for a live view. Ids are dense, so per-query arrays
+ * indexed by node, frame or string id (a few MB at most, freed at once)
+ * stand in for hash lookups on that path. */
+
+static const struct agg_map *range_map(const struct model *m, enum model_range r)
+{
+    return r == MODEL_WINDOW ? &m->window : &m->total;
+}
+
+static uint64_t weight_of(const struct counts *c, enum model_weight w)
+{
+    return w == MODEL_WALL ? c->wall_ns : c->cpu_ns;
+}
+
+static int tid_matches(const struct model_filter *f, uint32_t tid)
+{
+    return !f || f->tid == 0 || f->tid == tid;
+}
+
+/* Substring matching of function and file names. Verdicts are remembered
+ * per string, frame and node (0 unknown, 1 match, 2 no match), so a stack
+ * costs only the nodes no earlier stack shared. */
+struct text_filter {
+    const struct stack_table *dict;
+    const char *text;           /* NULL: everything matches */
+    size_t len;
+    uint8_t *strings, *frames, *nodes;
+    uint32_t nstrings, nframes, nnodes;
+};
+
+static int text_filter_init(struct text_filter *tf, const struct stack_table *dict,
+                            const struct model_filter *f)
+{
+    memset(tf, 0, sizeof *tf);
+    tf->dict = dict;
+    if (!f || !f->text || !f->text[0])
+        return 0;
+    tf->text = f->text;
+    tf->len = strlen(f->text);
+    tf->nstrings = stack_table_string_count(dict);
+    tf->nframes = stack_table_frame_count(dict);
+    tf->nnodes = stack_table_node_count(dict);
+    tf->strings = calloc(tf->nstrings ? tf->nstrings : 1, 1);
+    tf->frames = calloc(tf->nframes ? tf->nframes : 1, 1);
+    tf->nodes = calloc(tf->nnodes ? tf->nnodes : 1, 1);
+    return tf->strings && tf->frames && tf->nodes ? 0 : -ENOMEM;
+}
+
+static void text_filter_release(struct text_filter *tf)
+{
+    free(tf->strings);
+    free(tf->frames);
+    free(tf->nodes);
+}
+
+/* Strings carry a length and may hold NUL bytes, so no strstr. */
+static int contains(const char *s, size_t n, const char *pat, size_t len)
+{
+    if (len > n)
+        return 0;
+    for (size_t i = 0; i + len <= n; i++)
+        if (s[i] == pat[0] && memcmp(s + i, pat, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int string_matches(struct text_filter *tf, uint32_t id)
+{
+    if (id < tf->nstrings && tf->strings[id])
+        return tf->strings[id] == 1;
+    const char *s = stack_table_str(tf->dict, id);
+    int yes = s && contains(s, stack_table_str_len(tf->dict, id), tf->text, tf->len);
+    if (id < tf->nstrings)
+        tf->strings[id] = yes ? 1 : 2;
+    return yes;
+}
+
+static int frame_matches(struct text_filter *tf, uint32_t frame)
+{
+    if (frame < tf->nframes && tf->frames[frame])
+        return tf->frames[frame] == 1;
+    const struct stack_frame *f = stack_table_get_frame(tf->dict, frame);
+    int yes = f && (string_matches(tf, f->function) || string_matches(tf, f->file));
+    if (frame < tf->nframes)
+        tf->frames[frame] = yes ? 1 : 2;
+    return yes;
+}
+
+/* A stack matches when any of its frames does: a node matches when its
+ * frame or its parent does. Walk up to the first node with a verdict,
+ * then settle the ones passed on the way down. scratch holds
+ * 2 * PATH_DEPTH_MAX ids. */
+static int stack_matches(struct text_filter *tf, uint32_t node, uint32_t *scratch)
+{
+    if (!tf->text)
+        return 1;
+    uint32_t *nodes = scratch, *frames = scratch + PATH_DEPTH_MAX;
+    uint8_t v = 2;
+    size_t n = 0;
+    while (node != 0 && node < tf->nnodes) {
+        if (tf->nodes[node]) {
+            v = tf->nodes[node];
+            break;
+        }
+        const struct stack_node *sn = stack_table_get_node(tf->dict, node);
+        if (!sn || n == PATH_DEPTH_MAX)
+            break;
+        nodes[n] = node;
+        frames[n] = sn->frame;
+        n++;
+        node = sn->parent;
+    }
+    while (n--) {
+        if (v != 1 && frame_matches(tf, frames[n]))
+            v = 1;
+        tf->nodes[nodes[n]] = v;
+    }
+    return v == 1;
+}
+
+/* The call path of node, leaf first, root (node 0) excluded: node ids in
+ * nodes[], their frame ids in frames[]; at most PATH_DEPTH_MAX. */
+static size_t path_walk(const struct stack_table *dict, uint32_t node, uint32_t *nodes,
+                        uint32_t *frames)
+{
+    size_t n = 0;
+    while (node != 0 && n < PATH_DEPTH_MAX) {
+        const struct stack_node *sn = stack_table_get_node(dict, node);
+        if (!sn)
+            break;
+        nodes[n] = node;
+        frames[n] = sn->frame;
+        n++;
+        node = sn->parent;
+    }
+    return n;
+}
+
+/* An array of n ids, all IDX_NONE. */
+static uint32_t *id_array(size_t n)
+{
+    uint32_t *a = malloc((n ? n : 1) * sizeof *a);
+    if (a)
+        memset(a, 0xff, (n ? n : 1) * sizeof *a);
+    return a;
+}
+
+/* The per-leaf sums a query works from: one per distinct node among the
+ * range's aggregates of the filtered threads and matching stacks. */
+struct leaf {
+    uint32_t node;
+    uint64_t samples, weight;
+};
+
+/* Scratch shared by the functions and tree queries. */
+struct walk {
+    uint32_t *nodes, *frames;   /* PATH_DEPTH_MAX each, contiguous */
+    struct text_filter tf;
+    struct leaf *leaves;
+    size_t nleaves;
+};
+
+static int leaf_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const struct leaf *)a)->node, y = ((const struct leaf *)b)->node;
+    return (x > y) - (x < y);
+}
+
+static int leaves_collect(struct walk *wk, const struct model *m, enum model_range r,
+                          enum model_weight w, const struct model_filter *f)
+{
+    const struct agg_map *am = range_map(m, r);
+    struct idx_map index = { NULL, 0, 0 };
+    struct leaf *v = malloc((am->count ? am->count : 1) * sizeof *v);
+    size_t n = 0;
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < am->cap; i++) {
+        const struct agg *a = &am->slots[i];
+        if (!a->c.samples || !tid_matches(f, (uint32_t)(a->key >> 32)))
+            continue;
+        uint32_t node = (uint32_t)a->key;
+        uint32_t j = idx_get(&index, node);
+        if (j == IDX_NONE) {
+            if (!stack_matches(&wk->tf, node, wk->nodes))
+                continue;
+            if (idx_reserve(&index, 1)) {
+                free(v);
+                idx_release(&index);
+                return -ENOMEM;
+            }
+            j = (uint32_t)n++;
+            idx_put(&index, node, j);
+            v[j].node = node;
+            v[j].samples = v[j].weight = 0;
+        }
+        v[j].samples += a->c.samples;
+        v[j].weight += weight_of(&a->c, w);
+    }
+    idx_release(&index);
+    /* In node order: paths are read in the order the dictionary stored
+     * them (far fewer cache misses), and rows come out in an order that
+     * depends only on what was sampled. */
+    qsort(v, n, sizeof *v, leaf_cmp);
+    wk->leaves = v;
+    wk->nleaves = n;
+    return 0;
+}
+
+static int walk_init(struct walk *wk, const struct model *m, enum model_range r,
+                     enum model_weight w, const struct model_filter *f)
+{
+    memset(wk, 0, sizeof *wk);
+    wk->nodes = malloc(2 * PATH_DEPTH_MAX * sizeof *wk->nodes);
+    if (!wk->nodes)
+        return -ENOMEM;
+    wk->frames = wk->nodes + PATH_DEPTH_MAX;
+    int err = text_filter_init(&wk->tf, m->dict, f);
+    if (err)
+        return err;
+    return leaves_collect(wk, m, r, w, f);
+}
+
+static void walk_release(struct walk *wk)
+{
+    free(wk->nodes);
+    text_filter_release(&wk->tf);
+    free(wk->leaves);
+}
+
+/* Functions keyed by (function, file, firstline). */
+struct fkey_slot {
+    uint32_t function, file;
+    int32_t firstline;
+    uint32_t row;               /* row + 1; 0: empty */
+};
+
+struct fkey_map {
+    struct fkey_slot *slots;
+    size_t cap, count;
+};
+
+static uint64_t fkey_hash(uint32_t function, uint32_t file, int32_t firstline)
+{
+    return mix64(((uint64_t)function << 32 | file) ^ mix64((uint32_t)firstline));
+}
+
+static size_t fkey_find(const struct fkey_map *m, const struct stack_frame *f)
+{
+    size_t mask = m->cap - 1;
+    size_t i = (size_t)fkey_hash(f->function, f->file, f->firstline) & mask;
+    while (m->slots[i].row &&
+           (m->slots[i].function != f->function || m->slots[i].file != f->file ||
+            m->slots[i].firstline != f->firstline))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int fkey_reserve(struct fkey_map *m)
+{
+    if (m->cap && m->count + 1 <= m->cap - m->cap / 4)
+        return 0;
+    size_t cap = cap_for(m->count + 1);
+    struct fkey_slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -ENOMEM;
+    struct fkey_map n = { slots, cap, m->count };
+    for (size_t i = 0; i < m->cap; i++) {
+        const struct fkey_slot *s = &m->slots[i];
+        if (s->row) {
+            struct stack_frame k = { s->function, s->file, 0, s->firstline };
+            n.slots[fkey_find(&n, &k)] = *s;
+        }
+    }
+    free(m->slots);
+    *m = n;
+    return 0;
+}
+
+struct fn_rows {
+    struct model_function_row *v;
+    uint32_t *stamp;            /* the last leaf that added to the row's total */
+    size_t n, cap;
+    uint32_t *by_frame;         /* frame id -> row */
+    uint32_t nframes;
+    struct fkey_map by_key;     /* (function, file, firstline) -> row */
+};
+
+static uint32_t fn_row_new(struct fn_rows *fr, uint32_t frame)
+{
+    if (fr->n == fr->cap) {
+        size_t cap = fr->cap ? fr->cap * 2 : 64;
+        struct model_function_row *v = realloc(fr->v, cap * sizeof *v);
+        if (!v)
+            return IDX_NONE;
+        fr->v = v;
+        uint32_t *st = realloc(fr->stamp, cap * sizeof *st);
+        if (!st)
+            return IDX_NONE;
+        fr->stamp = st;
+        fr->cap = cap;
+    }
+    memset(&fr->v[fr->n], 0, sizeof fr->v[fr->n]);
+    fr->v[fr->n].frame = frame;
+    fr->stamp[fr->n] = 0;
+    return (uint32_t)fr->n++;
+}
+
+/* The row of a frame first met (frame < nframes); IDX_NONE when out of
+ * memory. */
+static uint32_t fn_row_first(struct fn_rows *fr, const struct stack_table *dict,
+                             uint32_t frame, int by_line)
+{
+    const struct stack_frame *f = stack_table_get_frame(dict, frame);
+    uint32_t row;
+    if (by_line || !f) {
+        /* A frame is its own key: function, file and line. */
+        row = fn_row_new(fr, frame);
+    } else {
+        if (fkey_reserve(&fr->by_key))
+            return IDX_NONE;
+        struct fkey_slot *s = &fr->by_key.slots[fkey_find(&fr->by_key, f)];
+        if (s->row) {
+            row = s->row - 1;
+            /* The lowest frame id stands for the function, whatever the
+             * order frames were met in. */
+            if (frame < fr->v[row].frame)
+                fr->v[row].frame = frame;
+        } else {
+            row = fn_row_new(fr, frame);
+            if (row == IDX_NONE)
+                return IDX_NONE;
+            s->function = f->function;
+            s->file = f->file;
+            s->firstline = f->firstline;
+            s->row = row + 1;
+            fr->by_key.count++;
+        }
+    }
+    if (row != IDX_NONE)
+        fr->by_frame[frame] = row;
+    return row;
+}
+
+int model_functions(const struct model *m, enum model_range r, enum model_weight w,
+                    const struct model_filter *f, int by_line,
+                    struct model_function_row **rows, size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    struct walk wk;
+    struct fn_rows fr;
+    memset(&fr, 0, sizeof fr);
+    fr.nframes = stack_table_frame_count(m->dict);
+    fr.by_frame = id_array(fr.nframes);
+    int err = fr.by_frame ? walk_init(&wk, m, r, w, f) : -ENOMEM;
+    for (size_t i = 0; !err && i < wk.nleaves; i++) {
+        const struct leaf *lf = &wk.leaves[i];
+        size_t depth = path_walk(m->dict, lf->node, wk.nodes, wk.frames);
+        uint32_t stamp = (uint32_t)i + 1;
+        for (size_t k = 0; k < depth; k++) {
+            uint32_t frame = wk.frames[k];
+            if (frame >= fr.nframes)
+                continue;       /* not in the dictionary: nothing to show */
+            uint32_t row = fr.by_frame[frame];
+            if (row == IDX_NONE && (row = fn_row_first(&fr, m->dict, frame, by_line)) == IDX_NONE) {
+                err = -ENOMEM;
+                break;
+            }
+            struct model_function_row *fn = &fr.v[row];
+            if (k == 0) {
+                fn->own_ns += lf->weight;
+                fn->own_samples += lf->samples;
+            }
+            /* Once per stack, however often recursion repeats it. */
+            if (fr.stamp[row] != stamp) {
+                fr.stamp[row] = stamp;
+                fn->total_ns += lf->weight;
+                fn->total_samples += lf->samples;
+            }
+        }
+    }
+    if (fr.by_frame)
+        walk_release(&wk);
+    free(fr.stamp);
+    free(fr.by_frame);
+    free(fr.by_key.slots);
+    if (err) {
+        free(fr.v);
+        return err;
+    }
+    *rows = fr.v;
+    *n = fr.n;
+    return 0;
+}
+
+/* Each touched node is visited once: walks up from the leaves stop at the
+ * first node already seen, then totals flow from children to parents in
+ * decreasing id order, as the dictionary gives every node a lower id
+ * than its children. */
+int model_tree(const struct model *m, enum model_range r, enum model_weight w,
+               const struct model_filter *f, struct model_node_row **rows, size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    struct walk wk;
+    uint32_t nnodes = stack_table_node_count(m->dict);
+    uint32_t *row_of = id_array(nnodes);
+    struct model_node_row *v = NULL;
+    size_t nv = 0, cap = 0;
+    int err = row_of ? walk_init(&wk, m, r, w, f) : -ENOMEM;
+    if (!err && wk.nleaves) {
+        cap = 256;
+        if (!(v = calloc(cap, sizeof *v)))
+            err = -ENOMEM;
+        else {
+            row_of[0] = 0;          /* the root is always a row */
+            nv = 1;
+        }
+    }
+    for (size_t i = 0; !err && i < wk.nleaves; i++) {
+        const struct leaf *lf = &wk.leaves[i];
+        for (uint32_t node = lf->node; row_of[node] == IDX_NONE;) {
+            const struct stack_node *sn = stack_table_get_node(m->dict, node);
+            if (nv == cap) {
+                struct model_node_row *nr = realloc(v, cap * 2 * sizeof *nr);
+                if (!nr) {
+                    err = -ENOMEM;
+                    break;
+                }
+                v = nr;
+                cap *= 2;
+            }
+            row_of[node] = (uint32_t)nv;
+            memset(&v[nv], 0, sizeof v[nv]);
+            v[nv++].node = node;
+            node = sn && sn->parent < node ? sn->parent : 0;
+        }
+        if (err)
+            break;
+        struct model_node_row *leaf = &v[row_of[lf->node]];
+        leaf->self_ns += lf->weight;
+        leaf->self_samples += lf->samples;
+    }
+    for (uint32_t node = nnodes; !err && nv && node-- > 0;) {
+        if (row_of[node] == IDX_NONE)
+            continue;
+        /* Its children, all of higher ids, have already added theirs. */
+        struct model_node_row *row = &v[row_of[node]];
+        row->total_ns += row->self_ns;
+        row->total_samples += row->self_samples;
+        if (node == 0)
+            break;
+        const struct stack_node *sn = stack_table_get_node(m->dict, node);
+        struct model_node_row *up = &v[row_of[sn && sn->parent < node ? sn->parent : 0]];
+        up->total_ns += row->total_ns;
+        up->total_samples += row->total_samples;
+    }
+    if (row_of)
+        walk_release(&wk);
+    free(row_of);
+    if (err) {
+        free(v);
+        return err;
+    }
+    *rows = v;
+    *n = nv;
+    return 0;
+}
+
+int model_stacks(const struct model *m, enum model_range r, const struct model_filter *f,
+                 struct stack_weight **rows, size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    const struct agg_map *am = range_map(m, r);
+    struct text_filter tf;
+    uint32_t *scratch = NULL;
+    struct stack_weight *v = malloc((am->count ? am->count : 1) * sizeof *v);
+    size_t nv = 0;
+    int err = text_filter_init(&tf, m->dict, f);
+    if (!err && tf.text && !(scratch = malloc(2 * PATH_DEPTH_MAX * sizeof *scratch)))
+        err = -ENOMEM;
+    if (!v)
+        err = -ENOMEM;
+    for (size_t i = 0; !err && i < am->cap; i++) {
+        const struct agg *a = &am->slots[i];
+        uint32_t tid = (uint32_t)(a->key >> 32), node = (uint32_t)a->key;
+        if (!a->c.samples || !tid_matches(f, tid) || !stack_matches(&tf, node, scratch))
+            continue;
+        v[nv++] = (struct stack_weight) {
+            .tid = tid,
+            .stack = node,
+            .samples = a->c.samples,
+            .running = a->c.running,
+            .gil = a->c.gil,
+            .cpu_ns = a->c.cpu_ns,
+            .wall_ns = a->c.wall_ns,
+        };
+    }
+    text_filter_release(&tf);
+    free(scratch);
+    if (err) {
+        free(v);
+        return err;
+    }
+    *rows = v;
+    *n = nv;
+    return 0;
+}
+
+int model_threads(const struct model *m, enum model_range r, struct model_thread_row **rows,
+                  size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    struct counts *win = NULL;
+    if (r == MODEL_WINDOW) {
+        /* Window counts come from the window's aggregates. */
+        win = calloc(m->nthreads ? m->nthreads : 1, sizeof *win);
+        if (!win)
+            return -ENOMEM;
+        for (size_t i = 0; i < m->window.cap; i++) {
+            const struct agg *a = &m->window.slots[i];
+            if (!a->c.samples)
+                continue;
+            uint32_t j = idx_get(&m->thread_index, (uint32_t)(a->key >> 32));
+            if (j != IDX_NONE)
+                counts_add(&win[j], &a->c);
+        }
+    }
+    struct model_thread_row *v = malloc((m->nthreads ? m->nthreads : 1) * sizeof *v);
+    if (!v) {
+        free(win);
+        return -ENOMEM;
+    }
+    size_t nv = 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const struct thread *t = &m->threads[i];
+        const struct counts *c = win ? &win[i] : &t->total;
+        if (!c->samples)
+            continue;           /* not in the window */
+        v[nv++] = (struct model_thread_row) {
+            .tid = t->tid,
+            .name = t->name,
+            .samples = c->samples,
+            .running = c->running,
+            .gil = c->gil,
+            .cpu_ns = c->cpu_ns,
+            .wall_ns = c->wall_ns,
+            .last_stack = t->last_stack,
+            .last_flags = t->last_flags,
+            .last_seen_ns = t->last_seen_ns,
+        };
+    }
+    free(win);
+    *rows = v;
+    *n = nv;
+    return 0;
+}
+
+int model_thread_labels(const struct model *m, struct thread_label **rows, size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    struct thread_label *v = malloc((m->nthreads ? m->nthreads : 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        v[i].tid = m->threads[i].tid;
+        v[i].name = m->threads[i].name;
+    }
+    *rows = v;
+    *n = m->nthreads;
+    return 0;
+}

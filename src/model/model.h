@@ -77,6 +77,14 @@ int model_add(struct model *m, const struct sample *s);
 void model_reset(struct model *m);                  /* forget everything gathered so far */
 void model_set_window(struct model *m, uint64_t window_ns);   /* clamped to retention */
 uint64_t model_window(const struct model *m);
+/* Lower the ring's bound below MODEL_RING_MAX (tests, small-memory
+ * setups); clamped to [1, MODEL_RING_MAX]. Entries over it go at once,
+ * oldest first, as when the ring fills. */
+void model_set_ring_limit(struct model *m, size_t entries);
+/* Ring entries that left before their retention ran out: pushed out by a
+ * full ring, or not kept for lack of memory. Since-start numbers keep
+ * them; the window then starts no earlier than the latest of them. */
+uint64_t model_ring_dropped(const struct model *m);
 
 void model_totals(const struct model *m, enum model_range r, enum model_weight w,
                   struct model_totals *out);

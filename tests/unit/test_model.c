@@ -1,2 +1,1258 @@
+/* Unit tests for src/model: own and total per function, recursion, CPU and
+ * wall weights, the sliding window and its ring, filters, the call tree,
+ * lines, reset, determinism, threads, memory over a long run, and a
+ * randomized cross-check against a brute-force recount of the samples. */
 #include "unit.h"
-int main(void) { CHECK(0, "test_model not written yet"); return unit_done(); }
+
+#include "core/stacks.h"
+#include "model/model.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static uint32_t str_id(struct stack_table *t, const char *s)
+{
+    uint32_t id = 0;
+    if (stack_table_string(t, s, strlen(s), &id) != 0)
+        abort();
+    return id;
+}
+
+static uint32_t frame_id(struct stack_table *t, const char *fn, const char *file, int line,
+                         int firstline)
+{
+    struct stack_frame f = { str_id(t, fn), str_id(t, file), line, firstline };
+    uint32_t id = 0;
+    if (stack_table_frame(t, &f, &id) != 0)
+        abort();
+    return id;
+}
+
+/* A stack from frame ids, root first; n may be 0 (the empty stack). */
+static uint32_t stack_of(struct stack_table *t, const uint32_t *frames, size_t n)
+{
+    uint32_t node = 0;
+    for (size_t i = 0; i < n; i++)
+        if (stack_table_node(t, node, frames[i], &node) != 0)
+            abort();
+    return node;
+}
+
+#define STACK(t, ...) stack_of((t), (const uint32_t[]){ __VA_ARGS__ }, \
+                               sizeof((const uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t))
+
+/* One sample with one thread. */
+static int add1(struct model *m, uint64_t time, uint32_t tid, uint32_t stack, uint32_t flags,
+                uint64_t cpu, uint64_t wall)
+{
+    struct sample_thread th = { tid, 0, stack, flags, cpu, wall };
+    struct sample s = { time, 1, 1, &th };
+    return model_add(m, &s);
+}
+
+static struct model *new_model(const struct stack_table *t, uint64_t window, uint64_t retention)
+{
+    struct model_config cfg = { window, retention };
+    struct model *m = model_new(&cfg, t);
+    if (!m)
+        abort();
+    return m;
+}
+
+static const char *frame_function(const struct stack_table *t, uint32_t frame)
+{
+    const struct stack_frame *f = stack_table_get_frame(t, frame);
+    return f ? stack_table_str(t, f->function) : "";
+}
+
+/* The row for function name (and line, when line >= 0), or NULL. */
+static const struct model_function_row *fn_find(const struct stack_table *t,
+                                                const struct model_function_row *rows,
+                                                size_t n, const char *name, int line)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct stack_frame *f = stack_table_get_frame(t, rows[i].frame);
+        if (strcmp(frame_function(t, rows[i].frame), name) == 0 && (line < 0 || f->line == line))
+            return &rows[i];
+    }
+    return NULL;
+}
+
+static const struct model_node_row *node_find(const struct model_node_row *rows, size_t n,
+                                              uint32_t node)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].node == node)
+            return &rows[i];
+    return NULL;
+}
+
+static const struct model_thread_row *thread_find(const struct model_thread_row *rows,
+                                                  size_t n, uint32_t tid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].tid == tid)
+            return &rows[i];
+    return NULL;
+}
+
+static struct model_function_row *functions(const struct model *m, enum model_range r,
+                                            enum model_weight w, const struct model_filter *f,
+                                            int by_line, size_t *n)
+{
+    struct model_function_row *rows = NULL;
+    if (model_functions(m, r, w, f, by_line, &rows, n) != 0)
+        abort();
+    return rows;
+}
+
+static struct model_node_row *tree(const struct model *m, enum model_range r,
+                                   enum model_weight w, const struct model_filter *f, size_t *n)
+{
+    struct model_node_row *rows = NULL;
+    if (model_tree(m, r, w, f, &rows, n) != 0)
+        abort();
+    return rows;
+}
+
+static struct model_thread_row *threads(const struct model *m, enum model_range r, size_t *n)
+{
+    struct model_thread_row *rows = NULL;
+    if (model_threads(m, r, &rows, n) != 0)
+        abort();
+    return rows;
+}
+
+static struct stack_weight *stacks(const struct model *m, enum model_range r,
+                                   const struct model_filter *f, size_t *n)
+{
+    struct stack_weight *rows = NULL;
+    if (model_stacks(m, r, f, &rows, n) != 0)
+        abort();
+    return rows;
+}
+
+static uint64_t stacks_samples(const struct model *m, enum model_range r,
+                               const struct model_filter *f)
+{
+    size_t n;
+    struct stack_weight *rows = stacks(m, r, f, &n);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += rows[i].samples;
+    free(rows);
+    return sum;
+}
+
+/* ---- own and total ------------------------------------------------------ */
+
+static void test_nested(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fmain = frame_id(t, "main", "app.py", 10, 1);
+    uint32_t fa = frame_id(t, "a", "app.py", 20, 18);
+    uint32_t fb = frame_id(t, "b", "lib.py", 5, 3);
+    uint32_t fc = frame_id(t, "c", "lib.py", 9, 8);
+    uint32_t s_ab = STACK(t, fmain, fa, fb), s_a = STACK(t, fmain, fa), s_c = STACK(t, fmain, fc);
+    struct model *m = new_model(t, 0, 0);
+
+    for (int i = 0; i < 3; i++)
+        add1(m, (uint64_t)(i + 1) * MS, 7, s_ab, SAMPLE_RUNNING, 10, 10);
+    add1(m, 4 * MS, 7, s_a, SAMPLE_RUNNING, 10, 10);
+    add1(m, 5 * MS, 7, s_c, SAMPLE_RUNNING, 10, 10);
+    add1(m, 6 * MS, 7, s_c, SAMPLE_RUNNING, 10, 10);
+
+    size_t n;
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    CHECK_INT(n, 4, "nested: four functions");
+    const struct model_function_row *r;
+    r = fn_find(t, rows, n, "main", -1);
+    CHECK(r && r->own_samples == 0 && r->total_samples == 6 && r->total_ns == 60 && r->own_ns == 0,
+          "nested: main own 0, total everything");
+    r = fn_find(t, rows, n, "a", -1);
+    CHECK(r && r->own_samples == 1 && r->total_samples == 4 && r->own_ns == 10 && r->total_ns == 40,
+          "nested: a own 1, total 4 (itself and under b)");
+    r = fn_find(t, rows, n, "b", -1);
+    CHECK(r && r->own_samples == 3 && r->total_samples == 3 && r->own_ns == 30,
+          "nested: b own = total = 3");
+    r = fn_find(t, rows, n, "c", -1);
+    CHECK(r && r->own_samples == 2 && r->total_samples == 2, "nested: c own = total = 2");
+    uint64_t own = 0;
+    for (size_t i = 0; i < n; i++)
+        own += rows[i].own_ns;
+    CHECK_INT(own, 60, "nested: own times add up to the total");
+    free(rows);
+
+    /* The empty stack counts in totals but has no function. */
+    add1(m, 7 * MS, 7, 0, 0, 0, 10);
+    rows = functions(m, MODEL_TOTAL, MODEL_WALL, NULL, 0, &n);
+    r = fn_find(t, rows, n, "main", -1);
+    CHECK(n == 4 && r && r->total_ns == 60, "nested: an empty stack adds no function");
+    free(rows);
+    struct model_totals tot;
+    model_totals(m, MODEL_TOTAL, MODEL_WALL, &tot);
+    CHECK(tot.samples == 7 && tot.wall_ns == 70 && tot.cpu_ns == 60,
+          "nested: totals count the empty stack");
+    model_free(m);
+    stack_table_free(t);
+}
+
+static void test_recursion(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fmain = frame_id(t, "main", "r.py", 3, 1);
+    uint32_t ff = frame_id(t, "fib", "r.py", 7, 6);
+    uint32_t ff2 = frame_id(t, "fib", "r.py", 8, 6);    /* another line, same function */
+    uint32_t fg = frame_id(t, "g", "r.py", 12, 11);
+    uint32_t deep = STACK(t, fmain, ff, ff2, ff, ff2, ff, fg);
+    uint32_t leaf = STACK(t, fmain, ff, ff2, ff);
+    struct model *m = new_model(t, 0, 0);
+    for (int i = 0; i < 4; i++)
+        add1(m, (uint64_t)(i + 1) * MS, 1, deep, SAMPLE_RUNNING, 5, 5);
+    add1(m, 5 * MS, 1, leaf, SAMPLE_RUNNING, 5, 5);
+    add1(m, 6 * MS, 1, leaf, SAMPLE_RUNNING, 5, 5);
+
+    size_t n;
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    const struct model_function_row *r = fn_find(t, rows, n, "fib", -1);
+    CHECK_INT(n, 3, "recursion: main, fib, g");
+    CHECK(r && r->total_samples == 6 && r->total_ns == 30,
+          "recursion: fib's total counts each sample once");
+    CHECK(r && r->own_samples == 2 && r->own_ns == 10, "recursion: fib's own is the leaf samples");
+    CHECK(r && r->frame == ff, "recursion: the lowest frame id stands for fib");
+    free(rows);
+
+    rows = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 1, &n);
+    const struct model_function_row *l7 = fn_find(t, rows, n, "fib", 7);
+    const struct model_function_row *l8 = fn_find(t, rows, n, "fib", 8);
+    CHECK_INT(n, 4, "recursion by line: fib splits in two");
+    CHECK(l7 && l7->total_samples == 6 && l7->own_samples == 2,
+          "recursion by line: line 7 counted once per stack");
+    CHECK(l8 && l8->total_samples == 6 && l8->own_samples == 0,
+          "recursion by line: line 8 counted once per stack");
+    free(rows);
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* Deeper than the query walk's cap (4096): nothing breaks, the tree still
+ * takes the whole path, and recursion still counts once. */
+static void test_deep(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fa = frame_id(t, "ping", "deep.py", 2, 1), fb = frame_id(t, "pong", "deep.py", 6, 5);
+    uint32_t node = 0;
+    for (int d = 0; d < 5000; d++)
+        if (stack_table_node(t, node, d % 2 ? fb : fa, &node) != 0)
+            abort();
+    struct model *m = new_model(t, 0, 0);
+    add1(m, 1 * MS, 1, node, 0, 3, 3);
+    add1(m, 2 * MS, 1, node, 0, 3, 3);
+    size_t n;
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    const struct model_function_row *pong = fn_find(t, rows, n, "pong", -1);
+    CHECK(n == 2 && pong && pong->own_samples == 2 && pong->total_samples == 2 &&
+          fn_find(t, rows, n, "ping", -1)->total_ns == 6, "deep: each function once per stack");
+    free(rows);
+    struct model_node_row *tr = tree(m, MODEL_TOTAL, MODEL_CPU, NULL, &n);
+    CHECK(n == 5001 && node_find(tr, n, 0)->total_ns == 6 && node_find(tr, n, 1)->total_samples == 2,
+          "deep: the tree holds the whole path");
+    free(tr);
+    struct model_filter f = { 0, "deep.py" };
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 2, "deep: filters see it");
+    model_free(m);
+    stack_table_free(t);
+}
+
+static void test_by_line(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fmain = frame_id(t, "main", "l.py", 30, 28);
+    uint32_t w1 = frame_id(t, "work", "l.py", 12, 10);
+    uint32_t w2 = frame_id(t, "work", "l.py", 14, 10);
+    uint32_t other = frame_id(t, "work", "other.py", 12, 10);  /* same name, other file */
+    struct model *m = new_model(t, 0, 0);
+    uint32_t s1 = STACK(t, fmain, w1), s2 = STACK(t, fmain, w2), s3 = STACK(t, fmain, other);
+    add1(m, 1 * MS, 1, s1, 0, 1, 1);
+    add1(m, 2 * MS, 1, s2, 0, 1, 1);
+    add1(m, 3 * MS, 1, s2, 0, 1, 1);
+    add1(m, 4 * MS, 1, s3, 0, 1, 1);
+
+    size_t n;
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_WALL, NULL, 0, &n);
+    CHECK_INT(n, 3, "by function: work in l.py is one row, work in other.py another");
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].frame == w1 && rows[i].own_samples == 3)
+            found = 1;
+    CHECK(found, "by function: both lines of work add up, shown by its first frame");
+    free(rows);
+
+    rows = functions(m, MODEL_TOTAL, MODEL_WALL, NULL, 1, &n);
+    CHECK_INT(n, 4, "by line: one row per line");
+    const struct model_function_row *a = NULL, *b = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].frame == w1)
+            a = &rows[i];
+        if (rows[i].frame == w2)
+            b = &rows[i];
+    }
+    CHECK(a && a->own_samples == 1 && a->own_ns == 1, "by line: line 12 has one sample");
+    CHECK(b && b->own_samples == 2 && b->own_ns == 2, "by line: line 14 has two");
+    free(rows);
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- weights ------------------------------------------------------------ */
+
+static void test_cpu_wall(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t busy = STACK(t, frame_id(t, "spin", "w.py", 2, 1));
+    uint32_t idle = STACK(t, frame_id(t, "sleep", "w.py", 6, 5));
+    struct model *m = new_model(t, 0, 0);
+    for (int i = 1; i <= 100; i++) {
+        struct sample_thread th[2] = {
+            { 1, 0, busy, SAMPLE_RUNNING | SAMPLE_GIL, 1 * MS, 1 * MS },
+            { 2, 0, idle, 0, 0, 1 * MS },
+        };
+        struct sample s = { (uint64_t)i * MS, 1, 2, th };
+        model_add(m, &s);
+    }
+    size_t n;
+    struct model_function_row *cpu = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    const struct model_function_row *sl = fn_find(t, cpu, n, "sleep", -1);
+    const struct model_function_row *sp = fn_find(t, cpu, n, "spin", -1);
+    CHECK(sl && sl->own_ns == 0 && sl->own_samples == 100,
+          "cpu: the sleeping thread's function has samples but no cpu");
+    CHECK(sp && sp->own_ns == 100 * MS, "cpu: the busy thread's function has all the cpu");
+    free(cpu);
+    struct model_function_row *wall = functions(m, MODEL_TOTAL, MODEL_WALL, NULL, 0, &n);
+    sl = fn_find(t, wall, n, "sleep", -1);
+    sp = fn_find(t, wall, n, "spin", -1);
+    CHECK(sl && sl->own_ns == 100 * MS && sp && sp->own_ns == 100 * MS,
+          "wall: both threads have full wall time");
+    free(wall);
+
+    struct model_totals tot;
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK(tot.cpu_ns == 100 * MS && tot.wall_ns == 200 * MS, "totals: cpu and wall");
+    struct model_thread_row *tr = threads(m, MODEL_TOTAL, &n);
+    const struct model_thread_row *t1 = thread_find(tr, n, 1), *t2 = thread_find(tr, n, 2);
+    CHECK(t1 && t1->running == 100 && t1->gil == 100 && t1->cpu_ns == 100 * MS,
+          "threads: the busy thread ran with the GIL");
+    CHECK(t2 && t2->running == 0 && t2->gil == 0 && t2->cpu_ns == 0 && t2->wall_ns == 100 * MS,
+          "threads: the sleeping thread did not");
+    free(tr);
+
+    size_t nn;
+    struct model_node_row *c = tree(m, MODEL_TOTAL, MODEL_CPU, NULL, &nn);
+    const struct model_node_row *root = node_find(c, nn, 0);
+    const struct model_node_row *idle_row = node_find(c, nn, idle);
+    CHECK(root && root->total_ns == 100 * MS && root->total_samples == 200,
+          "tree cpu: the root's total is the cpu total");
+    CHECK(idle_row && idle_row->self_ns == 0 && idle_row->self_samples == 100,
+          "tree cpu: the idle stack has samples and no cpu");
+    free(c);
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- the window ---------------------------------------------------------- */
+
+static void test_window(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t s = STACK(t, frame_id(t, "tick", "t.py", 1, 1));
+    struct model *m = new_model(t, 10 * SEC, 60 * SEC);
+    struct model_totals tot;
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.samples == 0 && tot.last_ns == 0 && tot.window_samples == 0,
+          "window: empty model has empty totals");
+
+    for (int i = 1; i <= 30; i++)
+        add1(m, (uint64_t)i * SEC, 1, s, SAMPLE_RUNNING, (uint64_t)i, 1);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK_INT(tot.window_samples, 10, "window: (20 s, 30 s] holds ten samples");
+    CHECK_INT(tot.window_start_ns, 20 * SEC, "window: starts at 20 s");
+    CHECK_INT(tot.cpu_ns, 21 + 22 + 23 + 24 + 25 + 26 + 27 + 28 + 29 + 30,
+              "window: cpu of exactly the samples at 21..30 s");
+    CHECK(tot.first_ns == 1 * SEC && tot.last_ns == 30 * SEC && tot.samples == 30,
+          "window: first, last and sample count");
+    CHECK_INT(stacks_samples(m, MODEL_WINDOW, NULL), 10, "window: stacks hold ten samples");
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK_INT(tot.cpu_ns, 30 * 31 / 2, "since start: every sample kept");
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, NULL), 30, "since start: stacks hold thirty");
+
+    /* The start is open: at 30 s + 1 ns the sample at 21 s is still in,
+     * and at 31 s it is out. */
+    add1(m, 30 * SEC + 1, 1, s, 0, 0, 0);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.window_samples == 11 && tot.cpu_ns == 255, "window: 21 s still in at 30 s + 1 ns");
+    add1(m, 31 * SEC, 1, s, 0, 0, 0);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK_INT(tot.window_samples, 11, "window: 21 s left exactly at 31 s");
+    CHECK_INT(tot.cpu_ns, 255 - 21, "window: its cpu left too");
+
+    /* Set the window: recomputed from the ring. */
+    model_set_window(m, 5 * SEC);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(model_window(m) == 5 * SEC && tot.window_samples == 6 &&
+          tot.cpu_ns == 27 + 28 + 29 + 30, "set_window 5 s: samples after 26 s");
+    model_set_window(m, 25 * SEC);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.window_samples == 26 && tot.cpu_ns == 30 * 31 / 2 - 21,
+          "set_window 25 s: samples at 7..30 s come back from the ring");
+    model_set_window(m, 3600 * SEC);
+    CHECK_INT(model_window(m), 60 * SEC, "set_window: clamped to the retention");
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK_INT(tot.window_samples, 32, "set_window 60 s: everything");
+
+    /* Past the retention, old samples are gone even for a wide window. */
+    for (int i = 31; i <= 100; i++)
+        add1(m, (uint64_t)i * SEC, 1, s, 0, 1, 1);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK_INT(tot.window_samples, 60, "retention: the window holds (40 s, 100 s]");
+    model_set_window(m, 10 * SEC);
+    model_set_window(m, 60 * SEC);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK_INT(tot.window_samples, 60, "retention: shrinking and widening gives the same");
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK_INT(tot.samples, 102, "retention: since start keeps all 102");
+
+    /* A window of zero holds nothing. */
+    model_set_window(m, 0);
+    add1(m, 101 * SEC, 1, s, 0, 1, 1);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.window_samples == 0 && tot.cpu_ns == 0 &&
+          stacks_samples(m, MODEL_WINDOW, NULL) == 0, "window 0: empty");
+    model_free(m);
+    stack_table_free(t);
+}
+
+static void test_time_and_errors(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t s = STACK(t, frame_id(t, "f", "e.py", 1, 1));
+    struct model *m = new_model(t, 10 * SEC, 60 * SEC);
+    struct model_totals before, after;
+
+    add1(m, 5 * SEC, 1, s, 0, 1, 1);
+    /* A stack id the dictionary doesn't have is refused, and nothing changes. */
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &before);
+    struct sample_thread th[2] = { { 1, 0, s, 0, 1, 1 }, { 2, 0, 9999, 0, 1, 1 } };
+    struct sample bad = { 6 * SEC, 1, 2, th };
+    CHECK_INT(model_add(m, &bad), -EINVAL, "errors: unknown stack refused");
+    struct sample none = { 6 * SEC, 1, 2, NULL };
+    CHECK_INT(model_add(m, &none), -EINVAL, "errors: threads missing refused");
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &after);
+    CHECK(after.samples == before.samples && after.cpu_ns == before.cpu_ns &&
+          after.last_ns == 5 * SEC, "errors: a refused sample changes nothing");
+
+    /* A sample without threads counts as a sample. */
+    struct sample empty = { 7 * SEC, 1, 0, NULL };
+    CHECK_INT(model_add(m, &empty), 0, "no threads: accepted");
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &after);
+    CHECK(after.samples == 2 && after.window_samples == 2 && after.last_ns == 7 * SEC,
+          "no threads: counted in the window");
+
+    /* Time going backwards is taken as the latest time. */
+    add1(m, 3 * SEC, 1, s, 0, 1, 1);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &after);
+    CHECK(after.last_ns == 7 * SEC && after.window_samples == 3 && after.cpu_ns == 2,
+          "backwards time: clamped to the latest");
+    add1(m, 17 * SEC, 1, s, 0, 1, 1);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &after);
+    CHECK(after.window_samples == 1 && after.cpu_ns == 1,
+          "backwards time: left the window with the sample it was clamped to");
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- the ring's bound ----------------------------------------------------- */
+
+static void test_ring_overflow(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t sa = STACK(t, frame_id(t, "a", "o.py", 1, 1));
+    uint32_t sb = STACK(t, frame_id(t, "b", "o.py", 5, 5));
+    struct model *m = new_model(t, 60 * SEC, 60 * SEC);
+    model_set_ring_limit(m, 50);
+    for (int i = 1; i <= 100; i++) {
+        struct sample_thread th[2] = {
+            { 1, 0, sa, SAMPLE_RUNNING, (uint64_t)i, 1 },
+            { 2, 0, sb, 0, 0, 1 },
+        };
+        struct sample s = { (uint64_t)i * MS, 1, 2, th };
+        model_add(m, &s);
+    }
+    struct model_totals w, tot;
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &w);
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK_INT(model_ring_dropped(m), 150, "overflow: 150 of 200 entries dropped early");
+    CHECK_INT(w.window_samples, 25, "overflow: the window holds the last 25 samples");
+    CHECK_INT(w.cpu_ns, (76 + 100) * 25 / 2, "overflow: window cpu is theirs exactly");
+    CHECK_INT(w.wall_ns, 50, "overflow: window wall is theirs exactly");
+    CHECK_INT(w.window_start_ns, 75 * MS, "overflow: the window says where it really starts");
+    CHECK(tot.samples == 100 && tot.cpu_ns == 100 * 101 / 2 && tot.wall_ns == 200,
+          "overflow: since-start totals keep everything");
+    CHECK_INT(stacks_samples(m, MODEL_WINDOW, NULL), 50, "overflow: window stacks match");
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, NULL), 200, "overflow: total stacks match");
+    size_t n;
+    struct model_thread_row *tr = threads(m, MODEL_WINDOW, &n);
+    CHECK(n == 2 && thread_find(tr, n, 1)->samples == 25 && thread_find(tr, n, 2)->samples == 25,
+          "overflow: window thread counts match");
+    free(tr);
+    /* Recomputing from the ring gives the same window. */
+    model_set_window(m, 60 * SEC);
+    struct model_totals w2;
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &w2);
+    CHECK(w2.window_samples == w.window_samples && w2.cpu_ns == w.cpu_ns &&
+          w2.wall_ns == w.wall_ns, "overflow: set_window recomputes the same");
+
+    /* Lowering the limit drops at once; odd limits split samples. */
+    model_set_ring_limit(m, 7);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &w);
+    CHECK(model_ring_dropped(m) == 193 && w.wall_ns == 7 && w.window_samples == 3,
+          "overflow: a lower limit drops the oldest at once");
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- filters -------------------------------------------------------------- */
+
+static void test_filters(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fmain = frame_id(t, "main", "app.py", 10, 1);
+    uint32_t fget = frame_id(t, "get", "http/client.py", 40, 30);
+    uint32_t fparse = frame_id(t, "parse", "json/decoder.py", 5, 1);
+    uint32_t fwork = frame_id(t, "work", "app.py", 20, 19);
+    uint32_t s1 = STACK(t, fmain, fget), s2 = STACK(t, fmain, fwork, fparse),
+             s3 = STACK(t, fmain, fwork);
+    struct model *m = new_model(t, 0, 0);
+    for (int i = 1; i <= 10; i++) {
+        struct sample_thread th[3] = {
+            { 100, 0, s1, 0, 0, 10 },
+            { 200, 0, s2, SAMPLE_RUNNING, 10, 10 },
+            { 300, 0, s3, SAMPLE_RUNNING, 10, 10 },
+        };
+        struct sample s = { (uint64_t)i * MS, 1, 3, th };
+        model_add(m, &s);
+    }
+    size_t n;
+    struct model_filter f = { 200, NULL };
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
+    CHECK(n == 3 && fn_find(t, rows, n, "parse", -1) && !fn_find(t, rows, n, "get", -1),
+          "tid filter: only thread 200's functions");
+    CHECK(fn_find(t, rows, n, "main", -1)->total_samples == 10, "tid filter: main counts 10");
+    free(rows);
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 10, "tid filter: stacks");
+
+    /* A function name: the stacks through it, with every function on them. */
+    f = (struct model_filter){ 0, "work" };
+    rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
+    CHECK(n == 3 && fn_find(t, rows, n, "parse", -1) && fn_find(t, rows, n, "work", -1) &&
+          fn_find(t, rows, n, "main", -1)->total_samples == 20,
+          "text filter: stacks through work, with their callers and callees");
+    CHECK(fn_find(t, rows, n, "work", -1)->own_samples == 10 &&
+          fn_find(t, rows, n, "work", -1)->total_samples == 20, "text filter: work's own and total");
+    free(rows);
+
+    /* A file name substring. */
+    f = (struct model_filter){ 0, "json/" };
+    rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
+    CHECK(n == 3 && fn_find(t, rows, n, "main", -1)->total_samples == 10,
+          "text filter: by file, one stack");
+    free(rows);
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 10, "text filter: stacks by file");
+
+    size_t nn;
+    struct model_node_row *tr = tree(m, MODEL_TOTAL, MODEL_WALL, &f, &nn);
+    CHECK(nn == 4 && node_find(tr, nn, 0)->total_samples == 10 && node_find(tr, nn, s2) &&
+          !node_find(tr, nn, s1) && node_find(tr, nn, s3)->self_samples == 0,
+          "text filter: the tree shows the matching path only");
+    free(tr);
+
+    /* Case-sensitive; no match gives nothing; "" is no filter. */
+    f = (struct model_filter){ 0, "WORK" };
+    rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
+    CHECK_INT(n, 0, "text filter: case-sensitive");
+    free(rows);
+    f = (struct model_filter){ 100, "json" };
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 0, "filters: tid and text together");
+    f = (struct model_filter){ 0, "" };
+    CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 30, "text filter: empty is none");
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- the tree -------------------------------------------------------------- */
+
+static void check_tree(const struct stack_table *t, const struct model *m, enum model_range r,
+                       enum model_weight w, const char *what)
+{
+    size_t n;
+    struct model_node_row *rows = tree(m, r, w, NULL, &n);
+    struct model_totals tot;
+    model_totals(m, r, w, &tot);
+    uint64_t self = 0, self_samples = 0;
+    int sums_ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        self += rows[i].self_ns;
+        self_samples += rows[i].self_samples;
+        /* total = self + the totals of the children */
+        uint64_t kids = 0, kid_samples = 0;
+        for (size_t j = 0; j < n; j++) {
+            const struct stack_node *sn = stack_table_get_node(t, rows[j].node);
+            if (rows[j].node != 0 && sn->parent == rows[i].node) {
+                kids += rows[j].total_ns;
+                kid_samples += rows[j].total_samples;
+            }
+        }
+        if (rows[i].total_ns != rows[i].self_ns + kids ||
+            rows[i].total_samples != rows[i].self_samples + kid_samples)
+            sums_ok = 0;
+    }
+    const struct model_node_row *root = node_find(rows, n, 0);
+    uint64_t want = w == MODEL_CPU ? tot.cpu_ns : tot.wall_ns;
+    char msg[128];
+    snprintf(msg, sizeof msg, "tree %s: self sums to the total", what);
+    CHECK(self == want && self_samples == stacks_samples(m, r, NULL), msg);
+    snprintf(msg, sizeof msg, "tree %s: the root's total is the total", what);
+    CHECK(root && root->total_ns == want, msg);
+    snprintf(msg, sizeof msg, "tree %s: each total is self plus the children's", what);
+    CHECK(sums_ok, msg);
+    free(rows);
+}
+
+static void test_tree(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t f[6];
+    for (int i = 0; i < 6; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "f%d", i);
+        f[i] = frame_id(t, name, "tree.py", i * 10, i * 10);
+    }
+    uint32_t st[] = {
+        STACK(t, f[0]), STACK(t, f[0], f[1]), STACK(t, f[0], f[1], f[2]),
+        STACK(t, f[0], f[1], f[3]), STACK(t, f[0], f[4], f[5]), STACK(t, f[4], f[1]), 0,
+    };
+    struct model *m = new_model(t, 5 * MS, 0);
+    for (int i = 0; i < 20; i++) {
+        struct sample_thread th[2] = {
+            { 1, 0, st[i % 7], 0, (uint64_t)i, 3 },
+            { 2, 0, st[(i * 3) % 7], 0, 2, (uint64_t)i * 2 },
+        };
+        struct sample s = { (uint64_t)i * MS, 1, 2, th };
+        model_add(m, &s);
+    }
+    check_tree(t, m, MODEL_TOTAL, MODEL_CPU, "total cpu");
+    check_tree(t, m, MODEL_TOTAL, MODEL_WALL, "total wall");
+    check_tree(t, m, MODEL_WINDOW, MODEL_CPU, "window cpu");
+    check_tree(t, m, MODEL_WINDOW, MODEL_WALL, "window wall");
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- reset, threads ------------------------------------------------------ */
+
+static void test_reset(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t s = STACK(t, frame_id(t, "f", "x.py", 1, 1));
+    struct model *m = new_model(t, 10 * SEC, 60 * SEC);
+    struct model_totals empty, tot;
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &empty);
+    for (int i = 0; i < 10000; i++)
+        add1(m, (uint64_t)i * MS, (uint32_t)(i % 50) + 1, s, 0, 1, 1);
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK(tot.memory_bytes > empty.memory_bytes, "reset: memory grew while fed");
+    uint32_t nodes = stack_table_node_count(t);
+    model_set_window(m, 20 * SEC);
+    model_reset(m);
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK(tot.samples == 0 && tot.cpu_ns == 0 && tot.first_ns == 0 && tot.last_ns == 0 &&
+          tot.window_samples == 0, "reset: totals are zero");
+    CHECK_INT(tot.memory_bytes, empty.memory_bytes, "reset: memory back to an empty model's");
+    size_t n;
+    struct model_thread_row *tr = threads(m, MODEL_TOTAL, &n);
+    free(tr);
+    CHECK_INT(n, 0, "reset: no threads");
+    struct model_function_row *fr = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    free(fr);
+    CHECK_INT(n, 0, "reset: no functions");
+    CHECK(stack_table_node_count(t) == nodes && model_window(m) == 20 * SEC,
+          "reset: dictionary and window setting kept");
+    add1(m, 100 * SEC, 1, s, 0, 5, 5);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.first_ns == 100 * SEC && tot.samples == 1 && tot.window_samples == 1 &&
+          tot.cpu_ns == 5, "reset: fed again from scratch");
+    model_free(m);
+    model_free(NULL);
+    stack_table_free(t);
+}
+
+static void test_threads(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t name_a = str_id(t, "MainThread"), name_b = str_id(t, "worker-1"),
+             name_c = str_id(t, "worker-renamed");
+    uint32_t s1 = STACK(t, frame_id(t, "loop", "th.py", 3, 1));
+    uint32_t s2 = STACK(t, frame_id(t, "job", "th.py", 9, 8));
+    struct model *m = new_model(t, 10 * SEC, 60 * SEC);
+    for (int i = 1; i <= 30; i++) {
+        struct sample_thread th[2] = {
+            { 1, name_a, s1, SAMPLE_RUNNING, 1, 1 },
+            { 2, i < 3 ? name_b : (i == 4 ? name_c : 0), i % 2 ? s1 : s2, 0, 0, 1 },
+        };
+        /* Thread 2 ends after 5 s. */
+        struct sample s = { (uint64_t)i * SEC, 1, i <= 5 ? 2 : 1, th };
+        model_add(m, &s);
+    }
+    size_t n;
+    struct model_thread_row *tr = threads(m, MODEL_TOTAL, &n);
+    const struct model_thread_row *a = thread_find(tr, n, 1), *b = thread_find(tr, n, 2);
+    CHECK(n == 2 && a && b, "threads: both since the start");
+    CHECK(b && b->last_seen_ns == 5 * SEC && b->samples == 5 && b->last_stack == s1,
+          "threads: the ended thread's last sample");
+    CHECK(b && b->name == name_c, "threads: latest non-zero name kept");
+    CHECK(a && a->last_seen_ns == 30 * SEC && a->name == name_a && a->running == 30 &&
+          a->last_flags == SAMPLE_RUNNING, "threads: the live thread");
+    free(tr);
+    tr = threads(m, MODEL_WINDOW, &n);
+    CHECK(n == 1 && tr[0].tid == 1 && tr[0].samples == 10, "threads: the ended one left the window");
+    free(tr);
+
+    /* It comes back. */
+    struct sample_thread back = { 2, 0, s2, 0, 0, 1 };
+    struct sample s = { 31 * SEC, 1, 1, &back };
+    model_add(m, &s);
+    tr = threads(m, MODEL_WINDOW, &n);
+    b = thread_find(tr, n, 2);
+    CHECK(n == 2 && b && b->samples == 1 && b->last_seen_ns == 31 * SEC && b->name == name_c,
+          "threads: back in the window, name remembered");
+    free(tr);
+
+    struct thread_label *labels = NULL;
+    CHECK(model_thread_labels(m, &labels, &n) == 0 && n == 2 &&
+          ((labels[0].tid == 1 && labels[0].name == name_a && labels[1].name == name_c) ||
+           (labels[1].tid == 1 && labels[1].name == name_a && labels[0].name == name_c)),
+          "thread labels: every thread with its name");
+    free(labels);
+    model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- determinism and the brute-force cross-check ------------------------- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+struct rs_entry {
+    uint64_t time;
+    uint32_t tid, node, flags, first;
+    uint64_t cpu, wall;
+};
+
+/* A random dictionary: 30 frames, ten functions of three lines each, and
+ * nstacks random paths through them (repeats make recursion). */
+static void random_dict(struct stack_table *t, uint32_t *stk, int nstacks)
+{
+    static const char *fns[] = { "alpha", "beta", "gamma", "delta", "eps" };
+    static const char *files[] = { "one.py", "two.py" };
+    uint32_t fr[30];
+    for (int i = 0; i < 30; i++)
+        fr[i] = frame_id(t, fns[i % 5], files[(i / 5) % 2], 10 + i / 10, 1 + (i % 5 == 4));
+    for (int i = 0; i < nstacks; i++) {
+        uint32_t path[12];
+        int depth = (int)rnd(12);
+        for (int d = 0; d < depth; d++)
+            path[d] = fr[rnd(30)];
+        stk[i] = stack_of(t, path, (size_t)depth);
+    }
+}
+
+/* Feed n random samples to every model in ms[], keeping the entries. */
+static size_t random_feed(struct model **ms, int nm, const uint32_t *stk, int nstacks, int n,
+                          struct rs_entry *out, uint64_t *time)
+{
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        struct sample_thread th[4];
+        uint32_t nt = rnd(5);
+        *time += rnd(4) == 0 ? 0 : rnd(200) * MS;   /* repeats and gaps */
+        for (uint32_t j = 0; j < nt; j++) {
+            th[j] = (struct sample_thread){
+                rnd(6) + 1, 0, stk[rnd((uint32_t)nstacks)], rnd(8), rnd(1000), rnd(1000) + 1,
+            };
+            out[k++] = (struct rs_entry){ *time, th[j].tid, th[j].stack, th[j].flags, j == 0,
+                                          th[j].cpu_ns, th[j].wall_ns };
+        }
+        if (nt == 0)
+            out[k++] = (struct rs_entry){ *time, 0, UINT32_MAX, 0, 1, 0, 0 };
+        struct sample s = { *time, 1, nt, th };
+        for (int j = 0; j < nm; j++)
+            model_add(ms[j], &s);
+    }
+    return k;
+}
+
+static int same_results(const struct model *a, const struct model *b)
+{
+    int same = 1;
+    for (int r = 0; r < 2; r++) {
+        enum model_range range = r ? MODEL_TOTAL : MODEL_WINDOW;
+        for (int w = 0; w < 2; w++) {
+            enum model_weight weight = w ? MODEL_WALL : MODEL_CPU;
+            struct model_filter f = { 0, w ? "beta" : NULL };
+            for (int bl = 0; bl < 2; bl++) {
+                size_t na, nb;
+                struct model_function_row *ra = functions(a, range, weight, &f, bl, &na);
+                struct model_function_row *rb = functions(b, range, weight, &f, bl, &nb);
+                same &= na == nb && (na == 0 || memcmp(ra, rb, na * sizeof *ra) == 0);
+                free(ra);
+                free(rb);
+            }
+            size_t na, nb;
+            struct model_node_row *ta = tree(a, range, weight, &f, &na);
+            struct model_node_row *tb = tree(b, range, weight, &f, &nb);
+            same &= na == nb && (na == 0 || memcmp(ta, tb, na * sizeof *ta) == 0);
+            free(ta);
+            free(tb);
+        }
+        size_t na, nb;
+        struct stack_weight *sa = stacks(a, range, NULL, &na), *sb = stacks(b, range, NULL, &nb);
+        same &= na == nb && (na == 0 || memcmp(sa, sb, na * sizeof *sa) == 0);
+        free(sa);
+        free(sb);
+        struct model_thread_row *ta = threads(a, range, &na), *tb = threads(b, range, &nb);
+        same &= na == nb && (na == 0 || memcmp(ta, tb, na * sizeof *ta) == 0);
+        free(ta);
+        free(tb);
+        struct model_totals xa, xb;
+        model_totals(a, range, MODEL_CPU, &xa);
+        model_totals(b, range, MODEL_CPU, &xb);
+        same &= memcmp(&xa, &xb, sizeof xa) == 0;
+    }
+    return same;
+}
+
+static void test_determinism(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t stk[60];
+    rng_state = 42;
+    random_dict(t, stk, 60);
+    struct model *ms[2] = { new_model(t, 2 * SEC, 20 * SEC), new_model(t, 2 * SEC, 20 * SEC) };
+    struct rs_entry *log = malloc(4000 * 5 * sizeof *log);
+    uint64_t time = 0;
+    random_feed(ms, 2, stk, 60, 4000, log, &time);
+    CHECK(same_results(ms[0], ms[1]), "determinism: same samples, same answers");
+    model_set_window(ms[0], 7 * SEC);
+    model_set_window(ms[1], 7 * SEC);
+    random_feed(ms, 2, stk, 60, 1000, log, &time);
+    CHECK(same_results(ms[0], ms[1]), "determinism: after set_window too");
+    free(log);
+    model_free(ms[0]);
+    model_free(ms[1]);
+    stack_table_free(t);
+}
+
+/* The brute-force recount: entries idx >= first and in the window. */
+struct brute {
+    const struct stack_table *t;
+    const struct rs_entry *log;
+    size_t n, first;
+    uint64_t last, window;
+    uint32_t tid;
+    const char *text;
+    uint8_t *sel;               /* brute_prepare: entry i selected */
+};
+
+static int brute_in(const struct brute *b, const struct rs_entry *e, size_t i)
+{
+    return i >= b->first && b->last - e->time < b->window;
+}
+
+static int brute_path_matches(const struct brute *b, uint32_t node)
+{
+    if (!b->text)
+        return 1;
+    while (node) {
+        const struct stack_node *sn = stack_table_get_node(b->t, node);
+        const struct stack_frame *f = stack_table_get_frame(b->t, sn->frame);
+        if (strstr(stack_table_str(b->t, f->function), b->text) ||
+            strstr(stack_table_str(b->t, f->file), b->text))
+            return 1;
+        node = sn->parent;
+    }
+    return 0;
+}
+
+static void brute_prepare(struct brute *b)
+{
+    free(b->sel);
+    b->sel = malloc(b->n ? b->n : 1);
+    for (size_t i = 0; i < b->n; i++) {
+        const struct rs_entry *e = &b->log[i];
+        b->sel[i] = e->node != UINT32_MAX && brute_in(b, e, i) && (!b->tid || e->tid == b->tid) &&
+                    brute_path_matches(b, e->node);
+    }
+}
+
+static int brute_selected(const struct brute *b, size_t i)
+{
+    return b->sel[i];
+}
+
+/* Does frame a have the key of frame k (same function, or same line when
+ * by_line)? */
+static int same_key(const struct stack_table *t, uint32_t a, uint32_t k, int by_line)
+{
+    if (by_line)
+        return a == k;
+    const struct stack_frame *fa = stack_table_get_frame(t, a), *fk = stack_table_get_frame(t, k);
+    return fa->function == fk->function && fa->file == fk->file && fa->firstline == fk->firstline;
+}
+
+static int brute_check_functions(const struct brute *b, const struct model *m,
+                                 enum model_weight w, int by_line)
+{
+    struct model_filter f = { b->tid, b->text };
+    size_t n;
+    struct model_function_row *rows = functions(m, MODEL_WINDOW, w, &f, by_line, &n);
+    uint32_t nframes = stack_table_frame_count(b->t);
+    /* key[frame]: the lowest frame id with its key */
+    uint32_t *key = malloc(nframes * sizeof *key), *minf = malloc(nframes * sizeof *minf);
+    uint32_t *seen = calloc(nframes, sizeof *seen);
+    uint64_t *own = calloc(nframes, sizeof *own), *total = calloc(nframes, sizeof *total);
+    uint64_t *own_s = calloc(nframes, sizeof *own_s), *total_s = calloc(nframes, sizeof *total_s);
+    for (uint32_t k = 0; k < nframes; k++) {
+        key[k] = k;
+        minf[k] = UINT32_MAX;
+        for (uint32_t j = 0; j < k && key[k] == k; j++)
+            if (same_key(b->t, j, k, by_line))
+                key[k] = key[j];
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (!brute_selected(b, i))
+            continue;
+        const struct rs_entry *e = &b->log[i];
+        uint64_t wt = w == MODEL_CPU ? e->cpu : e->wall;
+        int leaf = 1;
+        for (uint32_t node = e->node; node; leaf = 0) {
+            const struct stack_node *sn = stack_table_get_node(b->t, node);
+            uint32_t k = key[sn->frame];
+            if (leaf) {
+                own[k] += wt;
+                own_s[k]++;
+            }
+            if (seen[k] != i + 1) {
+                seen[k] = (uint32_t)i + 1;
+                total[k] += wt;
+                total_s[k]++;
+            }
+            if (sn->frame < minf[k])
+                minf[k] = sn->frame;
+            node = sn->parent;
+        }
+    }
+    int ok = 1;
+    size_t keys = 0;
+    for (uint32_t k = 0; k < nframes; k++) {
+        if (!total_s[k])
+            continue;
+        keys++;
+        const struct model_function_row *r = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].frame < nframes && key[rows[i].frame] == k)
+                r = &rows[i];
+        if (!r || r->own_ns != own[k] || r->total_ns != total[k] || r->own_samples != own_s[k] ||
+            r->total_samples != total_s[k] || r->frame != minf[k])
+            ok = 0;
+    }
+    if (keys != n)
+        ok = 0;
+    free(key);
+    free(minf);
+    free(seen);
+    free(own);
+    free(total);
+    free(own_s);
+    free(total_s);
+    free(rows);
+    return ok;
+}
+
+static int brute_check_tree(const struct brute *b, const struct model *m, enum model_weight w)
+{
+    struct model_filter f = { b->tid, b->text };
+    size_t n;
+    struct model_node_row *rows = tree(m, MODEL_WINDOW, w, &f, &n);
+    uint32_t nodes = stack_table_node_count(b->t);
+    uint64_t *self = calloc(nodes, sizeof *self), *total = calloc(nodes, sizeof *total);
+    uint64_t *self_s = calloc(nodes, sizeof *self_s), *total_s = calloc(nodes, sizeof *total_s);
+    for (size_t i = 0; i < b->n; i++) {
+        if (!brute_selected(b, i))
+            continue;
+        const struct rs_entry *e = &b->log[i];
+        uint64_t wt = w == MODEL_CPU ? e->cpu : e->wall;
+        self[e->node] += wt;
+        self_s[e->node]++;
+        for (uint32_t node = e->node;; node = stack_table_get_node(b->t, node)->parent) {
+            total[node] += wt;
+            total_s[node]++;
+            if (!node)
+                break;
+        }
+    }
+    int ok = 1;
+    size_t live = 0;
+    for (uint32_t k = 0; k < nodes; k++) {
+        const struct model_node_row *r = node_find(rows, n, k);
+        if (total_s[k]) {
+            live++;
+            if (!r || r->self_ns != self[k] || r->total_ns != total[k] ||
+                r->self_samples != self_s[k] || r->total_samples != total_s[k])
+                ok = 0;
+        }
+    }
+    if (live != n)
+        ok = 0;
+    free(self);
+    free(total);
+    free(self_s);
+    free(total_s);
+    free(rows);
+    return ok;
+}
+
+static int brute_check_stacks_threads(const struct brute *b, const struct model *m)
+{
+    struct model_filter f = { b->tid, b->text };
+    size_t n;
+    struct stack_weight *rows = stacks(m, MODEL_WINDOW, &f, &n);
+    int ok = 1;
+    size_t matched = 0;
+    for (size_t r = 0; r < n; r++) {
+        struct stack_weight want = { rows[r].tid, rows[r].stack, 0, 0, 0, 0, 0 };
+        for (size_t i = 0; i < b->n; i++) {
+            const struct rs_entry *e = &b->log[i];
+            if (!brute_selected(b, i) || e->tid != want.tid || e->node != want.stack)
+                continue;
+            want.samples++;
+            want.running += (e->flags & SAMPLE_RUNNING) != 0;
+            want.gil += (e->flags & SAMPLE_GIL) != 0;
+            want.cpu_ns += e->cpu;
+            want.wall_ns += e->wall;
+        }
+        if (memcmp(&want, &rows[r], sizeof want) != 0)
+            ok = 0;
+        matched += want.samples;
+    }
+    size_t selected = 0;
+    for (size_t i = 0; i < b->n; i++)
+        selected += brute_selected(b, i);
+    if (matched != selected)
+        ok = 0;
+    free(rows);
+
+    if (!b->tid && !b->text) {
+        struct model_thread_row *tr = threads(m, MODEL_WINDOW, &n);
+        for (uint32_t tid = 1; tid <= 6; tid++) {
+            uint64_t samples = 0, cpu = 0, running = 0;
+            for (size_t i = 0; i < b->n; i++) {
+                const struct rs_entry *e = &b->log[i];
+                if (brute_selected(b, i) && e->tid == tid) {
+                    samples++;
+                    cpu += e->cpu;
+                    running += (e->flags & SAMPLE_RUNNING) != 0;
+                }
+            }
+            const struct model_thread_row *r = thread_find(tr, n, tid);
+            if (samples ? !r || r->samples != samples || r->cpu_ns != cpu ||
+                              r->running != running : r != NULL)
+                ok = 0;
+        }
+        free(tr);
+        /* totals */
+        struct model_totals tot;
+        model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+        uint64_t cpu = 0, wall = 0, nsamples = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            const struct rs_entry *e = &b->log[i];
+            if (brute_in(b, e, i)) {
+                cpu += e->cpu;
+                wall += e->wall;
+                nsamples += e->first;
+            }
+        }
+        if (tot.cpu_ns != cpu || tot.wall_ns != wall || tot.window_samples != nsamples)
+            ok = 0;
+    }
+    return ok;
+}
+
+static void test_random_crosscheck(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t stk[40];
+    rng_state = 7;
+    random_dict(t, stk, 40);
+    const int nsamples = 1500;
+    struct rs_entry *log = malloc((size_t)nsamples * 5 * sizeof *log);
+    int all_ok = 1, rounds = 0;
+    for (int round = 0; round < 12; round++) {
+        uint64_t retention = (1 + rnd(30)) * SEC;
+        struct model *m = new_model(t, (1 + rnd(10)) * SEC, retention);
+        size_t limit = round % 3 == 2 ? 50 + rnd(400) : MODEL_RING_MAX;
+        if (limit != MODEL_RING_MAX)
+            model_set_ring_limit(m, limit);
+        uint64_t time = rnd(1000) * MS;
+        size_t n = random_feed(&m, 1, stk, 40, nsamples, log, &time);
+        /* Check after the stream, then after random window changes. */
+        for (int k = 0; k < 4; k++) {
+            if (k)
+                model_set_window(m, rnd(2) ? rnd((uint32_t)(retention / MS) + 1) * MS
+                                           : retention * 2);
+            struct brute b = { t, log, n, 0, time, model_window(m), 0, NULL, NULL };
+            /* what the ring still holds: the last `limit` entries */
+            b.first = n > limit ? n - limit : 0;
+            brute_prepare(&b);
+            int ok = brute_check_stacks_threads(&b, m);
+            for (int w = 0; w < 2; w++) {
+                ok &= brute_check_tree(&b, m, w ? MODEL_WALL : MODEL_CPU);
+                for (int bl = 0; bl < 2; bl++)
+                    ok &= brute_check_functions(&b, m, w ? MODEL_WALL : MODEL_CPU, bl);
+            }
+            b.tid = rnd(7);
+            b.text = rnd(2) ? (rnd(2) ? "two" : "gam") : NULL;
+            brute_prepare(&b);
+            ok &= brute_check_stacks_threads(&b, m);
+            ok &= brute_check_tree(&b, m, MODEL_CPU);
+            ok &= brute_check_functions(&b, m, MODEL_WALL, (int)rnd(2));
+            if (!ok)
+                printf("# mismatch: round %d step %d window %" PRIu64 " limit %zu\n", round, k,
+                       b.window, limit);
+            all_ok &= ok;
+            rounds++;
+            free(b.sel);
+        }
+        /* since-start: nothing is ever dropped */
+        struct brute all = { t, log, n, 0, time, UINT64_MAX, 0, NULL, NULL };
+        brute_prepare(&all);
+        uint64_t cpu = 0;
+        for (size_t i = 0; i < n; i++)
+            cpu += log[i].cpu;
+        struct model_totals tot;
+        model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+        all_ok &= tot.cpu_ns == cpu && tot.samples == (uint64_t)nsamples;
+        size_t ns;
+        struct stack_weight *rows = stacks(m, MODEL_TOTAL, NULL, &ns);
+        uint64_t sum = 0;
+        for (size_t i = 0; i < ns; i++)
+            sum += rows[i].samples;
+        size_t real = 0;
+        for (size_t i = 0; i < n; i++)
+            real += brute_selected(&all, i);
+        all_ok &= sum == real;
+        free(all.sel);
+        free(rows);
+        model_free(m);
+    }
+    char msg[96];
+    snprintf(msg, sizeof msg, "cross-check: %d random windows match a brute-force recount", rounds);
+    CHECK(all_ok, msg);
+    free(log);
+    stack_table_free(t);
+}
+
+/* ---- a long run ------------------------------------------------------------ */
+
+/* One million samples at 1 kHz with 4 threads over 1000 distinct stacks,
+ * retention 60 s: the ring settles at 240,000 entries, so the footprint
+ * must settle too, under the bound in docs/model.md. */
+static void test_long_run(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fr[50];
+    for (int i = 0; i < 50; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "fn%d", i);
+        fr[i] = frame_id(t, name, "long.py", i, i);
+    }
+    uint32_t stk[1000];
+    rng_state = 99;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t path[20];
+        for (int d = 0; d < 20; d++)
+            path[d] = fr[rnd(50)];
+        stk[i] = stack_of(t, path, 1 + rnd(20));
+    }
+    struct model *m = new_model(t, 10 * SEC, 60 * SEC);
+    size_t mid = 0, peak = 0;
+    struct model_totals tot;
+    for (int i = 1; i <= 1000000; i++) {
+        struct sample_thread th[4];
+        for (uint32_t j = 0; j < 4; j++)
+            th[j] = (struct sample_thread){ 100 + j, 0, stk[rnd(1000)], SAMPLE_RUNNING, 500000,
+                                            1000000 };
+        struct sample s = { (uint64_t)i * MS, 1, 4, th };
+        model_add(m, &s);
+        if (i % 100000 == 0) {
+            model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+            if (tot.memory_bytes > peak)
+                peak = tot.memory_bytes;
+            if (i == 500000)
+                mid = tot.memory_bytes;
+        }
+    }
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    /* docs/model.md: 32 B per ring entry + 192 KiB of blocks, 128 B per
+     * (thread, stack) pair in each of two maps, 150 B per thread, and the
+     * model itself: here 240,000 entries, 4,000 pairs, 4 threads. */
+    size_t bound = 240000 * 32 + 192 * 1024 + 2 * 4000 * 128 + 4 * 150 + 312;
+    printf("# 1M samples x 4 threads: %zu bytes (%.1f MiB), peak %zu, bound %zu\n",
+           tot.memory_bytes, tot.memory_bytes / 1048576.0, peak, bound);
+    CHECK(tot.samples == 1000000 && tot.window_samples == 10000,
+          "long run: a million samples, ten seconds of them in the window");
+    CHECK(peak <= bound, "long run: memory stays under the documented bound");
+    CHECK(tot.memory_bytes <= mid + 65536, "long run: memory stopped growing after retention");
+    CHECK_INT(model_ring_dropped(m), 0, "long run: nothing dropped early");
+    model_free(m);
+    stack_table_free(t);
+}
+
+int main(void)
+{
+    UNIT_RUN(test_nested);
+    UNIT_RUN(test_recursion);
+    UNIT_RUN(test_deep);
+    UNIT_RUN(test_by_line);
+    UNIT_RUN(test_cpu_wall);
+    UNIT_RUN(test_window);
+    UNIT_RUN(test_time_and_errors);
+    UNIT_RUN(test_ring_overflow);
+    UNIT_RUN(test_filters);
+    UNIT_RUN(test_tree);
+    UNIT_RUN(test_reset);
+    UNIT_RUN(test_threads);
+    UNIT_RUN(test_determinism);
+    UNIT_RUN(test_random_crosscheck);
+    UNIT_RUN(test_long_run);
+    return unit_done();
+}
