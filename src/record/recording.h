@@ -10,6 +10,7 @@
 #ifndef PYTOP_RECORD_RECORDING_H
 #define PYTOP_RECORD_RECORDING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/sample.h"
@@ -40,9 +41,18 @@ struct rec_writer;
 /* Create path (truncating it). Returns 0 or -errno. */
 int rec_writer_open(const char *path, const struct recording_meta *meta,
                     struct rec_writer **out);
+/* The same on an open file descriptor (a pipe, stdout, a memfd). On
+ * success the writer owns fd and closes it in rec_writer_close; on failure
+ * the caller keeps it. */
+int rec_writer_open_fd(int fd, const struct recording_meta *meta, struct rec_writer **out);
 /* Append a sample, first writing any dictionary entries it needs that
  * were not written yet. Flushes to the file when a second of sample time
- * has passed since the last flush. */
+ * has passed since the last flush. Also flushes the first sample (with
+ * the header) at once, and whenever 64 KiB are buffered. dict must be the
+ * same table at every call and hold every name and stack the sample
+ * refers to, and a sample has at most 65536 threads, else -EINVAL (the
+ * sample is not written; the writer goes on). A write error sticks: this
+ * and every later call return it. */
 int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
                       const struct sample *s);
 int rec_writer_flush(struct rec_writer *w);
@@ -55,6 +65,9 @@ struct rec_reader;
 /* Open a recording. -PT_ERR_FORMAT when the file is not a pytop recording
  * (or of an unknown major version), -errno when it cannot be opened. */
 int rec_reader_open(const char *path, struct rec_reader **out);
+/* Read a recording held in memory (borrowed: data must outlive the
+ * reader); for fuzzing and tests. */
+int rec_reader_open_mem(const void *data, size_t len, struct rec_reader **out);
 const struct recording_meta *rec_reader_meta(const struct rec_reader *r);
 /* The dictionary read so far (owned by the reader). */
 const struct stack_table *rec_reader_dict(const struct rec_reader *r);
