@@ -168,11 +168,12 @@ int record_run(struct py_target *target, struct launch *launched,
 
     fprintf(status,
             "pytop: %s %llu samples in %.1f s (%.1f Hz achieved of %.0f Hz; %llu late, "
-            "%llu errors) into %s%s\n",
+            "%llu errors; %.1f us of sampler CPU per sample) into %s%s\n",
             rc ? "recording failed after" : "recorded",
             (unsigned long long)ss.samples, (double)ss.elapsed_ns / 1e9, ss.achieved_hz,
             o->rate_hz, (unsigned long long)ss.late,
-            (unsigned long long)(ss.errors + ss.partial), o->path,
+            (unsigned long long)(ss.errors + ss.partial),
+            ss.samples ? (double)ss.busy_ns / 1e3 / (double)ss.samples : 0.0, o->path,
             end == SAMPLER_TARGET_EXITED ? "; the target exited" : "");
     if (st.snapshots || st.snapshot_failures)
         fprintf(status, "pytop: %u snapshots written to %s%s\n", st.snapshots, o->snapshot_dir,

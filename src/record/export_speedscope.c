@@ -1,3 +1,156 @@
+/* speedscope's JSON file format (file-format-spec.ts in jlfwong/speedscope):
+ * shared frames (function, file, executing line) and one "sampled" profile
+ * per thread, whose samples are frame indices root first and whose weights
+ * are the chosen time in seconds. Rows of zero weight, and threads with no
+ * weight at all, are left out. The heaviest thread is shown first. */
 #include "config.h"
-/* placeholder: being written */
-typedef int pytop_placeholder_t;
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/json.h"
+#include "record/export_internal.h"
+
+struct row_ref {
+    uint32_t tid;
+    size_t idx;
+};
+
+static int row_ref_cmp(const void *a, const void *b)
+{
+    const struct row_ref *x = a, *y = b;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void put_json(struct strbuf *sb, const char *s)
+{
+    json_put_string(sb, s ? s : "");
+}
+
+int export_write_speedscope(struct export_out *o, struct export_prep *p)
+{
+    const struct export_input *in = p->in;
+    struct strbuf *sb = &o->sb;
+    struct row_ref *refs = calloc(in->nrows ? in->nrows : 1, sizeof *refs);
+    uint32_t *path = malloc(p->max_depth * sizeof *path);
+    if (!refs || !path) {
+        free(refs);
+        free(path);
+        return -ENOMEM;
+    }
+
+    size_t nrefs = 0;
+    for (size_t r = 0; r < in->nrows; r++) {
+        if (export_row_weight(p, &in->rows[r]) == 0)
+            continue;
+        refs[nrefs].tid = in->rows[r].tid;
+        refs[nrefs].idx = r;
+        nrefs++;
+    }
+    qsort(refs, nrefs, sizeof *refs, row_ref_cmp);
+
+    /* The heaviest thread, by its position among the profiles. */
+    size_t nprofiles = 0, active = 0;
+    uint64_t best = 0;
+    for (size_t i = 0; i < nrefs;) {
+        uint64_t sum = 0;
+        size_t j = i;
+        for (; j < nrefs && refs[j].tid == refs[i].tid; j++)
+            sum += export_row_weight(p, &in->rows[refs[j].idx]);
+        if (sum > best) {
+            best = sum;
+            active = nprofiles;
+        }
+        nprofiles++;
+        i = j;
+    }
+
+    strbuf_puts(sb, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\n");
+    strbuf_puts(sb, "\"name\":");
+    {
+        struct strbuf name;
+        strbuf_init(&name);
+        strbuf_printf(&name, "%s time", export_mode_title(p->mode));
+        if (in->command && in->command[0])
+            strbuf_printf(&name, " of %s", in->command);
+        if (in->pid)
+            strbuf_printf(&name, " (pid %u)", (unsigned)in->pid);
+        put_json(sb, strbuf_str(&name));
+        if (name.oom)
+            sb->oom = 1;
+        strbuf_release(&name);
+    }
+    strbuf_puts(sb, ",\n\"exporter\":");
+    put_json(sb, "pytop " PACKAGE_VERSION);
+    strbuf_printf(sb, ",\n\"activeProfileIndex\":%zu,\n", active);
+
+    strbuf_puts(sb, "\"shared\":{\"frames\":[\n");
+    for (uint32_t i = 0; i < p->nframes; i++) {
+        const struct export_frame *fr = &p->frames[i];
+        const struct export_func *fn = &p->funcs[fr->func];
+        strbuf_puts(sb, i ? ",\n{\"name\":" : "{\"name\":");
+        put_json(sb, fn->name);
+        if (fn->file[0]) {
+            strbuf_puts(sb, ",\"file\":");
+            put_json(sb, fn->file);
+        }
+        if (fr->line >= 0)
+            strbuf_printf(sb, ",\"line\":%d", (int)fr->line);
+        strbuf_putc(sb, '}');
+        export_out_maybe_flush(o);
+    }
+    strbuf_puts(sb, "]},\n\"profiles\":[");
+
+    for (size_t i = 0, k = 0; i < nrefs; k++) {
+        uint32_t tid = refs[i].tid;
+        size_t end = i;
+        uint64_t sum = 0;
+        for (; end < nrefs && refs[end].tid == tid; end++)
+            sum += export_row_weight(p, &in->rows[refs[end].idx]);
+
+        const char *tname = export_thread_name(in, tid);
+        struct strbuf name;
+        strbuf_init(&name);
+        if (tname)
+            strbuf_printf(&name, "%s (tid %u)", tname, (unsigned)tid);
+        else
+            strbuf_printf(&name, "tid %u", (unsigned)tid);
+        strbuf_puts(sb, k ? ",\n{" : "\n{");
+        strbuf_puts(sb, "\"type\":\"sampled\",\"name\":");
+        put_json(sb, strbuf_str(&name));
+        if (name.oom)
+            sb->oom = 1;
+        strbuf_release(&name);
+        strbuf_puts(sb, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":");
+        export_put_seconds(sb, sum);
+
+        strbuf_puts(sb, ",\n\"samples\":[");
+        for (size_t j = i; j < end; j++) {
+            uint32_t n = export_path(p, in->rows[refs[j].idx].stack, path);
+            strbuf_puts(sb, j > i ? ",[" : "[");
+            for (uint32_t d = 0; d < n; d++) {
+                if (d)
+                    strbuf_putc(sb, ',');
+                export_put_u64(sb, path[d]);
+            }
+            strbuf_putc(sb, ']');
+            export_out_maybe_flush(o);
+        }
+        strbuf_puts(sb, "],\n\"weights\":[");
+        for (size_t j = i; j < end; j++) {
+            if (j > i)
+                strbuf_putc(sb, ',');
+            export_put_seconds(sb, export_row_weight(p, &in->rows[refs[j].idx]));
+            export_out_maybe_flush(o);
+        }
+        strbuf_puts(sb, "]}");
+        i = end;
+    }
+    strbuf_puts(sb, "]}\n");
+
+    free(refs);
+    free(path);
+    return 0;
+}

@@ -1,3 +1,451 @@
+/* A self-contained interactive flame graph: one SVG file, no external
+ * resources, that any browser opens.
+ *
+ * Threads are merged into one call tree; each call path is a rectangle as
+ * wide as its inclusive weight (CPU or wall time), the root ("all") at the
+ * bottom, siblings sorted by name. Colours come from a hash of the source
+ * file, so a module keeps its colour across graphs. Paths narrower than
+ * 0.1 px are not drawn. The embedded script adds click-to-zoom, a details
+ * line on hover, and a regular-expression search that highlights matches
+ * and shows their share of the total (nested matches counted once). */
 #include "config.h"
-/* placeholder: being written */
-typedef int pytop_placeholder_t;
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record/export_internal.h"
+
+#define IMAGE_WIDTH 1200
+#define PAD_X 10
+#define FRAME_H 16
+#define FONT_SIZE 12
+#define PAD_TOP 50      /* title, subtitle and buttons */
+#define PAD_BOTTOM 30   /* the details line */
+#define MIN_WIDTH_PX 0.1
+
+struct tnode {
+    uint32_t parent;
+    uint32_t frame;         /* export frame; unused for the root */
+    uint32_t depth;
+    uint32_t first_child;   /* index into the children array */
+    uint32_t nchildren;
+    uint64_t ns;            /* inclusive */
+    uint64_t samples;       /* inclusive */
+    uint64_t x;             /* offset from the left, in ns */
+};
+
+struct tree {
+    struct tnode *v;
+    uint32_t n, cap;
+    struct export_map map;  /* (parent, frame) -> node */
+    uint32_t *children;
+};
+
+static int tree_child(struct tree *t, uint32_t parent, uint32_t frame, uint32_t *out)
+{
+    uint32_t id;
+    int added;
+    if (export_map_get_or_add(&t->map, parent, frame, t->n, &id, &added) != 0)
+        return -ENOMEM;
+    if (added) {
+        if (t->n == t->cap) {
+            uint32_t cap = t->cap ? t->cap * 2 : 256;
+            struct tnode *nv = realloc(t->v, (size_t)cap * sizeof *nv);
+            if (!nv)
+                return -ENOMEM;
+            t->v = nv;
+            t->cap = cap;
+        }
+        memset(&t->v[t->n], 0, sizeof t->v[t->n]);
+        t->v[t->n].parent = parent;
+        t->v[t->n].frame = frame;
+        t->v[t->n].depth = t->v[parent].depth + 1;
+        t->n++;
+    }
+    *out = id;
+    return 0;
+}
+
+struct child_ref {
+    const struct export_prep *p;
+    uint32_t node;
+    uint32_t frame;
+};
+
+static int child_cmp(const void *a, const void *b)
+{
+    const struct child_ref *x = a, *y = b;
+    const struct export_frame *fx = &x->p->frames[x->frame], *fy = &y->p->frames[y->frame];
+    const struct export_func *gx = &x->p->funcs[fx->func], *gy = &y->p->funcs[fy->func];
+    int c = strcmp(gx->name, gy->name);
+    if (c == 0)
+        c = strcmp(gx->file, gy->file);
+    if (c == 0 && fx->line != fy->line)
+        c = fx->line < fy->line ? -1 : 1;
+    if (c == 0)
+        c = x->node < y->node ? -1 : x->node > y->node;
+    return c;
+}
+
+/* Children lists, each sorted by label. */
+static int tree_link(struct tree *t, const struct export_prep *p)
+{
+    t->children = malloc((size_t)(t->n ? t->n : 1) * sizeof *t->children);
+    struct child_ref *refs = malloc((size_t)(t->n ? t->n : 1) * sizeof *refs);
+    if (!t->children || !refs) {
+        free(refs);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 1; i < t->n; i++)
+        t->v[t->v[i].parent].nchildren++;
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        t->v[i].first_child = off;
+        off += t->v[i].nchildren;
+        t->v[i].nchildren = 0;
+    }
+    for (uint32_t i = 1; i < t->n; i++) {
+        struct tnode *par = &t->v[t->v[i].parent];
+        refs[par->first_child + par->nchildren].p = p;
+        refs[par->first_child + par->nchildren].node = i;
+        refs[par->first_child + par->nchildren].frame = t->v[i].frame;
+        par->nchildren++;
+    }
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->v[i].nchildren > 1)
+            qsort(refs + t->v[i].first_child, t->v[i].nchildren, sizeof *refs, child_cmp);
+    for (uint32_t i = 0; i + 1 < t->n; i++)
+        t->children[i] = refs[i].node;
+    free(refs);
+    return 0;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Warm colours (reds, oranges, yellows) keyed by the file. */
+static void put_colour(struct strbuf *sb, const struct export_prep *p, uint32_t frame)
+{
+    const struct export_func *f = &p->funcs[p->frames[frame].func];
+    if (!f->file[0]) {
+        strbuf_puts(sb, "rgb(190,190,190)");
+        return;
+    }
+    uint64_t h = fnv1a(f->file);
+    unsigned v1 = (unsigned)(h & 0xff), v2 = (unsigned)((h >> 8) & 0xff), v3 = (unsigned)((h >> 16) & 0xff);
+    unsigned r = 205 + v1 * 50 / 255;
+    unsigned g = 60 + v2 * 160 / 255;
+    unsigned b = 30 + v3 * 40 / 255;
+    strbuf_printf(sb, "rgb(%u,%u,%u)", r, g, b);
+}
+
+/* The label cut to fit w pixels, as the script does after a zoom. */
+static void put_fitted(struct strbuf *sb, const char *label, double w)
+{
+    double avail = w - 6;
+    size_t fit = avail > 0 ? (size_t)(avail / (FONT_SIZE * 0.59)) : 0;
+    if (fit < 3)
+        return;
+    /* Count characters, not bytes, so UTF-8 is never cut in the middle. */
+    size_t chars = 0, i = 0, cut = 0;
+    for (; label[i]; i++) {
+        if (((unsigned char)label[i] & 0xc0) != 0x80) {
+            if (chars == fit - 2)
+                cut = i;
+            chars++;
+        }
+    }
+    struct strbuf t;
+    strbuf_init(&t);
+    if (chars <= fit) {
+        strbuf_puts(&t, label);
+    } else {
+        strbuf_append(&t, label, cut);
+        strbuf_puts(&t, "..");
+    }
+    export_put_xml(sb, strbuf_str(&t));
+    if (t.oom)
+        sb->oom = 1;
+    strbuf_release(&t);
+}
+
+static const char svg_script[] =
+"\"use strict\";\n"
+"var frames = [], details, matchedEl, resetEl, searchEl, zoomed = null, searching = false;\n"
+"function el(id) { return document.getElementById(id); }\n"
+"function fit(f, x, w) {\n"
+"  var n = Math.floor((w - 6) / (FONT * 0.59)), s = f.label;\n"
+"  var chars = Array.from(s);\n"
+"  if (n < 3) s = \"\";\n"
+"  else if (chars.length > n) s = chars.slice(0, n - 2).join(\"\") + \"..\";\n"
+"  f.t.textContent = s;\n"
+"  f.t.setAttribute(\"x\", (x + 3).toFixed(2));\n"
+"}\n"
+"function place(f, x, w, show) {\n"
+"  f.g.style.display = show ? \"\" : \"none\";\n"
+"  if (!show) return;\n"
+"  f.r.setAttribute(\"x\", x.toFixed(2));\n"
+"  f.r.setAttribute(\"width\", w.toFixed(2));\n"
+"  fit(f, x, w);\n"
+"}\n"
+"function unzoom() {\n"
+"  zoomed = null;\n"
+"  resetEl.style.display = \"none\";\n"
+"  frames.forEach(function (f) { place(f, f.x, f.w, true); f.g.style.opacity = \"\"; });\n"
+"}\n"
+"function zoom(z) {\n"
+"  if (z.y >= ROOT_Y) { unzoom(); return; }\n"
+"  zoomed = z;\n"
+"  resetEl.style.display = \"\";\n"
+"  var eps = 0.02, scale = WIDTH / z.w;\n"
+"  frames.forEach(function (f) {\n"
+"    var inside = f.x >= z.x - eps && f.x + f.w <= z.x + z.w + eps;\n"
+"    var covers = f.x <= z.x + eps && f.x + f.w >= z.x + z.w - eps;\n"
+"    if (f.y > z.y && covers) {\n"
+"      place(f, X0, WIDTH, true);\n"
+"      f.g.style.opacity = \"0.6\";\n"
+"    } else if (f.y <= z.y && inside) {\n"
+"      place(f, X0 + (f.x - z.x) * scale, f.w * scale, true);\n"
+"      f.g.style.opacity = \"\";\n"
+"    } else {\n"
+"      place(f, 0, 0, false);\n"
+"    }\n"
+"  });\n"
+"}\n"
+"function clearSearch() {\n"
+"  searching = false;\n"
+"  frames.forEach(function (f) { f.r.setAttribute(\"fill\", f.fill); });\n"
+"  matchedEl.textContent = \"\";\n"
+"  searchEl.textContent = \"Search\";\n"
+"}\n"
+"function search(term) {\n"
+"  var re;\n"
+"  try { re = new RegExp(term); } catch (e) { matchedEl.textContent = \"bad expression\"; return; }\n"
+"  var hits = [];\n"
+"  frames.forEach(function (f) {\n"
+"    var on = f.y < ROOT_Y && re.test(f.label);\n"
+"    f.r.setAttribute(\"fill\", on ? \"rgb(230,0,230)\" : f.fill);\n"
+"    if (on) hits.push(f);\n"
+"  });\n"
+"  /* Matches nested in a match add nothing: sweep them in x order. */\n"
+"  hits.sort(function (a, b) { return a.x - b.x || b.y - a.y; });\n"
+"  var sum = 0, end = -1;\n"
+"  hits.forEach(function (f) {\n"
+"    if (f.x >= end - 0.02) { sum += f.w; end = f.x + f.w; }\n"
+"  });\n"
+"  searching = true;\n"
+"  searchEl.textContent = \"Reset search\";\n"
+"  matchedEl.textContent = \"Matched: \" + (100 * sum / WIDTH).toFixed(1) + \"%\";\n"
+"}\n"
+"function askSearch() {\n"
+"  if (searching) { clearSearch(); return; }\n"
+"  var term = window.prompt(\"Search for (regular expression):\", \"\");\n"
+"  if (term) search(term);\n"
+"}\n"
+"function init() {\n"
+"  details = el(\"details\"); matchedEl = el(\"matched\");\n"
+"  resetEl = el(\"unzoom\"); searchEl = el(\"search\");\n"
+"  var gs = document.querySelectorAll(\"g.f\");\n"
+"  for (var i = 0; i < gs.length; i++) {\n"
+"    var g = gs[i], r = g.querySelector(\"rect\"), info = g.querySelector(\"title\").textContent;\n"
+"    var f = { g: g, r: r, t: g.querySelector(\"text\"), fill: r.getAttribute(\"fill\"),\n"
+"              x: +r.getAttribute(\"x\"), w: +r.getAttribute(\"width\"), y: +r.getAttribute(\"y\"),\n"
+"              label: info.split(\"\\n\")[0], info: info.replace(/\\n/g, \" \") };\n"
+"    frames.push(f);\n"
+"    (function (f) {\n"
+"      g.addEventListener(\"click\", function () { zoom(f); });\n"
+"      g.addEventListener(\"mouseover\", function () { details.textContent = f.info; });\n"
+"      g.addEventListener(\"mouseout\", function () { details.textContent = \" \"; });\n"
+"    })(f);\n"
+"  }\n"
+"  resetEl.addEventListener(\"click\", unzoom);\n"
+"  searchEl.addEventListener(\"click\", askSearch);\n"
+"  window.addEventListener(\"keydown\", function (e) {\n"
+"    if ((e.ctrlKey || e.metaKey) && e.key === \"f\") { e.preventDefault(); askSearch(); }\n"
+"    else if (e.key === \"Escape\") { unzoom(); clearSearch(); }\n"
+"  });\n"
+"}\n"
+"init();\n";
+
+static void put_tooltip(struct strbuf *sb, const char *label, uint64_t samples,
+                        uint64_t ns, uint64_t total)
+{
+    export_put_xml(sb, label);
+    strbuf_printf(sb, "\n%llu sample%s, ", (unsigned long long)samples, samples == 1 ? "" : "s");
+    export_put_seconds(sb, ns);
+    strbuf_printf(sb, " s, %.2f%%", total ? 100.0 * (double)ns / (double)total : 0.0);
+}
+
+int export_write_svg(struct export_out *o, struct export_prep *p)
+{
+    const struct export_input *in = p->in;
+    struct strbuf *sb = &o->sb;
+    struct tree t;
+    struct strbuf label;
+    uint32_t *path = NULL, *stack = NULL;
+    int rc = -ENOMEM;
+
+    memset(&t, 0, sizeof t);
+    export_map_init(&t.map);
+    strbuf_init(&label);
+    path = malloc(p->max_depth * sizeof *path);
+    t.v = calloc(256, sizeof *t.v);
+    if (!path || !t.v)
+        goto out;
+    t.cap = 256;
+    t.n = 1;    /* the root, "all" */
+
+    uint64_t total_samples_all = 0;
+    for (size_t r = 0; r < in->nrows; r++) {
+        const struct stack_weight *row = &in->rows[r];
+        uint64_t w = export_row_weight(p, row);
+        total_samples_all += row->samples;
+        if (w == 0)
+            continue;
+        uint32_t n = export_path(p, row->stack, path), cur = 0;
+        t.v[0].ns += w;
+        t.v[0].samples += row->samples;
+        for (uint32_t i = 0; i < n; i++) {
+            if (tree_child(&t, cur, path[i], &cur) != 0)
+                goto out;
+            t.v[cur].ns += w;
+            t.v[cur].samples += row->samples;
+        }
+    }
+    if (tree_link(&t, p) != 0)
+        goto out;
+
+    /* Lay out depth first; mark what is too narrow to draw. */
+    uint64_t total = t.v[0].ns;
+    double scale = total ? (double)(IMAGE_WIDTH - 2 * PAD_X) / (double)total : 0;
+    uint32_t max_depth = 0;
+    stack = malloc((size_t)t.n * sizeof *stack);
+    if (!stack)
+        goto out;
+    uint32_t sp = 0;
+    stack[sp++] = 0;
+    while (sp) {
+        struct tnode *nd = &t.v[stack[--sp]];
+        if ((double)nd->ns * scale < MIN_WIDTH_PX)
+            continue;
+        if (nd->depth > max_depth)
+            max_depth = nd->depth;
+        uint64_t x = nd->x;
+        for (uint32_t c = 0; c < nd->nchildren; c++) {
+            struct tnode *ch = &t.v[t.children[nd->first_child + c]];
+            ch->x = x;
+            x += ch->ns;
+            stack[sp++] = t.children[nd->first_child + c];
+        }
+    }
+
+    int height = PAD_TOP + (int)(max_depth + 1) * FRAME_H + PAD_BOTTOM;
+    int root_y = height - PAD_BOTTOM - FRAME_H;
+    strbuf_puts(sb, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    strbuf_printf(sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
+                  "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+                  IMAGE_WIDTH, height, IMAGE_WIDTH, height);
+    strbuf_puts(sb, "<!-- flame graph written by pytop " PACKAGE_VERSION " -->\n");
+    strbuf_printf(sb, "<style>\n"
+                  "text { font-family: Verdana, \"DejaVu Sans\", sans-serif; font-size: %dpx; fill: #000; }\n"
+                  "g.f text { pointer-events: none; }\n"
+                  "g.f:hover rect { stroke: #000; stroke-width: 0.5; cursor: pointer; }\n"
+                  ".title { font-size: 17px; text-anchor: middle; }\n"
+                  ".sub { fill: #555; text-anchor: middle; }\n"
+                  ".button { cursor: pointer; fill: #1a4a8a; }\n"
+                  "</style>\n", FONT_SIZE);
+    strbuf_printf(sb, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f4ec\"/>\n",
+                  IMAGE_WIDTH, height);
+
+    strbuf_printf(sb, "<text class=\"title\" x=\"%d\" y=\"22\">", IMAGE_WIDTH / 2);
+    export_sb_reset(&label);
+    strbuf_printf(&label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
+    if (in->command && in->command[0])
+        strbuf_printf(&label, ": %s", in->command);
+    if (in->pid)
+        strbuf_printf(&label, " (pid %u)", (unsigned)in->pid);
+    export_put_xml(sb, strbuf_str(&label));
+    strbuf_puts(sb, "</text>\n");
+
+    strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"40\">", IMAGE_WIDTH / 2);
+    export_sb_reset(&label);
+    strbuf_puts(&label, "total ");
+    export_put_seconds(&label, total);
+    strbuf_printf(&label, " s of %s time in %llu samples (%llu sampled in all)",
+                  export_mode_title(p->mode), (unsigned long long)t.v[0].samples,
+                  (unsigned long long)total_samples_all);
+    if (in->python && in->python[0])
+        strbuf_printf(&label, ", Python %s", in->python);
+    export_put_xml(sb, strbuf_str(&label));
+    strbuf_puts(sb, "</text>\n");
+
+    strbuf_printf(sb, "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"22\" style=\"display:none\">"
+                  "Reset zoom</text>\n", PAD_X);
+    strbuf_printf(sb, "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
+                  "style=\"text-anchor:end\">Search</text>\n", IMAGE_WIDTH - PAD_X);
+    strbuf_printf(sb, "<text id=\"matched\" x=\"%d\" y=\"%d\" style=\"text-anchor:end\"> </text>\n",
+                  IMAGE_WIDTH - PAD_X, height - 10);
+    strbuf_printf(sb, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD_X, height - 10);
+
+    if (total == 0) {
+        strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"%d\">no samples with %s time</text>\n",
+                      IMAGE_WIDTH / 2, root_y + 12, export_mode_title(p->mode));
+    }
+
+    /* The frames, depth first. */
+    sp = 0;
+    if (total)
+        stack[sp++] = 0;
+    while (sp) {
+        uint32_t id = stack[--sp];
+        const struct tnode *nd = &t.v[id];
+        double w = (double)nd->ns * scale;
+        if (w < MIN_WIDTH_PX)
+            continue;
+        double x = PAD_X + (double)nd->x * scale;
+        int y = root_y - (int)nd->depth * FRAME_H;
+        export_sb_reset(&label);
+        if (id == 0)
+            strbuf_puts(&label, "all");
+        else
+            export_put_frame_label(&label, p, nd->frame);
+        strbuf_puts(sb, "<g class=\"f\"><title>");
+        put_tooltip(sb, strbuf_str(&label), nd->samples, nd->ns, total);
+        strbuf_printf(sb, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"",
+                      x, y, w, FRAME_H - 1);
+        if (id == 0)
+            strbuf_puts(sb, "rgb(210,200,190)");
+        else
+            put_colour(sb, p, nd->frame);
+        strbuf_printf(sb, "\"/><text x=\"%.2f\" y=\"%d\">", x + 3, y + FRAME_H - 4);
+        put_fitted(sb, strbuf_str(&label), w);
+        strbuf_puts(sb, "</text></g>\n");
+        export_out_maybe_flush(o);
+        /* Push in reverse so children come out left to right. */
+        for (uint32_t c = nd->nchildren; c-- > 0;)
+            stack[sp++] = t.children[nd->first_child + c];
+    }
+
+    strbuf_printf(sb, "<script type=\"text/ecmascript\"><![CDATA[\n"
+                  "var X0 = %d, WIDTH = %d, FONT = %d, ROOT_Y = %d;\n",
+                  PAD_X, IMAGE_WIDTH - 2 * PAD_X, FONT_SIZE, root_y);
+    strbuf_puts(sb, svg_script);
+    strbuf_puts(sb, "]]></script>\n</svg>\n");
+    rc = label.oom ? -ENOMEM : 0;
+out:
+    free(path);
+    free(stack);
+    free(t.v);
+    free(t.children);
+    export_map_release(&t.map);
+    strbuf_release(&label);
+    return rc;
+}
