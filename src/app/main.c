@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* One line on stderr that says what went wrong and what to do about it. */
-static void report_attach_error(pid_t pid, int err)
+static void report_attach_error(pid_t pid, int err, enum py_layout_source layout_source)
 {
     char cmd[256] = "";
     switch (-err) {
@@ -37,6 +37,13 @@ static void report_attach_error(pid_t pid, int err)
                 (int)pid, cmd[0] ? cmd : "?");
         break;
     case PT_ERR_UNSUPPORTED:
+        if (layout_source == PY_LAYOUT_DEBUG_OFFSETS) {
+            fprintf(stderr,
+                    "pytop: process %d cannot be read with PYTOP_LAYOUT_SOURCE=debug-offsets: "
+                    "only Python 3.13 and later carry _Py_DebugOffsets (unset it to use "
+                    "pytop's own tables)\n", (int)pid);
+            break;
+        }
         fprintf(stderr,
                 "pytop: process %d runs a Python version pytop cannot read "
                 "(pytop reads CPython 2.7 and 3.6 to 3.13, and newer versions that carry "
@@ -58,7 +65,7 @@ static int run_dump(const struct pytop_options *opt)
     struct py_target *target;
     int rc = py_target_open(opt->pid, opt->layout_source, &target);
     if (rc) {
-        report_attach_error(opt->pid, rc);
+        report_attach_error(opt->pid, rc, opt->layout_source);
         return 1;
     }
     rc = dump_run(target, opt->json, stdout);
@@ -107,7 +114,7 @@ static int run_record(const struct pytop_options *opt)
         rc = py_target_open(pid, opt->layout_source, &target);
     }
     if (rc) {
-        report_attach_error(pid, rc);
+        report_attach_error(pid, rc, opt->layout_source);
         if (launched)
             launch_finish(launched, 1);
         return 1;

@@ -1,7 +1,7 @@
 /* Symbols and sections of an ELF file, read with libelf.
  *
- * Only what pytop needs from a Python binary or libpython: data symbols
- * from .dynsym and .symtab, section bounds (.data, .bss, .PyRuntime,
+ * Only what pytop needs from a Python binary or libpython: data and
+ * function symbols from .dynsym and .symtab, section bounds (.data, .bss, .PyRuntime,
  * .rodata) and the first PT_LOAD's address, from which the load bias of a
  * mapping is derived. */
 #ifndef PYTOP_ELF_SYMBOLS_H

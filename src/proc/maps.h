@@ -37,7 +37,9 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
 /* A path through which pytop can open the file behind map for reading even
  * when it was deleted or lives in another mount namespace:
  * /proc/PID/map_files/START-END, falling back to /proc/PID/root/PATH.
- * Writes into buf (NUL-terminated); returns 0 or -ENAMETOOLONG. */
+ * Writes into buf (NUL-terminated); returns 0, -ENAMETOOLONG, or -ENOENT
+ * when the mapping has no file (or a deleted one that map_files cannot
+ * reach). */
 int proc_map_open_path(pid_t pid, const struct proc_map *map, char *buf, size_t cap);
 
 #endif

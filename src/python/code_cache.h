@@ -34,7 +34,8 @@ struct py_code_cache {
     unsigned long hits, misses, evictions;
 };
 
-/* Largest line table and string pytop copies out of a target. */
+/* Largest line table pytop copies out of a target (and, times 16, the
+ * largest bytecode it accepts); strings are bounded by PY_STR_MAX_CHARS. */
 #define PY_LINETABLE_MAX (1u << 20)
 
 int py_code_cache_init(struct py_code_cache *c, size_t cap);

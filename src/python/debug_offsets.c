@@ -8,9 +8,8 @@
 
 /* The raw tables as CPython lays them out: 3.13 in internal/pycore_runtime.h,
  * 3.14 in internal/pycore_debug_offsets.h. Every member is a uint64_t, so
- * there is no padding and each field's byte position is fixed. Only the
- * leading part pytop parses is declared for 3.14; the rest (gc, generator,
- * llist and debugger-support tables) is counted in the read size. */
+ * there is no padding and each field's byte position is fixed. Both are
+ * declared whole, so their sizes are checked against CPython's. */
 struct raw313 {
     char cookie[8];
     uint64_t version, free_threaded;

@@ -141,6 +141,10 @@ static int choose_layout(struct py_target *t, const struct found *f, enum py_lay
             fallback = py_layouts_all[py_layouts_count - 1];
         uint64_t hex;
         int rc = py_debug_offsets_read(&t->live.base, f->sym_runtime, fallback, lay, &hex);
+        /* The table must describe the version found by other means. */
+        if (rc == 0 && ((int)((hex >> 24) & 0xff) != t->version.major ||
+                        (int)((hex >> 16) & 0xff) != t->version.minor))
+            rc = -PT_ERR_BAD_DATA;
         if (rc == 0) {
             t->layout_source = PY_LAYOUT_DEBUG_OFFSETS;
             return 0;
@@ -174,8 +178,9 @@ static int walk_validates(struct py_walker *w)
     return ok;
 }
 
-/* For binaries without interp_head: find a word in the file's data that
- * points at an interpreter state whose first thread points back at it. */
+/* For binaries without interp_head (2.7, 3.6) or _PyRuntime and its section
+ * (3.7+): find a word in the file's data that points at an interpreter
+ * state whose first thread points back at it. */
 static int scan_for_interp(struct py_target *t, const struct found *f,
                            const struct proc_maps *maps)
 {

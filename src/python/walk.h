@@ -54,7 +54,7 @@ struct py_walker {
     struct py_layout layout;
     pid_t pid;                       /* for tid lookup before 3.11; 0 skips it */
     uint64_t interp_head_ptr;        /* address of the pointer to the first interpreter */
-    uint64_t interp_addr;            /* or the first interpreter itself (found by a scan) */
+    uint64_t interp_addr;            /* or the first interpreter itself (used by tests) */
     uint64_t tstate_current_ptr;     /* GIL holder pointer (2.7-3.11), or 0 */
     uint64_t code_type;              /* &PyCode_Type in the target, or 0 */
     struct py_code_cache codes;
