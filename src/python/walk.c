@@ -7,6 +7,7 @@
 #include "python/linetable.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,10 @@ static int frame_line(const struct py_layout *l, const struct py_code_info *ci, 
         return ci->firstlineno;
     if (ci->code_len && (uint64_t)offset >= ci->code_len)
         return -1;
+    /* An empty bytecode range bounds nothing: past int the line table
+     * cannot be asked, and a cut-down offset would give a wrong line. */
+    if (offset > INT_MAX)
+        return -1;
     return py_linetable_line(py_linetable_kind_for(l->major, l->minor), ci->linetable,
                              ci->linetable_len, ci->firstlineno, (int)offset);
 }
@@ -220,7 +225,8 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
     int unit = (l->major == 3 && l->minor >= 10) ? 2 : 1;
 
     for (unsigned depth = 0; frame; depth++) {
-        if (depth >= PY_MAX_DEPTH)
+        /* Keep the last slot for the frame that marks the cut. */
+        if (depth >= PY_MAX_DEPTH - 1)
             return -PT_ERR_TRUNCATED;
         if (!ptr_ok(frame) || cycle_seen(&guard, frame))
             return -PT_ERR_BAD_DATA;
@@ -330,7 +336,7 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             frame = back;
             continue;
         }
-        if (t->nframes >= PY_MAX_DEPTH) {
+        if (t->nframes >= PY_MAX_DEPTH - 1) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
