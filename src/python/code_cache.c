@@ -51,6 +51,7 @@ static void cache_clear(struct py_code_cache *c)
         c->slots[i] = NULL;
     }
     c->count = 0;
+    c->retired = 0;
 }
 
 void py_code_cache_release(struct py_code_cache *c)
@@ -93,10 +94,14 @@ void py_code_cache_trim(struct py_code_cache *c)
         return;
     }
     /* Between walks nothing points to retired entries any more. A slot
-     * refilled by the move is looked at again. */
+     * refilled by the move is looked at again. Most walks retire nothing,
+     * and then the scan is skipped. */
+    if (c->retired == 0)
+        return;
     for (size_t i = 0; i < c->cap; i++)
         while (c->slots[i] && (c->slots[i]->addr & RETIRED))
             remove_slot(c, i);
+    c->retired = 0;
 }
 
 void py_code_cache_forget(struct py_code_cache *c, uint64_t addr)
@@ -112,6 +117,7 @@ void py_code_cache_forget(struct py_code_cache *c, uint64_t addr)
          * (pointers stay valid until trim), so it is not freed yet: it
          * keeps its slot under a key no lookup matches until trim. */
         ci->addr |= RETIRED;
+        c->retired++;
         return;
     }
 }
@@ -224,7 +230,7 @@ static int code_read(struct mem_source *src, const struct py_layout *lay, uint64
 
 int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
                       const struct py_layout *lay, uint64_t code_type, uint64_t addr,
-                      const struct py_code_info **out)
+                      struct py_code_info **out)
 {
     if (addr & 7)
         return -PT_ERR_BAD_DATA;
@@ -251,6 +257,7 @@ int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
         return -ENOSPC;
     }
     ci->serial = ++c->next_serial;
+    ci->memo_offset = INT64_MIN;
     i = slot_of(addr, c->cap);
     while (c->slots[i])
         i = (i + 1) & (c->cap - 1);

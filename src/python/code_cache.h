@@ -24,6 +24,10 @@ struct py_code_info {
     size_t linetable_len;
     uint64_t code_start;      /* remote address of the first instruction */
     uint64_t code_len;        /* bytecode length in bytes */
+    /* The last position asked about and its line: most frames sit at the
+     * same place from one sample to the next. */
+    int64_t memo_offset;
+    int memo_line;
 };
 
 struct py_code_cache {
@@ -31,6 +35,7 @@ struct py_code_cache {
     size_t cap;                    /* power of two */
     size_t count;
     uint64_t next_serial;
+    size_t retired;                /* entries forgotten but not yet freed */
     unsigned long hits, misses, evictions;
 };
 
@@ -53,7 +58,7 @@ void py_code_cache_forget(struct py_code_cache *c, uint64_t addr);
  * the cache. Returns 0 or a negative error. */
 int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
                       const struct py_layout *lay, uint64_t code_type, uint64_t addr,
-                      const struct py_code_info **out);
+                      struct py_code_info **out);
 
 /* Read a bytes (or 2.7 str) object's content into a malloc'd buffer, at
  * most max bytes. */

@@ -15,7 +15,6 @@
 #define SAMPLE_MAX_FRAMES (1u << 20)
 /* Largest stretch of a 3.11+ data-stack chunk copied in one read. */
 #define CHUNK_COPY_MAX (1u << 20)
-#define CHUNK_CHAIN_MAX 256
 /* Largest prefix of a thread state or frame struct we read. */
 #define STRUCT_READ_MAX 4096
 
@@ -155,6 +154,8 @@ int py_walker_init(struct py_walker *w, struct mem_source *mem, const struct py_
 
 void py_walker_release(struct py_walker *w)
 {
+    free(w->chunk_buf);
+    w->chunk_buf = NULL;
     py_code_cache_release(&w->codes);
 }
 
@@ -167,7 +168,8 @@ uint64_t py_walker_first_interp(struct py_walker *w)
 }
 
 /* The line for a frame at byte offset `offset` into code's bytecode. */
-static int frame_line(const struct py_layout *l, const struct py_code_info *ci, int64_t offset)
+static int frame_line_uncached(const struct py_layout *l, const struct py_code_info *ci,
+                               int64_t offset)
 {
     /* A frame that has not started yet reports its first line, as
      * CPython's own f_lineno does. */
@@ -183,9 +185,20 @@ static int frame_line(const struct py_layout *l, const struct py_code_info *ci, 
                              ci->linetable_len, ci->firstlineno, (int)offset);
 }
 
-/* Look up code_addr and compute the line. remote_pos is the frame's
- * instruction address (3.11+) or -1; lasti_bytes the offset (up to 3.10).
- * A position outside the cached bytecode means the cache entry belongs to
+/* frame_line_uncached, remembering the last answer per code object. */
+static int frame_line(const struct py_layout *l, struct py_code_info *ci, int64_t offset)
+{
+    if (offset == ci->memo_offset)
+        return ci->memo_line;
+    int line = frame_line_uncached(l, ci, offset);
+    ci->memo_offset = offset;
+    ci->memo_line = line;
+    return line;
+}
+
+/* Look up code_addr and compute the line. With use_instr, instr is the
+ * frame's instruction address (3.11+); otherwise lasti_bytes is the offset
+ * (up to 3.10). A position outside the cached bytecode means the cache entry belongs to
  * an older object at the same address: read it again once. */
 static int decode_frame(struct py_walker *w, struct py_frame *f, uint64_t code_addr,
                         int use_instr, uint64_t instr, int64_t lasti_bytes)
@@ -193,7 +206,7 @@ static int decode_frame(struct py_walker *w, struct py_frame *f, uint64_t code_a
     const struct py_layout *l = &w->layout;
     f->code_addr = code_addr;
     for (int attempt = 0; attempt < 2; attempt++) {
-        const struct py_code_info *ci;
+        struct py_code_info *ci;
         int rc = py_code_cache_get(&w->codes, w->mem, l, w->code_type, code_addr, &ci);
         if (rc) {
             f->error = rc;
@@ -246,56 +259,67 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
     return 0;
 }
 
-/* A copy of part of one data-stack chunk, so that the frames it holds are
- * decoded from local memory. */
+/* Data-stack chunks met during one walk: the headers read so far (newest
+ * first, so at most one header read per chunk per walk) and a local copy
+ * of the part of one chunk that holds the frames being decoded. */
+#define CHUNK_HEADERS_MAX 32
 struct chunk_window {
     uint64_t base;
     size_t len;
-    uint8_t *buf;          /* CHUNK_COPY_MAX bytes, owned */
-    uint64_t next_chunk;   /* next (older) chunk not yet examined */
-    unsigned chunks_seen;
+    uint8_t *buf;                  /* the walker's CHUNK_COPY_MAX buffer */
+    struct { uint64_t start, end; } hdrs[CHUNK_HEADERS_MAX];
+    unsigned nhdrs;
+    uint64_t next_chunk;           /* oldest-so-far chunk's previous, not yet read */
 };
 
-/* Make the span bytes at addr available locally, copying the chunk that
- * holds them if it has not been copied. Returns a pointer into the window
- * or into one, or NULL with *err set. */
+/* Read the next chunk header down the chain; 0 when there is none. */
+static int chunk_read_next(struct py_walker *w, struct chunk_window *cw)
+{
+    const struct py_layout *l = &w->layout;
+    uint8_t hdr[64];
+    int hdr_len = max_off(max_off(max_off(0, l->chunk_previous, 8), l->chunk_size, 8),
+                          l->chunk_top, 8);
+    if (cw->nhdrs >= CHUNK_HEADERS_MAX || !ptr_ok(cw->next_chunk) || hdr_len <= 0 ||
+        hdr_len > (int)sizeof hdr || mem_read(w->mem, cw->next_chunk, hdr, (size_t)hdr_len) != 0)
+        return 0;
+    uint64_t start = cw->next_chunk + (uint64_t)l->chunk_data;
+    uint64_t end = cw->next_chunk + get_u64(hdr, l->chunk_size);
+    if (end < start || end - start > (1ULL << 30))
+        return 0;
+    cw->hdrs[cw->nhdrs].start = start;
+    cw->hdrs[cw->nhdrs].end = end;
+    cw->nhdrs++;
+    cw->next_chunk = get_u64(hdr, l->chunk_previous);
+    return 1;
+}
+
+/* Make the span bytes at addr available locally. A frame inside a chunk
+ * brings in, with one read, everything below it in that chunk: its
+ * callers. Frames outside every chunk (generators, coroutines) are read
+ * on their own. Returns a pointer to the bytes, or NULL with *err set. */
 static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, uint64_t addr,
                                   size_t span, uint8_t *single, int *err)
 {
-    const struct py_layout *l = &w->layout;
     if (addr >= cw->base && addr - cw->base + span <= cw->len)
         return cw->buf + (addr - cw->base);
-    /* Frames are visited innermost first, so chunks are met newest first:
-     * look for addr in the chunks not yet examined. */
-    while (cw->buf && cw->next_chunk && cw->chunks_seen < CHUNK_CHAIN_MAX) {
-        uint8_t hdr[64];
-        int hdr_len = max_off(max_off(max_off(0, l->chunk_previous, 8), l->chunk_size, 8),
-                              l->chunk_top, 8);
-        if (hdr_len <= 0 || hdr_len > (int)sizeof hdr || !ptr_ok(cw->next_chunk) ||
-            mem_read(w->mem, cw->next_chunk, hdr, (size_t)hdr_len) != 0)
-            break;
-        uint64_t start = cw->next_chunk + (uint64_t)l->chunk_data;
-        uint64_t end = cw->next_chunk + get_u64(hdr, l->chunk_size);
-        if (end < start || end - start > (1ULL << 30))
-            break;
-        if (addr >= start && addr + span <= end) {
-            uint64_t from = start;
-            /* Callers sit below addr in the chunk: copy up to just past it. */
+    if (cw->buf) {
+        unsigned i = 0;
+        for (;; i++) {
+            if (i == cw->nhdrs && !chunk_read_next(w, cw))
+                break;
+            if (addr >= cw->hdrs[i].start && addr + span <= cw->hdrs[i].end)
+                break;
+        }
+        if (i < cw->nhdrs) {
+            uint64_t from = cw->hdrs[i].start;
             if (addr + span - from > CHUNK_COPY_MAX)
                 from = addr + span - CHUNK_COPY_MAX;
-            if (mem_read(w->mem, from, cw->buf, (size_t)(addr + span - from)) != 0)
-                break;
-            cw->base = from;
-            cw->len = (size_t)(addr + span - from);
-            cw->next_chunk = get_u64(hdr, l->chunk_previous);
-            cw->chunks_seen++;
-            return cw->buf + (addr - from);
+            if (mem_read(w->mem, from, cw->buf, (size_t)(addr + span - from)) == 0) {
+                cw->base = from;
+                cw->len = (size_t)(addr + span - from);
+                return cw->buf + (addr - from);
+            }
         }
-        /* addr is not in this chunk. If it is below it in the chain we
-         * would skip frames, so only move on when this chunk is empty of
-         * our frames, i.e. never revisited: generators live outside chunks,
-         * so stop searching and read the frame on its own. */
-        break;
     }
     *err = mem_read(w->mem, addr, single, span);
     return *err ? NULL : single;
@@ -312,7 +336,11 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
     struct cycle_guard guard;
     cycle_guard_init(&guard);
     struct chunk_window cw = { .next_chunk = chunk };
-    cw.buf = malloc(CHUNK_COPY_MAX);
+    /* One buffer for the walker's life: allocating a megabyte per thread
+     * per sample would cost more than the walk. */
+    if (!w->chunk_buf)
+        w->chunk_buf = malloc(CHUNK_COPY_MAX);
+    cw.buf = w->chunk_buf;
     int rc = 0;
 
     for (unsigned depth = 0; frame; depth++) {
@@ -354,7 +382,6 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             break;
         frame = back;
     }
-    free(cw.buf);
     return rc;
 }
 

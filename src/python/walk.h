@@ -59,6 +59,7 @@ struct py_walker {
     uint64_t code_type;              /* &PyCode_Type in the target, or 0 */
     struct py_code_cache codes;
     struct pthread_tid_map tids;
+    uint8_t *chunk_buf;              /* data-stack chunk copies (3.11+), owned */
     /* Counters for statistics. */
     unsigned long walks, frame_errors, thread_errors;
 };
