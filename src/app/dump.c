@@ -96,8 +96,10 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
         strbuf_printf(sb, " (%s%s)\n", v->state, th->gil ? ", holds GIL" : "");
         for (size_t k = 0; k < th->nframes; k++) {
             const struct py_frame *f = &s->frames[th->first_frame + k];
-            if (f->code)
+            if (f->code && f->line >= 0)
                 strbuf_printf(sb, "    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
+            else if (f->code)   /* an instruction CPython gives no line number */
+                strbuf_printf(sb, "    %s (%s:?)\n", f->code->name, f->code->filename);
             if (f->error)
                 strbuf_printf(sb, "    <stack cut short: %s>\n", pt_strerror(f->error));
         }

@@ -1,0 +1,450 @@
+"""The functional tests: pytop against real interpreters running the
+scripts in targets/.
+
+Expected lines come from the "# @marker" comments in the targets, expected
+names from the targets' ready reports when the parser decides them; nothing
+here hard-codes a line number.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from harness import (Frame, TestSkip, TARGETS_DIR, SUPPORT, elf_section_names, kill_group, parse_json,
+                     popen, run_pytop)
+
+
+class Test(object):
+    def __init__(self, name, fn, interp=None, skip=None):
+        self.name, self.fn, self.interp, self.skip = name, fn, interp, skip
+
+
+def F(function, file, line):
+    return Frame(function, file, line)
+
+
+# ---- single-threaded stacks -------------------------------------------------
+
+def nested_calls_expected(tgt):
+    f, m = tgt.path, tgt.markers
+    return [F("level3", f, m["spin"]), F("level2", f, m["call-level3"]),
+            F("level1", f, m["call-level2"]), F("main", f, m["call-level1"]),
+            F("<module>", f, m["call-main"])]
+
+
+def check_nested_calls(c, tgt, env_extra=None):
+    doc, run = c.dump(tgt, env_extra)
+    main = c.thread(doc, run, tgt, "MainThread")
+    c.check_stack("MainThread", main, nested_calls_expected(tgt), run, tgt)
+    return doc, run
+
+
+def t_nested_calls(c):
+    tgt = c.start("nested_calls.py")
+    doc, run = check_nested_calls(c, tgt)
+    if len(doc["threads"]) != 1:
+        c.fail("%d threads in the dump of a single-threaded target" % len(doc["threads"]), run, tgt)
+    want = c.interp.version_str
+    if not doc["python"].startswith(want):
+        c.fail("\"python\" is %r, want %r" % (doc["python"], want), run, tgt)
+
+
+def t_text_output(c):
+    tgt = c.start("nested_calls.py")
+    run = c.pytop_run(["--dump", "-p", str(tgt.pid)])
+    if run.timed_out or run.rc != 0 or run.sanitizer_report():
+        c.fail("pytop --dump failed", run, tgt)
+    lines = run.stdout.splitlines()
+    header = [i for i, l in enumerate(lines) if str(tgt.pid) in l and "MainThread" in l]
+    if not header:
+        c.fail("no header line with the main thread's tid %d and \"MainThread\"" % tgt.pid, run, tgt)
+    pos = header[0]
+    for fr in nested_calls_expected(tgt):
+        want = "%s:%d" % (fr.file, fr.line)
+        for i in range(pos + 1, len(lines)):
+            if fr.function in lines[i] and want in lines[i]:
+                pos = i
+                break
+        else:
+            c.fail("no line with \"%s\" and \"%s\" after line %d (frames must be listed innermost first)"
+                   % (fr.function, want, pos + 1), run, tgt)
+
+
+def t_nested_classes(c):
+    tgt = c.start("nested_classes.py")
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+    expected = [F(c.function_name("method", "Outer.Inner.method"), f, m["spin"]),
+                F("main", f, m["call-method"]), F("<module>", f, m["call-main"])]
+    c.check_stack("MainThread", c.thread(doc, run, tgt, "MainThread"), expected, run, tgt)
+
+
+def t_recursion(c):
+    tgt = c.start("recursion.py")
+    depth = tgt.report["info"]["depth"]
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+    expected = [F("recurse", f, m["spin"])] + [F("recurse", f, m["recurse"])] * (depth - 1) + \
+        [F("main", f, m["call-recurse"]), F("<module>", f, m["call-main"])]
+    main = c.thread(doc, run, tgt, "MainThread")
+    got = main["frames"]
+    n = 0
+    while n < len(got) and got[n].get("function") == "recurse":
+        n += 1
+    if n != depth:
+        c.fail("%d leading frames of recurse, want %d (depth of the recursion)" % (n, depth), run, tgt)
+    c.check_stack("MainThread", main, expected, run, tgt)
+
+
+def t_generator(c):
+    tgt = c.start("generator.py")
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+    expected = [F("gen_spin", f, m["spin"]), F("consume", f, m["iterate"]),
+                F("main", f, m["call-consume"]), F("<module>", f, m["call-main"])]
+    c.check_stack("MainThread", c.thread(doc, run, tgt, "MainThread"), expected, run, tgt)
+
+
+def t_coroutine(c):
+    tgt = c.start("coroutine.py")
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+    main = c.thread(doc, run, tgt, "MainThread")
+    c.check_stack("MainThread", main, [F("worker", f, m["spin"]), F("main", f, m["await-worker"])],
+                  run, tgt, whole=False)
+    # Between main() and run() lie asyncio's own frames; the outermost two are ours.
+    outer = [F("run", f, m["run-until-complete"]), F("<module>", f, m["call-run"])]
+    n = len(main["frames"])
+    if n < 4:
+        c.fail("only %d frames: want worker, main, asyncio's frames, run, <module>" % n, run, tgt)
+    c.check_stack("MainThread", main, outer, run, tgt, offset=n - 2)
+
+
+def t_exec_string(c):
+    tgt = c.start("exec_string.py")
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+    base = m["src-begin"]   # line k of the string is line base + k of the file
+    expected = [F("generated_spin", "<generated>", m["gen-spin"] - base),
+                F("<module>", "<generated>", m["gen-call"] - base),
+                F("main", f, m["exec"]), F("<module>", f, m["call-main"])]
+    c.check_stack("MainThread", c.thread(doc, run, tgt, "MainThread"), expected, run, tgt)
+
+
+def t_unicode_names(c):
+    tgt = c.start("unicode_names.py")
+    fn = tgt.report["info"]["functions"]
+    # The target must really have produced non-ASCII names (incl. a non-BMP
+    # one) and NFKC-folded the Fraktur one; otherwise this test proves nothing.
+    if fn["calc"]["name"] != u"calcul_d\u00e9cimal" or fn["data"]["name"] != u"\u6570\u636e\u5904\u7406" \
+            or fn["foo"]["name"] != u"foo" or not any(ord(ch) > 0xFFFF for ch in fn["spin"]["name"]):
+        c.fail("target reported unexpected code names: %r" % (fn,), target=tgt)
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+
+    def name(key):
+        return c.function_name(fn[key]["name"], fn[key]["qualname"])
+    expected = [F(name("spin"), f, m["spin"]), F(name("foo"), f, m["call-spin"]),
+                F(name("data"), f, m["call-foo"]), F(name("calc"), f, m["call-data"]),
+                F(name("main"), f, m["call-calc"]), F("<module>", f, m["call-main"])]
+    c.check_stack("MainThread", c.thread(doc, run, tgt, "MainThread"), expected, run, tgt)
+
+
+def t_nonascii_path(c):
+    d = os.path.join(c.workdir, u"donn\u00e9es")
+    os.makedirs(d)
+    for name in ("nested_calls.py", SUPPORT):
+        shutil.copy(os.path.join(TARGETS_DIR, name), d)
+    tgt = c.start(os.path.join(d, "nested_calls.py"))
+    check_nested_calls(c, tgt)
+
+
+# ---- threads ---------------------------------------------------------------
+
+def t_threads(c):
+    tgt = c.start("threads.py")
+    doc, run = c.dump(tgt)
+    f, m = tgt.path, tgt.markers
+    keys = ["MainThread", "worker-1", "worker-2", "worker-3"]
+    tops = {"MainThread": F("main_wait", f, m["main-wait"]), "worker-1": F("task_alpha", f, m["alpha"]),
+            "worker-2": F("task_beta", f, m["beta"]), "worker-3": F("task_gamma", f, m["gamma"])}
+    threads = doc["threads"]
+    tids = [t["tid"] for t in threads]
+    if len(threads) != 4:
+        c.fail("%d threads in the dump, want 4: %s" % (len(threads), ", ".join(
+            "%s (%s)" % (t["tid"], t["name"]) for t in threads)), run, tgt)
+    if len(set(tids)) != len(tids):
+        c.fail("thread ids are not distinct: %s" % tids, run, tgt)
+    for key in keys:
+        t = c.thread(doc, run, tgt, key)
+        if t["name"] != key:
+            c.fail("thread %d: name %r, want %r" % (t["tid"], t["name"], key), run, tgt)
+        c.check_stack(key, t, [tops[key]], run, tgt, whole=False)
+    main = c.thread(doc, run, tgt, "MainThread")
+    c.check_stack("MainThread", main, [tops["MainThread"], F("main", f, m["call-main-wait"]),
+                                       F("<module>", f, m["call-main"])], run, tgt)
+
+
+def idle_running_threads(c, doc, run, tgt):
+    f, m = tgt.path, tgt.markers
+    spinner = c.thread(doc, run, tgt, "MainThread")
+    c.check_stack("MainThread", spinner, [F("spin_main", f, m["spin"])], run, tgt, whole=False)
+    idlers = []
+    for key in ("idler-1", "idler-2"):
+        t = c.thread(doc, run, tgt, key)
+        c.check_stack(key, t, [F("idle_forever", f, m["idle"])], run, tgt, whole=False)
+        idlers.append(t)
+    return spinner, idlers
+
+
+def summary(doc):
+    return ", ".join("%s %s %s gil=%s" % (t["tid"], t["name"], t["state"], t["gil"]) for t in doc["threads"])
+
+
+def t_idle_running(c):
+    tgt = c.start("idle_running.py")
+    seen = []
+    for attempt in range(10):
+        doc, run = c.dump(tgt)
+        spinner, idlers = idle_running_threads(c, doc, run, tgt)
+        seen.append(summary(doc))
+        for t in idlers:
+            if t["state"] != "idle":
+                c.fail("dump %d: %s (tid %d) sleeps in time.sleep but is %r" % (attempt + 1, t["name"], t["tid"], t["state"]),
+                       run, tgt)
+        if spinner["state"] == "running":
+            return
+        time.sleep(0.1)
+    c.fail("the spinning MainThread was never \"running\" in 10 dumps",
+           extra=["dump %d: %s" % (i + 1, s) for i, s in enumerate(seen)], run=run, target=tgt)
+
+
+def t_gil(c):
+    tgt = c.start("idle_running.py")
+    good, seen = 0, []
+    for attempt in range(5):
+        doc, run = c.dump(tgt)
+        spinner, idlers = idle_running_threads(c, doc, run, tgt)
+        seen.append(summary(doc))
+        holders = [t for t in doc["threads"] if t["gil"]]
+        if len(holders) > 1:
+            c.fail("dump %d: %d threads hold the GIL: %s" % (attempt + 1, len(holders), summary(doc)), run, tgt)
+        for t in idlers:
+            if t["gil"]:
+                c.fail("dump %d: %s holds the GIL while sleeping: %s" % (attempt + 1, t["name"], summary(doc)), run, tgt)
+        if holders and holders[0]["tid"] == spinner["tid"]:
+            good += 1
+    if not good:
+        c.fail("the spinning MainThread never held the GIL in 5 dumps",
+               extra=["dump %d: %s" % (i + 1, s) for i, s in enumerate(seen)], run=run, target=tgt)
+
+
+# ---- builds and layouts ------------------------------------------------------
+
+def t_stripped_libpython(c):
+    interp = c.interp
+    if not shutil.which("strip"):
+        raise TestSkip("strip not installed (binutils)")
+    libdir = c.subdir("lib")
+    copy = os.path.join(libdir, interp.libpython_soname)
+    shutil.copy(interp.libpython, copy)
+    p = subprocess.run(["strip", "--strip-all", copy], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        c.fail("strip --strip-all %s failed: %s" % (copy, p.stdout.decode("utf-8", "replace")))
+    if ".symtab" in elf_section_names(copy):
+        c.fail("%s still has a .symtab after strip --strip-all" % copy)
+    tgt = c.start("nested_calls.py", env_extra={"LD_LIBRARY_PATH": libdir})
+    with open("/proc/%d/maps" % tgt.pid) as fh:
+        mapped = set(l.split()[-1] for l in fh if len(l.split()) >= 6)
+    if copy not in mapped:
+        c.fail("the stripped copy %s is not mapped by the target (LD_LIBRARY_PATH ignored?); libpython mapped: %s"
+               % (copy, sorted(x for x in mapped if "libpython" in x)), target=tgt)
+    if interp.libpython in mapped:
+        c.fail("the original %s is mapped as well" % interp.libpython, target=tgt)
+    check_nested_calls(c, tgt)
+
+
+def layout_key(doc):
+    return sorted((t["tid"], t["name"], [(f["function"], f["file"], f["line"]) for f in t["frames"]])
+                  for t in doc["threads"])
+
+
+def t_layout_source(c):
+    tgt = c.start("nested_calls.py")
+    docs = {}
+    for source in ("table", "debug-offsets"):
+        docs[source] = check_nested_calls(c, tgt, {"PYTOP_LAYOUT_SOURCE": source})
+    (a, ra), (b, rb) = docs["table"], docs["debug-offsets"]
+    if layout_key(a) != layout_key(b):
+        c.fail("PYTOP_LAYOUT_SOURCE=table and =debug-offsets give different stacks",
+               extra=ra.describe() + rb.describe(), target=tgt)
+
+
+# ---- errors (once, not per interpreter) ----------------------------------------
+
+def expect_clean_error(c, run, must_contain=(), target=None):
+    problems = []
+    if run.timed_out:
+        problems.append("timed out")
+    elif run.rc is None or run.rc < 0:
+        problems.append("killed by a signal, want a non-zero exit")
+    elif run.rc == 0:
+        problems.append("exit 0, want non-zero")
+    if run.sanitizer_report():
+        problems.append("sanitizer report on stderr")
+    lines = [l for l in run.stderr.splitlines() if l.strip()]
+    if len(lines) != 1:
+        problems.append("%d lines on stderr, want exactly one" % len(lines))
+    for s in must_contain:
+        if s.lower() not in run.stderr.lower():
+            problems.append("stderr does not mention %r" % s)
+    if problems:
+        c.fail("; ".join(problems), run, target)
+
+
+def t_error_nonexistent_pid(c):
+    p = subprocess.Popen(["true"])
+    p.wait()
+    pid = p.pid   # reaped: nothing has this pid unless it was reused
+    if os.path.exists("/proc/%d" % pid):
+        raise TestSkip("could not find an unused pid")
+    expect_clean_error(c, c.pytop_run(["--dump", "-p", str(pid)]))
+
+
+def t_error_not_python(c):
+    p = popen(["sleep", "100"])
+    try:
+        time.sleep(0.1)   # let exec finish so the pid is really sleep
+        expect_clean_error(c, c.pytop_run(["--dump", "-p", str(p.pid)]), ["not a Python process"])
+    finally:
+        kill_group(p)
+
+
+def t_error_malformed_pid(c):
+    expect_clean_error(c, c.pytop_run(["--dump", "-p", "abc"]))
+
+
+def t_error_unknown_option(c):
+    expect_clean_error(c, c.pytop_run(["--dump", "--no-such-option", "-p", "1"]))
+
+
+def t_error_permission(c):
+    if os.geteuid() != 0:
+        raise TestSkip("not running as root: cannot run pytop as another user against a root-owned target")
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise TestSkip("setpriv not installed (util-linux): cannot drop privileges")
+    # A copy nobody can reach and execute: neither the build directory nor
+    # our 0700 scratch directory may be.
+    bindir = tempfile.mkdtemp(prefix="pytop-nobody-")
+    try:
+        os.chmod(bindir, 0o755)
+        exe = os.path.join(bindir, "pytop")
+        shutil.copy(c.pytop, exe)
+        os.chmod(exe, 0o755)
+        tgt = c.start("nested_calls.py", interp=c.suite.interps[-1])
+        run = run_pytop(exe, ["--dump", "-p", str(tgt.pid)],
+                        prefix=[setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+    expect_clean_error(c, run, ["CAP_SYS_PTRACE", "ptrace_scope"], target=tgt)
+
+
+def t_error_target_exits(c):
+    interps = c.suite.interps
+    script = os.path.join(TARGETS_DIR, "exits_soon.py")
+    for i in range(6):
+        interp = interps[i % len(interps)]
+        args = ["--dump", "--json", "-p"] if i % 2 else ["--dump", "-p"]
+        p = popen([interp.path, "-E", "-s", "-B", script, "0.05"], stdout=subprocess.PIPE,
+                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            line = p.stdout.readline()
+            if b"READY" not in line:
+                c.fail("exits_soon.py under %s did not report READY (got %r)" % (interp.id, line))
+            run = c.pytop_run(args + [str(p.pid)], timeout=10)
+        finally:
+            kill_group(p)
+            p.stdout.close()
+        what = "run %d (%s, %s)" % (i + 1, interp.id, " ".join(args))
+        if run.timed_out:
+            c.fail("%s: pytop did not finish within 10 s" % what, run)
+        if run.rc < 0:
+            c.fail("%s: pytop was killed by a signal" % what, run)
+        if run.sanitizer_report():
+            c.fail("%s: sanitizer report" % what, run)
+        if run.rc != 0 and not run.stderr.strip():
+            c.fail("%s: non-zero exit without a message" % what, run)
+        if run.rc == 0 and "--json" in args:
+            parse_json(run)
+
+
+# ---- the list ------------------------------------------------------------------
+
+PER_INTERPRETER = [
+    ("nested_calls", t_nested_calls),
+    ("text_output", t_text_output),
+    ("nested_classes", t_nested_classes),
+    ("recursion", t_recursion),
+    ("threads", t_threads),
+    ("idle_running", t_idle_running),
+    ("gil", t_gil),
+    ("generator", t_generator),
+    ("coroutine", t_coroutine),
+    ("exec_string", t_exec_string),
+    ("unicode_names", t_unicode_names),
+    ("nonascii_path", t_nonascii_path),
+    ("stripped_libpython", t_stripped_libpython),
+    ("layout_source", t_layout_source),
+]
+
+ERRORS = [
+    ("error_nonexistent_pid", t_error_nonexistent_pid),
+    ("error_not_python", t_error_not_python),
+    ("error_malformed_pid", t_error_malformed_pid),
+    ("error_unknown_option", t_error_unknown_option),
+    ("error_permission_denied", t_error_permission),
+    ("error_target_exits", t_error_target_exits),
+]
+
+
+def applicability(name, interp):
+    """None if the scenario runs on interp, else (emit_skip, reason)."""
+    two = interp.version[0] == 2
+    if name == "coroutine" and (two or not interp.at_least(3, 6)):
+        return True, "asyncio coroutines need Python 3.6+"
+    if name == "unicode_names" and two:
+        return True, "identifiers are ASCII-only in Python 2.7"
+    if name == "stripped_libpython" and interp.static:
+        try:
+            has_symtab = ".symtab" in elf_section_names(interp.realpath)
+        except (OSError, ValueError):
+            has_symtab = None
+        if has_symtab is False:
+            return True, ("static build, no libpython to strip; the interpreter binary already has "
+                          "no .symtab, so the other tests here cover a stripped interpreter")
+        return True, "static build with a .symtab: stripping a copy of the executable is not done here"
+    if name == "layout_source" and not interp.at_least(3, 13):
+        return False, None   # the variable only exists for 3.13+; nothing to skip
+    return None
+
+
+def build(interps):
+    tests = []
+    for name, fn in PER_INTERPRETER:
+        for interp in interps:
+            a = applicability(name, interp)
+            test_name = "%s[%s]" % (name, interp.id)
+            if a is None:
+                tests.append(Test(test_name, fn, interp))
+            elif a[0]:
+                tests.append(Test(test_name, fn, interp, skip=a[1]))
+        if name == "layout_source" and not any(i.at_least(3, 13) for i in interps):
+            tests.append(Test("layout_source[3.13]", fn, skip="no Python 3.13+ interpreter found"))
+    for name, fn in ERRORS:
+        if name in ("error_permission_denied", "error_target_exits") and not interps:
+            tests.append(Test(name, fn, skip="no Python interpreter found"))
+        else:
+            tests.append(Test(name, fn))
+    return tests
