@@ -12,4 +12,4 @@ cd "$dir"
 # Leak reports at exit are noise for a short-lived tool; errors are not.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-make -j"$(nproc)" check TESTFLAGS="$*"
+make -s --no-print-directory -j"$(nproc)" check TESTFLAGS="$*"
