@@ -23,6 +23,13 @@ static inline int mem_read(struct mem_source *src, uint64_t addr, void *buf, siz
     return src->read(src, addr, buf, len);
 }
 
+/* A plausible address of a heap object in a 64-bit user space: non-null,
+ * 8-aligned and canonical. Checked before following any remote pointer. */
+static inline int mem_ptr_plausible(uint64_t p)
+{
+    return p >= 4096 && (p & 7) == 0 && p < (1ULL << 47);
+}
+
 int mem_read_u64(struct mem_source *src, uint64_t addr, uint64_t *out);
 int mem_read_i32(struct mem_source *src, uint64_t addr, int32_t *out);
 

@@ -2,6 +2,7 @@
 
 #include "python/code_cache.h"
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "python/pystr.h"
 
@@ -145,13 +146,6 @@ int py_bytes_read(struct mem_source *src, const struct py_layout *lay, uint64_t 
     return 0;
 }
 
-static uint64_t load_ptr(const uint8_t *obj, int off)
-{
-    uint64_t v;
-    memcpy(&v, obj + off, sizeof v);
-    return v;
-}
-
 static int read_string(struct mem_source *src, const struct py_layout *lay, uint64_t addr,
                        char **out)
 {
@@ -179,7 +173,7 @@ static int code_read(struct mem_source *src, const struct py_layout *lay, uint64
     int rc = mem_read(src, addr, obj, (size_t)lay->code_size);
     if (rc)
         return rc;
-    if (code_type && load_ptr(obj, lay->object_type) != code_type)
+    if (code_type && bytes_u64(obj + lay->object_type) != code_type)
         return -PT_ERR_BAD_DATA;
 
     struct py_code_info *ci = calloc(1, sizeof *ci);
@@ -191,12 +185,12 @@ static int code_read(struct mem_source *src, const struct py_layout *lay, uint64
     ci->firstlineno = first;
 
     int name_off = lay->code_qualname >= 0 ? lay->code_qualname : lay->code_name;
-    rc = read_string(src, lay, load_ptr(obj, name_off), &ci->name);
+    rc = read_string(src, lay, bytes_u64(obj + name_off), &ci->name);
     if (rc == 0)
-        rc = read_string(src, lay, load_ptr(obj, lay->code_filename), &ci->filename);
+        rc = read_string(src, lay, bytes_u64(obj + lay->code_filename), &ci->filename);
     if (rc == 0) {
         int table_off = lay->code_linetable >= 0 ? lay->code_linetable : lay->code_lnotab;
-        rc = py_bytes_read(src, lay, load_ptr(obj, table_off), PY_LINETABLE_MAX,
+        rc = py_bytes_read(src, lay, bytes_u64(obj + table_off), PY_LINETABLE_MAX,
                            &ci->linetable, &ci->linetable_len);
     }
     if (rc == 0) {
@@ -210,7 +204,7 @@ static int code_read(struct mem_source *src, const struct py_layout *lay, uint64
             ci->code_start = addr + (uint64_t)lay->code_code_adaptive;
             ci->code_len = (uint64_t)units * 2;
         } else if (lay->code_code >= 0) {
-            uint64_t co_code = load_ptr(obj, lay->code_code);
+            uint64_t co_code = bytes_u64(obj + lay->code_code);
             int64_t n;
             rc = mem_read(src, co_code + (uint64_t)lay->varobject_size, &n, sizeof n);
             if (rc == 0 && (n < 0 || n > (int64_t)(PY_LINETABLE_MAX * 16)))

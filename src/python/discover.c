@@ -196,7 +196,7 @@ static int scan_for_interp(struct py_target *t, const struct found *f,
         for (size_t off = (8 - (base & 7)) & 7; off + 8 <= len; off += 8) {
             uint64_t p;
             memcpy(&p, data + off, 8);
-            if (p < 4096 || (p & 7) || p >= (1ULL << 47))
+            if (!mem_ptr_plausible(p))
                 continue;
             const struct proc_map *m = proc_maps_find(maps, p);
             if (!m || !(m->perms & PROC_MAP_W))

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 
 /* PyASCIIObject.state bits on x86-64, identical in 3.3-3.13 (checked with
@@ -26,20 +27,6 @@
  * and 2.7's PyStringObject header (up to ob_sval) is 36 bytes. */
 #define HDR_MAX 128
 
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static uint32_t get_unit(const uint8_t *p, size_t i, int width)
 {
     if (width == 1)
@@ -49,7 +36,7 @@ static uint32_t get_unit(const uint8_t *p, size_t i, int width)
         memcpy(&v, p + 2 * i, sizeof v);
         return v;
     }
-    return get_u32(p + 4 * i);
+    return bytes_u32(p + 4 * i);
 }
 
 static size_t put_utf8(uint32_t c, uint8_t *b)
@@ -192,8 +179,8 @@ static int read_py3(struct mem_source *src, const struct py_layout *lay, uint64_
     if (rc < 0)
         return rc;
 
-    int64_t length = (int64_t)get_u64(hdr + lay->unicode_length);
-    uint32_t state = get_u32(hdr + lay->unicode_state);
+    int64_t length = (int64_t)bytes_u64(hdr + lay->unicode_length);
+    uint32_t state = bytes_u32(hdr + lay->unicode_state);
     unsigned kind = (state >> STATE_KIND_SHIFT) & STATE_KIND_MASK;
     if (length < 0 || (kind != 1 && kind != 2 && kind != 4))
         return -PT_ERR_BAD_DATA;
@@ -255,7 +242,7 @@ static int read_py2(struct mem_source *src, const struct py_layout *lay, uint64_
      * may be unicode: the type's flags say which (one extra small read). */
     int is_unicode = 0;
     if (lay->type_flags >= 0 && field_ok(lay->object_type, 8, hdr_len)) {
-        uint64_t type = get_u64(hdr + lay->object_type), flags;
+        uint64_t type = bytes_u64(hdr + lay->object_type), flags;
         if (type == 0)
             return -PT_ERR_BAD_DATA;
         rc = mem_read_u64(src, type + (uint64_t)lay->type_flags, &flags);
@@ -272,8 +259,8 @@ static int read_py2(struct mem_source *src, const struct py_layout *lay, uint64_
     if (is_unicode) {
         if (!have_unicode)
             return -PT_ERR_UNSUPPORTED;
-        int64_t length = (int64_t)get_u64(hdr + lay->unicode2_length);
-        uint64_t data = get_u64(hdr + lay->unicode2_str);
+        int64_t length = (int64_t)bytes_u64(hdr + lay->unicode2_length);
+        uint64_t data = bytes_u64(hdr + lay->unicode2_str);
         if (length < 0 || (length > 0 && data == 0))
             return -PT_ERR_BAD_DATA;
         size_t n = (uint64_t)length < PY_STR_MAX_CHARS ? (size_t)length : PY_STR_MAX_CHARS;
@@ -289,7 +276,7 @@ static int read_py2(struct mem_source *src, const struct py_layout *lay, uint64_
         return 0;
     }
 
-    int64_t size = (int64_t)get_u64(hdr + lay->varobject_size);
+    int64_t size = (int64_t)bytes_u64(hdr + lay->varobject_size);
     if (size < 0)
         return -PT_ERR_BAD_DATA;
     /* Read the whole (capped) string whatever cap is, so the UTF-8 versus

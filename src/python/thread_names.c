@@ -2,6 +2,7 @@
 
 #include "python/thread_names.h"
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "python/pystr.h"
 
@@ -79,26 +80,6 @@ struct names_ctx {
     uint64_t known_key;
 };
 
-/* A plausible user-space object address: non-null, aligned, canonical. */
-static int ptr_ok(uint64_t p)
-{
-    return p >= 4096 && (p & 7) == 0 && p < (1ULL << 47);
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static int span(int acc, int off, int width)
 {
     return off >= 0 && off + width > acc ? off + width : acc;
@@ -123,7 +104,7 @@ static int read_some(struct names_ctx *c, uint64_t addr, uint8_t *buf, size_t le
 static int type_get(struct names_ctx *c, uint64_t addr, int full, const struct type_info **out)
 {
     const struct py_layout *l = c->l;
-    if (!ptr_ok(addr))
+    if (!mem_ptr_plausible(addr))
         return -PT_ERR_BAD_DATA;
     struct type_info *ti = NULL;
     for (size_t i = 0; i < c->ntypes; i++) {
@@ -163,15 +144,15 @@ static int type_get(struct names_ctx *c, uint64_t addr, int full, const struct t
         return rc;
 
     struct type_info t = { .addr = addr, .full = full, .dictoffset = 0, .basicsize = 0 };
-    t.flags = get_u64(buf + l->type_flags);
+    t.flags = bytes_u64(buf + l->type_flags);
     if (full) {
         if (l->type_dictoffset >= 0)
-            t.dictoffset = (int64_t)get_u64(buf + l->type_dictoffset);
+            t.dictoffset = (int64_t)bytes_u64(buf + l->type_dictoffset);
         if (l->type_basicsize >= 0)
-            t.basicsize = (int64_t)get_u64(buf + l->type_basicsize);
+            t.basicsize = (int64_t)bytes_u64(buf + l->type_basicsize);
         /* ht_cached_keys exists only in heap types (PyHeapTypeObject). */
         if (l->heaptype_cached_keys >= 0 && (t.flags & TPF_HEAPTYPE))
-            t.cached_keys = get_u64(buf + l->heaptype_cached_keys);
+            t.cached_keys = bytes_u64(buf + l->heaptype_cached_keys);
     }
     if (ti == &c->types[c->ntypes])
         c->ntypes++;
@@ -195,7 +176,7 @@ static int load_keys(struct names_ctx *c, uint64_t keys, uint64_t values, size_t
         l->dictkeys_log2_size >= hsize || l->dictkeys_log2_index_bytes >= hsize ||
         l->dictkeys_kind >= hsize)
         return -PT_ERR_UNSUPPORTED;
-    if (!ptr_ok(keys))
+    if (!mem_ptr_plausible(keys))
         return -PT_ERR_BAD_DATA;
     int rc = mem_read(c->mem, keys, hdr, (size_t)hsize);
     if (rc < 0)
@@ -221,13 +202,13 @@ static int load_keys(struct names_ctx *c, uint64_t keys, uint64_t values, size_t
         /* 3.6-3.10: dk_size, with DK_IXSIZE picking the index width. */
         if (l->dictkeys_size < 0)
             return -PT_ERR_UNSUPPORTED;
-        size = get_u64(hdr + l->dictkeys_size);
+        size = bytes_u64(hdr + l->dictkeys_size);
         if (size == 0 || (size & (size - 1)) || size > (1ull << 32))
             return -PT_ERR_BAD_DATA;
         unsigned width = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffffull ? 4 : 8;
         index_bytes = size * width;
     }
-    int64_t nentries = (int64_t)get_u64(hdr + l->dictkeys_nentries);
+    int64_t nentries = (int64_t)bytes_u64(hdr + l->dictkeys_nentries);
     if (nentries < 0 || (uint64_t)nentries > size)
         return -PT_ERR_BAD_DATA;
 
@@ -258,8 +239,8 @@ static int load_keys(struct names_ctx *c, uint64_t keys, uint64_t values, size_t
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *e = ent + i * (size_t)esize;
-        kv[i].key = get_u64(e + koff);
-        kv[i].value = values ? vals[i] : get_u64(e + koff + 8);
+        kv[i].key = bytes_u64(e + koff);
+        kv[i].value = values ? vals[i] : bytes_u64(e + koff + 8);
     }
     free(ent);
     free(vals);
@@ -278,7 +259,7 @@ fail:
 static int values_array(struct names_ctx *c, uint64_t values, uint64_t *array, size_t *cap,
                         int *valid)
 {
-    if (!ptr_ok(values))
+    if (!mem_ptr_plausible(values))
         return -PT_ERR_BAD_DATA;
     *valid = 1;
     if (c->ver < 313) {
@@ -301,7 +282,7 @@ static int load_dict(struct names_ctx *c, uint64_t addr, struct kv **out, size_t
 {
     const struct py_layout *l = c->l;
     uint8_t hdr[HDR_READ_MAX];
-    if (!ptr_ok(addr))
+    if (!mem_ptr_plausible(addr))
         return -PT_ERR_BAD_DATA;
 
     if (c->ver < 300) {
@@ -313,11 +294,11 @@ static int load_dict(struct names_ctx *c, uint64_t addr, struct kv **out, size_t
         int rc = mem_read(c->mem, addr, hdr, (size_t)n);
         if (rc < 0)
             return rc;
-        if (c->dict_type && get_u64(hdr + l->object_type) != c->dict_type)
+        if (c->dict_type && bytes_u64(hdr + l->object_type) != c->dict_type)
             return -PT_ERR_BAD_DATA;
-        uint64_t size = get_u64(hdr + l->dict_mask) + 1;
-        uint64_t table = get_u64(hdr + l->dict_table);
-        if (size < 8 || (size & (size - 1)) || size > (1ull << 32) || !ptr_ok(table))
+        uint64_t size = bytes_u64(hdr + l->dict_mask) + 1;
+        uint64_t table = bytes_u64(hdr + l->dict_table);
+        if (size < 8 || (size & (size - 1)) || size > (1ull << 32) || !mem_ptr_plausible(table))
             return -PT_ERR_BAD_DATA;
         size_t cnt = size < DICT_MAX_ENTRIES ? (size_t)size : DICT_MAX_ENTRIES;
         size_t es = (size_t)l->dictentry_size;
@@ -335,8 +316,8 @@ static int load_dict(struct names_ctx *c, uint64_t addr, struct kv **out, size_t
             return rc;
         }
         for (size_t i = 0; i < cnt; i++) {
-            kv[i].key = get_u64(ent + i * es + 8);
-            kv[i].value = get_u64(ent + i * es + 16);
+            kv[i].key = bytes_u64(ent + i * es + 8);
+            kv[i].value = bytes_u64(ent + i * es + 16);
         }
         free(ent);
         *out = kv;
@@ -350,10 +331,10 @@ static int load_dict(struct names_ctx *c, uint64_t addr, struct kv **out, size_t
     int rc = mem_read(c->mem, addr, hdr, (size_t)n);
     if (rc < 0)
         return rc;
-    if (c->dict_type && get_u64(hdr + l->object_type) != c->dict_type)
+    if (c->dict_type && bytes_u64(hdr + l->object_type) != c->dict_type)
         return -PT_ERR_BAD_DATA;
-    uint64_t keys = get_u64(hdr + l->dict_keys);
-    uint64_t values = get_u64(hdr + l->dict_values);
+    uint64_t keys = bytes_u64(hdr + l->dict_keys);
+    uint64_t values = bytes_u64(hdr + l->dict_values);
     if (!values)
         return load_keys(c, keys, 0, 0, out, count);
     /* A split table: keys shared with the class, values per instance. */
@@ -373,7 +354,7 @@ static int str_equals(struct names_ctx *c, uint64_t addr, const char *want)
     const struct py_layout *l = c->l;
     size_t wl = strlen(want);
     uint8_t buf[HDR_READ_MAX];
-    if (!ptr_ok(addr) || wl > 64)
+    if (!mem_ptr_plausible(addr) || wl > 64)
         return 0;
 
     if (c->ver < 300) {
@@ -382,12 +363,12 @@ static int str_equals(struct names_ctx *c, uint64_t addr, const char *want)
         if (l->bytes_sval <= 0 || l->varobject_size < 0 || l->bytes_sval + wl > HDR_READ_MAX)
             return 0;
         int got = read_some(c, addr, buf, (size_t)l->bytes_sval + wl, (size_t)l->bytes_sval);
-        if (got < 0 || (int64_t)get_u64(buf + l->varobject_size) != (int64_t)wl)
+        if (got < 0 || (int64_t)bytes_u64(buf + l->varobject_size) != (int64_t)wl)
             return 0;
         if ((size_t)got < (size_t)l->bytes_sval + wl ||
             memcmp(buf + l->bytes_sval, want, wl) != 0) {
             const struct type_info *ti;
-            if (type_get(c, get_u64(buf + l->object_type), 0, &ti) < 0 ||
+            if (type_get(c, bytes_u64(buf + l->object_type), 0, &ti) < 0 ||
                 !(ti->flags & TPF_UNICODE_SUBCLASS))
                 return 0;
         }
@@ -397,9 +378,9 @@ static int str_equals(struct names_ctx *c, uint64_t addr, const char *want)
             l->unicode_state < 0 || l->unicode_length + 8 > hs || l->unicode_state + 4 > hs)
             return 0;
         int got = read_some(c, addr, buf, (size_t)hs + wl, (size_t)hs);
-        if (got < 0 || (int64_t)get_u64(buf + l->unicode_length) != (int64_t)wl)
+        if (got < 0 || (int64_t)bytes_u64(buf + l->unicode_length) != (int64_t)wl)
             return 0;
-        uint32_t state = get_u32(buf + l->unicode_state);
+        uint32_t state = bytes_u32(buf + l->unicode_state);
         /* A compact ASCII string keeps its bytes right after the header;
          * anything else (legacy or non-ASCII) goes to the full decoder. */
         if ((state & (STATE_COMPACT | STATE_ASCII)) == (STATE_COMPACT | STATE_ASCII)) {
@@ -421,14 +402,14 @@ static int kv_find(struct names_ctx *c, const struct kv *kv, size_t n, const cha
 {
     if (c->known_name == name) {
         for (size_t i = 0; i < n; i++) {
-            if (kv[i].key == c->known_key && ptr_ok(kv[i].value)) {
+            if (kv[i].key == c->known_key && mem_ptr_plausible(kv[i].value)) {
                 *value = kv[i].value;
                 return 0;
             }
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (!ptr_ok(kv[i].key) || !ptr_ok(kv[i].value))
+        if (!mem_ptr_plausible(kv[i].key) || !mem_ptr_plausible(kv[i].value))
             continue;
         if (str_equals(c, kv[i].key, name)) {
             c->known_name = name;
@@ -490,14 +471,14 @@ static int read_ident(struct names_ctx *c, uint64_t addr, uint64_t *out)
         return got;
 
     const struct type_info *ti;
-    int rc = type_get(c, get_u64(buf + l->object_type), 0, &ti);
+    int rc = type_get(c, bytes_u64(buf + l->object_type), 0, &ti);
     if (rc < 0)
         return rc;
     if (c->ver < 300 && (ti->flags & TPF_INT_SUBCLASS)) {
         /* 2.7 thread.get_ident() returns an int holding the C long. */
         if (l->int2_ival < 0 || (size_t)got < (size_t)l->int2_ival + 8)
             return -PT_ERR_BAD_DATA;
-        *out = get_u64(buf + l->int2_ival);
+        *out = bytes_u64(buf + l->int2_ival);
         return 0;
     }
     if (!(ti->flags & TPF_LONG_SUBCLASS))
@@ -507,7 +488,7 @@ static int read_ident(struct names_ctx *c, uint64_t addr, uint64_t *out)
     if (c->ver >= 312) {
         /* lv_tag right before the digits: ndigits << 3 | sign, sign 0 for
          * positive, 1 for zero, 2 for negative (pycore_long.h). */
-        uint64_t tag = get_u64(buf + dig - 8);
+        uint64_t tag = bytes_u64(buf + dig - 8);
         if ((tag & 3) == 1) {
             *out = 0;
             return 0;
@@ -519,7 +500,7 @@ static int read_ident(struct names_ctx *c, uint64_t addr, uint64_t *out)
         /* ob_size: the digit count, negative for negative numbers. */
         if (l->varobject_size < 0 || l->varobject_size + 8 > dig)
             return -PT_ERR_UNSUPPORTED;
-        int64_t size = (int64_t)get_u64(buf + l->varobject_size);
+        int64_t size = (int64_t)bytes_u64(buf + l->varobject_size);
         if (size < 0)
             return -PT_ERR_BAD_DATA;
         ndigits = (uint64_t)size;
@@ -534,7 +515,7 @@ static int read_ident(struct names_ctx *c, uint64_t addr, uint64_t *out)
     }
     uint64_t v = 0;
     for (uint64_t i = 0; i < ndigits; i++) {
-        uint32_t d = get_u32(buf + dig + 4 * i);
+        uint32_t d = bytes_u32(buf + dig + 4 * i);
         if (d > LONG_MASK || (i == 2 && d >= 16))
             return -PT_ERR_BAD_DATA;
         v |= (uint64_t)d << (LONG_SHIFT * i);
@@ -548,7 +529,7 @@ static int instance_attr(struct names_ctx *c, uint64_t obj, const char *name, ui
 {
     const struct py_layout *l = c->l;
     uint64_t type;
-    if (!ptr_ok(obj) || l->object_type < 0)
+    if (!mem_ptr_plausible(obj) || l->object_type < 0)
         return -PT_ERR_BAD_DATA;
     int rc = mem_read_u64(c->mem, obj + (uint64_t)l->object_type, &type);
     if (rc < 0)
@@ -621,7 +602,7 @@ int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents
         return -PT_ERR_UNSUPPORTED;
     if (l->interp_modules < 0 || l->module_dict < 0 || l->object_type < 0)
         return -PT_ERR_UNSUPPORTED;
-    if (!ptr_ok(interp))
+    if (!mem_ptr_plausible(interp))
         return -PT_ERR_BAD_DATA;
 
     /* sys.modules: its type is the exact dict type every later dict has. */
@@ -629,7 +610,7 @@ int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents
     int rc = mem_read_u64(c.mem, interp + (uint64_t)l->interp_modules, &modules);
     if (rc < 0)
         return rc;
-    if (!ptr_ok(modules))
+    if (!mem_ptr_plausible(modules))
         return -PT_ERR_BAD_DATA;
     rc = mem_read_u64(c.mem, modules + (uint64_t)l->object_type, &dtype);
     if (rc < 0)
@@ -666,7 +647,7 @@ int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents
     int found = 0;
     for (size_t k = 0; k < nkv; k++) {
         uint64_t ident;
-        if (!ptr_ok(kv[k].key) || !ptr_ok(kv[k].value) || read_ident(&c, kv[k].key, &ident) < 0 ||
+        if (!mem_ptr_plausible(kv[k].key) || !mem_ptr_plausible(kv[k].value) || read_ident(&c, kv[k].key, &ident) < 0 ||
             ident == 0)
             continue;
         char name[PY_THREAD_NAME_MAX];

@@ -2,6 +2,7 @@
 
 #include "python/walk.h"
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "proc/tasks.h"
 #include "python/linetable.h"
@@ -41,26 +42,6 @@ static int cycle_seen(struct cycle_guard *g, uint64_t addr)
         g->steps = 0;
     }
     return 0;
-}
-
-/* A plausible user-space object address: non-null, aligned, canonical. */
-static int ptr_ok(uint64_t p)
-{
-    return p >= 4096 && (p & 7) == 0 && p < (1ULL << 47);
-}
-
-static uint64_t get_u64(const uint8_t *buf, int off)
-{
-    uint64_t v;
-    memcpy(&v, buf + off, sizeof v);
-    return v;
-}
-
-static int32_t get_i32(const uint8_t *buf, int off)
-{
-    int32_t v;
-    memcpy(&v, buf + off, sizeof v);
-    return v;
 }
 
 static int max_off(int acc, int off, int width)
@@ -241,7 +222,7 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
         /* Keep the last slot for the frame that marks the cut. */
         if (depth >= PY_MAX_DEPTH - 1)
             return -PT_ERR_TRUNCATED;
-        if (!ptr_ok(frame) || cycle_seen(&guard, frame))
+        if (!mem_ptr_plausible(frame) || cycle_seen(&guard, frame))
             return -PT_ERR_BAD_DATA;
         int rc = mem_read(w->mem, frame, buf, span);
         if (rc)
@@ -249,12 +230,12 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
         struct py_frame *f = sample_add_frame(s, t);
         if (!f)
             return -PT_ERR_TRUNCATED;
-        int32_t lasti = get_i32(buf, l->frame_lasti);
-        rc = decode_frame(w, f, get_u64(buf, l->frame_code), 0, 0,
+        int32_t lasti = bytes_i32(buf + l->frame_lasti);
+        rc = decode_frame(w, f, bytes_u64(buf + l->frame_code), 0, 0,
                           lasti < 0 ? -1 : (int64_t)lasti * unit);
         if (rc)
             return rc;
-        frame = get_u64(buf, l->frame_back);
+        frame = bytes_u64(buf + l->frame_back);
     }
     return 0;
 }
@@ -279,17 +260,17 @@ static int chunk_read_next(struct py_walker *w, struct chunk_window *cw)
     uint8_t hdr[64];
     int hdr_len = max_off(max_off(max_off(0, l->chunk_previous, 8), l->chunk_size, 8),
                           l->chunk_top, 8);
-    if (cw->nhdrs >= CHUNK_HEADERS_MAX || !ptr_ok(cw->next_chunk) || hdr_len <= 0 ||
+    if (cw->nhdrs >= CHUNK_HEADERS_MAX || !mem_ptr_plausible(cw->next_chunk) || hdr_len <= 0 ||
         hdr_len > (int)sizeof hdr || mem_read(w->mem, cw->next_chunk, hdr, (size_t)hdr_len) != 0)
         return 0;
     uint64_t start = cw->next_chunk + (uint64_t)l->chunk_data;
-    uint64_t end = cw->next_chunk + get_u64(hdr, l->chunk_size);
+    uint64_t end = cw->next_chunk + bytes_u64(hdr + l->chunk_size);
     if (end < start || end - start > (1ULL << 30))
         return 0;
     cw->hdrs[cw->nhdrs].start = start;
     cw->hdrs[cw->nhdrs].end = end;
     cw->nhdrs++;
-    cw->next_chunk = get_u64(hdr, l->chunk_previous);
+    cw->next_chunk = bytes_u64(hdr + l->chunk_previous);
     return 1;
 }
 
@@ -348,14 +329,14 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             rc = -PT_ERR_TRUNCATED;
             break;
         }
-        if (!ptr_ok(frame) || cycle_seen(&guard, frame)) {
+        if (!mem_ptr_plausible(frame) || cycle_seen(&guard, frame)) {
             rc = -PT_ERR_BAD_DATA;
             break;
         }
         const uint8_t *fb = frame_bytes(w, &cw, frame, span, single, &rc);
         if (!fb)
             break;
-        uint64_t back = get_u64(fb, l->frame_back);
+        uint64_t back = bytes_u64(fb + l->frame_back);
         if (l->frame_owner >= 0 && l->frame_owned_by_cstack >= 0 &&
             (signed char)fb[l->frame_owner] >= l->frame_owned_by_cstack) {
             /* A shim frame pushed by C code to start the interpreter (from
@@ -373,11 +354,11 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             rc = -PT_ERR_TRUNCATED;
             break;
         }
-        uint64_t code = get_u64(fb, l->frame_code);
+        uint64_t code = bytes_u64(fb + l->frame_code);
         /* From 3.14 f_executable is a tagged stack reference. */
         if (l->major > 3 || (l->major == 3 && l->minor >= 14))
             code &= ~(uint64_t)7;
-        rc = decode_frame(w, f, code, 1, get_u64(fb, l->frame_instr), 0);
+        rc = decode_frame(w, f, code, 1, bytes_u64(fb + l->frame_instr), 0);
         if (rc)
             break;
         frame = back;
@@ -390,20 +371,20 @@ static int first_frame(struct py_walker *w, const uint8_t *ts, uint64_t *frame)
 {
     const struct py_layout *l = &w->layout;
     if (l->tstate_frame >= 0) {
-        *frame = get_u64(ts, l->tstate_frame);
+        *frame = bytes_u64(ts + l->tstate_frame);
         return 0;
     }
     if (l->tstate_current_frame >= 0) {
-        *frame = get_u64(ts, l->tstate_current_frame);
+        *frame = bytes_u64(ts + l->tstate_current_frame);
         return 0;
     }
     if (l->tstate_cframe >= 0 && l->cframe_current_frame >= 0) {
-        uint64_t cframe = get_u64(ts, l->tstate_cframe);
+        uint64_t cframe = bytes_u64(ts + l->tstate_cframe);
         if (cframe == 0) {
             *frame = 0;
             return 0;
         }
-        if (!ptr_ok(cframe))
+        if (!mem_ptr_plausible(cframe))
             return -PT_ERR_BAD_DATA;
         return mem_read_u64(w->mem, cframe + (uint64_t)l->cframe_current_frame, frame);
     }
@@ -424,7 +405,7 @@ static uint64_t gil_holder(struct py_walker *w, uint64_t interp)
         uint64_t gil;
         int32_t locked;
         if (mem_read_u64(w->mem, interp + (uint64_t)l->interp_ceval_gil, &gil) != 0 ||
-            !ptr_ok(gil) || mem_read_i32(w->mem, gil + (uint64_t)l->gil_locked, &locked) != 0 ||
+            !mem_ptr_plausible(gil) || mem_read_i32(w->mem, gil + (uint64_t)l->gil_locked, &locked) != 0 ||
             !locked || mem_read_u64(w->mem, gil + (uint64_t)l->gil_last_holder, &holder) != 0)
             return 0;
         return holder;
@@ -440,17 +421,17 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
     int rc = mem_read(w->mem, tstate, ts, (size_t)tstate_span(l));
     if (rc)
         return rc;
-    if (l->tstate_interp >= 0 && get_u64(ts, l->tstate_interp) != interp)
+    if (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp)
         return -PT_ERR_BAD_DATA;
-    *next = get_u64(ts, l->tstate_next);
+    *next = bytes_u64(ts + l->tstate_next);
 
     struct py_thread *t = sample_add_thread(s);
     if (!t)
         return -ENOMEM;
     t->tstate = tstate;
-    t->thread_id = get_u64(ts, l->tstate_thread_id);
+    t->thread_id = bytes_u64(ts + l->tstate_thread_id);
     if (l->tstate_native_thread_id >= 0)
-        t->tid = (pid_t)get_u64(ts, l->tstate_native_thread_id);
+        t->tid = (pid_t)bytes_u64(ts + l->tstate_native_thread_id);
     t->gil = holder != 0 && holder == tstate;
 
     uint64_t frame;
@@ -461,7 +442,7 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
         else
             rc = walk_interpreter_frames(w, s, t, frame,
                                          l->tstate_datastack_chunk >= 0
-                                             ? get_u64(ts, l->tstate_datastack_chunk) : 0);
+                                             ? bytes_u64(ts + l->tstate_datastack_chunk) : 0);
     }
     if (rc) {
         t->error = rc;
@@ -520,7 +501,7 @@ int py_walk(struct py_walker *w, struct py_sample *s)
     struct cycle_guard interp_guard;
     cycle_guard_init(&interp_guard);
     for (unsigned n = 0; interp && n < PY_MAX_INTERPRETERS; n++) {
-        if (!ptr_ok(interp) || cycle_seen(&interp_guard, interp))
+        if (!mem_ptr_plausible(interp) || cycle_seen(&interp_guard, interp))
             return n == 0 ? -PT_ERR_BAD_DATA : 0;
         uint64_t tstate, next_interp;
         int rc = mem_read_u64(w->mem, interp + (uint64_t)l->interp_tstate_head, &tstate);
@@ -533,7 +514,7 @@ int py_walk(struct py_walker *w, struct py_sample *s)
         struct cycle_guard guard;
         cycle_guard_init(&guard);
         for (unsigned i = 0; tstate && i < PY_MAX_THREADS; i++) {
-            if (!ptr_ok(tstate) || cycle_seen(&guard, tstate))
+            if (!mem_ptr_plausible(tstate) || cycle_seen(&guard, tstate))
                 break;
             uint64_t next = 0;
             rc = walk_thread(w, s, interp, tstate, holder, &next);

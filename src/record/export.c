@@ -8,6 +8,7 @@
 
 #include "core/stacks.h"
 #include "core/strbuf.h"
+#include "core/utf8.h"
 #include "record/export_internal.h"
 
 /* ---- names ------------------------------------------------------------------ */
@@ -420,33 +421,7 @@ struct export_func_totals *export_func_totals(struct export_prep *p)
 
 /* ---- text ------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-    else return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* Overlong forms and surrogates are not valid UTF-8. */
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
 
-#define REPLACEMENT "\xef\xbf\xbd"
 
 void export_sb_reset(struct strbuf *sb)
 {
@@ -463,11 +438,11 @@ void export_put_utf8(struct strbuf *sb, const char *str)
     while (i < n) {
         size_t start = i;
         size_t len;
-        while (i < n && (len = utf8_len(s + i, n - i)) != 0)
+        while (i < n && (len = utf8_seq_len(s + i, n - i)) != 0)
             i += len;
         strbuf_append(sb, str + start, i - start);
         if (i < n) {
-            strbuf_puts(sb, REPLACEMENT);
+            strbuf_puts(sb, UTF8_REPLACEMENT);
             i++;
         }
     }
@@ -491,9 +466,9 @@ void export_put_label(struct strbuf *sb, const char *str)
             }
             i++;
         } else {
-            size_t len = utf8_len(s + i, n - i);
+            size_t len = utf8_seq_len(s + i, n - i);
             if (len == 0) {
-                strbuf_puts(sb, REPLACEMENT);
+                strbuf_puts(sb, UTF8_REPLACEMENT);
                 i++;
             } else {
                 strbuf_append(sb, str + i, len);
@@ -594,9 +569,9 @@ void export_put_xml(struct strbuf *sb, const char *str)
             i++;
             continue;
         }
-        size_t len = utf8_len(s + i, n - i);
+        size_t len = utf8_seq_len(s + i, n - i);
         if (len == 0 || (len == 3 && c == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe)) {
-            strbuf_puts(sb, REPLACEMENT);   /* invalid, or U+FFFE/U+FFFF */
+            strbuf_puts(sb, UTF8_REPLACEMENT);   /* invalid, or U+FFFE/U+FFFF */
             i += len ? len : 1;
             continue;
         }
