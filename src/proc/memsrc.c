@@ -24,6 +24,19 @@ int mem_read_i32(struct mem_source *src, uint64_t addr, int32_t *out)
     return rc;
 }
 
+void mem_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
+{
+    if (n == 0)
+        return;
+    src->reads++;
+    if (src->readv) {
+        src->readv(src, iov, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        iov[i].ok = src->read(src, iov[i].addr, iov[i].buf, iov[i].len) == 0;
+}
+
 static int live_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
 {
     struct live_mem *m = (struct live_mem *)src;
@@ -42,10 +55,42 @@ static int live_read(struct mem_source *src, uint64_t addr, void *buf, size_t le
     return 0;
 }
 
+/* The kernel takes up to IOV_MAX pieces per call; 256 keeps the arrays on
+ * the stack. A short total means some piece failed: those few are then
+ * read one by one to find which. */
+#define LIVE_READV_BATCH 256
+
+static void live_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
+{
+    struct live_mem *m = (struct live_mem *)src;
+    struct iovec local[LIVE_READV_BATCH], remote[LIVE_READV_BATCH];
+    for (size_t start = 0; start < n; start += LIVE_READV_BATCH) {
+        size_t count = n - start < LIVE_READV_BATCH ? n - start : LIVE_READV_BATCH;
+        size_t total = 0;
+        for (size_t i = 0; i < count; i++) {
+            struct mem_iov *p = &iov[start + i];
+            local[i].iov_base = p->buf;
+            local[i].iov_len = p->len;
+            remote[i].iov_base = (void *)(uintptr_t)p->addr;
+            remote[i].iov_len = p->len;
+            total += p->len;
+        }
+        ssize_t got = process_vm_readv(m->pid, local, count, remote, count, 0);
+        for (size_t i = 0; i < count; i++) {
+            struct mem_iov *p = &iov[start + i];
+            if (got >= 0 && (size_t)got == total)
+                p->ok = 1;
+            else
+                p->ok = live_read(src, p->addr, p->buf, p->len) == 0;
+        }
+    }
+}
+
 void live_mem_init(struct live_mem *m, pid_t pid)
 {
     memset(m, 0, sizeof *m);
     m->base.read = live_read;
+    m->base.readv = live_readv;
     m->pid = pid;
 }
 

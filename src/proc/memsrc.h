@@ -12,8 +12,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* One piece of a batched read: ok is set to 1 when it was read whole. */
+struct mem_iov {
+    uint64_t addr;
+    void *buf;
+    size_t len;
+    int ok;
+};
+
 struct mem_source {
     int (*read)(struct mem_source *src, uint64_t addr, void *buf, size_t len);
+    /* Optional: many pieces at once (one system call for a live process). */
+    void (*readv)(struct mem_source *src, struct mem_iov *iov, size_t n);
     unsigned long reads;        /* number of read calls, for statistics */
 };
 
@@ -29,6 +39,10 @@ static inline int mem_ptr_plausible(uint64_t p)
 {
     return p >= 4096 && (p & 7) == 0 && p < (1ULL << 47);
 }
+
+/* Read n pieces, setting each one's ok; pieces that fail leave others
+ * unaffected. */
+void mem_readv(struct mem_source *src, struct mem_iov *iov, size_t n);
 
 int mem_read_u64(struct mem_source *src, uint64_t addr, uint64_t *out);
 int mem_read_i32(struct mem_source *src, uint64_t addr, int32_t *out);

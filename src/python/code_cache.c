@@ -87,6 +87,7 @@ static void remove_slot(struct py_code_cache *c, size_t i)
 
 void py_code_cache_trim(struct py_code_cache *c)
 {
+    c->epoch++;
     /* Clearing everything is crude but bounded and rare: a target with
      * more live code objects than this runs many distinct functions. */
     if (c->count * 4 >= c->cap * 3) {
@@ -162,6 +163,33 @@ static int read_string(struct mem_source *src, const struct py_layout *lay, uint
     return 0;
 }
 
+/* The fields that tell one code object from another at the same address:
+ * its name, file and line table objects, its size and its first line. */
+static void fingerprint(const struct py_layout *lay, const uint8_t *obj, uint64_t *name,
+                        uint64_t *filename, uint64_t *table, uint64_t *size, int32_t *first)
+{
+    int name_off = lay->code_qualname >= 0 ? lay->code_qualname : lay->code_name;
+    int table_off = lay->code_linetable >= 0 ? lay->code_linetable : lay->code_lnotab;
+    *name = bytes_u64(obj + name_off);
+    *filename = bytes_u64(obj + lay->code_filename);
+    *table = bytes_u64(obj + table_off);
+    *size = lay->code_code_adaptive >= 0 ? bytes_u64(obj + lay->varobject_size)
+                                         : bytes_u64(obj + lay->code_code);
+    *first = bytes_i32(obj + lay->code_firstlineno);
+}
+
+int py_code_info_current(const struct py_code_info *ci, const struct py_layout *lay,
+                         uint64_t code_type, const uint8_t *obj)
+{
+    if (code_type && bytes_u64(obj + lay->object_type) != code_type)
+        return 0;
+    uint64_t name, filename, table, size;
+    int32_t first;
+    fingerprint(lay, obj, &name, &filename, &table, &size, &first);
+    return name == ci->fp_name && filename == ci->fp_filename && table == ci->fp_table &&
+           size == ci->fp_size && first == ci->fp_firstline;
+}
+
 static int code_read(struct mem_source *src, const struct py_layout *lay, uint64_t code_type,
                      uint64_t addr, struct py_code_info **out)
 {
@@ -183,6 +211,8 @@ static int code_read(struct mem_source *src, const struct py_layout *lay, uint64
     int32_t first;
     memcpy(&first, obj + lay->code_firstlineno, sizeof first);
     ci->firstlineno = first;
+    fingerprint(lay, obj, &ci->fp_name, &ci->fp_filename, &ci->fp_table, &ci->fp_size,
+                &ci->fp_firstline);
 
     int name_off = lay->code_qualname >= 0 ? lay->code_qualname : lay->code_name;
     rc = read_string(src, lay, bytes_u64(obj + name_off), &ci->name);
@@ -251,6 +281,8 @@ int py_code_cache_get(struct py_code_cache *c, struct mem_source *src,
         return -ENOSPC;
     }
     ci->serial = ++c->next_serial;
+    ci->epoch = c->epoch;
+    ci->checked = c->epoch;
     ci->memo_offset = INT64_MIN;
     i = slot_of(addr, c->cap);
     while (c->slots[i])

@@ -28,6 +28,12 @@ struct py_code_info {
      * same place from one sample to the next. */
     int64_t memo_offset;
     int memo_line;
+    /* What identifies the object: if these fields no longer hold the same
+     * values, another code object has been allocated at this address. */
+    uint64_t fp_name, fp_filename, fp_table, fp_size;
+    int32_t fp_firstline;
+    uint64_t epoch;           /* walk in which it was decoded */
+    uint64_t checked;         /* walk in which it was last verified */
 };
 
 struct py_code_cache {
@@ -36,6 +42,7 @@ struct py_code_cache {
     size_t count;
     uint64_t next_serial;
     size_t retired;                /* entries forgotten but not yet freed */
+    uint64_t epoch;                /* advanced by every trim, i.e. every walk */
     unsigned long hits, misses, evictions;
 };
 
@@ -49,6 +56,11 @@ void py_code_cache_release(struct py_code_cache *c);
 /* Drop everything if the cache is too full. Call only between walks: the
  * pointers handed out by py_code_cache_get stay valid until then. */
 void py_code_cache_trim(struct py_code_cache *c);
+
+/* Whether obj, lay->code_size bytes just read from ci->addr, is still the
+ * object ci was decoded from. */
+int py_code_info_current(const struct py_code_info *ci, const struct py_layout *lay,
+                         uint64_t code_type, const uint8_t *obj);
 
 /* Forget one entry (its object was seen to be stale). */
 void py_code_cache_forget(struct py_code_cache *c, uint64_t addr);

@@ -135,6 +135,13 @@ int py_walker_init(struct py_walker *w, struct mem_source *mem, const struct py_
 
 void py_walker_release(struct py_walker *w)
 {
+    free(w->verify_ci);
+    free(w->verify_iov);
+    free(w->verify_buf);
+    w->verify_ci = NULL;
+    w->verify_iov = NULL;
+    w->verify_buf = NULL;
+    w->verify_cap = 0;
     free(w->chunk_buf);
     w->chunk_buf = NULL;
     py_code_cache_release(&w->codes);
@@ -186,6 +193,8 @@ static int decode_frame(struct py_walker *w, struct py_frame *f, uint64_t code_a
 {
     const struct py_layout *l = &w->layout;
     f->code_addr = code_addr;
+    f->use_instr = use_instr;
+    f->pos = use_instr ? (int64_t)instr : lasti_bytes;
     for (int attempt = 0; attempt < 2; attempt++) {
         struct py_code_info *ci;
         int rc = py_code_cache_get(&w->codes, w->mem, l, w->code_type, code_addr, &ci);
@@ -481,6 +490,80 @@ static void resolve_tids(struct py_walker *w, struct py_sample *s)
     free(tasks);
 }
 
+static int verify_reserve(struct py_walker *w, size_t n)
+{
+    if (n <= w->verify_cap)
+        return 0;
+    size_t cap = w->verify_cap ? w->verify_cap : 64;
+    while (cap < n)
+        cap *= 2;
+    struct py_code_info **ci = realloc(w->verify_ci, cap * sizeof *ci);
+    if (ci)
+        w->verify_ci = ci;
+    struct mem_iov *iov = realloc(w->verify_iov, cap * sizeof *iov);
+    if (iov)
+        w->verify_iov = iov;
+    uint8_t *buf = realloc(w->verify_buf, cap * (size_t)w->layout.code_size);
+    if (buf)
+        w->verify_buf = buf;
+    if (!ci || !iov || !buf)
+        return -ENOMEM;
+    w->verify_cap = cap;
+    return 0;
+}
+
+/* Code objects decoded in an earlier walk may have been freed since and
+ * their addresses reused by new ones (start-up and exec'd code do this all
+ * the time). Check every one this walk used, all in one batched read, and
+ * decode again the frames whose object changed. */
+static void verify_codes(struct py_walker *w, struct py_sample *s)
+{
+    const struct py_layout *l = &w->layout;
+    uint64_t epoch = w->codes.epoch;
+    size_t n = 0;
+    for (size_t i = 0; i < s->nframes; i++) {
+        struct py_code_info *ci = (struct py_code_info *)s->frames[i].code;
+        if (!ci || ci->epoch == epoch || ci->checked == epoch)
+            continue;
+        if (verify_reserve(w, n + 1) != 0)
+            break;
+        ci->checked = epoch;
+        w->verify_ci[n] = ci;
+        w->verify_iov[n].addr = ci->addr;
+        w->verify_iov[n].buf = w->verify_buf + n * (size_t)l->code_size;
+        w->verify_iov[n].len = (size_t)l->code_size;
+        w->verify_iov[n].ok = 0;
+        n++;
+    }
+    if (n == 0)
+        return;
+    mem_readv(w->mem, w->verify_iov, n);
+    size_t stale = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (w->verify_iov[k].ok &&
+            py_code_info_current(w->verify_ci[k], l, w->code_type, w->verify_iov[k].buf))
+            continue;
+        /* Keep the stale ones at the front of verify_ci. */
+        w->verify_ci[stale++] = w->verify_ci[k];
+    }
+    if (stale == 0)
+        return;
+    w->stale_codes += stale;
+    for (size_t k = 0; k < stale; k++)
+        py_code_cache_forget(&w->codes, w->verify_ci[k]->addr);
+    for (size_t i = 0; i < s->nframes; i++) {
+        struct py_frame *f = &s->frames[i];
+        for (size_t k = 0; f->code && k < stale; k++) {
+            if (f->code != w->verify_ci[k])
+                continue;
+            f->code = NULL;
+            f->line = -1;
+            decode_frame(w, f, f->code_addr, f->use_instr, (uint64_t)f->pos, f->pos);
+            break;
+        }
+    }
+}
+
 int py_walk(struct py_walker *w, struct py_sample *s)
 {
     const struct py_layout *l = &w->layout;
@@ -528,6 +611,7 @@ int py_walk(struct py_walker *w, struct py_sample *s)
         }
         interp = next_interp;
     }
+    verify_codes(w, s);
     resolve_tids(w, s);
     return 0;
 }

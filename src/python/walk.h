@@ -27,6 +27,8 @@ struct py_frame {
     uint64_t code_addr;
     int line;                         /* -1 when unknown */
     int error;                        /* 0, or why this frame could not be decoded */
+    int use_instr;                    /* pos is an instruction address (3.11+) */
+    int64_t pos;                      /* instruction address, or byte offset (up to 3.10) */
 };
 
 struct py_thread {
@@ -60,6 +62,12 @@ struct py_walker {
     struct py_code_cache codes;
     struct pthread_tid_map tids;
     uint8_t *chunk_buf;              /* data-stack chunk copies (3.11+), owned */
+    /* Scratch for checking cached code objects, grown as needed, owned. */
+    struct py_code_info **verify_ci;
+    struct mem_iov *verify_iov;
+    uint8_t *verify_buf;
+    size_t verify_cap;
+    unsigned long stale_codes;       /* cache entries found replaced */
     /* Counters for statistics. */
     unsigned long walks, frame_errors, thread_errors;
 };

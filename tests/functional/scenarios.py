@@ -447,4 +447,6 @@ def build(interps):
             tests.append(Test(name, fn, skip="no Python interpreter found"))
         else:
             tests.append(Test(name, fn))
+    import engine   # --record and --export (engine.py); imports Test from here
+    tests.extend(engine.build(interps))
     return tests
