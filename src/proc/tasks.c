@@ -25,7 +25,10 @@ static int gone_errno(int err)
     return err == ENOENT ? -ESRCH : -err;
 }
 
-/* Read up to cap bytes of a small /proc file from offset 0. */
+/* Read up to cap bytes of a small /proc file from offset 0. The kernel
+ * hands a one-line file over in one piece, so a short read is the whole
+ * file: asking again for the end would double the system calls on the
+ * sampling path. */
 static int read_fd_all(int fd, char *buf, size_t cap, size_t *len)
 {
     size_t used = 0;
@@ -39,6 +42,8 @@ static int read_fd_all(int fd, char *buf, size_t cap, size_t *len)
         if (r == 0)
             break;
         used += (size_t)r;
+        if ((size_t)r < cap - (used - (size_t)r))
+            break;
     }
     *len = used;
     return 0;
