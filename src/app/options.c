@@ -14,18 +14,27 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: pytop --dump [--json] -p PID\n"
+        "usage: pytop [options] -p PID\n"
+        "       pytop [options] -- COMMAND [ARGS...]\n"
+        "       pytop --replay RECORDING [--speed X]\n"
+        "       pytop --dump [--json] -p PID\n"
         "       pytop --record FILE [options] (-p PID | -- COMMAND [ARGS...])\n"
         "       pytop --export RECORDING --format FORMAT [--mode cpu|wall] [-o OUT]\n"
         "\n"
         "Show what a running Python program is doing, without changing or stopping it.\n"
+        "With a target and no other mode, pytop opens a live, top-like view.\n"
         "\n"
         "Target:\n"
         "  -p, --pid PID            read the running process PID\n"
         "  -- COMMAND [ARGS...]     start COMMAND and profile it from its first moments;\n"
-        "                           pytop exits with the program's exit status\n"
+        "                           pytop exits with the program's exit status (in the\n"
+        "                           live view its output goes to a log file, named at exit)\n"
         "\n"
         "Modes:\n"
+        "  (none)                   the live view: Functions, Threads, Call tree, Source\n"
+        "                           and Memory, refreshed every --refresh seconds while\n"
+        "                           sampling goes on at --rate; press ? in it for the keys\n"
+        "      --replay RECORDING   the same view over a recording made with --record\n"
         "  -d, --dump               print every thread's stack once and exit\n"
         "  -j, --json               with --dump: print one JSON document\n"
         "  -r, --record FILE        sample without a terminal into FILE until --duration\n"
@@ -36,10 +45,21 @@ static void usage(FILE *out)
         "      --rate HZ            samples per second (default 100)\n"
         "      --duration SECONDS   stop after this long (default: no limit)\n"
         "\n"
-        "Snapshots while recording (for programs that never end):\n"
-        "      --snapshot-every SECONDS  write the last SECONDS as a profile, once per period\n"
+        "Live view and replay:\n"
+        "      --refresh SECONDS    redraw the view this often (default 1)\n"
+        "      --speed X            replay speed, 1 = as recorded (default 1)\n"
+        "  -m, --mode MODE          cpu or wall: the weight shown first ('c' switches)\n"
+        "  keys: Tab or 1-5 views; c CPU/WALL; s save a snapshot; p or Space pause\n"
+        "        (replay: play/pause); r reset; / filter; < > sort; + - window;\n"
+        "        Enter open source (Functions), show one thread (Threads), expand or\n"
+        "        collapse (Call tree); Esc back; . , and ] [ step a replay 1 s, 10 s;\n"
+        "        ? help; q quit\n"
+        "\n"
+        "Snapshots (the 's' key in the live view, or periodic while recording):\n"
         "      --snapshot-dir DIR        where (default: the current directory)\n"
-        "      --snapshot-format FORMAT  default speedscope\n"
+        "      --snapshot-format FORMAT  any export format (default speedscope)\n"
+        "      --snapshot-every SECONDS  with --record: write the last SECONDS as a\n"
+        "                                profile, once per period\n"
         "\n"
         "Export:\n"
         "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof or svg\n"
@@ -50,6 +70,7 @@ static void usage(FILE *out)
         "  -V, --version            show pytop's version and the Python versions it reads\n"
         "\n"
         "Environment:\n"
+        "  NO_COLOR                 when set and not empty, the view uses no colors\n"
         "  PYTOP_LAYOUT_SOURCE=table|debug-offsets\n"
         "                           on Python 3.13+, where structure offsets come from\n"
         "                           (default: the target's own _Py_DebugOffsets)\n"
@@ -113,7 +134,7 @@ static int parse_format(const char *opt, const char *s, enum export_format *out)
 static int set_mode(struct pytop_options *o, enum pytop_mode m)
 {
     if (o->mode != MODE_NONE && o->mode != m) {
-        fprintf(stderr, "pytop: choose one of --dump, --record and --export\n");
+        fprintf(stderr, "pytop: choose one of --dump, --record, --export and --replay\n");
         return -1;
     }
     o->mode = m;
@@ -122,11 +143,19 @@ static int set_mode(struct pytop_options *o, enum pytop_mode m)
 
 enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
+    OPT_REFRESH, OPT_REPLAY, OPT_SPEED,
 };
 
-static int check_combination(struct pytop_options *o)
+/* Options given, for checking what goes with what. */
+struct given {
+    int format, rate, duration, snapshot_every, refresh, speed;
+};
+
+static int check_combination(struct pytop_options *o, const struct given *g)
 {
     int has_target = o->pid != 0 || o->command != NULL;
+    if (o->mode == MODE_NONE && has_target)
+        o->mode = MODE_TOP;
     if (o->pid && o->command) {
         fprintf(stderr, "pytop: give either -p PID or a command after --, not both\n");
         return -1;
@@ -137,9 +166,22 @@ static int check_combination(struct pytop_options *o)
     }
     switch (o->mode) {
     case MODE_NONE:
-        fprintf(stderr, "pytop: say what to do: --dump, --record FILE or --export RECORDING "
-                        "(see 'pytop --help'; the live view is not in this build yet)\n");
+        fprintf(stderr, "pytop: which program? give -p PID, a command after --, or "
+                        "--replay RECORDING (see 'pytop --help')\n");
         return -1;
+    case MODE_TOP:
+        break;
+    case MODE_REPLAY:
+        if (has_target) {
+            fprintf(stderr, "pytop: --replay reads a recording, not a process: drop -p/--\n");
+            return -1;
+        }
+        if (g->rate || g->duration) {
+            fprintf(stderr, "pytop: --rate and --duration are for sampling; a replay shows the "
+                            "recording as it was sampled (use --speed to play it faster)\n");
+            return -1;
+        }
+        break;
     case MODE_DUMP:
         if (o->command) {
             fprintf(stderr, "pytop: --dump reads a running process: give it -p PID, not a command\n");
@@ -167,6 +209,20 @@ static int check_combination(struct pytop_options *o)
         fprintf(stderr, "pytop: -o goes with --export\n");
         return -1;
     }
+    int view = o->mode == MODE_TOP || o->mode == MODE_REPLAY;
+    if (g->refresh && !view) {
+        fprintf(stderr, "pytop: --refresh goes with the live view or --replay\n");
+        return -1;
+    }
+    if (g->speed && o->mode != MODE_REPLAY) {
+        fprintf(stderr, "pytop: --speed goes with --replay\n");
+        return -1;
+    }
+    if (g->snapshot_every && o->mode != MODE_RECORD) {
+        fprintf(stderr, "pytop: --snapshot-every goes with --record (in the live view, "
+                        "press 's' to save a snapshot)\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -186,6 +242,9 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "snapshot-every", required_argument, NULL, OPT_SNAP_EVERY },
         { "snapshot-dir", required_argument, NULL, OPT_SNAP_DIR },
         { "snapshot-format", required_argument, NULL, OPT_SNAP_FORMAT },
+        { "refresh", required_argument, NULL, OPT_REFRESH },
+        { "replay", required_argument, NULL, OPT_REPLAY },
+        { "speed", required_argument, NULL, OPT_SPEED },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -196,7 +255,10 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
     o->snapshot_format = EXPORT_SPEEDSCOPE;
     o->format = EXPORT_FOLDED;
     o->weight = EXPORT_CPU;
-    int format_given = 0;
+    o->refresh_ns = 1000000000ULL;
+    o->speed = 1.0;
+    struct given g;
+    memset(&g, 0, sizeof g);
 
     const char *env = getenv("PYTOP_LAYOUT_SOURCE");
     if (env && strcmp(env, "table") == 0)
@@ -210,6 +272,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
 
     opterr = 0;
     int c;
+    double v;
     /* '+' stops at the first non-option, so "-- python -c ..." is left alone. */
     while ((c = getopt_long(argc, argv, "+:p:djr:e:f:m:o:hV", longopts, NULL)) != -1) {
         switch (c) {
@@ -237,7 +300,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         case 'f':
             if (parse_format("--format", optarg, &o->format))
                 return -1;
-            format_given = 1;
+            g.format = 1;
             break;
         case 'm':
             if (strcmp(optarg, "cpu") == 0)
@@ -251,16 +314,19 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
             break;
         case 'o': o->output = optarg; break;
         case OPT_RATE:
+            g.rate = 1;
             if (parse_number(optarg, 100000, &o->rate_hz) != 0) {
                 fprintf(stderr, "pytop: --rate takes samples per second, from above 0 to 100000, not '%s'\n", optarg);
                 return -1;
             }
             break;
         case OPT_DURATION:
+            g.duration = 1;
             if (parse_seconds("--duration", optarg, &o->duration_ns))
                 return -1;
             break;
         case OPT_SNAP_EVERY:
+            g.snapshot_every = 1;
             if (parse_seconds("--snapshot-every", optarg, &o->snapshot_every_ns))
                 return -1;
             break;
@@ -268,6 +334,28 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         case OPT_SNAP_FORMAT:
             if (parse_format("--snapshot-format", optarg, &o->snapshot_format))
                 return -1;
+            break;
+        case OPT_REFRESH:
+            g.refresh = 1;
+            if (parse_number(optarg, 3600, &v) != 0 || v < 0.05) {
+                fprintf(stderr, "pytop: --refresh takes seconds, from 0.05 to 3600, not '%s'\n",
+                        optarg);
+                return -1;
+            }
+            o->refresh_ns = (uint64_t)(v * 1e9);
+            break;
+        case OPT_REPLAY:
+            if (set_mode(o, MODE_REPLAY))
+                return -1;
+            o->replay_path = optarg;
+            break;
+        case OPT_SPEED:
+            g.speed = 1;
+            if (parse_number(optarg, 1000, &o->speed) != 0) {
+                fprintf(stderr, "pytop: --speed takes a factor above 0 and up to 1000 "
+                                "(1 plays as recorded), not '%s'\n", optarg);
+                return -1;
+            }
             break;
         case 'h': usage(stdout); return 1;
         case 'V': version(); return 1;
@@ -285,13 +373,13 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
     }
     if (optind < argc)
         o->command = &argv[optind];
-    if (o->mode != MODE_EXPORT && format_given) {
+    if (o->mode != MODE_EXPORT && g.format) {
         fprintf(stderr, "pytop: --format goes with --export (snapshots take --snapshot-format)\n");
         return -1;
     }
-    if (o->mode == MODE_EXPORT && !format_given) {
+    if (o->mode == MODE_EXPORT && !g.format) {
         fprintf(stderr, "pytop: --export needs --format: folded, speedscope, pstats, callgrind, pprof or svg\n");
         return -1;
     }
-    return check_combination(o);
+    return check_combination(o, &g);
 }

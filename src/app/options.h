@@ -13,6 +13,8 @@ enum pytop_mode {
     MODE_DUMP,           /* --dump */
     MODE_RECORD,         /* --record FILE */
     MODE_EXPORT,         /* --export RECORDING */
+    MODE_TOP,            /* the live view: a target and no other mode */
+    MODE_REPLAY,         /* --replay RECORDING: the same view over a recording */
 };
 
 struct pytop_options {
@@ -32,8 +34,12 @@ struct pytop_options {
     /* export */
     const char *export_path;         /* --export */
     enum export_format format;       /* --format */
-    enum export_mode weight;         /* --mode cpu|wall */
+    enum export_mode weight;         /* --mode cpu|wall (also the view's first weight) */
     const char *output;              /* -o */
+    /* the live view and replay */
+    uint64_t refresh_ns;             /* --refresh */
+    const char *replay_path;         /* --replay */
+    double speed;                    /* --speed */
 };
 
 /* Parse argv. Returns 0, 1 when the program should exit 0 at once (--help,

@@ -1,0 +1,60 @@
+/* What the session variants (session_live.c, session_replay.c) share:
+ * the base object they embed first, and its helpers. */
+#ifndef PYTOP_APP_SESSION_IMPL_H
+#define PYTOP_APP_SESSION_IMPL_H
+
+#include <pthread.h>
+
+#include "app/export_cmd.h"
+#include "app/session.h"
+
+struct session_ops {
+    void (*info)(struct session *s, struct session_info *out);
+    void (*tick)(struct session *s, uint64_t mono_ns);            /* may be NULL */
+    void (*set_playing)(struct session *s, int playing);          /* may be NULL */
+    int (*seek)(struct session *s, int64_t delta_ns);             /* may be NULL */
+    /* Open a source file; NULL: open the path as given. */
+    int (*open_file)(struct session *s, const char *path, int *fd);
+    void (*release)(struct session *s);   /* stop threads, free the variant's parts */
+};
+
+struct session_options {
+    double rate_hz;                     /* live: samples per second */
+    uint64_t duration_ns;               /* live: stop sampling after this long; 0: never */
+    uint64_t window_ns;                 /* the model's first window */
+    double speed;                       /* replay: clock speed, 1 = real time */
+    const char *snapshot_dir;           /* borrowed */
+    enum export_format snapshot_format;
+};
+
+struct session {
+    const struct session_ops *ops;
+    pthread_mutex_t lock;
+    struct model *model;                /* under the lock */
+    const struct stack_table *dict;     /* under the lock */
+    uint64_t window_ns;
+    /* For snapshots; the strings are what session_info shows. */
+    uint32_t pid;
+    char python[32];
+    char command[1024];
+    uint64_t start_unix_ns;
+    uint32_t rate_hz;
+    const char *snapshot_dir;
+    enum export_format snapshot_format;
+    /* Counter history, oldest first; under the lock. */
+    struct session_point *points;
+    size_t npoints, cap_points;
+};
+
+/* The model's retention: the longest window the UI offers. */
+#define SESSION_RETENTION_NS (300ULL * 1000000000ULL)
+/* The history keeps at most this many points, thinned by halves. */
+#define SESSION_POINTS_MAX 4096
+
+void session_base_init(struct session *s, const struct session_ops *ops,
+                       const struct session_options *o);
+/* A model over dict with the session's window and the shared retention. */
+struct model *session_new_model(const struct session *s, const struct stack_table *dict);
+void session_add_point(struct session *s, const struct session_point *p);   /* under the lock */
+
+#endif

@@ -1,0 +1,139 @@
+#include "config.h"
+
+#include "proc/process.h"
+
+#include "core/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A status file is about 1.5 KiB; stat about 300 bytes. */
+#define STATUS_BUF 8192
+
+static int read_small(const char *path, char *buf, size_t cap, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ESRCH : -errno;
+    size_t used = 0;
+    while (used < cap - 1) {
+        ssize_t r = read(fd, buf + used, cap - 1 - used);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        if (r == 0)
+            break;
+        used += (size_t)r;
+    }
+    close(fd);
+    buf[used] = '\0';
+    *len = used;
+    return 0;
+}
+
+/* The kB value of a "Name:   1234 kB" line, or -1 when absent. */
+static int64_t status_kb(const char *buf, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = buf;
+    while (p && *p) {
+        if (strncmp(p, name, n) == 0 && p[n] == ':') {
+            char *end;
+            unsigned long long v = strtoull(p + n + 1, &end, 10);
+            return end == p + n + 1 ? -1 : (int64_t)v;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+int proc_memory(pid_t pid, uint64_t *rss_bytes, uint64_t *peak_bytes)
+{
+    char path[64], buf[STATUS_BUF];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int rc = read_small(path, buf, sizeof buf, &len);
+    if (rc)
+        return rc;
+    int64_t rss = status_kb(buf, "VmRSS"), peak = status_kb(buf, "VmHWM");
+    if (rss < 0)
+        return -ENODATA;   /* zombies and kernel threads have no Vm* lines */
+    if (peak < rss)
+        peak = rss;
+    if (rss_bytes)
+        *rss_bytes = (uint64_t)rss * 1024;
+    if (peak_bytes)
+        *peak_bytes = (uint64_t)peak * 1024;
+    return 0;
+}
+
+int proc_usage_read(pid_t pid, struct proc_usage *out)
+{
+    char path[64], buf[1024];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int rc = read_small(path, buf, sizeof buf, &len);
+    if (rc)
+        return rc;
+    /* comm may hold spaces and ')': the fields start after the last ')'. */
+    char *close_paren = strrchr(buf, ')');
+    if (!close_paren)
+        return -PT_ERR_FORMAT;
+    /* Fields from 3 (state) on; utime, stime are 14, 15; num_threads 20. */
+    unsigned long long field[21] = { 0 };
+    char *p = close_paren + 1;
+    int k = 3;
+    while (k <= 20 && *p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        field[k] = strtoull(p, &end, 10);
+        if (end == p)   /* the state letter */
+            while (*end && *end != ' ')
+                end++;
+        p = end;
+        k++;
+    }
+    if (k <= 20)
+        return -PT_ERR_FORMAT;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    struct proc_usage u = {
+        .cpu_ns = (field[14] + field[15]) * (1000000000ULL / (unsigned long long)hz),
+        .threads = (uint32_t)field[20],
+    };
+    *out = u;
+    return 0;
+}
+
+int proc_open_target_file(pid_t pid, const char *path, int *fd)
+{
+    char full[4096];
+    int n;
+    if (!path || !*path)
+        return -ENOENT;
+    if (path[0] == '/')
+        n = snprintf(full, sizeof full, "/proc/%d/root%s", (int)pid, path);
+    else
+        n = snprintf(full, sizeof full, "/proc/%d/cwd/%s", (int)pid, path);
+    if (n < 0 || (size_t)n >= sizeof full)
+        return -ENAMETOOLONG;
+    int f = open(full, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}

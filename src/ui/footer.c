@@ -1,0 +1,128 @@
+#include "config.h"
+
+#include "ui/footer.h"
+
+#include "ui/format.h"
+#include "ui/keys.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void footer_status(const struct screen *scr, int y, const char *msg, enum ui_role role,
+                   const char *input)
+{
+    if (input) {
+        static const char prompt[] = "Filter (function or file; Enter applies, Esc cancels): ";
+        int x = screen_put(scr, y, 0, scr->cols, prompt, ROLE_HEADER, 0);
+        /* Show the end of a long entry, where the typing happens. */
+        x += screen_put(scr, y, x, scr->cols - x - 1, input, ROLE_VALUE, 1);
+        move(y, x < scr->cols ? x : scr->cols - 1);
+        return;
+    }
+    if (msg && *msg)
+        screen_put(scr, y, 0, scr->cols, msg, role, 0);
+}
+
+struct key_label {
+    const char *key, *label;
+};
+
+static const struct key_label live_keys[] = {
+    { "F1/?", "Help" }, { "Tab", " View" }, { "c", " CPU/Wall" }, { "s", " Save" },
+    { "p", " Pause" }, { "/", " Filter" }, { "< >", " Sort" }, { "+ -", " Window" },
+    { "q", " Quit" },
+};
+
+static const struct key_label replay_keys[] = {
+    { "F1/?", "Help" }, { "Tab", " View" }, { "c", " CPU/Wall" }, { "s", " Save" },
+    { "p", " Play/Pause" }, { ", .", " Step" }, { "/", " Filter" }, { "< >", " Sort" },
+    { "+ -", " Window" }, { "q", " Quit" },
+};
+
+void footer_keys(const struct screen *scr, int y, int replay)
+{
+    const struct key_label *keys = replay ? replay_keys : live_keys;
+    size_t n = replay ? sizeof replay_keys / sizeof *replay_keys
+                      : sizeof live_keys / sizeof *live_keys;
+    /* Two spaces between entries when they fit, else one. */
+    int full = 0;
+    for (size_t i = 0; i < n; i++)
+        full += text_width(keys[i].key) + text_width(keys[i].label) + 2;
+    int gap = full - 2 <= scr->cols ? 2 : 1;
+    int x = 0;
+    for (size_t i = 0; i < n && x < scr->cols; i++) {
+        if (i)
+            x += screen_put(scr, y, x, scr->cols - x, gap == 2 ? "  " : " ", ROLE_NORMAL, 0);
+        x += screen_put(scr, y, x, scr->cols - x, keys[i].key, ROLE_KEY, 0);
+        x += screen_put(scr, y, x, scr->cols - x, keys[i].label, ROLE_KEY_LABEL, 0);
+    }
+}
+
+static const struct {
+    unsigned scope;
+    const char *title;
+} sections[] = {
+    { SCOPE_GLOBAL, "Everywhere" },
+    { SCOPE_FUNCTIONS, "Functions view" },
+    { SCOPE_THREADS, "Threads view" },
+    { SCOPE_TREE, "Call tree view" },
+    { SCOPE_SOURCE, "Source view" },
+    { SCOPE_REPLAY, "Replay (pytop --replay)" },
+};
+
+#define NSECTIONS (sizeof sections / sizeof *sections)
+
+void help_draw(const struct screen *scr, int *top)
+{
+    size_t nb;
+    const struct key_binding *b = keys_table(&nb);
+    int x0 = scr->cols > 84 ? (scr->cols - 80) / 2 : 1;
+    int w = scr->cols - 2 * x0;
+    int y0 = 1, h = scr->rows - 3;   /* the status line stays visible */
+    if (w < 20 || h < 3)
+        return;
+    /* Count the lines, to clamp the scroll. */
+    int lines = 0;
+    for (size_t s = 0; s < NSECTIONS; s++) {
+        lines += 2;
+        for (size_t i = 0; i < nb; i++)
+            lines += b[i].name && (b[i].scope & sections[s].scope);
+    }
+    int body = h - 2;
+    if (*top > lines - body)
+        *top = lines - body;
+    if (*top < 0)
+        *top = 0;
+
+    for (int r = 0; r < h; r++)
+        screen_fill(scr, y0 + r, x0, w, ROLE_NORMAL);
+    /* Sides, so the box stands out from the view under it. */
+    attrset(scr->attr[ROLE_TITLE]);
+    mvvline(y0 + 1, x0, ACS_VLINE, h - 2);
+    mvvline(y0 + 1, x0 + w - 1, ACS_VLINE, h - 2);
+    attrset(A_NORMAL);
+    screen_fill(scr, y0, x0, w, ROLE_TITLE);
+    screen_put(scr, y0, x0 + 1, w - 2, "pytop keys", ROLE_TITLE, 0);
+    screen_fill(scr, y0 + h - 1, x0, w, ROLE_TITLE);
+    screen_put(scr, y0 + h - 1, x0 + 1, w - 2,
+               "Esc or ? closes, Up/Down scroll, any other key acts and closes", ROLE_TITLE, 0);
+    int line = 0, y = y0 + 1;
+    for (size_t s = 0; s < NSECTIONS; s++) {
+        if (line >= *top && y < y0 + h - 1)
+            screen_put(scr, y++, x0 + 2, w - 4, sections[s].title, ROLE_HEADER, 0);
+        line++;
+        for (size_t i = 0; i < nb; i++) {
+            if (!b[i].name || !(b[i].scope & sections[s].scope))
+                continue;
+            if (line >= *top && y < y0 + h - 1) {
+                screen_put(scr, y, x0 + 4, 12, b[i].name, ROLE_KEY, 0);
+                screen_put(scr, y, x0 + 17, w - 19, b[i].help, ROLE_NORMAL, 0);
+                y++;
+            }
+            line++;
+        }
+        if (line >= *top && y < y0 + h - 1)
+            y++;
+        line++;
+    }
+}

@@ -1,0 +1,145 @@
+#include "config.h"
+
+#include "ui/header.h"
+
+#include "core/error.h"
+#include "ui/format.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A label and its value at *x on row y, then a gap. */
+static void pair(const struct screen *scr, int y, int *x, const char *label, const char *value,
+                 enum ui_role value_role)
+{
+    if (*x >= scr->cols)
+        return;
+    if (label && *label) {
+        *x += screen_put(scr, y, *x, scr->cols - *x, label, ROLE_HEADER, 0);
+        *x += screen_put(scr, y, *x, scr->cols - *x, " ", ROLE_NORMAL, 0);
+    }
+    *x += screen_put(scr, y, *x, scr->cols - *x, value, value_role, 0);
+    *x += screen_put(scr, y, *x, scr->cols - *x, "  ", ROLE_NORMAL, 0);
+}
+
+static void target_line(const struct screen *scr, int y, const struct session_info *info)
+{
+    char python[64], pid[32];
+    snprintf(python, sizeof python, "Python %s", info->python[0] ? info->python : "?");
+    snprintf(pid, sizeof pid, "%u", info->pid);
+    int pw = text_width(python);
+    int x = 0;
+    x += screen_put(scr, y, x, scr->cols, "pytop", ROLE_VALUE, 0);
+    x += screen_put(scr, y, x, scr->cols - x, "  ", ROLE_NORMAL, 0);
+    pair(scr, y, &x, "PID", pid, ROLE_VALUE);
+    /* The command takes what the Python version leaves. */
+    int room = scr->cols - x - pw - 2;
+    if (room > 0)
+        screen_put(scr, y, x, room, info->command[0] ? info->command : "?", ROLE_NORMAL, 0);
+    if (scr->cols - pw > x)
+        screen_put(scr, y, scr->cols - pw, pw, python, ROLE_HEADER, 0);
+}
+
+/* The sampler: time, samples, rate, and what went wrong. */
+static void sampling_line(const struct screen *scr, int y, const struct session_info *info)
+{
+    char buf[128], a[32], b[32];
+    int x = 0;
+    if (info->replay) {
+        fmt_clock(a, sizeof a, info->elapsed_ns);
+        fmt_clock(b, sizeof b, info->length_ns);
+        snprintf(buf, sizeof buf, "%s / %s", a, b);
+        pair(scr, y, &x, "replay", buf, ROLE_VALUE);
+        snprintf(buf, sizeof buf, "%s %gx", info->playing ? "playing" : "paused", info->speed);
+        pair(scr, y, &x, NULL, buf, info->playing ? ROLE_STATUS : ROLE_ALERT);
+    } else {
+        fmt_duration(buf, sizeof buf, info->elapsed_ns);
+        pair(scr, y, &x, "elapsed", buf, ROLE_VALUE);
+    }
+    fmt_count(a, sizeof a, info->samples);
+    snprintf(buf, sizeof buf, "%s (%.1f/%.0f Hz)", a, info->achieved_hz, info->rate_hz);
+    pair(scr, y, &x, "samples", buf, ROLE_VALUE);
+    fmt_count(a, sizeof a, info->late);
+    pair(scr, y, &x, "late", a, info->late ? ROLE_WARM : ROLE_VALUE);
+    fmt_count(a, sizeof a, info->errors);
+    pair(scr, y, &x, "errors", a, info->errors ? ROLE_WARM : ROLE_VALUE);
+    if (info->error) {
+        snprintf(buf, sizeof buf, "sampling stopped: %s", pt_strerror(info->error));
+        pair(scr, y, &x, NULL, buf, ROLE_ALERT);
+    } else if (info->done) {
+        pair(scr, y, &x, NULL, "sampling done (--duration)", ROLE_ALERT);
+    }
+}
+
+/* The process: whether it still runs, its CPU, memory and threads. */
+static void process_line(const struct screen *scr, int y, const struct session_info *info)
+{
+    char buf[128];
+    int x = 0;
+    if (info->ended) {
+        if (info->exit_status >= 0)
+            snprintf(buf, sizeof buf, "target exited (status %d)", info->exit_status);
+        else
+            snprintf(buf, sizeof buf, "target exited");
+        pair(scr, y, &x, NULL, buf, ROLE_ALERT);
+    }
+    if (info->have_cpu) {
+        snprintf(buf, sizeof buf, "%.1f%%", info->cpu_percent);
+        pair(scr, y, &x, "cpu", buf, ROLE_VALUE);
+    }
+    if (info->have_memory) {
+        fmt_bytes(buf, sizeof buf, info->rss_bytes);
+        pair(scr, y, &x, "rss", buf, ROLE_VALUE);
+    }
+    if (info->threads) {
+        snprintf(buf, sizeof buf, "%u", info->threads);
+        pair(scr, y, &x, "threads", buf, ROLE_VALUE);
+    }
+    if (info->truncated)
+        pair(scr, y, &x, NULL, "(the recording was cut short)", ROLE_DIM);
+}
+
+static void query_line(const struct screen *scr, int y, const struct ui_query *q, int paused)
+{
+    char buf[UI_FILTER_MAX + 80];
+    int x = 0;
+    pair(scr, y, &x, NULL, q->weight == MODEL_CPU ? "CPU time" : "WALL time", ROLE_VALUE);
+    fmt_window(buf, sizeof buf, q->range == MODEL_TOTAL ? 0 : q->window_ns);
+    pair(scr, y, &x, "window", buf, ROLE_VALUE);
+    if (q->tid) {
+        snprintf(buf, sizeof buf, "%u%s%s%s", q->tid, q->tid_name[0] ? " (" : "", q->tid_name,
+                 q->tid_name[0] ? ")" : "");
+        pair(scr, y, &x, "thread", buf, ROLE_WARM);
+    } else {
+        pair(scr, y, &x, "thread", "all", ROLE_VALUE);
+    }
+    if (q->text[0]) {
+        snprintf(buf, sizeof buf, "'%s'", q->text);
+        pair(scr, y, &x, "filter", buf, ROLE_WARM);
+    }
+    if (paused)
+        pair(scr, y, &x, NULL, "PAUSED", ROLE_ALERT);
+}
+
+static void tab_line(const struct screen *scr, int y, struct view *const *views, int nviews,
+                     int active)
+{
+    int x = 0;
+    for (int i = 0; i < nviews && x < scr->cols; i++) {
+        char tab[64];
+        snprintf(tab, sizeof tab, " %d %s ", i + 1, views[i]->name);
+        x += screen_put(scr, y, x, scr->cols - x, tab, i == active ? ROLE_TAB_ACTIVE : ROLE_TAB, 0);
+        x += screen_put(scr, y, x, scr->cols - x, " ", ROLE_NORMAL, 0);
+    }
+}
+
+void header_draw(const struct screen *scr, const struct session_info *info,
+                 const struct ui_query *q, int paused, struct view *const *views, int nviews,
+                 int active)
+{
+    target_line(scr, 0, info);
+    sampling_line(scr, 1, info);
+    process_line(scr, 2, info);
+    query_line(scr, 3, q, paused);
+    tab_line(scr, 4, views, nviews, active);
+}

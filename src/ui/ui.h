@@ -1,0 +1,23 @@
+/* The full-screen view: the entry point of src/ui. It runs the loop over a
+ * session until the user quits or a terminating signal arrives, and gives
+ * the terminal back on every path. */
+#ifndef PYTOP_UI_UI_H
+#define PYTOP_UI_UI_H
+
+#include <stdint.h>
+
+#include "app/session.h"
+#include "model/model.h"
+
+struct ui_options {
+    uint64_t refresh_ns;            /* how often the views re-query; default 1 s */
+    enum model_weight weight;       /* CPU or WALL at start */
+    uint64_t window_ns;             /* the window at start (one of the + - steps) */
+};
+
+/* Returns 0 when the user quit, a positive signal number when one ended
+ * the loop, or -ENOTTY when the terminal could not be used (nothing was
+ * drawn then). */
+int ui_run(struct session *s, const struct ui_options *o);
+
+#endif

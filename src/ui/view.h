@@ -1,0 +1,110 @@
+/* The views: small objects with a query (ask the model), a draw and
+ * an action handler, all over the state the loop shares with them. */
+#ifndef PYTOP_UI_VIEW_H
+#define PYTOP_UI_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/session.h"
+#include "model/model.h"
+#include "ui/keys.h"
+#include "ui/screen.h"
+#include "ui/table.h"
+
+/* What an action asks of the loop. */
+enum ui_redraw {
+    UI_DRAW = 1,            /* draw the screen again */
+    UI_QUERY = 2,           /* query the model again, then draw */
+    UI_QUIT = 4,
+};
+
+enum view_id { VIEW_FUNCTIONS, VIEW_THREADS, VIEW_TREE, VIEW_SOURCE, VIEW_MEMORY, VIEW_COUNT };
+
+#define UI_FILTER_MAX 256
+
+/* What every view's queries are about: the loop owns it, the keys change it. */
+struct ui_query {
+    enum model_range range;         /* MODEL_TOTAL for "since start" */
+    enum model_weight weight;
+    uint64_t window_ns;             /* the window when range is MODEL_WINDOW */
+    uint32_t tid;                   /* 0: all threads */
+    char tid_name[64];              /* its name, for the header */
+    char text[UI_FILTER_MAX];       /* "": no text filter */
+};
+
+/* A request from a view to open a file in the Source view. */
+struct source_request {
+    int pending;
+    char file[4096];
+    char function[256];
+    int line;
+};
+
+struct ui_ctx {
+    struct session *session;
+    const struct screen *scr;
+    struct ui_query q;
+    struct source_request open_source;
+    enum view_id back_to;           /* where Esc in Source returns */
+    int switch_to;                  /* a view asks to show another; -1: none */
+    char status[512];               /* the status line; set through ui_status */
+    enum ui_role status_role;
+    uint64_t status_until_ns;
+};
+
+/* Set the status line (shown for a few seconds). */
+void ui_status(struct ui_ctx *u, enum ui_role role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+struct view;
+
+struct view_ops {
+    /* Query the model (taking the session's lock) and keep the rows. */
+    void (*query)(struct view *v, struct ui_ctx *u);
+    /* Draw into rows y..y+h-1 of the screen. */
+    void (*draw)(struct view *v, struct ui_ctx *u, int y, int h);
+    /* Handle a (UI_* flags) or decline it (0). */
+    int (*action)(struct view *v, struct ui_ctx *u, enum ui_action a);
+    void (*free)(struct view *v);
+};
+
+struct view {
+    const struct view_ops *ops;
+    const char *name;               /* as the tab bar shows it */
+    unsigned scope;                 /* its key bindings' scope */
+};
+
+struct view *view_functions_new(void);
+struct view *view_threads_new(void);
+struct view *view_tree_new(void);
+struct view *view_source_new(void);
+struct view *view_memory_new(void);
+
+/* The Functions view's selected function, for opening the Source view
+ * without Enter: 1 and *req filled, or 0 when nothing is selected. */
+int view_functions_selected(struct view *v, struct source_request *req);
+/* Show file in the Source view, with the line selected. */
+void view_source_open(struct view *v, struct ui_ctx *u, const struct source_request *req);
+/* Whether the Source view has a file. */
+int view_source_has_file(const struct view *v);
+
+/* ---- helpers the views share (view.c) ---------------------------------- */
+
+void ui_filter(const struct ui_query *q, struct model_filter *f);
+/* The whole time of the query's range and weight, for the thread filter
+ * when there is one: the denominator of every share. Under the lock. */
+uint64_t ui_total(const struct model *m, const struct ui_query *q);
+/* The role of a share: hot, warm or normal. */
+enum ui_role ui_share_role(uint64_t part, uint64_t whole);
+/* Navigation and sorting on a view's table: UI_DRAW when handled; resort
+ * is called after a sort change. */
+int ui_table_action(struct table *t, enum ui_action a, void (*resort)(struct view *),
+                    struct view *v);
+/* "file:line" of a frame. */
+void ui_frame_location(const struct stack_table *dict, uint32_t frame, int use_firstline,
+                       char *buf, size_t cap);
+/* A case-sensitive comparison of two dictionary strings. */
+int ui_strcmp(const struct stack_table *dict, uint32_t a, uint32_t b);
+
+#endif

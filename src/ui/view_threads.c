@@ -1,0 +1,253 @@
+#include "config.h"
+
+#include "ui/format.h"
+#include "ui/view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Threads seen over the range: state, CPU and GIL shares, what each runs
+ * now. Threads leave the list once they have no sample in the range. */
+
+enum { COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_GIL, COL_SAMPLES, COL_NOW, NCOLS };
+
+static const struct table_column columns[NCOLS] = {
+    [COL_TID] = { "TID", { 8, 8, 0 }, 1, 0, 0 },
+    [COL_NAME] = { "NAME", { 8, 16, 1 }, 0, 0, 0 },
+    [COL_STATE] = { "STATE", { 7, 7, 0 }, 0, 0, 0 },
+    [COL_CPU] = { "CPU%", { 6, 6, 0 }, 1, 0, 1 },
+    [COL_GIL] = { "GIL%", { 6, 6, 0 }, 1, 0, 1 },
+    [COL_SAMPLES] = { "SAMPLES", { 7, 8, 0 }, 1, 0, 1 },
+    [COL_NOW] = { "NOW", { 10, 60, 4 }, 0, 0, 0 },
+};
+
+enum thread_state { STATE_IDLE, STATE_RUNNING, STATE_EXITED };
+static const char *const state_names[] = { "idle", "running", "exited" };
+
+struct threads_view {
+    struct view base;
+    struct table table;
+    struct model_thread_row *rows;
+    size_t nrows;
+    uint64_t last_ns;               /* the latest sample's time */
+    const struct stack_table *dict;
+    uint32_t sel_tid;
+    uint32_t filter_tid;            /* the loop's thread filter, for the marker */
+    int have_data;
+};
+
+static enum thread_state state_of(const struct threads_view *tv, const struct model_thread_row *r)
+{
+    if (r->last_seen_ns < tv->last_ns)
+        return STATE_EXITED;        /* not in the latest sample */
+    return (r->last_flags & SAMPLE_RUNNING) ? STATE_RUNNING : STATE_IDLE;
+}
+
+/* Shares in thousandths, for sorting and showing alike. */
+static uint64_t cpu_share(const struct model_thread_row *r)
+{
+    return r->wall_ns ? r->cpu_ns * 1000 / r->wall_ns : 0;
+}
+
+static uint64_t gil_share(const struct model_thread_row *r)
+{
+    return r->samples ? r->gil * 1000 / r->samples : 0;
+}
+
+static const char *name_of(const struct threads_view *tv, const struct model_thread_row *r)
+{
+    return r->name ? stack_table_str(tv->dict, r->name) : "";
+}
+
+/* The innermost frame of the thread's latest stack, or 0. */
+static uint32_t leaf_frame(const struct threads_view *tv, const struct model_thread_row *r,
+                           int *ok)
+{
+    const struct stack_node *n = r->last_stack ? stack_table_get_node(tv->dict, r->last_stack)
+                                               : NULL;
+    *ok = n != NULL;
+    return n ? n->frame : 0;
+}
+
+static void now_text(const struct threads_view *tv, const struct model_thread_row *r, char *buf,
+                     size_t cap)
+{
+    int ok;
+    uint32_t frame = leaf_frame(tv, r, &ok);
+    const struct stack_frame *f = ok ? stack_table_get_frame(tv->dict, frame) : NULL;
+    if (!f) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    char loc[512];
+    ui_frame_location(tv->dict, frame, 0, loc, sizeof loc);
+    snprintf(buf, cap, "%s (%s)", stack_table_str(tv->dict, f->function), loc);
+}
+
+static int cmp_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int compare_rows(const void *pa, const void *pb, void *ctx)
+{
+    const struct threads_view *tv = ctx;
+    const struct model_thread_row *a = pa, *b = pb;
+    int c = 0;
+    switch (tv->table.sort_col) {
+    case COL_TID: c = cmp_u64(a->tid, b->tid); break;
+    case COL_NAME: c = strcmp(name_of(tv, a), name_of(tv, b)); break;
+    case COL_STATE: c = (int)state_of(tv, b) - (int)state_of(tv, a); break;
+    case COL_CPU: c = cmp_u64(cpu_share(a), cpu_share(b)); break;
+    case COL_GIL: c = cmp_u64(gil_share(a), gil_share(b)); break;
+    case COL_SAMPLES: c = cmp_u64(a->samples, b->samples); break;
+    case COL_NOW: {
+        char x[1024], y[1024];
+        now_text(tv, a, x, sizeof x);
+        now_text(tv, b, y, sizeof y);
+        c = strcmp(x, y);
+        break;
+    }
+    }
+    if (tv->table.sort_desc)
+        c = -c;
+    if (!c)
+        c = cmp_u64(a->tid, b->tid);
+    return c;
+}
+
+static void sort_rows(struct view *v)
+{
+    struct threads_view *tv = (struct threads_view *)v;
+    if (tv->nrows > 1)
+        qsort_r(tv->rows, tv->nrows, sizeof *tv->rows, compare_rows, tv);
+    /* Follow the selected thread, unless the selection is at the top. */
+    for (size_t i = 0; i < tv->nrows && tv->table.sel > 0; i++)
+        if (tv->rows[i].tid == tv->sel_tid)
+            table_select(&tv->table, i);
+    if (tv->table.sel < tv->nrows)
+        tv->sel_tid = tv->rows[tv->table.sel].tid;
+}
+
+static void threads_query(struct view *v, struct ui_ctx *u)
+{
+    struct threads_view *tv = (struct threads_view *)v;
+    struct model_thread_row *rows = NULL;
+    size_t n = 0;
+    struct model_totals tot;
+    session_lock(u->session);
+    const struct model *m = session_model(u->session);
+    tv->dict = session_dict(u->session);
+    int rc = model_threads(m, u->q.range, &rows, &n);
+    model_totals(m, u->q.range, u->q.weight, &tot);
+    session_unlock(u->session);
+    if (rc != 0)
+        return;
+    free(tv->rows);
+    tv->rows = rows;
+    tv->nrows = n;
+    tv->last_ns = tot.last_ns;
+    tv->filter_tid = u->q.tid;
+    tv->have_data = 1;
+    table_set_rows(&tv->table, n);
+    sort_rows(v);
+}
+
+static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, size_t cap,
+                         enum ui_role *role)
+{
+    (void)width;
+    struct threads_view *tv = ctx;
+    const struct model_thread_row *r = &tv->rows[row];
+    enum thread_state st = state_of(tv, r);
+    if (st != STATE_RUNNING)
+        *role = ROLE_DIM;
+    switch (col) {
+    case COL_TID:
+        /* The thread the other views show only, marked. */
+        snprintf(buf, cap, "%s%u", r->tid == tv->filter_tid ? "*" : "", r->tid);
+        if (r->tid == tv->filter_tid)
+            *role = ROLE_HOT;
+        break;
+    case COL_NAME:
+        snprintf(buf, cap, "%s", r->name ? name_of(tv, r) : "?");
+        break;
+    case COL_STATE:
+        snprintf(buf, cap, "%s", state_names[st]);
+        break;
+    case COL_CPU:
+        fmt_percent(buf, cap, r->cpu_ns, r->wall_ns);
+        *role = ui_share_role(r->cpu_ns, r->wall_ns);
+        break;
+    case COL_GIL:
+        fmt_percent(buf, cap, r->gil, r->samples);
+        *role = ui_share_role(r->gil, r->samples);
+        break;
+    case COL_SAMPLES:
+        fmt_count(buf, cap, r->samples);
+        break;
+    case COL_NOW:
+        now_text(tv, r, buf, cap);
+        break;
+    }
+}
+
+static void threads_draw(struct view *v, struct ui_ctx *u, int y, int h)
+{
+    struct threads_view *tv = (struct threads_view *)v;
+    tv->filter_tid = u->q.tid;
+    table_draw(&tv->table, u->scr, y, h, threads_cell, tv, "no thread sampled in this range yet");
+}
+
+static int threads_action(struct view *v, struct ui_ctx *u, enum ui_action a)
+{
+    struct threads_view *tv = (struct threads_view *)v;
+    if (a == ACT_SELECT_THREAD) {
+        if (tv->table.sel >= tv->nrows)
+            return 0;
+        const struct model_thread_row *r = &tv->rows[tv->table.sel];
+        if (u->q.tid == r->tid) {
+            u->q.tid = 0;
+            u->q.tid_name[0] = '\0';
+            ui_status(u, ROLE_STATUS, "showing all threads");
+        } else {
+            u->q.tid = r->tid;
+            snprintf(u->q.tid_name, sizeof u->q.tid_name, "%s", r->name ? name_of(tv, r) : "");
+            ui_status(u, ROLE_STATUS, "showing thread %u%s%s%s only (Enter on it again: all)",
+                      r->tid, u->q.tid_name[0] ? " (" : "", u->q.tid_name,
+                      u->q.tid_name[0] ? ")" : "");
+        }
+        return UI_QUERY;
+    }
+    int r = ui_table_action(&tv->table, a, sort_rows, v);
+    if (tv->table.sel < tv->nrows)
+        tv->sel_tid = tv->rows[tv->table.sel].tid;
+    return r;
+}
+
+static void threads_free(struct view *v)
+{
+    struct threads_view *tv = (struct threads_view *)v;
+    free(tv->rows);
+    free(tv);
+}
+
+static const struct view_ops threads_ops = {
+    .query = threads_query,
+    .draw = threads_draw,
+    .action = threads_action,
+    .free = threads_free,
+};
+
+struct view *view_threads_new(void)
+{
+    struct threads_view *tv = calloc(1, sizeof *tv);
+    if (!tv)
+        return NULL;
+    tv->base.ops = &threads_ops;
+    tv->base.name = "Threads";
+    tv->base.scope = SCOPE_THREADS;
+    table_init(&tv->table, columns, NCOLS, COL_CPU, 1);
+    return &tv->base;
+}
