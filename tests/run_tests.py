@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""pytop's test runner: unit tests, fuzz targets, the layout table check
-and the functional tests against every Python interpreter it can find.
+"""pytop's test runner: unit tests, fuzz targets, the layout table check,
+the functional tests against every Python interpreter it can find and the
+live view's tests in tmux (tests/tui).
 
 Python 3 standard library only. Prints PASS/FAIL/SKIP lines as results come
 in (a SKIP always says why), details under each failure, and ends with
@@ -9,7 +10,7 @@ failed.
 
     python3 tests/run_tests.py --srcdir=. --builddir=build \\
         --unit="tests/unit/test_maps ..." --fuzz="tests/fuzz/fuzz_maps ..." \\
-        [--fuzz-seconds=N] [--only=unit|fuzz|layouts|functional ...] \\
+        [--fuzz-seconds=N] [--only=unit|fuzz|layouts|functional|tui ...] \\
         [--python=PATH ...] [-k SUBSTRING] [-j N]
 """
 import argparse
@@ -25,7 +26,7 @@ import threading
 import time
 import traceback
 
-PHASES = ("unit", "fuzz", "layouts", "functional")
+PHASES = ("unit", "fuzz", "layouts", "functional", "tui")
 UNIT_TIMEOUT = 300
 
 
@@ -39,10 +40,10 @@ class Reporter(object):
             sys.stdout.write("\n".join(lines) + "\n")
             sys.stdout.flush()
 
-    def ok(self, name):
+    def ok(self, name, detail=None):
         with self.lock:
             self.passed += 1
-        self._emit(["PASS %s" % name])
+        self._emit(["PASS %s%s" % (name, ": " + detail if detail else "")])
 
     def fail(self, name, message, details=()):
         with self.lock:
@@ -300,8 +301,9 @@ def phase_functional(args, rep, tmproot):
         case = harness.Case(suite, test.name, test.interp)
         t0 = time.time()
         try:
-            test.fn(case)
-            return "pass", test.name, None, []
+            # A test may return a string of what it measured, printed after PASS.
+            detail = test.fn(case)
+            return "pass", test.name, detail if isinstance(detail, str) else None, []
         except harness.TestSkip as e:
             return "skip", test.name, str(e), []
         except harness.TestFailure as e:
@@ -317,7 +319,7 @@ def phase_functional(args, rep, tmproot):
         for f in concurrent.futures.as_completed(futures):
             status, name, message, details = f.result()
             if status == "pass":
-                rep.ok(name)
+                rep.ok(name, message)
             elif status == "skip":
                 rep.skip(name, message)
             else:
@@ -335,6 +337,14 @@ def phase_functional(args, rep, tmproot):
         harness.kill_all()
 
 
+def phase_tui(args, rep, tmproot):
+    # The live view driven in tmux, as a person would (tests/tui/tui_tests.py).
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.join(args.srcdir, "tests", "tui"))
+    import tui_tests
+    tui_tests.run(os.path.join(args.builddir, "pytop"), tmproot, rep, args.k)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--srcdir", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -344,7 +354,7 @@ def main():
     ap.add_argument("--fuzz-seconds", type=int, default=10, help="seconds per fuzz target; 0 skips them")
     ap.add_argument("--only", action="append", default=[], help="run only these phases: " + ", ".join(PHASES))
     ap.add_argument("--python", action="append", default=[], help="test only this interpreter (repeatable)")
-    ap.add_argument("-k", action="append", default=[], help="only functional tests whose name contains this")
+    ap.add_argument("-k", action="append", default=[], help="only functional and tui tests whose name contains this")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="tests run in parallel (default 2)")
     args = ap.parse_args()
     # Absolute: unit tests run with the build directory as their cwd.
@@ -374,12 +384,15 @@ def main():
             phase_layouts(args, rep)
         if "functional" in phases:
             phase_functional(args, rep, tmproot)
+        if "tui" in phases:
+            phase_tui(args, rep, tmproot)
     except KeyboardInterrupt:
         interrupted = True
         rep.fail("run_tests", "interrupted")
     finally:
-        if "harness" in sys.modules:
-            sys.modules["harness"].kill_all()
+        for m in ("harness", "tuiharness"):
+            if m in sys.modules:
+                sys.modules[m].kill_all()
         shutil.rmtree(tmproot, ignore_errors=True)
     sys.stdout.write(rep.summary() + "\n")
     sys.stdout.flush()

@@ -1,0 +1,1008 @@
+#!/usr/bin/env python3
+"""End-to-end tests of pytop's live view, driven as a person would drive it.
+
+Each test starts a real Python target, runs the real `pytop` in a pane of a
+private tmux server (tmux -L pytop-test-<pid>), types keys with send-keys
+and reads the screen with capture-pane, polling until the screen shows what
+it should (never a fixed sleep standing in for a check). Python 3 standard
+library only.
+
+    python3 tests/tui/tui_tests.py --pytop=build/pytop [-k SUBSTRING]
+    python3 tests/run_tests.py --builddir=build --only=tui      (the same, in the runner)
+
+Prints PASS/FAIL/SKIP lines and ends with "N passed, N failed, N skipped".
+PYTOP_TUI_TIMEOUT_SCALE=2 doubles every timeout on a slow machine.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tuiharness as h   # noqa: E402
+from tuiharness import Failure, Skip, row_has, own_share   # noqa: E402
+
+# Interpreters the hot-function test must cover; a missing one is a named SKIP.
+REQUIRED_PYTHONS = ("2.7", "3.12")
+VIEWS = ("Functions", "Threads", "Call tree", "Source", "Memory")
+
+
+# ---- interpreters --------------------------------------------------------------
+
+def pyenv_root():
+    if os.environ.get("PYENV_ROOT"):
+        return os.environ["PYENV_ROOT"]
+    try:
+        out = subprocess.check_output(["pyenv", "root"], stderr=subprocess.DEVNULL, timeout=20)
+        return out.decode().strip() or None
+    except (OSError, subprocess.SubprocessError):
+        d = os.path.expanduser("~/.pyenv")
+        return d if os.path.isdir(d) else None
+
+
+def find_pythons():
+    """{"X.Y": path} for every $(pyenv root)/versions/*/bin/pythonX.Y, newest patch level."""
+    found = {}
+    root = pyenv_root()
+    if not root:
+        return found
+    best = {}
+    for path in glob.glob(os.path.join(root, "versions", "*", "bin", "python[23].*")):
+        m = re.match(r"^python(\d\.\d+)$", os.path.basename(path))
+        v = re.match(r"^(\d+)\.(\d+)\.(\d+)$", os.path.basename(os.path.dirname(os.path.dirname(path))))
+        if not m or not v or not os.access(path, os.X_OK):
+            continue
+        key = tuple(int(x) for x in v.groups())
+        if m.group(1) not in best or key > best[m.group(1)][0]:
+            best[m.group(1)] = (key, path)
+    for xy, (_, path) in best.items():
+        found[xy] = path
+    return found
+
+
+def default_python(pythons):
+    for xy in ("3.12", "3.11", "3.13", "3.10"):
+        if xy in pythons:
+            return pythons[xy]
+    for p in ("/usr/bin/python3", sys.executable):
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+# ---- what the tests share ---------------------------------------------------------
+
+class Context(object):
+    def __init__(self, pytop, tmux, workdir, python):
+        self.pytop = pytop
+        self.tmux = tmux
+        self.workdir = workdir
+        self.python = python
+        self.targets = []
+
+    def target(self, script, python=None, args=()):
+        t = h.Target(python or self.python, script, self.workdir, args)
+        self.targets.append(t)
+        return t.start()
+
+    def pytop_pane(self, args, width=120, height=40):
+        return self.tmux.session([self.pytop] + list(args), width, height, cwd=self.workdir)
+
+    def close(self):
+        for t in self.targets:
+            t.stop()
+
+
+def hot_on_top(scr):
+    rows = scr.function_rows()
+    if rows and row_has(rows[0], "hot_function"):
+        return rows[0]
+    return None
+
+
+def attach(ctx, target, args=(), width=120, height=40, until=hot_on_top, what="hot_function on top of Functions"):
+    """pytop -p PID in a pane, waited on until `until(screen)` holds."""
+    pane = ctx.pytop_pane(list(args) + ["-p", str(target.pid)], width, height)
+    scr, _ = pane.wait_for(what, until, h.START_WAIT)
+    return pane, scr
+
+
+def quit_ok(pane, key="q", want=(0,)):
+    """Press key; the program must end with a status in want, on a restored terminal."""
+    pane.keys(key)
+    return check_restored(pane, "after %s" % key, want)
+
+
+def check_restored(pane, when, want):
+    rc, modes, scr = pane.wait_exit()
+    problems = []
+    if rc not in want:
+        problems.append("exit status %d %s (want %s)" % (rc, when, " or ".join(str(w) for w in want)))
+    if pane.alternate_on():
+        problems.append("the pane is still on the alternate screen %s" % when)
+    if not pane.cursor_visible():
+        problems.append("the cursor is still hidden %s" % when)
+    missing = [m for m in ("echo", "icanon") if m not in modes]
+    if missing:
+        problems.append("the terminal was left without %s %s (stty)" % (", ".join(missing), when))
+    if problems:
+        raise pane.failure("; ".join(problems), scr)
+    return scr
+
+
+WINDOW_RX = r"(?i)(\blast\s+\d+(?:\.\d+)?\s*(?:s|sec|seconds|m|min)\b|since\s+start)"
+
+
+def shows_command(head, target):
+    """The header shows the target's command line, or at least its first 30
+    characters when the screen is too narrow for all of it."""
+    cmd = target.cmdline()
+    n = len(cmd)
+    while n > 0 and cmd[:n] not in head:
+        n -= 1
+    return n >= min(len(cmd), 30)
+
+
+def mode_word(scr):
+    """'WALL' or 'CPU' as the header shows the view mode, or None."""
+    head = scr.header()
+    if re.search(r"\bWALL\b", head):
+        return "WALL"
+    if re.search(r"\bCPU\b", head):
+        return "CPU"
+    return None
+
+
+# ---- tests ----------------------------------------------------------------------
+
+def t_hot_on_top(ctx, python, xy):
+    target = ctx.target("hot_cold.py", python=python)
+    pane, scr = attach(ctx, target)
+    # Shares settle over the first refreshes: wait for a clear majority.
+    scr, row = pane.wait_for("hot_function on top with at least 50 %% own",
+                             lambda s: hot_on_top(s) if (own_share(hot_on_top(s) or "") or 0) >= 50 else None)
+    head = scr.header()
+    problems = []
+    if str(target.pid) not in head:
+        problems.append("the header does not show the PID %d" % target.pid)
+    if not shows_command(head, target):
+        problems.append("the header does not show the command line (%s)" % target.cmdline())
+    if not re.search(r"(?i)\bpython\s+%s(?!\d)" % re.escape(xy), head):   # "Python 3.12.1", not a path
+        problems.append("the header does not show the Python version %s" % xy)
+    if problems:
+        raise pane.failure("; ".join(problems), scr)
+    target.check_running("while pytop watched it")
+    quit_ok(pane)
+    target.check_running("after pytop quit")
+
+
+HEADER_FIELDS = [
+    ("the view mode (CPU or WALL)", r"\b(CPU|WALL)\b"),
+    ("the Python version", r"(?i)\bpython\s+\d\.\d+"),
+    ("the elapsed time", r"(?i)\belapsed\b"),
+    ("the sample count", r"(?i)\bsamples?\b"),
+    ("the achieved rate", r"(?i)(\bHz\b|/s\b)"),
+    ("the late count", r"(?i)\blate\b"),
+    ("the error count", r"(?i)\berr(or)?s?\b"),
+    ("the process CPU %", r"(?i)\bcpu\b[^\n%]{0,12}%"),
+    ("the RSS", r"(?i)\bRSS\b\s*\S*\d"),
+    ("the thread count", r"(?i)(\bthreads?\b\s*\d|\d+\s*threads?\b)"),
+    ("the window (last N s or since start)", WINDOW_RX),
+]
+
+
+def header_test(ctx, width, height):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target, width=width, height=height)
+
+    def missing(s):
+        # The header proper: without the line that names the views.
+        head = "\n".join(l for l in s.header().split("\n") if not all(v in l for v in VIEWS))
+        out = [what for what, rx in HEADER_FIELDS if not re.search(rx, head)]
+        if not re.search(r"(?<!\d)%d(?!\d)" % target.pid, head):
+            out.insert(0, "the PID")
+        if width >= 200 and target.cmdline() not in head:
+            out.insert(1, "the whole command line (%s)" % target.cmdline())
+        elif not shows_command(head, target):
+            out.insert(1, "the start of the command line (%s)" % target.cmdline()[:30])
+        return out
+    # Some fields need two readings (a CPU share): give it a few refreshes.
+    deadline = time.time() + h.WAIT
+    while True:
+        scr = pane.screen()
+        lacks = missing(scr)
+        if not lacks:
+            break
+        if time.time() > deadline:
+            raise pane.failure("at %dx%d the header lacks %s" % (width, height, ", ".join(lacks)), scr,
+                               ["header (the lines above the Functions table):"] + h.framed(scr.header()))
+        time.sleep(h.POLL)
+    quit_ok(pane)
+
+
+def t_cpu_wall(ctx):
+    target = ctx.target("sleepy.py")
+    pane, scr = attach(ctx, target)
+    m0 = mode_word(scr)
+    if m0 is None:
+        raise pane.failure("the header shows neither CPU nor WALL", scr)
+
+    def cpu_ok(s):
+        row = s.function_row("sleepy_function")
+        hot = s.function_row("hot_function")
+        return mode_word(s) == "CPU" and hot and (row is None or own_share(row) < 5) and own_share(hot) >= 70
+
+    def wall_ok(s):
+        row = s.function_row("sleepy_function")
+        hot = s.function_row("hot_function")
+        return mode_word(s) == "WALL" and row and hot and own_share(row) >= 20 and own_share(hot) <= 80
+
+    seen = {}
+    for _ in range(2):   # CPU -> WALL -> CPU, or WALL -> CPU -> WALL
+        m = mode_word(pane.screen())
+        want = "WALL" if m == "CPU" else "CPU"
+        pane.keys("c")
+        scr, _ = pane.wait_for("the header to switch from %s to %s after 'c'" % (m, want),
+                               lambda s: mode_word(s) == want)
+        what = ("sleepy_function with >= 20 % own and hot_function <= 80 % in the WALL view"
+                if want == "WALL" else "sleepy_function absent or < 5 % and hot_function >= 70 % in the CPU view")
+        scr, _ = pane.wait_for(what, wall_ok if want == "WALL" else cpu_ok)
+        seen[want] = scr
+    cpu_hot = own_share(seen["CPU"].function_row("hot_function"))
+    wall_hot = own_share(seen["WALL"].function_row("hot_function"))
+    if cpu_hot - wall_hot < 15:
+        raise pane.failure("hot_function's own share barely changes between CPU (%.1f) and WALL (%.1f)"
+                           % (cpu_hot, wall_hot), seen["WALL"])
+    quit_ok(pane)
+
+
+def t_snapshot(ctx, fmt=None):
+    target = ctx.target("hot_cold.py")
+    snaps = os.path.join(ctx.workdir, "snaps")
+    os.mkdir(snaps)
+    args = ["--snapshot-dir", snaps] + (["--snapshot-format", fmt] if fmt else [])
+    pane, scr = attach(ctx, target, args, width=220, height=40)
+    pane.keys("s")
+    scr, m = pane.wait_for("'saved <path>' in the status line",
+                           lambda s: re.search(r"\bsaved\s+(\S+)", s.text))
+    path = m.group(1)
+    if not os.path.isabs(path):
+        path = os.path.join(ctx.workdir, path)
+    if not os.path.isfile(path):
+        raise pane.failure("the status line says 'saved %s' but there is no such file" % m.group(1), scr,
+                           ["in %s: %s" % (snaps, os.listdir(snaps))])
+    if os.path.dirname(os.path.realpath(path)) != os.path.realpath(snaps):
+        raise pane.failure("the snapshot %s is not in --snapshot-dir %s" % (path, snaps), scr)
+    with open(path, "rb") as f:
+        data = f.read().decode("utf-8", "replace")
+    if fmt == "folded":
+        # One line per stack: frames root to leaf joined by ';', a space, a count.
+        bad = [l for l in data.splitlines() if not re.match(r"^\S.*\s\d+$", l)]
+        if not data.strip() or bad:
+            raise pane.failure("the snapshot %s is not folded stacks (%d bad lines, e.g. %r)"
+                               % (path, len(bad), bad[:1]), scr)
+        if not any("hot_function" in l.rsplit(";", 1)[-1] for l in data.splitlines()):
+            raise pane.failure("no folded stack of %s ends in hot_function" % path, scr)
+    else:
+        try:
+            doc = json.loads(data)
+        except ValueError as e:
+            raise pane.failure("the snapshot %s is not JSON: %s" % (path, e), scr)
+        if "speedscope" not in str(doc.get("$schema", "")) or not doc.get("profiles"):
+            raise pane.failure("the snapshot %s is not a speedscope profile (keys: %s)"
+                               % (path, sorted(doc)), scr)
+        frames = [f.get("name", "") for f in doc.get("shared", {}).get("frames", [])]
+        if not any("hot_function" in n for n in frames):
+            raise pane.failure("the snapshot has no hot_function frame (frames: %s)" % frames[:20], scr)
+    quit_ok(pane)
+
+
+def t_snapshot_fails(ctx):
+    target = ctx.target("hot_cold.py")
+    bad = os.path.join(ctx.workdir, "not-a-directory")
+    with open(bad, "w") as f:
+        f.write("a file where --snapshot-dir wants a directory\n")
+    pane, scr = attach(ctx, target, ["--snapshot-dir", bad], width=160, height=40)
+    pane.keys("s")
+    scr, _ = pane.wait_for("'save failed: <reason>' in the status line",
+                           lambda s: re.search(r"save failed:\s*\S", s.text))
+    # Still alive and still refreshing: the header keeps changing.
+    before = scr.header()
+    pane.wait_for("the header to change (refreshing after the failed save)",
+                  lambda s: s.header() != before and hot_on_top(s))
+    target.check_running("after the failed save")
+    quit_ok(pane)
+
+
+def t_resize_80x24(ctx):
+    target = ctx.target("hot_cold.py")
+    # What pytop draws when started at 80x24: the resized screen must have its shape.
+    ref_pane, ref = attach(ctx, target, width=80, height=24)
+    ref_at = ref.functions_head()
+    ref_head = ref.lines[ref_at].rstrip()
+    ref_last = bool(ref.lines[23].strip()) if len(ref.lines) >= 24 else False
+    quit_ok(ref_pane)
+    pane, scr = attach(ctx, target, width=120, height=40)
+    big_head = scr.lines[scr.functions_head()].rstrip()
+    pane.resize(80, 24)
+
+    def redrawn(s):
+        i = s.functions_head()
+        last = bool(s.lines[23].strip()) if len(s.lines) >= 24 else False
+        return (i == ref_at and s.lines[i].rstrip() == ref_head and hot_on_top(s) and last == ref_last
+                and str(target.pid) in s.header())
+    pane.wait_for("the 80x24 layout as at start-up in 80x24 (header with the PID, Functions heading '%s' "
+                  "on line %d, hot_function on top, %s last line)"
+                  % (ref_head.strip(), ref_at + 1, "a" if ref_last else "an empty"), redrawn)
+    if big_head == ref_head:
+        # The heading alone does not prove a redraw: the header must also keep refreshing.
+        before = pane.screen().header()
+        pane.wait_for("the header to refresh at 80x24", lambda s: s.header() != before and hot_on_top(s))
+    quit_ok(pane)
+
+
+def t_resize_tiny(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target, width=120, height=40)
+    pid = pane.program_pid()
+    pane.resize(40, 10)
+    scr, _ = pane.wait_for("something drawn at 40x10", lambda s: s.text.strip())
+    deadline = time.time() + 3 * h.SCALE
+    while time.time() < deadline:   # a few refreshes at 40x10
+        if pane.result() is not None or not h.alive(pid):
+            raise pane.failure("pytop ended at 40x10")
+        time.sleep(h.POLL)
+    pane.resize(120, 40)
+    pane.wait_for("hot_function on top again after growing back to 120x40", hot_on_top)
+    quit_ok(pane)
+
+
+def header_changes(pane, seconds):
+    """How many times the header changed in `seconds` (polled every POLL s)."""
+    last, changes = None, -1
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        head = pane.screen().header()
+        if head != last:
+            last, changes = head, changes + 1
+        time.sleep(h.POLL / 2)
+    return changes
+
+
+def t_refresh(ctx):
+    target = ctx.target("hot_cold.py")
+    for args, period in (([], 1.0), (["--refresh", "2"], 2.0)):
+        pane, scr = attach(ctx, target, args)
+        n = header_changes(pane, 8)
+        want = 8 / period
+        if not want * 0.5 <= n <= want * 1.5 + 1:
+            raise pane.failure("%s: the header changed %d times in 8 s (about %.0f expected)"
+                               % (" ".join(args) or "default refresh", n, want), pane.screen())
+        quit_ok(pane)
+
+
+def achieved_rate(s):
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(?:/\s*\d+(?:\.\d+)?\s*)?Hz", s.header())
+    return float(m.group(1)) if m else None
+
+
+def t_rate(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target, ["--rate", "40"])
+    scr, _ = pane.wait_for("an achieved rate between 25 and 48 Hz in the header (--rate 40)",
+                           lambda s: 25 <= (achieved_rate(s) or 0) <= 48 and s.header().count("Hz") > 0)
+    quit_ok(pane)
+
+
+def quit_test(ctx, how):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+    for _ in range(5):
+        target.check_running("while pytop watched it")
+        time.sleep(0.2)
+    if how == "q":
+        quit_ok(pane, "q", (0,))
+    elif how == "C-c":
+        quit_ok(pane, "C-c", (0, 128 + signal.SIGINT))
+    else:
+        pid = pane.program_pid()
+        if pid is None:
+            raise pane.failure("cannot find pytop's process under the pane")
+        os.kill(pid, signal.SIGTERM)
+        check_restored(pane, "after SIGTERM", (0, 128 + signal.SIGTERM))
+    target.check_running("after pytop ended")
+    time.sleep(0.5)
+    target.check_running("half a second after pytop ended")
+
+
+def detect_view():
+    """A function telling which view a screen shows, from what only that view shows."""
+    def detect(s):
+        low = s.text.lower()
+        if s.functions_head() is not None:
+            return "Functions"
+        if s.threads_head() is not None:
+            return "Threads"
+        if "source" in low and re.search(r"\bdef \w+\(", s.text):
+            return "Source"
+        if "call tree" in low and "hot_function" in s.text:
+            return "Call tree"
+        if "memory" in low and re.search(r"\bRSS\b", s.text) and "hot_function" not in s.text:
+            return "Memory"
+        return None
+    return detect
+
+
+HOT_SOURCE = "total += i * i"   # the hot line of the targets' hot_function
+
+
+def t_views_keys(ctx):
+    target = ctx.target("named_threads.py")
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"),
+                       what="hot_function in Functions")
+    detect = detect_view()
+    for key, name in (("2", "Threads"), ("3", "Call tree"), ("4", "Source"), ("5", "Memory"), ("1", "Functions")):
+        pane.keys(key)
+        scr, _ = pane.wait_for("the %s view after '%s'" % (name, key),
+                               lambda s: detect(s) == name and name in s.text)
+    quit_ok(pane)
+
+
+def t_views_tab(ctx):
+    target = ctx.target("named_threads.py")
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"),
+                       what="hot_function in Functions")
+    detect = detect_view()
+    for name in VIEWS[1:] + VIEWS[:1]:
+        pane.keys("Tab")
+        pane.wait_for("the %s view after Tab" % name, lambda s: detect(s) == name and name in s.text)
+    quit_ok(pane)
+
+
+def t_threads_view(ctx):
+    target = ctx.target("named_threads.py")
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"),
+                       what="hot_function in Functions")
+    pane.keys("2")
+    tids = target.info["tids"]
+
+    def listed(s):
+        rows = s.thread_rows()
+        if not rows:
+            return None
+        text = "\n".join(rows)
+        return all(n in text for n in tids) and all(re.search(r"\b%d\b" % t, text) for t in tids.values())
+    scr, _ = pane.wait_for("the Threads view listing MainThread, spin-alpha and spin-beta with their tids",
+                           listed)
+    pane.wait_for("MainThread shown idle (it sleeps)",
+                  lambda s: any("MainThread" in r and re.search(r"\bidle\b", r) for r in (s.thread_rows() or [])))
+    for name in ("spin-alpha", "spin-beta"):
+        pane.wait_for("%s running hot/beta function in Threads" % name,
+                      lambda s: any(name in r and ("hot_function" in r or "beta_function" in r)
+                                    for r in (s.thread_rows() or [])))
+    quit_ok(pane)
+
+
+def t_thread_filter(ctx):
+    target = ctx.target("named_threads.py")
+    both = lambda s: s.function_row("hot_function") and s.function_row("beta_function")
+    pane, scr = attach(ctx, target, until=both, what="hot_function and beta_function in Functions")
+    tids = target.info["tids"]
+    pane.keys("2")
+    pane.wait_for("spin-alpha in the Threads view", lambda s: any("spin-alpha" in r for r in (s.thread_rows() or [])))
+    # Pause, so the rows hold still, and select spin-alpha's row as a person
+    # would: Home, then down to it.
+    scr = pause(pane)
+    index = [i for i, r in enumerate(scr.thread_rows()) if "spin-alpha" in r][0]
+    pane.keys("Home", *(["j"] * index))
+    pane.keys("Enter")
+    pane.keys("p", "1")
+
+    def filtered(s):
+        if s.functions_head() is None:
+            return None
+        head = s.header()
+        # Named in the header or a filter line: the name, or the tid of a non-main thread.
+        named = [n for n in tids if n in head or any(
+            n in l for l in s.lines[s.functions_head() + 1:] if "filter" in l.lower() or "thread" in l.lower())]
+        named += [n for n, t in tids.items() if n != "MainThread" and re.search(r"\b%d\b" % t, head)
+                  and n not in named]
+        return named if len(named) == 1 else None
+    scr, named = pane.wait_for("the header or a filter indicator naming the thread chosen with Enter", filtered)
+    thread = named[0]
+    present, absent = {"spin-alpha": (["hot_function"], ["beta_function"]),
+                       "spin-beta": (["beta_function"], ["hot_function"]),
+                       "MainThread": ([], ["hot_function", "beta_function"])}[thread]
+
+    def consistent(s):
+        rows = s.function_rows()
+        return (rows is not None and all(any(row_has(r, f) for r in rows) for f in present)
+                and not any(row_has(r, f) for r in rows for f in absent))
+    scr, _ = pane.wait_for("Functions filtered to %s: %s" % (thread, ", ".join(
+        ["%s listed" % f for f in present] + ["%s not listed" % f for f in absent])), consistent)
+    if thread != "spin-alpha":
+        raise pane.failure("Enter on spin-alpha's row (Home, then j x %d) filtered to %s" % (index, thread), scr)
+    quit_ok(pane)
+
+
+def pause(pane):
+    """Press p and return the screen once it holds still (a refresh may be in flight)."""
+    pane.keys("p")
+    time.sleep(1.5)
+    return pane.screen()
+
+
+def t_filter(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target, until=lambda s: hot_on_top(s) and len(s.function_rows()) >= 2,
+                       what="hot_function on top and more functions under it")
+    pane.keys("/")
+    pane.type("hot_function")
+    pane.keys("Enter")
+
+    # Either only the rows naming hot_function, or the samples through it:
+    # hot_function and its callers, never cold_function (no stack has both).
+    callers = ("main", "<module>")
+
+    def only_hot(s):
+        rows = s.function_rows()
+        return (rows and row_has(rows[0], "hot_function") and "hot_function" in s.header()
+                and all(row_has(r, "hot_function") or any(row_has(r, c) for c in callers) for r in rows))
+    pane.wait_for("Functions filtered to hot_function (hot_function on top, then only its callers; "
+                  "the filter named above the table)", only_hot)
+    quit_ok(pane)
+
+
+def t_source(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+    pane.keys("Home", "Enter")
+
+    def annotated(s):
+        for l in s.lines:
+            if HOT_SOURCE in l and re.search(SHARE_RX, l.split(HOT_SOURCE)[0]):
+                return l
+        return None
+    scr, line = pane.wait_for("the Source view with hot_function's hot line and its share",
+                              lambda s: "Source" in s.text and annotated(s))
+    if s_share(line) < 30:
+        raise pane.failure("the hot line has a share of only %.1f %%" % s_share(line), scr)
+    pane.keys("Escape")
+    pane.wait_for("Functions again after Esc", hot_on_top)
+    quit_ok(pane)
+
+
+SHARE_RX = r"(\d+\.\d+|\d+(?=\s*%))"   # 63.4 or 63 % (a line number has neither)
+
+
+def s_share(line):
+    m = re.search(SHARE_RX, line.split(HOT_SOURCE)[0])
+    return float(m.group(1)) if m else 0.0
+
+
+def t_navigation(ctx):
+    target = ctx.target("named_threads.py")
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("main_wait"), what="main_wait in Functions")
+    pane.keys("c")   # WALL: every function of every thread stays listed
+    pane.wait_for("WALL in the header", lambda s: mode_word(s) == "WALL")
+    pane.wait_for("at least 6 Functions rows", lambda s: len(s.function_rows() or []) >= 6)
+    pause(pane)   # rows of equal shares may swap places at each refresh
+
+    def selected(s):
+        head = s.functions_head()
+        if head is None:
+            return None
+        return s.highlighted(head + 1), len(s.function_rows())
+    for key, want in (("Home", "first"), ("j", 1), ("k", "first"), ("Down", 1), ("Down", 2), ("Up", 1),
+                      ("End", "last"), ("Home", "first"), ("NPage", "last"), ("PPage", "first")):
+        pane.keys(key)
+
+        def at(s):
+            sel = selected(s)
+            if sel is None or sel[0] is None:
+                return None
+            index, count = sel
+            return index == {"first": 0, "last": count - 1}.get(want, want)
+        deadline = time.time() + h.WAIT
+        while True:
+            scr = pane.screen_with_colors()
+            if at(scr):
+                break
+            if time.time() > deadline:
+                raise pane.failure("after %s the highlighted Functions row is %s, not the %s" % (
+                    key, "row %d" % selected(scr)[0] if selected(scr) and selected(scr)[0] is not None
+                    else "not found", want if isinstance(want, str) else "row %d" % want), scr)
+            time.sleep(h.POLL)
+    quit_ok(pane)
+
+
+def t_call_tree(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+    pane.keys("3")
+    pane.wait_for("the Call tree with <module> and hot_function",
+                  lambda s: "Call tree" in s.text and "<module>" in s.text and "hot_function" in s.text)
+    pane.keys("Home", "Enter")
+    pane.wait_for("hot_function hidden after Enter collapses the root (<module>)",
+                  lambda s: "<module>" in s.text and "hot_function" not in s.text)
+    pane.keys("Enter")
+    pane.wait_for("hot_function back after Enter expands the root",
+                  lambda s: "<module>" in s.text and "hot_function" in s.text)
+    quit_ok(pane)
+
+
+def t_memory(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+    pane.keys("5")
+    pane.wait_for("the Memory view with RSS and peak RSS values",
+                  lambda s: "Memory" in s.text and re.search(r"(?i)\bpeak\b", s.text)
+                  and re.search(r"\d+(\.\d+)?\s*(Ki?B|Mi?B|Gi?B|K|M|G)\b", s.text))
+    quit_ok(pane)
+
+
+def t_help(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+    for key in ("?", "h"):
+        pane.keys(key)
+        pane.wait_for("the help overlay after '%s' (describing q, c and s)" % key,
+                      lambda s: re.search(r"(?i)\bquit\b", s.text) and re.search(r"(?i)\bsnapshot|\bsave", s.text)
+                      and re.search(r"(?i)\bwall\b", s.text) and hot_on_top(s) is None)
+        pane.keys("Escape")
+        pane.wait_for("Functions after Esc closes the help", hot_on_top)
+    quit_ok(pane)
+
+
+def samples_count(s):
+    m = re.search(r"(?i)(\d[\d,]*)\s+samples\b|\bsamples?[:=\s]+(\d[\d,]*)", s.header())
+    return int((m.group(1) or m.group(2)).replace(",", "")) if m else None
+
+
+def t_pause_reset(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+    pane.wait_for("a sample count in the header over 100", lambda s: (samples_count(s) or 0) > 100)
+    for key in ("p", "Space"):
+        pane.keys(key)
+        time.sleep(1.5)     # the refresh in flight may still land
+        frozen = pane.screen()
+        time.sleep(3)
+        now = pane.screen()
+        # The tables freeze; the header's counters may go on (sampling does).
+        if frozen.function_rows() != now.function_rows():
+            raise pane.failure("the Functions rows kept changing after '%s' (pause)" % key, now,
+                               ["3 s earlier:"] + h.framed(frozen.text))
+        pane.keys(key)
+        pane.wait_for("the Functions rows to change again after '%s' (resume)" % key,
+                      lambda s: s.function_rows() and s.function_rows() != now.function_rows())
+    # Reset: what was gathered is forgotten, so hot_function's own seconds
+    # (the third column) start again from about zero.
+    def own_seconds(s):
+        row = hot_on_top(s)
+        n = h.row_numbers(row) if row else []
+        return n[2] if len(n) > 2 else None
+    scr, before = pane.wait_for("hot_function with over 1.5 s own", lambda s: (own_seconds(s) or 0) > 1.5 and own_seconds(s),
+                                30 * h.SCALE)
+    pane.keys("r")
+    pane.wait_for("hot_function's own seconds to drop from %.2f to less than half after 'r' (reset)" % before,
+                  lambda s: s.function_rows() is not None and (own_seconds(s) or 0) < before / 2)
+    quit_ok(pane)
+
+
+def t_window_sort(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target)
+
+    def window(s):
+        m = re.search(WINDOW_RX, s.header())
+        return m.group(1) if m else None
+    w0 = window(scr)
+    if w0 is None:
+        raise pane.failure("the header shows no window (last N s or since start)", scr)
+    pane.keys("+")
+    scr, w1 = pane.wait_for("the window to change from '%s' after '+'" % w0,
+                            lambda s: window(s) not in (None, w0) and window(s))
+    pane.keys("-")
+    scr, _ = pane.wait_for("the window back from '%s' to '%s' after '-'" % (w1, w0), lambda s: window(s) == w0)
+    # Sorting: the other columns put <module> (100 % total) above hot_function.
+    head0 = scr.lines[scr.functions_head()]
+    pane.keys(">")
+    pane.wait_for("another sort order after '>' (heading or row order changes)",
+                  lambda s: s.functions_head() is not None and (s.lines[s.functions_head()] != head0
+                                                                or not hot_on_top(s)))
+    pane.keys("<")
+    pane.wait_for("the first sort order back after '<'",
+                  lambda s: s.functions_head() is not None and s.lines[s.functions_head()] == head0 and hot_on_top(s))
+    quit_ok(pane)
+
+
+def stable_rows(pane, seconds, timeout):
+    """Wait until the Functions rows are non-empty and unchanged for `seconds`."""
+    state = {"rows": None, "since": time.time()}
+
+    def settled(s):
+        rows = s.function_rows()
+        if rows != state["rows"]:
+            state["rows"], state["since"] = rows, time.time()
+            return None
+        return rows if rows and time.time() - state["since"] >= seconds else None
+    return pane.wait_for("the replay to settle (Functions rows unchanged for %.0f s)" % seconds, settled, timeout)
+
+
+def t_replay(ctx):
+    target = ctx.target("hot_cold.py")
+    rec = os.path.join(ctx.workdir, "hot.pytop")
+    cmd = [ctx.pytop, "--record", rec, "--duration", "5", "-p", str(target.pid)]
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60 * h.SCALE)
+    except subprocess.TimeoutExpired:
+        raise Failure("pytop --record did not end after 60 s", ["command: %s" % " ".join(cmd)])
+    if p.returncode != 0 or not os.path.isfile(rec):
+        raise Failure("pytop --record failed (exit status %d)" % p.returncode,
+                      ["command: %s" % " ".join(cmd)] + h.framed(p.stdout.decode("utf-8", "replace")))
+    target.stop()
+    shows = []
+    for run in (1, 2):
+        pane = ctx.pytop_pane(["--replay", rec])
+        scr, _ = pane.wait_for("Functions rows from the recording (replay %d)" % run,
+                               lambda s: s.function_rows(), h.START_WAIT)
+        if run == 2:
+            # Space pauses the playback: the rows hold still for longer than
+            # the rest of the recording would take to play, then Space resumes.
+            pane.keys("Space")
+            time.sleep(1.5)
+            frozen = pane.screen()
+            time.sleep(5)
+            now = pane.screen()
+            if now.function_rows() != frozen.function_rows():
+                raise pane.failure("the replay went on after Space (pause)", now, ["5 s earlier:"] + h.framed(frozen.text))
+            pane.keys("Space")
+        scr, rows = stable_rows(pane, 4, 45 * h.SCALE)
+        if run == 2 and rows == frozen.function_rows():
+            raise pane.failure("the replay did not go on after Space (resume)", scr)
+        if not row_has(rows[0], "hot_function"):
+            raise pane.failure("hot_function is not on top at the end of replay %d" % run, scr)
+        shows.append((rows[:5], scr))
+        quit_ok(pane)
+    if shows[0][0] != shows[1][0]:
+        raise Failure("two replays of the same recording (the second paused on the way) end on different "
+                      "Functions rows",
+                      ["first replay:"] + h.framed(shows[0][1].text) + ["second replay:"] + h.framed(shows[1][1].text))
+
+
+def t_launch(ctx):
+    script = os.path.join(h.TARGETS, "hot_cold.py")
+    pane = ctx.pytop_pane(["--", ctx.python] + h.PY_FLAGS + [script, "--exit-after", "3"])
+    pane.wait_for("hot_function on top while the launched target runs", hot_on_top, h.START_WAIT)
+    pid = pane.program_pid()
+    scr = pane.wait_text("target exited")
+    if not hot_on_top(scr):
+        raise pane.failure("after the target exited the Functions rows are gone", scr)
+    time.sleep(2)
+    scr = pane.screen()
+    if "target exited" not in scr.header() or not hot_on_top(scr):
+        raise pane.failure("2 s after the target exited the view no longer shows 'target exited' in the "
+                           "header and the final data", scr)
+    leftovers = [c for c in h.descendants(pid) if h.alive(c)] if pid else []
+    if leftovers:
+        raise pane.failure("processes left under pytop after the target exited: %s" % leftovers, scr)
+    quit_ok(pane)
+
+
+def t_attach_exit(ctx):
+    target = ctx.target("hot_cold.py", args=["--exit-after", "4"])
+    pane, scr = attach(ctx, target)
+    scr = pane.wait_text("target exited")
+    if "target exited" not in scr.header() or not hot_on_top(scr):
+        raise pane.failure("after the target exited the header does not say 'target exited' or the final "
+                           "data is gone", scr)
+    time.sleep(2)
+    scr = pane.screen()
+    if "target exited" not in scr.header() or not hot_on_top(scr):
+        raise pane.failure("2 s after the target exited the view no longer shows 'target exited' in the "
+                           "header and the final data", scr)
+    quit_ok(pane)
+
+
+# ---- the list -------------------------------------------------------------------
+
+def build(pythons):
+    """[(name, function(ctx) or None, skip reason or None)]"""
+    tests = []
+    for xy in sorted(set(REQUIRED_PYTHONS) | set(pythons), key=lambda v: tuple(int(x) for x in v.split("."))):
+        name = "tui hot function on top of Functions (python%s)" % xy
+        if xy in pythons:
+            tests.append((name, (lambda p, v: lambda ctx: t_hot_on_top(ctx, p, v))(pythons[xy], xy), None))
+        else:
+            tests.append((name, None, "python%s not found in $(pyenv root)/versions" % xy))
+    tests += [
+        ("tui header shows pid, command line, version, elapsed, samples, rate, late, errors, CPU, RSS, "
+         "threads, mode, window", lambda c: header_test(c, 240, 40), None),
+        ("tui header at 80x24 still shows every field (the command line may be cut)",
+         lambda c: header_test(c, 80, 24), None),
+        ("tui c toggles CPU/WALL: sleepy_function only in WALL", t_cpu_wall, None),
+        ("tui s saves a speedscope snapshot to --snapshot-dir", t_snapshot, None),
+        ("tui s saves in --snapshot-format folded", lambda c: t_snapshot(c, "folded"), None),
+        ("tui s into an unwritable --snapshot-dir says save failed and keeps refreshing", t_snapshot_fails, None),
+        ("tui resize to 80x24 redraws the 80x24 layout", t_resize_80x24, None),
+        ("tui resize to 40x10 keeps running and recovers", t_resize_tiny, None),
+        ("tui refreshes about once a second, every 2 s with --refresh 2", t_refresh, None),
+        ("tui --rate 40 samples at about 40 Hz", t_rate, None),
+        ("tui q exits 0, restores the terminal, target keeps running", lambda c: quit_test(c, "q"), None),
+        ("tui Ctrl-C restores the terminal, target keeps running", lambda c: quit_test(c, "C-c"), None),
+        ("tui SIGTERM restores the terminal, target keeps running", lambda c: quit_test(c, "TERM"), None),
+        ("tui keys 1-5 show each view", t_views_keys, None),
+        ("tui Tab cycles through the views", t_views_tab, None),
+        ("tui Threads lists thread names, tids, idle/running", t_threads_view, None),
+        ("tui Enter on a thread filters Functions to it", t_thread_filter, None),
+        ("tui / filters Functions to hot_function", t_filter, None),
+        ("tui Enter opens Source annotated with shares, Esc returns", t_source, None),
+        ("tui arrows, j/k, Home/End, PgUp/PgDn move the selection", t_navigation, None),
+        ("tui Call tree: Enter collapses and expands", t_call_tree, None),
+        ("tui Memory view shows RSS and peak", t_memory, None),
+        ("tui ? and h show the help, Esc closes it", t_help, None),
+        ("tui p and space pause, r resets", t_pause_reset, None),
+        ("tui + and - change the window, < and > the sort column", t_window_sort, None),
+        ("tui replay: Space pauses and resumes; two replays end on the same rows", t_replay, None),
+        ("tui launch mode: the view stays after the target exits", t_launch, None),
+        ("tui attach mode: the view stays after the target exits", t_attach_exit, None),
+    ]
+    return tests
+
+
+def live_view_missing(pytop, workdir):
+    """A reason to skip when this pytop was built before the live view, else None."""
+    sleeper = h.popen(["sleep", "30"], stdin=subprocess.DEVNULL)
+    try:
+        p = subprocess.run([pytop, "-p", str(sleeper.pid)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20, cwd=workdir)
+        out = p.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        h.kill(sleeper)
+    if "not in this build" in out:
+        return "this pytop has no live view yet (%s)" % out.strip().split("\n")[-1]
+    return None
+
+
+def run(pytop, tmproot, rep, only=()):
+    """Run the tests, reporting through rep.ok(name) / rep.fail(name, msg, details) / rep.skip(name, why)."""
+    pythons = find_pythons()
+    tests = [t for t in build(pythons) if not only or any(k in t[0] for k in only)]
+    python = default_python(pythons)
+    reason = None
+    if not h.tmux_available():
+        reason = "tmux is not installed (apt-get install tmux)"
+    elif not os.access(pytop, os.X_OK):
+        reason = None   # every test fails below, naming the missing binary
+    elif python is None:
+        reason = "no Python interpreter found for the targets"
+    else:
+        reason = live_view_missing(pytop, tmproot)
+    tmux = h.Tmux(tempfile.mkdtemp(prefix="tmux-", dir=tmproot)) if h.tmux_available() else None
+    try:
+        for name, fn, skip in tests:
+            if skip or reason:
+                rep.skip(name, skip or reason)
+                continue
+            if not os.access(pytop, os.X_OK):
+                rep.fail(name, "pytop not built: %s" % pytop)
+                continue
+            workdir = tempfile.mkdtemp(prefix="tui-", dir=tmproot)
+            ctx = Context(pytop, tmux, workdir, python)
+            t0 = time.time()
+            try:
+                fn(ctx)
+                rep.ok(name)
+            except Skip as e:
+                rep.skip(name, str(e))
+            except Failure as e:
+                rep.fail(name, e.message, e.details + ["(test took %.1f s)" % (time.time() - t0)])
+            except Exception:
+                rep.fail(name, "the test itself crashed", traceback.format_exc().rstrip().split("\n"))
+            finally:
+                for s in tmux.sessions:
+                    s.close()
+                tmux.sessions = []
+                ctx.close()
+    finally:
+        if tmux:
+            tmux.kill_server()
+        h.kill_all()
+
+
+def plumbing(rep):
+    """The harness checked on a stand-in, top(1): start, read, resize, keys, quit, signals."""
+    tmproot = tempfile.mkdtemp(prefix="pytop-tui-plumbing-")
+    tmux = h.Tmux(tmproot)
+    try:
+        for how in ("q", "TERM"):
+            name = "plumbing top: start, resize, %s" % how
+            try:
+                pane = tmux.session(["top", "-d", "0.5"], 120, 36)
+                pane.wait_for("top's Tasks line", lambda s: "Tasks:" in s.text)
+                pane.resize(80, 24)
+                scr, _ = pane.wait_for("a 24-line screen", lambda s: len(s.text.rstrip("\n").split("\n")) <= 24
+                                       and "Tasks:" in s.text)
+                if max(len(l) for l in scr.lines) > 80:
+                    raise pane.failure("lines wider than 80 after resize", scr)
+                if "\x1b[" not in pane.screen_ansi():
+                    raise pane.failure("capture-pane -e shows no escape sequences")
+                if how == "q":
+                    quit_ok(pane, "q", (0,))
+                else:
+                    os.kill(pane.program_pid(), signal.SIGTERM)
+                    rc, modes, scr = pane.wait_exit()
+                    if rc not in (0, 143):
+                        raise pane.failure("top ended with %d after SIGTERM" % rc, scr)
+                rep.ok(name)
+            except Failure as e:
+                rep.fail(name, e.message, e.details)
+            finally:
+                for s in tmux.sessions:
+                    s.close()
+                tmux.sessions = []
+    finally:
+        tmux.kill_server()
+        shutil.rmtree(tmproot, ignore_errors=True)
+    print("%d passed, %d failed, %d skipped" % (rep.passed, rep.failed, rep.skipped))
+    return 1 if rep.failed else 0
+
+
+class Reporter(object):
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+
+    def ok(self, name):
+        self.passed += 1
+        print("PASS %s" % name, flush=True)
+
+    def fail(self, name, message, details=()):
+        self.failed += 1
+        print("\n".join(["FAIL %s: %s" % (name, message)] + ["    " + l for l in details]), flush=True)
+
+    def skip(self, name, reason):
+        self.skipped += 1
+        print("SKIP %s: %s" % (name, reason), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pytop", default=os.path.join(os.getcwd(), "pytop"))
+    ap.add_argument("-k", action="append", default=[], help="only tests whose name contains this")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--plumbing", action="store_true", help="check the tmux plumbing on top(1) instead")
+    args = ap.parse_args()
+    rep = Reporter()
+    if args.plumbing:
+        return plumbing(rep)
+    tmproot = tempfile.mkdtemp(prefix="pytop-tui-")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        run(os.path.abspath(args.pytop), tmproot, rep, args.k)
+    except KeyboardInterrupt:
+        rep.fail("tui", "interrupted")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmproot, ignore_errors=True)
+    print("%d passed, %d failed, %d skipped" % (rep.passed, rep.failed, rep.skipped))
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
