@@ -99,37 +99,18 @@ static int run_export(const struct pytop_options *opt)
     return rc ? 1 : 0;
 }
 
+static int open_target(const struct pytop_options *opt, int out_fd, const char *log_path,
+                       struct launch *child, struct launch **launched,
+                       struct py_target **target, int *exit_code);
+
 static int run_record(const struct pytop_options *opt)
 {
     struct launch child;
     struct launch *launched = NULL;
     struct py_target *target;
-    int rc;
-    pid_t pid = opt->pid;
-
-    if (opt->command) {
-        rc = launch_start(opt->command, &child);
-        if (rc) {
-            fprintf(stderr, "pytop: cannot start '%s': %s\n", opt->command[0], pt_strerror(rc));
-            return 127;
-        }
-        launched = &child;
-        pid = child.pid;
-        rc = launch_attach(&child, opt->layout_source, &target);
-        if (rc == -ESRCH) {
-            fprintf(stderr, "pytop: '%s' exited before its Python interpreter could be read\n",
-                    opt->command[0]);
-            return launch_exit_code(&child);
-        }
-    } else {
-        rc = py_target_open(pid, opt->layout_source, &target);
-    }
-    if (rc) {
-        report_attach_error(pid, rc, opt->layout_source);
-        if (launched)
-            launch_finish(launched, 1);
-        return 1;
-    }
+    int rc, exit_code;
+    if (open_target(opt, -1, "", &child, &launched, &target, &exit_code) != 0)
+        return exit_code;
 
     struct record_options ro = {
         .path = opt->record_path,
@@ -211,6 +192,50 @@ static int launch_with_output(char *const argv[], struct launch *l, int out_fd)
     return rc;
 }
 
+/* The target of --record and the live view: attach to -p PID, or start the
+ * command (its output into out_fd when >= 0) and attach as soon as it runs
+ * Python. Returns 0 with *target (and *launched when pytop started it), or
+ * -1 after reporting why, with pytop's exit code in *exit_code. */
+static int open_target(const struct pytop_options *opt, int out_fd, const char *log_path,
+                       struct launch *child, struct launch **launched,
+                       struct py_target **target, int *exit_code)
+{
+    pid_t pid = opt->pid;
+    int rc;
+    *launched = NULL;
+    if (opt->command) {
+        rc = out_fd >= 0 ? launch_with_output(opt->command, child, out_fd)
+                         : launch_start(opt->command, child);
+        if (rc) {
+            fprintf(stderr, "pytop: cannot start '%s': %s\n", opt->command[0], pt_strerror(rc));
+            report_output_log(log_path);
+            *exit_code = 127;
+            return -1;
+        }
+        *launched = child;
+        pid = child->pid;
+        rc = launch_attach(child, opt->layout_source, target);
+        if (rc == -ESRCH) {
+            fprintf(stderr, "pytop: '%s' exited before its Python interpreter could be read\n",
+                    opt->command[0]);
+            report_output_log(log_path);
+            *exit_code = launch_exit_code(child);
+            return -1;
+        }
+    } else {
+        rc = py_target_open(pid, opt->layout_source, target);
+    }
+    if (rc) {
+        report_attach_error(pid, rc, opt->layout_source);
+        if (*launched)
+            launch_finish(*launched, 1);
+        report_output_log(log_path);
+        *exit_code = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static void session_options_from(const struct pytop_options *opt, struct session_options *so)
 {
     memset(so, 0, sizeof *so);
@@ -250,43 +275,24 @@ static int run_top(const struct pytop_options *opt)
     struct launch *launched = NULL;
     struct py_target *target;
     char log_path[4096] = "";
-    pid_t pid = opt->pid;
-    int rc;
+    int rc, exit_code;
 
+    int log_fd = -1;
     if (opt->command) {
-        int log_fd = open_output_log(log_path, sizeof log_path);
+        log_fd = open_output_log(log_path, sizeof log_path);
         if (log_fd < 0) {
             fprintf(stderr, "pytop: cannot create a file for the program's output (%s): %s; "
                             "set TMPDIR to a writable directory\n", log_path,
                     pt_strerror(log_fd));
             return 1;
         }
-        rc = launch_with_output(opt->command, &child, log_fd);
+    }
+    rc = open_target(opt, log_fd, log_path, &child, &launched, &target, &exit_code);
+    if (log_fd >= 0)
         close(log_fd);
-        if (rc) {
-            fprintf(stderr, "pytop: cannot start '%s': %s\n", opt->command[0], pt_strerror(rc));
-            report_output_log(log_path);
-            return 127;
-        }
-        launched = &child;
-        pid = child.pid;
-        rc = launch_attach(&child, opt->layout_source, &target);
-        if (rc == -ESRCH) {
-            fprintf(stderr, "pytop: '%s' exited before its Python interpreter could be read\n",
-                    opt->command[0]);
-            report_output_log(log_path);
-            return launch_exit_code(&child);
-        }
-    } else {
-        rc = py_target_open(pid, opt->layout_source, &target);
-    }
-    if (rc) {
-        report_attach_error(pid, rc, opt->layout_source);
-        if (launched)
-            launch_finish(launched, 1);
-        report_output_log(log_path);
-        return 1;
-    }
+    if (rc != 0)
+        return exit_code;
+    pid_t pid = target->pid;
 
     struct session_options so;
     session_options_from(opt, &so);
