@@ -285,7 +285,9 @@ static int frame_id(struct sampler *s, const struct py_frame *pf, uint32_t *id)
  * "[truncated]" root so its frames are not mistaken for top-level calls. */
 static uint32_t intern_stack(struct sampler *s, const struct py_thread *t)
 {
-    const struct py_frame *frames = &s->ps.frames[t->first_frame];
+    /* No frames anywhere in this sample (an interpreter still starting)
+     * means no frame array at all: do not index it. */
+    const struct py_frame *frames = t->nframes ? &s->ps.frames[t->first_frame] : NULL;
     uint32_t node = 0;
     if (t->error) {
         if (!s->have_truncated_frame &&
