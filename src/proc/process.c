@@ -2,6 +2,8 @@
 
 #include "proc/process.h"
 
+#include "proc/tasks.h"
+
 #include "core/error.h"
 
 #include <errno.h>
@@ -13,31 +15,6 @@
 
 /* A status file is about 1.5 KiB; stat about 300 bytes. */
 #define STATUS_BUF 8192
-
-static int read_small(const char *path, char *buf, size_t cap, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? -ESRCH : -errno;
-    size_t used = 0;
-    while (used < cap - 1) {
-        ssize_t r = read(fd, buf + used, cap - 1 - used);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            close(fd);
-            return -e;
-        }
-        if (r == 0)
-            break;
-        used += (size_t)r;
-    }
-    close(fd);
-    buf[used] = '\0';
-    *len = used;
-    return 0;
-}
 
 /* The kB value of a "Name:   1234 kB" line, or -1 when absent. */
 static int64_t status_kb(const char *buf, const char *name)
@@ -62,9 +39,10 @@ int proc_memory(pid_t pid, uint64_t *rss_bytes, uint64_t *peak_bytes)
     char path[64], buf[STATUS_BUF];
     size_t len;
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int rc = read_small(path, buf, sizeof buf, &len);
+    int rc = proc_read_file(path, buf, sizeof buf - 1, &len);
     if (rc)
         return rc;
+    buf[len] = '\0';
     int64_t rss = status_kb(buf, "VmRSS"), peak = status_kb(buf, "VmHWM");
     if (rss < 0)
         return -ENODATA;   /* zombies and kernel threads have no Vm* lines */
@@ -82,9 +60,10 @@ int proc_usage_read(pid_t pid, struct proc_usage *out)
     char path[64], buf[1024];
     size_t len;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int rc = read_small(path, buf, sizeof buf, &len);
+    int rc = proc_read_file(path, buf, sizeof buf - 1, &len);
     if (rc)
         return rc;
+    buf[len] = '\0';
     /* comm may hold spaces and ')': the fields start after the last ')'. */
     char *close_paren = strrchr(buf, ')');
     if (!close_paren)

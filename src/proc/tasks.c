@@ -49,7 +49,7 @@ static int read_fd_all(int fd, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static int read_file(const char *path, char *buf, size_t cap, size_t *len)
+int proc_read_file(const char *path, char *buf, size_t cap, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -321,7 +321,7 @@ int proc_cmdline(pid_t pid, char *buf, size_t cap)
     if (pid <= 0)
         return -ESRCH;
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    int rc = read_file(path, buf, cap - 1, &len);
+    int rc = proc_read_file(path, buf, cap - 1, &len);
     if (rc < 0)
         return rc;
     /* Arguments are NUL-separated, with a NUL after the last. */
@@ -339,7 +339,7 @@ int proc_cmdline(pid_t pid, char *buf, size_t cap)
      * does. */
     char comm[64];
     snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-    rc = read_file(path, comm, sizeof comm - 1, &len);
+    rc = proc_read_file(path, comm, sizeof comm - 1, &len);
     if (rc < 0)
         return rc;
     while (len > 0 && (comm[len - 1] == '\n' || comm[len - 1] == '\0'))
@@ -357,7 +357,7 @@ int proc_is_dead(pid_t pid)
     if (pid <= 0)
         return 1;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int rc = read_file(path, buf, sizeof buf, &len);
+    int rc = proc_read_file(path, buf, sizeof buf, &len);
     if (rc == -ESRCH)
         return 1;
     if (rc < 0)

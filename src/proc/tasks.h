@@ -22,6 +22,11 @@ int proc_check_access(pid_t pid);
  * into buf (NUL-terminated, truncated to cap). Returns 0 or -errno. */
 int proc_cmdline(pid_t pid, char *buf, size_t cap);
 
+/* Read at most cap bytes of a small file (a /proc file that the kernel
+ * hands over whole) into buf, not NUL-terminated. Returns 0 and *len,
+ * -ESRCH when the file (or its process) is gone, or another -errno. */
+int proc_read_file(const char *path, char *buf, size_t cap, size_t *len);
+
 /* Whether the process is a zombie or gone (1), alive (0), or -errno. */
 int proc_is_dead(pid_t pid);
 
