@@ -184,6 +184,7 @@ def rules(v):
         r["frame_owner"] = off(FR, "owner")
     # 3.11 marks C-stack entry frames with is_entry, not with an owner value.
     r["frame_owned_by_cstack"] = "FRAME_OWNED_BY_CSTACK" if v >= (3, 12) else None
+    r["frame_is_entry"] = off(FR, "is_entry") if v == (3, 11) else None
 
     # Code objects.
     CO = "PyCodeObject"

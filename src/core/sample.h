@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "core/counters.h"
+
 enum sample_thread_flags {
     SAMPLE_RUNNING = 1u << 0,   /* the OS thread was running or runnable */
     SAMPLE_GIL = 1u << 1,       /* it held the GIL */
@@ -19,6 +21,20 @@ struct sample_thread {
     uint32_t flags;             /* enum sample_thread_flags */
     uint64_t cpu_ns;            /* CPU time used since this thread's previous sample */
     uint64_t wall_ns;           /* wall time since this thread's previous sample */
+    /* The process's resident memory change since its previous sample,
+     * credited to the stack(s) that were running (see the sampler):
+     * growth and release are kept apart, in bytes. */
+    uint64_t mem_grow;
+    uint64_t mem_release;
+};
+
+/* A process taking part in a run: the target, or (with --subprocesses)
+ * one of its descendants. */
+struct process_info {
+    uint32_t pid;
+    uint32_t ppid;              /* its parent; 0 for the run's first process */
+    char python[32];            /* version text, "" when not known */
+    char command[256];          /* its command line, "" when not known */
 };
 
 struct sample {
@@ -26,11 +42,19 @@ struct sample {
     uint32_t pid;               /* the process sampled */
     uint32_t nthreads;
     const struct sample_thread *threads;   /* borrowed for the call */
+    /* Attachments, borrowed for the call; NULL when absent:
+     *  - process: set on a process's first sample (and when its command
+     *    or version changes), so consumers learn who pid is;
+     *  - counters: the process's memory and heap counters, read at this
+     *    sample (a few times a second, not every sample). */
+    const struct process_info *process;
+    const struct counters *counters;
 };
 
 /* Samples aggregated by thread and call path: what exports and the
  * model's queries exchange. */
 struct stack_weight {
+    uint32_t pid;               /* the process of tid */
     uint32_t tid;
     uint32_t stack;             /* leaf node id */
     uint64_t samples;
@@ -38,10 +62,13 @@ struct stack_weight {
     uint64_t gil;               /* samples in which it held the GIL */
     uint64_t cpu_ns;
     uint64_t wall_ns;
+    uint64_t mem_grow;          /* bytes of resident memory growth credited */
+    uint64_t mem_release;       /* bytes released */
 };
 
 /* A thread's name, for exports and views. */
 struct thread_label {
+    uint32_t pid;
     uint32_t tid;
     uint32_t name;              /* string id, 0 when unknown */
 };

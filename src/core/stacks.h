@@ -6,7 +6,10 @@
  *  - strings: id 0 is the empty string.
  *  - frames: (function, file, line, firstline); function and file are
  *    string ids. firstline identifies the function (its code object's
- *    co_firstlineno); line is the line executing.
+ *    co_firstlineno); line is the line executing. A native (C/C++)
+ *    frame, from --native, has firstline STACK_FRAME_NATIVE (line is
+ *    -1): function is its symbol (demangled), file the object file's
+ *    path.
  *  - nodes: a trie of call paths, root first. Node 0 is the empty stack;
  *    node n has a parent node and a frame. A stack is its leaf node id, so
  *    the call tree is the node table itself. */
@@ -15,6 +18,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define STACK_FRAME_NATIVE (-1)
 
 struct stack_frame {
     uint32_t function;      /* string id */
@@ -28,6 +33,11 @@ struct stack_node {
     uint32_t frame;         /* frame id; meaningless for the root */
     uint32_t depth;         /* 0 for the root */
 };
+
+static inline int stack_frame_is_native(const struct stack_frame *f)
+{
+    return f->firstline == STACK_FRAME_NATIVE;
+}
 
 /* Bounds that keep a long run's dictionary from growing without limit. A
  * stack_table that reaches one refuses new entries with -ENOSPC; callers

@@ -29,9 +29,12 @@ struct model_config {
 };
 
 enum model_range { MODEL_WINDOW, MODEL_TOTAL };
-enum model_weight { MODEL_CPU, MODEL_WALL };
+/* What a row's amounts measure: CPU or wall time (ns), or bytes of
+ * resident memory growth or release credited to the stack. */
+enum model_weight { MODEL_CPU, MODEL_WALL, MODEL_MEM_GROW, MODEL_MEM_RELEASE };
 
 struct model_filter {
+    uint32_t pid;               /* 0: all processes */
     uint32_t tid;               /* 0: all threads */
     const char *text;           /* NULL or "": no filter; else a substring of function or file */
 };
@@ -40,13 +43,18 @@ struct model_function_row {
     uint32_t frame;             /* a representative frame id (function, file, firstline; line when by_line) */
     uint64_t own_ns, total_ns;  /* in the chosen weight */
     uint64_t own_samples, total_samples;
+    /* Memory credited, whatever the weight (bytes). */
+    uint64_t own_grow, total_grow;
+    uint64_t own_release, total_release;
 };
 
 struct model_thread_row {
+    uint32_t pid;
     uint32_t tid;
     uint32_t name;              /* string id, 0 when unknown */
     uint64_t samples, running, gil;
     uint64_t cpu_ns, wall_ns;
+    uint64_t mem_grow, mem_release;
     uint32_t last_stack;        /* the stack of its latest sample */
     uint32_t last_flags;
     uint64_t last_seen_ns;      /* time of its latest sample */
@@ -64,7 +72,34 @@ struct model_totals {
     uint64_t window_samples;
     uint64_t window_start_ns;           /* the window covers (window_start_ns, last_ns] */
     uint64_t cpu_ns, wall_ns;           /* over the chosen range, all threads */
+    uint64_t mem_grow, mem_release;     /* over the chosen range, all processes */
     size_t memory_bytes;                /* the model's own footprint */
+};
+
+/* A process seen in the run (the target and, with --subprocesses, its
+ * descendants), in order of first appearance. */
+struct model_process_row {
+    struct process_info info;
+    uint64_t first_ns, last_ns;         /* its first and latest sample */
+    uint64_t samples;                   /* its samples over the chosen range */
+    uint64_t cpu_ns;                    /* its threads' CPU time over the range */
+    uint32_t threads;                   /* threads in its latest sample */
+};
+
+/* Who held the GIL over a range, from the same samples: samples of a
+ * process in which some thread held it, and in which none did. The
+ * per-thread shares are model_thread_row.gil / samples. */
+struct model_gil {
+    uint64_t samples;                   /* process samples in the range */
+    uint64_t held;                      /* some thread held it */
+    uint64_t none;                      /* no thread did */
+    uint32_t holder_tid;                /* the holder in the latest sample, 0: none */
+};
+
+/* One point of a process's counters history. */
+struct model_counter_point {
+    uint64_t time_ns;
+    struct counters c;
 };
 
 struct model;
@@ -104,5 +139,18 @@ int model_stacks(const struct model *m, enum model_range r, const struct model_f
                  struct stack_weight **rows, size_t *n);
 /* Thread names seen, for exports. */
 int model_thread_labels(const struct model *m, struct thread_label **rows, size_t *n);
+
+/* Processes seen (filter's pid and text ignored), first seen first. */
+int model_processes(const struct model *m, enum model_range r,
+                    struct model_process_row **rows, size_t *n);
+/* GIL ownership over the range for one process (pid 0: all processes). */
+void model_gil(const struct model *m, enum model_range r, uint32_t pid, struct model_gil *out);
+/* A process's counters (pid 0: the first process) with time >= from_ns,
+ * oldest first. The history is bounded (MODEL_COUNTERS_MAX points per
+ * process, thinned by halves, and only the retention period), so it
+ * replays identically from a recording. */
+#define MODEL_COUNTERS_MAX 4096
+int model_counters(const struct model *m, uint32_t pid, uint64_t from_ns,
+                   struct model_counter_point **rows, size_t *n);
 
 #endif

@@ -271,6 +271,7 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->frame_lasti = -1;
     out->frame_instr = (int)d->fr_instr_ptr;
     out->frame_owner = (int)d->fr_owner;
+    out->frame_is_entry = -1;   /* 3.11 only */
     /* 3.14 renamed 3.13's shim owner (3) to FRAME_OWNED_BY_INTERPRETER and
      * added FRAME_OWNED_BY_CSTACK = 4: every owner >= 3 is a shim there. */
     if (minor >= 14)

@@ -52,6 +52,7 @@ struct py_layout {
     int frame_instr;             /* prev_instr (3.11-3.12), instr_ptr (3.13+) */
     int frame_owner;             /* char owner, 3.11+ */
     int frame_owned_by_cstack;   /* value of owner for C-stack shim frames, or -1 */
+    int frame_is_entry;          /* bool is_entry: the eval loop was entered here (3.11 only) */
 
     /* PyCodeObject */
     int code_size;               /* sizeof(PyCodeObject) */

@@ -22,7 +22,9 @@ enum export_format {
     EXPORT_SVG,           /* self-contained interactive flame graph */
 };
 
-enum export_mode { EXPORT_CPU, EXPORT_WALL };
+/* What a profile's values measure: CPU time, wall time, or bytes of
+ * resident memory growth credited to each stack ("memory"). */
+enum export_mode { EXPORT_CPU, EXPORT_WALL, EXPORT_MEMORY };
 
 struct export_input {
     const struct stack_table *dict;
@@ -30,6 +32,10 @@ struct export_input {
     size_t nrows;
     const struct thread_label *threads;   /* names by tid; may be NULL */
     size_t nthreads;
+    /* The processes rows refer to; with more than one, each process's
+     * stacks are kept apart (a root frame or profile per process). */
+    const struct process_info *processes;  /* may be NULL */
+    size_t nprocesses;
     uint32_t pid;
     const char *python;                   /* version text, may be NULL */
     const char *command;                  /* target command line, may be NULL */
