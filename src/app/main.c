@@ -120,6 +120,10 @@ static int run_record(const struct pytop_options *opt)
         .snapshot_dir = opt->snapshot_dir,
         .snapshot_format = opt->snapshot_format,
         .snapshot_mode = opt->weight,
+        .native = opt->native,
+        .native_all = opt->native_all,
+        .subprocesses = opt->subprocesses,
+        .layout_source = opt->layout_source,
     };
     rc = record_run(target, launched, &ro, stderr);
     py_target_free(target);
@@ -245,6 +249,10 @@ static void session_options_from(const struct pytop_options *opt, struct session
     so->speed = opt->speed;
     so->snapshot_dir = opt->snapshot_dir;
     so->snapshot_format = opt->snapshot_format;
+    so->native = opt->native;
+    so->native_all = opt->native_all;
+    so->subprocesses = opt->subprocesses;
+    so->layout_source = opt->layout_source;
 }
 
 /* Run the view; returns ui_run's result, having said why it could not. */

@@ -19,7 +19,7 @@ static void usage(FILE *out)
         "       pytop --replay RECORDING [--speed X]\n"
         "       pytop --dump [--json] -p PID\n"
         "       pytop --record FILE [options] (-p PID | -- COMMAND [ARGS...])\n"
-        "       pytop --export RECORDING --format FORMAT [--mode cpu|wall] [-o OUT]\n"
+        "       pytop --export RECORDING --format FORMAT [--mode cpu|wall|memory] [-o OUT]\n"
         "\n"
         "Show what a running Python program is doing, without changing or stopping it.\n"
         "With a target and no other mode, pytop opens a live, top-like view.\n"
@@ -44,6 +44,12 @@ static void usage(FILE *out)
         "Sampling:\n"
         "      --rate HZ            samples per second (default 100)\n"
         "      --duration SECONDS   stop after this long (default: no limit)\n"
+        "      --native             also unwind C stacks (libunwind) and show the C frames\n"
+        "                           of extension modules between the Python frames; each\n"
+        "                           thread is stopped for a moment while it is unwound\n"
+        "      --native-all         with --native: keep the interpreter's own C frames too\n"
+        "      --subprocesses       follow the target's child processes (multiprocessing\n"
+        "                           workers, subprocess calls) and sample them as well\n"
         "\n"
         "Live view and replay:\n"
         "      --refresh SECONDS    redraw the view this often (default 1)\n"
@@ -63,7 +69,8 @@ static void usage(FILE *out)
         "\n"
         "Export:\n"
         "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof or svg\n"
-        "  -m, --mode MODE          cpu (default: time on a CPU) or wall (elapsed time)\n"
+        "  -m, --mode MODE          cpu (default: time on a CPU), wall (elapsed time) or\n"
+        "                           memory (bytes of resident memory growth per stack)\n"
         "  -o, --output FILE        write there instead of stdout\n"
         "\n"
         "  -h, --help               show this help\n"
@@ -143,7 +150,7 @@ static int set_mode(struct pytop_options *o, enum pytop_mode m)
 
 enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
-    OPT_REFRESH, OPT_REPLAY, OPT_SPEED,
+    OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE, OPT_NATIVE_ALL, OPT_SUBPROCESSES,
 };
 
 /* Options given, for checking what goes with what. */
@@ -218,6 +225,15 @@ static int check_combination(struct pytop_options *o, const struct given *g)
         fprintf(stderr, "pytop: --speed goes with --replay\n");
         return -1;
     }
+    if ((o->native || o->subprocesses) && (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
+        fprintf(stderr, "pytop: --native and --subprocesses are for sampling a process; "
+                        "a recording keeps what was sampled\n");
+        return -1;
+    }
+    if (o->subprocesses && o->mode == MODE_DUMP) {
+        fprintf(stderr, "pytop: --subprocesses goes with the live view or --record\n");
+        return -1;
+    }
     if (g->snapshot_every && o->mode != MODE_RECORD) {
         fprintf(stderr, "pytop: --snapshot-every goes with --record (in the live view, "
                         "press 's' to save a snapshot)\n");
@@ -245,6 +261,9 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "refresh", required_argument, NULL, OPT_REFRESH },
         { "replay", required_argument, NULL, OPT_REPLAY },
         { "speed", required_argument, NULL, OPT_SPEED },
+        { "native", no_argument, NULL, OPT_NATIVE },
+        { "native-all", no_argument, NULL, OPT_NATIVE_ALL },
+        { "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -307,8 +326,10 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
                 o->weight = EXPORT_CPU;
             else if (strcmp(optarg, "wall") == 0)
                 o->weight = EXPORT_WALL;
+            else if (strcmp(optarg, "memory") == 0)
+                o->weight = EXPORT_MEMORY;
             else {
-                fprintf(stderr, "pytop: --mode must be 'cpu' or 'wall', not '%s'\n", optarg);
+                fprintf(stderr, "pytop: --mode must be 'cpu', 'wall' or 'memory', not '%s'\n", optarg);
                 return -1;
             }
             break;
@@ -357,6 +378,9 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
                 return -1;
             }
             break;
+        case OPT_NATIVE: o->native = 1; break;
+        case OPT_NATIVE_ALL: o->native = o->native_all = 1; break;
+        case OPT_SUBPROCESSES: o->subprocesses = 1; break;
         case 'h': usage(stdout); return 1;
         case 'V': version(); return 1;
         case ':':

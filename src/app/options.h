@@ -26,6 +26,9 @@ struct pytop_options {
     /* sampling */
     double rate_hz;                  /* --rate */
     uint64_t duration_ns;            /* --duration */
+    int native;                      /* --native: merge C frames with Python frames */
+    int native_all;                  /* --native-all: and keep the interpreter's own frames */
+    int subprocesses;                /* --subprocesses: follow the target's descendants */
     /* recording and snapshots */
     const char *record_path;         /* --record */
     uint64_t snapshot_every_ns;      /* --snapshot-every */
@@ -34,7 +37,7 @@ struct pytop_options {
     /* export */
     const char *export_path;         /* --export */
     enum export_format format;       /* --format */
-    enum export_mode weight;         /* --mode cpu|wall (also the view's first weight) */
+    enum export_mode weight;         /* --mode cpu|wall|memory (also the view's first weight) */
     const char *output;              /* -o */
     /* the live view and replay */
     uint64_t refresh_ns;             /* --refresh */

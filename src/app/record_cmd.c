@@ -120,7 +120,14 @@ int record_run(struct py_target *target, struct launch *launched,
         st.snap_model = model_new(&mc, dict);
     }
 
-    struct sampler_config sc = { .rate_hz = o->rate_hz, .duration_ns = o->duration_ns };
+    struct sampler_config sc = {
+        .rate_hz = o->rate_hz,
+        .duration_ns = o->duration_ns,
+        .native = o->native,
+        .native_all = o->native_all,
+        .subprocesses = o->subprocesses,
+        .layout_source = o->layout_source,
+    };
     struct sampler *smp;
     rc = sampler_new(target, dict, &sc, &smp);
     if (rc) {
@@ -175,6 +182,8 @@ int record_run(struct py_target *target, struct launch *launched,
             (unsigned long long)(ss.errors + ss.partial),
             ss.samples ? (double)ss.busy_ns / 1e3 / (double)ss.samples : 0.0, o->path,
             end == SAMPLER_TARGET_EXITED ? "; the target exited" : "");
+    if (o->subprocesses)
+        fprintf(status, "pytop: %u processes sampled\n", ss.processes_seen);
     if (st.snapshots || st.snapshot_failures)
         fprintf(status, "pytop: %u snapshots written to %s%s\n", st.snapshots, o->snapshot_dir,
                 st.snapshot_failures ? " (some failed, see above)" : "");

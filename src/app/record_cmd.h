@@ -18,6 +18,9 @@ struct record_options {
     const char *snapshot_dir;
     enum export_format snapshot_format;
     enum export_mode snapshot_mode;
+    int native, native_all;          /* --native, --native-all */
+    int subprocesses;                /* --subprocesses */
+    enum py_layout_source layout_source;   /* for descendants */
 };
 
 /* Record target until the duration ends, it exits, or SIGINT/SIGTERM.

@@ -195,6 +195,10 @@ int session_live_new(struct py_target *target, struct launch *launched,
             .rate_hz = o->rate_hz,
             .duration_ns = o->duration_ns,
             .dict_lock = &s->lock,
+            .native = o->native,
+            .native_all = o->native_all,
+            .subprocesses = o->subprocesses,
+            .layout_source = o->layout_source,
         };
         rc = sampler_new(target, ls->owned_dict, &sc, &ls->sampler);
     }

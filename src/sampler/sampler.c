@@ -3,16 +3,21 @@
 #include "sampler/sampler.h"
 
 #include "core/error.h"
+#include "proc/children.h"
+#include "proc/memstat.h"
 #include "proc/tasks.h"
+#include "python/heap.h"
 #include "python/thread_names.h"
 #include "python/walk.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NS_PER_SEC 1000000000ULL
 
@@ -36,22 +41,68 @@ struct frame_slot {
     uint32_t frame;
 };
 
-struct sampler {
+/* One process being sampled: the target, or one of its descendants. */
+struct proc_track {
     struct py_target *target;
+    int owned;                   /* a descendant pytop attached to (freed here) */
+    struct process_info info;
+    int announce;                /* attach info to the next sample */
+
+    struct thread_track *tracks;
+    size_t ntracks, cap_tracks;
+    uint64_t names_at_ns;        /* when names were last read; 0: never */
+    int names_dirty;             /* a new thread appeared */
+
+    /* Code serials are per walker, so the frame map is per process. */
+    struct frame_slot *frames;
+    size_t cap_frames, nframes;
+
+    struct proc_memstat mem;
+    int have_mem;
+    uint64_t last_rss;           /* resident bytes at the previous credited sample */
+    int have_rss;
+    struct py_heap heap;
+    int have_heap;
+    uint64_t next_counters_ns;
+    struct counters counters;
+
+    unsigned failures;           /* walks failed in a row */
+};
+
+/* A descendant seen but not sampled: not Python (yet), or still starting. */
+enum candidate_state { CAND_PENDING, CAND_NOT_PYTHON, CAND_SAMPLED };
+
+struct candidate {
+    pid_t pid, ppid;
+    enum candidate_state state;
+    char command[256];           /* when it changes, the process exec'd: look again */
+    unsigned attempts;
+    uint64_t round;              /* the last discovery that saw it */
+};
+
+/* Bounds on what --subprocesses follows. */
+#define SAMPLER_MAX_PROCESSES 256
+#define CANDIDATE_MAX_ATTEMPTS 50     /* ~10 s of retries at 200 ms while Python starts */
+#define CHILD_MAX_FAILURES 100        /* walks failing in a row: it is not what it was */
+
+struct sampler {
+    struct py_target *target;    /* the first process, borrowed */
     struct stack_table *dict;
     struct sampler_config cfg;
     uint64_t period_ns;
     atomic_int stop;
     uint64_t rng;
-
-    struct thread_track *tracks;
-    size_t ntracks, cap_tracks;
     uint64_t round;
-    uint64_t names_at_ns;        /* when names were last read; 0: never */
-    int names_dirty;             /* a new thread appeared */
 
-    struct frame_slot *frames;
-    size_t cap_frames, nframes;
+    struct proc_track **procs;   /* procs[0] is the target */
+    size_t nprocs, cap_procs;
+    uint32_t procs_seen;
+
+    struct candidate *cands;
+    size_t ncands, cap_cands;
+    uint64_t children_at_ns;     /* last discovery; 0: never */
+    uint64_t discovery_round;
+
     uint32_t truncated_frame;    /* "[truncated]" root marker */
     int have_truncated_frame;
 
@@ -79,6 +130,80 @@ static double rand_unit(struct sampler *s)
     return (double)((s->rng * 0x2545F4914F6CDD1DULL) >> 11) / (double)(1ULL << 53);
 }
 
+/* ---- processes ------------------------------------------------------------------------------ */
+
+static void track_close(struct thread_track *t)
+{
+    proc_task_cpu_close(&t->cpu);
+    proc_task_stat_close(&t->stat);
+    t->tid = 0;
+}
+
+static void proc_track_free(struct proc_track *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ntracks; i++)
+        if (p->tracks[i].tid)
+            track_close(&p->tracks[i]);
+    free(p->tracks);
+    free(p->frames);
+    if (p->have_mem)
+        proc_memstat_close(&p->mem);
+    if (p->have_heap)
+        py_heap_release(&p->heap);
+    if (p->owned)
+        py_target_free(p->target);
+    free(p);
+}
+
+/* Start sampling target (owned: pytop attached to it and frees it). */
+static int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t ppid,
+                          struct proc_track **out)
+{
+    if (s->nprocs == s->cap_procs) {
+        size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
+        struct proc_track **n = realloc(s->procs, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        s->procs = n;
+        s->cap_procs = cap;
+    }
+    struct proc_track *p = calloc(1, sizeof *p);
+    if (p) {
+        p->cap_frames = 4096;
+        p->frames = calloc(p->cap_frames, sizeof *p->frames);
+    }
+    if (!p || !p->frames) {
+        if (p)
+            free(p->frames);
+        free(p);
+        return -ENOMEM;
+    }
+    p->target = target;
+    p->owned = owned;
+    p->info.pid = (uint32_t)target->pid;
+    p->info.ppid = (uint32_t)(ppid > 0 ? ppid : 0);
+    snprintf(p->info.python, sizeof p->info.python, "%s", target->version.text);
+    if (proc_cmdline(target->pid, p->info.command, sizeof p->info.command) != 0)
+        p->info.command[0] = '\0';
+    p->announce = 1;
+    p->have_mem = proc_memstat_open(target->pid, &p->mem) == 0;
+    p->have_heap = py_heap_locate(target, &p->heap) == 0;
+    s->procs[s->nprocs++] = p;
+    s->procs_seen++;
+    if (out)
+        *out = p;
+    return 0;
+}
+
+static void proc_track_remove(struct sampler *s, size_t i)
+{
+    proc_track_free(s->procs[i]);
+    memmove(&s->procs[i], &s->procs[i + 1], (s->nprocs - i - 1) * sizeof *s->procs);
+    s->nprocs--;
+}
+
 int sampler_new(struct py_target *target, struct stack_table *dict,
                 const struct sampler_config *cfg, struct sampler **out)
 {
@@ -94,38 +219,33 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
         s->cfg.jitter = 0.05;
     if (s->cfg.names_refresh_ns == 0)
         s->cfg.names_refresh_ns = NS_PER_SEC;
+    if (s->cfg.counters_every_ns == 0)
+        s->cfg.counters_every_ns = NS_PER_SEC / 4;
+    if (s->cfg.children_every_ns == 0)
+        s->cfg.children_every_ns = NS_PER_SEC / 5;
     s->period_ns = (uint64_t)((double)NS_PER_SEC / s->cfg.rate_hz);
     if (s->period_ns == 0)
         s->period_ns = 1;
     s->rng = now_ns(CLOCK_MONOTONIC) | 1;
-    s->cap_frames = 4096;
-    s->frames = calloc(s->cap_frames, sizeof *s->frames);
     pthread_mutex_init(&s->stats_lock, NULL);
     py_sample_init(&s->ps);
-    if (!s->frames) {
+    int rc = proc_track_add(s, target, 0, 0, NULL);
+    if (rc) {
         sampler_free(s);
-        return -ENOMEM;
+        return rc;
     }
     *out = s;
     return 0;
-}
-
-static void track_close(struct thread_track *t)
-{
-    proc_task_cpu_close(&t->cpu);
-    proc_task_stat_close(&t->stat);
-    t->tid = 0;
 }
 
 void sampler_free(struct sampler *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->ntracks; i++)
-        if (s->tracks[i].tid)
-            track_close(&s->tracks[i]);
-    free(s->tracks);
-    free(s->frames);
+    for (size_t i = 0; i < s->nprocs; i++)
+        proc_track_free(s->procs[i]);
+    free(s->procs);
+    free(s->cands);
     free(s->out);
     py_sample_release(&s->ps);
     pthread_mutex_destroy(&s->stats_lock);
@@ -144,35 +264,146 @@ void sampler_get_stats(struct sampler *s, struct sampler_stats *out)
     pthread_mutex_unlock(&s->stats_lock);
 }
 
-static struct thread_track *track_find(struct sampler *s, pid_t tid, int create)
+/* ---- descendants (--subprocesses) ----------------------------------------------------------- */
+
+static struct candidate *candidate_find(struct sampler *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->ncands; i++)
+        if (s->cands[i].pid == pid)
+            return &s->cands[i];
+    return NULL;
+}
+
+static struct candidate *candidate_add(struct sampler *s, pid_t pid, pid_t ppid)
+{
+    if (s->ncands == s->cap_cands) {
+        if (s->cap_cands >= PROC_DESCENDANTS_MAX)
+            return NULL;
+        size_t cap = s->cap_cands ? s->cap_cands * 2 : 16;
+        struct candidate *n = realloc(s->cands, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        s->cands = n;
+        s->cap_cands = cap;
+    }
+    struct candidate *c = &s->cands[s->ncands++];
+    memset(c, 0, sizeof *c);
+    c->pid = pid;
+    c->ppid = ppid;
+    c->state = CAND_PENDING;
+    return c;
+}
+
+static ssize_t proc_index(const struct sampler *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nprocs; i++)
+        if (s->procs[i]->target->pid == pid)
+            return (ssize_t)i;
+    return -1;
+}
+
+/* Try to sample a descendant: it may not be Python, or not yet. */
+static void candidate_try(struct sampler *s, struct candidate *c)
+{
+    if (s->nprocs >= SAMPLER_MAX_PROCESSES)
+        return;
+    struct py_target *t;
+    int rc = py_target_open(c->pid, s->cfg.layout_source, &t);
+    c->attempts++;
+    if (rc == 0) {
+        if (proc_track_add(s, t, 1, c->ppid, NULL) != 0) {
+            py_target_free(t);
+            return;
+        }
+        c->state = CAND_SAMPLED;
+        return;
+    }
+    /* Python there but not initialised, or a forked child mid-exec: retry
+     * a while; anything else is not (or not yet) a Python process: look
+     * again when its command line changes (an exec). */
+    if (rc == -PT_ERR_NO_INTERP && c->attempts < CANDIDATE_MAX_ATTEMPTS)
+        c->state = CAND_PENDING;
+    else
+        c->state = CAND_NOT_PYTHON;
+}
+
+static void discover_children(struct sampler *s, uint64_t now)
+{
+    if (!s->cfg.subprocesses || (s->children_at_ns && now - s->children_at_ns < s->cfg.children_every_ns))
+        return;
+    s->children_at_ns = now;
+    s->discovery_round++;
+    pid_t pids[PROC_DESCENDANTS_MAX], parents[PROC_DESCENDANTS_MAX];
+    size_t n;
+    if (proc_descendants(s->target->pid, pids, parents, PROC_DESCENDANTS_MAX, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct candidate *c = candidate_find(s, pids[i]);
+        char command[sizeof c->command];
+        if (proc_cmdline(pids[i], command, sizeof command) != 0)
+            continue;   /* gone already */
+        if (!c) {
+            c = candidate_add(s, pids[i], parents[i]);
+            if (!c)
+                continue;
+            memcpy(c->command, command, sizeof command);
+        } else if (strcmp(c->command, command) != 0) {
+            /* It exec'd: whatever was read of it before no longer holds. */
+            memcpy(c->command, command, sizeof command);
+            ssize_t k = proc_index(s, c->pid);
+            if (k > 0)
+                proc_track_remove(s, (size_t)k);
+            c->state = CAND_PENDING;
+            c->attempts = 0;
+        }
+        c->round = s->discovery_round;
+        if (c->state == CAND_PENDING)
+            candidate_try(s, c);
+    }
+    /* Forget descendants that are gone (pids are reused). */
+    for (size_t i = 0; i < s->ncands;) {
+        if (s->cands[i].round != s->discovery_round) {
+            ssize_t k = proc_index(s, s->cands[i].pid);
+            if (k > 0)
+                proc_track_remove(s, (size_t)k);
+            s->cands[i] = s->cands[--s->ncands];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* ---- threads -------------------------------------------------------------------------------- */
+
+static struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
 {
     struct thread_track *free_slot = NULL;
-    for (size_t i = 0; i < s->ntracks; i++) {
-        if (s->tracks[i].tid == tid)
-            return &s->tracks[i];
-        if (!s->tracks[i].tid && !free_slot)
-            free_slot = &s->tracks[i];
+    for (size_t i = 0; i < p->ntracks; i++) {
+        if (p->tracks[i].tid == tid)
+            return &p->tracks[i];
+        if (!p->tracks[i].tid && !free_slot)
+            free_slot = &p->tracks[i];
     }
     if (!create)
         return NULL;
     if (!free_slot) {
-        if (s->ntracks == s->cap_tracks) {
-            size_t cap = s->cap_tracks ? s->cap_tracks * 2 : 16;
-            struct thread_track *t = realloc(s->tracks, cap * sizeof *t);
+        if (p->ntracks == p->cap_tracks) {
+            size_t cap = p->cap_tracks ? p->cap_tracks * 2 : 16;
+            struct thread_track *t = realloc(p->tracks, cap * sizeof *t);
             if (!t)
                 return NULL;
-            s->tracks = t;
-            s->cap_tracks = cap;
+            p->tracks = t;
+            p->cap_tracks = cap;
         }
-        free_slot = &s->tracks[s->ntracks++];
+        free_slot = &p->tracks[p->ntracks++];
     }
     memset(free_slot, 0, sizeof *free_slot);
     free_slot->tid = tid;
     free_slot->cpu.fd = -1;
     free_slot->stat.fd = -1;
-    proc_task_cpu_open(s->target->pid, tid, &free_slot->cpu);
-    proc_task_stat_open(s->target->pid, tid, &free_slot->stat);
-    s->names_dirty = 1;
+    proc_task_cpu_open(p->target->pid, tid, &free_slot->cpu);
+    proc_task_stat_open(p->target->pid, tid, &free_slot->stat);
+    p->names_dirty = 1;
     return free_slot;
 }
 
@@ -202,12 +433,14 @@ static void track_update(struct sampler *s, struct thread_track *t, uint64_t now
     *running = ran;
 }
 
-static void sweep_tracks(struct sampler *s)
+static void sweep_tracks(struct proc_track *p, uint64_t round)
 {
-    for (size_t i = 0; i < s->ntracks; i++)
-        if (s->tracks[i].tid && s->tracks[i].round != s->round)
-            track_close(&s->tracks[i]);
+    for (size_t i = 0; i < p->ntracks; i++)
+        if (p->tracks[i].tid && p->tracks[i].round != round)
+            track_close(&p->tracks[i]);
 }
+
+/* ---- stacks --------------------------------------------------------------------------------- */
 
 static size_t frame_slot_of(uint64_t serial, int32_t line, size_t cap)
 {
@@ -215,14 +448,14 @@ static size_t frame_slot_of(uint64_t serial, int32_t line, size_t cap)
     return (size_t)(h ^ (h >> 31)) & (cap - 1);
 }
 
-static int frame_map_grow(struct sampler *s)
+static int frame_map_grow(struct proc_track *p)
 {
-    size_t cap = s->cap_frames * 2;
+    size_t cap = p->cap_frames * 2;
     struct frame_slot *n = calloc(cap, sizeof *n);
     if (!n)
         return -ENOMEM;
-    for (size_t i = 0; i < s->cap_frames; i++) {
-        struct frame_slot *o = &s->frames[i];
+    for (size_t i = 0; i < p->cap_frames; i++) {
+        struct frame_slot *o = &p->frames[i];
         if (!o->serial)
             continue;
         size_t j = frame_slot_of(o->serial, o->line, cap);
@@ -230,9 +463,9 @@ static int frame_map_grow(struct sampler *s)
             j = (j + 1) & (cap - 1);
         n[j] = *o;
     }
-    free(s->frames);
-    s->frames = n;
-    s->cap_frames = cap;
+    free(p->frames);
+    p->frames = n;
+    p->cap_frames = cap;
     return 0;
 }
 
@@ -250,40 +483,40 @@ static int intern_named_frame(struct sampler *s, const char *function, const cha
     return stack_table_frame(s->dict, &f, id);
 }
 
-static int frame_id(struct sampler *s, const struct py_frame *pf, uint32_t *id)
+static int frame_id(struct sampler *s, struct proc_track *p, const struct py_frame *pf, uint32_t *id)
 {
     const struct py_code_info *ci = pf->code;
-    size_t i = frame_slot_of(ci->serial, pf->line, s->cap_frames);
+    size_t i = frame_slot_of(ci->serial, pf->line, p->cap_frames);
     for (;;) {
-        struct frame_slot *slot = &s->frames[i];
+        struct frame_slot *slot = &p->frames[i];
         if (!slot->serial)
             break;
         if (slot->serial == ci->serial && slot->line == pf->line) {
             *id = slot->frame;
             return 0;
         }
-        i = (i + 1) & (s->cap_frames - 1);
+        i = (i + 1) & (p->cap_frames - 1);
     }
     int rc = intern_named_frame(s, ci->name, ci->filename, pf->line, ci->firstlineno, id);
     if (rc)
         return rc;
-    if ((s->nframes + 1) * 2 > s->cap_frames) {
-        if (frame_map_grow(s) != 0)
+    if ((p->nframes + 1) * 2 > p->cap_frames) {
+        if (frame_map_grow(p) != 0)
             return 0;   /* still correct, just not remembered */
-        i = frame_slot_of(ci->serial, pf->line, s->cap_frames);
-        while (s->frames[i].serial)
-            i = (i + 1) & (s->cap_frames - 1);
+        i = frame_slot_of(ci->serial, pf->line, p->cap_frames);
+        while (p->frames[i].serial)
+            i = (i + 1) & (p->cap_frames - 1);
     }
-    s->frames[i].serial = ci->serial;
-    s->frames[i].line = pf->line;
-    s->frames[i].frame = *id;
-    s->nframes++;
+    p->frames[i].serial = ci->serial;
+    p->frames[i].line = pf->line;
+    p->frames[i].frame = *id;
+    p->nframes++;
     return 0;
 }
 
 /* The leaf node of a thread's stack, root first. A stack cut short gets a
  * "[truncated]" root so its frames are not mistaken for top-level calls. */
-static uint32_t intern_stack(struct sampler *s, const struct py_thread *t)
+static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t)
 {
     /* No frames anywhere in this sample (an interpreter still starting)
      * means no frame array at all: do not index it. */
@@ -301,7 +534,7 @@ static uint32_t intern_stack(struct sampler *s, const struct py_thread *t)
         if (!frames[k].code)
             continue;
         uint32_t fid, child;
-        if (frame_id(s, &frames[k], &fid) != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
+        if (frame_id(s, p, &frames[k], &fid) != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
             break;   /* dictionary full: keep the path so far */
         node = child;
     }
@@ -310,26 +543,26 @@ static uint32_t intern_stack(struct sampler *s, const struct py_thread *t)
 
 /* Re-read thread names when a thread appeared, and now and then, since
  * threads can be renamed. Remote reads happen before the lock is taken. */
-static void refresh_names(struct sampler *s, uint64_t now)
+static void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now)
 {
-    if (!s->names_dirty && s->names_at_ns && now - s->names_at_ns < s->cfg.names_refresh_ns)
+    if (!p->names_dirty && p->names_at_ns && now - p->names_at_ns < s->cfg.names_refresh_ns)
         return;
-    s->names_dirty = 0;
-    s->names_at_ns = now;
+    p->names_dirty = 0;
+    p->names_at_ns = now;
     size_t n = s->ps.nthreads;
     uint64_t *idents = malloc((n ? n : 1) * sizeof *idents);
     char (*names)[PY_THREAD_NAME_MAX] = malloc((n ? n : 1) * sizeof *names);
     if (idents && names) {
         for (size_t i = 0; i < n; i++)
             idents[i] = s->ps.threads[i].thread_id;
-        py_thread_names(&s->target->walker, py_walker_first_interp(&s->target->walker), idents,
+        py_thread_names(&p->target->walker, py_walker_first_interp(&p->target->walker), idents,
                         n, names);
         if (s->cfg.dict_lock)
             pthread_mutex_lock(s->cfg.dict_lock);
         for (size_t i = 0; i < n; i++) {
-            struct thread_track *t = track_find(s, s->ps.threads[i].tid, 0);
+            struct thread_track *t = track_find(p, s->ps.threads[i].tid, 0);
             const char *name = names[i];
-            if (!name[0] && s->ps.threads[i].tid == s->target->pid)
+            if (!name[0] && s->ps.threads[i].tid == p->target->pid)
                 name = "MainThread";
             if (t && name[0])
                 stack_table_string(s->dict, name, strlen(name), &t->name);
@@ -341,21 +574,105 @@ static void refresh_names(struct sampler *s, uint64_t now)
     free(names);
 }
 
-/* One sample. Returns 0, 1 when the sink asked to stop, or a negative
- * error (-ESRCH: the target is gone). */
-static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sink, void *ctx)
+/* ---- memory --------------------------------------------------------------------------------- */
+
+/* Credit the change of resident size since the last credited sample to
+ * the threads that ran meanwhile, in proportion to their CPU time; with
+ * no CPU time seen, to the GIL holder, else the running threads, else the
+ * main thread. A sample without threads credits nothing: the change waits
+ * for the next one. */
+static void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n)
 {
-    uint64_t now = now_ns(CLOCK_MONOTONIC);
-    int rc = py_walk(&s->target->walker, &s->ps);
+    uint64_t rss;
+    if (!p->have_mem || n == 0 || proc_memstat_rss(&p->mem, &rss) != 0)
+        return;
+    if (!p->have_rss) {
+        p->have_rss = 1;
+        p->last_rss = rss;
+        return;
+    }
+    uint64_t grow = rss > p->last_rss ? rss - p->last_rss : 0;
+    uint64_t release = rss < p->last_rss ? p->last_rss - rss : 0;
+    p->last_rss = rss;
+    if (!grow && !release)
+        return;
+
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += out[i].cpu_ns;
+    int by_cpu = total > 0;
+    uint32_t want = 0;
+    if (!by_cpu) {
+        for (size_t i = 0; i < n && !want; i++)
+            if (out[i].flags & SAMPLE_GIL)
+                want = SAMPLE_GIL;
+        for (size_t i = 0; i < n && !want; i++)
+            if (out[i].flags & SAMPLE_RUNNING)
+                want = SAMPLE_RUNNING;
+        for (size_t i = 0; i < n; i++)
+            total += want ? (out[i].flags & want) != 0 : out[i].tid == p->info.pid;
+        if (!total) {
+            out[0].mem_grow += grow;
+            out[0].mem_release += release;
+            return;
+        }
+    }
+    /* Shares rounded down; what rounding leaves goes to the biggest share. */
+    uint64_t given_grow = 0, given_release = 0;
+    size_t biggest = 0;
+    uint64_t biggest_w = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w = by_cpu ? out[i].cpu_ns
+                   : want ? (out[i].flags & want) != 0 : out[i].tid == p->info.pid;
+        if (!w)
+            continue;
+        uint64_t g = (uint64_t)((unsigned __int128)grow * w / total);
+        uint64_t r = (uint64_t)((unsigned __int128)release * w / total);
+        out[i].mem_grow += g;
+        out[i].mem_release += r;
+        given_grow += g;
+        given_release += r;
+        if (w > biggest_w) {
+            biggest_w = w;
+            biggest = i;
+        }
+    }
+    out[biggest].mem_grow += grow - given_grow;
+    out[biggest].mem_release += release - given_release;
+}
+
+/* The fuller counters, every counters_every_ns: NULL when not due. */
+static const struct counters *read_counters(struct sampler *s, struct proc_track *p, uint64_t t)
+{
+    if (t < p->next_counters_ns)
+        return NULL;
+    p->next_counters_ns = t + s->cfg.counters_every_ns;
+    memset(&p->counters, 0, sizeof p->counters);
+    if (p->have_mem)
+        proc_memstat_read(&p->mem, &p->counters);
+    if (p->have_heap)
+        py_heap_read(&p->heap, &p->target->live.base, &p->counters);
+    return p->counters.valid ? &p->counters : NULL;
+}
+
+/* ---- one round ------------------------------------------------------------------------------ */
+
+/* One sample of one process. Returns 0, 1 when the sink asked to stop, or
+ * a negative error (-ESRCH: the process is gone). */
+static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
+                          sampler_sink_fn sink, void *ctx)
+{
+    int rc = py_walk(&p->target->walker, &s->ps);
     if (rc) {
-        if (rc == -ESRCH || proc_is_dead(s->target->pid) != 0)
+        if (rc == -ESRCH || proc_is_dead(p->target->pid) != 0)
             return -ESRCH;
+        p->failures++;
         pthread_mutex_lock(&s->stats_lock);
         s->stats.errors++;
         pthread_mutex_unlock(&s->stats_lock);
         return 0;
     }
-    s->round++;
+    p->failures = 0;
     if (s->ps.nthreads > s->cap_out) {
         struct sample_thread *o = realloc(s->out, s->ps.nthreads * sizeof *o);
         if (!o)
@@ -371,41 +688,86 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
         o->tid = (uint32_t)pt->tid;
         int running = pt->gil;
         o->wall_ns = s->period_ns;
-        struct thread_track *t = pt->tid > 0 ? track_find(s, pt->tid, 1) : NULL;
-        if (t) {
-            t->round = s->round;
-            track_update(s, t, now, &o->cpu_ns, &o->wall_ns, &running);
+        struct thread_track *tr = pt->tid > 0 ? track_find(p, pt->tid, 1) : NULL;
+        if (tr) {
+            tr->round = s->round;
+            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running);
+            o->name = tr->name;
         }
         o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
                    (pt->error ? SAMPLE_PARTIAL : 0);
         partial += pt->error != 0;
     }
-    sweep_tracks(s);
-    refresh_names(s, now);
+    sweep_tracks(p, s->round);
+    credit_memory(p, s->out, s->ps.nthreads);
+    const struct counters *counters = read_counters(s, p, t);
+    refresh_names(s, p, now);
 
     if (s->cfg.dict_lock)
         pthread_mutex_lock(s->cfg.dict_lock);
     for (size_t i = 0; i < s->ps.nthreads; i++) {
-        struct thread_track *t = s->out[i].tid ? track_find(s, (pid_t)s->out[i].tid, 0) : NULL;
-        s->out[i].name = t ? t->name : 0;
-        s->out[i].stack = intern_stack(s, &s->ps.threads[i]);
+        /* Names may have just been (re)read. */
+        struct thread_track *tr = s->out[i].tid ? track_find(p, (pid_t)s->out[i].tid, 0) : NULL;
+        s->out[i].name = tr ? tr->name : 0;
+        s->out[i].stack = intern_stack(s, p, &s->ps.threads[i]);
     }
     struct sample smp = {
-        .time_ns = now - start_ns,
-        .pid = (uint32_t)s->target->pid,
+        .time_ns = t,
+        .pid = (uint32_t)p->target->pid,
         .nthreads = (uint32_t)s->ps.nthreads,
         .threads = s->out,
+        .process = p->announce ? &p->info : NULL,
+        .counters = counters,
     };
+    p->announce = 0;
     int stop = sink ? sink(ctx, s->dict, &smp) : 0;
     if (s->cfg.dict_lock)
         pthread_mutex_unlock(s->cfg.dict_lock);
 
     pthread_mutex_lock(&s->stats_lock);
-    s->stats.samples++;
     s->stats.partial += partial;
-    s->stats.remote_reads = s->target->live.base.reads;
     pthread_mutex_unlock(&s->stats_lock);
     return stop ? 1 : 0;
+}
+
+/* One round: a sample of every process. Returns 0, 1 when the sink asked
+ * to stop, or a negative error (-ESRCH: the target is gone). */
+static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sink, void *ctx)
+{
+    uint64_t now = now_ns(CLOCK_MONOTONIC);
+    discover_children(s, now);
+    s->round++;
+    uint64_t t = now - start_ns;
+    int result = 0;
+    for (size_t i = 0; i < s->nprocs;) {
+        struct proc_track *p = s->procs[i];
+        int rc = sample_process(s, p, now, t, sink, ctx);
+        if (rc == 1) {
+            result = 1;
+            break;
+        }
+        if (rc < 0 && i == 0)
+            return rc;   /* the target itself: the run ends */
+        /* A descendant that exited, or no longer reads as Python. */
+        if (i > 0 && (rc < 0 || p->failures >= CHILD_MAX_FAILURES)) {
+            struct candidate *c = candidate_find(s, p->target->pid);
+            if (c)
+                c->state = CAND_NOT_PYTHON;
+            proc_track_remove(s, i);
+            continue;
+        }
+        i++;
+    }
+    uint64_t reads = 0;
+    for (size_t i = 0; i < s->nprocs; i++)
+        reads += s->procs[i]->target->live.base.reads;
+    pthread_mutex_lock(&s->stats_lock);
+    s->stats.samples++;
+    s->stats.remote_reads = reads;
+    s->stats.processes = (uint32_t)s->nprocs;
+    s->stats.processes_seen = s->procs_seen;
+    pthread_mutex_unlock(&s->stats_lock);
+    return result;
 }
 
 static void sleep_until(struct sampler *s, uint64_t deadline)

@@ -7,7 +7,20 @@
  * late; when the sampler falls more than a period behind it skips ahead
  * rather than bursting. Each thread's CPU time comes from its schedstat
  * and its wall time from the sampler's clock, so one run can be weighed by
- * CPU or by wall time afterwards. The target is never stopped. */
+ * CPU or by wall time afterwards.
+ *
+ * Memory: the process's resident size is read at every sample and its
+ * change since the previous sample is credited to the threads that ran
+ * meanwhile (by their CPU time; else the GIL holder, else the running
+ * threads), growth and release apart. Fuller memory and heap counters are
+ * read every counters_every_ns and attached to that sample.
+ *
+ * With subprocesses, the target's descendants are looked for every
+ * children_every_ns and every Python one among them is sampled too: each
+ * round delivers one sample per process, all with the same time.
+ *
+ * The target is never stopped, except with native: each thread is then
+ * held for the moment its C stack is unwound. */
 #ifndef PYTOP_SAMPLER_SAMPLER_H
 #define PYTOP_SAMPLER_SAMPLER_H
 
@@ -24,6 +37,12 @@ struct sampler_config {
     double jitter;               /* fraction of a period, e.g. 0.05; default 0.05 */
     pthread_mutex_t *dict_lock;  /* held while interning and calling the sink; may be NULL */
     uint64_t names_refresh_ns;   /* how often thread names are re-read; default 1 s */
+    uint64_t counters_every_ns;  /* memory and heap counters this often; default 250 ms */
+    int native;                  /* merge native (C) frames into the stacks */
+    int native_all;              /* and keep the interpreter's own C frames */
+    int subprocesses;            /* follow the target's descendants */
+    uint64_t children_every_ns;  /* look for new descendants this often; default 200 ms */
+    enum py_layout_source layout_source;   /* for descendants */
 };
 
 struct sampler_stats {
@@ -36,6 +55,8 @@ struct sampler_stats {
     uint64_t busy_ns;            /* the sampler thread's own CPU time */
     double achieved_hz;          /* samples / elapsed */
     uint64_t remote_reads;       /* process_vm_readv calls */
+    uint32_t processes;          /* processes being sampled now */
+    uint32_t processes_seen;     /* processes sampled at some point */
 };
 
 enum sampler_end {

@@ -1,0 +1,119 @@
+"""Functional tests of what pytop measures beside CPU stacks: resident
+memory credited to the code that grew or released it, and the processes
+a program starts (--subprocesses).
+
+The truth comes from the targets: memory_grow_release.py takes memory in
+one function and gives it back in another; process_tree.py runs a
+multiprocessing pool and an exec'd child, each spinning in a function of
+its own, and reports their pids.
+"""
+import os
+import re
+
+import engine
+from engine import ENGINE_INTERPRETERS, export, parse_folded, record
+from scenarios import Test
+
+PROCESS_ROOT_RE = re.compile(r"^process (\d+)\b")
+
+
+# ---- memory credited to code ---------------------------------------------------------------------
+
+def t_memory_attribution(c):
+    tgt = c.start("memory_grow_release.py")
+    f = tgt.path
+    chunk_mib = tgt.report["info"]["chunk"] / float(1 << 20)
+    attempts = []
+    for attempt in range(2):
+        rec, run, summ = record(c, tgt, ["--rate", "200", "--duration", "4"])
+        data, erun = export(c, rec, "folded", "memory", target=tgt)
+        stacks = parse_folded(c, data, "folded memory export", erun, tgt)
+        total = sum(s.weight for s in stacks)
+        by_func = {}
+        for s in stacks:
+            # Inclusive: each function once per stack.
+            for name in set(fr[0] for fr in s.frames if fr[1] == f):
+                by_func[name] = by_func.get(name, 0) + s.weight
+        grow = by_func.get("grow", 0)
+        release = by_func.get("release", 0)
+        mib = total / float(1 << 20)
+        attempts.append("%.1f MiB of growth credited: grow %.1f%%, release %.1f%%"
+                        % (mib, 100.0 * grow / total if total else 0, 100.0 * release / total if total else 0))
+        # 4 s hold several grow phases of 48 chunks; most of the growth is
+        # grow()'s and the release phase takes next to nothing.
+        if total >= 20 * chunk_mib * (1 << 20) and grow >= 0.8 * total and release <= 0.1 * total:
+            return " then ".join(attempts)
+    c.fail("resident memory growth is not credited to the function that allocates (want grow >= 80%, "
+           "release <= 10% of at least 20 MiB)", run, tgt, extra=attempts)
+
+
+# ---- --subprocesses --------------------------------------------------------------------------------
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as fh:
+                st = fh.read()
+        except (IOError, OSError):
+            continue
+        if int(st.rpartition(")")[2].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def t_subprocesses(c):
+    tgt = c.start("process_tree.py")
+    f, info = tgt.path, tgt.report["info"]
+    want_child = info["child"]
+    kids = children_of(tgt.pid)
+    # A pool keeps a helper or two besides its workers on some versions;
+    # every direct child is Python.
+    rec, run, summ = record(c, tgt, ["--subprocesses", "--rate", "50", "--duration", "4"])
+    m = re.search(r"pytop: (\d+) processes sampled", run.stderr)
+    if not m:
+        c.fail("no \"N processes sampled\" line in the --subprocesses summary", run, tgt)
+    data, erun = export(c, rec, "folded", "wall", target=tgt)
+    stacks = parse_folded(c, data, "folded wall export", erun, tgt)
+    per_pid = {}
+    for s in stacks:
+        root = PROCESS_ROOT_RE.match(s.frames[0][0])
+        if not root:
+            c.fail("a stack without a \"process PID\" root in a multi-process export: %s"
+                   % engine._folded_line(s), erun, tgt)
+        names = per_pid.setdefault(int(root.group(1)), set())
+        names.update(fr[0] for fr in s.frames[1:] if fr[1] == f)
+    problems = []
+    if "parent_work" not in per_pid.get(tgt.pid, ()):
+        problems.append("the parent %d is not seen in parent_work()" % tgt.pid)
+    if "child_work" not in per_pid.get(want_child, ()):
+        problems.append("the exec'd child %d is not seen in child_work()" % want_child)
+    workers = [p for p, names in per_pid.items() if "pool_work" in names]
+    if len(workers) < info["workers"]:
+        problems.append("%d pool workers seen in pool_work(), want %d" % (len(workers), info["workers"]))
+    strangers = [p for p in per_pid if p != tgt.pid and p not in kids]
+    if strangers:
+        problems.append("processes that are not the target's children: %s" % strangers)
+    if int(m.group(1)) < 2 + info["workers"]:
+        problems.append("the summary says %s processes, want at least %d" % (m.group(1), 2 + info["workers"]))
+    if problems:
+        c.fail("; ".join(problems), erun, tgt,
+               extra=["pid %d: %s" % (p, ", ".join(sorted(n))) for p, n in sorted(per_pid.items())])
+    return "%d processes: parent, child %d, workers %s" % (len(per_pid), want_child, sorted(workers))
+
+
+PER_INTERPRETER = [
+    ("memory_attribution", t_memory_attribution),
+    ("subprocesses", t_subprocesses),
+]
+
+
+def build(interps):
+    chosen = [i for i in interps if (i.version[0], i.version[1], i.system) in ENGINE_INTERPRETERS]
+    tests = []
+    for name, fn in PER_INTERPRETER:
+        for interp in chosen:
+            tests.append(Test("%s[%s]" % (name, interp.id), fn, interp))
+    return tests
