@@ -90,6 +90,19 @@ struct pt_dictkeys { Py_ssize_t dk_refcnt; Py_ssize_t dk_size; void *dk_lookup;
 struct pt_dictentry { Py_hash_t me_hash; PyObject *me_key; PyObject *me_value; };
 """
 
+MIRROR_GC = """\
+/* struct gc_generation (2.7, 3.6) and gc_generation_stats (3.6) as in
+   Modules/gcmodule.c, which installs no header for them. */
+struct pt_gc_generation { PyGC_Head head; int threshold; int count; };
+struct pt_gc_generation_stats { Py_ssize_t collections; Py_ssize_t collected;
+    Py_ssize_t uncollectable; };
+"""
+
+# ARENA_BITS where no installed header defines it (Objects/obmalloc.c):
+# 256 KiB arenas up to 3.9; 3.10 made them 1 MiB on 64-bit builds, which use
+# the radix tree. 3.12+ take the macro from internal/pycore_obmalloc.h.
+ARENA_BITS_BEFORE_312 = {True: "18", False: "20"}
+
 # Fields whose value comes from a mirror struct above, flagged in the output.
 def mirrored(v):
     m = {}
@@ -99,6 +112,15 @@ def mirrored(v):
         for f in ("dictkeys_size", "dictkeys_nentries", "dictkeys_indices"):
             m[f] = "private PyDictKeysObject (Objects/dict-common.h)"
         m["dictentry_size"] = "private PyDictKeyEntry (Objects/dict-common.h)"
+    if v <= (3, 6):
+        for f in ("gc_generation_size", "gc_generation_count"):
+            m[f] = "private struct gc_generation (Modules/gcmodule.c)"
+    if v == (3, 6):
+        for f in ("gc_stats_size", "gc_stats_collections", "gc_stats_collected",
+                  "gc_stats_uncollectable"):
+            m[f] = "private struct gc_generation_stats (Modules/gcmodule.c)"
+    if v <= (3, 11):
+        m["obmalloc_arena_bits"] = "ARENA_BITS of Objects/obmalloc.c"
     return m
 
 
@@ -134,6 +156,8 @@ def probe_source(v):
         lines.append(MIRROR_DICT_36)
     elif (3, 7) <= v <= (3, 10):
         lines.append(MIRROR_DICT_37)
+    if v <= (3, 6):
+        lines.append(MIRROR_GC)
     return "\n".join(lines)
 
 
@@ -237,6 +261,29 @@ def rules(v):
     r["module_dict"] = off("PyModuleObject" if v >= (3, 10) else "struct pt_module", "md_dict")
     r["long_digits"] = off("PyLongObject", "long_value.ob_digit" if v >= (3, 12) else "ob_digit")
     r["int2_ival"] = off("PyIntObject", "ob_ival") if py2 else None
+
+    # Memory counters: the main interpreter, the GC and pymalloc state.
+    RT = "_PyRuntimeState"
+    r["runtime_interpreters_main"] = off(RT, "interpreters.main") if v >= (3, 7) else None
+    r["runtime_gc"] = off(RT, "gc") if (3, 7) <= v <= (3, 8) else None
+    r["interp_gc"] = off(IS, "gc") if v >= (3, 9) else None
+    GCS = "struct _gc_runtime_state"
+    GEN = "struct gc_generation" if v >= (3, 7) else "struct pt_gc_generation"
+    STATS = "struct gc_generation_stats" if v >= (3, 7) else "struct pt_gc_generation_stats"
+    r["gc_generations"] = off(GCS, "generations") if v >= (3, 7) else None
+    r["gc_generation_stats"] = off(GCS, "generation_stats") if v >= (3, 7) else None
+    r["gc_generation_size"] = size(GEN)
+    r["gc_generation_count"] = off(GEN, "count")
+    has_stats = v >= (3, 6)
+    r["gc_stats_size"] = size(STATS) if has_stats else None
+    for f in ("collections", "collected", "uncollectable"):
+        r["gc_stats_" + f] = off(STATS, f) if has_stats else None
+    OB = "struct _obmalloc_state"
+    r["interp_obmalloc"] = off(IS, "obmalloc") if v == (3, 12) else None
+    r["interp_obmalloc_ptr"] = off(IS, "obmalloc") if v >= (3, 13) else None
+    r["obmalloc_narenas"] = off(OB, "mgmt.narenas_currently_allocated") if v >= (3, 12) else None
+    r["obmalloc_narenas_highwater"] = off(OB, "mgmt.narenas_highwater") if v >= (3, 12) else None
+    r["obmalloc_arena_bits"] = "ARENA_BITS" if v >= (3, 12) else ARENA_BITS_BEFORE_312[v <= (3, 9)]
     return r
 
 
@@ -546,6 +593,116 @@ if L['code_code'] >= 0:
     check(ptr(id(co) + L['code_code']) == id(co.co_code), 'code_code')
 if L['code_code_adaptive'] >= 0:
     check(ctypes.string_at(id(co) + L['code_code_adaptive'], 2) == co.co_code[:2], 'code_code_adaptive')
+
+# Memory counters, read the way heap.c reads them: the GC state and
+# pymalloc's arena counts. Static variables (2.7-3.11) are found with nm.
+import gc, os, re, subprocess, tempfile
+
+def local_symbols():
+    path = None
+    for line in open('/proc/self/maps'):
+        f = line.split()
+        if len(f) >= 6 and os.path.basename(f[5]).startswith('libpython'):
+            path = f[5]
+            break
+    path = path or os.path.realpath(sys.executable)
+    try:
+        devnull = open(os.devnull, 'w')
+        out = subprocess.Popen(['nm', path], stdout=subprocess.PIPE, stderr=devnull).communicate()[0]
+    except OSError:
+        return {}
+    syms = {}
+    for line in out.decode('ascii', 'replace').splitlines():
+        p = line.split()
+        if len(p) == 3:
+            syms.setdefault(p[2], int(p[0], 16))
+    if 'Py_Initialize' not in syms:
+        return {}   # stripped: no .symtab
+    bias = ctypes.cast(api.Py_Initialize, P).value - syms['Py_Initialize']
+    return dict((k, a + bias) for k, a in syms.items())
+
+def malloc_stats():
+    if not hasattr(sys, '_debugmallocstats'):
+        return {}
+    saved, tmp = os.dup(2), tempfile.TemporaryFile()
+    os.dup2(tmp.fileno(), 2)
+    try:
+        sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    tmp.seek(0)
+    text = tmp.read().decode('ascii', 'replace')
+    got = {}
+    for key, pat in (('current', r'# arenas allocated current\s*=\s*([\d,]+)'),
+                     ('highwater', r'# arenas highwater mark\s*=\s*([\d,]+)'),
+                     ('arena_size', r'\d+ arenas \* ([\d,]+) bytes/arena')):
+        m = re.search(pat, text)
+        if m:
+            got[key] = int(m.group(1).replace(',', ''))
+    return got
+
+syms = local_symbols()
+rt = ctypes.addressof(ctypes.c_char.in_dll(api, '_PyRuntime')) if L['runtime_interpreters_head'] >= 0 else None
+if L['runtime_interpreters_main'] >= 0:
+    check(ptr(rt + L['runtime_interpreters_main']) == interp, 'runtime_interpreters_main')
+if L['runtime_gc'] >= 0:
+    gcs = rt + L['runtime_gc']
+elif L['interp_gc'] >= 0:
+    gcs = interp + L['interp_gc']
+else:
+    gcs = None
+if gcs is not None:
+    gens, stats = gcs + L['gc_generations'], gcs + L['gc_generation_stats']
+else:
+    gens = syms.get('generations')
+    stats = syms.get('generation_stats') if L['gc_stats_size'] >= 0 else None
+gc.disable()
+# Make every generation's count non-zero: (small, 3, 2) on every version.
+for g in (2, 1, 1, 0, 0, 0):
+    gc.collect(g)
+if gens:
+    got = [rd(gens + i * L['gc_generation_size'] + L['gc_generation_count'], ctypes.c_int)
+           for i in range(3)]
+    want = gc.get_count()
+    check(got[1:] == list(want[1:]) and abs(got[0] - want[0]) < 50,
+          'gc_generation_size / gc_generation_count (read %s, gc.get_count() %s)' % (got, want))
+if stats:
+    st = gc.get_stats()
+    for i in range(3):
+        b = stats + i * L['gc_stats_size']
+        got = [rd(b + L['gc_stats_' + k], ctypes.c_ssize_t)
+               for k in ('collections', 'collected', 'uncollectable')]
+        want = [st[i]['collections'], st[i]['collected'], st[i]['uncollectable']]
+        check(got == want, 'gc_stats_* of generation %d (read %s, gc.get_stats() %s)' % (i, got, want))
+gc.enable()
+# Allocate and free some arenas, so the current count, the high-water mark
+# and the number ever allocated all differ.
+for _ in range(2):
+    junk = [[i] for i in range(300000)]
+    del junk
+ms = malloc_stats()
+if 'arena_size' in ms:
+    check(ms['arena_size'] == 1 << L['obmalloc_arena_bits'],
+          'obmalloc_arena_bits (%d bytes/arena)' % ms['arena_size'])
+if L['interp_obmalloc'] >= 0:
+    ob = interp + L['interp_obmalloc']
+elif L['interp_obmalloc_ptr'] >= 0:
+    ob = ptr(interp + L['interp_obmalloc_ptr'])
+else:
+    ob = None
+if ob is not None:
+    narenas, high = ob + L['obmalloc_narenas'], ob + L['obmalloc_narenas_highwater']
+else:
+    narenas, high = syms.get('narenas_currently_allocated'), syms.get('narenas_highwater')
+if narenas and 'current' in ms:
+    got = rd(narenas, ctypes.c_size_t)
+    check(abs(got - ms['current']) <= 1, 'obmalloc_narenas (read %d, _debugmallocstats %d)'
+          % (got, ms['current']))
+if high and 'highwater' in ms:
+    got = rd(high, ctypes.c_size_t)
+    check(abs(got - ms['highwater']) <= 1, 'obmalloc_narenas_highwater (read %d, _debugmallocstats %d)'
+          % (got, ms['highwater']))
 sys.stdout.write(json.dumps(bad))
 """
 

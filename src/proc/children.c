@@ -156,8 +156,8 @@ int proc_descendants(pid_t root, pid_t *pids, pid_t *parents, size_t cap, size_t
         return 0;
     }
     /* No children files: walk the parent links of every process. */
-    pid_t *all, *up;
-    size_t nall;
+    pid_t *all = NULL, *up = NULL;
+    size_t nall = 0;
     rc = scan_parents(&all, &up, &nall);
     if (rc)
         return rc;

@@ -2,6 +2,7 @@
 
 #include "proc/process.h"
 
+#include "proc/memstat.h"
 #include "proc/tasks.h"
 
 #include "core/error.h"
@@ -16,24 +17,6 @@
 /* A status file is about 1.5 KiB; stat about 300 bytes. */
 #define STATUS_BUF 8192
 
-/* The kB value of a "Name:   1234 kB" line, or -1 when absent. */
-static int64_t status_kb(const char *buf, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = buf;
-    while (p && *p) {
-        if (strncmp(p, name, n) == 0 && p[n] == ':') {
-            char *end;
-            unsigned long long v = strtoull(p + n + 1, &end, 10);
-            return end == p + n + 1 ? -1 : (int64_t)v;
-        }
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return -1;
-}
-
 int proc_memory(pid_t pid, uint64_t *rss_bytes, uint64_t *peak_bytes)
 {
     char path[64], buf[STATUS_BUF];
@@ -42,16 +25,19 @@ int proc_memory(pid_t pid, uint64_t *rss_bytes, uint64_t *peak_bytes)
     int rc = proc_read_file(path, buf, sizeof buf - 1, &len);
     if (rc)
         return rc;
-    buf[len] = '\0';
-    int64_t rss = status_kb(buf, "VmRSS"), peak = status_kb(buf, "VmHWM");
-    if (rss < 0)
+    struct counters c;
+    memset(&c, 0, sizeof c);
+    proc_status_parse(buf, len, &c);
+    if (!counters_has(&c, CTR_RSS))
         return -ENODATA;   /* zombies and kernel threads have no Vm* lines */
+    uint64_t rss = c.value[CTR_RSS];
+    uint64_t peak = counters_has(&c, CTR_PEAK_RSS) ? c.value[CTR_PEAK_RSS] : rss;
     if (peak < rss)
         peak = rss;
     if (rss_bytes)
-        *rss_bytes = (uint64_t)rss * 1024;
+        *rss_bytes = rss;
     if (peak_bytes)
-        *peak_bytes = (uint64_t)peak * 1024;
+        *peak_bytes = peak;
     return 0;
 }
 

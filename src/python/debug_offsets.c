@@ -87,6 +87,7 @@ _Static_assert(sizeof(struct raw314) == PY_DEBUG_OFFSETS_SIZE_314, "3.14 _Py_Deb
 struct dbg {
     uint64_t rt_size, rt_interpreters_head;
     uint64_t is_size, is_next, is_threads_head, is_modules, is_ceval_gil;
+    uint64_t is_gc;
     uint64_t is_gil, is_gil_locked, is_gil_holder;
     uint64_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id;
     uint64_t ts_native_thread_id, ts_datastack_chunk;
@@ -111,6 +112,7 @@ struct dbg {
         (d)->is_threads_head = (r)->interpreter_state.threads_head; \
         (d)->is_modules = (r)->interpreter_state.imports_modules; \
         (d)->is_ceval_gil = (r)->interpreter_state.ceval_gil; \
+        (d)->is_gc = (r)->interpreter_state.gc; \
         (d)->is_gil = (r)->interpreter_state.gil_runtime_state; \
         (d)->is_gil_locked = (r)->interpreter_state.gil_runtime_state_locked; \
         (d)->is_gil_holder = (r)->interpreter_state.gil_runtime_state_holder; \
@@ -319,6 +321,35 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     FB(module_dict);
     out->long_digits = (int)d->lo_digit;
     out->int2_ival = -1;
+
+    /* Memory counters (heap.c). The table gives where the GC state sits in
+     * the interpreter; what is inside it, and the pymalloc state, come
+     * from the 3.13 table, and are unknown (-1) for later versions, whose
+     * structures pytop has not seen. */
+    out->runtime_gc = -1;
+    out->interp_gc = d->is_gc > 0 && d->is_gc < d->is_size ? (int)d->is_gc : -1;
+    out->interp_obmalloc = -1;
+    out->runtime_interpreters_main = -1;
+    out->gc_generations = out->gc_generation_stats = out->gc_generation_size = -1;
+    out->gc_generation_count = out->gc_stats_size = out->gc_stats_collections = -1;
+    out->gc_stats_collected = out->gc_stats_uncollectable = -1;
+    out->interp_obmalloc_ptr = out->obmalloc_narenas = out->obmalloc_narenas_highwater = -1;
+    out->obmalloc_arena_bits = -1;
+    if (minor == 13) {
+        FB(runtime_interpreters_main);
+        FB(gc_generations);
+        FB(gc_generation_stats);
+        FB(gc_generation_size);
+        FB(gc_generation_count);
+        FB(gc_stats_size);
+        FB(gc_stats_collections);
+        FB(gc_stats_collected);
+        FB(gc_stats_uncollectable);
+        FB(interp_obmalloc_ptr);
+        FB(obmalloc_narenas);
+        FB(obmalloc_narenas_highwater);
+        FB(obmalloc_arena_bits);
+    }
 }
 
 int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,

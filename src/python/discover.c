@@ -281,10 +281,13 @@ static int try_candidate(struct py_target *t, const struct proc_maps *maps,
     } else {
         rc = scan_for_interp(t, &f, maps);
     }
-    if (rc)
+    if (rc) {
         py_walker_release(w);
-    else
+    } else {
         snprintf(t->binary, sizeof t->binary, "%s", c->path);
+        t->load_bias = f.bias;
+        t->runtime_addr = f.sym_runtime;
+    }
 out:
     elf_symbols_free(f.elf);
     return rc;

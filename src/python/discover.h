@@ -31,6 +31,8 @@ struct py_target {
     char binary[PATH_MAX];           /* the file holding the interpreter */
     enum py_layout_source layout_source;  /* the one actually used */
     int found_by_scan;               /* no interpreter symbols: found by scanning */
+    uint64_t load_bias;              /* binary's link-time address + this = runtime address */
+    uint64_t runtime_addr;           /* _PyRuntime (3.7+), or 0 */
 };
 
 /* Attach to pid (nothing is stopped or modified). Returns 0 and *out, or

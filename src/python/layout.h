@@ -97,6 +97,31 @@ struct py_layout {
     int module_dict;             /* PyModuleObject.md_dict */
     int long_digits;             /* ob_digit (3.x; 3.12+ after lv_tag) */
     int int2_ival;               /* PyIntObject.ob_ival (2.7) */
+
+    /* Memory counters (heap.c). The main interpreter, where per-interpreter
+     * state lives: _PyRuntimeState.interpreters.main (3.7+). */
+    int runtime_interpreters_main;
+    /* Cyclic GC: struct _gc_runtime_state in _PyRuntime (3.7-3.8) or in the
+     * interpreter (3.9+); 2.7 and 3.6 keep static arrays in gcmodule.c
+     * (generations, and generation_stats from 3.6). */
+    int runtime_gc;              /* _PyRuntimeState.gc, 3.7-3.8 */
+    int interp_gc;               /* PyInterpreterState.gc, 3.9+ */
+    int gc_generations;          /* generations[0] in _gc_runtime_state, 3.7+ */
+    int gc_generation_stats;     /* generation_stats[0] in it, 3.7+ */
+    int gc_generation_size;      /* sizeof(struct gc_generation) */
+    int gc_generation_count;     /* gc_generation.count (int) */
+    int gc_stats_size;           /* sizeof(struct gc_generation_stats), 3.6+ */
+    int gc_stats_collections;    /* its Py_ssize_t members */
+    int gc_stats_collected;
+    int gc_stats_uncollectable;
+    /* pymalloc: static variables in obmalloc.c up to 3.11, struct
+     * _obmalloc_state from 3.12, inside the interpreter (3.12) or pointed
+     * to by it (3.13+). */
+    int interp_obmalloc;         /* PyInterpreterState.obmalloc, the struct itself, 3.12 */
+    int interp_obmalloc_ptr;     /* PyInterpreterState.obmalloc, a pointer, 3.13+ */
+    int obmalloc_narenas;        /* mgmt.narenas_currently_allocated (size_t), 3.12+ */
+    int obmalloc_narenas_highwater; /* mgmt.narenas_highwater (size_t), 3.12+ */
+    int obmalloc_arena_bits;     /* a value: ARENA_SIZE is 1 << this many bytes */
 };
 
 /* The generated table for X.Y, or NULL when pytop has none. */

@@ -76,6 +76,22 @@ static const struct py_layout layout_2_7 = {
     .module_dict = 16, /* mirror of private PyModuleObject (Objects/moduleobject.c) */
     .long_digits = 24,
     .int2_ival = 16,
+    .runtime_interpreters_main = -1,
+    .runtime_gc = -1,
+    .interp_gc = -1,
+    .gc_generations = -1,
+    .gc_generation_stats = -1,
+    .gc_generation_size = 40, /* mirror of private struct gc_generation (Modules/gcmodule.c) */
+    .gc_generation_count = 36, /* mirror of private struct gc_generation (Modules/gcmodule.c) */
+    .gc_stats_size = -1,
+    .gc_stats_collections = -1,
+    .gc_stats_collected = -1,
+    .gc_stats_uncollectable = -1,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.6, from 3.6.15 */
@@ -149,6 +165,22 @@ static const struct py_layout layout_3_6 = {
     .module_dict = 16, /* mirror of private PyModuleObject (Objects/moduleobject.c) */
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = -1,
+    .runtime_gc = -1,
+    .interp_gc = -1,
+    .gc_generations = -1,
+    .gc_generation_stats = -1,
+    .gc_generation_size = 48, /* mirror of private struct gc_generation (Modules/gcmodule.c) */
+    .gc_generation_count = 36, /* mirror of private struct gc_generation (Modules/gcmodule.c) */
+    .gc_stats_size = 24, /* mirror of private struct gc_generation_stats (Modules/gcmodule.c) */
+    .gc_stats_collections = 0, /* mirror of private struct gc_generation_stats (Modules/gcmodule.c) */
+    .gc_stats_collected = 8, /* mirror of private struct gc_generation_stats (Modules/gcmodule.c) */
+    .gc_stats_uncollectable = 16, /* mirror of private struct gc_generation_stats (Modules/gcmodule.c) */
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.7, from 3.7.16 */
@@ -222,6 +254,22 @@ static const struct py_layout layout_3_7 = {
     .module_dict = 16, /* mirror of private PyModuleObject (Objects/moduleobject.c) */
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 32,
+    .runtime_gc = 320,
+    .interp_gc = -1,
+    .gc_generations = 32,
+    .gc_generation_stats = 240,
+    .gc_generation_size = 48,
+    .gc_generation_count = 36,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.8, from 3.8.18 */
@@ -295,6 +343,22 @@ static const struct py_layout layout_3_8 = {
     .module_dict = 16, /* mirror of private PyModuleObject (Objects/moduleobject.c) */
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 40,
+    .runtime_gc = 344,
+    .interp_gc = -1,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.9, from 3.9.18 */
@@ -368,6 +432,22 @@ static const struct py_layout layout_3_9 = {
     .module_dict = 16, /* mirror of private PyModuleObject (Objects/moduleobject.c) */
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 40,
+    .runtime_gc = -1,
+    .interp_gc = 616,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.10, from 3.10.13 */
@@ -441,6 +521,22 @@ static const struct py_layout layout_3_10 = {
     .module_dict = 16,
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 40,
+    .runtime_gc = -1,
+    .interp_gc = 616,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 20, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.11, from 3.11.2, 3.11.7 */
@@ -514,6 +610,22 @@ static const struct py_layout layout_3_11 = {
     .module_dict = 16,
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 48,
+    .runtime_gc = -1,
+    .interp_gc = 648,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = 20, /* mirror of ARENA_BITS of Objects/obmalloc.c */
 };
 
 /* CPython 3.12, from 3.12.1 */
@@ -587,6 +699,22 @@ static const struct py_layout layout_3_12 = {
     .module_dict = 16,
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 48,
+    .runtime_gc = -1,
+    .interp_gc = 112,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = 3960,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = 1064,
+    .obmalloc_narenas_highwater = 1080,
+    .obmalloc_arena_bits = 20,
 };
 
 /* CPython 3.13, from 3.13.0 */
@@ -660,6 +788,22 @@ static const struct py_layout layout_3_13 = {
     .module_dict = 16,
     .long_digits = 24,
     .int2_ival = -1,
+    .runtime_interpreters_main = 640,
+    .runtime_gc = -1,
+    .interp_gc = 7400,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = 10800,
+    .obmalloc_narenas = 1064,
+    .obmalloc_narenas_highwater = 1080,
+    .obmalloc_arena_bits = 20,
 };
 
 const struct py_layout *const py_layouts_all[] = {
