@@ -13,6 +13,37 @@
 #include <time.h>
 #include <unistd.h>
 
+static enum model_weight model_weight_of(enum export_mode mode)
+{
+    switch (mode) {
+    case EXPORT_WALL: return MODEL_WALL;
+    case EXPORT_MEMORY: return MODEL_MEM_GROW;
+    default: return MODEL_CPU;
+    }
+}
+
+/* The processes the model saw, as the exporters take them. */
+static int process_list(const struct model *m, enum model_range r, struct process_info **out,
+                        size_t *n)
+{
+    struct model_process_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = model_processes(m, r, &rows, &nrows);
+    if (rc)
+        return rc;
+    struct process_info *v = malloc((nrows ? nrows : 1) * sizeof *v);
+    if (!v) {
+        free(rows);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nrows; i++)
+        v[i] = rows[i].info;
+    free(rows);
+    *out = v;
+    *n = nrows;
+    return 0;
+}
+
 static int write_export(FILE *out, const struct model *m, const struct stack_table *dict,
                         enum model_range r, const struct model_filter *filter,
                         enum export_format fmt, enum export_mode mode,
@@ -20,19 +51,24 @@ static int write_export(FILE *out, const struct model *m, const struct stack_tab
 {
     struct stack_weight *rows = NULL;
     struct thread_label *labels = NULL;
-    size_t nrows = 0, nlabels = 0;
+    struct process_info *procs = NULL;
+    size_t nrows = 0, nlabels = 0, nprocs = 0;
     int rc = model_stacks(m, r, filter, &rows, &nrows);
     if (rc == 0)
         rc = model_thread_labels(m, &labels, &nlabels);
+    if (rc == 0)
+        rc = process_list(m, r, &procs, &nprocs);
     if (rc == 0) {
         struct model_totals tot;
-        model_totals(m, r, mode == EXPORT_CPU ? MODEL_CPU : MODEL_WALL, &tot);
+        model_totals(m, r, model_weight_of(mode), &tot);
         struct export_input in = {
             .dict = dict,
             .rows = rows,
             .nrows = nrows,
             .threads = labels,
             .nthreads = nlabels,
+            .processes = procs,
+            .nprocesses = nprocs,
             .pid = ctx->pid,
             .python = ctx->python,
             .command = ctx->command,
@@ -46,6 +82,7 @@ static int write_export(FILE *out, const struct model *m, const struct stack_tab
     }
     free(rows);
     free(labels);
+    free(procs);
     return rc;
 }
 

@@ -27,6 +27,8 @@ struct replay_session {
     /* The first sample past the position, read ahead. */
     int have_pending, at_end;
     struct sample pending;
+    struct process_info pending_process;    /* its attachments, copied: the */
+    struct counters pending_counters;       /* reader's go with its next call */
     struct sample_thread *pending_threads;
     size_t cap_pending;
     uint32_t last_nthreads;
@@ -46,6 +48,14 @@ static int keep_pending(struct replay_session *rs, const struct sample *s)
         memcpy(rs->pending_threads, s->threads, s->nthreads * sizeof *s->threads);
     rs->pending = *s;
     rs->pending.threads = rs->pending_threads;
+    if (s->process) {
+        rs->pending_process = *s->process;
+        rs->pending.process = &rs->pending_process;
+    }
+    if (s->counters) {
+        rs->pending_counters = *s->counters;
+        rs->pending.counters = &rs->pending_counters;
+    }
     rs->have_pending = 1;
     return 0;
 }

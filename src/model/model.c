@@ -38,20 +38,25 @@
 #define ENTRY_GIL (1u << 25)
 #define ENTRY_FIRST (1u << 26)  /* the first entry of its sample: counts the sample */
 #define ENTRY_EMPTY (1u << 27)  /* stands for a sample with no thread: counts nothing else */
+#define ENTRY_HELD (1u << 28)   /* on a sample's first entry: some thread held the GIL */
 
 _Static_assert(STACKS_MAX_NODES <= (1u << ENTRY_NODE_BITS),
                "ring entries pack node ids in 24 bits");
+_Static_assert(COUNTER_COUNT < 64, "a counters mask has a bit per counter");
+_Static_assert(MODEL_COUNTERS_MAX % 2 == 0, "thinning pairs every point");
 
 struct entry {
     uint64_t time_ns;
     uint64_t cpu_ns;
     uint64_t wall_ns;
+    uint64_t mem_grow, mem_release;
     uint32_t tid;
+    uint32_t pid;               /* kept here so the window leaves the process it entered */
     uint32_t bits;              /* node | ENTRY_* */
 };
 
 struct counts {
-    uint64_t samples, running, gil, cpu_ns, wall_ns;
+    uint64_t samples, running, gil, cpu_ns, wall_ns, mem_grow, mem_release;
 };
 
 /* One (tid, node) aggregate; a slot is empty when c.samples is 0, so an
@@ -83,10 +88,36 @@ struct idx_map {
 #define IDX_NONE UINT32_MAX
 
 struct thread {
-    uint32_t tid, name;
+    uint32_t tid, pid, name;
     uint32_t last_stack, last_flags;
     uint64_t last_seen_ns;
     struct counts total;
+};
+
+/* A process's sample counts: its samples, those in which one of its
+ * threads held the GIL, and its threads' CPU time. */
+struct pcounts {
+    uint64_t samples, held, cpu_ns;
+};
+
+/* A process's counters, points [start, start + n) of v, oldest first. */
+struct history {
+    struct model_counter_point *v;
+    size_t start, n, cap;
+};
+
+/* At most this many processes keep a counters history at once; a new one
+ * takes the place of the one whose latest point is oldest (an exited
+ * process, usually). Bounds the histories to 64 x 4096 points (44 MB). */
+#define HISTORY_PROCESSES_MAX 64
+
+struct process {
+    struct process_info info;
+    uint64_t first_ns, last_ns;
+    struct pcounts total, window;
+    uint32_t threads;           /* in its latest sample */
+    uint32_t holder_tid;        /* the GIL holder in its latest sample, 0: none */
+    struct history hist;
 };
 
 struct model {
@@ -109,6 +140,12 @@ struct model {
     struct thread *threads;     /* in order of first appearance */
     size_t nthreads, threads_cap;
     struct idx_map thread_index;
+
+    struct process *procs;      /* in order of first appearance */
+    size_t nprocs, procs_cap;
+    struct idx_map proc_index;
+    size_t nhistories;          /* processes holding a counters history */
+    uint32_t holder_tid;        /* the GIL holder in the latest sample of any process */
 
     uint64_t first_ns, last_ns;
     uint64_t samples, window_samples;
@@ -194,6 +231,8 @@ static void counts_add(struct counts *a, const struct counts *b)
     a->gil += b->gil;
     a->cpu_ns += b->cpu_ns;
     a->wall_ns += b->wall_ns;
+    a->mem_grow += b->mem_grow;
+    a->mem_release += b->mem_release;
 }
 
 static void counts_sub(struct counts *a, const struct counts *b)
@@ -203,6 +242,8 @@ static void counts_sub(struct counts *a, const struct counts *b)
     a->gil -= b->gil;
     a->cpu_ns -= b->cpu_ns;
     a->wall_ns -= b->wall_ns;
+    a->mem_grow -= b->mem_grow;
+    a->mem_release -= b->mem_release;
 }
 
 /* Needs a prior agg_reserve. */
@@ -365,13 +406,36 @@ static void entry_counts(const struct entry *e, struct counts *c)
     c->gil = (e->bits & ENTRY_GIL) != 0;
     c->cpu_ns = e->cpu_ns;
     c->wall_ns = e->wall_ns;
+    c->mem_grow = e->mem_grow;
+    c->mem_release = e->mem_release;
+}
+
+static struct process *proc_find(const struct model *m, uint32_t pid)
+{
+    uint32_t i = idx_get(&m->proc_index, pid);
+    return i == IDX_NONE ? NULL : &m->procs[i];
+}
+
+/* What e adds to its process's window counts. */
+static void entry_pcounts(const struct entry *e, struct pcounts *pc)
+{
+    pc->samples = (e->bits & ENTRY_FIRST) != 0;
+    pc->held = (e->bits & (ENTRY_FIRST | ENTRY_HELD)) == (ENTRY_FIRST | ENTRY_HELD);
+    pc->cpu_ns = e->bits & ENTRY_EMPTY ? 0 : e->cpu_ns;
 }
 
 /* Needs room reserved in the window map. */
 static void window_add(struct model *m, const struct entry *e)
 {
-    if (e->bits & ENTRY_FIRST)
-        m->window_samples++;
+    struct process *p = proc_find(m, e->pid);
+    struct pcounts pc;
+    entry_pcounts(e, &pc);
+    if (p) {
+        p->window.samples += pc.samples;
+        p->window.held += pc.held;
+        p->window.cpu_ns += pc.cpu_ns;
+    }
+    m->window_samples += pc.samples;
     if (e->bits & ENTRY_EMPTY)
         return;
     struct counts c;
@@ -382,8 +446,15 @@ static void window_add(struct model *m, const struct entry *e)
 
 static void window_sub(struct model *m, const struct entry *e)
 {
-    if (e->bits & ENTRY_FIRST)
-        m->window_samples--;
+    struct process *p = proc_find(m, e->pid);
+    struct pcounts pc;
+    entry_pcounts(e, &pc);
+    if (p) {
+        p->window.samples -= pc.samples;
+        p->window.held -= pc.held;
+        p->window.cpu_ns -= pc.cpu_ns;
+    }
+    m->window_samples -= pc.samples;
     if (e->bits & ENTRY_EMPTY)
         return;
     struct counts c;
@@ -473,6 +544,164 @@ static struct thread *thread_get(struct model *m, uint32_t tid)
     return t;
 }
 
+/* ---- processes ---------------------------------------------------------- */
+
+static int procs_reserve(struct model *m, size_t extra)
+{
+    if (m->nprocs + extra > m->procs_cap) {
+        size_t cap = m->procs_cap ? m->procs_cap * 2 : 4;
+        while (cap < m->nprocs + extra)
+            cap *= 2;
+        struct process *p = realloc(m->procs, cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        m->procs = p;
+        m->procs_cap = cap;
+    }
+    return idx_reserve(&m->proc_index, extra);
+}
+
+/* Needs a prior procs_reserve. A pid first met gets an info with just
+ * the pid until a sample describes it. */
+static struct process *proc_get(struct model *m, uint32_t pid)
+{
+    struct process *p = proc_find(m, pid);
+    if (p)
+        return p;
+    p = &m->procs[m->nprocs];
+    memset(p, 0, sizeof *p);
+    p->info.pid = pid;
+    idx_put(&m->proc_index, pid, (uint32_t)m->nprocs);
+    m->nprocs++;
+    return p;
+}
+
+static void proc_describe(struct model *m, const struct process_info *info)
+{
+    struct process *p = proc_get(m, info->pid);
+    p->info = *info;
+    /* Text from outside may lack its terminator. */
+    p->info.python[sizeof p->info.python - 1] = '\0';
+    p->info.command[sizeof p->info.command - 1] = '\0';
+}
+
+/* ---- counters history --------------------------------------------------- */
+
+static void history_release(struct model *m, struct history *h)
+{
+    if (h->v)
+        m->nhistories--;
+    free(h->v);
+    memset(h, 0, sizeof *h);
+}
+
+/* Two neighbouring points as one, at the newer's time: each counter keeps
+ * the larger value, so peaks survive thinning (running totals only grow,
+ * so they keep the newer value). */
+static void point_merge(struct model_counter_point *newer, const struct model_counter_point *older)
+{
+    for (int id = 0; id < COUNTER_COUNT; id++) {
+        if (!counters_has(&older->c, (enum counter_id)id))
+            continue;
+        if (!counters_has(&newer->c, (enum counter_id)id) ||
+            older->c.value[id] > newer->c.value[id])
+            counters_set(&newer->c, (enum counter_id)id, older->c.value[id]);
+    }
+}
+
+/* Full: halve the resolution, pairs oldest first, like the session's
+ * points. MODEL_COUNTERS_MAX is even, so the newest point survives. */
+static void history_thin(struct history *h)
+{
+    struct model_counter_point *v = h->v + h->start;
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < h->n; i += 2, k++) {
+        struct model_counter_point pt = v[i + 1];
+        point_merge(&pt, &v[i]);
+        h->v[k] = pt;
+    }
+    h->start = 0;
+    h->n = k;
+}
+
+/* The time of a history's latest point; 0 when it has none. */
+static uint64_t history_latest(const struct history *h)
+{
+    return h->n ? h->v[h->start + h->n - 1].time_ns : 0;
+}
+
+/* Free the history whose latest point is oldest (the first such, for
+ * ties), to make room for another. */
+static void history_evict(struct model *m)
+{
+    struct history *oldest = NULL;
+    for (size_t i = 0; i < m->nprocs; i++) {
+        struct history *h = &m->procs[i].hist;
+        if (h->v && (!oldest || history_latest(h) < history_latest(oldest)))
+            oldest = h;
+    }
+    if (oldest)
+        history_release(m, oldest);
+}
+
+/* Room for one more point at the end: 0, or -ENOMEM (the point is then
+ * left out; the history is a nicety). */
+static int history_room(struct model *m, struct history *h)
+{
+    if (h->n == MODEL_COUNTERS_MAX)
+        history_thin(h);
+    if (h->start + h->n < h->cap)
+        return 0;
+    /* Compact when half is free (amortized: it moves n points after at
+     * least n were dropped), else grow. */
+    if (h->start && (h->n <= h->cap / 2 || h->cap == MODEL_COUNTERS_MAX)) {
+        memmove(h->v, h->v + h->start, h->n * sizeof *h->v);
+        h->start = 0;
+        return 0;
+    }
+    if (!h->v && m->nhistories >= HISTORY_PROCESSES_MAX)
+        history_evict(m);
+    size_t cap = h->cap ? h->cap * 2 : 64;
+    if (cap > MODEL_COUNTERS_MAX)
+        cap = MODEL_COUNTERS_MAX;
+    struct model_counter_point *v = realloc(h->v, cap * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    if (!h->v)
+        m->nhistories++;
+    h->v = v;
+    h->cap = cap;
+    return 0;
+}
+
+static void history_add(struct model *m, struct process *p, uint64_t t,
+                        const struct counters *c)
+{
+    struct history *h = &p->hist;
+    while (h->n && t - h->v[h->start].time_ns >= m->retention_ns) {
+        h->start++;
+        h->n--;
+    }
+    if (history_room(m, h) != 0)
+        return;
+    struct model_counter_point *pt = &h->v[h->start + h->n++];
+    pt->time_ns = t;
+    pt->c = *c;
+    pt->c.valid &= (1ull << COUNTER_COUNT) - 1;     /* ids this build knows */
+}
+
+static void procs_release(struct model *m)
+{
+    for (size_t i = 0; i < m->nprocs; i++)
+        history_release(m, &m->procs[i].hist);
+    free(m->procs);
+    m->procs = NULL;
+    m->nprocs = m->procs_cap = 0;
+    idx_release(&m->proc_index);
+    m->nhistories = 0;
+    m->holder_tid = 0;
+}
+
 /* ---- lifecycle and feeding ---------------------------------------------- */
 
 struct model *model_new(const struct model_config *cfg, const struct stack_table *dict)
@@ -500,6 +729,7 @@ void model_free(struct model *m)
     agg_release(&m->window);
     free(m->threads);
     idx_release(&m->thread_index);
+    procs_release(m);
     free(m);
 }
 
@@ -512,11 +742,38 @@ void model_reset(struct model *m)
     m->threads = NULL;
     m->nthreads = m->threads_cap = 0;
     idx_release(&m->thread_index);
+    procs_release(m);
     memset(&m->total_sum, 0, sizeof m->total_sum);
     memset(&m->window_sum, 0, sizeof m->window_sum);
     m->dropped = m->dropped_ns = 0;
     m->first_ns = m->last_ns = 0;
     m->samples = m->window_samples = 0;
+}
+
+/* The process side of a sample: who it is, its counts, GIL holder and
+ * counters. Returns whether some thread held the GIL. */
+static int proc_add(struct model *m, const struct sample *s, uint64_t t)
+{
+    struct process *p = proc_get(m, s->pid);
+    if (s->process)
+        proc_describe(m, s->process);
+    uint32_t holder = 0;
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        p->total.cpu_ns += s->threads[i].cpu_ns;
+        if (!holder && (s->threads[i].flags & SAMPLE_GIL))
+            holder = s->threads[i].tid ? s->threads[i].tid : UINT32_MAX;
+    }
+    if (p->total.samples++ == 0)
+        p->first_ns = t;
+    p->last_ns = t;
+    p->total.held += holder != 0;
+    p->threads = s->nthreads;
+    /* A holder with tid 0 (unknown) still counts as held. */
+    p->holder_tid = holder == UINT32_MAX ? 0 : holder;
+    m->holder_tid = p->holder_tid;
+    if (s->counters)
+        history_add(m, p, t, s->counters);
+    return holder != 0;
 }
 
 int model_add(struct model *m, const struct sample *s)
@@ -530,7 +787,8 @@ int model_add(struct model *m, const struct sample *s)
         if (s->threads[i].stack >= nodes)
             return -EINVAL;
     size_t n = s->nthreads;
-    if (agg_reserve(&m->total, n) || agg_reserve(&m->window, n) || threads_reserve(m, n))
+    if (agg_reserve(&m->total, n) || agg_reserve(&m->window, n) || threads_reserve(m, n) ||
+        procs_reserve(m, 2))
         return -ENOMEM;
 
     uint64_t t = s->time_ns;
@@ -541,9 +799,10 @@ int model_add(struct model *m, const struct sample *s)
     m->last_ns = t;
     m->samples++;
     ring_advance(m);
+    uint32_t held = proc_add(m, s, t) ? ENTRY_HELD : 0;
 
     if (n == 0) {
-        struct entry e = { .time_ns = t, .bits = ENTRY_FIRST | ENTRY_EMPTY };
+        struct entry e = { .time_ns = t, .pid = s->pid, .bits = ENTRY_FIRST | ENTRY_EMPTY };
         ring_record(m, &e);
     }
     for (size_t i = 0; i < n; i++) {
@@ -552,8 +811,11 @@ int model_add(struct model *m, const struct sample *s)
             .time_ns = t,
             .cpu_ns = st->cpu_ns,
             .wall_ns = st->wall_ns,
+            .mem_grow = st->mem_grow,
+            .mem_release = st->mem_release,
             .tid = st->tid,
-            .bits = st->stack | (i == 0 ? ENTRY_FIRST : 0) |
+            .pid = s->pid,
+            .bits = st->stack | (i == 0 ? ENTRY_FIRST | held : 0) |
                     (st->flags & SAMPLE_RUNNING ? ENTRY_RUNNING : 0) |
                     (st->flags & SAMPLE_GIL ? ENTRY_GIL : 0),
         };
@@ -564,6 +826,7 @@ int model_add(struct model *m, const struct sample *s)
 
         struct thread *th = thread_get(m, st->tid);
         counts_add(&th->total, &c);
+        th->pid = s->pid;
         if (st->name)
             th->name = st->name;
         th->last_stack = st->stack;
@@ -594,6 +857,8 @@ void model_set_window(struct model *m, uint64_t window_ns)
     m->window = nw;
     memset(&m->window_sum, 0, sizeof m->window_sum);
     m->window_samples = 0;
+    for (size_t i = 0; i < m->nprocs; i++)
+        memset(&m->procs[i].window, 0, sizeof m->procs[i].window);
     m->window_ns = window_ns;
     m->win = k;
     for (size_t i = m->count - k; i < m->count; i++)
@@ -623,6 +888,14 @@ uint64_t model_ring_dropped(const struct model *m)
     return m->dropped;
 }
 
+static size_t histories_memory(const struct model *m)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < m->nprocs; i++)
+        bytes += m->procs[i].hist.cap * sizeof(struct model_counter_point);
+    return bytes;
+}
+
 static size_t model_memory(const struct model *m)
 {
     return sizeof *m +
@@ -630,13 +903,16 @@ static size_t model_memory(const struct model *m)
            (m->nblocks + (m->spare != NULL)) * BLOCK_ENTRIES * sizeof(struct entry) +
            (m->total.cap + m->window.cap) * sizeof(struct agg) +
            m->threads_cap * sizeof *m->threads +
-           m->thread_index.cap * sizeof(struct idx_slot);
+           m->thread_index.cap * sizeof(struct idx_slot) +
+           m->procs_cap * sizeof *m->procs +
+           m->proc_index.cap * sizeof(struct idx_slot) +
+           histories_memory(m);
 }
 
 void model_totals(const struct model *m, enum model_range r, enum model_weight w,
                   struct model_totals *out)
 {
-    (void)w;    /* both weights are reported */
+    (void)w;    /* every weight is reported */
     if (!m || !out)
         return;
     const struct counts *c = r == MODEL_WINDOW ? &m->window_sum : &m->total_sum;
@@ -651,6 +927,8 @@ void model_totals(const struct model *m, enum model_range r, enum model_weight w
         out->window_start_ns = m->dropped_ns;
     out->cpu_ns = c->cpu_ns;
     out->wall_ns = c->wall_ns;
+    out->mem_grow = c->mem_grow;
+    out->mem_release = c->mem_release;
     out->memory_bytes = model_memory(m);
 }
 
@@ -668,12 +946,28 @@ static const struct agg_map *range_map(const struct model *m, enum model_range r
 
 static uint64_t weight_of(const struct counts *c, enum model_weight w)
 {
-    return w == MODEL_WALL ? c->wall_ns : c->cpu_ns;
+    switch (w) {
+    case MODEL_WALL: return c->wall_ns;
+    case MODEL_MEM_GROW: return c->mem_grow;
+    case MODEL_MEM_RELEASE: return c->mem_release;
+    default: return c->cpu_ns;
+    }
 }
 
-static int tid_matches(const struct model_filter *f, uint32_t tid)
+/* The process of thread tid (its latest), 0 when unknown. */
+static uint32_t thread_pid(const struct model *m, uint32_t tid)
 {
-    return !f || f->tid == 0 || f->tid == tid;
+    uint32_t i = idx_get(&m->thread_index, tid);
+    return i == IDX_NONE ? 0 : m->threads[i].pid;
+}
+
+static int thread_matches(const struct model *m, const struct model_filter *f, uint32_t tid)
+{
+    if (!f)
+        return 1;
+    if (f->tid && f->tid != tid)
+        return 0;
+    return !f->pid || thread_pid(m, tid) == f->pid;
 }
 
 /* Substring matching of function and file names. Verdicts are remembered
@@ -808,7 +1102,7 @@ static uint32_t *id_array(size_t n)
  * range's aggregates of the filtered threads and matching stacks. */
 struct leaf {
     uint32_t node;
-    uint64_t samples, weight;
+    uint64_t samples, weight, grow, release;
 };
 
 /* Scratch shared by the functions and tree queries. */
@@ -836,7 +1130,7 @@ static int leaves_collect(struct walk *wk, const struct model *m, enum model_ran
         return -ENOMEM;
     for (size_t i = 0; i < am->cap; i++) {
         const struct agg *a = &am->slots[i];
-        if (!a->c.samples || !tid_matches(f, (uint32_t)(a->key >> 32)))
+        if (!a->c.samples || !thread_matches(m, f, (uint32_t)(a->key >> 32)))
             continue;
         uint32_t node = (uint32_t)a->key;
         uint32_t j = idx_get(&index, node);
@@ -851,10 +1145,12 @@ static int leaves_collect(struct walk *wk, const struct model *m, enum model_ran
             j = (uint32_t)n++;
             idx_put(&index, node, j);
             v[j].node = node;
-            v[j].samples = v[j].weight = 0;
+            v[j].samples = v[j].weight = v[j].grow = v[j].release = 0;
         }
         v[j].samples += a->c.samples;
         v[j].weight += weight_of(&a->c, w);
+        v[j].grow += a->c.mem_grow;
+        v[j].release += a->c.mem_release;
     }
     idx_release(&index);
     /* In node order: paths are read in the order the dictionary stored
@@ -1030,12 +1326,16 @@ int model_functions(const struct model *m, enum model_range r, enum model_weight
             if (k == 0) {
                 fn->own_ns += lf->weight;
                 fn->own_samples += lf->samples;
+                fn->own_grow += lf->grow;
+                fn->own_release += lf->release;
             }
             /* Once per stack, however often recursion repeats it. */
             if (fr.stamp[row] != stamp) {
                 fr.stamp[row] = stamp;
                 fn->total_ns += lf->weight;
                 fn->total_samples += lf->samples;
+                fn->total_grow += lf->grow;
+                fn->total_release += lf->release;
             }
         }
     }
@@ -1135,7 +1435,7 @@ int model_stacks(const struct model *m, enum model_range r, const struct model_f
     const struct agg_map *am = range_map(m, r);
     struct text_filter tf;
     uint32_t *scratch = NULL;
-    struct stack_weight *v = malloc((am->count ? am->count : 1) * sizeof *v);
+    struct stack_weight *v = calloc(am->count ? am->count : 1, sizeof *v);
     size_t nv = 0;
     int err = text_filter_init(&tf, m->dict, f);
     if (!err && tf.text && !(scratch = malloc(2 * PATH_DEPTH_MAX * sizeof *scratch)))
@@ -1145,17 +1445,20 @@ int model_stacks(const struct model *m, enum model_range r, const struct model_f
     for (size_t i = 0; !err && i < am->cap; i++) {
         const struct agg *a = &am->slots[i];
         uint32_t tid = (uint32_t)(a->key >> 32), node = (uint32_t)a->key;
-        if (!a->c.samples || !tid_matches(f, tid) || !stack_matches(&tf, node, scratch))
+        if (!a->c.samples || !thread_matches(m, f, tid) || !stack_matches(&tf, node, scratch))
             continue;
-        v[nv++] = (struct stack_weight) {
-            .tid = tid,
-            .stack = node,
-            .samples = a->c.samples,
-            .running = a->c.running,
-            .gil = a->c.gil,
-            .cpu_ns = a->c.cpu_ns,
-            .wall_ns = a->c.wall_ns,
-        };
+        /* Field by field into zeroed memory: rows compare whole. */
+        struct stack_weight *w = &v[nv++];
+        w->pid = thread_pid(m, tid);
+        w->tid = tid;
+        w->stack = node;
+        w->samples = a->c.samples;
+        w->running = a->c.running;
+        w->gil = a->c.gil;
+        w->cpu_ns = a->c.cpu_ns;
+        w->wall_ns = a->c.wall_ns;
+        w->mem_grow = a->c.mem_grow;
+        w->mem_release = a->c.mem_release;
     }
     text_filter_release(&tf);
     free(scratch);
@@ -1170,6 +1473,13 @@ int model_stacks(const struct model *m, enum model_range r, const struct model_f
 
 int model_threads(const struct model *m, enum model_range r, struct model_thread_row **rows,
                   size_t *n)
+{
+    return model_threads_filtered(m, r, NULL, rows, n);
+}
+
+int model_threads_filtered(const struct model *m, enum model_range r,
+                           const struct model_filter *f, struct model_thread_row **rows,
+                           size_t *n)
 {
     if (!m || !rows || !n)
         return -EINVAL;
@@ -1188,7 +1498,7 @@ int model_threads(const struct model *m, enum model_range r, struct model_thread
                 counts_add(&win[j], &a->c);
         }
     }
-    struct model_thread_row *v = malloc((m->nthreads ? m->nthreads : 1) * sizeof *v);
+    struct model_thread_row *v = calloc(m->nthreads ? m->nthreads : 1, sizeof *v);
     if (!v) {
         free(win);
         return -ENOMEM;
@@ -1199,18 +1509,22 @@ int model_threads(const struct model *m, enum model_range r, struct model_thread
         const struct counts *c = win ? &win[i] : &t->total;
         if (!c->samples)
             continue;           /* not in the window */
-        v[nv++] = (struct model_thread_row) {
-            .tid = t->tid,
-            .name = t->name,
-            .samples = c->samples,
-            .running = c->running,
-            .gil = c->gil,
-            .cpu_ns = c->cpu_ns,
-            .wall_ns = c->wall_ns,
-            .last_stack = t->last_stack,
-            .last_flags = t->last_flags,
-            .last_seen_ns = t->last_seen_ns,
-        };
+        if (f && ((f->pid && t->pid != f->pid) || (f->tid && t->tid != f->tid)))
+            continue;
+        struct model_thread_row *row = &v[nv++];
+        row->pid = t->pid;
+        row->tid = t->tid;
+        row->name = t->name;
+        row->samples = c->samples;
+        row->running = c->running;
+        row->gil = c->gil;
+        row->cpu_ns = c->cpu_ns;
+        row->wall_ns = c->wall_ns;
+        row->mem_grow = c->mem_grow;
+        row->mem_release = c->mem_release;
+        row->last_stack = t->last_stack;
+        row->last_flags = t->last_flags;
+        row->last_seen_ns = t->last_seen_ns;
     }
     free(win);
     *rows = v;
@@ -1226,10 +1540,79 @@ int model_thread_labels(const struct model *m, struct thread_label **rows, size_
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < m->nthreads; i++) {
+        v[i].pid = m->threads[i].pid;
         v[i].tid = m->threads[i].tid;
         v[i].name = m->threads[i].name;
     }
     *rows = v;
     *n = m->nthreads;
+    return 0;
+}
+
+/* ---- processes, GIL, counters ------------------------------------------- */
+
+int model_processes(const struct model *m, enum model_range r,
+                    struct model_process_row **rows, size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    struct model_process_row *v = calloc(m->nprocs ? m->nprocs : 1, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct process *p = &m->procs[i];
+        const struct pcounts *c = r == MODEL_WINDOW ? &p->window : &p->total;
+        v[i].info = p->info;
+        v[i].first_ns = p->first_ns;
+        v[i].last_ns = p->last_ns;
+        v[i].samples = c->samples;
+        v[i].cpu_ns = c->cpu_ns;
+        v[i].threads = p->threads;
+    }
+    *rows = v;
+    *n = m->nprocs;
+    return 0;
+}
+
+void model_gil(const struct model *m, enum model_range r, uint32_t pid, struct model_gil *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct process *p = &m->procs[i];
+        if (pid && p->info.pid != pid)
+            continue;
+        const struct pcounts *c = r == MODEL_WINDOW ? &p->window : &p->total;
+        out->samples += c->samples;
+        out->held += c->held;
+        if (pid)
+            out->holder_tid = p->holder_tid;
+    }
+    out->none = out->samples - out->held;
+    if (!pid)
+        out->holder_tid = m->holder_tid;
+}
+
+int model_counters(const struct model *m, uint32_t pid, uint64_t from_ns,
+                   struct model_counter_point **rows, size_t *n)
+{
+    if (!m || !rows || !n)
+        return -EINVAL;
+    const struct process *p = pid ? proc_find(m, pid) : m->nprocs ? &m->procs[0] : NULL;
+    const struct model_counter_point *pts = p && p->hist.v ? p->hist.v + p->hist.start : NULL;
+    size_t count = pts ? p->hist.n : 0, first = 0;
+    while (first < count && pts[first].time_ns < from_ns)
+        first++;
+    count -= first;
+    struct model_counter_point *v = malloc((count ? count : 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    if (count)
+        memcpy(v, pts + first, count * sizeof *v);
+    *rows = v;
+    *n = count;
     return 0;
 }

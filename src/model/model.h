@@ -3,12 +3,14 @@
  *
  * The model is fed samples (struct sample, ids into a stack_table it
  * borrows) and keeps, exactly:
- *  - since the start: per (thread, call path) sample counts and CPU and
- *    wall time;
+ *  - since the start: per (thread, call path) sample counts, CPU and
+ *    wall time, and memory growth and release (threads carry their pid);
  *  - over a sliding window: the same, from a ring of recent samples that
  *    are added on arrival and subtracted when they fall out of the window.
  * Functions, lines, threads and the call tree are derived from those per
- * call path aggregates on query. Time comes only from the samples, so the
+ * call path aggregates on query; processes, GIL ownership and each
+ * process's counters history are kept beside them. Time comes only from
+ * the samples, so the
  * same recording always gives the same answers. Memory is bounded: the
  * ring holds at most MODEL_RING_MAX entries (and only the retention
  * period), the rest is proportional to distinct call paths. */
@@ -132,6 +134,11 @@ int model_functions(const struct model *m, enum model_range r, enum model_weight
                     struct model_function_row **rows, size_t *n);
 int model_threads(const struct model *m, enum model_range r, struct model_thread_row **rows,
                   size_t *n);
+/* The same, only the threads of f's pid (and f's tid); f's text is
+ * ignored, NULL keeps every thread. */
+int model_threads_filtered(const struct model *m, enum model_range r,
+                           const struct model_filter *f, struct model_thread_row **rows,
+                           size_t *n);
 int model_tree(const struct model *m, enum model_range r, enum model_weight w,
                const struct model_filter *f, struct model_node_row **rows, size_t *n);
 /* Per (thread, call path) aggregates, for exports and snapshots. */
@@ -140,7 +147,8 @@ int model_stacks(const struct model *m, enum model_range r, const struct model_f
 /* Thread names seen, for exports. */
 int model_thread_labels(const struct model *m, struct thread_label **rows, size_t *n);
 
-/* Processes seen (filter's pid and text ignored), first seen first. */
+/* Processes seen (filter's pid and text ignored), first seen first; those
+ * without samples in the range too, with zero counts. */
 int model_processes(const struct model *m, enum model_range r,
                     struct model_process_row **rows, size_t *n);
 /* GIL ownership over the range for one process (pid 0: all processes). */

@@ -3,6 +3,7 @@
 #include "record/export.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,11 @@ const char *export_format_suffix(enum export_format fmt)
 
 const char *export_mode_title(enum export_mode mode)
 {
-    return mode == EXPORT_WALL ? "wall" : "CPU";
+    switch (mode) {
+    case EXPORT_WALL: return "wall";
+    case EXPORT_MEMORY: return "memory";
+    default: return "CPU";
+    }
 }
 
 /* ---- hash map ----------------------------------------------------------------- */
@@ -267,8 +272,84 @@ static uint32_t walk_up(const struct stack_table *dict, uint32_t node,
     return n;
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+const struct process_info *export_process(const struct export_input *in, uint32_t pid,
+                                          struct process_info *scratch)
+{
+    const struct process_info *found = NULL;
+    for (size_t i = 0; in->processes && i < in->nprocesses && !found; i++)
+        if (in->processes[i].pid == pid)
+            found = &in->processes[i];
+    /* The target's own description fills in what the list lacks. */
+    if ((found && found->command[0]) || !in->pid || pid != in->pid)
+        return found;
+    memset(scratch, 0, sizeof *scratch);
+    scratch->pid = pid;
+    scratch->ppid = found ? found->ppid : 0;
+    snprintf(scratch->python, sizeof scratch->python, "%s", in->python ? in->python : "");
+    snprintf(scratch->command, sizeof scratch->command, "%s", in->command ? in->command : "");
+    return scratch;
+}
+
+void export_put_process_label(struct strbuf *sb, const struct export_input *in, uint32_t pid)
+{
+    struct process_info scratch;
+    const struct process_info *info = export_process(in, pid, &scratch);
+    strbuf_printf(sb, "process %u", (unsigned)pid);
+    if (info && info->command[0])
+        strbuf_printf(sb, ": %s", info->command);
+}
+
+/* The rows' distinct pids and, for process roots, a frame for each. */
+static int prep_processes(struct export_prep *p, int process_roots)
+{
+    const struct export_input *in = p->in;
+    uint32_t *pids = malloc((in->nrows ? in->nrows : 1) * sizeof *pids);
+    if (!pids)
+        return -ENOMEM;
+    for (size_t r = 0; r < in->nrows; r++)
+        pids[r] = in->rows[r].pid;
+    qsort(pids, in->nrows, sizeof *pids, u32_cmp);
+    uint32_t n = 0;
+    for (size_t r = 0; r < in->nrows; r++)
+        if (n == 0 || pids[n - 1] != pids[r])
+            pids[n++] = pids[r];
+    p->proc_pid = pids;
+    p->nprocs = n;
+    p->multi_process = n > 1;
+    p->process_roots = process_roots && p->multi_process;
+    if (!p->process_roots)
+        return 0;
+    p->proc_frame = calloc(n, sizeof *p->proc_frame);
+    p->proc_label = calloc(n, sizeof *p->proc_label);
+    if (!p->proc_frame || !p->proc_label)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        struct strbuf sb;
+        strbuf_init(&sb);
+        export_put_process_label(&sb, in, pids[i]);
+        if (sb.oom) {
+            strbuf_release(&sb);
+            return -ENOMEM;
+        }
+        p->proc_label[i] = strdup(strbuf_str(&sb));
+        strbuf_release(&sb);
+        uint32_t func;
+        if (!p->proc_label[i] || prep_func(p, 0, p->proc_label[i], "", &func) != 0 ||
+            prep_frame(p, func, -1, &p->proc_frame[i]) != 0)
+            return -ENOMEM;
+    }
+    p->max_depth++;
+    return 0;
+}
+
 int export_prep_init(struct export_prep *p, const struct export_input *in,
-                     enum export_mode mode)
+                     enum export_mode mode, int process_roots)
 {
     memset(p, 0, sizeof *p);
     p->in = in;
@@ -308,6 +389,8 @@ int export_prep_init(struct export_prep *p, const struct export_input *in,
                 goto oom_buf;
     }
     free(buf);
+    if (prep_processes(p, process_roots) != 0)
+        goto oom;
 
     p->func_stamp = calloc(p->nfuncs ? p->nfuncs : 1, sizeof *p->func_stamp);
     if (!p->func_stamp)
@@ -327,6 +410,11 @@ void export_prep_release(struct export_prep *p)
     free(p->frames);
     free(p->dict_frame_map);
     free(p->func_stamp);
+    for (uint32_t i = 0; p->proc_label && i < p->nprocs; i++)
+        free(p->proc_label[i]);
+    free(p->proc_label);
+    free(p->proc_pid);
+    free(p->proc_frame);
     export_map_release(&p->func_map);
     export_map_release(&p->frame_map);
     memset(p, 0, sizeof *p);
@@ -334,18 +422,56 @@ void export_prep_release(struct export_prep *p)
 
 uint64_t export_row_weight(const struct export_prep *p, const struct stack_weight *row)
 {
-    return p->mode == EXPORT_WALL ? row->wall_ns : row->cpu_ns;
+    switch (p->mode) {
+    case EXPORT_WALL: return row->wall_ns;
+    case EXPORT_MEMORY: return row->mem_grow;
+    default: return row->cpu_ns;
+    }
 }
 
-uint32_t export_path(const struct export_prep *p, uint32_t node, uint32_t *out)
+void export_put_value(struct strbuf *sb, const struct export_prep *p, uint64_t v)
 {
-    uint32_t n = walk_up(p->in->dict, node, out, p->max_depth);
+    if (p->mode == EXPORT_MEMORY)
+        export_put_u64(sb, v);
+    else
+        export_put_seconds(sb, v);
+}
+
+/* The root frame of pid's process (pids were all seen in init). */
+static uint32_t process_frame(const struct export_prep *p, uint32_t pid)
+{
+    uint32_t lo = 0, hi = p->nprocs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->proc_pid[mid] < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return p->proc_frame[lo < p->nprocs ? lo : 0];
+}
+
+static uint32_t stack_path(const struct export_prep *p, uint32_t node, uint32_t *out,
+                           uint32_t cap);
+
+uint32_t export_path(const struct export_prep *p, const struct stack_weight *row, uint32_t *out)
+{
+    if (!p->process_roots)
+        return stack_path(p, row->stack, out, p->max_depth);
+    out[0] = process_frame(p, row->pid);
+    return 1 + stack_path(p, row->stack, out + 1, p->max_depth - 1);
+}
+
+static uint32_t stack_path(const struct export_prep *p, uint32_t node, uint32_t *out,
+                           uint32_t cap)
+{
+    uint32_t n = walk_up(p->in->dict, node, out, cap);
     if (n == 0) {
         out[0] = p->empty_frame;
         return 1;
     }
-    if (n > p->max_depth)   /* cannot happen: init measured every row */
-        n = p->max_depth;
+    if (n > cap)            /* cannot happen: init measured every row */
+        n = cap;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t fid = out[i];
         uint32_t m = fid < p->dict_nframes ? p->dict_frame_map[fid] : 0;
@@ -401,7 +527,7 @@ struct export_func_totals *export_func_totals(struct export_prep *p)
     for (size_t r = 0; r < p->in->nrows; r++) {
         const struct stack_weight *row = &p->in->rows[r];
         uint64_t w = export_row_weight(p, row);
-        uint32_t n = export_path(p, row->stack, path);
+        uint32_t n = export_path(p, row, path);
         export_stamp_next(p);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t f = p->frames[path[i]].func;
@@ -642,11 +768,14 @@ int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
 {
     if (!out || !in || !in->dict || (in->nrows && !in->rows))
         return -EINVAL;
-    if (mode != EXPORT_CPU && mode != EXPORT_WALL)
+    if (mode != EXPORT_CPU && mode != EXPORT_WALL && mode != EXPORT_MEMORY)
         return -EINVAL;
 
+    /* speedscope and pprof keep processes apart their own way (a profile
+     * per process and thread, a pid label). */
+    int roots = fmt != EXPORT_SPEEDSCOPE && fmt != EXPORT_PPROF;
     struct export_prep p;
-    int rc = export_prep_init(&p, in, mode);
+    int rc = export_prep_init(&p, in, mode, roots);
     if (rc != 0)
         return rc;
     struct export_out o;

@@ -2,7 +2,9 @@
  * kcachegrind/qcachegrind and callgrind_annotate.
  *
  * Positions are source lines; two events: Samples (sample count) and CpuNs
- * or WallNs (the chosen time in nanoseconds). Each function (file, name;
+ * or WallNs (the chosen time in nanoseconds), or MemGrowBytes (bytes of
+ * memory growth). Several processes each get a root function named
+ * "process PID: command". Each function (file, name;
  * the first line is added to the name only when two functions share both)
  * gets its own cost per line where it was the leaf, then its calls: the
  * callee, "calls=<samples> <callee's first line>" and the inclusive cost at
@@ -222,7 +224,7 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p)
     for (size_t r = 0; r < in->nrows; r++) {
         const struct stack_weight *row = &in->rows[r];
         uint64_t w = export_row_weight(p, row);
-        uint32_t n = export_path(p, row->stack, path);
+        uint32_t n = export_path(p, row, path);
         export_stamp_next(p);
         for (uint32_t i = 0; i < n; i++) {
             const struct export_frame *fr = &p->frames[path[i]];
@@ -269,7 +271,8 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p)
     c.v = sorted;
     sorted = NULL;
 
-    const char *event = p->mode == EXPORT_WALL ? "WallNs" : "CpuNs";
+    const char *event = p->mode == EXPORT_WALL ? "WallNs"
+                      : p->mode == EXPORT_MEMORY ? "MemGrowBytes" : "CpuNs";
     strbuf_puts(sb, "# callgrind format\nversion: 1\ncreator: pytop " PACKAGE_VERSION "\n");
     if (in->pid)
         strbuf_printf(sb, "pid: %u\n", (unsigned)in->pid);
@@ -295,7 +298,10 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p)
     }
     strbuf_puts(sb, "positions: line\n");
     strbuf_puts(sb, "event: Samples : Samples\n");
-    strbuf_printf(sb, "event: %s : %s time (ns)\n", event, export_mode_title(p->mode));
+    if (p->mode == EXPORT_MEMORY)
+        strbuf_printf(sb, "event: %s : memory growth (bytes)\n", event);
+    else
+        strbuf_printf(sb, "event: %s : %s time (ns)\n", event, export_mode_title(p->mode));
     strbuf_printf(sb, "events: Samples %s\n", event);
     strbuf_printf(sb, "summary: %llu %llu\n\n",
                   (unsigned long long)total_samples, (unsigned long long)total_ns);

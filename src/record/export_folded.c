@@ -6,9 +6,10 @@
  * One line per call path, frames root first joined by ';', then a space and
  * the chosen weight (CPU or wall time) in whole microseconds: these tools
  * want integer counts, and microseconds keep a 1 kHz sampler's samples
- * distinct from zero without making numbers huge. Threads are merged (no
- * thread frame), as the tools above expect one tree. Lines are sorted, and
- * paths whose weight rounds to 0 us are left out. */
+ * distinct from zero without making numbers huge. Memory is in bytes.
+ * Threads are merged (no thread frame), as the tools above expect one
+ * tree; several processes get a "process PID: command" root frame each.
+ * Lines are sorted, and paths whose weight rounds to 0 are left out. */
 #include "config.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ int export_write_folded(struct export_out *o, struct export_prep *p)
     const struct export_input *in = p->in;
     struct export_map by_node;
     uint64_t *ns = NULL;
-    uint32_t *nodes = NULL, n = 0;
+    uint32_t *rows = NULL, n = 0;   /* a row of each merged path */
     struct folded_line *lines = NULL;
     uint32_t *path = NULL;
     struct strbuf text, labels;
@@ -45,19 +46,20 @@ int export_write_folded(struct export_out *o, struct export_prep *p)
     strbuf_init(&text);
     strbuf_init(&labels);
     ns = calloc(in->nrows ? in->nrows : 1, sizeof *ns);
-    nodes = calloc(in->nrows ? in->nrows : 1, sizeof *nodes);
+    rows = calloc(in->nrows ? in->nrows : 1, sizeof *rows);
     path = malloc(p->max_depth * sizeof *path);
-    if (!ns || !nodes || !path || export_frame_labels(p, &labels, &label_off) != 0)
+    if (!ns || !rows || !path || export_frame_labels(p, &labels, &label_off) != 0)
         goto out;
 
-    /* Merge the threads: one weight per call path. */
+    /* Merge the threads: one weight per call path (of each process). */
     for (size_t r = 0; r < in->nrows; r++) {
         uint32_t idx;
         int added;
-        if (export_map_get_or_add(&by_node, in->rows[r].stack, 0, n, &idx, &added) != 0)
+        uint64_t pid = p->process_roots ? in->rows[r].pid : 0;
+        if (export_map_get_or_add(&by_node, in->rows[r].stack, pid, n, &idx, &added) != 0)
             goto out;
         if (added)
-            nodes[n++] = in->rows[r].stack;
+            rows[n++] = (uint32_t)r;
         ns[idx] += export_row_weight(p, &in->rows[r]);
     }
 
@@ -66,10 +68,10 @@ int export_write_folded(struct export_out *o, struct export_prep *p)
         goto out;
     uint32_t nlines = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t us = (ns[i] + 500) / 1000;
+        uint64_t us = p->mode == EXPORT_MEMORY ? ns[i] : (ns[i] + 500) / 1000;
         if (us == 0)
             continue;
-        uint32_t depth = export_path(p, nodes[i], path);
+        uint32_t depth = export_path(p, &in->rows[rows[i]], path);
         lines[nlines].off = text.len;
         lines[nlines].us = us;
         for (uint32_t d = 0; d < depth; d++) {
@@ -97,7 +99,7 @@ int export_write_folded(struct export_out *o, struct export_prep *p)
     rc = 0;
 out:
     free(ns);
-    free(nodes);
+    free(rows);
     free(lines);
     free(path);
     free(label_off);

@@ -70,21 +70,46 @@ struct export_prep {
     /* Per function, scratch for counting a function once per stack. */
     uint32_t *func_stamp;
     uint32_t stamp;
+
+    /* The distinct pids of the rows, ascending. With more than one
+     * (multi_process), writers keep processes apart: with process_roots
+     * every path starts with its process's "process PID: command" frame
+     * (proc_frame), else the writer does it its own way. */
+    uint32_t nprocs;
+    uint32_t *proc_pid;
+    uint32_t *proc_frame;
+    char **proc_label;          /* owned: the root frames' names */
+    int multi_process;
+    int process_roots;
 };
 
-/* Build the view of in's rows. Returns 0 or -ENOMEM. */
+/* Build the view of in's rows; process_roots: give each process a root
+ * frame when the rows hold more than one. Returns 0 or -ENOMEM. */
 int export_prep_init(struct export_prep *p, const struct export_input *in,
-                     enum export_mode mode);
+                     enum export_mode mode, int process_roots);
 void export_prep_release(struct export_prep *p);
 
-/* The chosen weight of a row, in nanoseconds. */
+/* The chosen weight of a row: nanoseconds, or bytes in memory mode. */
 uint64_t export_row_weight(const struct export_prep *p, const struct stack_weight *row);
 
-/* The frames of the call path ending at node, root first, into out (room
- * for p->max_depth entries). Returns how many. A row with an empty stack
+/* The frames of row's call path, root first, into out (room for
+ * p->max_depth entries). Returns how many. A row with an empty stack
  * (node 0) gets one synthetic "[no Python frame]" frame, so every path has
- * at least one frame. */
-uint32_t export_path(const struct export_prep *p, uint32_t node, uint32_t *out);
+ * at least one frame; with process roots, the process's frame comes
+ * first. */
+uint32_t export_path(const struct export_prep *p, const struct stack_weight *row,
+                     uint32_t *out);
+
+/* What in says about pid (processes, else the target's pid, command
+ * and python), or NULL. */
+const struct process_info *export_process(const struct export_input *in, uint32_t pid,
+                                          struct process_info *scratch);
+/* "process PID: command", or "process PID" when the command is unknown. */
+void export_put_process_label(struct strbuf *sb, const struct export_input *in, uint32_t pid);
+
+/* A weight as the mode's unit: exact decimal seconds ("1.5") for time,
+ * whole bytes for memory. */
+void export_put_value(struct strbuf *sb, const struct export_prep *p, uint64_t v);
 
 /* Mark func as seen in the current stack; returns 1 the first time since
  * the last export_stamp_next, 0 after. Counts recursion once per stack. */
@@ -163,7 +188,7 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p);
 int export_write_pprof(struct export_out *o, struct export_prep *p);
 int export_write_svg(struct export_out *o, struct export_prep *p);
 
-/* "CPU" or "wall", for titles. */
+/* "CPU", "wall" or "memory", for titles. */
 const char *export_mode_title(enum export_mode mode);
 
 #endif

@@ -199,7 +199,7 @@ int export_write_pprof(struct export_out *o, struct export_prep *p)
     struct strtab st;
     struct strbuf top, msg, sub, packed;
     struct gz *g = NULL;
-    int64_t *func_name = NULL, *func_file = NULL, *row_thread = NULL;
+    int64_t *func_name = NULL, *func_file = NULL, *row_thread = NULL, *s_procs = NULL;
     uint32_t *path = NULL;
     int rc = -ENOMEM;
 
@@ -224,8 +224,10 @@ int export_write_pprof(struct export_out *o, struct export_prep *p)
     strtab_add(&st, "");
     int64_t s_samples = strtab_add(&st, "samples");
     int64_t s_count = strtab_add(&st, "count");
-    int64_t s_time = strtab_add(&st, p->mode == EXPORT_WALL ? "wall" : "cpu");
-    int64_t s_ns = strtab_add(&st, "nanoseconds");
+    int memory = p->mode == EXPORT_MEMORY;
+    int64_t s_time = strtab_add(&st, memory ? "memory" : p->mode == EXPORT_WALL ? "wall" : "cpu");
+    int64_t s_ns = strtab_add(&st, memory ? "bytes" : "nanoseconds");
+    int64_t s_pid = p->multi_process ? strtab_add(&st, "pid") : 0;
     int64_t s_thread = strtab_add(&st, "thread");
     int64_t s_thread_id = strtab_add(&st, "thread_id");
     int64_t s_creator = strtab_add(&st, "pytop " PACKAGE_VERSION);
@@ -243,6 +245,17 @@ int export_write_pprof(struct export_out *o, struct export_prep *p)
         strbuf_init(&t);
         strbuf_printf(&t, "python: %s", in->python);
         s_python = strtab_add(&st, strbuf_str(&t));
+        strbuf_release(&t);
+    }
+    /* With several processes, a comment names each. */
+    s_procs = calloc(p->multi_process ? p->nprocs : 1, sizeof *s_procs);
+    if (!s_procs)
+        goto out;
+    for (uint32_t i = 0; p->multi_process && i < p->nprocs; i++) {
+        struct strbuf t;
+        strbuf_init(&t);
+        export_put_process_label(&t, in, p->proc_pid[i]);
+        s_procs[i] = strtab_add(&st, strbuf_str(&t));
         strbuf_release(&t);
     }
     for (uint32_t f = 0; f < p->nfuncs; f++) {
@@ -270,7 +283,7 @@ int export_write_pprof(struct export_out *o, struct export_prep *p)
     /* sample */
     for (size_t r = 0; r < in->nrows; r++) {
         const struct stack_weight *row = &in->rows[r];
-        uint32_t n = export_path(p, row->stack, path);
+        uint32_t n = export_path(p, row, path);
         for (uint32_t i = n; i-- > 0;)      /* leaf first */
             pb_varint(&packed, (uint64_t)path[i] + 1);
         pb_message(&msg, 1, &packed);
@@ -287,6 +300,12 @@ int export_write_pprof(struct export_out *o, struct export_prep *p)
         pb_tag(&sub, 3, WT_VARINT);
         pb_varint(&sub, row->tid);
         pb_message(&msg, 3, &sub);
+        if (s_pid) {
+            pb_int(&sub, 1, s_pid);
+            pb_tag(&sub, 3, WT_VARINT);
+            pb_varint(&sub, row->pid);
+            pb_message(&msg, 3, &sub);
+        }
         pb_message(&top, 2, &msg);
         if (top.len >= (64u << 10))
             gz_put(g, &top);
@@ -334,14 +353,19 @@ int export_write_pprof(struct export_out *o, struct export_prep *p)
 
     pb_uint(&top, 9, in->start_unix_ns);
     pb_uint(&top, 10, in->duration_ns);
-    pb_int(&msg, 1, s_time);
-    pb_int(&msg, 2, s_ns);
-    pb_message(&top, 11, &msg);
-    if (in->rate_hz)
-        pb_uint(&top, 12, 1000000000u / in->rate_hz);
+    /* The period is the sampling interval: a time, so memory has none. */
+    if (!memory) {
+        pb_int(&msg, 1, s_time);
+        pb_int(&msg, 2, s_ns);
+        pb_message(&top, 11, &msg);
+        if (in->rate_hz)
+            pb_uint(&top, 12, 1000000000u / in->rate_hz);
+    }
     pb_int(&top, 13, s_creator);
     pb_int(&top, 13, s_command);
     pb_int(&top, 13, s_python);
+    for (uint32_t i = 0; p->multi_process && i < p->nprocs; i++)
+        pb_int(&top, 13, s_procs[i]);
     pb_int(&top, 14, s_time);
     gz_put(g, &top);
     rc = gz_finish(g);
@@ -352,6 +376,7 @@ out:
     free(func_name);
     free(func_file);
     free(row_thread);
+    free(s_procs);
     free(path);
     free(st.off);
     strbuf_release(&st.text);

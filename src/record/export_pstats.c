@@ -68,9 +68,11 @@ static void m_float(struct strbuf *sb, double d)
         m_byte(sb, (unsigned)(bits >> (8 * i)) & 0xff);
 }
 
-static void m_seconds(struct strbuf *sb, uint64_t ns)
+/* pstats' time fields: seconds, or in memory mode bytes (pstats has no
+ * unit of its own; docs/exports.md says so). */
+static void m_amount(struct strbuf *sb, const struct export_prep *p, uint64_t v)
 {
-    m_float(sb, (double)ns / 1e9);
+    m_float(sb, p->mode == EXPORT_MEMORY ? (double)v : (double)v / 1e9);
 }
 
 static void m_str(struct strbuf *sb, const char *s)
@@ -158,7 +160,7 @@ int export_write_pstats(struct export_out *o, struct export_prep *p)
     for (size_t r = 0; r < in->nrows; r++) {
         const struct stack_weight *row = &in->rows[r];
         uint64_t w = export_row_weight(p, row);
-        uint32_t n = export_path(p, row->stack, path);
+        uint32_t n = export_path(p, row, path);
         stamp++;
         for (uint32_t i = 1; i < n; i++) {
             uint32_t caller = p->frames[path[i - 1]].func;
@@ -211,8 +213,8 @@ int export_write_pstats(struct export_out *o, struct export_prep *p)
         m_small_tuple(sb, 5);
         m_int(sb, tot[f].total_samples);
         m_int(sb, tot[f].frames);
-        m_seconds(sb, tot[f].self_ns);
-        m_seconds(sb, tot[f].total_ns);
+        m_amount(sb, p, tot[f].self_ns);
+        m_amount(sb, p, tot[f].total_ns);
         m_byte(sb, '{');
         for (size_t k = f ? start[f - 1] : 0; k < start[f]; k++) {
             const struct edge *ed = &edges[by_callee[k]];
@@ -221,8 +223,8 @@ int export_write_pstats(struct export_out *o, struct export_prep *p)
             m_small_tuple(sb, 4);
             m_int(sb, ed->nc);
             m_int(sb, ed->cc);
-            m_seconds(sb, ed->tt_ns);
-            m_seconds(sb, ed->ct_ns);
+            m_amount(sb, p, ed->tt_ns);
+            m_amount(sb, p, ed->ct_ns);
         }
         m_byte(sb, '0');
         export_out_maybe_flush(o);

@@ -1,8 +1,10 @@
 /* speedscope's JSON file format (file-format-spec.ts in jlfwong/speedscope):
  * shared frames (function, file, executing line) and one "sampled" profile
- * per thread, whose samples are frame indices root first and whose weights
- * are the chosen time in seconds. Rows of zero weight, and threads with no
- * weight at all, are left out. The heaviest thread is shown first. */
+ * per thread (per process and thread when there are several processes),
+ * whose samples are frame indices root first and whose weights are the
+ * chosen time in seconds, or bytes of memory growth. Rows of zero weight,
+ * and threads with no weight at all, are left out. The heaviest thread is
+ * shown first. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include "record/export_internal.h"
 
 struct row_ref {
+    uint32_t pid;               /* 0 with a single process */
     uint32_t tid;
     size_t idx;
 };
@@ -19,6 +22,8 @@ struct row_ref {
 static int row_ref_cmp(const void *a, const void *b)
 {
     const struct row_ref *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
     if (x->tid != y->tid)
         return x->tid < y->tid ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
@@ -45,6 +50,7 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
     for (size_t r = 0; r < in->nrows; r++) {
         if (export_row_weight(p, &in->rows[r]) == 0)
             continue;
+        refs[nrefs].pid = p->multi_process ? in->rows[r].pid : 0;
         refs[nrefs].tid = in->rows[r].tid;
         refs[nrefs].idx = r;
         nrefs++;
@@ -57,7 +63,7 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
     for (size_t i = 0; i < nrefs;) {
         uint64_t sum = 0;
         size_t j = i;
-        for (; j < nrefs && refs[j].tid == refs[i].tid; j++)
+        for (; j < nrefs && refs[j].tid == refs[i].tid && refs[j].pid == refs[i].pid; j++)
             sum += export_row_weight(p, &in->rows[refs[j].idx]);
         if (sum > best) {
             best = sum;
@@ -72,7 +78,10 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
     {
         struct strbuf name;
         strbuf_init(&name);
-        strbuf_printf(&name, "%s time", export_mode_title(p->mode));
+        if (p->mode == EXPORT_MEMORY)
+            strbuf_puts(&name, "Memory growth");
+        else
+            strbuf_printf(&name, "%s time", export_mode_title(p->mode));
         if (in->command && in->command[0])
             strbuf_printf(&name, " of %s", in->command);
         if (in->pid)
@@ -104,16 +113,20 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
     strbuf_puts(sb, "]},\n\"profiles\":[");
 
     for (size_t i = 0, k = 0; i < nrefs; k++) {
-        uint32_t tid = refs[i].tid;
+        uint32_t tid = refs[i].tid, pid = refs[i].pid;
         size_t end = i;
         uint64_t sum = 0;
-        for (; end < nrefs && refs[end].tid == tid; end++)
+        for (; end < nrefs && refs[end].tid == tid && refs[end].pid == pid; end++)
             sum += export_row_weight(p, &in->rows[refs[end].idx]);
 
         const char *tname = export_thread_name(in, tid);
         struct strbuf name;
         strbuf_init(&name);
-        if (tname)
+        if (pid && tname)
+            strbuf_printf(&name, "%s (pid %u, tid %u)", tname, (unsigned)pid, (unsigned)tid);
+        else if (pid)
+            strbuf_printf(&name, "pid %u, tid %u", (unsigned)pid, (unsigned)tid);
+        else if (tname)
             strbuf_printf(&name, "%s (tid %u)", tname, (unsigned)tid);
         else
             strbuf_printf(&name, "tid %u", (unsigned)tid);
@@ -123,12 +136,13 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
         if (name.oom)
             sb->oom = 1;
         strbuf_release(&name);
-        strbuf_puts(sb, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":");
-        export_put_seconds(sb, sum);
+        strbuf_printf(sb, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":",
+                      p->mode == EXPORT_MEMORY ? "bytes" : "seconds");
+        export_put_value(sb, p, sum);
 
         strbuf_puts(sb, ",\n\"samples\":[");
         for (size_t j = i; j < end; j++) {
-            uint32_t n = export_path(p, in->rows[refs[j].idx].stack, path);
+            uint32_t n = export_path(p, &in->rows[refs[j].idx], path);
             strbuf_puts(sb, j > i ? ",[" : "[");
             for (uint32_t d = 0; d < n; d++) {
                 if (d)
@@ -142,7 +156,7 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
         for (size_t j = i; j < end; j++) {
             if (j > i)
                 strbuf_putc(sb, ',');
-            export_put_seconds(sb, export_row_weight(p, &in->rows[refs[j].idx]));
+            export_put_value(sb, p, export_row_weight(p, &in->rows[refs[j].idx]));
             export_out_maybe_flush(o);
         }
         strbuf_puts(sb, "]}");

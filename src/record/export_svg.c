@@ -275,13 +275,14 @@ static const char svg_script[] =
 "}\n"
 "init();\n";
 
-static void put_tooltip(struct strbuf *sb, const char *label, uint64_t samples,
-                        uint64_t ns, uint64_t total)
+static void put_tooltip(struct strbuf *sb, const struct export_prep *p, const char *label,
+                        uint64_t samples, uint64_t ns, uint64_t total)
 {
     export_put_xml(sb, label);
     strbuf_printf(sb, "\n%llu sample%s, ", (unsigned long long)samples, samples == 1 ? "" : "s");
-    export_put_seconds(sb, ns);
-    strbuf_printf(sb, " s, %.2f%%", total ? 100.0 * (double)ns / (double)total : 0.0);
+    export_put_value(sb, p, ns);
+    strbuf_puts(sb, p->mode == EXPORT_MEMORY ? " bytes" : " s");
+    strbuf_printf(sb, ", %.2f%%", total ? 100.0 * (double)ns / (double)total : 0.0);
 }
 
 int export_write_svg(struct export_out *o, struct export_prep *p)
@@ -310,7 +311,7 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
         total_samples_all += row->samples;
         if (w == 0)
             continue;
-        uint32_t n = export_path(p, row->stack, path), cur = 0;
+        uint32_t n = export_path(p, row, path), cur = 0;
         t.v[0].ns += w;
         t.v[0].samples += row->samples;
         for (uint32_t i = 0; i < n; i++) {
@@ -367,7 +368,10 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
 
     strbuf_printf(sb, "<text class=\"title\" x=\"%d\" y=\"22\">", IMAGE_WIDTH / 2);
     export_sb_reset(&label);
-    strbuf_printf(&label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
+    if (p->mode == EXPORT_MEMORY)
+        strbuf_puts(&label, "Memory growth flame graph");
+    else
+        strbuf_printf(&label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
     if (in->command && in->command[0])
         strbuf_printf(&label, ": %s", in->command);
     if (in->pid)
@@ -378,10 +382,15 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
     strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"40\">", IMAGE_WIDTH / 2);
     export_sb_reset(&label);
     strbuf_puts(&label, "total ");
-    export_put_seconds(&label, total);
-    strbuf_printf(&label, " s of %s time in %llu samples (%llu sampled in all)",
-                  export_mode_title(p->mode), (unsigned long long)t.v[0].samples,
-                  (unsigned long long)total_samples_all);
+    export_put_value(&label, p, total);
+    if (p->mode == EXPORT_MEMORY)
+        strbuf_puts(&label, " bytes of memory growth");
+    else
+        strbuf_printf(&label, " s of %s time", export_mode_title(p->mode));
+    strbuf_printf(&label, " in %llu samples (%llu sampled in all)",
+                  (unsigned long long)t.v[0].samples, (unsigned long long)total_samples_all);
+    if (p->multi_process)
+        strbuf_printf(&label, ", %u processes", (unsigned)p->nprocs);
     if (in->python && in->python[0])
         strbuf_printf(&label, ", Python %s", in->python);
     export_put_xml(sb, strbuf_str(&label));
@@ -396,8 +405,10 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
     strbuf_printf(sb, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD_X, height - 10);
 
     if (total == 0) {
-        strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"%d\">no samples with %s time</text>\n",
-                      IMAGE_WIDTH / 2, root_y + 12, export_mode_title(p->mode));
+        strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"%d\">no samples with %s</text>\n",
+                      IMAGE_WIDTH / 2, root_y + 12,
+                      p->mode == EXPORT_MEMORY ? "memory growth"
+                      : p->mode == EXPORT_WALL ? "wall time" : "CPU time");
     }
 
     /* The frames, depth first. */
@@ -418,7 +429,7 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
         else
             export_put_frame_label(&label, p, nd->frame);
         strbuf_puts(sb, "<g class=\"f\"><title>");
-        put_tooltip(sb, strbuf_str(&label), nd->samples, nd->ns, total);
+        put_tooltip(sb, p, strbuf_str(&label), nd->samples, nd->ns, total);
         strbuf_printf(sb, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"",
                       x, y, w, FRAME_H - 1);
         if (id == 0)

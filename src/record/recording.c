@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,8 +21,10 @@ static const uint8_t rec_magic[8] = { 'P', 'Y', 'T', 'O', 'P', 'R', 'E', 'C' };
  * a corrupt length cannot make a reader allocate without bound. */
 #define REC_MAX_RECORD (STACKS_MAX_STRING_BYTES + 64u)
 #define REC_MAX_THREADS 65536u
-#define REC_THREAD_FIELDS 6         /* tid name stack flags cpu_ns wall_ns */
+#define REC_THREAD_FIELDS_1_0 6     /* tid name stack flags cpu_ns wall_ns */
+#define REC_THREAD_FIELDS 8         /* ... mem_grow mem_release (1.1) */
 #define REC_MAX_THREAD_FIELDS 64
+_Static_assert(COUNTER_COUNT < 64, "a counters record has one mask of 64 bits");
 
 enum rec_type {
     REC_STRING = 1,
@@ -29,7 +32,8 @@ enum rec_type {
     REC_NODE = 3,
     REC_SAMPLE = 4,
     REC_SUMMARY = 5,
-    REC_COUNTERS = 6,               /* reserved: process counters */
+    REC_COUNTERS = 6,               /* the next sample's process counters (1.1) */
+    REC_PROCESS = 7,                /* the next sample's process: pid, ppid, python, command (1.1) */
 };
 
 #define FLUSH_INTERVAL_NS 1000000000ull
@@ -47,6 +51,9 @@ struct rec_writer {
     uint64_t last_time_ns;          /* previous sample, for time deltas */
     uint64_t flush_time_ns;         /* sample time of the last flush */
     uint64_t samples;
+    struct process_info target;     /* from the metadata: who meta.pid is */
+    uint32_t *described;            /* pids with a process record, sorted */
+    size_t ndescribed, described_cap;
 };
 
 static void set_err(struct rec_writer *w, int err)
@@ -148,6 +155,11 @@ int rec_writer_open_fd(int fd, const struct recording_meta *meta, struct rec_wri
     if (!w)
         return -ENOMEM;
     w->fd = fd;
+    w->target.pid = meta->pid;
+    memcpy(w->target.python, meta->python, sizeof w->target.python);
+    w->target.python[sizeof w->target.python - 1] = '\0';
+    snprintf(w->target.command, sizeof w->target.command, "%.*s",
+             (int)bounded_len(meta->command, sizeof meta->command), meta->command);
     vbuf_init(&w->buf);
     if (vbuf_reserve(&w->buf, FLUSH_BYTES + 4096) != 0) {
         free(w);
@@ -227,6 +239,101 @@ static void put_dictionary(struct rec_writer *w, const struct stack_table *d)
     w->nodes_done = nn;
 }
 
+/* Index of pid in the sorted described list, or where it would go. */
+static size_t described_find(const struct rec_writer *w, uint32_t pid)
+{
+    size_t lo = 0, hi = w->ndescribed;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->described[mid] < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Remember that pid has a process record: 0, or -ENOMEM. */
+static int described_add(struct rec_writer *w, uint32_t pid)
+{
+    size_t i = described_find(w, pid);
+    if (i < w->ndescribed && w->described[i] == pid)
+        return 0;
+    if (w->ndescribed == w->described_cap) {
+        size_t cap = w->described_cap ? w->described_cap * 2 : 8;
+        uint32_t *d = realloc(w->described, cap * sizeof *d);
+        if (!d)
+            return -ENOMEM;
+        w->described = d;
+        w->described_cap = cap;
+    }
+    memmove(w->described + i + 1, w->described + i, (w->ndescribed - i) * sizeof *w->described);
+    w->described[i] = pid;
+    w->ndescribed++;
+    return 0;
+}
+
+static int described(const struct rec_writer *w, uint32_t pid)
+{
+    size_t i = described_find(w, pid);
+    return i < w->ndescribed && w->described[i] == pid;
+}
+
+static void put_text(struct vbuf *b, const char *s, size_t max)
+{
+    size_t n = bounded_len(s, max);
+    vbuf_put_uvarint(b, n);
+    vbuf_put_bytes(b, s, n);
+}
+
+static void put_process(struct vbuf *b, const struct process_info *p)
+{
+    size_t start = record_begin(b, REC_PROCESS);
+    vbuf_put_uvarint(b, p->pid);
+    vbuf_put_uvarint(b, p->ppid);
+    put_text(b, p->python, sizeof p->python);
+    put_text(b, p->command, sizeof p->command);
+    record_end(b, start);
+}
+
+/* Only the counters this version knows: a reader skips the rest. */
+static void put_counters(struct vbuf *b, const struct counters *c)
+{
+    uint64_t valid = c->valid & ((1ull << COUNTER_COUNT) - 1);
+    size_t start = record_begin(b, REC_COUNTERS);
+    vbuf_put_uvarint(b, valid);
+    for (int id = 0; id < COUNTER_COUNT; id++)
+        if (valid >> id & 1)
+            vbuf_put_uvarint(b, c->value[id]);
+    record_end(b, start);
+}
+
+/* Every pid gets a process record before its first sample: the sample's
+ * own description, or for the recorded process what the metadata says,
+ * or just the pid. A later description is written again. */
+static int put_attachments(struct rec_writer *w, const struct sample *s)
+{
+    struct process_info only_pid;
+    const struct process_info *p = s->process;
+    if (!p && !described(w, s->pid)) {
+        if (s->pid == w->target.pid) {
+            p = &w->target;
+        } else {
+            memset(&only_pid, 0, sizeof only_pid);
+            only_pid.pid = s->pid;
+            p = &only_pid;
+        }
+    }
+    if (p) {
+        if (described_add(w, p->pid) != 0 || described_add(w, s->pid) != 0)
+            return -ENOMEM;
+        put_process(&w->buf, p);
+    }
+    if (s->counters)
+        put_counters(&w->buf, s->counters);
+    return 0;
+}
+
 int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
                       const struct sample *s)
 {
@@ -246,6 +353,10 @@ int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
     w->dict = dict;
 
     put_dictionary(w, dict);
+    if (put_attachments(w, s) != 0) {
+        set_err(w, -ENOMEM);
+        return w->err;
+    }
     struct vbuf *b = &w->buf;
     size_t start = record_begin(b, REC_SAMPLE);
     vbuf_put_svarint(b, (int64_t)(s->time_ns - w->last_time_ns));
@@ -260,6 +371,8 @@ int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
         vbuf_put_uvarint(b, t->flags);
         vbuf_put_uvarint(b, t->cpu_ns);
         vbuf_put_uvarint(b, t->wall_ns);
+        vbuf_put_uvarint(b, t->mem_grow);
+        vbuf_put_uvarint(b, t->mem_release);
     }
     record_end(b, start);
     w->last_time_ns = s->time_ns;
@@ -303,6 +416,7 @@ int rec_writer_close(struct rec_writer *w, const struct recording_summary *summa
         set_err(w, -errno);
     int err = w->err;
     vbuf_release(&w->buf);
+    free(w->described);
     free(w);
     return err;
 }
@@ -326,6 +440,10 @@ struct rec_reader {
     struct sample_thread *threads;
     uint32_t threads_cap;
     uint64_t time_ns;               /* the previous sample's */
+    /* Attachments read for the next sample; handed out with it. */
+    struct process_info process;
+    struct counters counters;
+    int has_process, has_counters;
 };
 
 /* Make need unread bytes available if the file has them: 0 when they
@@ -585,6 +703,53 @@ static int read_summary(struct rec_reader *r, struct vcur *c)
     return 0;
 }
 
+static int read_text(struct vcur *c, char *dst, size_t size)
+{
+    uint64_t n;
+    const uint8_t *p = NULL;
+    if (vcur_uvarint(c, &n) != 0 || n > vcur_left(c) || vcur_bytes(c, (size_t)n, &p) != 0)
+        return -PT_ERR_FORMAT;
+    copy_field(dst, size, p, (size_t)n);
+    return 0;
+}
+
+static int read_process(struct rec_reader *r, struct vcur *c)
+{
+    struct process_info p;
+    memset(&p, 0, sizeof p);
+    vcur_u32(c, &p.pid);
+    vcur_u32(c, &p.ppid);
+    if (c->err || read_text(c, p.python, sizeof p.python) != 0 ||
+        read_text(c, p.command, sizeof p.command) != 0)
+        return -PT_ERR_FORMAT;
+    r->process = p;
+    r->has_process = 1;
+    return 0;
+}
+
+/* Values come in the order of the mask's bits; those of counters this
+ * version does not know (a later one's) are read and dropped. */
+static int read_counters(struct rec_reader *r, struct vcur *c)
+{
+    struct counters k;
+    uint64_t valid;
+    memset(&k, 0, sizeof k);
+    if (vcur_uvarint(c, &valid) != 0)
+        return -PT_ERR_FORMAT;
+    for (unsigned id = 0; id < 64; id++) {
+        uint64_t v;
+        if (!(valid >> id & 1))
+            continue;
+        if (vcur_uvarint(c, &v) != 0)
+            return -PT_ERR_FORMAT;
+        if (id < COUNTER_COUNT)
+            counters_set(&k, (enum counter_id)id, v);
+    }
+    r->counters = k;
+    r->has_counters = 1;
+    return 0;
+}
+
 static int read_sample(struct rec_reader *r, struct vcur *c, struct sample *out)
 {
     int64_t dt;
@@ -593,7 +758,7 @@ static int read_sample(struct rec_reader *r, struct vcur *c, struct sample *out)
     vcur_u32(c, &pid);
     vcur_u32(c, &nthreads);
     vcur_u32(c, &nfields);
-    if (c->err || nthreads > REC_MAX_THREADS || nfields < REC_THREAD_FIELDS ||
+    if (c->err || nthreads > REC_MAX_THREADS || nfields < REC_THREAD_FIELDS_1_0 ||
         nfields > REC_MAX_THREAD_FIELDS)
         return -PT_ERR_FORMAT;
     /* Each field takes a byte at least: a count the record cannot hold is
@@ -620,6 +785,11 @@ static int read_sample(struct rec_reader *r, struct vcur *c, struct sample *out)
         vcur_u32(c, &t->flags);
         vcur_uvarint(c, &t->cpu_ns);
         vcur_uvarint(c, &t->wall_ns);
+        t->mem_grow = t->mem_release = 0;   /* 1.0 has no memory fields */
+        if (nfields > 6)
+            vcur_uvarint(c, &t->mem_grow);
+        if (nfields > 7)
+            vcur_uvarint(c, &t->mem_release);
         /* Fields a later minor version added. */
         for (uint32_t k = REC_THREAD_FIELDS; k < nfields; k++) {
             uint64_t skip;
@@ -633,6 +803,9 @@ static int read_sample(struct rec_reader *r, struct vcur *c, struct sample *out)
     out->pid = pid;
     out->nthreads = nthreads;
     out->threads = r->threads;
+    out->process = r->has_process ? &r->process : NULL;
+    out->counters = r->has_counters ? &r->counters : NULL;
+    r->has_process = r->has_counters = 0;
     return 1;
 }
 
@@ -676,7 +849,9 @@ static int reader_record(struct rec_reader *r, struct sample *out)
     case REC_NODE: return read_node(r, &c);
     case REC_SAMPLE: return read_sample(r, &c, out);
     case REC_SUMMARY: return read_summary(r, &c);
-    default: return 0;      /* unknown or reserved (REC_COUNTERS): skipped */
+    case REC_COUNTERS: return read_counters(r, &c);
+    case REC_PROCESS: return read_process(r, &c);
+    default: return 0;      /* unknown: skipped */
     }
 }
 

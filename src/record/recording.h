@@ -17,7 +17,7 @@
 #include "core/stacks.h"
 
 #define REC_FORMAT_MAJOR 1
-#define REC_FORMAT_MINOR 0
+#define REC_FORMAT_MINOR 1
 
 struct recording_meta {
     uint32_t pid;
@@ -46,7 +46,10 @@ int rec_writer_open(const char *path, const struct recording_meta *meta,
  * the caller keeps it. */
 int rec_writer_open_fd(int fd, const struct recording_meta *meta, struct rec_writer **out);
 /* Append a sample, first writing any dictionary entries it needs that
- * were not written yet. Flushes to the file when a second of sample time
+ * were not written yet, then its attachments: a process record before
+ * the first sample of each pid (s->process, else for meta's pid the
+ * metadata's python and command, else just the pid) and whenever
+ * s->process is set, and a counters record when s->counters is set. Flushes to the file when a second of sample time
  * has passed since the last flush. Also flushes the first sample (with
  * the header) at once, and whenever 64 KiB are buffered. dict must be the
  * same table at every call and hold every name and stack the sample
@@ -71,8 +74,9 @@ int rec_reader_open_mem(const void *data, size_t len, struct rec_reader **out);
 const struct recording_meta *rec_reader_meta(const struct rec_reader *r);
 /* The dictionary read so far (owned by the reader). */
 const struct stack_table *rec_reader_dict(const struct rec_reader *r);
-/* The next sample: 1 and *out (valid until the next call), 0 at the end,
- * negative on a read error. A file cut short ends at its last whole
+/* The next sample: 1 and *out (valid until the next call, and so are
+ * its process and counters attachments, NULL when the file has none
+ * for it), 0 at the end, negative on a read error. A file cut short ends at its last whole
  * record, and rec_reader_truncated() then says so. */
 int rec_reader_next(struct rec_reader *r, struct sample *out);
 int rec_reader_truncated(const struct rec_reader *r);

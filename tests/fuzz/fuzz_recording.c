@@ -5,9 +5,13 @@
  *  - meta strings are NUL-terminated inside their fields;
  *  - every dictionary entry refers to earlier ones: frames to strings,
  *    nodes to frames and a lower parent, with depth = parent's + 1;
- *  - every sample has at most 65536 threads, names and stacks in range.
+ *  - every sample has at most 65536 threads, names and stacks in range;
+ *  - a process attachment's strings are NUL-terminated in their fields,
+ *    and a counters attachment has no bit past COUNTER_COUNT.
  * Then whatever was read is written again with the writer (to a memfd) and
- * read back: the samples, meta and summary must come back the same. */
+ * read back: the samples (with their attachments), meta and summary must
+ * come back the same. The writer describes every pid before its first
+ * sample, so the copy may carry process records the input lacked. */
 #include "config.h"
 
 #include "core/error.h"
@@ -62,6 +66,29 @@ static void check_sample(const struct stack_table *t, const struct sample *s)
         if (s->threads[i].name >= stack_table_string_count(t) ||
             s->threads[i].stack >= stack_table_node_count(t))
             abort();
+    if (s->process && (!memchr(s->process->python, '\0', sizeof s->process->python) ||
+                       !memchr(s->process->command, '\0', sizeof s->process->command)))
+        abort();
+    if (s->counters && (s->counters->valid >> COUNTER_COUNT) != 0)
+        abort();
+}
+
+static int same_process(const struct process_info *a, const struct process_info *b)
+{
+    return a->pid == b->pid && a->ppid == b->ppid && strcmp(a->python, b->python) == 0 &&
+           strcmp(a->command, b->command) == 0;
+}
+
+static int same_counters(const struct counters *a, const struct counters *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->valid != b->valid)
+        return 0;
+    for (int id = 0; id < COUNTER_COUNT; id++)
+        if ((a->valid >> id & 1) && a->value[id] != b->value[id])
+            return 0;
+    return 1;
 }
 
 static int same_sample(const struct sample *a, const struct sample *b)
@@ -71,7 +98,9 @@ static int same_sample(const struct sample *a, const struct sample *b)
     for (uint32_t i = 0; i < a->nthreads; i++)
         if (memcmp(&a->threads[i], &b->threads[i], sizeof a->threads[i]) != 0)
             return 0;
-    return 1;
+    if (a->process && (!b->process || !same_process(a->process, b->process)))
+        return 0;
+    return same_counters(a->counters, b->counters);
 }
 
 static int memfd = -1;

@@ -42,6 +42,7 @@ struct trow {
     int n;
     struct tframe f[4];
     uint64_t samples, cpu_ns, wall_ns;
+    uint64_t mem;               /* bytes of memory growth */
 };
 
 #define MAIN_PY "/app/main.py"
@@ -65,18 +66,18 @@ struct trow {
 
 static const struct trow prof[] = {
     /* MainThread */
-    { 100, 3, { F_MAIN(10), F_A, F_B }, 300, 3 * SEC, 3500 * MS },
-    { 100, 2, { F_MAIN(11), F_C }, 100, 1 * SEC, 1200 * MS },
-    { 100, 4, { F_MAIN(12), F_R(52), F_R(52), F_R(53) }, 100, 1 * SEC, 1 * SEC },
-    { 100, 2, { F_MAIN(13), F_CALC }, 50, 500 * MS, 500 * MS },
-    { 100, 0, { { NULL, NULL, 0, 0 } }, 10, 0, 100 * MS },   /* no Python frame */
+    { 100, 3, { F_MAIN(10), F_A, F_B }, 300, 3 * SEC, 3500 * MS, 409600 },
+    { 100, 2, { F_MAIN(11), F_C }, 100, 1 * SEC, 1200 * MS, 0 },
+    { 100, 4, { F_MAIN(12), F_R(52), F_R(52), F_R(53) }, 100, 1 * SEC, 1 * SEC, 12345 },
+    { 100, 2, { F_MAIN(13), F_CALC }, 50, 500 * MS, 500 * MS, 1 << 20 },
+    { 100, 0, { { NULL, NULL, 0, 0 } }, 10, 0, 100 * MS, 0 },   /* no Python frame */
     /* worker-1 */
-    { 200, 2, { F_WORKER(70), F_ODD }, 20, 200 * MS, 2 * SEC },
-    { 200, 3, { F_MAIN(10), F_A, F_B }, 10, 100 * MS, 100 * MS },
+    { 200, 2, { F_WORKER(70), F_ODD }, 20, 200 * MS, 2 * SEC, 777 },
+    { 200, 3, { F_MAIN(10), F_A, F_B }, 10, 100 * MS, 100 * MS, 4096 },
     /* a thread without a name */
-    { 300, 1, { F_WORKER(70) }, 5, 50 * MS, 500 * MS },
-    { 300, 2, { F_WORKER(71), F_HELPER1 }, 5, 50 * MS, 500 * MS },
-    { 300, 2, { F_WORKER(72), F_HELPER2 }, 5, 50 * MS, 50 * MS + 123 },
+    { 300, 1, { F_WORKER(70) }, 5, 50 * MS, 500 * MS, 0 },
+    { 300, 2, { F_WORKER(71), F_HELPER1 }, 5, 50 * MS, 500 * MS, 65536 },
+    { 300, 2, { F_WORKER(72), F_HELPER2 }, 5, 50 * MS, 50 * MS + 123, 1 },
 };
 #define NPROF (sizeof prof / sizeof prof[0])
 
@@ -98,8 +99,10 @@ static int row_depth(const struct trow *r)
 
 static uint64_t row_weight(const struct trow *r, enum export_mode m)
 {
-    return m == EXPORT_WALL ? r->wall_ns : r->cpu_ns;
+    return m == EXPORT_WALL ? r->wall_ns : m == EXPORT_MEMORY ? r->mem : r->cpu_ns;
 }
+
+#define NMODES 3    /* cpu, wall, memory */
 
 static struct stack_table *dict;
 static struct stack_weight rows[NPROF];
@@ -131,12 +134,15 @@ static int build_profile(void)
             if (stack_table_frame(dict, &f, &fid) != 0 || stack_table_node(dict, node, fid, &node) != 0)
                 return -1;
         }
+        rows[i].pid = 4242;
         rows[i].tid = prof[i].tid;
         rows[i].stack = node;
         rows[i].samples = prof[i].samples;
         rows[i].running = prof[i].samples;
         rows[i].cpu_ns = prof[i].cpu_ns;
         rows[i].wall_ns = prof[i].wall_ns;
+        rows[i].mem_grow = prof[i].mem;
+        rows[i].mem_release = prof[i].mem / 3;
     }
     for (size_t i = 0; i < 2; i++) {
         labels[i].tid = tnames[i].tid;
@@ -205,8 +211,12 @@ static char *expected_json(enum export_mode m)
         total_ns += row_weight(&prof[r], m);
         total_samples += prof[r].samples;
     }
-    strbuf_printf(&sb, "{\"mode\":\"%s\",\"total_ns\":%llu,\"total_samples\":%llu,\n",
-                  m == EXPORT_WALL ? "wall" : "cpu", (unsigned long long)total_ns,
+    /* div: the weight's unit in the file (seconds from ns; bytes as is). */
+    strbuf_printf(&sb, "{\"mode\":\"%s\",\"unit\":\"%s\",\"div\":%s,"
+                  "\"total_ns\":%llu,\"total_samples\":%llu,\n",
+                  m == EXPORT_WALL ? "wall" : m == EXPORT_MEMORY ? "memory" : "cpu",
+                  m == EXPORT_MEMORY ? "bytes" : "nanoseconds",
+                  m == EXPORT_MEMORY ? "1" : "1e9", (unsigned long long)total_ns,
                   (unsigned long long)total_samples);
 
     /* pstats: per function (cc, nc, tt, ct) */
@@ -391,7 +401,7 @@ static void check_run(const char *cmd, const char *what)
 
 static const char *mode_name(enum export_mode m)
 {
-    return m == EXPORT_WALL ? "wall" : "cpu";
+    return m == EXPORT_WALL ? "wall" : m == EXPORT_MEMORY ? "memory" : "cpu";
 }
 
 static const char *export_file(enum export_format fmt, enum export_mode m)
@@ -405,7 +415,8 @@ static const char *export_file(enum export_format fmt, enum export_mode m)
 
 static const char *expected_file(enum export_mode m)
 {
-    return m == EXPORT_WALL ? path_of("expected-wall.json") : path_of("expected-cpu.json");
+    return m == EXPORT_WALL ? path_of("expected-wall.json")
+         : m == EXPORT_MEMORY ? path_of("expected-memory.json") : path_of("expected-cpu.json");
 }
 
 /* ---- checkers (Python 3.6 and later) --------------------------------------------------- */
@@ -426,11 +437,12 @@ static const char speedscope_py[] =
 "    pname = '%s (tid %d)' % (tname, tid) if tname else 'tid %d' % tid\n"
 "    key = tuple((n, fl, l) if l >= 0 else (n, fl, None) for n, fl, l in stack)\n"
 "    want.setdefault(pname, {})\n"
-"    want[pname][key] = want[pname].get(key, 0) + w / 1e9\n"
+"    want[pname][key] = want[pname].get(key, 0) + w / exp['div']\n"
 "got = {}\n"
 "heaviest, best = None, -1\n"
 "for i, p in enumerate(d['profiles']):\n"
-"    if p['type'] != 'sampled' or p['unit'] != 'seconds' or p['startValue'] != 0: err.append('profile header %s' % p['name'])\n"
+"    unit = 'bytes' if exp['mode'] == 'memory' else 'seconds'\n"
+"    if p['type'] != 'sampled' or p['unit'] != unit or p['startValue'] != 0: err.append('profile header %s' % p['name'])\n"
 "    if len(p['samples']) != len(p['weights']): err.append('samples/weights length')\n"
 "    if abs(sum(p['weights']) - p['endValue']) > 1e-9: err.append('endValue %s' % p['name'])\n"
 "    if p['endValue'] > best: heaviest, best = i, p['endValue']\n"
@@ -463,14 +475,15 @@ static const char pstats_py[] =
 "def key(file, fl, name):\n"
 "    return ('~', 0, name) if file == '' else (file, fl, name)\n"
 "want = dict((key(*f[0:3]), f[3:]) for f in exp['funcs'])\n"
+"D = exp['div']\n"
 "stats = st.stats\n"
 "if set(stats) != set(want): err.append('functions %r != %r' % (sorted(stats), sorted(want)))\n"
 "for k, (cc, nc, tt, ct) in want.items():\n"
 "    g = stats.get(k)\n"
 "    if g is None: continue\n"
 "    if g[0] != cc or g[1] != nc: err.append('%r counts %r != %r' % (k, g[:2], (cc, nc)))\n"
-"    if abs(g[2] - tt / 1e9) > 1e-12 or abs(g[3] - ct / 1e9) > 1e-12:\n"
-"        err.append('%r times %r != %r' % (k, g[2:4], (tt / 1e9, ct / 1e9)))\n"
+"    if abs(g[2] - tt / D) > 1e-12 or abs(g[3] - ct / D) > 1e-12:\n"
+"        err.append('%r times %r != %r' % (k, g[2:4], (tt / D, ct / D)))\n"
 "ncallers = dict((k, 0) for k in want)\n"
 "for e in exp['callers']:\n"
 "    callee, caller = key(*e[0:3]), key(*e[3:6])\n"
@@ -478,11 +491,11 @@ static const char pstats_py[] =
 "    ncallers[callee] += 1\n"
 "    g = stats.get(callee, (0, 0, 0, 0, {}))[4].get(caller)\n"
 "    if g is None: err.append('missing caller %r of %r' % (caller, callee)); continue\n"
-"    if g[0] != nc or g[1] != cc or abs(g[2] - tt / 1e9) > 1e-12 or abs(g[3] - ct / 1e9) > 1e-12:\n"
-"        err.append('caller %r of %r: %r != %r' % (caller, callee, g, (nc, cc, tt / 1e9, ct / 1e9)))\n"
+"    if g[0] != nc or g[1] != cc or abs(g[2] - tt / D) > 1e-12 or abs(g[3] - ct / D) > 1e-12:\n"
+"        err.append('caller %r of %r: %r != %r' % (caller, callee, g, (nc, cc, tt / D, ct / D)))\n"
 "for k in want:\n"
 "    if k in stats and len(stats[k][4]) != ncallers[k]: err.append('callers of %r: %d' % (k, len(stats[k][4])))\n"
-"if abs(st.total_tt - exp['total_ns'] / 1e9) > 1e-9: err.append('total_tt %r' % st.total_tt)\n"
+"if abs(st.total_tt - exp['total_ns'] / D) > 1e-9: err.append('total_tt %r' % st.total_tt)\n"
 "text = out.getvalue()\n"
 "if 'function calls' not in text or 'odd;name' not in text: err.append('print_stats output:\\n' + text[:2000])\n"
 "print('\\n'.join(err) if err else 'OK')\n";
@@ -512,6 +525,8 @@ static const char callgrind_py[] =
 "    file = (file or '?\?\?').replace('\\n', ' ')\n"
 "    return '%s:%s%s' % (file, name, ':%d' % fl if amb else '')\n"
 "incl_w = dict((fname(f[0:3]), (f[3], f[6])) for f in exp['funcs'])\n"
+"ev = {'cpu': 'CpuNs', 'wall': 'WallNs', 'memory': 'MemGrowBytes'}[exp['mode']]\n"
+"if ('\\nevents: Samples %s\\n' % ev) not in open(path, encoding='utf-8', errors='replace').read(): err.append('events line')\n"
 "tot, funcs, text = annotate()\n"
 "if tot != (exp['total_samples'], exp['total_ns']): err.append('totals %r != %r' % (tot, (exp['total_samples'], exp['total_ns'])))\n"
 "ftt = dict((fname(f[0:3]), f[5]) for f in exp['funcs'])\n"
@@ -537,7 +552,7 @@ static const char pprof_py[] =
 "    rows = [tuple(int(x) for x in m.groups()) for m in re.finditer(r'^\\s+(\\d+)\\s+(\\d+): ', text, re.M)]\n"
 "    tot = [sum(a for a, b in rows), sum(b for a, b in rows)]\n"
 "    if r.returncode != 0: err.append('go tool pprof: ' + r.stderr.decode())\n"
-"    if 'samples/count %s/nanoseconds[dflt]' % exp['mode'] not in text: err.append('sample types')\n"
+"    if 'samples/count %s/%s[dflt]' % (exp['mode'], exp['unit']) not in text: err.append('sample types')\n"
 "    if len(rows) != len(exp['stacks']) or tot != [exp['total_samples'], exp['total_ns']]: err.append('totals %r' % tot)\n"
 "    if 'thread:[worker-1]' not in text.replace(' ', ''): err.append('thread label')\n"
 "    print('\\n'.join(err + [text]) if err else 'OK')\n"
@@ -569,10 +584,13 @@ static const char pprof_py[] =
 "S = lambda i: strs[i] if 0 <= i < len(strs) else None\n"
 "mode = exp['mode']\n"
 "st = [(S(one(v, 'type')), S(one(v, 'unit'))) for v in root.get('sample_type', [])]\n"
-"if st != [('samples', 'count'), (mode, 'nanoseconds')]: err.append('sample_type %r' % st)\n"
+"if st != [('samples', 'count'), (mode, exp['unit'])]: err.append('sample_type %r' % st)\n"
 "pt = root.get('period_type', [{}])[0]\n"
-"if (S(one(pt, 'type')), S(one(pt, 'unit'))) != (mode, 'nanoseconds'): err.append('period_type')\n"
-"if one(root, 'period') != 10000000: err.append('period')\n"
+"if mode == 'memory':\n"
+"    if 'period_type' in root or one(root, 'period') != 0: err.append('memory has no period')\n"
+"else:\n"
+"    if (S(one(pt, 'type')), S(one(pt, 'unit'))) != (mode, 'nanoseconds'): err.append('period_type')\n"
+"    if one(root, 'period') != 10000000: err.append('period')\n"
 "if one(root, 'time_nanos') != 1700000000 * 10**9 or one(root, 'duration_nanos') != 10 * 10**9: err.append('times')\n"
 "if S(one(root, 'default_sample_type')) != mode: err.append('default_sample_type')\n"
 "maps = root.get('mapping', [])\n"
@@ -626,8 +644,11 @@ static const char svg_py[] =
 "    x, w, y = rect(roots[0])\n"
 "    if abs(w - 1180) > 0.01: err.append('root width %r' % w)\n"
 "    total = exp['total_ns']\n"
-"    secs = ('%d.%09d' % (total // 10**9, total % 10**9)).rstrip('0').rstrip('.')\n"
-"    if (' %s s, 100.00%%' % secs) not in title(roots[0]): err.append('root title %r (want %s s)' % (title(roots[0]), secs))\n"
+"    if exp['mode'] == 'memory': secs = '%d bytes' % total\n"
+"    else: secs = ('%d.%09d' % (total // 10**9, total % 10**9)).rstrip('0').rstrip('.') + ' s'\n"
+"    if (' %s, 100.00%%' % secs) not in title(roots[0]): err.append('root title %r (want %s)' % (title(roots[0]), secs))\n"
+"    head = doc.getElementsByTagName('text')[0].firstChild.data\n"
+"    if head.startswith('Memory growth') != (exp['mode'] == 'memory'): err.append('title %r' % head)\n"
 "    for g in gs:\n"
 "        gx, gw, gy = rect(g)\n"
 "        if gx < x - 0.01 or gx + gw > x + w + 0.02 or gy > y: err.append('frame outside the root: %r' % title(g))\n"
@@ -635,6 +656,87 @@ static const char svg_py[] =
 "for want in ('b (/app/lib.py:31)', 'odd:name (/app/we\\\\nird.py:81)', '\\u8a08\\u7b97 (/app/\\u00fcn\\u00ef.py:3)'):\n"
 "    if want not in labels: err.append('no frame %r in %r' % (want, labels))\n"
 "if len(doc.getElementsByTagName('script')) != 1: err.append('script')\n"
+"print('\\n'.join(err) if err else 'OK')\n";
+
+/* Two processes in one profile: each kept apart, its totals intact.
+ * argv: format, file, expected JSON ({"mode", "div", "procs": [[pid,
+ * label, samples, total]]}), and for callgrind the tool, for pprof
+ * protoc and the proto directory. */
+static const char procs_py[] =
+"import codecs, collections, gzip, json, re, subprocess, sys\n"
+"fmt, path, exp = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3], encoding='utf-8'))\n"
+"D, mem, procs = exp['div'], exp['mode'] == 'memory', exp['procs']\n"
+"labels = set(p[1] for p in procs)\n"
+"err = []\n"
+"def close(a, b, tol=1e-9): return abs(a - b) <= tol\n"
+"if fmt == 'folded':\n"
+"    tot, n = collections.Counter(), 0\n"
+"    for line in open(path, encoding='utf-8'):\n"
+"        stack, v = line.rstrip('\\n').rsplit(' ', 1)\n"
+"        tot[stack.split(';')[0]] += int(v); n += 1\n"
+"    if set(tot) != labels: err.append('roots %r' % sorted(tot))\n"
+"    for pid, label, samples, total in procs:\n"
+"        want = total if mem else total / 1000\n"
+"        if not close(tot[label], want, 0 if mem else n): err.append('%s: %r != %r' % (label, tot[label], want))\n"
+"elif fmt == 'speedscope':\n"
+"    d = json.load(open(path, encoding='utf-8'))\n"
+"    per = collections.Counter()\n"
+"    for p in d['profiles']:\n"
+"        m = re.search(r'pid (\\d+), tid (\\d+)', p['name'])\n"
+"        if not m: err.append('profile name %r' % p['name']); continue\n"
+"        per[int(m.group(1))] += p['endValue']\n"
+"    for pid, label, samples, total in procs:\n"
+"        if not close(per[pid], total / D): err.append('pid %d: %r != %r' % (pid, per[pid], total / D))\n"
+"elif fmt == 'pstats':\n"
+"    import pstats\n"
+"    st = pstats.Stats(path).stats\n"
+"    for pid, label, samples, total in procs:\n"
+"        g = st.get(('~', 0, label))\n"
+"        if not g or g[0] != samples or not close(g[3], total / D): err.append('%s: %r' % (label, g and g[:4]))\n"
+"        elif g[4]: err.append('%s has callers' % label)\n"
+"elif fmt == 'callgrind':\n"
+"    r = subprocess.run([sys.argv[4], '--inclusive=yes', '--threshold=100', path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+"    funcs = {}\n"
+"    for line in r.stdout.decode('utf-8', 'replace').split('\\n'):\n"
+"        m = re.match(r'^\\s*([\\d,]+)(?: \\([^)]*\\))?\\s+([\\d,]+)(?: \\([^)]*\\))?\\s+(.*)$', line)\n"
+"        if m: funcs[re.sub(r' \\[[^\\]]*\\]$', '', m.group(3).strip())] = (int(m.group(1).replace(',', '')), int(m.group(2).replace(',', '')))\n"
+"    for pid, label, samples, total in procs:\n"
+"        g = funcs.get('???:' + label)\n"
+"        if g != (samples, total): err.append('%s: %r != %r' % (label, g, (samples, total)))\n"
+"elif fmt == 'pprof':\n"
+"    pb = gzip.decompress(open(path, 'rb').read())\n"
+"    r = subprocess.run([sys.argv[4], '-I', sys.argv[5], '--decode=perftools.profiles.Profile', 'profile.proto'], input=pb, stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+"    if r.returncode != 0: err.append('decode: ' + r.stderr.decode())\n"
+"    def unq(v):\n"
+"        if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n"
+"        return v == 'true' if v in ('true', 'false') else int(v)\n"
+"    root = {}; stack = [root]\n"
+"    for line in r.stdout.decode('utf-8').split('\\n'):\n"
+"        line = line.strip()\n"
+"        if not line: continue\n"
+"        if line.endswith('{'):\n"
+"            d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n"
+"        elif line == '}': stack.pop()\n"
+"        else:\n"
+"            k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n"
+"    strs = root.get('string_table', [])\n"
+"    per = collections.defaultdict(lambda: [0, 0])\n"
+"    for s in root.get('sample', []):\n"
+"        lab = dict((strs[l['key'][0]], l) for l in s.get('label', []))\n"
+"        pid = lab['pid']['num'][0] if 'pid' in lab and 'num' in lab['pid'] else -1\n"
+"        per[pid][0] += s['value'][0]; per[pid][1] += s['value'][1]\n"
+"    for pid, label, samples, total in procs:\n"
+"        if per[pid] != [samples, total]: err.append('pid %d: %r' % (pid, per[pid]))\n"
+"        if strs[root['comment'][0]] is None or label not in [strs[c] for c in root.get('comment', [])]: err.append('comment %s' % label)\n"
+"    if set(per) != set(p[0] for p in procs): err.append('pids %r' % sorted(per))\n"
+"elif fmt == 'svg':\n"
+"    import xml.dom.minidom\n"
+"    doc = xml.dom.minidom.parse(path)\n"
+"    titles = [g.getElementsByTagName('title')[0].firstChild.data for g in doc.getElementsByTagName('g') if g.getAttribute('class') == 'f']\n"
+"    for pid, label, samples, total in procs:\n"
+"        v = '%d bytes' % total if mem else ('%d.%09d' % (total // 10**9, total % 10**9)).rstrip('0').rstrip('.') + ' s'\n"
+"        # Paths without weight are not drawn, so only the weight is exact.\n"
+"        if not any(t.startswith(label + '\\n') and (' samples, %s, ' % v) in t for t in titles): err.append('no frame %s with %s' % (label, v))\n"
 "print('\\n'.join(err) if err else 'OK')\n";
 
 /* ---- tests ------------------------------------------------------------------------ */
@@ -658,7 +760,7 @@ static void test_names(void)
 static void write_all(void)
 {
     struct export_input in = make_input();
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < NMODES; m++) {
         for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
             const char *path = export_file((enum export_format)fmt, (enum export_mode)m);
             FILE *f = fopen(path, "wb");
@@ -726,11 +828,12 @@ static void test_folded(enum export_mode m)
                 dup |= q < r;
             }
         }
-        if (dup || (ns + 500) / 1000 == 0) {
+        uint64_t v = m == EXPORT_MEMORY ? ns : (ns + 500) / 1000;
+        if (dup || v == 0) {
             strbuf_release(&sb);
             continue;
         }
-        strbuf_printf(&sb, " %llu", (unsigned long long)((ns + 500) / 1000));
+        strbuf_printf(&sb, " %llu", (unsigned long long)v);
         want[nwant++] = sb.data;
     }
     qsort(want, nwant, sizeof *want, str_cmp);
@@ -761,7 +864,8 @@ static void test_folded(enum export_mode m)
             printf("#   got  %s\n#   want %s\n", got[i], want[i]);
         }
     }
-    CHECK(same, "folded: exact lines, sorted, weights in microseconds");
+    CHECK(same, m == EXPORT_MEMORY ? "folded: exact lines, sorted, weights in bytes"
+                                   : "folded: exact lines, sorted, weights in microseconds");
     /* flamegraph.pl's reading: the count after the last space, integers. */
     int parse_ok = 1;
     uint64_t sum = 0, want_sum = 0;
@@ -775,7 +879,11 @@ static void test_folded(enum export_mode m)
     for (size_t r = 0; r < NPROF; r++)
         want_sum += row_weight(&prof[r], m);
     CHECK(parse_ok, "folded: integer counts after the last space");
-    CHECK(sum >= want_sum / 1000 - ngot && sum <= want_sum / 1000 + ngot, "folded: counts add up to the total");
+    if (m == EXPORT_MEMORY)
+        CHECK(sum == want_sum, "folded: bytes add up to the growth exactly");
+    else
+        CHECK(sum >= want_sum / 1000 - ngot && sum <= want_sum / 1000 + ngot,
+              "folded: counts add up to the total");
     for (size_t i = 0; i < nwant; i++)
         free(want[i]);
     free(text);
@@ -984,7 +1092,7 @@ static void test_hostile(void)
                                    .cpu_ns = 20000000000000ull, .wall_ns = 20000000000000ull };
     rw[1] = (struct stack_weight){ .tid = 1, .stack = node, .samples = 7, .cpu_ns = 7000, .wall_ns = 7000 };
     rw[2] = (struct stack_weight){ .tid = 2, .stack = 12345678, .samples = 1, .cpu_ns = 1000, .wall_ns = 1000 };
-    struct thread_label tl = { 1, 0 };
+    struct thread_label tl = { .tid = 1 };
     ok = stack_table_string(d, "thr\xff<&>", 7, &tl.name) == 0;
     struct export_input in = { .dict = d, .rows = rw, .nrows = 3, .threads = &tl, .nthreads = 1,
                                .command = "cmd\nwith newline <&>" };
@@ -1079,6 +1187,76 @@ static void remove_tree(void)
         printf("# could not remove %s\n", tmpdir);
 }
 
+/* Two processes: the profile's rows (process 4242) and a child's, which
+ * shares one call path with it. Every format keeps them apart. */
+static void test_processes(void)
+{
+    struct stack_weight both[NPROF + 2];
+    memcpy(both, rows, sizeof rows);
+    both[NPROF] = (struct stack_weight){ .pid = 5151, .tid = 900, .stack = rows[0].stack,
+                                         .samples = 40, .cpu_ns = 400 * MS, .wall_ns = 500 * MS,
+                                         .mem_grow = 8192 };
+    both[NPROF + 1] = (struct stack_weight){ .pid = 5151, .tid = 901, .stack = rows[7].stack,
+                                             .samples = 7, .cpu_ns = 70 * MS, .wall_ns = 70 * MS,
+                                             .mem_grow = 3 };
+    struct process_info procs[2] = {
+        { .pid = 4242, .ppid = 1, .python = "3.12.1", .command = "python3 app.py --fast" },
+        { .pid = 5151, .ppid = 4242, .python = "3.12.1", .command = "python3 worker.py" },
+    };
+    struct export_input in = make_input();
+    in.rows = both;
+    in.nrows = NPROF + 2;
+    in.processes = procs;
+    in.nprocesses = 2;
+    for (int m = 0; m < NMODES; m++) {
+        uint64_t tot[2] = { 0, 0 }, samples[2] = { 0, 0 };
+        for (size_t r = 0; r < NPROF + 2; r++) {
+            const struct stack_weight *w = &both[r];
+            int k = w->pid == 5151;
+            samples[k] += w->samples;
+            tot[k] += m == EXPORT_WALL ? w->wall_ns : m == EXPORT_MEMORY ? w->mem_grow : w->cpu_ns;
+        }
+        char json[1024];
+        snprintf(json, sizeof json,
+                 "{\"mode\":\"%s\",\"div\":%s,\"procs\":["
+                 "[4242,\"process 4242: python3 app.py --fast\",%llu,%llu],"
+                 "[5151,\"process 5151: python3 worker.py\",%llu,%llu]]}\n",
+                 mode_name((enum export_mode)m), m == EXPORT_MEMORY ? "1" : "1e9",
+                 (unsigned long long)samples[0], (unsigned long long)tot[0],
+                 (unsigned long long)samples[1], (unsigned long long)tot[1]);
+        char exp_path[4200];
+        snprintf(exp_path, sizeof exp_path, "%s", path_of("expected-procs.json"));
+        write_file(exp_path, json);
+        for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
+            char name[64], what[160], cmd[16384], extra[4400] = "";
+            snprintf(name, sizeof name, "procs-%s%s", mode_name((enum export_mode)m),
+                     export_format_suffix((enum export_format)fmt));
+            const char *path = path_of(name);
+            FILE *f = fopen(path, "wb");
+            int rc = f ? export_write(f, (enum export_format)fmt, (enum export_mode)m, &in) : -errno;
+            if (f)
+                fclose(f);
+            snprintf(what, sizeof what, "two processes, %s (%s): written",
+                     export_format_name((enum export_format)fmt), mode_name((enum export_mode)m));
+            CHECK_INT(rc, 0, what);
+            if (fmt == EXPORT_CALLGRIND) {
+                if (!have("callgrind_annotate"))
+                    continue;
+                snprintf(extra, sizeof extra, "callgrind_annotate");
+            } else if (fmt == EXPORT_PPROF) {
+                if (!have("protoc"))
+                    continue;
+                snprintf(extra, sizeof extra, "protoc %s/tests/data", srcdir);
+            }
+            snprintf(cmd, sizeof cmd, "python3 %s %s %s %s %s", path_of("check_procs.py"),
+                     export_format_name((enum export_format)fmt), path, exp_path, extra);
+            snprintf(what, sizeof what, "two processes, %s (%s): each apart, with its totals",
+                     export_format_name((enum export_format)fmt), mode_name((enum export_mode)m));
+            check_run(cmd, what);
+        }
+    }
+}
+
 int main(void)
 {
     find_srcdir();
@@ -1093,11 +1271,12 @@ int main(void)
     write_file(path_of("check_callgrind.py"), callgrind_py);
     write_file(path_of("check_pprof.py"), pprof_py);
     write_file(path_of("check_svg.py"), svg_py);
+    write_file(path_of("check_procs.py"), procs_py);
 
     UNIT_RUN(test_names);
     UNIT_RUN(write_all);
     int py = have("python3");
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < NMODES; m++) {
         printf("# %s mode\n", mode_name((enum export_mode)m));
         test_folded((enum export_mode)m);
         if (!py) {
@@ -1117,6 +1296,7 @@ int main(void)
     if (py) {
         UNIT_RUN(test_empty);
         UNIT_RUN(test_hostile);
+        UNIT_RUN(test_processes);
     }
 
     stack_table_free(dict);

@@ -51,8 +51,8 @@ static uint32_t stack_of(struct stack_table *t, const uint32_t *frames, size_t n
 static int add1(struct model *m, uint64_t time, uint32_t tid, uint32_t stack, uint32_t flags,
                 uint64_t cpu, uint64_t wall)
 {
-    struct sample_thread th = { tid, 0, stack, flags, cpu, wall };
-    struct sample s = { time, 1, 1, &th };
+    struct sample_thread th = { tid, 0, stack, flags, cpu, wall, 0, 0 };
+    struct sample s = { .time_ns = time, .pid = 1, .nthreads = 1, .threads = &th };
     return model_add(m, &s);
 }
 
@@ -264,7 +264,7 @@ static void test_deep(void)
     CHECK(n == 5001 && node_find(tr, n, 0)->total_ns == 6 && node_find(tr, n, 1)->total_samples == 2,
           "deep: the tree holds the whole path");
     free(tr);
-    struct model_filter f = { 0, "deep.py" };
+    struct model_filter f = { .tid = 0, .text = "deep.py" };
     CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 2, "deep: filters see it");
     model_free(m);
     stack_table_free(t);
@@ -320,10 +320,10 @@ static void test_cpu_wall(void)
     struct model *m = new_model(t, 0, 0);
     for (int i = 1; i <= 100; i++) {
         struct sample_thread th[2] = {
-            { 1, 0, busy, SAMPLE_RUNNING | SAMPLE_GIL, 1 * MS, 1 * MS },
-            { 2, 0, idle, 0, 0, 1 * MS },
+            { 1, 0, busy, SAMPLE_RUNNING | SAMPLE_GIL, 1 * MS, 1 * MS, 0, 0 },
+            { 2, 0, idle, 0, 0, 1 * MS, 0, 0 },
         };
-        struct sample s = { (uint64_t)i * MS, 1, 2, th };
+        struct sample s = { .time_ns = (uint64_t)i * MS, .pid = 1, .nthreads = 2, .threads = th };
         model_add(m, &s);
     }
     size_t n;
@@ -447,17 +447,17 @@ static void test_time_and_errors(void)
     add1(m, 5 * SEC, 1, s, 0, 1, 1);
     /* A stack id the dictionary doesn't have is refused, and nothing changes. */
     model_totals(m, MODEL_TOTAL, MODEL_CPU, &before);
-    struct sample_thread th[2] = { { 1, 0, s, 0, 1, 1 }, { 2, 0, 9999, 0, 1, 1 } };
-    struct sample bad = { 6 * SEC, 1, 2, th };
+    struct sample_thread th[2] = { { 1, 0, s, 0, 1, 1, 0, 0 }, { 2, 0, 9999, 0, 1, 1, 0, 0 } };
+    struct sample bad = { .time_ns = 6 * SEC, .pid = 1, .nthreads = 2, .threads = th };
     CHECK_INT(model_add(m, &bad), -EINVAL, "errors: unknown stack refused");
-    struct sample none = { 6 * SEC, 1, 2, NULL };
+    struct sample none = { .time_ns = 6 * SEC, .pid = 1, .nthreads = 2, .threads = NULL };
     CHECK_INT(model_add(m, &none), -EINVAL, "errors: threads missing refused");
     model_totals(m, MODEL_TOTAL, MODEL_CPU, &after);
     CHECK(after.samples == before.samples && after.cpu_ns == before.cpu_ns &&
           after.last_ns == 5 * SEC, "errors: a refused sample changes nothing");
 
     /* A sample without threads counts as a sample. */
-    struct sample empty = { 7 * SEC, 1, 0, NULL };
+    struct sample empty = { .time_ns = 7 * SEC, .pid = 1, .nthreads = 0, .threads = NULL };
     CHECK_INT(model_add(m, &empty), 0, "no threads: accepted");
     model_totals(m, MODEL_WINDOW, MODEL_CPU, &after);
     CHECK(after.samples == 2 && after.window_samples == 2 && after.last_ns == 7 * SEC,
@@ -487,10 +487,10 @@ static void test_ring_overflow(void)
     model_set_ring_limit(m, 50);
     for (int i = 1; i <= 100; i++) {
         struct sample_thread th[2] = {
-            { 1, 0, sa, SAMPLE_RUNNING, (uint64_t)i, 1 },
-            { 2, 0, sb, 0, 0, 1 },
+            { 1, 0, sa, SAMPLE_RUNNING, (uint64_t)i, 1, 0, 0 },
+            { 2, 0, sb, 0, 0, 1, 0, 0 },
         };
-        struct sample s = { (uint64_t)i * MS, 1, 2, th };
+        struct sample s = { .time_ns = (uint64_t)i * MS, .pid = 1, .nthreads = 2, .threads = th };
         model_add(m, &s);
     }
     struct model_totals w, tot;
@@ -540,15 +540,15 @@ static void test_filters(void)
     struct model *m = new_model(t, 0, 0);
     for (int i = 1; i <= 10; i++) {
         struct sample_thread th[3] = {
-            { 100, 0, s1, 0, 0, 10 },
-            { 200, 0, s2, SAMPLE_RUNNING, 10, 10 },
-            { 300, 0, s3, SAMPLE_RUNNING, 10, 10 },
+            { 100, 0, s1, 0, 0, 10, 0, 0 },
+            { 200, 0, s2, SAMPLE_RUNNING, 10, 10, 0, 0 },
+            { 300, 0, s3, SAMPLE_RUNNING, 10, 10, 0, 0 },
         };
-        struct sample s = { (uint64_t)i * MS, 1, 3, th };
+        struct sample s = { .time_ns = (uint64_t)i * MS, .pid = 1, .nthreads = 3, .threads = th };
         model_add(m, &s);
     }
     size_t n;
-    struct model_filter f = { 200, NULL };
+    struct model_filter f = { .tid = 200, .text = NULL };
     struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
     CHECK(n == 3 && fn_find(t, rows, n, "parse", -1) && !fn_find(t, rows, n, "get", -1),
           "tid filter: only thread 200's functions");
@@ -557,7 +557,7 @@ static void test_filters(void)
     CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 10, "tid filter: stacks");
 
     /* A function name: the stacks through it, with every function on them. */
-    f = (struct model_filter){ 0, "work" };
+    f = (struct model_filter){ .tid = 0, .text = "work" };
     rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
     CHECK(n == 3 && fn_find(t, rows, n, "parse", -1) && fn_find(t, rows, n, "work", -1) &&
           fn_find(t, rows, n, "main", -1)->total_samples == 20,
@@ -567,7 +567,7 @@ static void test_filters(void)
     free(rows);
 
     /* A file name substring. */
-    f = (struct model_filter){ 0, "json/" };
+    f = (struct model_filter){ .tid = 0, .text = "json/" };
     rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
     CHECK(n == 3 && fn_find(t, rows, n, "main", -1)->total_samples == 10,
           "text filter: by file, one stack");
@@ -582,13 +582,13 @@ static void test_filters(void)
     free(tr);
 
     /* Case-sensitive; no match gives nothing; "" is no filter. */
-    f = (struct model_filter){ 0, "WORK" };
+    f = (struct model_filter){ .tid = 0, .text = "WORK" };
     rows = functions(m, MODEL_TOTAL, MODEL_WALL, &f, 0, &n);
     CHECK_INT(n, 0, "text filter: case-sensitive");
     free(rows);
-    f = (struct model_filter){ 100, "json" };
+    f = (struct model_filter){ .tid = 100, .text = "json" };
     CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 0, "filters: tid and text together");
-    f = (struct model_filter){ 0, "" };
+    f = (struct model_filter){ .tid = 0, .text = "" };
     CHECK_INT(stacks_samples(m, MODEL_TOTAL, &f), 30, "text filter: empty is none");
     model_free(m);
     stack_table_free(t);
@@ -649,10 +649,10 @@ static void test_tree(void)
     struct model *m = new_model(t, 5 * MS, 0);
     for (int i = 0; i < 20; i++) {
         struct sample_thread th[2] = {
-            { 1, 0, st[i % 7], 0, (uint64_t)i, 3 },
-            { 2, 0, st[(i * 3) % 7], 0, 2, (uint64_t)i * 2 },
+            { 1, 0, st[i % 7], 0, (uint64_t)i, 3, 0, 0 },
+            { 2, 0, st[(i * 3) % 7], 0, 2, (uint64_t)i * 2, 0, 0 },
         };
-        struct sample s = { (uint64_t)i * MS, 1, 2, th };
+        struct sample s = { .time_ns = (uint64_t)i * MS, .pid = 1, .nthreads = 2, .threads = th };
         model_add(m, &s);
     }
     check_tree(t, m, MODEL_TOTAL, MODEL_CPU, "total cpu");
@@ -711,11 +711,11 @@ static void test_threads(void)
     struct model *m = new_model(t, 10 * SEC, 60 * SEC);
     for (int i = 1; i <= 30; i++) {
         struct sample_thread th[2] = {
-            { 1, name_a, s1, SAMPLE_RUNNING, 1, 1 },
-            { 2, i < 3 ? name_b : (i == 4 ? name_c : 0), i % 2 ? s1 : s2, 0, 0, 1 },
+            { 1, name_a, s1, SAMPLE_RUNNING, 1, 1, 0, 0 },
+            { 2, i < 3 ? name_b : (i == 4 ? name_c : 0), i % 2 ? s1 : s2, 0, 0, 1, 0, 0 },
         };
         /* Thread 2 ends after 5 s. */
-        struct sample s = { (uint64_t)i * SEC, 1, i <= 5 ? 2 : 1, th };
+        struct sample s = { .time_ns = (uint64_t)i * SEC, .pid = 1, .nthreads = i <= 5 ? 2 : 1, .threads = th };
         model_add(m, &s);
     }
     size_t n;
@@ -733,8 +733,8 @@ static void test_threads(void)
     free(tr);
 
     /* It comes back. */
-    struct sample_thread back = { 2, 0, s2, 0, 0, 1 };
-    struct sample s = { 31 * SEC, 1, 1, &back };
+    struct sample_thread back = { 2, 0, s2, 0, 0, 1, 0, 0 };
+    struct sample s = { .time_ns = 31 * SEC, .pid = 1, .nthreads = 1, .threads = &back };
     model_add(m, &s);
     tr = threads(m, MODEL_WINDOW, &n);
     b = thread_find(tr, n, 2);
@@ -766,7 +766,19 @@ struct rs_entry {
     uint64_t time;
     uint32_t tid, node, flags, first;
     uint64_t cpu, wall;
+    uint32_t pid, held;         /* held: some thread of its sample held the GIL */
+    uint64_t grow, release;
 };
+
+static uint64_t rs_weight(const struct rs_entry *e, enum model_weight w)
+{
+    switch (w) {
+    case MODEL_WALL: return e->wall;
+    case MODEL_MEM_GROW: return e->grow;
+    case MODEL_MEM_RELEASE: return e->release;
+    default: return e->cpu;
+    }
+}
 
 /* A random dictionary: 30 frames, ten functions of three lines each, and
  * nstacks random paths through them (repeats make recursion). */
@@ -793,18 +805,24 @@ static size_t random_feed(struct model **ms, int nm, const uint32_t *stk, int ns
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         struct sample_thread th[4];
-        uint32_t nt = rnd(5);
+        uint32_t nt = rnd(5), held = 0;
+        /* Two processes: threads 1-3 are process 1's, 4-6 process 2's. */
+        uint32_t pid = 1 + rnd(2);
         *time += rnd(4) == 0 ? 0 : rnd(200) * MS;   /* repeats and gaps */
         for (uint32_t j = 0; j < nt; j++) {
             th[j] = (struct sample_thread){
-                rnd(6) + 1, 0, stk[rnd((uint32_t)nstacks)], rnd(8), rnd(1000), rnd(1000) + 1,
+                (pid - 1) * 3 + rnd(3) + 1, 0, stk[rnd((uint32_t)nstacks)], rnd(8), rnd(1000),
+                rnd(1000) + 1, rnd(3) ? 0 : rnd(100000), rnd(4) ? 0 : rnd(100000),
             };
-            out[k++] = (struct rs_entry){ *time, th[j].tid, th[j].stack, th[j].flags, j == 0,
-                                          th[j].cpu_ns, th[j].wall_ns };
+            held |= (th[j].flags & SAMPLE_GIL) != 0;
         }
+        for (uint32_t j = 0; j < nt; j++)
+            out[k++] = (struct rs_entry){ *time, th[j].tid, th[j].stack, th[j].flags, j == 0,
+                                          th[j].cpu_ns, th[j].wall_ns, pid, held,
+                                          th[j].mem_grow, th[j].mem_release };
         if (nt == 0)
-            out[k++] = (struct rs_entry){ *time, 0, UINT32_MAX, 0, 1, 0, 0 };
-        struct sample s = { *time, 1, nt, th };
+            out[k++] = (struct rs_entry){ *time, 0, UINT32_MAX, 0, 1, 0, 0, pid, 0, 0, 0 };
+        struct sample s = { .time_ns = *time, .pid = pid, .nthreads = nt, .threads = th };
         for (int j = 0; j < nm; j++)
             model_add(ms[j], &s);
     }
@@ -818,7 +836,7 @@ static int same_results(const struct model *a, const struct model *b)
         enum model_range range = r ? MODEL_TOTAL : MODEL_WINDOW;
         for (int w = 0; w < 2; w++) {
             enum model_weight weight = w ? MODEL_WALL : MODEL_CPU;
-            struct model_filter f = { 0, w ? "beta" : NULL };
+            struct model_filter f = { .tid = 0, .text = w ? "beta" : NULL };
             for (int bl = 0; bl < 2; bl++) {
                 size_t na, nb;
                 struct model_function_row *ra = functions(a, range, weight, &f, bl, &na);
@@ -847,6 +865,15 @@ static int same_results(const struct model *a, const struct model *b)
         model_totals(a, range, MODEL_CPU, &xa);
         model_totals(b, range, MODEL_CPU, &xb);
         same &= memcmp(&xa, &xb, sizeof xa) == 0;
+        struct model_process_row *pa = NULL, *pb = NULL;
+        same &= model_processes(a, range, &pa, &na) == 0 && model_processes(b, range, &pb, &nb) == 0 &&
+                na == nb && memcmp(pa, pb, na * sizeof *pa) == 0;
+        free(pa);
+        free(pb);
+        struct model_gil ga, gb;
+        model_gil(a, range, 0, &ga);
+        model_gil(b, range, 0, &gb);
+        same &= memcmp(&ga, &gb, sizeof ga) == 0;
     }
     return same;
 }
@@ -881,6 +908,7 @@ struct brute {
     uint32_t tid;
     const char *text;
     uint8_t *sel;               /* brute_prepare: entry i selected */
+    uint32_t pid;
 };
 
 static int brute_in(const struct brute *b, const struct rs_entry *e, size_t i)
@@ -910,7 +938,7 @@ static void brute_prepare(struct brute *b)
     for (size_t i = 0; i < b->n; i++) {
         const struct rs_entry *e = &b->log[i];
         b->sel[i] = e->node != UINT32_MAX && brute_in(b, e, i) && (!b->tid || e->tid == b->tid) &&
-                    brute_path_matches(b, e->node);
+                    (!b->pid || e->pid == b->pid) && brute_path_matches(b, e->node);
     }
 }
 
@@ -932,7 +960,7 @@ static int same_key(const struct stack_table *t, uint32_t a, uint32_t k, int by_
 static int brute_check_functions(const struct brute *b, const struct model *m,
                                  enum model_weight w, int by_line)
 {
-    struct model_filter f = { b->tid, b->text };
+    struct model_filter f = { .pid = b->pid, .tid = b->tid, .text = b->text };
     size_t n;
     struct model_function_row *rows = functions(m, MODEL_WINDOW, w, &f, by_line, &n);
     uint32_t nframes = stack_table_frame_count(b->t);
@@ -941,6 +969,8 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
     uint32_t *seen = calloc(nframes, sizeof *seen);
     uint64_t *own = calloc(nframes, sizeof *own), *total = calloc(nframes, sizeof *total);
     uint64_t *own_s = calloc(nframes, sizeof *own_s), *total_s = calloc(nframes, sizeof *total_s);
+    uint64_t *own_g = calloc(nframes, sizeof *own_g), *total_g = calloc(nframes, sizeof *total_g);
+    uint64_t *own_r = calloc(nframes, sizeof *own_r), *total_r = calloc(nframes, sizeof *total_r);
     for (uint32_t k = 0; k < nframes; k++) {
         key[k] = k;
         minf[k] = UINT32_MAX;
@@ -952,7 +982,7 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
         if (!brute_selected(b, i))
             continue;
         const struct rs_entry *e = &b->log[i];
-        uint64_t wt = w == MODEL_CPU ? e->cpu : e->wall;
+        uint64_t wt = rs_weight(e, w);
         int leaf = 1;
         for (uint32_t node = e->node; node; leaf = 0) {
             const struct stack_node *sn = stack_table_get_node(b->t, node);
@@ -960,11 +990,15 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
             if (leaf) {
                 own[k] += wt;
                 own_s[k]++;
+                own_g[k] += e->grow;
+                own_r[k] += e->release;
             }
             if (seen[k] != i + 1) {
                 seen[k] = (uint32_t)i + 1;
                 total[k] += wt;
                 total_s[k]++;
+                total_g[k] += e->grow;
+                total_r[k] += e->release;
             }
             if (sn->frame < minf[k])
                 minf[k] = sn->frame;
@@ -982,7 +1016,9 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
             if (rows[i].frame < nframes && key[rows[i].frame] == k)
                 r = &rows[i];
         if (!r || r->own_ns != own[k] || r->total_ns != total[k] || r->own_samples != own_s[k] ||
-            r->total_samples != total_s[k] || r->frame != minf[k])
+            r->total_samples != total_s[k] || r->frame != minf[k] || r->own_grow != own_g[k] ||
+            r->total_grow != total_g[k] || r->own_release != own_r[k] ||
+            r->total_release != total_r[k])
             ok = 0;
     }
     if (keys != n)
@@ -994,13 +1030,17 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
     free(total);
     free(own_s);
     free(total_s);
+    free(own_g);
+    free(total_g);
+    free(own_r);
+    free(total_r);
     free(rows);
     return ok;
 }
 
 static int brute_check_tree(const struct brute *b, const struct model *m, enum model_weight w)
 {
-    struct model_filter f = { b->tid, b->text };
+    struct model_filter f = { .pid = b->pid, .tid = b->tid, .text = b->text };
     size_t n;
     struct model_node_row *rows = tree(m, MODEL_WINDOW, w, &f, &n);
     uint32_t nodes = stack_table_node_count(b->t);
@@ -1010,7 +1050,7 @@ static int brute_check_tree(const struct brute *b, const struct model *m, enum m
         if (!brute_selected(b, i))
             continue;
         const struct rs_entry *e = &b->log[i];
-        uint64_t wt = w == MODEL_CPU ? e->cpu : e->wall;
+        uint64_t wt = rs_weight(e, w);
         self[e->node] += wt;
         self_s[e->node]++;
         for (uint32_t node = e->node;; node = stack_table_get_node(b->t, node)->parent) {
@@ -1043,13 +1083,16 @@ static int brute_check_tree(const struct brute *b, const struct model *m, enum m
 
 static int brute_check_stacks_threads(const struct brute *b, const struct model *m)
 {
-    struct model_filter f = { b->tid, b->text };
+    struct model_filter f = { .pid = b->pid, .tid = b->tid, .text = b->text };
     size_t n;
     struct stack_weight *rows = stacks(m, MODEL_WINDOW, &f, &n);
     int ok = 1;
     size_t matched = 0;
     for (size_t r = 0; r < n; r++) {
-        struct stack_weight want = { rows[r].tid, rows[r].stack, 0, 0, 0, 0, 0 };
+        struct stack_weight want = { .pid = rows[r].pid, .tid = rows[r].tid,
+                                     .stack = rows[r].stack };
+        if (want.pid != (want.tid - 1) / 3 + 1)
+            ok = 0;
         for (size_t i = 0; i < b->n; i++) {
             const struct rs_entry *e = &b->log[i];
             if (!brute_selected(b, i) || e->tid != want.tid || e->node != want.stack)
@@ -1059,8 +1102,13 @@ static int brute_check_stacks_threads(const struct brute *b, const struct model 
             want.gil += (e->flags & SAMPLE_GIL) != 0;
             want.cpu_ns += e->cpu;
             want.wall_ns += e->wall;
+            want.mem_grow += e->grow;
+            want.mem_release += e->release;
         }
-        if (memcmp(&want, &rows[r], sizeof want) != 0)
+        const struct stack_weight *got = &rows[r];
+        if (want.samples != got->samples || want.running != got->running ||
+            want.gil != got->gil || want.cpu_ns != got->cpu_ns || want.wall_ns != got->wall_ns ||
+            want.mem_grow != got->mem_grow || want.mem_release != got->mem_release)
             ok = 0;
         matched += want.samples;
     }
@@ -1071,37 +1119,65 @@ static int brute_check_stacks_threads(const struct brute *b, const struct model 
         ok = 0;
     free(rows);
 
-    if (!b->tid && !b->text) {
+    if (!b->tid && !b->text && !b->pid) {
         struct model_thread_row *tr = threads(m, MODEL_WINDOW, &n);
         for (uint32_t tid = 1; tid <= 6; tid++) {
-            uint64_t samples = 0, cpu = 0, running = 0;
+            uint64_t samples = 0, cpu = 0, running = 0, grow = 0, release = 0;
             for (size_t i = 0; i < b->n; i++) {
                 const struct rs_entry *e = &b->log[i];
                 if (brute_selected(b, i) && e->tid == tid) {
                     samples++;
                     cpu += e->cpu;
                     running += (e->flags & SAMPLE_RUNNING) != 0;
+                    grow += e->grow;
+                    release += e->release;
                 }
             }
             const struct model_thread_row *r = thread_find(tr, n, tid);
             if (samples ? !r || r->samples != samples || r->cpu_ns != cpu ||
-                              r->running != running : r != NULL)
+                              r->running != running || r->mem_grow != grow ||
+                              r->mem_release != release || r->pid != (tid - 1) / 3 + 1
+                        : r != NULL)
                 ok = 0;
         }
         free(tr);
         /* totals */
         struct model_totals tot;
         model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
-        uint64_t cpu = 0, wall = 0, nsamples = 0;
+        uint64_t cpu = 0, wall = 0, nsamples = 0, grow = 0, release = 0;
+        /* Per process: samples, samples with a GIL holder, CPU time. */
+        uint64_t ps[3] = { 0 }, ph[3] = { 0 }, pc[3] = { 0 };
         for (size_t i = 0; i < b->n; i++) {
             const struct rs_entry *e = &b->log[i];
             if (brute_in(b, e, i)) {
                 cpu += e->cpu;
                 wall += e->wall;
                 nsamples += e->first;
+                grow += e->grow;
+                release += e->release;
+                ps[e->pid] += e->first;
+                ph[e->pid] += e->first && e->held;
+                pc[e->pid] += e->cpu;
             }
         }
-        if (tot.cpu_ns != cpu || tot.wall_ns != wall || tot.window_samples != nsamples)
+        if (tot.cpu_ns != cpu || tot.wall_ns != wall || tot.window_samples != nsamples ||
+            tot.mem_grow != grow || tot.mem_release != release)
+            ok = 0;
+        struct model_process_row *pr = NULL;
+        if (model_processes(m, MODEL_WINDOW, &pr, &n) != 0)
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t pid = pr[i].info.pid;
+            struct model_gil g;
+            model_gil(m, MODEL_WINDOW, pid, &g);
+            if (pid < 1 || pid > 2 || pr[i].samples != ps[pid] || pr[i].cpu_ns != pc[pid] ||
+                g.samples != ps[pid] || g.held != ph[pid] || g.none != ps[pid] - ph[pid])
+                ok = 0;
+        }
+        free(pr);
+        struct model_gil all;
+        model_gil(m, MODEL_WINDOW, 0, &all);
+        if (all.samples != nsamples || all.held != ph[1] + ph[2])
             ok = 0;
     }
     return ok;
@@ -1129,22 +1205,25 @@ static void test_random_crosscheck(void)
             if (k)
                 model_set_window(m, rnd(2) ? rnd((uint32_t)(retention / MS) + 1) * MS
                                            : retention * 2);
-            struct brute b = { t, log, n, 0, time, model_window(m), 0, NULL, NULL };
+            struct brute b = { t, log, n, 0, time, model_window(m), 0, NULL, NULL, 0 };
             /* what the ring still holds: the last `limit` entries */
             b.first = n > limit ? n - limit : 0;
             brute_prepare(&b);
             int ok = brute_check_stacks_threads(&b, m);
-            for (int w = 0; w < 2; w++) {
-                ok &= brute_check_tree(&b, m, w ? MODEL_WALL : MODEL_CPU);
+            static const enum model_weight weights[] = { MODEL_CPU, MODEL_WALL, MODEL_MEM_GROW,
+                                                         MODEL_MEM_RELEASE };
+            for (int w = 0; w < 4; w++) {
+                ok &= brute_check_tree(&b, m, weights[w]);
                 for (int bl = 0; bl < 2; bl++)
-                    ok &= brute_check_functions(&b, m, w ? MODEL_WALL : MODEL_CPU, bl);
+                    ok &= brute_check_functions(&b, m, weights[w], bl);
             }
             b.tid = rnd(7);
+            b.pid = rnd(3);
             b.text = rnd(2) ? (rnd(2) ? "two" : "gam") : NULL;
             brute_prepare(&b);
             ok &= brute_check_stacks_threads(&b, m);
-            ok &= brute_check_tree(&b, m, MODEL_CPU);
-            ok &= brute_check_functions(&b, m, MODEL_WALL, (int)rnd(2));
+            ok &= brute_check_tree(&b, m, weights[rnd(4)]);
+            ok &= brute_check_functions(&b, m, weights[rnd(4)], (int)rnd(2));
             if (!ok)
                 printf("# mismatch: round %d step %d window %" PRIu64 " limit %zu\n", round, k,
                        b.window, limit);
@@ -1153,7 +1232,7 @@ static void test_random_crosscheck(void)
             free(b.sel);
         }
         /* since-start: nothing is ever dropped */
-        struct brute all = { t, log, n, 0, time, UINT64_MAX, 0, NULL, NULL };
+        struct brute all = { t, log, n, 0, time, UINT64_MAX, 0, NULL, NULL, 0 };
         brute_prepare(&all);
         uint64_t cpu = 0;
         for (size_t i = 0; i < n; i++)
@@ -1210,8 +1289,8 @@ static void test_long_run(void)
         struct sample_thread th[4];
         for (uint32_t j = 0; j < 4; j++)
             th[j] = (struct sample_thread){ 100 + j, 0, stk[rnd(1000)], SAMPLE_RUNNING, 500000,
-                                            1000000 };
-        struct sample s = { (uint64_t)i * MS, 1, 4, th };
+                                            1000000, 0, 0 };
+        struct sample s = { .time_ns = (uint64_t)i * MS, .pid = 1, .nthreads = 4, .threads = th };
         model_add(m, &s);
         if (i % 100000 == 0) {
             model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
@@ -1222,10 +1301,11 @@ static void test_long_run(void)
         }
     }
     model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
-    /* docs/model.md: 32 B per ring entry + 192 KiB of blocks, 128 B per
-     * (thread, stack) pair in each of two maps, 150 B per thread, and the
-     * model itself: here 240,000 entries, 4,000 pairs, 4 threads. */
-    size_t bound = 240000 * 32 + 192 * 1024 + 2 * 4000 * 128 + 4 * 150 + 312;
+    /* docs/model.md: 56 B per ring entry + 336 KiB of blocks, 171 B per
+     * (thread, stack) pair in each of two maps, 150 B per thread, 600 B per
+     * process, and the model itself: here 240,000 entries, 4,000 pairs, 4
+     * threads, 1 process. */
+    size_t bound = 240000 * 56 + 336 * 1024 + 2 * 4000 * 171 + 4 * 150 + 600 + 384;
     printf("# 1M samples x 4 threads: %zu bytes (%.1f MiB), peak %zu, bound %zu\n",
            tot.memory_bytes, tot.memory_bytes / 1048576.0, peak, bound);
     CHECK(tot.samples == 1000000 && tot.window_samples == 10000,
@@ -1234,6 +1314,299 @@ static void test_long_run(void)
     CHECK(tot.memory_bytes <= mid + 65536, "long run: memory stopped growing after retention");
     CHECK_INT(model_ring_dropped(m), 0, "long run: nothing dropped early");
     model_free(m);
+    stack_table_free(t);
+}
+
+/* ---- memory attribution, processes, GIL, counters ----------------------- */
+
+/* One sample of one process with up to four threads. */
+struct th_spec {
+    uint32_t tid, stack, flags;
+    uint64_t cpu, grow, release;
+};
+
+static int add_proc(struct model *m, uint64_t time, uint32_t pid, const struct th_spec *ts,
+                    uint32_t n, const struct process_info *info, const struct counters *c)
+{
+    struct sample_thread th[4];
+    for (uint32_t i = 0; i < n; i++)
+        th[i] = (struct sample_thread){ .tid = ts[i].tid, .stack = ts[i].stack,
+                                        .flags = ts[i].flags, .cpu_ns = ts[i].cpu,
+                                        .wall_ns = 1, .mem_grow = ts[i].grow,
+                                        .mem_release = ts[i].release };
+    struct sample s = { .time_ns = time, .pid = pid, .nthreads = n, .threads = th,
+                        .process = info, .counters = c };
+    return model_add(m, &s);
+}
+
+static void test_memory(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t fmain = frame_id(t, "main", "m.py", 1, 1);
+    uint32_t falloc = frame_id(t, "alloc", "m.py", 10, 9);
+    uint32_t ffree = frame_id(t, "release", "m.py", 20, 19);
+    uint32_t s_alloc = STACK(t, fmain, falloc);
+    uint32_t s_rec = STACK(t, fmain, falloc, falloc);   /* alloc calls itself */
+    uint32_t s_free = STACK(t, fmain, ffree);
+    struct model *m = new_model(t, 2 * SEC, 60 * SEC);
+    /* t=1: alloc grows 1000; t=2: the recursion grows 300 and releases 7;
+     * t=3: release gives back 500; t=4: alloc grows 40. */
+    add_proc(m, 1 * SEC, 5, &(struct th_spec){ 1, s_alloc, 0, 10, 1000, 0 }, 1, NULL, NULL);
+    add_proc(m, 2 * SEC, 5, &(struct th_spec){ 1, s_rec, 0, 10, 300, 7 }, 1, NULL, NULL);
+    add_proc(m, 3 * SEC, 5, &(struct th_spec){ 1, s_free, 0, 10, 0, 500 }, 1, NULL, NULL);
+    add_proc(m, 4 * SEC, 5, &(struct th_spec){ 1, s_alloc, 0, 10, 40, 0 }, 1, NULL, NULL);
+
+    size_t n;
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_MEM_GROW, NULL, 0, &n);
+    const struct model_function_row *a = fn_find(t, rows, n, "alloc", -1);
+    const struct model_function_row *mn = fn_find(t, rows, n, "main", -1);
+    const struct model_function_row *rl = fn_find(t, rows, n, "release", -1);
+    CHECK(a && a->own_ns == 1340 && a->total_ns == 1340 && a->own_grow == 1340 &&
+          a->total_grow == 1340 && a->own_release == 7 && a->total_release == 7,
+          "memory: alloc's growth, recursion counted once, release apart");
+    CHECK(mn && mn->own_ns == 0 && mn->total_ns == 1340 && mn->total_release == 507 &&
+          mn->own_release == 0, "memory: main's total growth and release");
+    CHECK(rl && rl->own_ns == 0 && rl->own_release == 500 && rl->total_release == 500,
+          "memory: release's own release, no growth");
+    free(rows);
+    rows = functions(m, MODEL_TOTAL, MODEL_MEM_RELEASE, NULL, 0, &n);
+    rl = fn_find(t, rows, n, "release", -1);
+    CHECK(rl && rl->own_ns == 500 && rl->total_ns == 500, "memory: release as the weight");
+    free(rows);
+    rows = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    a = fn_find(t, rows, n, "alloc", -1);
+    CHECK(a && a->own_ns == 30 && a->own_grow == 1340, "memory: filled whatever the weight");
+    free(rows);
+
+    struct model_totals tot;
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 1340 && tot.mem_release == 507, "memory: totals since start");
+    /* The window (2 s) holds t=3 and t=4 only. */
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 40 && tot.mem_release == 500, "memory: the window subtracts what left");
+    rows = functions(m, MODEL_WINDOW, MODEL_MEM_GROW, NULL, 0, &n);
+    a = fn_find(t, rows, n, "alloc", -1);
+    CHECK(a && a->own_ns == 40 && a->total_release == 0, "memory: alloc over the window");
+    free(rows);
+    struct model_node_row *tr = tree(m, MODEL_TOTAL, MODEL_MEM_RELEASE, NULL, &n);
+    const struct model_node_row *root = node_find(tr, n, 0);
+    CHECK(root && root->total_ns == 507, "memory: the tree weighs release too");
+    free(tr);
+    struct model_thread_row *th = threads(m, MODEL_WINDOW, &n);
+    CHECK(n == 1 && th[0].mem_grow == 40 && th[0].mem_release == 500 && th[0].pid == 5,
+          "memory: the thread row's window amounts and pid");
+    free(th);
+    struct stack_weight *sw = stacks(m, MODEL_TOTAL, NULL, &n);
+    uint64_t g = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        g += sw[i].mem_grow;
+        r += sw[i].mem_release;
+    }
+    CHECK(g == 1340 && r == 507 && n == 3 && sw[0].pid == 5, "memory: stacks carry it");
+    free(sw);
+    model_free(m);
+    stack_table_free(t);
+}
+
+static void test_processes(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t s_a = STACK(t, frame_id(t, "serve", "a.py", 3, 1));
+    uint32_t s_b = STACK(t, frame_id(t, "crunch", "b.py", 7, 5));
+    struct model *m = new_model(t, 5 * SEC, 60 * SEC);
+    struct process_info parent = { .pid = 100, .ppid = 0, .python = "3.12.1" };
+    snprintf(parent.command, sizeof parent.command, "python3 app.py");
+    struct process_info child = { .pid = 200, .ppid = 100, .python = "3.12.1" };
+    snprintf(child.command, sizeof child.command, "python3 worker.py");
+    for (int i = 1; i <= 10; i++) {
+        struct th_spec p[2] = { { 1, s_a, SAMPLE_GIL, 5, 0, 0 }, { 2, s_a, 0, 1, 0, 0 } };
+        add_proc(m, (uint64_t)i * SEC, 100, p, i <= 6 ? 2 : 1, i == 1 ? &parent : NULL, NULL);
+        if (i >= 4) {
+            struct th_spec c = { 3, s_b, i % 2 ? SAMPLE_GIL : 0, 7, 0, 0 };
+            /* The child is described on its third sample only. */
+            add_proc(m, (uint64_t)i * SEC, 200, &c, 1, i == 6 ? &child : NULL, NULL);
+        }
+    }
+    size_t n;
+    struct model_process_row *pr = NULL;
+    CHECK(model_processes(m, MODEL_TOTAL, &pr, &n) == 0 && n == 2, "processes: two seen");
+    CHECK(pr[0].info.pid == 100 && strcmp(pr[0].info.command, "python3 app.py") == 0 &&
+          pr[0].samples == 10 && pr[0].cpu_ns == 56 && pr[0].threads == 1 &&
+          pr[0].first_ns == 1 * SEC && pr[0].last_ns == 10 * SEC,
+          "processes: the parent, first seen first");
+    CHECK(pr[1].info.pid == 200 && pr[1].info.ppid == 100 &&
+          strcmp(pr[1].info.command, "python3 worker.py") == 0 && pr[1].samples == 7 &&
+          pr[1].cpu_ns == 49 && pr[1].first_ns == 4 * SEC,
+          "processes: the child, described by a later sample");
+    free(pr);
+    CHECK(model_processes(m, MODEL_WINDOW, &pr, &n) == 0 && n == 2 && pr[0].samples == 5 &&
+          pr[0].cpu_ns == 26 && pr[1].samples == 5 && pr[1].cpu_ns == 35,
+          "processes: window counts");
+    free(pr);
+
+    struct model_filter f = { .pid = 200 };
+    struct model_function_row *rows = functions(m, MODEL_TOTAL, MODEL_CPU, &f, 0, &n);
+    CHECK(n == 1 && fn_find(t, rows, n, "crunch", -1) && rows[0].own_ns == 49,
+          "pid filter: functions of the child only");
+    free(rows);
+    struct stack_weight *sw = stacks(m, MODEL_TOTAL, &f, &n);
+    CHECK(n == 1 && sw[0].pid == 200 && sw[0].tid == 3, "pid filter: stacks");
+    free(sw);
+    struct model_node_row *tr = tree(m, MODEL_TOTAL, MODEL_CPU, &f, &n);
+    CHECK(node_find(tr, n, 0) && node_find(tr, n, 0)->total_ns == 49, "pid filter: tree");
+    free(tr);
+    struct model_thread_row *thr = NULL;
+    CHECK(model_threads_filtered(m, MODEL_TOTAL, &f, &thr, &n) == 0 && n == 1 && thr[0].tid == 3 &&
+          thr[0].pid == 200, "pid filter: threads");
+    free(thr);
+    f = (struct model_filter){ .pid = 100, .tid = 3 };
+    rows = functions(m, MODEL_TOTAL, MODEL_CPU, &f, 0, &n);
+    CHECK(n == 0, "pid filter: a thread of another process matches nothing");
+    free(rows);
+    f = (struct model_filter){ .pid = 999 };
+    sw = stacks(m, MODEL_TOTAL, &f, &n);
+    CHECK(n == 0, "pid filter: an unknown pid matches nothing");
+    free(sw);
+    struct thread_label *tl = NULL;
+    CHECK(model_thread_labels(m, &tl, &n) == 0 && n == 3 && tl[0].pid == 100 &&
+          tl[2].pid == 200 && tl[2].tid == 3, "thread labels carry the pid");
+    free(tl);
+
+    /* GIL: the parent's thread 1 holds it in every sample; the child's
+     * thread in samples 5, 7, 9. */
+    struct model_gil g;
+    model_gil(m, MODEL_TOTAL, 100, &g);
+    CHECK(g.samples == 10 && g.held == 10 && g.none == 0 && g.holder_tid == 1,
+          "gil: the parent's holder");
+    model_gil(m, MODEL_TOTAL, 200, &g);
+    CHECK(g.samples == 7 && g.held == 3 && g.none == 4 && g.holder_tid == 0,
+          "gil: the child held it in 3 of 7, not in its latest");
+    model_gil(m, MODEL_WINDOW, 200, &g);
+    CHECK(g.samples == 5 && g.held == 2 && g.none == 3, "gil: the child over the window");
+    model_gil(m, MODEL_TOTAL, 0, &g);
+    CHECK(g.samples == 17 && g.held == 13 && g.none == 4 && g.holder_tid == 0,
+          "gil: all processes; the latest sample (the child's) had no holder");
+    model_gil(m, MODEL_TOTAL, 4242, &g);
+    CHECK(g.samples == 0 && g.held == 0 && g.none == 0, "gil: an unknown pid");
+
+    /* A sample with no thread still counts, as a sample without holder. */
+    add_proc(m, 11 * SEC, 300, NULL, 0, NULL, NULL);
+    CHECK(model_processes(m, MODEL_TOTAL, &pr, &n) == 0 && n == 3 && pr[2].info.pid == 300 &&
+          pr[2].info.command[0] == '\0' && pr[2].samples == 1 && pr[2].threads == 0,
+          "processes: a pid without info gets one with just the pid");
+    free(pr);
+    model_gil(m, MODEL_WINDOW, 300, &g);
+    CHECK(g.samples == 1 && g.none == 1, "gil: an empty sample holds nothing");
+
+    model_reset(m);
+    CHECK(model_processes(m, MODEL_TOTAL, &pr, &n) == 0 && n == 0, "reset: no process");
+    free(pr);
+    model_gil(m, MODEL_TOTAL, 0, &g);
+    CHECK(g.samples == 0 && g.holder_tid == 0, "reset: no GIL samples");
+    model_free(m);
+    stack_table_free(t);
+}
+
+static struct counters counters_at(uint64_t i)
+{
+    struct counters c = { 0 };
+    counters_set(&c, CTR_RSS, 1000 + (i * 7919) % 1000);     /* up and down */
+    counters_set(&c, CTR_MINFLT_TOTAL, i);                   /* a running total */
+    if (i % 3 == 0)
+        counters_set(&c, CTR_GC_COUNT0, i);                  /* only sometimes read */
+    return c;
+}
+
+static void test_counters(void)
+{
+    struct stack_table *t = stack_table_new();
+    struct model *m = new_model(t, 10 * SEC, 1000 * SEC);
+    struct model *twin = new_model(t, 10 * SEC, 1000 * SEC);
+    struct counters c;
+    size_t n;
+    struct model_counter_point *pts = NULL;
+    int sorted = 1, bounded = 1;
+    for (uint64_t i = 1; i <= 10000; i++) {
+        c = counters_at(i);
+        if (i == 5)
+            c.valid |= 1ull << 63;      /* a counter this build does not know */
+        add_proc(m, i * MS, 7, NULL, 0, NULL, &c);
+        add_proc(twin, i * MS, 7, NULL, 0, NULL, &c);
+        if (i % 997 == 0 || i == 4096 || i == 4097) {
+            CHECK(model_counters(m, 0, 0, &pts, &n) == 0, "counters: query");
+            bounded &= n <= MODEL_COUNTERS_MAX && n > 0 && pts[n - 1].time_ns == i * MS;
+            for (size_t k = 1; k < n; k++)
+                sorted &= pts[k - 1].time_ns < pts[k].time_ns;
+            if (i == 4096)
+                CHECK(n == 4096, "counters: 4096 points kept as they came");
+            if (i == 4097)
+                CHECK(n == 2049 && pts[0].time_ns == 2 * MS &&
+                      pts[0].c.value[CTR_RSS] == (counters_at(1).value[CTR_RSS] >
+                                                  counters_at(2).value[CTR_RSS]
+                                                  ? counters_at(1).value[CTR_RSS]
+                                                  : counters_at(2).value[CTR_RSS]) &&
+                      pts[0].c.value[CTR_MINFLT_TOTAL] == 2 &&
+                      pts[1].c.value[CTR_GC_COUNT0] == 3 && counters_has(&pts[1].c, CTR_GC_COUNT0) &&
+                      !counters_has(&pts[0].c, CTR_GC_COUNT0),
+                      "counters: thinned by halves, the newer time, larger values, valid bits merged");
+            free(pts);
+        }
+    }
+    CHECK(bounded && sorted, "counters: at most MODEL_COUNTERS_MAX points, oldest first, newest kept");
+    CHECK(model_counters(m, 7, 0, &pts, &n) == 0, "counters: by pid");
+    int unknown_bit = 0;
+    for (size_t k = 0; k < n; k++)
+        unknown_bit |= (pts[k].c.valid >> COUNTER_COUNT) != 0;
+    CHECK(!unknown_bit, "counters: bits past COUNTER_COUNT are not kept");
+    size_t tn;
+    struct model_counter_point *tp = NULL;
+    CHECK(model_counters(twin, 7, 0, &tp, &tn) == 0 && tn == n &&
+          memcmp(tp, pts, n * sizeof *pts) == 0, "counters: the same samples give the same history");
+    free(tp);
+    uint64_t from = pts[n / 2].time_ns;
+    free(pts);
+    CHECK(model_counters(m, 7, from, &pts, &n) == 0 && n > 0 && pts[0].time_ns == from,
+          "counters: from a time on");
+    free(pts);
+    CHECK(model_counters(m, 8, 0, &pts, &n) == 0 && n == 0, "counters: an unknown pid has none");
+    free(pts);
+
+    /* Retention 10 s: points a second apart, the last ten stay. */
+    struct model *r = new_model(t, 5 * SEC, 10 * SEC);
+    for (uint64_t i = 1; i <= 30; i++) {
+        c = counters_at(i);
+        add_proc(r, i * SEC, 9, NULL, 0, NULL, i % 2 ? &c : NULL);
+    }
+    CHECK(model_counters(r, 9, 0, &pts, &n) == 0 && n == 5 && pts[0].time_ns == 21 * SEC &&
+          pts[4].time_ns == 29 * SEC, "counters: points older than the retention go");
+    free(pts);
+    model_reset(r);
+    CHECK(model_counters(r, 0, 0, &pts, &n) == 0 && n == 0, "counters: reset forgets them");
+    free(pts);
+
+    /* Many processes: histories beyond the bound replace the stalest. */
+    for (uint32_t pid = 1; pid <= 100; pid++) {
+        c = counters_at(pid);
+        add_proc(r, 100 * SEC + pid * MS, pid, NULL, 0, NULL, &c);
+    }
+    size_t with = 0;
+    for (uint32_t pid = 1; pid <= 100; pid++) {
+        CHECK(model_counters(r, pid, 0, &pts, &n) == 0, "counters: query by pid");
+        with += n > 0;
+        free(pts);
+    }
+    CHECK(model_counters(r, 100, 0, &pts, &n) == 0 && n == 1, "counters: the newest process has its point");
+    free(pts);
+    CHECK(with == 64, "counters: at most 64 processes keep a history");
+    struct model_totals tot, empty;
+    model_totals(r, MODEL_TOTAL, MODEL_CPU, &tot);
+    model_reset(r);
+    model_totals(r, MODEL_TOTAL, MODEL_CPU, &empty);
+    CHECK(tot.memory_bytes > empty.memory_bytes + 64 * 64 * sizeof(struct model_counter_point),
+          "counters: their memory is counted");
+    model_free(r);
+    model_free(m);
+    model_free(twin);
     stack_table_free(t);
 }
 
@@ -1254,5 +1627,8 @@ int main(void)
     UNIT_RUN(test_determinism);
     UNIT_RUN(test_random_crosscheck);
     UNIT_RUN(test_long_run);
+    UNIT_RUN(test_memory);
+    UNIT_RUN(test_processes);
+    UNIT_RUN(test_counters);
     return unit_done();
 }

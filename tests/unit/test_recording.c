@@ -144,9 +144,12 @@ static struct recording_meta test_meta(void)
 struct kept {
     struct sample s;
     struct sample_thread th[8];
+    struct process_info proc;
+    struct counters ctr;
 };
 
-static int same_sample(const struct sample *a, const struct sample *b)
+/* Threads equal; with_mem: memory fields too (a 1.0 file has none). */
+static int same_threads(const struct sample *a, const struct sample *b, int with_mem)
 {
     if (a->time_ns != b->time_ns || a->pid != b->pid || a->nthreads != b->nthreads)
         return 0;
@@ -155,7 +158,30 @@ static int same_sample(const struct sample *a, const struct sample *b)
         if (x->tid != y->tid || x->name != y->name || x->stack != y->stack ||
             x->flags != y->flags || x->cpu_ns != y->cpu_ns || x->wall_ns != y->wall_ns)
             return 0;
+        if (with_mem && (x->mem_grow != y->mem_grow || x->mem_release != y->mem_release))
+            return 0;
     }
+    return 1;
+}
+
+static int same_sample(const struct sample *a, const struct sample *b)
+{
+    return same_threads(a, b, 1);
+}
+
+static int same_process(const struct process_info *a, const struct process_info *b)
+{
+    return a->pid == b->pid && a->ppid == b->ppid && strcmp(a->python, b->python) == 0 &&
+           strcmp(a->command, b->command) == 0;
+}
+
+static int same_counters(const struct counters *a, const struct counters *b)
+{
+    if (a->valid != b->valid)
+        return 0;
+    for (int id = 0; id < COUNTER_COUNT; id++)
+        if (counters_has(a, (enum counter_id)id) && a->value[id] != b->value[id])
+            return 0;
     return 1;
 }
 
@@ -215,12 +241,32 @@ static struct stack_table *write_random(const char *path, int n, int maxdepth, s
             th->flags = (uint32_t)(rnd() & 7);
             th->cpu_ns = (j == 3) ? UINT64_MAX - rnd() % 5 : rnd() % (3 * MS);
             th->wall_ns = rnd() % (3 * MS);
+            /* Not from rnd(), so the 1.0 seeds' samples stay what this
+             * function writes (test_v1_0_file). */
+            th->mem_grow = (uint64_t)(i * 7 + (int)j) % 5 == 0 ? (uint64_t)i * 4096 + j : 0;
+            th->mem_release = (i + (int)j) % 7 == 3 ? UINT64_MAX - (uint64_t)i : 0;
         }
         k.s.threads = k.th;
+        /* A child process described on its first sample; counters now and
+         * then, with some bits set and some not. */
+        if (k.s.pid == 4243 && i == 49) {
+            k.proc = (struct process_info){ .pid = 4243, .ppid = 4242, .python = "3.13.0" };
+            snprintf(k.proc.command, sizeof k.proc.command, "python3 -c 'print(\"\\u00e9\")'");
+            k.s.process = &k.proc;
+        }
+        if (i % 4 == 1) {
+            for (int id = 0; id < COUNTER_COUNT; id++)
+                if ((i + id) % 3)
+                    counters_set(&k.ctr, (enum counter_id)id,
+                                 id == 0 ? UINT64_MAX : (uint64_t)i << id);
+            k.s.counters = &k.ctr;
+        }
         *err = rec_writer_sample(w, t, &k.s);
         if (kept) {
             kept[i] = k;
             kept[i].s.threads = kept[i].th;
+            kept[i].s.process = k.s.process ? &kept[i].proc : NULL;
+            kept[i].s.counters = k.s.counters ? &kept[i].ctr : NULL;
         }
     }
     int cerr = rec_writer_close(w, summary);
@@ -348,10 +394,32 @@ static void test_round_trip(void)
     CHECK_INT(rec_reader_summary(r, NULL), 0, "no summary before reading to it");
 
     int n = 0, same = 1, ret, empty_samples = 0, empty_stacks = 0;
+    int procs_ok = 1, nprocs = 0, counters_ok = 1, ncounters = 0, mem = 0;
     struct sample s;
     while ((ret = rec_reader_next(r, &s)) == 1) {
         if (n >= NSAMPLES || !same_sample(&s, &kept[n].s))
             same = 0;
+        if (n < NSAMPLES) {
+            const struct sample *k = &kept[n].s;
+            /* Written: the child's description; the target is described
+             * from the metadata before its first sample. */
+            if (k->process)
+                procs_ok &= s.process && same_process(s.process, k->process);
+            else if (n == 0)
+                procs_ok &= s.process && s.process->pid == 4242 && s.process->ppid == 0 &&
+                            strcmp(s.process->python, "3.12.1") == 0 &&
+                            strcmp(s.process->command, test_meta().command) == 0;
+            else
+                procs_ok &= s.process == NULL;
+            nprocs += s.process != NULL;
+            if (k->counters)
+                counters_ok &= s.counters && same_counters(s.counters, k->counters);
+            else
+                counters_ok &= s.counters == NULL;
+            ncounters += s.counters != NULL;
+            for (uint32_t j = 0; j < s.nthreads; j++)
+                mem += s.threads[j].mem_grow != 0 || s.threads[j].mem_release != 0;
+        }
         if (s.nthreads == 0)
             empty_samples++;
         for (uint32_t j = 0; j < s.nthreads; j++)
@@ -361,6 +429,9 @@ static void test_round_trip(void)
     CHECK_INT(ret, 0, "read to the end");
     CHECK_INT(n, NSAMPLES, "every sample read");
     CHECK(same, "every sample as written: times (one going back), pids, threads, flags, weights");
+    CHECK(mem > 100, "memory growth and release per thread come back");
+    CHECK(procs_ok && nprocs == 2, "process records: the target from the metadata, the child as written");
+    CHECK(counters_ok && ncounters == NSAMPLES / 4, "counters: each attached to its sample, valid bits and values");
     CHECK(empty_samples > 0 && empty_stacks > 0, "samples without threads and empty stacks");
     CHECK_INT(rec_reader_truncated(r), 0, "not truncated");
     CHECK(same_dict(t, rec_reader_dict(r)), "dictionary rebuilt with the same ids");
@@ -424,11 +495,11 @@ static void test_edge_samples(void)
         many[i].cpu_ns = i;
         many[i].wall_ns = UINT64_MAX;
     }
-    struct sample s = { 0, UINT32_MAX, 1000, many };
+    struct sample s = { .time_ns = 0, .pid = UINT32_MAX, .nthreads = 1000, .threads = many };
     CHECK_INT(rec_writer_sample(w, t, &s), 0, "1000 threads, a 2000-deep stack");
-    struct sample none = { UINT64_MAX, 0, 0, NULL };
+    struct sample none = { .time_ns = UINT64_MAX, .pid = 0, .nthreads = 0, .threads = NULL };
     CHECK_INT(rec_writer_sample(w, t, &none), 0, "no threads, time UINT64_MAX");
-    struct sample zero = { 0, 0, 0, NULL };
+    struct sample zero = { .time_ns = 0, .pid = 0, .nthreads = 0, .threads = NULL };
     CHECK_INT(rec_writer_sample(w, t, &zero), 0, "time back to 0");
     CHECK_INT(rec_writer_close(w, NULL), 0, "close without a summary");
 
@@ -466,8 +537,8 @@ static void test_writer_args(void)
     CHECK_INT(rec_writer_open(path, NULL, &w), -EINVAL, "no meta: -EINVAL");
     CHECK_INT(rec_writer_open(path, &meta, &w), 0, "open");
     struct stack_table *t = stack_table_new(), *other = stack_table_new();
-    struct sample_thread th = { 1, 0, 5, 0, 0, 0 };
-    struct sample s = { 1, 1, 1, &th };
+    struct sample_thread th = { 1, 0, 5, 0, 0, 0, 0, 0 };
+    struct sample s = { .time_ns = 1, .pid = 1, .nthreads = 1, .threads = &th };
     CHECK_INT(rec_writer_sample(w, t, &s), -EINVAL, "a stack not in the table: -EINVAL");
     th.stack = 0;
     th.name = 9;
@@ -542,6 +613,7 @@ static void test_truncation(void)
     printf("# %zu bytes, header %zu, %d records\n", len, b.header, b.n);
 
     int bad_open = 0, errors = 0, wrong_samples = 0, wrong_trunc = 0, boundaries = 0;
+    int wrong_attachments = 0;
     for (size_t cut = 0; cut <= len; cut++) {
         struct rec_reader *r = NULL;
         int ret = rec_reader_open_mem(data, cut, &r);
@@ -566,6 +638,10 @@ static void test_truncation(void)
         while ((ret = rec_reader_next(r, &s)) == 1) {
             if (n >= 12 || !same_sample(&s, &kept[n].s))
                 wrong_samples++;
+            else if ((n == 0) != (s.process != NULL) ||
+                     (kept[n].s.counters ? !s.counters || !same_counters(s.counters, kept[n].s.counters)
+                                         : s.counters != NULL))
+                wrong_attachments++;
             n++;
         }
         errors += ret != 0;
@@ -577,6 +653,7 @@ static void test_truncation(void)
     CHECK_INT(errors, 0, "every cut reads without error");
     CHECK_INT(wrong_samples, 0, "every cut reads exactly the samples wholly inside it");
     CHECK_INT(wrong_trunc, 0, "truncated set except at record boundaries");
+    CHECK_INT(wrong_attachments, 0, "every cut: whole samples come with their process and counters");
     CHECK_INT(boundaries, b.n + 1, "boundaries seen");
 
     /* The buffered file reader agrees on a few cuts. */
@@ -662,9 +739,12 @@ static void put_record(struct vbuf *b, uint8_t type, const struct vbuf *payload)
 }
 
 /* string 1 "f", frame 0 (1, 1, 3, 1), node 1 (0, 0), then a sample of one
- * thread on node 1. With extras, every record carries trailing fields a
- * later minor version might add, and records of unknown types sit
- * between them. */
+ * thread on node 1 (1.0: 6 fields per thread). With extras, as a later
+ * minor might write: every record carries trailing fields, records of
+ * unknown types sit between them, the sample has 10 fields per thread
+ * (memory 4096 grown, 8 released, then two unknown), and a process record
+ * and a counters record (rss 1000, gc_count0 7, and counter 40, which
+ * this version does not know) come before the sample. */
 static void put_body(struct vbuf *b, int extras)
 {
     struct vbuf p;
@@ -672,7 +752,6 @@ static void put_body(struct vbuf *b, int extras)
     if (extras) {
         vbuf_put_bytes(&p, "future", 6);
         put_record(b, 99, &p);
-        put_record(b, 6, &p);       /* process counters: reserved, skipped */
         put_record(b, 0, &p);
         p.len = 0;
         put_record(b, 200, &p);     /* empty payload */
@@ -697,11 +776,29 @@ static void put_body(struct vbuf *b, int extras)
     if (extras)
         vbuf_put_uvarint(&p, 1);
     put_record(b, 3, &p);
+    if (extras) {
+        p.len = 0;
+        vbuf_put_uvarint(&p, 77);   /* process: pid, ppid, python, command */
+        vbuf_put_uvarint(&p, 1);
+        vbuf_put_uvarint(&p, 4);
+        vbuf_put_bytes(&p, "3.13", 4);
+        vbuf_put_uvarint(&p, 2);
+        vbuf_put_bytes(&p, "py", 2);
+        vbuf_put_uvarint(&p, 99);   /* a later field */
+        put_record(b, 7, &p);
+        p.len = 0;
+        vbuf_put_uvarint(&p, 1ull << CTR_RSS | 1ull << CTR_GC_COUNT0 | 1ull << 40);
+        vbuf_put_uvarint(&p, 1000);
+        vbuf_put_uvarint(&p, 7);
+        vbuf_put_uvarint(&p, 123456);   /* counter 40's value */
+        vbuf_put_uvarint(&p, 5);        /* a later field */
+        put_record(b, 6, &p);
+    }
     p.len = 0;
     vbuf_put_svarint(&p, 5000);     /* time */
     vbuf_put_uvarint(&p, 77);       /* pid */
     vbuf_put_uvarint(&p, 1);        /* threads */
-    vbuf_put_uvarint(&p, extras ? 8 : 6);
+    vbuf_put_uvarint(&p, extras ? 10 : 6);
     vbuf_put_uvarint(&p, 10);       /* tid */
     vbuf_put_uvarint(&p, 1);        /* name */
     vbuf_put_uvarint(&p, 1);        /* stack */
@@ -709,6 +806,8 @@ static void put_body(struct vbuf *b, int extras)
     vbuf_put_uvarint(&p, 400);      /* cpu */
     vbuf_put_uvarint(&p, 500);      /* wall */
     if (extras) {
+        vbuf_put_uvarint(&p, 4096);     /* mem_grow */
+        vbuf_put_uvarint(&p, 8);        /* mem_release */
         vbuf_put_uvarint(&p, UINT64_MAX);
         vbuf_put_uvarint(&p, 0);
         vbuf_put_bytes(&p, "tail", 4);
@@ -724,6 +823,9 @@ static void put_body(struct vbuf *b, int extras)
 
 /* Reads every sample of b; returns how many, and the last one with its
  * first thread copied to *th (the reader's copy goes with the reader). */
+static struct process_info last_process;
+static struct counters last_counters;
+
 static int read_one_sample(const struct vbuf *b, struct sample *out, struct sample_thread *th)
 {
     struct rec_reader *r;
@@ -738,11 +840,81 @@ static int read_one_sample(const struct vbuf *b, struct sample *out, struct samp
         if (s.nthreads)
             *th = s.threads[0];
         out->threads = th;
+        if (s.process)
+            last_process = *s.process;
+        if (s.counters)
+            last_counters = *s.counters;
+        out->process = s.process ? &last_process : NULL;
+        out->counters = s.counters ? &last_counters : NULL;
     }
     if (ret == 0 && rec_reader_truncated(r))
         ret = -PT_ERR_TRUNCATED;
     rec_reader_close(r);
     return ret < 0 ? ret : n;
+}
+
+/* small.rec as the 1.0 writer wrote it (tests/fuzz/seeds/recording/
+ * v1.0-small.rec): write_random(3 samples, depth 4) from rng_state 1. */
+static const uint8_t v1_0_small[] = {
+    0x50, 0x59, 0x54, 0x4f, 0x50, 0x52, 0x45, 0x43, 0x01, 0x00, 0x00, 0x00,
+    0x32, 0x92, 0x21, 0x06, 0x33, 0x2e, 0x31, 0x32, 0x2e, 0x31, 0x1d, 0x70,
+    0x79, 0x74, 0x68, 0x6f, 0x6e, 0x33, 0x20, 0x2d, 0x6d, 0x20, 0xc3, 0xa9,
+    0x74, 0xc3, 0xa9, 0x20, 0x2d, 0x2d, 0x66, 0x6c, 0x61, 0x67, 0x20, 0x27,
+    0x61, 0x20, 0x62, 0x27, 0x95, 0x9a, 0x97, 0xec, 0xe3, 0x9f, 0xe7, 0xcb,
+    0x17, 0xe5, 0x07, 0x01, 0x0b, 0x01, 0x4d, 0x61, 0x69, 0x6e, 0x54, 0x68,
+    0x72, 0x65, 0x61, 0x64, 0x01, 0x0b, 0x02, 0x77, 0x6f, 0x72, 0x6b, 0x65,
+    0x72, 0x2d, 0xe2, 0x82, 0xac, 0x04, 0x08, 0x82, 0x80, 0x9b, 0x01, 0x92,
+    0x21, 0x00, 0x06, 0x01, 0x0b, 0x03, 0xf0, 0x9f, 0x90, 0x8d, 0x5f, 0x73,
+    0x6e, 0x61, 0x6b, 0x65, 0x01, 0x10, 0x04, 0x2f, 0x68, 0x6f, 0x6d, 0x65,
+    0x2f, 0xc3, 0xbc, 0x2f, 0x6c, 0x69, 0x62, 0x2e, 0x70, 0x79, 0x01, 0x09,
+    0x05, 0x5f, 0x5f, 0x69, 0x6e, 0x69, 0x74, 0x5f, 0x5f, 0x01, 0x1e, 0x06,
+    0x3c, 0x66, 0x72, 0x6f, 0x7a, 0x65, 0x6e, 0x20, 0x69, 0x6d, 0x70, 0x6f,
+    0x72, 0x74, 0x6c, 0x69, 0x62, 0x2e, 0x5f, 0x62, 0x6f, 0x6f, 0x74, 0x73,
+    0x74, 0x72, 0x61, 0x70, 0x3e, 0x02, 0x06, 0x00, 0x03, 0x04, 0x82, 0x05,
+    0x42, 0x02, 0x06, 0x01, 0x05, 0x06, 0x92, 0x2e, 0x4c, 0x03, 0x03, 0x01,
+    0x00, 0x00, 0x03, 0x03, 0x02, 0x01, 0x01, 0x04, 0x14, 0x82, 0xaa, 0xdc,
+    0x02, 0x92, 0x21, 0x01, 0x06, 0xe8, 0x07, 0x00, 0x02, 0x03, 0xa4, 0xdb,
+    0x2e, 0xfb, 0xc5, 0x9c, 0x01, 0x01, 0x0a, 0x07, 0x6e, 0x61, 0xc3, 0xaf,
+    0x76, 0x65, 0x5f, 0xce, 0xbb, 0x01, 0x0c, 0x08, 0x2f, 0x73, 0x72, 0x76,
+    0x2f, 0x61, 0x70, 0x70, 0x2e, 0x70, 0x79, 0x01, 0x0a, 0x09, 0xe6, 0x97,
+    0xa5, 0xe6, 0x9c, 0xac, 0xe8, 0xaa, 0x9e, 0x02, 0x07, 0x02, 0x07, 0x08,
+    0xe2, 0x0a, 0x84, 0x01, 0x02, 0x06, 0x03, 0x05, 0x06, 0x01, 0xaa, 0x01,
+    0x02, 0x06, 0x04, 0x09, 0x08, 0xbc, 0x17, 0x22, 0x03, 0x03, 0x03, 0x00,
+    0x02, 0x03, 0x03, 0x04, 0x03, 0x03, 0x03, 0x03, 0x05, 0x00, 0x04, 0x04,
+    0x1f, 0xca, 0x97, 0xcd, 0x02, 0x92, 0x21, 0x02, 0x06, 0xe8, 0x07, 0x00,
+    0x04, 0x07, 0xaa, 0x9f, 0xa8, 0x01, 0xcc, 0xd9, 0x55, 0xd7, 0x45, 0x01,
+    0x05, 0x02, 0xf8, 0x92, 0x75, 0xcb, 0x8c, 0x22, 0x05, 0x09, 0x03, 0x01,
+    0x00, 0xc0, 0x8d, 0xb7, 0x01, 0x01, 0x00,
+};
+
+static void test_v1_0_file(void)
+{
+    static struct kept kept[3];
+    const char *path = tmp_path("v1.1-small.rec");
+    int err;
+    rng_state = 1;
+    stack_table_free(write_random(path, 3, 4, kept, NULL, &err));
+    struct rec_reader *r;
+    CHECK_INT(rec_reader_open_mem(v1_0_small, sizeof v1_0_small, &r), 0, "a 1.0 file opens");
+    if (!r)
+        return;
+    CHECK_STR(rec_reader_meta(r)->command, test_meta().command, "... its metadata");
+    struct sample s;
+    int n = 0, same = 1, bare = 1;
+    while (rec_reader_next(r, &s) == 1) {
+        same &= n < 3 && same_threads(&s, &kept[n].s, 0);
+        for (uint32_t j = 0; j < s.nthreads; j++)
+            bare &= s.threads[j].mem_grow == 0 && s.threads[j].mem_release == 0;
+        bare &= !s.process && !s.counters;
+        n++;
+    }
+    CHECK(n == 3 && same, "... its samples are what the writer was given");
+    CHECK(bare, "... with no memory fields and no attachments");
+    struct recording_summary sum;
+    CHECK(rec_reader_summary(r, &sum) == 1 && sum.samples == 3 && !rec_reader_truncated(r),
+          "... and its summary");
+    rec_reader_close(r);
+    unlink(path);
 }
 
 static void test_versions(void)
@@ -755,6 +927,8 @@ static void test_versions(void)
     put_body(&b, 0);
     CHECK_INT(read_one_sample(&b, &s, &tid), 1, "a hand-made recording reads");
     CHECK(tid.tid == 10 && s.time_ns == 5000 && s.pid == 77, "... its sample");
+    CHECK(tid.mem_grow == 0 && tid.mem_release == 0 && !s.process && !s.counters,
+          "1.0: six fields per thread, no memory, no attachments");
 
     b.len = 0;
     put_header(&b, REC_FORMAT_MAJOR, 9, 1);
@@ -763,6 +937,13 @@ static void test_versions(void)
               "a later minor: unknown records skipped, extra fields ignored");
     CHECK(tid.tid == 10 && tid.wall_ns == 500 && tid.flags == 3 && tid.stack == 1,
           "... and the known fields read right");
+    CHECK(tid.mem_grow == 4096 && tid.mem_release == 8, "... memory from 10 fields per thread");
+    CHECK(s.process && s.process->pid == 77 && s.process->ppid == 1 &&
+          strcmp(s.process->python, "3.13") == 0 && strcmp(s.process->command, "py") == 0,
+          "... a process record with a later field");
+    CHECK(s.counters && s.counters->valid == (1ull << CTR_RSS | 1ull << CTR_GC_COUNT0) &&
+          s.counters->value[CTR_RSS] == 1000 && s.counters->value[CTR_GC_COUNT0] == 7,
+          "... counters: an unknown counter skipped, the known ones read");
 
     b.len = 0;
     put_header(&b, REC_FORMAT_MAJOR + 1, 0, 0);
@@ -842,6 +1023,13 @@ static void test_corrupt(void)
     CASE("tid beyond 32 bits", REC(4, (U(0), U(1), U(1), U(6), U(1ull << 40), U(0), U(0),
                                       U(0), U(0), U(0))));
     CASE("summary with target_exited 2", REC(5, (U(1), U(0), U(0), U(0), U(2), U(0))));
+    CASE("process cut inside its command", REC(7, (U(5), U(1), U(0), U(9),
+                                                  vbuf_put_bytes(&p, "abc", 3))));
+    CASE("process without a command", REC(7, (U(5), U(1), U(0))));
+    CASE("process pid beyond 32 bits", REC(7, (U(1ull << 35), U(1), U(0), U(0))));
+    CASE("counters with fewer values than bits", REC(6, (U(7), U(1), U(2))));
+    CASE("counters with a value over 10 bytes",
+         REC(6, (U(1), vbuf_put_bytes(&p, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11))));
     CASE("summary cut short", REC(5, (U(1), U(0))));
     CASE("record longer than any record can be",
          (vbuf_put_u8(&b, 1), vbuf_put_uvarint(&b, 1ull << 40)));
@@ -902,7 +1090,7 @@ static void test_write_errors(void)
     struct recording_meta meta = test_meta();
     struct stack_table *t = stack_table_new();
     struct rec_writer *w;
-    struct sample s = { 1, 1, 0, NULL };
+    struct sample s = { .time_ns = 1, .pid = 1, .nthreads = 0, .threads = NULL };
     /* The header is written at open, so a full device is reported there. */
     CHECK_INT(rec_writer_open("/dev/full", &meta, &w), -ENOSPC, "open /dev/full: -ENOSPC at once");
 
@@ -945,8 +1133,8 @@ static void test_flush_policy(void)
     struct stat st;
     CHECK(stat(path, &st) == 0 && st.st_size > 0, "the header is written at open");
     CHECK_INT(count_samples(path), 0, "a recording with no samples reads back empty");
-    struct sample_thread th = { 1, 0, 0, 0, 0, 0 };
-    struct sample s = { 0, 1, 1, &th };
+    struct sample_thread th = { 1, 0, 0, 0, 0, 0, 0, 0 };
+    struct sample s = { .time_ns = 0, .pid = 1, .nthreads = 1, .threads = &th };
     th.stack = random_stack(t, 10);
     rec_writer_sample(w, t, &s);
     CHECK_INT(count_samples(path), 1, "the first sample is on disk at once");
@@ -967,8 +1155,8 @@ static void test_flush_policy(void)
     /* 64 KiB of samples within a second are flushed without waiting. */
     static struct sample_thread many[512];
     for (int i = 0; i < 512; i++)
-        many[i] = (struct sample_thread){ (uint32_t)i, 0, th.stack, 0, 1ull << 62, 1ull << 62 };
-    struct sample big = { 1 * SEC + 2, 1, 512, many };
+        many[i] = (struct sample_thread){ (uint32_t)i, 0, th.stack, 0, 1ull << 62, 1ull << 62, 0, 0 };
+    struct sample big = { .time_ns = 1 * SEC + 2, .pid = 1, .nthreads = 512, .threads = many };
     for (int i = 0; i < 8; i++)
         rec_writer_sample(w, t, &big);
     CHECK(count_samples(path) > 52, "a buffer over 64 KiB is flushed early");
@@ -1001,7 +1189,7 @@ static void test_sigkill(void)
         struct rec_writer *w;
         if (rec_writer_open(path, &meta, &w) != 0)
             _exit(2);
-        struct sample_thread th[2] = { { 1, 0, 0, SAMPLE_RUNNING, 0, 0 }, { 2, 0, 0, 0, 0, 0 } };
+        struct sample_thread th[2] = { { 1, 0, 0, SAMPLE_RUNNING, 0, 0, 0, 0 }, { 2, 0, 0, 0, 0, 0, 0, 0 } };
         for (int i = 0;; i++) {
             double el = mono_s() - t0;
             if (el > 30)
@@ -1009,7 +1197,7 @@ static void test_sigkill(void)
             th[0].stack = random_stack(t, 20);
             th[1].stack = random_stack(t, 20);
             th[0].wall_ns = th[1].wall_ns = 10 * MS;
-            struct sample s = { (uint64_t)(el * 1e9), 7, 2, th };
+            struct sample s = { .time_ns = (uint64_t)(el * 1e9), .pid = 7, .nthreads = 2, .threads = th };
             if (rec_writer_sample(w, t, &s) != 0)
                 _exit(4);
             sleep_until(t0 + (i + 1) * 0.010);
@@ -1071,7 +1259,7 @@ static void test_throughput(void)
     struct rec_writer *w;
     rec_writer_open(path, &meta, &w);
     enum { N = 300000 };
-    struct sample_thread th[2] = { { 11, 0, 0, 1, 0, 0 }, { 12, 0, 0, 0, 0, 0 } };
+    struct sample_thread th[2] = { { 11, 0, 0, 1, 0, 0, 0, 0 }, { 12, 0, 0, 0, 0, 0, 0, 0 } };
     int errors = 0;
     double start = cpu_s();
     for (int i = 0; i < N; i++) {
@@ -1079,7 +1267,7 @@ static void test_throughput(void)
         th[1].stack = stacks[rnd() % 500];
         th[0].cpu_ns = 100000 + rnd() % 1000;
         th[0].wall_ns = th[1].wall_ns = 100000;
-        struct sample s = { (uint64_t)i * 100000, 7, 2, th };
+        struct sample s = { .time_ns = (uint64_t)i * 100000, .pid = 7, .nthreads = 2, .threads = th };
         errors += rec_writer_sample(w, t, &s) != 0;
     }
     errors += rec_writer_close(w, NULL) != 0;
@@ -1109,6 +1297,10 @@ static int write_seeds(const char *dir)
         return 1;
     snprintf(path, sizeof path, "%s/twelve.rec", dir);
     stack_table_free(write_random(path, 12, 5, NULL, NULL, &err));
+    if (err)
+        return 1;
+    snprintf(path, sizeof path, "%s/processes.rec", dir);
+    stack_table_free(write_random(path, 60, 3, NULL, &sum, &err));
     if (err)
         return 1;
     snprintf(path, sizeof path, "%s/header-only.rec", dir);
@@ -1145,6 +1337,7 @@ int main(int argc, char **argv)
     UNIT_RUN(test_truncation);
     UNIT_RUN(test_not_recordings);
     UNIT_RUN(test_versions);
+    UNIT_RUN(test_v1_0_file);
     UNIT_RUN(test_corrupt);
     UNIT_RUN(test_write_errors);
     UNIT_RUN(test_flush_policy);
