@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerate screenshots/: pytop's live view on examples/demo.py, run in a
 # private tmux server at 120x36, one screen per view (Functions and its WALL
-# variant, Threads, Call tree, Source, Memory, the help overlay). Each is
+# and memory-growth variants, Threads, Call tree, Source, Memory, the help
+# overlay). Each is
 # saved as text (tmux capture-pane -p, screenshots/NAME.txt) and as a PNG
 # (capture-pane -e -> tests/tui/ansi2html.py -> headless Chromium).
 #
@@ -121,6 +122,8 @@ keys Home Enter; shot source
 keys Escape
 keys 5;       shot memory
 keys 1
+keys m;       shot functions-memory
+keys m
 keys '?';     shot help
 keys Escape
 tm send-keys -t shots q

@@ -105,7 +105,8 @@ int session_snapshot(struct session *s, enum model_range r, enum model_weight w,
     };
     session_lock(s);
     rc = export_model_to_file(path, s->model, s->dict, r, filter, s->snapshot_format,
-                              w == MODEL_CPU ? EXPORT_CPU : EXPORT_WALL, &ctx);
+                              w == MODEL_CPU ? EXPORT_CPU
+                              : w == MODEL_WALL ? EXPORT_WALL : EXPORT_MEMORY, &ctx);
     session_unlock(s);
     return rc;
 }
@@ -113,54 +114,6 @@ int session_snapshot(struct session *s, enum model_range r, enum model_weight w,
 const char *session_snapshot_dir(const struct session *s)
 {
     return s->snapshot_dir;
-}
-
-void session_add_point(struct session *s, const struct session_point *p)
-{
-    if (s->npoints == SESSION_POINTS_MAX) {
-        /* Thin by halves, keeping each pair's larger values, so a long run
-         * keeps its whole history at a coarser grain. */
-        size_t k = 0;
-        for (size_t i = 0; i + 1 < s->npoints; i += 2, k++) {
-            struct session_point m = s->points[i + 1];
-            for (int c = 0; c < SESSION_COUNTERS; c++)
-                if (s->points[i].value[c] > m.value[c])
-                    m.value[c] = s->points[i].value[c];
-            s->points[k] = m;
-        }
-        s->npoints = k;
-    }
-    if (s->npoints == s->cap_points) {
-        size_t cap = s->cap_points ? s->cap_points * 2 : 256;
-        if (cap > SESSION_POINTS_MAX)
-            cap = SESSION_POINTS_MAX;
-        struct session_point *n = realloc(s->points, cap * sizeof *n);
-        if (!n)
-            return;     /* the history is a nicety: go on without this point */
-        s->points = n;
-        s->cap_points = cap;
-    }
-    s->points[s->npoints++] = *p;
-}
-
-int session_points(struct session *s, uint64_t from_ns, struct session_point **out, size_t *n)
-{
-    session_lock(s);
-    size_t first = 0;
-    while (first < s->npoints && s->points[first].time_ns < from_ns)
-        first++;
-    size_t count = s->npoints - first;
-    struct session_point *v = malloc((count ? count : 1) * sizeof *v);
-    if (!v) {
-        session_unlock(s);
-        return -ENOMEM;
-    }
-    if (count)
-        memcpy(v, s->points + first, count * sizeof *v);
-    session_unlock(s);
-    *out = v;
-    *n = count;
-    return 0;
 }
 
 int session_read_source(struct session *s, const char *path, char **data, size_t *len)
@@ -234,7 +187,6 @@ void session_free(struct session *s)
     if (!s)
         return;
     s->ops->release(s);
-    free(s->points);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

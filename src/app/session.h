@@ -17,18 +17,6 @@
 #include "model/model.h"
 #include "record/export.h"
 
-/* Counters of the Memory view, in this order. Later issues append. */
-enum session_counter {
-    COUNTER_RSS,
-    COUNTER_PEAK_RSS,
-    SESSION_COUNTERS
-};
-
-struct session_point {
-    uint64_t time_ns;                   /* sample time, as the model's */
-    uint64_t value[SESSION_COUNTERS];   /* bytes */
-};
-
 struct session_info {
     int replay;                 /* a recording: show the replay controls */
     uint32_t pid;
@@ -44,7 +32,10 @@ struct session_info {
     double achieved_hz;
     int have_cpu;               /* cpu_percent is known */
     double cpu_percent;         /* the process's CPU use, 100 = one core */
-    int have_memory;            /* rss_bytes is known; the Memory view has data */
+    /* The target's RSS as the session read it, when it did: the header's
+     * fallback while the model has no counters (model_counters is what
+     * the Memory view and the header show). */
+    int have_memory;
     uint64_t rss_bytes;
     uint32_t threads;           /* threads now (0: unknown) */
     int ended;                  /* the target exited (replay: and the clock is at the end) */
@@ -71,7 +62,7 @@ void session_tick(struct session *s, uint64_t mono_ns);
 void session_set_playing(struct session *s, int playing);
 int session_seek(struct session *s, int64_t delta_ns);
 
-/* Forget what the model holds (the counters' history stays). */
+/* Forget what the model holds. */
 void session_reset(struct session *s);
 /* The model's window, kept across a replay's rebuilds. */
 void session_set_window(struct session *s, uint64_t window_ns);
@@ -82,10 +73,6 @@ void session_set_window(struct session *s, uint64_t window_ns);
 int session_snapshot(struct session *s, enum model_range r, enum model_weight w,
                      const struct model_filter *filter, char *path, size_t cap);
 const char *session_snapshot_dir(const struct session *s);
-
-/* The counters' history from from_ns on, into a malloc'd array the caller
- * frees. Returns 0 (possibly with *n = 0) or -ENOMEM. */
-int session_points(struct session *s, uint64_t from_ns, struct session_point **out, size_t *n);
 
 /* A source file as the target would see it, whole and NUL-terminated,
  * into a malloc'd buffer the caller frees. Returns 0 or a negative error

@@ -7,6 +7,7 @@
 
 #include "app/export_cmd.h"
 #include "app/session.h"
+#include "python/discover.h"
 
 struct session_ops {
     void (*info)(struct session *s, struct session_info *out);
@@ -25,6 +26,9 @@ struct session_options {
     double speed;                       /* replay: clock speed, 1 = real time */
     const char *snapshot_dir;           /* borrowed */
     enum export_format snapshot_format;
+    int native, native_all;             /* live: --native, --native-all */
+    int subprocesses;                   /* live: --subprocesses */
+    enum py_layout_source layout_source;   /* live: for descendants */
 };
 
 struct session {
@@ -41,20 +45,13 @@ struct session {
     uint32_t rate_hz;
     const char *snapshot_dir;
     enum export_format snapshot_format;
-    /* Counter history, oldest first; under the lock. */
-    struct session_point *points;
-    size_t npoints, cap_points;
 };
 
 /* The model's retention: the longest window the UI offers. */
 #define SESSION_RETENTION_NS (300ULL * 1000000000ULL)
-/* The history keeps at most this many points, thinned by halves. */
-#define SESSION_POINTS_MAX 4096
-
 void session_base_init(struct session *s, const struct session_ops *ops,
                        const struct session_options *o);
 /* A model over dict with the session's window and the shared retention. */
 struct model *session_new_model(const struct session *s, const struct stack_table *dict);
-void session_add_point(struct session *s, const struct session_point *p);   /* under the lock */
 
 #endif

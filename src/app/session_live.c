@@ -46,12 +46,9 @@ struct live_session {
 static void read_counters(struct live_session *ls, uint64_t t)
 {
     pid_t pid = ls->target->pid;
-    struct session_point p = { .time_ns = t };
-    if (proc_memory(pid, &p.value[COUNTER_RSS], &p.value[COUNTER_PEAK_RSS]) == 0) {
+    uint64_t peak;
+    if (proc_memory(pid, &ls->rss, &peak) == 0)
         ls->have_memory = 1;
-        ls->rss = p.value[COUNTER_RSS];
-        session_add_point(&ls->base, &p);
-    }
     struct proc_usage u;
     if (proc_usage_read(pid, &u) != 0)
         return;

@@ -25,36 +25,77 @@ void footer_status(const struct screen *scr, int y, const char *msg, enum ui_rol
 
 struct key_label {
     const char *key, *label;
+    int keep;               /* leave out: 1 first ... 9 never */
+    unsigned when;          /* KEYBAR_* conditions, 0: always */
 };
 
-static const struct key_label live_keys[] = {
-    { "F1/?", "Help" }, { "Tab", " View" }, { "c", " CPU/Wall" }, { "s", " Save" },
-    { "p", " Pause" }, { "/", " Filter" }, { "< >", " Sort" }, { "+ -", " Window" },
-    { "q", " Quit" },
+enum {
+    KEYBAR_LIVE = 1u << 0,
+    KEYBAR_REPLAY = 1u << 1,
+    KEYBAR_FUNCTIONS = 1u << 2,
+    KEYBAR_PROCESSES = 1u << 3,     /* more than one process */
 };
 
-static const struct key_label replay_keys[] = {
-    { "F1/?", "Help" }, { "Tab", " View" }, { "c", " CPU/Wall" }, { "s", " Save" },
-    { "p", " Play/Pause" }, { ", .", " Step" }, { "/", " Filter" }, { "< >", " Sort" },
-    { "+ -", " Window" }, { "q", " Quit" },
+static const struct key_label bar[] = {
+    { "F1/?", "Help", 9, 0 },
+    { "Tab", " View", 8, 0 },
+    { "c", " CPU/Wall", 7, 0 },
+    { "m", " +Mem", 5, KEYBAR_FUNCTIONS },
+    { "P", " Process", 6, KEYBAR_PROCESSES },
+    { "s", " Save", 3, 0 },
+    { "p", " Pause", 4, KEYBAR_LIVE },
+    { "p", " Play/Pause", 8, KEYBAR_REPLAY },
+    { ", .", " Step", 7, KEYBAR_REPLAY },
+    { "/", " Filter", 4, 0 },
+    { "< >", " Sort", 3, 0 },
+    { "+ -", " Window", 2, 0 },
+    { "q", " Quit", 9, 0 },
 };
 
-void footer_keys(const struct screen *scr, int y, int replay)
+#define NBAR (sizeof bar / sizeof *bar)
+
+static int entry_width(const struct key_label *k)
 {
-    const struct key_label *keys = replay ? replay_keys : live_keys;
-    size_t n = replay ? sizeof replay_keys / sizeof *replay_keys
-                      : sizeof live_keys / sizeof *live_keys;
-    /* Two spaces between entries when they fit, else one. */
-    int full = 0;
-    for (size_t i = 0; i < n; i++)
-        full += text_width(keys[i].key) + text_width(keys[i].label) + 2;
-    int gap = full - 2 <= scr->cols ? 2 : 1;
-    int x = 0;
-    for (size_t i = 0; i < n && x < scr->cols; i++) {
-        if (i)
+    return text_width(k->key) + text_width(k->label);
+}
+
+void footer_keys(const struct screen *scr, int y, int replay, unsigned scope, size_t nprocs)
+{
+    unsigned have = (replay ? KEYBAR_REPLAY : KEYBAR_LIVE) |
+                    (scope & SCOPE_FUNCTIONS ? KEYBAR_FUNCTIONS : 0) |
+                    (nprocs > 1 ? KEYBAR_PROCESSES : 0);
+    int on[NBAR];
+    int n = 0, width = 0;
+    for (size_t i = 0; i < NBAR; i++) {
+        on[i] = !bar[i].when || (bar[i].when & have);
+        if (on[i]) {
+            n++;
+            width += entry_width(&bar[i]);
+        }
+    }
+    /* Two spaces between entries when they fit, else one; then leave out
+     * entries, the least needed first, until the rest fit. */
+    int gap = width + 2 * (n - 1) <= scr->cols ? 2 : 1;
+    while (n > 1 && width + gap * (n - 1) > scr->cols) {
+        size_t victim = NBAR;
+        for (size_t i = 0; i < NBAR; i++)
+            if (on[i] && bar[i].keep < 9 && (victim == NBAR || bar[i].keep < bar[victim].keep))
+                victim = i;
+        if (victim == NBAR)
+            break;
+        on[victim] = 0;
+        n--;
+        width -= entry_width(&bar[victim]);
+    }
+    int x = 0, first = 1;
+    for (size_t i = 0; i < NBAR && x < scr->cols; i++) {
+        if (!on[i])
+            continue;
+        if (!first)
             x += screen_put(scr, y, x, scr->cols - x, gap == 2 ? "  " : " ", ROLE_NORMAL, 0);
-        x += screen_put(scr, y, x, scr->cols - x, keys[i].key, ROLE_KEY, 0);
-        x += screen_put(scr, y, x, scr->cols - x, keys[i].label, ROLE_KEY_LABEL, 0);
+        first = 0;
+        x += screen_put(scr, y, x, scr->cols - x, bar[i].key, ROLE_KEY, 0);
+        x += screen_put(scr, y, x, scr->cols - x, bar[i].label, ROLE_KEY_LABEL, 0);
     }
 }
 

@@ -256,14 +256,101 @@ int layout_columns(const struct col_spec *cols, int n, int total, int gap, int *
     return shown;
 }
 
-int spark_levels(const uint64_t *times, const uint64_t *values, size_t n, uint64_t t0,
-                 uint64_t t1, int width, int levels, int *out, uint64_t *lo, uint64_t *hi)
+int layout_optional(const struct col_spec *cols, int n, int total, int gap, int slack,
+                    unsigned hidden, int keep, int *shown, int *widths)
+{
+    int vis[32], nvis = 0;
+    for (int i = 0; i < n && nvis < 32; i++)
+        if (!(hidden & (1u << i)))
+            vis[nvis++] = i;
+    for (;;) {
+        int need = slack;
+        for (int j = 0; j < nvis; j++)
+            need += cols[vis[j]].min + (j ? gap : 0);
+        if (need <= total)
+            break;
+        int victim = -1;
+        for (int j = 0; j < nvis; j++) {
+            const struct col_spec *c = &cols[vis[j]];
+            if (c->drop > 0 && vis[j] != keep &&
+                (victim < 0 || c->drop < cols[vis[victim]].drop))
+                victim = j;
+        }
+        if (victim < 0)
+            break;
+        memmove(vis + victim, vis + victim + 1, (size_t)(nvis - victim - 1) * sizeof *vis);
+        nvis--;
+    }
+    struct col_spec specs[32];
+    for (int j = 0; j < nvis; j++)
+        specs[j] = cols[vis[j]];
+    int k = layout_columns(specs, nvis, total, gap, widths);
+    for (int j = 0; j < k; j++)
+        shown[j] = vis[j];
+    return k;
+}
+
+void fmt_bytes_delta(char *buf, size_t cap, int64_t delta)
+{
+    if (delta == 0) {
+        snprintf(buf, cap, "0 B");
+        return;
+    }
+    char b[32];
+    uint64_t mag = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
+    fmt_bytes(b, sizeof b, mag);
+    snprintf(buf, cap, "%c%s", delta < 0 ? '-' : '+', b);
+}
+
+void fmt_rate(char *buf, size_t cap, double per_sec)
+{
+    if (!(per_sec > 0))     /* also NaN */
+        snprintf(buf, cap, "0.0/s");
+    else if (per_sec < 9.95)
+        snprintf(buf, cap, "%.1f/s", per_sec);
+    else if (per_sec < 999.5)
+        snprintf(buf, cap, "%.0f/s", per_sec);
+    else if (per_sec < 999.5e3)
+        snprintf(buf, cap, "%.1fk/s", per_sec / 1e3);
+    else if (per_sec < 999.5e6)
+        snprintf(buf, cap, "%.1fM/s", per_sec / 1e6);
+    else
+        snprintf(buf, cap, "%.1fG/s", per_sec / 1e9);
+}
+
+int total_rate(const uint64_t *times, const uint64_t *values, const unsigned char *valid,
+               size_t n, uint64_t t0, uint64_t t1, double *per_sec)
+{
+    int have = 0;
+    uint64_t first_t = 0, last_t = 0, prev = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((valid && !valid[i]) || times[i] < t0 || times[i] > t1)
+            continue;
+        if (!have) {
+            have = 1;
+            first_t = times[i];
+        } else if (values[i] > prev) {
+            sum += values[i] - prev;
+        }
+        prev = values[i];
+        last_t = times[i];
+    }
+    if (!have || last_t <= first_t)
+        return 0;
+    *per_sec = (double)sum * 1e9 / (double)(last_t - first_t);
+    return 1;
+}
+
+int spark_levels(const uint64_t *times, const uint64_t *values, const unsigned char *valid,
+                 size_t n, uint64_t t0, uint64_t t1, int width, int levels, int *out,
+                 uint64_t *lo, uint64_t *hi)
 {
     if (width <= 0)
         return 0;
     for (int i = 0; i < width; i++)
         out[i] = -1;
     uint64_t *cell = calloc((size_t)width, sizeof *cell);
+    /* Per cell: 0 no point, 1 a value, 2 only unavailable points. */
     unsigned char *have = calloc((size_t)width, 1);
     if (!cell || !have) {
         free(cell);
@@ -279,28 +366,36 @@ int spark_levels(const uint64_t *times, const uint64_t *values, size_t n, uint64
         int i = (int)((double)off / (double)span * width);
         if (i >= width)
             i = width - 1;
-        if (!have[i] || values[k] > cell[i])
+        if (valid && !valid[k]) {
+            if (!have[i])
+                have[i] = 2;
+            continue;
+        }
+        if (have[i] != 1 || values[k] > cell[i])
             cell[i] = values[k];
         have[i] = 1;
     }
-    int filled = 0, started = 0;
+    int filled = 0, carry = 0;
     uint64_t prev = 0, mn = UINT64_MAX, mx = 0;
     for (int i = 0; i < width; i++) {
-        if (have[i]) {
-            started = 1;
+        if (have[i] == 1) {
+            carry = 1;
             prev = cell[i];
-        } else if (started) {
+        } else if (have[i] == 2) {
+            carry = 0;
+            have[i] = 0;
+        } else if (carry) {
             cell[i] = prev;
             have[i] = 1;
         }
-        if (have[i]) {
+        if (have[i] == 1) {
             filled++;
             mn = cell[i] < mn ? cell[i] : mn;
             mx = cell[i] > mx ? cell[i] : mx;
         }
     }
     for (int i = 0; i < width; i++) {
-        if (!have[i])
+        if (have[i] != 1)
             continue;
         if (mx == mn || levels <= 1)
             out[i] = 0;

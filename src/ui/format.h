@@ -40,16 +40,44 @@ int fmt_fit(char *out, size_t cap, const char *s, int width, int keep_tail, int 
  * of columns shown. */
 struct col_spec {
     int min, want, flex;
+    /* For layout_optional: 0 always shown while it fits; n > 0 optional,
+     * left out first (lowest n first) when the columns do not fit. */
+    int drop;
 };
 int layout_columns(const struct col_spec *cols, int n, int total, int gap, int *widths);
+/* The same over the columns not in hidden (bit 1 << i), after leaving out
+ * optional columns, lowest drop first and never column keep (-1: none),
+ * until the rest fit at their minimums with slack columns to spare (so
+ * the flex columns keep some room). Writes the indexes of the columns
+ * shown into shown[] and their widths into widths[]; returns how many. */
+int layout_optional(const struct col_spec *cols, int n, int total, int gap, int slack,
+                    unsigned hidden, int keep, int *shown, int *widths);
 
-/* Sparkline: the values at times[i], over the time range [t0, t1], in
- * width cells, each the largest value whose time falls in it (cells with
- * none repeat the previous cell; cells before the first point are
- * empty: level -1). Levels run 0..levels-1 between the smallest and the
- * largest cell (all at 0 when they are equal). lo and hi, if not NULL,
- * receive that range. Returns the number of cells with a value. */
-int spark_levels(const uint64_t *times, const uint64_t *values, size_t n, uint64_t t0,
-                 uint64_t t1, int width, int levels, int *out, uint64_t *lo, uint64_t *hi);
+/* A signed change in bytes: "+1.2 MiB", "-512 B", "0 B". */
+void fmt_bytes_delta(char *buf, size_t cap, int64_t delta);
+/* Events per second: "0.0/s", "3.0/s", "42/s", "1.2k/s", "3.4M/s". */
+void fmt_rate(char *buf, size_t cap, double per_sec);
+
+/* The rate of a running total (page faults, collections) over the points
+ * of [t0, t1] whose valid[i] is set (valid NULL: all): the sum of its
+ * increases between consecutive valid points (a decrease, from a restart,
+ * counts as nothing) over the time from the first to the last of them.
+ * Returns 1 and *per_sec, or 0 with fewer than two such points or no time
+ * between them. */
+int total_rate(const uint64_t *times, const uint64_t *values, const unsigned char *valid,
+               size_t n, uint64_t t0, uint64_t t1, double *per_sec);
+
+/* Sparkline: the values at times[i] whose valid[i] is set (valid NULL:
+ * all), over the time range [t0, t1], in width cells, each the largest
+ * value whose time falls in it. A cell with no point repeats the previous
+ * cell; cells before the first point, and cells with only unavailable
+ * points (and the gap after them up to the next valid point), are empty:
+ * level -1. Levels run 0..levels-1 between the smallest and the largest
+ * cell shown (all at 0 when they are equal); unavailable points take no
+ * part in that scale. lo and hi, if not NULL, receive that range. Returns
+ * the number of cells with a value. */
+int spark_levels(const uint64_t *times, const uint64_t *values, const unsigned char *valid,
+                 size_t n, uint64_t t0, uint64_t t1, int width, int levels, int *out,
+                 uint64_t *lo, uint64_t *hi);
 
 #endif

@@ -72,7 +72,8 @@ static void sampling_line(const struct screen *scr, int y, const struct session_
 }
 
 /* The process: whether it still runs, its CPU, memory and threads. */
-static void process_line(const struct screen *scr, int y, const struct session_info *info)
+static void process_line(const struct screen *scr, int y, const struct session_info *info,
+                         const struct ui_summary *sum)
 {
     char buf[128];
     int x = 0;
@@ -87,7 +88,18 @@ static void process_line(const struct screen *scr, int y, const struct session_i
         snprintf(buf, sizeof buf, "%.1f%%", info->cpu_percent);
         pair(scr, y, &x, "cpu", buf, ROLE_VALUE);
     }
-    if (info->have_memory) {
+    if (sum->have_rss) {
+        /* RSS now, and its change over the window. */
+        char d[32];
+        fmt_bytes(buf, sizeof buf, sum->rss);
+        if (sum->have_delta) {
+            fmt_bytes_delta(d, sizeof d, sum->rss_delta);
+            size_t len = strlen(buf);
+            snprintf(buf + len, sizeof buf - len, " (%s)", d);
+        }
+        pair(scr, y, &x, "rss", buf, ROLE_VALUE);
+    } else if (info->have_memory && (sum->pid == 0 || sum->pid == info->pid)) {
+        /* No counters (yet): the session's own reading of the target. */
         fmt_bytes(buf, sizeof buf, info->rss_bytes);
         pair(scr, y, &x, "rss", buf, ROLE_VALUE);
     }
@@ -95,17 +107,28 @@ static void process_line(const struct screen *scr, int y, const struct session_i
         snprintf(buf, sizeof buf, "%u", info->threads);
         pair(scr, y, &x, "threads", buf, ROLE_VALUE);
     }
+    if (sum->nprocs > 1) {
+        snprintf(buf, sizeof buf, "%zu", sum->nprocs);
+        pair(scr, y, &x, "processes", buf, ROLE_VALUE);
+    }
     if (info->truncated)
         pair(scr, y, &x, NULL, "(the recording was cut short)", ROLE_DIM);
 }
 
-static void query_line(const struct screen *scr, int y, const struct ui_query *q, int paused)
+static void query_line(const struct screen *scr, int y, const struct ui_query *q, int paused,
+                       const struct ui_summary *sum)
 {
     char buf[UI_FILTER_MAX + 80];
     int x = 0;
     pair(scr, y, &x, NULL, q->weight == MODEL_CPU ? "CPU time" : "WALL time", ROLE_VALUE);
     fmt_window(buf, sizeof buf, q->range == MODEL_TOTAL ? 0 : q->window_ns);
     pair(scr, y, &x, "window", buf, ROLE_VALUE);
+    if (q->pid) {
+        snprintf(buf, sizeof buf, "%u", q->pid);
+        pair(scr, y, &x, "process", buf, ROLE_WARM);
+    } else if (sum->nprocs > 1) {
+        pair(scr, y, &x, "process", "all", ROLE_VALUE);
+    }
     if (q->tid) {
         snprintf(buf, sizeof buf, "%u%s%s%s", q->tid, q->tid_name[0] ? " (" : "", q->tid_name,
                  q->tid_name[0] ? ")" : "");
@@ -134,12 +157,12 @@ static void tab_line(const struct screen *scr, int y, struct view *const *views,
 }
 
 void header_draw(const struct screen *scr, const struct session_info *info,
-                 const struct ui_query *q, int paused, struct view *const *views, int nviews,
-                 int active)
+                 const struct ui_query *q, const struct ui_summary *sum, int paused,
+                 struct view *const *views, int nviews, int active)
 {
     target_line(scr, 0, info);
     sampling_line(scr, 1, info);
-    process_line(scr, 2, info);
-    query_line(scr, 3, q, paused);
+    process_line(scr, 2, info, sum);
+    query_line(scr, 3, q, paused, sum);
     tab_line(scr, 4, views, nviews, active);
 }

@@ -1,6 +1,8 @@
 /* The header: the target; the sampler's numbers; the process's state,
- * CPU, memory and threads; what the views show (CPU or WALL, the window,
- * the filters); and the tab bar of views. Each fits in 80 columns. */
+ * CPU, RSS and its change over the window, threads, and the processes
+ * seen when there are several; what the views show (CPU or WALL, the
+ * window, the filters); and the tab bar of views. Each fits in 80
+ * columns. */
 #ifndef PYTOP_UI_HEADER_H
 #define PYTOP_UI_HEADER_H
 
@@ -11,7 +13,7 @@
 #define HEADER_ROWS 5
 
 void header_draw(const struct screen *scr, const struct session_info *info,
-                 const struct ui_query *q, int paused, struct view *const *views, int nviews,
-                 int active);
+                 const struct ui_query *q, const struct ui_summary *sum, int paused,
+                 struct view *const *views, int nviews, int active);
 
 #endif

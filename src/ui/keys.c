@@ -13,6 +13,7 @@ static const struct key_binding bindings[] = {
     { '\n', ACT_OPEN_SOURCE, SCOPE_FUNCTIONS, NULL, NULL },
     { UI_FN(KEY_ENTER), ACT_OPEN_SOURCE, SCOPE_FUNCTIONS, NULL, NULL },
     { 'l', ACT_LINES, SCOPE_FUNCTIONS, "l", "rows per function or per line" },
+    { 'm', ACT_SORT_MEMORY, SCOPE_FUNCTIONS, "m", "rank by memory growth (+MEM); again: by own time" },
 
     { '\r', ACT_SELECT_THREAD, SCOPE_THREADS, "Enter", "show only this thread in every view (again: all threads)" },
     { '\n', ACT_SELECT_THREAD, SCOPE_THREADS, NULL, NULL },
@@ -59,6 +60,7 @@ static const struct key_binding bindings[] = {
     { '=', ACT_WINDOW_LONGER, SCOPE_GLOBAL, NULL, NULL },
     { '-', ACT_WINDOW_SHORTER, SCOPE_GLOBAL, NULL, NULL },
     { '/', ACT_FILTER, SCOPE_GLOBAL, "/", "filter by function or file (Enter applies, Esc cancels, empty clears)" },
+    { 'P', ACT_PROCESS, SCOPE_GLOBAL, "P", "one process, then the next, ... then all (--subprocesses)" },
     { UI_FN(KEY_F(3)), ACT_FILTER, SCOPE_GLOBAL, NULL, NULL },
     { 's', ACT_SAVE, SCOPE_GLOBAL, "s", "save a snapshot of what is shown (window and filters)" },
     { 'p', ACT_PAUSE, SCOPE_GLOBAL, "p Space", "pause the display, sampling goes on (replay: play, pause)" },

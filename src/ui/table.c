@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TABLE_MAX_COLS 16
-
 void table_init(struct table *t, const struct table_column *cols, int ncols, int sort_col,
                 int sortable)
 {
@@ -16,12 +14,18 @@ void table_init(struct table *t, const struct table_column *cols, int ncols, int
     t->sortable = sortable;
     t->sort_col = sort_col;
     t->sort_desc = cols[sort_col].desc;
-    t->page = 1;
+    t->page = 0;            /* known at the first draw */
 }
 
 static void keep_in_sight(struct table *t)
 {
-    size_t page = t->page > 0 ? (size_t)t->page : 1;
+    if (t->page <= 0) {
+        /* Not drawn yet: the page is not known, so do not scroll down. */
+        if (t->sel < t->top)
+            t->top = t->sel;
+        return;
+    }
+    size_t page = (size_t)t->page;
     if (t->sel < t->top)
         t->top = t->sel;
     else if (t->sel >= t->top + page)
@@ -96,9 +100,32 @@ int table_sort_step(struct table *t, int dir)
         t->sort_desc = !t->sort_desc;
         return 1;
     }
-    t->sort_col = (t->sort_col + (dir > 0 ? 1 : t->ncols - 1)) % t->ncols;
+    int c = t->sort_col;
+    for (int i = 0; i < t->ncols; i++) {
+        c = (c + (dir > 0 ? 1 : t->ncols - 1)) % t->ncols;
+        if (!(t->hidden & (1u << c)))
+            break;
+    }
+    t->sort_col = c;
     t->sort_desc = t->cols[t->sort_col].desc;
     return 1;
+}
+
+void table_sort_by(struct table *t, int col)
+{
+    if (col < 0 || col >= t->ncols)
+        return;
+    t->sort_col = col;
+    t->sort_desc = t->cols[col].desc;
+}
+
+int table_layout(const struct table *t, int width, int *shown, int *widths)
+{
+    struct col_spec specs[TABLE_MAX_COLS];
+    for (int i = 0; i < t->ncols; i++)
+        specs[i] = t->cols[i].spec;
+    return layout_optional(specs, t->ncols, width, 1, t->slack, t->hidden,
+                           t->sortable ? t->sort_col : -1, shown, widths);
 }
 
 void table_draw(struct table *t, const struct screen *scr, int y, int h, table_cell_fn cell,
@@ -106,16 +133,14 @@ void table_draw(struct table *t, const struct screen *scr, int y, int h, table_c
 {
     if (h <= 0)
         return;
-    struct col_spec specs[TABLE_MAX_COLS];
-    int widths[TABLE_MAX_COLS];
-    for (int i = 0; i < t->ncols; i++)
-        specs[i] = t->cols[i].spec;
-    int shown = layout_columns(specs, t->ncols, scr->cols, 1, widths);
+    int idx[TABLE_MAX_COLS], widths[TABLE_MAX_COLS];
+    int shown = table_layout(t, scr->cols, idx, widths);
 
     /* Title row; the sort column marked by its look and an arrow. */
     screen_fill(scr, y, 0, scr->cols, ROLE_TITLE);
     int x = 0;
-    for (int i = 0; i < shown; i++) {
+    for (int j = 0; j < shown; j++) {
+        int i = idx[j];
         char title[64];
         const char *arrow = "";
         if (t->sortable && i == t->sort_col)
@@ -126,8 +151,8 @@ void table_draw(struct table *t, const struct screen *scr, int y, int h, table_c
         else
             snprintf(title, sizeof title, "%s%s", t->cols[i].title, arrow);
         enum ui_role role = t->sortable && i == t->sort_col ? ROLE_TITLE_SORTED : ROLE_TITLE;
-        screen_cell(scr, y, x, widths[i], title, role, t->cols[i].right, 0);
-        x += widths[i] + 1;
+        screen_cell(scr, y, x, widths[j], title, role, t->cols[i].right, 0);
+        x += widths[j] + 1;
     }
 
     t->page = h - 1 > 0 ? h - 1 : 1;
@@ -145,14 +170,15 @@ void table_draw(struct table *t, const struct screen *scr, int y, int h, table_c
         if (selected)
             screen_fill(scr, y + r, 0, scr->cols, ROLE_SELECTED);
         x = 0;
-        for (int i = 0; i < shown; i++) {
+        for (int j = 0; j < shown; j++) {
+            int i = idx[j];
             char buf[1024];
             enum ui_role role = ROLE_NORMAL;
             buf[0] = '\0';
-            cell(ctx, row, i, widths[i], buf, sizeof buf, &role);
-            screen_cell(scr, y + r, x, widths[i], buf, selected ? ROLE_SELECTED : role,
+            cell(ctx, row, i, widths[j], buf, sizeof buf, &role);
+            screen_cell(scr, y + r, x, widths[j], buf, selected ? ROLE_SELECTED : role,
                         t->cols[i].right, t->cols[i].keep_tail);
-            x += widths[i] + 1;
+            x += widths[j] + 1;
         }
     }
 }

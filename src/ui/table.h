@@ -26,6 +26,9 @@ struct table {
     size_t sel, top;        /* the selected row, the first row shown */
     int sort_col, sort_desc;
     int page;               /* data rows shown at the last draw */
+    int slack;              /* room the flex columns keep before optional columns
+                             * (spec.drop > 0) show; the sort column always shows */
+    unsigned hidden;        /* bit (1 << col): not shown at all (set by the view) */
 };
 
 /* A cell's text (width columns are shown) and role; the selected row's
@@ -41,9 +44,15 @@ void table_set_rows(struct table *t, size_t n);
 void table_select(struct table *t, size_t row);
 /* Up, Down, PgUp, PgDn, Home, End: 1 when a was one of them. */
 int table_navigate(struct table *t, enum ui_action a);
-/* Sort by the next (dir > 0) or previous column, or reverse the order
- * (dir 0). Returns 0 when the table is not sortable. */
+/* Sort by the next (dir > 0) or previous column (hidden ones skipped), or
+ * reverse the order (dir 0). Returns 0 when the table is not sortable. */
 int table_sort_step(struct table *t, int dir);
+/* Sort by col, in its usual direction. */
+void table_sort_by(struct table *t, int col);
+/* Which columns a draw at this width shows: their indexes into *shown
+ * (at most TABLE_MAX_COLS) and widths. Returns how many. */
+#define TABLE_MAX_COLS 16
+int table_layout(const struct table *t, int width, int *shown, int *widths);
 /* Draw the title row at y and data rows below it, h rows in all, across
  * the screen; empty is shown when there are no rows. */
 void table_draw(struct table *t, const struct screen *scr, int y, int h, table_cell_fn cell,

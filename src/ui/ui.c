@@ -70,11 +70,13 @@ static void draw(struct ui *u)
         screen_put(scr, 0, 0, scr->cols, "terminal too small", ROLE_ALERT, 0);
         screen_put(scr, 1, 0, scr->cols, msg, ROLE_NORMAL, 0);
     } else {
-        header_draw(scr, &u->info, &u->ctx.q, u->paused, u->views, VIEW_COUNT, u->active);
+        ui_summary_read(&u->ctx);
+        header_draw(scr, &u->info, &u->ctx.q, &u->ctx.sum, u->paused, u->views, VIEW_COUNT,
+                    u->active);
         int body = scr->rows - HEADER_ROWS - FOOTER_ROWS;
         struct view *v = u->views[u->active];
         v->ops->draw(v, &u->ctx, HEADER_ROWS, body);
-        footer_keys(scr, scr->rows - 1, u->info.replay);
+        footer_keys(scr, scr->rows - 1, u->info.replay, v->scope, u->ctx.sum.nprocs);
         if (u->help)
             help_draw(scr, &u->help_top);
         /* Last, so the input line leaves the cursor at its end. */
@@ -134,6 +136,32 @@ static int save_snapshot(struct ui *u)
     return UI_DRAW;
 }
 
+/* P: all processes, then each in turn. A thread filter of another
+ * process is dropped. */
+static int next_process(struct ui *u)
+{
+    struct ui_ctx *c = &u->ctx;
+    if (c->sum.nprocs <= 1 && c->q.pid == 0) {
+        ui_status(c, ROLE_STATUS, "one process sampled (pytop --subprocesses follows its children)");
+        return UI_DRAW;
+    }
+    char cmd[256];
+    uint32_t pid = ui_next_process(c, cmd, sizeof cmd);
+    c->q.pid = pid;
+    int dropped = 0;
+    if (pid && c->q.tid && c->q.tid_pid != pid) {
+        c->q.tid = 0;
+        c->q.tid_name[0] = '\0';
+        dropped = 1;
+    }
+    if (pid)
+        ui_status(c, ROLE_STATUS, "process %u only (P: next)%s%s%s", pid,
+                  dropped ? ", thread filter cleared" : "", cmd[0] ? ": " : "", cmd);
+    else
+        ui_status(c, ROLE_STATUS, "all processes");
+    return UI_QUERY;
+}
+
 static int seek(struct ui *u, int64_t delta_ns)
 {
     int rc = session_seek(u->session, delta_ns);
@@ -175,6 +203,8 @@ static int global_action(struct ui *u, enum ui_action a)
         return UI_QUERY;
     case ACT_SAVE:
         return save_snapshot(u);
+    case ACT_PROCESS:
+        return next_process(u);
     case ACT_PAUSE:
         if (u->info.replay) {
             session_set_playing(u->session, !u->info.playing);

@@ -9,13 +9,14 @@
 
 void ui_filter(const struct ui_query *q, struct model_filter *f)
 {
+    f->pid = q->pid;
     f->tid = q->tid;
     f->text = q->text[0] ? q->text : NULL;
 }
 
 uint64_t ui_total(const struct model *m, const struct ui_query *q)
 {
-    if (q->tid == 0) {
+    if (q->tid == 0 && q->pid == 0) {
         struct model_totals t;
         model_totals(m, q->range, q->weight, &t);
         return q->weight == MODEL_CPU ? t.cpu_ns : t.wall_ns;
@@ -25,11 +26,94 @@ uint64_t ui_total(const struct model *m, const struct ui_query *q)
     uint64_t total = 0;
     if (model_threads(m, q->range, &rows, &n) != 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].tid == q->tid)
-            total = q->weight == MODEL_CPU ? rows[i].cpu_ns : rows[i].wall_ns;
+    for (size_t i = 0; i < n; i++) {
+        if (q->tid ? rows[i].tid != q->tid : rows[i].pid != q->pid)
+            continue;
+        if (q->pid && rows[i].pid != q->pid)
+            continue;
+        total += q->weight == MODEL_CPU ? rows[i].cpu_ns : rows[i].wall_ns;
+    }
     free(rows);
     return total;
+}
+
+void ui_counter_range(const struct model *m, const struct ui_query *q, uint64_t *t0,
+                      uint64_t *t1)
+{
+    struct model_totals t;
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &t);
+    *t1 = t.last_ns;
+    *t0 = 0;
+    if (q->range == MODEL_WINDOW && t.last_ns > q->window_ns)
+        *t0 = t.last_ns - q->window_ns;
+}
+
+void ui_summary_read(struct ui_ctx *u)
+{
+    struct ui_summary sum;
+    memset(&sum, 0, sizeof sum);
+    struct model_process_row *procs = NULL;
+    struct model_counter_point *pts = NULL;
+    size_t nprocs = 0, n = 0;
+    uint64_t t0, t1;
+    session_lock(u->session);
+    const struct model *m = session_model(u->session);
+    if (model_processes(m, MODEL_TOTAL, &procs, &nprocs) != 0)
+        nprocs = 0;
+    ui_counter_range(m, &u->q, &t0, &t1);
+    if (model_counters(m, u->q.pid, t0, &pts, &n) != 0)
+        n = 0;
+    session_unlock(u->session);
+    sum.nprocs = nprocs;
+    sum.pid = u->q.pid ? u->q.pid : (nprocs ? procs[0].info.pid : 0);
+    /* The latest RSS, and its change since the first point of the range. */
+    int have_first = 0;
+    uint64_t first = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!counters_has(&pts[i].c, CTR_RSS))
+            continue;
+        if (!have_first) {
+            have_first = 1;
+            first = pts[i].c.value[CTR_RSS];
+        }
+        sum.have_rss = 1;
+        sum.rss = pts[i].c.value[CTR_RSS];
+    }
+    if (sum.have_rss) {
+        sum.have_delta = 1;
+        sum.rss_delta = sum.rss >= first ? (int64_t)(sum.rss - first)
+                                         : -(int64_t)(first - sum.rss);
+    }
+    free(procs);
+    free(pts);
+    u->sum = sum;
+}
+
+uint32_t ui_next_process(struct ui_ctx *u, char *cmd, size_t cap)
+{
+    struct model_process_row *procs = NULL;
+    size_t n = 0;
+    session_lock(u->session);
+    int rc = model_processes(session_model(u->session), MODEL_TOTAL, &procs, &n);
+    session_unlock(u->session);
+    if (cap)
+        cmd[0] = '\0';
+    if (rc != 0 || n == 0)
+        return 0;
+    size_t next = 0;        /* all -> the first */
+    if (u->q.pid) {
+        next = n;           /* not found (or the last): all */
+        for (size_t i = 0; i < n; i++)
+            if (procs[i].info.pid == u->q.pid)
+                next = i + 1;
+    }
+    uint32_t pid = 0;
+    if (next < n) {
+        pid = procs[next].info.pid;
+        snprintf(cmd, cap, "%s", procs[next].info.command);
+    }
+    free(procs);
+    return pid;
 }
 
 enum ui_role ui_share_role(uint64_t part, uint64_t whole)

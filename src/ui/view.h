@@ -28,7 +28,9 @@ struct ui_query {
     enum model_range range;         /* MODEL_TOTAL for "since start" */
     enum model_weight weight;
     uint64_t window_ns;             /* the window when range is MODEL_WINDOW */
+    uint32_t pid;                   /* 0: all processes */
     uint32_t tid;                   /* 0: all threads */
+    uint32_t tid_pid;               /* the process of tid */
     char tid_name[64];              /* its name, for the header */
     char text[UI_FILTER_MAX];       /* "": no text filter */
 };
@@ -41,6 +43,16 @@ struct source_request {
     int line;
 };
 
+/* What the header shows from the model, read at each draw. */
+struct ui_summary {
+    size_t nprocs;                  /* processes seen */
+    uint32_t pid;                   /* the process the memory numbers are of */
+    int have_rss;                   /* rss is known (from the counters) */
+    uint64_t rss;
+    int have_delta;                 /* rss_delta: its change over the window */
+    int64_t rss_delta;
+};
+
 struct ui_ctx {
     struct session *session;
     const struct screen *scr;
@@ -51,6 +63,7 @@ struct ui_ctx {
     char status[512];               /* the status line; set through ui_status */
     enum ui_role status_role;
     uint64_t status_until_ns;
+    struct ui_summary sum;
 };
 
 /* Set the status line (shown for a few seconds). */
@@ -92,9 +105,21 @@ int view_source_has_file(const struct view *v);
 /* ---- helpers the views share (view.c) ---------------------------------- */
 
 void ui_filter(const struct ui_query *q, struct model_filter *f);
-/* The whole time of the query's range and weight, for the thread filter
- * when there is one: the denominator of every share. Under the lock. */
+/* The whole time of the query's range and weight, for the process and
+ * thread filters when there are: the denominator of every share. Under
+ * the lock. */
 uint64_t ui_total(const struct model *m, const struct ui_query *q);
+/* The time range a view of counters covers: (t1 - window, t1] for the
+ * window, else everything up to t1, the latest sample's time. Under the
+ * lock. */
+void ui_counter_range(const struct model *m, const struct ui_query *q, uint64_t *t0,
+                      uint64_t *t1);
+/* Read the header's numbers (takes the session's lock). */
+void ui_summary_read(struct ui_ctx *u);
+/* The next process filter after the current one: all, then each process
+ * in order of appearance, then all again. Returns the pid (0: all) and
+ * its command in cmd. */
+uint32_t ui_next_process(struct ui_ctx *u, char *cmd, size_t cap);
 /* The role of a share: hot, warm or normal. */
 enum ui_role ui_share_role(uint64_t part, uint64_t whole);
 /* Navigation and sorting on a view's table: UI_DRAW when handled; resort

@@ -7,17 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Functions (or lines) with their own and total time over the range. */
+/* Functions (or lines) with their own and total time over the range, and
+ * the resident memory growth and release credited to them while they ran
+ * their own code (a sample's RSS change goes to the stacks running). */
 
-enum { COL_OWN_PCT, COL_TOTAL_PCT, COL_OWN_S, COL_TOTAL_S, COL_FUNCTION, COL_FILE, NCOLS };
+enum {
+    COL_OWN_PCT, COL_TOTAL_PCT, COL_OWN_S, COL_TOTAL_S, COL_GROW, COL_RELEASE, COL_FUNCTION,
+    COL_FILE, NCOLS
+};
+
+/* Narrow, the memory columns go first, then the seconds; the sort column
+ * always stays. FUNCTION and FILE:LINE keep SLACK columns over their
+ * minimums before optional columns show (80 columns: the time columns). */
+#define SLACK 24
 
 static const struct table_column columns[NCOLS] = {
-    [COL_OWN_PCT] = { "OWN%", { 6, 6, 0 }, 1, 0, 1 },
-    [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0 }, 1, 0, 1 },
-    [COL_OWN_S] = { "OWN(s)", { 7, 7, 0 }, 1, 0, 1 },
-    [COL_TOTAL_S] = { "TOTAL(s)", { 9, 9, 0 }, 1, 0, 1 },
-    [COL_FUNCTION] = { "FUNCTION", { 10, 28, 2 }, 0, 0, 0 },
-    [COL_FILE] = { "FILE:LINE", { 10, 30, 3 }, 0, 1, 0 },
+    [COL_OWN_PCT] = { "OWN%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0, 0 }, 1, 0, 1 },
+    [COL_OWN_S] = { "OWN(s)", { 7, 7, 0, 3 }, 1, 0, 1 },
+    [COL_TOTAL_S] = { "TOTAL(s)", { 9, 9, 0, 4 }, 1, 0, 1 },
+    [COL_GROW] = { "+MEM", { 8, 9, 0, 2 }, 1, 0, 1 },
+    [COL_RELEASE] = { "-MEM", { 8, 9, 0, 1 }, 1, 0, 1 },
+    [COL_FUNCTION] = { "FUNCTION", { 10, 28, 2, 0 }, 0, 0, 0 },
+    [COL_FILE] = { "FILE:LINE", { 10, 30, 3, 0 }, 0, 1, 0 },
 };
 
 /* A function's identity across refreshes (frame ids of equal functions
@@ -34,6 +46,7 @@ struct functions_view {
     struct model_function_row *rows;
     size_t nrows;
     uint64_t total;
+    uint64_t grow, release;          /* over the rows: the memory columns' whole */
     const struct stack_table *dict;
     int by_line;
     int have_data;
@@ -85,6 +98,12 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
     case COL_TOTAL_PCT:
     case COL_TOTAL_S:
         c = cmp_u64(a->total_ns, b->total_ns);
+        break;
+    case COL_GROW:
+        c = cmp_u64(a->own_grow, b->own_grow);
+        break;
+    case COL_RELEASE:
+        c = cmp_u64(a->own_release, b->own_release);
         break;
     case COL_FUNCTION:
         c = ui_strcmp(fv->dict, fa->function, fb->function);
@@ -144,6 +163,13 @@ static void functions_query(struct view *v, struct ui_ctx *u)
     fv->rows = rows;
     fv->nrows = n;
     fv->have_data = 1;
+    /* Own amounts add up to the whole: each sample's change is credited
+     * once, to its innermost function. */
+    fv->grow = fv->release = 0;
+    for (size_t i = 0; i < n; i++) {
+        fv->grow += rows[i].own_grow;
+        fv->release += rows[i].own_release;
+    }
     table_set_rows(&fv->table, n);
     sort_rows(v);
 }
@@ -170,6 +196,18 @@ static void functions_cell(void *ctx, size_t row, int col, int width, char *buf,
     case COL_TOTAL_S:
         fmt_seconds(buf, cap, r->total_ns);
         break;
+    case COL_GROW:
+    case COL_RELEASE: {
+        uint64_t b = col == COL_GROW ? r->own_grow : r->own_release;
+        if (b == 0) {
+            snprintf(buf, cap, "-");
+            *role = ROLE_DIM;
+        } else {
+            fmt_bytes(buf, cap, b);
+            *role = ui_share_role(b, col == COL_GROW ? fv->grow : fv->release);
+        }
+        break;
+    }
     case COL_FUNCTION:
         snprintf(buf, cap, "%s", f ? stack_table_str(fv->dict, f->function) : "?");
         break;
@@ -216,6 +254,19 @@ static int functions_action(struct view *v, struct ui_ctx *u, enum ui_action a)
         fv->sel.valid = 0;
         ui_status(u, ROLE_STATUS, fv->by_line ? "one row per line" : "one row per function");
         return UI_QUERY;
+    case ACT_SORT_MEMORY:
+        /* m: by memory growth; again: back to own time. */
+        if (fv->table.sort_col == COL_GROW && fv->table.sort_desc) {
+            table_sort_by(&fv->table, COL_OWN_PCT);
+            ui_status(u, ROLE_STATUS, "sorted by own time");
+        } else {
+            table_sort_by(&fv->table, COL_GROW);
+            ui_status(u, ROLE_STATUS, "sorted by memory growth (+MEM: RSS growth while each "
+                                      "function ran its own code); m again: own time");
+        }
+        table_select(&fv->table, 0);
+        sort_rows(v);
+        return UI_DRAW;
     case ACT_OPEN_SOURCE:
         if (!view_functions_selected(v, &u->open_source))
             ui_status(u, ROLE_STATUS, "no function selected");
@@ -251,5 +302,6 @@ struct view *view_functions_new(void)
     fv->base.name = "Functions";
     fv->base.scope = SCOPE_FUNCTIONS;
     table_init(&fv->table, columns, NCOLS, COL_OWN_PCT, 1);
+    fv->table.slack = SLACK;
     return &fv->base;
 }

@@ -17,10 +17,10 @@
 enum { COL_OWN_PCT, COL_TOTAL_PCT, COL_LINE, COL_TEXT, NCOLS };
 
 static const struct table_column columns[NCOLS] = {
-    [COL_OWN_PCT] = { "OWN%", { 6, 6, 0 }, 1, 0, 1 },
-    [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0 }, 1, 0, 1 },
-    [COL_LINE] = { "LINE", { 6, 6, 0 }, 1, 0, 0 },
-    [COL_TEXT] = { "SOURCE", { 10, 80, 1 }, 0, 0, 0 },
+    [COL_OWN_PCT] = { "OWN%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0, 0 }, 1, 0, 1 },
+    [COL_LINE] = { "LINE", { 6, 6, 0, 0 }, 1, 0, 0 },
+    [COL_TEXT] = { "SOURCE", { 10, 80, 1, 0 }, 0, 0, 0 },
 };
 
 #define TAB_WIDTH 8

@@ -7,20 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Threads seen over the range: state, CPU and GIL shares, what each runs
- * now. Threads leave the list once they have no sample in the range. */
+/* Threads seen over the range: their process (when there are several),
+ * state, CPU and GIL shares, memory growth, what each runs now; above
+ * them, who held the GIL. Threads leave the list once they have no
+ * sample in the range. */
 
-enum { COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_GIL, COL_SAMPLES, COL_NOW, NCOLS };
+enum {
+    COL_PID, COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_GIL, COL_GROW, COL_SAMPLES, COL_NOW,
+    NCOLS
+};
 
 static const struct table_column columns[NCOLS] = {
-    [COL_TID] = { "TID", { 8, 8, 0 }, 1, 0, 0 },
-    [COL_NAME] = { "NAME", { 8, 16, 1 }, 0, 0, 0 },
-    [COL_STATE] = { "STATE", { 7, 7, 0 }, 0, 0, 0 },
-    [COL_CPU] = { "CPU%", { 6, 6, 0 }, 1, 0, 1 },
-    [COL_GIL] = { "GIL%", { 6, 6, 0 }, 1, 0, 1 },
-    [COL_SAMPLES] = { "SAMPLES", { 7, 8, 0 }, 1, 0, 1 },
-    [COL_NOW] = { "NOW", { 10, 60, 4 }, 0, 0, 0 },
+    [COL_PID] = { "PID", { 7, 7, 0, 0 }, 1, 0, 0 },
+    [COL_TID] = { "TID", { 8, 8, 0, 0 }, 1, 0, 0 },
+    [COL_NAME] = { "NAME", { 8, 16, 1, 0 }, 0, 0, 0 },
+    [COL_STATE] = { "STATE", { 7, 7, 0, 0 }, 0, 0, 0 },
+    [COL_CPU] = { "CPU%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_GIL] = { "GIL%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_GROW] = { "+MEM", { 8, 9, 0, 1 }, 1, 0, 1 },
+    [COL_SAMPLES] = { "SAMPLES", { 7, 8, 0, 0 }, 1, 0, 1 },
+    [COL_NOW] = { "NOW", { 10, 60, 4, 0 }, 0, 0, 0 },
 };
+
+/* NOW keeps this much over its minimum before +MEM shows. */
+#define SLACK 12
 
 enum thread_state { STATE_IDLE, STATE_RUNNING, STATE_EXITED };
 static const char *const state_names[] = { "idle", "running", "exited" };
@@ -35,6 +45,12 @@ struct threads_view {
     uint32_t sel_tid;
     uint32_t filter_tid;            /* the loop's thread filter, for the marker */
     int have_data;
+    size_t nprocs;                  /* processes seen: a PID column when over 1 */
+    /* The GIL line: of the filtered process, else (several processes)
+     * the selected thread's, else all. */
+    uint32_t gil_pid;
+    struct model_gil gil;
+    char holder[96];                /* the holder's name and tid, "" for none */
 };
 
 static enum thread_state state_of(const struct threads_view *tv, const struct model_thread_row *r)
@@ -96,12 +112,14 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
     const struct model_thread_row *a = pa, *b = pb;
     int c = 0;
     switch (tv->table.sort_col) {
+    case COL_PID: c = cmp_u64(a->pid, b->pid); break;
     case COL_TID: c = cmp_u64(a->tid, b->tid); break;
     case COL_NAME: c = strcmp(name_of(tv, a), name_of(tv, b)); break;
     case COL_STATE: c = (int)state_of(tv, b) - (int)state_of(tv, a); break;
     case COL_CPU: c = cmp_u64(cpu_share(a), cpu_share(b)); break;
     case COL_GIL: c = cmp_u64(gil_share(a), gil_share(b)); break;
     case COL_SAMPLES: c = cmp_u64(a->samples, b->samples); break;
+    case COL_GROW: c = cmp_u64(a->mem_grow, b->mem_grow); break;
     case COL_NOW: {
         char x[1024], y[1024];
         now_text(tv, a, x, sizeof x);
@@ -130,28 +148,73 @@ static void sort_rows(struct view *v)
         tv->sel_tid = tv->rows[tv->table.sel].tid;
 }
 
+/* The GIL's process for the summary line. */
+static uint32_t gil_process(const struct threads_view *tv, const struct ui_query *q)
+{
+    if (q->pid)
+        return q->pid;
+    if (tv->nprocs > 1 && tv->table.sel < tv->nrows)
+        return tv->rows[tv->table.sel].pid;
+    return 0;
+}
+
+static void read_gil(struct threads_view *tv, struct ui_ctx *u)
+{
+    tv->gil_pid = gil_process(tv, &u->q);
+    session_lock(u->session);
+    model_gil(session_model(u->session), u->q.range, tv->gil_pid, &tv->gil);
+    session_unlock(u->session);
+    tv->holder[0] = '\0';
+    if (!tv->gil.holder_tid)
+        return;
+    snprintf(tv->holder, sizeof tv->holder, "%u", tv->gil.holder_tid);
+    for (size_t i = 0; i < tv->nrows; i++) {
+        const struct model_thread_row *r = &tv->rows[i];
+        if (r->tid == tv->gil.holder_tid && r->name)
+            snprintf(tv->holder, sizeof tv->holder, "%s (%u)", name_of(tv, r), r->tid);
+    }
+}
+
 static void threads_query(struct view *v, struct ui_ctx *u)
 {
     struct threads_view *tv = (struct threads_view *)v;
     struct model_thread_row *rows = NULL;
-    size_t n = 0;
+    struct model_process_row *procs = NULL;
+    size_t n = 0, nprocs = 0;
     struct model_totals tot;
     session_lock(u->session);
     const struct model *m = session_model(u->session);
     tv->dict = session_dict(u->session);
     int rc = model_threads(m, u->q.range, &rows, &n);
     model_totals(m, u->q.range, u->q.weight, &tot);
+    if (model_processes(m, MODEL_TOTAL, &procs, &nprocs) != 0)
+        nprocs = 0;
     session_unlock(u->session);
+    free(procs);
     if (rc != 0)
         return;
+    /* The process filter: only its threads. */
+    if (u->q.pid) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].pid == u->q.pid)
+                rows[k++] = rows[i];
+        n = k;
+    }
     free(tv->rows);
     tv->rows = rows;
     tv->nrows = n;
     tv->last_ns = tot.last_ns;
     tv->filter_tid = u->q.tid;
     tv->have_data = 1;
+    tv->nprocs = nprocs;
+    if (nprocs > 1)
+        tv->table.hidden &= ~(1u << COL_PID);
+    else
+        tv->table.hidden |= 1u << COL_PID;
     table_set_rows(&tv->table, n);
     sort_rows(v);
+    read_gil(tv, u);
 }
 
 static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, size_t cap,
@@ -164,6 +227,9 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
     if (st != STATE_RUNNING)
         *role = ROLE_DIM;
     switch (col) {
+    case COL_PID:
+        snprintf(buf, cap, "%u", r->pid);
+        break;
     case COL_TID:
         /* The thread the other views show only, marked. */
         snprintf(buf, cap, "%s%u", r->tid == tv->filter_tid ? "*" : "", r->tid);
@@ -187,16 +253,46 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
     case COL_SAMPLES:
         fmt_count(buf, cap, r->samples);
         break;
+    case COL_GROW:
+        if (r->mem_grow)
+            fmt_bytes(buf, cap, r->mem_grow);
+        else
+            snprintf(buf, cap, "-");
+        break;
     case COL_NOW:
         now_text(tv, r, buf, cap);
         break;
     }
 }
 
+/* "GIL: held 74.0% of samples, none 26.0%; holder now: worker-1 (4242)" */
+static void gil_line(const struct threads_view *tv, const struct screen *scr, int y)
+{
+    char buf[256], held[16], none[16], who[64];
+    if (tv->gil.samples == 0) {
+        screen_put(scr, y, 1, scr->cols - 1, "GIL: no samples in this range yet", ROLE_DIM, 0);
+        return;
+    }
+    fmt_percent(held, sizeof held, tv->gil.held, tv->gil.samples);
+    fmt_percent(none, sizeof none, tv->gil.none, tv->gil.samples);
+    who[0] = '\0';
+    if (tv->gil_pid && tv->nprocs > 1)
+        snprintf(who, sizeof who, " (process %u)", tv->gil_pid);
+    snprintf(buf, sizeof buf, "GIL%s: held %s%% of samples, none %s%%; holder now: %s", who, held,
+             none, tv->holder[0] ? tv->holder : "none");
+    int x = 1;
+    x += screen_put(scr, y, x, scr->cols - x, buf, ROLE_HEADER, 0);
+}
+
 static void threads_draw(struct view *v, struct ui_ctx *u, int y, int h)
 {
     struct threads_view *tv = (struct threads_view *)v;
     tv->filter_tid = u->q.tid;
+    if (h >= 4) {
+        gil_line(tv, u->scr, y);
+        y++;
+        h--;
+    }
     table_draw(&tv->table, u->scr, y, h, threads_cell, tv, "no thread sampled in this range yet");
 }
 
@@ -213,6 +309,7 @@ static int threads_action(struct view *v, struct ui_ctx *u, enum ui_action a)
             ui_status(u, ROLE_STATUS, "showing all threads");
         } else {
             u->q.tid = r->tid;
+            u->q.tid_pid = r->pid;
             snprintf(u->q.tid_name, sizeof u->q.tid_name, "%s", r->name ? name_of(tv, r) : "");
             ui_status(u, ROLE_STATUS, "showing thread %u%s%s%s only (Enter on it again: all)",
                       r->tid, u->q.tid_name[0] ? " (" : "", u->q.tid_name,
@@ -223,6 +320,9 @@ static int threads_action(struct view *v, struct ui_ctx *u, enum ui_action a)
     int r = ui_table_action(&tv->table, a, sort_rows, v);
     if (tv->table.sel < tv->nrows)
         tv->sel_tid = tv->rows[tv->table.sel].tid;
+    /* Another process's thread selected: its GIL line. */
+    if (r && gil_process(tv, &u->q) != tv->gil_pid)
+        read_gil(tv, u);
     return r;
 }
 
@@ -249,5 +349,7 @@ struct view *view_threads_new(void)
     tv->base.name = "Threads";
     tv->base.scope = SCOPE_THREADS;
     table_init(&tv->table, columns, NCOLS, COL_CPU, 1);
+    tv->table.slack = SLACK;
+    tv->table.hidden = 1u << COL_PID;
     return &tv->base;
 }

@@ -18,12 +18,12 @@
 enum { COL_TOTAL_PCT, COL_OWN_PCT, COL_TOTAL_S, COL_OWN_S, COL_FUNCTION, COL_FILE, NCOLS };
 
 static const struct table_column columns[NCOLS] = {
-    [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0 }, 1, 0, 1 },
-    [COL_OWN_PCT] = { "OWN%", { 6, 6, 0 }, 1, 0, 1 },
-    [COL_TOTAL_S] = { "TOTAL(s)", { 9, 9, 0 }, 1, 0, 1 },
-    [COL_OWN_S] = { "OWN(s)", { 7, 7, 0 }, 1, 0, 1 },
-    [COL_FUNCTION] = { "CALL", { 16, 40, 3 }, 0, 0, 0 },
-    [COL_FILE] = { "FILE:LINE", { 10, 30, 2 }, 0, 1, 0 },
+    [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0, 0 }, 1, 0, 1 },
+    [COL_OWN_PCT] = { "OWN%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_TOTAL_S] = { "TOTAL(s)", { 9, 9, 0, 0 }, 1, 0, 1 },
+    [COL_OWN_S] = { "OWN(s)", { 7, 7, 0, 0 }, 1, 0, 1 },
+    [COL_FUNCTION] = { "CALL", { 16, 40, 3, 0 }, 0, 0, 0 },
+    [COL_FILE] = { "FILE:LINE", { 10, 30, 2, 0 }, 0, 1, 0 },
 };
 
 struct mark {

@@ -449,4 +449,10 @@ def build(interps):
             tests.append(Test(name, fn))
     import engine   # --record and --export (engine.py); imports Test from here
     tests.extend(engine.build(interps))
+    import processes   # memory credited to code, --subprocesses (processes.py)
+    tests.extend(processes.build(interps))
+    import native   # --native: C frames merged with Python frames (native.py)
+    tests.extend(native.build(interps))
+    import memory_counters   # the "counters" object of --dump --json (memory_counters.py)
+    tests.extend(memory_counters.build(interps))
     return tests

@@ -33,6 +33,8 @@ from tuiharness import Failure, Skip, row_has, own_share   # noqa: E402
 
 # Interpreters the hot-function test must cover; a missing one is a named SKIP.
 REQUIRED_PYTHONS = ("2.7", "3.12")
+# The Memory view's counters are checked on these (a missing one is a named SKIP).
+MEMORY_PYTHONS = ("2.7", "3.12")
 VIEWS = ("Functions", "Threads", "Call tree", "Source", "Memory")
 
 
@@ -434,10 +436,12 @@ def detect_view():
             return "Threads"
         if "source" in low and re.search(r"\bdef \w+\(", s.text):
             return "Source"
+        # The Memory view lists functions too (by memory growth): tell it by
+        # its counter table before looking for the Call tree.
+        if "memory" in low and re.search(r"\bRSS\b", s.text) and re.search(r"\bCOUNTER\b", s.text):
+            return "Memory"
         if "call tree" in low and "hot_function" in s.text:
             return "Call tree"
-        if "memory" in low and re.search(r"\bRSS\b", s.text) and "hot_function" not in s.text:
-            return "Memory"
         return None
     return detect
 
@@ -650,6 +654,241 @@ def t_memory(ctx):
     quit_ok(pane)
 
 
+BYTES_RX = r"\d+(?:\.\d+)?\s*(?:B|KiB|MiB|GiB|TiB)\b"
+COUNTER_ROWS = {
+    "Process": ["RSS", "peak RSS", "heap", "anon", "swap", "minor faults", "major faults"],
+    "Python GC": ["gen0 count", "gen1 count", "gen2 count", "gen0 collections", "gen1 collections",
+                  "gen2 collections", "collected", "uncollectable"],
+    "pymalloc": ["arenas", "arenas peak", "arena bytes", "blocks"],
+}
+GC_TOTALS = ["gen0 collections", "gen1 collections", "gen2 collections", "collected", "uncollectable"]
+
+
+def counter_value(s, name):
+    """What the Memory view's row for counter `name` shows as its value now
+    (the text after the name up to the next wide gap), or None."""
+    for l in s.lines:
+        m = re.match(r"^\W{0,3}\s*%s\s{2,}(\S+(?: \S+)?)" % re.escape(name), l)
+        if m:
+            return m.group(1)
+    return None
+
+
+def memory_screen(pane, what, pred, timeout=None):
+    return pane.wait_for(what, lambda s: re.search(r"\bCOUNTER\b", s.text) and pred(s),
+                         timeout or h.WAIT)[0]
+
+
+def t_memory_counters(ctx, python, xy):
+    target = ctx.target("hot_cold.py", python=python)
+    pane, scr = attach(ctx, target)
+    pane.keys("5")
+    # RSS with a size; every counter's row with a value, a rate or "unavailable".
+    scr = memory_screen(pane, "the Memory view with RSS in bytes",
+                        lambda s: re.match(BYTES_RX, counter_value(s, "RSS") or ""))
+    want_rate = r"^\d+(?:\.\d+)?[kMG]?/s$"
+
+    def all_rows(s):
+        bad = []
+        for group, names in COUNTER_ROWS.items():
+            if not any(l.strip() == group for l in s.lines):
+                bad.append("the group title %s" % group)
+            for n in names:
+                v = counter_value(s, n)
+                ok = v is not None and (v == "unavailable" or v == "-" or re.match(BYTES_RX, v)
+                                        or re.match(want_rate, v) or re.match(r"^\d+(?:\.\d+)?[kMG]?$", v))
+                if not ok:
+                    bad.append("%s (shows %r)" % (n, v))
+        return bad
+    scr = memory_screen(pane, "every counter row with a value, a rate or 'unavailable'", lambda s: not all_rows(s))
+    if not re.search(r"(?i)top memory growth", scr.text):
+        raise pane.failure("the Memory view has no list of functions by memory growth", scr)
+    # Rates need two readings a quarter of a second apart: wait for them.
+    def rate_problems(s):
+        out = []
+        if not re.match(want_rate, counter_value(s, "minor faults") or ""):
+            out.append("minor faults shows %r, not a rate per second" % counter_value(s, "minor faults"))
+        if xy.startswith("3."):
+            # CPython 3 keeps the GC's counts and per-generation statistics.
+            if counter_value(s, "gen0 count") in (None, "unavailable"):
+                out.append("gen0 count shows %r on Python %s" % (counter_value(s, "gen0 count"), xy))
+            if not re.match(want_rate, counter_value(s, "gen0 collections") or ""):
+                out.append("gen0 collections shows %r, not a rate" % counter_value(s, "gen0 collections"))
+        else:
+            # Python 2.7 keeps no per-generation statistics: unavailable, never 0.
+            out += ["%s shows %r on Python %s (expected: unavailable)" % (n, counter_value(s, n), xy)
+                    for n in GC_TOTALS if counter_value(s, n) != "unavailable"]
+        return out
+    deadline = time.time() + h.WAIT
+    while True:
+        scr = pane.screen()
+        problems = rate_problems(scr)
+        if not problems:
+            break
+        if time.time() > deadline:
+            raise pane.failure("; ".join(problems), scr)
+        time.sleep(h.POLL)
+    quit_ok(pane)
+
+
+def sorted_by_growth(s):
+    head = s.functions_head()
+    return head is not None and re.search(r"(\u25bc|\bv)\+MEM", s.lines[head])
+
+
+def t_memory_sort(ctx):
+    target = ctx.target("grow_release.py")
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("grow_memory") and s.function_row("release_memory"),
+                       what="grow_memory and release_memory in Functions")
+    pane.keys("m")
+
+    def grow_on_top(s):
+        rows = s.function_rows()
+        if not sorted_by_growth(s) or not rows or not row_has(rows[0], "grow_memory"):
+            return None
+        # +MEM of grow_memory is a size; release_memory is below it.
+        names = [r for r in rows if row_has(r, "release_memory")]
+        return re.search(BYTES_RX, rows[0]) and names and rows
+    scr, rows = pane.wait_for("grow_memory on top after 'm' (sorted by +MEM, with a size)", grow_on_top, 30 * h.SCALE)
+    # -MEM: release_memory gives back what grow_memory took.
+    pane.keys("m")
+    pane.wait_for("the sort back on OWN% after 'm' again",
+                  lambda s: s.functions_head() is not None and not sorted_by_growth(s)
+                  and re.search(r"(\u25bc|\bv)OWN%", s.lines[s.functions_head()]))
+    pane.keys("5")
+    scr = memory_screen(pane, "grow_memory first under Top memory growth and release_memory under Top memory release",
+                        lambda s: top_list_first(s, "growth") == "grow_memory"
+                        and top_list_first(s, "release") == "release_memory", 30 * h.SCALE)
+    quit_ok(pane)
+
+
+def t_memory_narrow(ctx):
+    target = ctx.target("grow_release.py")
+    pane, scr = attach(ctx, target, width=80, height=24,
+                       until=lambda s: s.function_row("grow_memory") and s.function_row("release_memory"),
+                       what="grow_memory and release_memory in Functions at 80x24")
+    head = scr.lines[scr.functions_head()]
+    if "MEM" in head:
+        raise pane.failure("at 80 columns the memory columns are shown unsorted (they should give way)", scr)
+    pane.keys("m")
+
+    def narrow_sorted(s):
+        rows = s.function_rows()
+        return (sorted_by_growth(s) and rows and row_has(rows[0], "grow_memory")
+                and all(len(l) <= 80 for l in s.lines))
+    pane.wait_for("+MEM shown and sorted on at 80 columns after 'm', grow_memory on top", narrow_sorted,
+                  30 * h.SCALE)
+    quit_ok(pane)
+
+
+def top_list_first(s, which):
+    """The first function of the Memory view's "Top memory <which>" list."""
+    for i, l in enumerate(s.lines):
+        m = re.search(r"Top memory %s" % which, l)
+        if not m or i + 1 >= len(s.lines):
+            continue
+        # Lists may sit side by side: read from the title's column on.
+        row = s.lines[i + 1][m.start():]
+        f = re.search(r"[+-]\d\S*\s*(?:B|KiB|MiB|GiB)\s+\S+%\s+(\S+)", row)
+        return f.group(1) if f else None
+    return None
+
+
+GIL_RX = r"GIL(?: \(process \d+\))?: held (\d+\.\d)% of samples, none (\d+\.\d)%; holder now: ([^\n]+)"
+
+
+def t_gil(ctx):
+    target = ctx.target("named_threads.py")
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"), what="hot_function in Functions")
+    pane.keys("2")
+    tids = target.info["tids"]
+
+    def summary(s):
+        m = re.search(GIL_RX, s.text)
+        if not m or s.threads_head() is None:
+            return None
+        held, none = float(m.group(1)), float(m.group(2))
+        holder = m.group(3).strip()
+        spinners = ["%s (%d)" % (n, tids[n]) for n in ("spin-alpha", "spin-beta")]
+        if abs(held + none - 100) > 0.2 or held < 50 or not (holder == "none" or holder in spinners):
+            return None
+        return m
+    scr, m = pane.wait_for("the GIL line above the threads: held >= 50 %% (two threads spin), held + none = "
+                           "100 %%, the holder one of the spinning threads or none", summary)
+    quit_ok(pane)
+
+
+def header_processes(s):
+    m = re.search(r"(?i)\bprocesses:?\s+(\d+)", s.header())
+    return int(m.group(1)) if m else None
+
+
+def t_processes(ctx):
+    target = ctx.target("pool_workers.py")
+    workers = target.info["workers"]
+    pane = ctx.pytop_pane(["--subprocesses", "-p", str(target.pid)])
+    scr, n = pane.wait_for("'processes N' with N >= %d in the header (--subprocesses, a pool of %d)"
+                           % (len(workers) + 1, len(workers)),
+                           lambda s: (header_processes(s) or 0) >= len(workers) + 1 and header_processes(s),
+                           h.START_WAIT)
+    pane.wait_for("worker_spin and parent_spin in Functions",
+                  lambda s: s.function_row("worker_spin") and s.function_row("parent_spin"))
+    pane.keys("2")
+
+    def pid_column(s):
+        head = s.threads_head()
+        if head is None or not re.search(r"\bPID\b", s.lines[head]):
+            return None
+        text = "\n".join(s.thread_rows() or [])
+        return all(re.search(r"\b%d\b" % p, text) for p in workers + [target.pid])
+    pane.wait_for("a PID column in Threads with the parent's and every worker's pid", pid_column)
+    # P: all -> the first process (the target) -> a worker ...
+    pane.keys("P", "1")
+
+    def filtered_to(s, pid):
+        return re.search(r"(?i)\bprocess\s+%d\b" % pid, s.header())
+    scr = pane.wait_for("the header naming process %d after P" % target.pid,
+                        lambda s: filtered_to(s, target.pid) and s.function_rows())[0]
+    pane.wait_for("only parent_spin (no worker_spin) in Functions for the parent",
+                  lambda s: filtered_to(s, target.pid) and s.function_row("parent_spin")
+                  and not s.function_row("worker_spin"))
+    pane.keys("P")
+    scr, _ = pane.wait_for("a worker's pid in the header after P again, and only worker_spin in Functions",
+                           lambda s: any(filtered_to(s, p) for p in workers) and s.function_row("worker_spin")
+                           and not s.function_row("parent_spin"))
+    # Cycle on to "all" again.
+    for _ in range(len(workers) + 2):
+        if re.search(r"(?i)\bprocess\s+all\b", pane.screen().header()):
+            break
+        pane.keys("P")
+        time.sleep(0.5)
+    pane.wait_for("'process all' in the header after cycling with P",
+                  lambda s: re.search(r"(?i)\bprocess\s+all\b", s.header()))
+    quit_ok(pane)
+
+
+def t_memory_replay(ctx):
+    target = ctx.target("grow_release.py")
+    rec = os.path.join(ctx.workdir, "mem.pytop")
+    cmd = [ctx.pytop, "--record", rec, "--duration", "4", "-p", str(target.pid)]
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60 * h.SCALE)
+    except subprocess.TimeoutExpired:
+        raise Failure("pytop --record did not end after 60 s", ["command: %s" % " ".join(cmd)])
+    if p.returncode != 0:
+        raise Failure("pytop --record failed (exit status %d)" % p.returncode,
+                      ["command: %s" % " ".join(cmd)] + h.framed(p.stdout.decode("utf-8", "replace")))
+    target.stop()
+    pane = ctx.pytop_pane(["--replay", rec])
+    pane.wait_for("Functions rows from the recording", lambda s: s.function_rows(), h.START_WAIT)
+    pane.keys("5")
+    memory_screen(pane, "the replayed Memory view with RSS in bytes and grow_memory first under Top memory growth",
+                  lambda s: re.match(BYTES_RX, counter_value(s, "RSS") or "")
+                  and top_list_first(s, "growth") == "grow_memory", 30 * h.SCALE)
+    quit_ok(pane)
+
+
 def t_help(ctx):
     target = ctx.target("hot_cold.py")
     pane, scr = attach(ctx, target)
@@ -826,6 +1065,14 @@ def build(pythons):
             tests.append((name, (lambda p, v: lambda ctx: t_hot_on_top(ctx, p, v))(pythons[xy], xy), None))
         else:
             tests.append((name, None, "python%s not found in $(pyenv root)/versions" % xy))
+    # The counters' sources differ most between 2.7, 3.6-3.11 and 3.12+.
+    for xy in sorted(set(MEMORY_PYTHONS) | set(x for x in ("3.8", "3.13") if x in pythons),
+                     key=lambda v: tuple(int(x) for x in v.split("."))):
+        name = "tui Memory view counters: RSS, GC, pymalloc, rates, unavailable (python%s)" % xy
+        if xy in pythons:
+            tests.append((name, (lambda p, v: lambda ctx: t_memory_counters(ctx, p, v))(pythons[xy], xy), None))
+        else:
+            tests.append((name, None, "python%s not found in $(pyenv root)/versions" % xy))
     tests += [
         ("tui header shows pid, command line, version, elapsed, samples, rate, late, errors, CPU, RSS, "
          "threads, mode, window", lambda c: header_test(c, 240, 40), None),
@@ -851,6 +1098,12 @@ def build(pythons):
         ("tui arrows, j/k, Home/End, PgUp/PgDn move the selection", t_navigation, None),
         ("tui Call tree: Enter collapses and expands", t_call_tree, None),
         ("tui Memory view shows RSS and peak", t_memory, None),
+        ("tui m in Functions puts the allocating function on top; Memory lists growth and release",
+         t_memory_sort, None),
+        ("tui at 80 columns the memory columns give way, m brings +MEM back sorted", t_memory_narrow, None),
+        ("tui Memory view in a replay shows the recorded counters and growth", t_memory_replay, None),
+        ("tui Threads shows the GIL summary line", t_gil, None),
+        ("tui --subprocesses: processes N in the header, a PID column, P filters by process", t_processes, None),
         ("tui ? and h show the help, Esc closes it", t_help, None),
         ("tui p and space pause, r resets", t_pause_reset, None),
         ("tui + and - change the window, < and > the sort column", t_window_sort, None),

@@ -1,5 +1,6 @@
-/* The TUI's pure parts: number, duration and size formatting, fitting
- * text to a width, column layout and sparkline scaling. */
+/* The TUI's pure parts: number, duration, size, change and rate
+ * formatting, fitting text to a width, column layout (with optional
+ * columns) and sparkline scaling (with unavailable points). */
 #include "config.h"
 
 #include "ui/format.h"
@@ -124,7 +125,7 @@ static void test_fit(void)
 static void test_layout(void)
 {
     const struct col_spec cols[] = {
-        { 6, 6, 0 }, { 7, 7, 0 }, { 10, 30, 2 }, { 10, 40, 3 },
+        { 6, 6, 0, 0 }, { 7, 7, 0, 0 }, { 10, 30, 2, 0 }, { 10, 40, 3, 0 },
     };
     int w[4];
     CHECK_INT(layout_columns(cols, 4, 200, 1, w), 4, "wide: every column");
@@ -146,29 +147,141 @@ static void test_sparkline(void)
     uint64_t v[] = { 10, 20, 30, 40, 50, 60, 70, 80 };
     int lv[16];
     uint64_t lo, hi;
-    CHECK_INT(spark_levels(t, v, 8, 0, 7, 8, 8, lv, &lo, &hi), 8, "one point per cell");
+    CHECK_INT(spark_levels(t, v, NULL, 8, 0, 7, 8, 8, lv, &lo, &hi), 8, "one point per cell");
     CHECK_INT(lo, 10, "low end");
     CHECK_INT(hi, 80, "high end");
     CHECK_INT(lv[0], 0, "the smallest is the lowest level");
     CHECK_INT(lv[7], 7, "the largest is the highest level");
     CHECK(lv[3] == 3 && lv[4] == 4, "levels rise evenly");
 
-    CHECK_INT(spark_levels(t, v, 8, 0, 7, 4, 8, lv, &lo, &hi), 4, "two points per cell");
+    CHECK_INT(spark_levels(t, v, NULL, 8, 0, 7, 4, 8, lv, &lo, &hi), 4, "two points per cell");
     CHECK_INT(lo, 20, "each cell keeps its larger value");
     CHECK(lv[0] == 0 && lv[3] == 7, "scaled between the cells' values");
 
     /* Points only in the second half: the first cells stay empty. */
     uint64_t t2[] = { 50, 100 };
     uint64_t v2[] = { 5, 5 };
-    CHECK_INT(spark_levels(t2, v2, 2, 0, 100, 10, 8, lv, NULL, NULL), 5,
+    CHECK_INT(spark_levels(t2, v2, NULL, 2, 0, 100, 10, 8, lv, NULL, NULL), 5,
               "cells from the first point on");
     CHECK_INT(lv[0], -1, "before any point: empty");
     CHECK_INT(lv[5], 0, "equal values: the lowest level");
     CHECK_INT(lv[7], 0, "a gap repeats the previous cell");
 
-    CHECK_INT(spark_levels(t, v, 8, 100, 200, 4, 8, lv, &lo, &hi), 0, "no point in range");
+    CHECK_INT(spark_levels(t, v, NULL, 8, 100, 200, 4, 8, lv, &lo, &hi), 0, "no point in range");
     CHECK_INT(lv[0], -1, "all empty");
-    CHECK_INT(spark_levels(t, v, 0, 0, 7, 4, 8, lv, NULL, NULL), 0, "no points at all");
+    CHECK_INT(spark_levels(t, v, NULL, 0, 0, 7, 4, 8, lv, NULL, NULL), 0, "no points at all");
+}
+
+static void test_sparkline_unavailable(void)
+{
+    uint64_t t[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+    uint64_t v[] = { 10, 0, 30, 40, 0, 0, 70, 80 };
+    unsigned char ok[] = { 1, 0, 1, 1, 0, 0, 1, 1 };
+    int lv[16];
+    uint64_t lo, hi;
+    CHECK_INT(spark_levels(t, v, ok, 8, 0, 7, 8, 8, lv, &lo, &hi), 5,
+              "unavailable points leave their cells empty");
+    CHECK_INT(lo, 10, "the scale ignores unavailable points (their 0 is not the low end)");
+    CHECK_INT(hi, 80, "high end from the valid points");
+    CHECK(lv[1] == -1 && lv[4] == -1 && lv[5] == -1, "cells of unavailable points: empty");
+    CHECK(lv[0] == 0 && lv[7] == 7, "valid points scaled between 10 and 80");
+    CHECK_INT(lv[3], 3, "40 sits at level 3 of 0..7");
+
+    /* Two points per cell: a valid one wins over an unavailable one. */
+    CHECK_INT(spark_levels(t, v, ok, 8, 0, 7, 4, 8, lv, &lo, &hi), 3,
+              "a cell with one valid point has a value");
+    CHECK_INT(lv[2], -1, "a cell of only unavailable points is empty");
+
+    /* An unavailable point stops the gap filling until the next valid one. */
+    uint64_t t3[] = { 0, 50, 100, 0 };
+    uint64_t v3[] = { 5, 0, 9, 0 };
+    unsigned char ok3[] = { 1, 0, 1, 0 };
+    CHECK_INT(spark_levels(t3, v3, ok3, 3, 0, 100, 10, 8, lv, NULL, NULL), 6,
+              "filled up to the unavailable point, then from the next valid one");
+    CHECK(lv[4] == 0 && lv[5] == -1 && lv[8] == -1 && lv[9] == 7,
+          "the gap after an unavailable point stays empty");
+
+    unsigned char none[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    CHECK_INT(spark_levels(t, v, none, 8, 0, 7, 8, 8, lv, &lo, &hi), 0,
+              "a counter never read: no cell");
+    CHECK(lv[0] == -1 && lv[7] == -1 && lo == 0, "all empty, low end 0");
+}
+
+static void test_changes_and_rates(void)
+{
+    char b[32];
+    fmt_bytes_delta(b, sizeof b, 0);
+    CHECK_STR(b, "0 B", "no change has no sign");
+    fmt_bytes_delta(b, sizeof b, 1258291);
+    CHECK_STR(b, "+1.2 MiB", "growth is signed +");
+    fmt_bytes_delta(b, sizeof b, -512);
+    CHECK_STR(b, "-512 B", "release is signed -");
+    fmt_bytes_delta(b, sizeof b, INT64_MIN);
+    CHECK_STR(b, "-8192 PiB", "the most negative change does not overflow");
+
+    fmt_rate(b, sizeof b, 0);
+    CHECK_STR(b, "0.0/s", "no events");
+    fmt_rate(b, sizeof b, 3.0);
+    CHECK_STR(b, "3.0/s", "a few a second keep a tenth");
+    fmt_rate(b, sizeof b, 0.25);
+    CHECK_STR(b, "0.2/s", "fewer than one a second");
+    fmt_rate(b, sizeof b, 42.4);
+    CHECK_STR(b, "42/s", "tens: whole numbers");
+    fmt_rate(b, sizeof b, 1234);
+    CHECK_STR(b, "1.2k/s", "thousands");
+    fmt_rate(b, sizeof b, 3.4e6);
+    CHECK_STR(b, "3.4M/s", "millions");
+    fmt_rate(b, sizeof b, -1);
+    CHECK_STR(b, "0.0/s", "a negative rate shows as none");
+
+    /* A running total read every 250 ms: 0, 100, 200, 300 -> 400/s. */
+    uint64_t t[] = { 0, 250 * MS, 500 * MS, 750 * MS };
+    uint64_t v[] = { 1000, 1100, 1200, 1300 };
+    double r = -1;
+    CHECK_INT(total_rate(t, v, NULL, 4, 0, S, &r), 1, "a rate from four points");
+    CHECK(r > 399.9 && r < 400.1, "400 a second");
+    CHECK_INT(total_rate(t, v, NULL, 4, 500 * MS, S, &r), 1, "over a shorter range");
+    CHECK(r > 399.9 && r < 400.1, "the same rate from the points in the range");
+    CHECK_INT(total_rate(t, v, NULL, 4, 700 * MS, S, &r), 0, "one point: no rate");
+    CHECK_INT(total_rate(t, v, NULL, 0, 0, S, &r), 0, "no points: no rate");
+    unsigned char ok[] = { 1, 0, 0, 1 };
+    CHECK_INT(total_rate(t, v, ok, 4, 0, S, &r), 1, "unavailable points are skipped");
+    CHECK(r > 399.9 && r < 400.1, "the rate between the valid points");
+    unsigned char one[] = { 0, 0, 1, 0 };
+    CHECK_INT(total_rate(t, v, one, 4, 0, S, &r), 0, "one valid point: no rate");
+    /* A restart (the total drops) counts as nothing, not as a huge rate. */
+    uint64_t v2[] = { 1000, 1100, 5, 105 };
+    CHECK_INT(total_rate(t, v2, NULL, 4, 0, S, &r), 1, "a total that restarts");
+    CHECK(r > 266.6 && r < 266.7, "only the increases count (200 in 750 ms)");
+    uint64_t same_t[] = { 5, 5 };
+    CHECK_INT(total_rate(same_t, v, NULL, 2, 0, S, &r), 0, "no time between the points: no rate");
+}
+
+static void test_optional_columns(void)
+{
+    /* The Functions view's columns: OWN% TOTAL% OWN(s) TOTAL(s) +MEM -MEM
+     * FUNCTION FILE, the memory columns dropped first, then the seconds. */
+    const struct col_spec cols[] = {
+        { 6, 6, 0, 0 }, { 7, 7, 0, 0 }, { 7, 7, 0, 3 }, { 9, 9, 0, 4 },
+        { 8, 9, 0, 2 }, { 8, 9, 0, 1 }, { 10, 28, 2, 0 }, { 10, 30, 3, 0 },
+    };
+    int shown[8], w[8];
+    CHECK_INT(layout_optional(cols, 8, 120, 1, 24, 0, 0, shown, w), 8, "120 columns: all 8");
+    CHECK_INT(layout_optional(cols, 8, 80, 1, 24, 0, 0, shown, w), 6,
+              "80 columns: the memory columns go");
+    CHECK(shown[3] == 3 && shown[4] == 6 && shown[5] == 7, "the rest keep their order");
+    CHECK_INT(w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + 5, 80, "and use the width");
+    CHECK_INT(layout_optional(cols, 8, 80, 1, 24, 0, 4, shown, w), 6,
+              "80 columns sorted by +MEM: it stays");
+    CHECK(shown[2] == 3 && shown[3] == 4, "OWN(s) and -MEM went instead");
+    CHECK_INT(layout_optional(cols, 8, 90, 1, 24, 0, 0, shown, w), 7,
+              "90 columns: only -MEM goes");
+    CHECK_INT(layout_optional(cols, 8, 120, 1, 24, 1u << 1, 0, shown, w), 7,
+              "a hidden column is never shown");
+    CHECK(shown[1] == 2, "the next one takes its place");
+    CHECK_INT(layout_optional(cols, 8, 30, 1, 24, 0, -1, shown, w), 3,
+              "very narrow: optional ones go, then the last ones do not fit");
+    CHECK(shown[0] == 0 && shown[1] == 1 && shown[2] == 6, "the required columns first");
 }
 
 int main(void)
@@ -182,5 +295,8 @@ int main(void)
     UNIT_RUN(test_fit);
     UNIT_RUN(test_layout);
     UNIT_RUN(test_sparkline);
+    UNIT_RUN(test_sparkline_unavailable);
+    UNIT_RUN(test_changes_and_rates);
+    UNIT_RUN(test_optional_columns);
     return unit_done();
 }
