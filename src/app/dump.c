@@ -5,7 +5,10 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "native/native.h"
+#include "proc/memstat.h"
 #include "proc/tasks.h"
+#include "python/heap.h"
 #include "python/thread_names.h"
 
 #include <errno.h>
@@ -16,6 +19,9 @@ struct thread_view {
     const struct py_thread *thread;
     const char *state;              /* "running" or "idle" */
     char name[PY_THREAD_NAME_MAX];
+    /* --native: the merged stack, or why the C frames are missing. */
+    struct merged_stack merged;
+    int native, native_error;
 };
 
 static const char *thread_state(pid_t pid, const struct py_thread *t)
@@ -54,8 +60,131 @@ static void put_frame_json(struct strbuf *sb, const struct py_frame *f)
     strbuf_putc(sb, '}');
 }
 
+/* --native: Python frames and native ones ("native": true, no line). */
+static void put_merged_json(struct strbuf *sb, const struct py_sample *s,
+                            const struct thread_view *v)
+{
+    const struct py_thread *th = v->thread;
+    for (size_t k = 0; k < v->merged.n; k++) {
+        const struct merged_frame *m = &v->merged.frames[k];
+        strbuf_puts(sb, k ? ",\n    " : "\n    ");
+        if (m->py >= 0) {
+            put_frame_json(sb, &s->frames[th->first_frame + (size_t)m->py]);
+            continue;
+        }
+        strbuf_puts(sb, "{\"function\": ");
+        json_put_string(sb, m->function);
+        strbuf_puts(sb, ", \"file\": ");
+        json_put_string(sb, m->file);
+        strbuf_puts(sb, ", \"line\": null, \"native\": true}");
+    }
+}
+
+/* The process and Python memory counters, once. A counter that cannot be
+ * read stays invalid: the dump still shows the stacks. */
+static void read_counters(struct py_target *t, struct counters *c)
+{
+    memset(c, 0, sizeof *c);
+    struct proc_memstat m;
+    if (proc_memstat_open(t->pid, &m) == 0)
+        proc_memstat_read(&m, c);
+    proc_memstat_close(&m);
+    struct py_heap h;
+    if (py_heap_locate(t, &h) == 0) {
+        py_heap_read(&h, &t->live.base, c);
+        py_heap_release(&h);
+    }
+}
+
+/* "counters": {name: value or null} for every counter. */
+static void put_counters_json(struct strbuf *sb, const struct counters *c)
+{
+    strbuf_puts(sb, ", \"counters\": {");
+    for (int id = 0; id < COUNTER_COUNT; id++) {
+        strbuf_printf(sb, "%s\"%s\": ", id ? ", " : "", counter_name((enum counter_id)id));
+        if (counters_has(c, (enum counter_id)id))
+            strbuf_printf(sb, "%llu", (unsigned long long)c->value[id]);
+        else
+            strbuf_puts(sb, "null");
+    }
+    strbuf_puts(sb, "}");
+}
+
+static void put_bytes(struct strbuf *sb, const struct counters *c, enum counter_id id)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    if (!counters_has(c, id)) {
+        strbuf_puts(sb, "n/a");
+        return;
+    }
+    double v = (double)c->value[id];
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        strbuf_printf(sb, "%llu B", (unsigned long long)c->value[id]);
+    else
+        strbuf_printf(sb, "%.1f %s", v, units[u]);
+}
+
+static void put_count(struct strbuf *sb, const struct counters *c, enum counter_id id)
+{
+    if (counters_has(c, id))
+        strbuf_printf(sb, "%llu", (unsigned long long)c->value[id]);
+    else
+        strbuf_puts(sb, "n/a");
+}
+
+/* "a/b/c" for the three generations' counters from first. */
+static void put_generations(struct strbuf *sb, const struct counters *c, enum counter_id first)
+{
+    for (int g = 0; g < 3; g++) {
+        if (g)
+            strbuf_putc(sb, '/');
+        put_count(sb, c, (enum counter_id)(first + g));
+    }
+}
+
+/* One line; "n/a" for what this kernel or Python version does not give. */
+static void put_counters_text(struct strbuf *sb, const struct counters *c)
+{
+    strbuf_puts(sb, "memory: rss ");
+    put_bytes(sb, c, CTR_RSS);
+    strbuf_puts(sb, ", peak ");
+    put_bytes(sb, c, CTR_PEAK_RSS);
+    strbuf_puts(sb, ", anon ");
+    put_bytes(sb, c, CTR_ANON);
+    strbuf_puts(sb, ", swap ");
+    put_bytes(sb, c, CTR_SWAP);
+    strbuf_puts(sb, ", heap ");
+    put_bytes(sb, c, CTR_HEAP);
+    strbuf_puts(sb, ", faults ");
+    put_count(sb, c, CTR_MINFLT_TOTAL);
+    strbuf_puts(sb, " minor ");
+    put_count(sb, c, CTR_MAJFLT_TOTAL);
+    strbuf_puts(sb, " major; gc counts ");
+    put_generations(sb, c, CTR_GC_COUNT0);
+    strbuf_puts(sb, ", collections ");
+    put_generations(sb, c, CTR_GC_COLLECTIONS0_TOTAL);
+    strbuf_puts(sb, ", collected ");
+    put_count(sb, c, CTR_GC_COLLECTED_TOTAL);
+    strbuf_puts(sb, ", uncollectable ");
+    put_count(sb, c, CTR_GC_UNCOLLECTABLE_TOTAL);
+    strbuf_puts(sb, "; pymalloc arenas ");
+    put_count(sb, c, CTR_PYMALLOC_ARENAS);
+    strbuf_puts(sb, " (");
+    put_bytes(sb, c, CTR_PYMALLOC_ARENA_BYTES);
+    strbuf_puts(sb, "), peak ");
+    put_count(sb, c, CTR_PYMALLOC_ARENAS_PEAK);
+    strbuf_puts(sb, ", blocks ");
+    put_count(sb, c, CTR_PYMALLOC_BLOCKS);
+    strbuf_putc(sb, '\n');
+}
+
 static void put_json(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
-                     const struct thread_view *views)
+                     const struct thread_view *views, const struct counters *ctr)
 {
     strbuf_printf(sb, "{\"pid\": %d, \"python\": ", (int)t->pid);
     json_put_string(sb, t->version.text);
@@ -70,23 +199,35 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
             strbuf_puts(sb, "null");
         strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"frames\": [", v->state,
                       th->gil ? "true" : "false");
-        for (size_t k = 0; k < th->nframes; k++) {
-            strbuf_puts(sb, k ? ",\n    " : "\n    ");
-            put_frame_json(sb, &s->frames[th->first_frame + k]);
+        if (v->native) {
+            put_merged_json(sb, s, v);
+        } else {
+            for (size_t k = 0; k < th->nframes; k++) {
+                strbuf_puts(sb, k ? ",\n    " : "\n    ");
+                put_frame_json(sb, &s->frames[th->first_frame + k]);
+            }
         }
-        strbuf_puts(sb, "]}");
+        strbuf_puts(sb, "]");
+        if (v->native_error) {
+            strbuf_puts(sb, ", \"native_error\": ");
+            json_put_string(sb, pt_strerror(v->native_error));
+        }
+        strbuf_puts(sb, "}");
     }
-    strbuf_puts(sb, "]}\n");
+    strbuf_puts(sb, "]");
+    put_counters_json(sb, ctr);
+    strbuf_puts(sb, "}\n");
 }
 
 static void put_text(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
-                     const struct thread_view *views)
+                     const struct thread_view *views, const struct counters *ctr)
 {
     char cmd[512];
     if (proc_cmdline(t->pid, cmd, sizeof cmd) != 0)
         cmd[0] = '\0';
     strbuf_printf(sb, "Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmd, t->version.text,
                   t->binary);
+    put_counters_text(sb, ctr);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
         const struct py_thread *th = v->thread;
@@ -94,7 +235,19 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
         if (v->name[0])
             strbuf_printf(sb, " \"%s\"", v->name);
         strbuf_printf(sb, " (%s%s)\n", v->state, th->gil ? ", holds GIL" : "");
-        for (size_t k = 0; k < th->nframes; k++) {
+        if (v->native_error)
+            strbuf_printf(sb, "    <no native frames: %s>\n", pt_strerror(v->native_error));
+        size_t count = v->native ? v->merged.n : th->nframes;
+        for (size_t j = 0; j < count; j++) {
+            size_t k = j;
+            if (v->native) {
+                const struct merged_frame *m = &v->merged.frames[j];
+                if (m->py < 0) {
+                    strbuf_printf(sb, "    [native] %s (%s)\n", m->function, m->file);
+                    continue;
+                }
+                k = (size_t)m->py;
+            }
             const struct py_frame *f = &s->frames[th->first_frame + k];
             if (f->code && f->line >= 0)
                 strbuf_printf(sb, "    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
@@ -106,13 +259,40 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
     }
 }
 
-int dump_run(struct py_target *t, int json, FILE *out)
+/* Unwind every thread's C stack and merge it with its Python frames.
+ * A thread that cannot be unwound keeps its Python frames and says why. */
+static void merge_native(struct native_stacks *ns, const struct py_sample *s,
+                         struct thread_view *views)
 {
+    native_stacks_begin_sample(ns);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct thread_view *v = &views[i];
+        const struct py_thread *th = v->thread;
+        const struct py_frame *frames = th->nframes ? &s->frames[th->first_frame] : NULL;
+        int rc = native_stacks_thread(ns, th->tid, frames, th->nframes, &v->merged);
+        if (rc == -ENOMEM)
+            continue;
+        v->native = 1;
+        v->native_error = rc;
+    }
+}
+
+static int dump(struct py_target *t, int json, int native, int native_all, FILE *out)
+{
+    /* The unwinder first: it reads the maps and symbols once, so the
+     * Python stacks and C stacks are read as close together as can be. */
+    struct native_stacks *ns = NULL;
+    if (native) {
+        int nrc = native_stacks_new(t->pid, t->binary, t->version.major, native_all, &ns);
+        if (nrc)
+            return nrc;
+    }
     struct py_sample s;
     py_sample_init(&s);
     int rc = py_walk(&t->walker, &s);
     if (rc) {
         py_sample_release(&s);
+        native_stacks_free(ns);
         return rc;
     }
     struct thread_view *views = calloc(s.nthreads ? s.nthreads : 1, sizeof *views);
@@ -122,33 +302,53 @@ int dump_run(struct py_target *t, int json, FILE *out)
         rc = -ENOMEM;
         goto out;
     }
+    /* States before unwinding: holding a sleeping thread wakes it. */
+    for (size_t i = 0; i < s.nthreads; i++) {
+        views[i].thread = &s.threads[i];
+        views[i].state = thread_state(t->pid, &s.threads[i]);
+    }
+    if (ns)
+        merge_native(ns, &s, views);
     for (size_t i = 0; i < s.nthreads; i++)
         idents[i] = s.threads[i].thread_id;
     py_thread_names(&t->walker, py_walker_first_interp(&t->walker), idents, s.nthreads, names);
     for (size_t i = 0; i < s.nthreads; i++) {
-        views[i].thread = &s.threads[i];
-        views[i].state = thread_state(t->pid, &s.threads[i]);
         memcpy(views[i].name, names[i], PY_THREAD_NAME_MAX);
         if (!views[i].name[0] && s.threads[i].tid == t->pid)
             strcpy(views[i].name, "MainThread");
     }
     qsort(views, s.nthreads, sizeof *views, by_tid);
 
+    struct counters ctr;
+    read_counters(t, &ctr);
     struct strbuf sb;
     strbuf_init(&sb);
     if (json)
-        put_json(&sb, t, &s, views);
+        put_json(&sb, t, &s, views, &ctr);
     else
-        put_text(&sb, t, &s, views);
+        put_text(&sb, t, &s, views, &ctr);
     if (sb.oom)
         rc = -ENOMEM;
     else if (fwrite(sb.data, 1, sb.len, out) != sb.len || fflush(out) != 0)
         rc = -errno;
     strbuf_release(&sb);
 out:
+    for (size_t i = 0; views && i < s.nthreads; i++)
+        merged_stack_release(&views[i].merged);
+    native_stacks_free(ns);
     free(views);
     free(idents);
     free(names);
     py_sample_release(&s);
     return rc;
+}
+
+int dump_run(struct py_target *t, int json, FILE *out)
+{
+    return dump(t, json, 0, 0, out);
+}
+
+int dump_run_native(struct py_target *t, int json, int native_all, FILE *out)
+{
+    return dump(t, json, 1, native_all, out);
 }

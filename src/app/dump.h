@@ -9,5 +9,8 @@
 /* Read the target once and write the report to out. Returns 0 or a
  * negative error (-ESRCH when the target exited while being read). */
 int dump_run(struct py_target *t, int json, FILE *out);
+/* The same with --native: C frames merged in (native_all: the
+ * interpreter's own too). -EOPNOTSUPP without libunwind. */
+int dump_run_native(struct py_target *t, int json, int native_all, FILE *out);
 
 #endif

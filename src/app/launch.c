@@ -70,6 +70,10 @@ int launch_exited(struct launch *l)
         return 1;
     int st;
     pid_t r = waitpid(l->pid, &st, WNOHANG);
+    /* --native holds threads with ptrace, and their stops are reported
+     * to every waitpid of ours: a stop is not an exit. */
+    if (r == l->pid && !WIFEXITED(st) && !WIFSIGNALED(st))
+        return 0;
     if (r == l->pid) {
         l->status = st;
         l->reaped = 1;

@@ -79,7 +79,8 @@ static int run_dump(const struct pytop_options *opt)
         report_attach_error(opt->pid, rc, opt->layout_source);
         return 1;
     }
-    rc = dump_run(target, opt->json, stdout);
+    rc = opt->native ? dump_run_native(target, opt->json, opt->native_all, stdout)
+                     : dump_run(target, opt->json, stdout);
     if (rc == -ESRCH || (rc && proc_is_dead(opt->pid) == 1))
         fprintf(stderr, "pytop: process %d exited while being read\n", (int)opt->pid);
     else if (rc)

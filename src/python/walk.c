@@ -72,6 +72,7 @@ static int frame_span(const struct py_layout *l)
     n = max_off(n, l->frame_lasti, 4);
     n = max_off(n, l->frame_instr, 8);
     n = max_off(n, l->frame_owner, 1);
+    n = max_off(n, l->frame_is_entry, 1);
     return n;
 }
 
@@ -240,6 +241,7 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
         if (!f)
             return -PT_ERR_TRUNCATED;
         int32_t lasti = bytes_i32(buf + l->frame_lasti);
+        f->entry = 1;   /* one eval-loop call per frame object */
         rc = decode_frame(w, f, bytes_u64(buf + l->frame_code), 0, 0,
                           lasti < 0 ? -1 : (int64_t)lasti * unit);
         if (rc)
@@ -350,7 +352,10 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             (signed char)fb[l->frame_owner] >= l->frame_owned_by_cstack) {
             /* A shim frame pushed by C code to start the interpreter (from
              * 3.14 also interpreter-owned ones: owners past the C-stack value
-             * are never Python calls). */
+             * are never Python calls). The frame just inside it is where
+             * that call of the eval loop began. */
+            if (t->nframes > 0)
+                s->frames[s->nframes - 1].entry = 1;
             frame = back;
             continue;
         }
@@ -363,6 +368,8 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             rc = -PT_ERR_TRUNCATED;
             break;
         }
+        if (l->frame_is_entry >= 0)
+            f->entry = fb[l->frame_is_entry] != 0;
         uint64_t code = bytes_u64(fb + l->frame_code);
         /* From 3.14 f_executable is a tagged stack reference. */
         if (l->major > 3 || (l->major == 3 && l->minor >= 14))

@@ -29,6 +29,11 @@ struct py_frame {
     int error;                        /* 0, or why this frame could not be decoded */
     int use_instr;                    /* pos is an instruction address (3.11+) */
     int64_t pos;                      /* instruction address, or byte offset (up to 3.10) */
+    /* The outermost frame one call of the eval loop runs (--native merges
+     * each eval-loop C frame with the frames up to the next entry): every
+     * frame up to 3.10, is_entry in 3.11, the frame just inside a C-stack
+     * shim from 3.12. */
+    int entry;
 };
 
 struct py_thread {

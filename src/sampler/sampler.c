@@ -3,6 +3,7 @@
 #include "sampler/sampler.h"
 
 #include "core/error.h"
+#include "native/native.h"
 #include "proc/children.h"
 #include "proc/memstat.h"
 #include "proc/tasks.h"
@@ -67,6 +68,8 @@ struct proc_track {
     struct counters counters;
 
     unsigned failures;           /* walks failed in a row */
+
+    struct native_stacks *native;   /* --native: C stacks of this process, or NULL */
 };
 
 /* A descendant seen but not sampled: not Python (yet), or still starting. */
@@ -109,6 +112,8 @@ struct sampler {
     struct py_sample ps;
     struct sample_thread *out;
     size_t cap_out;
+    struct merged_stack *merged;  /* --native: per thread of ps */
+    size_t cap_merged;
 
     pthread_mutex_t stats_lock;
     struct sampler_stats stats;
@@ -152,6 +157,7 @@ static void proc_track_free(struct proc_track *p)
         proc_memstat_close(&p->mem);
     if (p->have_heap)
         py_heap_release(&p->heap);
+    native_stacks_free(p->native);
     if (p->owned)
         py_target_free(p->target);
     free(p);
@@ -190,6 +196,16 @@ static int proc_track_add(struct sampler *s, struct py_target *target, int owned
     p->announce = 1;
     p->have_mem = proc_memstat_open(target->pid, &p->mem) == 0;
     p->have_heap = py_heap_locate(target, &p->heap) == 0;
+    if (s->cfg.native) {
+        int rc = native_stacks_new(target->pid, target->binary, target->version.major,
+                                   s->cfg.native_all, &p->native);
+        /* Without C frames for the target, --native cannot do what it
+         * says; a descendant keeps its Python frames. */
+        if (rc && !owned) {
+            proc_track_free(p);
+            return rc;
+        }
+    }
     s->procs[s->nprocs++] = p;
     s->procs_seen++;
     if (out)
@@ -247,6 +263,9 @@ void sampler_free(struct sampler *s)
     free(s->procs);
     free(s->cands);
     free(s->out);
+    for (size_t i = 0; i < s->cap_merged; i++)
+        merged_stack_release(&s->merged[i]);
+    free(s->merged);
     py_sample_release(&s->ps);
     pthread_mutex_destroy(&s->stats_lock);
     free(s);
@@ -514,9 +533,34 @@ static int frame_id(struct sampler *s, struct proc_track *p, const struct py_fra
     return 0;
 }
 
+/* --native: the merged stack's frames, root first; native frames are
+ * (symbol, object) with STACK_FRAME_NATIVE. */
+static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t node,
+                              const struct py_frame *frames, const struct merged_stack *m)
+{
+    for (size_t k = m->n; k-- > 0;) {
+        const struct merged_frame *mf = &m->frames[k];
+        uint32_t fid, child;
+        int rc;
+        if (mf->py >= 0) {
+            if (!frames[mf->py].code)
+                continue;
+            rc = frame_id(s, p, &frames[mf->py], &fid);
+        } else {
+            rc = intern_named_frame(s, mf->function, mf->file, -1, STACK_FRAME_NATIVE, &fid);
+        }
+        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
+            break;   /* dictionary full: keep the path so far */
+        node = child;
+    }
+    return node;
+}
+
 /* The leaf node of a thread's stack, root first. A stack cut short gets a
- * "[truncated]" root so its frames are not mistaken for top-level calls. */
-static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t)
+ * "[truncated]" root so its frames are not mistaken for top-level calls.
+ * merged: the thread's native merge, or NULL. */
+static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
+                             const struct merged_stack *merged)
 {
     /* No frames anywhere in this sample (an interpreter still starting)
      * means no frame array at all: do not index it. */
@@ -530,6 +574,8 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
             stack_table_node(s->dict, 0, s->truncated_frame, &node) != 0)
             return 0;
     }
+    if (merged)
+        return intern_merged(s, p, node, frames, merged);
     for (size_t k = t->nframes; k-- > 0;) {
         if (!frames[k].code)
             continue;
@@ -657,6 +703,39 @@ static const struct counters *read_counters(struct sampler *s, struct proc_track
 
 /* ---- one round ------------------------------------------------------------------------------ */
 
+/* --native: each thread's C stack, right after its Python frames were
+ * read (outside the dictionary lock: threads are held meanwhile). A thread
+ * that cannot be unwound keeps its Python frames. */
+static int unwind_threads(struct sampler *s, struct proc_track *p)
+{
+    if (s->ps.nthreads > s->cap_merged) {
+        struct merged_stack *m = realloc(s->merged, s->ps.nthreads * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        for (size_t i = s->cap_merged; i < s->ps.nthreads; i++)
+            merged_stack_init(&m[i]);
+        s->merged = m;
+        s->cap_merged = s->ps.nthreads;
+    }
+    native_stacks_begin_sample(p->native);
+    uint64_t missing = 0, denied = 0;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        const struct py_thread *pt = &s->ps.threads[i];
+        const struct py_frame *frames = pt->nframes ? &s->ps.frames[pt->first_frame] : NULL;
+        int rc = native_stacks_thread(p->native, pt->tid, frames, pt->nframes, &s->merged[i]);
+        if (rc == -ENOMEM)
+            return -ENOMEM;
+        missing += rc != 0;
+        denied += rc == -EPERM;
+    }
+    pthread_mutex_lock(&s->stats_lock);
+    s->stats.native_threads += s->ps.nthreads;
+    s->stats.native_missing += missing;
+    s->stats.native_denied += denied;
+    pthread_mutex_unlock(&s->stats_lock);
+    return 0;
+}
+
 /* One sample of one process. Returns 0, 1 when the sink asked to stop, or
  * a negative error (-ESRCH: the process is gone). */
 static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
@@ -698,6 +777,10 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
                    (pt->error ? SAMPLE_PARTIAL : 0);
         partial += pt->error != 0;
     }
+    /* After the threads' states were read: holding a sleeping thread
+     * wakes it for a moment. */
+    if (p->native && unwind_threads(s, p) != 0)
+        return -ENOMEM;
     sweep_tracks(p, s->round);
     credit_memory(p, s->out, s->ps.nthreads);
     const struct counters *counters = read_counters(s, p, t);
@@ -709,7 +792,7 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         /* Names may have just been (re)read. */
         struct thread_track *tr = s->out[i].tid ? track_find(p, (pid_t)s->out[i].tid, 0) : NULL;
         s->out[i].name = tr ? tr->name : 0;
-        s->out[i].stack = intern_stack(s, p, &s->ps.threads[i]);
+        s->out[i].stack = intern_stack(s, p, &s->ps.threads[i], p->native ? &s->merged[i] : NULL);
     }
     struct sample smp = {
         .time_ns = t,

@@ -57,6 +57,9 @@ struct sampler_stats {
     uint64_t remote_reads;       /* process_vm_readv calls */
     uint32_t processes;          /* processes being sampled now */
     uint32_t processes_seen;     /* processes sampled at some point */
+    uint64_t native_threads;     /* --native: thread stacks it tried to unwind */
+    uint64_t native_missing;     /* of which left with Python frames only */
+    uint64_t native_denied;      /* of which not allowed (no ptrace permission, or traced) */
 };
 
 enum sampler_end {

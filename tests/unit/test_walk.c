@@ -793,6 +793,10 @@ static void test_shims(void)
     check_frame(&s, 0, 0, &handle, 6, "shims");
     check_frame(&s, 0, 1, &run, 4, "shims");
     check_frame(&s, 0, 2, &mod, 2, "shims");
+    /* --native: the frame just inside each shim is where an eval-loop call began. */
+    CHECK(s.nthreads == 1 && s.threads[0].nframes == 3 && s.frames[0].entry &&
+              !s.frames[1].entry && s.frames[2].entry,
+          W("shims: the frames inside shims are entry frames"));
     py_sample_release(&s);
     py_walker_release(&w);
     fake_py_release(&fp);

@@ -1,0 +1,126 @@
+#include "config.h"
+
+#include "native/merge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void merged_stack_init(struct merged_stack *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void merged_stack_release(struct merged_stack *m)
+{
+    free(m->frames);
+    memset(m, 0, sizeof *m);
+}
+
+static int push(struct merged_stack *m, int32_t py, const char *function, const char *file)
+{
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct merged_frame *f = realloc(m->frames, cap * sizeof *f);
+        if (!f)
+            return -ENOMEM;
+        m->frames = f;
+        m->cap = cap;
+    }
+    m->frames[m->n++] = (struct merged_frame){ py, function, file };
+    return 0;
+}
+
+static int push_native(struct merged_stack *m, const struct native_frame *f)
+{
+    return push(m, -1, f->function, f->file);
+}
+
+int merged_stack_python_only(struct merged_stack *m, size_t npy)
+{
+    m->n = 0;
+    m->mismatch = 0;
+    for (size_t i = 0; i < npy; i++)
+        if (push(m, (int32_t)i, NULL, NULL) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Groups of Python frames, one per eval-loop call: each ends with an
+ * entry frame; frames after the last entry (a walk cut short) make one
+ * more, incomplete, group. */
+static size_t count_groups(const struct py_frame *py, size_t npy)
+{
+    size_t g = 0;
+    for (size_t i = 0; i < npy; i++)
+        g += py[i].entry != 0;
+    if (npy && !py[npy - 1].entry)
+        g++;
+    return g;
+}
+
+int native_merge(const struct native_frame *native, size_t nnat, const struct py_frame *py,
+                 size_t npy, int keep_all, struct merged_stack *m)
+{
+    m->n = 0;
+    m->mismatch = 0;
+    size_t evals = 0, outer_eval = 0;
+    int have_eval = 0;
+    for (size_t i = 0; i < nnat; i++) {
+        if (native[i].kind == NATIVE_FRAME_EVAL) {
+            evals++;
+            outer_eval = i;
+            have_eval = 1;
+        }
+    }
+    size_t groups = count_groups(py, npy);
+
+    if (groups && evals != groups) {
+        /* Torn: the Python frames as read, then only what lies outside
+         * every eval loop, which did not move. */
+        m->mismatch = 1;
+        if (merged_stack_python_only(m, npy) != 0)
+            return -ENOMEM;
+        m->mismatch = 1;
+        for (size_t i = have_eval ? outer_eval + 1 : nnat; i < nnat; i++) {
+            enum native_frame_kind k = native[i].kind;
+            if ((keep_all || k == NATIVE_FRAME_OTHER) && push_native(m, &native[i]) != 0)
+                return -ENOMEM;
+        }
+        return 0;
+    }
+
+    size_t p = 0;   /* next Python frame */
+    for (size_t i = 0; i < nnat; i++) {
+        const struct native_frame *f = &native[i];
+        int keep;
+        switch (f->kind) {
+        case NATIVE_FRAME_EVAL:
+            /* This call's Python frames: through the next entry frame. */
+            while (p < npy) {
+                int last = py[p].entry != 0;
+                if (push(m, (int32_t)p, NULL, NULL) != 0)
+                    return -ENOMEM;
+                p++;
+                if (last)
+                    break;
+            }
+            keep = keep_all;
+            break;
+        case NATIVE_FRAME_RUNTIME:
+            /* libc inside Python code (a sleep, a read) says what the
+             * thread waits for; outside it, it only started the thread. */
+            keep = keep_all || (have_eval && i < outer_eval);
+            break;
+        case NATIVE_FRAME_INTERP:
+            keep = keep_all;
+            break;
+        default:
+            keep = 1;
+            break;
+        }
+        if (keep && push_native(m, f) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}

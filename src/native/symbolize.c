@@ -1,0 +1,442 @@
+#include "config.h"
+
+#include "native/symbolize.h"
+
+#include "core/error.h"
+#include "elf/symbols.h"
+#include "native/demangle.h"
+#include "proc/maps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bounds against absurd files: symbols and name bytes per object. */
+#define SYMS_MAX (4u << 20)
+#define NAMES_MAX ((size_t)256 << 20)
+
+/* One file mapping, sorted by start, pointing at its object. */
+struct segment {
+    uint64_t start, end, offset;
+    unsigned perms;
+    struct native_object *obj;
+};
+
+struct native_symbols {
+    pid_t pid;
+    char *interp_path;
+    struct segment *segs;
+    size_t nsegs;
+    struct native_object **objs;     /* the current listing */
+    size_t nobjs;
+    struct native_object **retired;  /* dropped by the last listing, freed next sample */
+    size_t nretired;
+    int may_relist;                  /* one re-listing per sample... */
+    uint64_t listed_ns;              /* ...and at most one a second */
+    unsigned long listings, files;
+};
+
+static void object_free(struct native_object *o)
+{
+    if (!o)
+        return;
+    if (o->display) {
+        for (size_t i = 0; i < o->nsyms; i++)
+            if (o->display[i] && o->display[i] != o->names + o->syms[i].name)
+                free((char *)o->display[i]);
+        free(o->display);
+    }
+    free(o->syms);
+    free(o->names);
+    free(o->path);
+    free(o);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static enum native_object_kind classify(const char *path, const char *interp)
+{
+    const char *b = base_name(path);
+    if ((interp && strcmp(path, interp) == 0) || strncmp(b, "libpython", 9) == 0 ||
+        strncmp(b, "python", 6) == 0)
+        return NATIVE_OBJ_INTERP;
+    if (strncmp(b, "libc.so", 7) == 0 || strncmp(b, "libc-", 5) == 0 ||
+        strncmp(b, "libpthread", 10) == 0 || strncmp(b, "ld-linux", 8) == 0)
+        return NATIVE_OBJ_RUNTIME;
+    return NATIVE_OBJ_OTHER;
+}
+
+static void release_listing(struct native_symbols *s)
+{
+    for (size_t i = 0; i < s->nretired; i++)
+        object_free(s->retired[i]);
+    free(s->retired);
+    s->retired = NULL;
+    s->nretired = 0;
+}
+
+/* Re-read the maps. Objects whose (path, inode, start) did not change are
+ * kept with their symbols; the others are retired until the next sample,
+ * because names from them may still be in use. */
+static int relist(struct native_symbols *s)
+{
+    struct proc_maps maps;
+    int rc = proc_maps_read(s->pid, &maps);
+    if (rc)
+        return rc;
+    s->listings++;
+    struct segment *segs = calloc(maps.count ? maps.count : 1, sizeof *segs);
+    struct native_object **objs = calloc(maps.count ? maps.count : 1, sizeof *objs);
+    struct native_object **retired =
+        realloc(s->retired, (s->nretired + s->nobjs + 1) * sizeof *retired);
+    if (retired)
+        s->retired = retired;
+    if (!segs || !objs || !retired) {
+        free(segs);
+        free(objs);
+        proc_maps_release(&maps);
+        return -ENOMEM;
+    }
+    size_t nsegs = 0, nobjs = 0;
+    struct native_object *cur = NULL;
+    for (size_t i = 0; i < maps.count; i++) {
+        const struct proc_map *m = &maps.maps[i];
+        if (!m->path || m->path[0] != '/')
+            continue;
+        if (!cur || cur->inode != m->inode || strcmp(cur->path, m->path) != 0) {
+            cur = NULL;
+            /* The same file at the same place as before: keep what we read. */
+            for (size_t k = 0; k < s->nobjs; k++) {
+                struct native_object *o = s->objs[k];
+                if (o && o->start == m->start && o->inode == m->inode &&
+                    strcmp(o->path, m->path) == 0) {
+                    cur = o;
+                    s->objs[k] = NULL;
+                    break;
+                }
+            }
+            if (!cur) {
+                cur = calloc(1, sizeof *cur);
+                if (cur)
+                    cur->path = strdup(m->path);
+                if (!cur || !cur->path) {
+                    object_free(cur);
+                    rc = -ENOMEM;
+                    break;
+                }
+                cur->inode = m->inode;
+                cur->start = m->start;
+                cur->fde_count = -1;
+                cur->kind = classify(m->path, s->interp_path);
+            }
+            objs[nobjs++] = cur;
+        }
+        if (m->end > cur->end)
+            cur->end = m->end;
+        segs[nsegs++] = (struct segment){ m->start, m->end, m->offset, m->perms, cur };
+    }
+    proc_maps_release(&maps);
+    for (size_t k = 0; k < s->nobjs; k++)
+        if (s->objs[k])
+            s->retired[s->nretired++] = s->objs[k];
+    free(s->objs);
+    free(s->segs);
+    s->objs = objs;
+    s->nobjs = nobjs;
+    s->segs = segs;
+    s->nsegs = nsegs;
+    return rc;
+}
+
+int native_symbols_new(pid_t pid, const char *interp_path, struct native_symbols **out)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return -PT_ERR_FORMAT;
+    struct native_symbols *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->pid = pid;
+    if (interp_path && !(s->interp_path = strdup(interp_path))) {
+        free(s);
+        return -ENOMEM;
+    }
+    int rc = relist(s);
+    if (rc) {
+        native_symbols_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void native_symbols_free(struct native_symbols *s)
+{
+    if (!s)
+        return;
+    release_listing(s);
+    for (size_t i = 0; i < s->nobjs; i++)
+        object_free(s->objs[i]);
+    free(s->objs);
+    free(s->segs);
+    free(s->interp_path);
+    free(s);
+}
+
+void native_symbols_begin_sample(struct native_symbols *s)
+{
+    release_listing(s);
+    s->may_relist = 1;
+}
+
+static const struct segment *segment_at(const struct native_symbols *s, uint64_t addr)
+{
+    size_t lo = 0, hi = s->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->segs[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->nsegs && s->segs[lo].start <= addr && addr < s->segs[lo].end)
+        return &s->segs[lo];
+    return NULL;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+    const struct native_sym *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    /* At one address, a sized symbol before an unsized alias. */
+    return (x->size == 0) - (y->size == 0);
+}
+
+/* Append the function symbols of one symbol table section. */
+static int read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct native_object *o,
+                       size_t *cap, size_t *names_len)
+{
+    Elf_Scn *strscn = elf_getscn(elf, sh->sh_link);
+    Elf_Data *strd = strscn ? elf_getdata(strscn, NULL) : NULL;
+    Elf_Data *d = elf_getdata(scn, NULL);
+    if (!strd || !d || !strd->d_buf || strd->d_size == 0 || sh->sh_entsize == 0)
+        return 0;
+    if (*names_len + strd->d_size + 1 > NAMES_MAX)
+        return 0;
+    char *names = realloc(o->names, *names_len + strd->d_size + 1);
+    if (!names)
+        return -ENOMEM;
+    o->names = names;
+    size_t base = *names_len;
+    memcpy(names + base, strd->d_buf, strd->d_size);
+    names[base + strd->d_size] = '\0';   /* a table without a final NUL stays bounded */
+    *names_len += strd->d_size + 1;
+
+    size_t count = d->d_size / sh->sh_entsize;
+    for (size_t i = 0; i < count && o->nsyms < SYMS_MAX; i++) {
+        GElf_Sym sym;
+        if (!gelf_getsym(d, (int)i, &sym))
+            break;
+        int type = GELF_ST_TYPE(sym.st_info);
+        if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
+            sym.st_value == 0 || sym.st_name >= strd->d_size)
+            continue;
+        if (o->nsyms == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 1024;
+            struct native_sym *n = realloc(o->syms, ncap * sizeof *n);
+            if (!n)
+                return -ENOMEM;
+            o->syms = n;
+            *cap = ncap;
+        }
+        o->syms[o->nsyms++] = (struct native_sym){ sym.st_value, sym.st_size,
+                                                   (uint32_t)(base + sym.st_name) };
+    }
+    return 0;
+}
+
+/* The load bias and .eh_frame_hdr from the program headers. */
+static void read_phdrs(Elf *elf, const struct native_symbols *s, struct native_object *o)
+{
+    size_t n;
+    if (elf_getphdrnum(elf, &n) != 0)
+        return;
+    uint64_t load_vaddr = UINT64_MAX, load_offset = 0, eh_vaddr = 0;
+    int have_eh = 0;
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf, (int)i, &ph))
+            continue;
+        if (ph.p_type == PT_LOAD && ph.p_vaddr < load_vaddr) {
+            load_vaddr = ph.p_vaddr;
+            load_offset = ph.p_offset;
+        } else if (ph.p_type == PT_GNU_EH_FRAME) {
+            eh_vaddr = ph.p_vaddr;
+            have_eh = 1;
+        }
+    }
+    if (load_vaddr == UINT64_MAX)
+        return;
+    uint64_t page = load_offset & ~(uint64_t)4095;
+    for (size_t i = 0; i < s->nsegs; i++) {
+        const struct segment *g = &s->segs[i];
+        if (g->obj != o || g->offset > page || page - g->offset >= g->end - g->start)
+            continue;
+        o->bias = elf_load_bias(g->start, g->offset, load_vaddr, load_offset);
+        if (have_eh)
+            o->eh_frame_hdr = eh_vaddr + o->bias;
+        return;
+    }
+}
+
+/* Open the object's file for libelf; -1 when it cannot be reached. */
+static int object_open(const struct native_symbols *s, const struct native_object *o,
+                       const struct segment *seg, Elf **elf)
+{
+    struct proc_map m = { .start = seg->start, .end = seg->end, .path = o->path };
+    char path[PATH_MAX];
+    if (proc_map_open_path(s->pid, &m, path, sizeof path) != 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && strcmp(path, o->path) != 0)
+        fd = open(o->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    /* ELF_C_READ: a file truncated under us gives errors, not SIGBUS. */
+    *elf = elf_begin(fd, ELF_C_READ, NULL);
+    if (!*elf || elf_kind(*elf) != ELF_K_ELF) {
+        if (*elf)
+            elf_end(*elf);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The program headers: cheap, needed while a thread is held. */
+static void object_load(struct native_symbols *s, struct native_object *o,
+                        const struct segment *seg)
+{
+    o->loaded = 1;
+    s->files++;
+    Elf *elf;
+    int fd = object_open(s, o, seg, &elf);
+    if (fd < 0)
+        return;
+    read_phdrs(elf, s, o);
+    elf_end(elf);
+    close(fd);
+}
+
+/* The symbol tables: read on the first name lookup, after the thread
+ * has been let go. */
+static void object_load_symbols(struct native_symbols *s, struct native_object *o)
+{
+    o->syms_loaded = 1;
+    const struct segment *seg = segment_at(s, o->start);
+    if (!seg || seg->obj != o)
+        return;
+    Elf *elf;
+    int fd = object_open(s, o, seg, &elf);
+    if (fd < 0)
+        return;
+    size_t cap = 0, names_len = 0;
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh))
+            continue;
+        if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
+            read_symtab(elf, scn, &sh, o, &cap, &names_len) != 0)
+            break;
+    }
+    qsort(o->syms, o->nsyms, sizeof *o->syms, by_addr);
+    /* One symbol per address: the first after sorting. */
+    size_t w = 0;
+    for (size_t i = 0; i < o->nsyms; i++)
+        if (w == 0 || o->syms[w - 1].addr != o->syms[i].addr)
+            o->syms[w++] = o->syms[i];
+    o->nsyms = w;
+    o->display = calloc(w ? w : 1, sizeof *o->display);
+    if (!o->display)
+        o->nsyms = 0;
+    elf_end(elf);
+    close(fd);
+}
+
+struct native_object *native_symbols_object(struct native_symbols *s, uint64_t addr)
+{
+    const struct segment *seg = segment_at(s, addr);
+    /* An address in no file mapping (a library loaded since, or code in
+     * anonymous memory, which re-listing will not explain): look again,
+     * but not at every sample. */
+    if (!seg && s->may_relist) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        s->may_relist = 0;
+        if (now - s->listed_ns >= 1000000000ull) {
+            s->listed_ns = now;
+            if (relist(s) == 0)
+                seg = segment_at(s, addr);
+        }
+    }
+    if (!seg)
+        return NULL;
+    if (!seg->obj->loaded)
+        object_load(s, seg->obj, seg);
+    return seg->obj;
+}
+
+int native_symbols_readonly(struct native_symbols *s, uint64_t addr)
+{
+    const struct segment *seg = segment_at(s, addr);
+    return seg && !(seg->perms & PROC_MAP_W);
+}
+
+const char *native_symbols_function(struct native_symbols *s, struct native_object *o,
+                                    uint64_t addr)
+{
+    if (!o->syms_loaded)
+        object_load_symbols(s, o);
+    if (o->nsyms == 0)
+        return NULL;
+    uint64_t link = addr - o->bias;
+    size_t lo = 0, hi = o->nsyms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->syms[mid].addr <= link)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    size_t i = lo - 1;
+    const struct native_sym *sym = &o->syms[i];
+    if (sym->size && link - sym->addr >= sym->size)
+        return NULL;
+    if (!o->display[i]) {
+        const char *raw = o->names + sym->name;
+        char *d = native_demangle(raw);
+        o->display[i] = d ? d : raw;
+    }
+    return o->display[i];
+}
+
+void native_symbols_counts(const struct native_symbols *s, unsigned long *listings,
+                           unsigned long *files)
+{
+    *listings = s->listings;
+    *files = s->files;
+}

@@ -1,0 +1,56 @@
+/* Unwinding one thread's C stack in another process with libunwind.
+ *
+ * A thread is held only while its registers and stack are read: it is
+ * seized (PTRACE_SEIZE, never PTRACE_ATTACH), interrupted
+ * (PTRACE_INTERRUPT), waited for with a time bound, unwound and detached
+ * at once, on every path. A seized thread is never sent SIGSTOP, so if
+ * pytop dies at any moment the kernel detaches it and it runs on.
+ *
+ * Memory is read with process_vm_readv through a small page cache (stack
+ * pages for one unwind, code and unwind-table pages across unwinds), and
+ * each object's .eh_frame_hdr table, found by the symbolizer, is searched
+ * by libunwind's DWARF code; libunwind caches the register rules it
+ * derives per address across samples. */
+#ifndef PYTOP_NATIVE_UNWIND_H
+#define PYTOP_NATIVE_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "native/symbolize.h"
+
+#define NATIVE_MAX_FRAMES 256
+
+struct native_unwinder;   /* opaque */
+
+struct native_unwind_stats {
+    unsigned long unwinds;        /* threads unwound */
+    unsigned long gone;           /* threads that exited before they could be held */
+    unsigned long denied;         /* seize refused (EPERM: not allowed, or already traced) */
+    unsigned long timeouts;       /* threads that did not stop in time */
+    unsigned long truncated;      /* stacks cut at NATIVE_MAX_FRAMES */
+    unsigned long page_reads;     /* process_vm_readv calls */
+    uint64_t stop_wait_ns;        /* total time from the interrupt to the stop */
+    uint64_t held_ns;             /* total time threads were stopped (stop to detach) */
+};
+
+/* syms is borrowed and must outlive the unwinder. Returns 0,
+ * -EOPNOTSUPP on an architecture pytop cannot unwind, -ENOMEM. */
+int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_unwinder **out);
+/* Frees, after one last bounded wait for a thread that did not stop in
+ * time (so it is detached, not left traced). NULL is fine. */
+void native_unwinder_free(struct native_unwinder *u);
+
+/* Hold thread tid of the target, unwind it and let it go. ips receives
+ * the instruction addresses, innermost first (at most cap); returns 0 and
+ * *n, or -ESRCH (the thread or process is gone), -EPERM (not allowed, or
+ * already traced by someone else), -ETIMEDOUT (it did not stop in time),
+ * -PT_ERR_BAD_DATA (no frame could be read). The thread is never left
+ * held or traced. */
+int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
+                         size_t *n);
+
+void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind_stats *out);
+
+#endif
