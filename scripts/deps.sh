@@ -3,7 +3,7 @@
 set -e
 PACKAGES="build-essential autoconf automake pkg-config libncurses-dev libelf-dev \
 libunwind-dev zlib1g-dev clang libclang-rt-dev binutils python3 tmux procps util-linux \
-valgrind protobuf-compiler chromium"
+valgrind protobuf-compiler chromium python3-dev"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
