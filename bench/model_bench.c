@@ -13,7 +13,11 @@
  *  long     a simulated 10-minute run at 1 kHz with 10 threads: 600,000
  *           samples x 10 threads, time advancing 1 ms a sample, each thread
  *           over 500 of the stacks (5,000 (thread, stack) pairs); peak and
- *           final memory with the default config and with retention 60 s.
+ *           final memory with the default config and with retention 60 s,
+ *           and with the default config when resident memory moves at
+ *           every sample (one thread a sample credited with 4 KiB of
+ *           growth or release, in turn), the most memory entries the
+ *           sampler makes with one process.
  *  limits   the dictionary filled to every STACKS_MAX_* bound.
  *
  * Output: one "key value" line per figure, for run.py to parse. */
@@ -45,11 +49,16 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(((rng * 0x2545F4914F6CDD1Dull) >> 33) % n);
 }
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static void die(const char *what, int rc)
@@ -104,13 +113,17 @@ struct run_result {
     size_t peak, final, at_half;
     uint64_t samples, window_samples, dropped;
     double seconds;
+    double cpu_seconds;         /* this thread's CPU time: steadier on a shared machine */
 };
 
 /* nsamples samples of nthreads threads, 1 ms apart; thread j uses the
- * stacks [j * spread, j * spread + per_thread) modulo NSTACKS. */
+ * stacks [j * spread, j * spread + per_thread) modulo NSTACKS. With mem,
+ * sample i credits 4 KiB to thread i % nthreads, growth on odd samples
+ * and release on even ones. */
 static struct run_result run_model(const struct stack_table *t, const uint32_t *stacks,
                                    uint64_t retention_ns, uint32_t nthreads,
-                                   uint64_t nsamples, uint32_t per_thread, uint32_t spread)
+                                   uint64_t nsamples, uint32_t per_thread, uint32_t spread,
+                                   int mem)
 {
     struct model_config cfg = { .window_ns = 10 * SEC, .retention_ns = retention_ns };
     struct model *m = model_new(&cfg, t);
@@ -120,13 +133,20 @@ static struct run_result run_model(const struct stack_table *t, const uint32_t *
     struct run_result r;
     memset(&r, 0, sizeof r);
     struct model_totals tot;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     for (uint64_t i = 1; i <= nsamples; i++) {
         for (uint32_t j = 0; j < nthreads; j++) {
             uint32_t k = (j * spread + rnd(per_thread)) % NSTACKS;
             th[j] = (struct sample_thread){ .tid = 1000 + j, .name = 0, .stack = stacks[k],
                                             .flags = SAMPLE_RUNNING, .cpu_ns = 700000,
                                             .wall_ns = MS };
+        }
+        if (mem) {
+            struct sample_thread *credited = &th[i % nthreads];
+            if (i % 2)
+                credited->mem_grow = 4096;
+            else
+                credited->mem_release = 4096;
         }
         struct sample s = { .time_ns = i * MS, .pid = 1, .nthreads = nthreads, .threads = th };
         int rc = model_add(m, &s);
@@ -140,6 +160,7 @@ static struct run_result run_model(const struct stack_table *t, const uint32_t *
             r.at_half = tot.memory_bytes;
     }
     r.seconds = now_s() - t0;
+    r.cpu_seconds = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
     model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
     r.final = tot.memory_bytes;
     r.samples = tot.samples;
@@ -160,6 +181,7 @@ static void report(const char *key, const struct run_result *r, uint32_t nthread
     printf("%s.seconds %.3f\n", key, r->seconds);
     printf("%s.ns_per_sample %.1f\n", key, r->seconds * 1e9 / (double)r->samples);
     printf("%s.ns_per_entry %.1f\n", key, r->seconds * 1e9 / (double)r->samples / nthreads);
+    printf("%s.cpu_ns_per_sample %.1f\n", key, r->cpu_seconds * 1e9 / (double)r->samples);
     fflush(stdout);
 }
 
@@ -176,9 +198,9 @@ static void bench_million(void)
     uint32_t stacks[NSTACKS];
     struct stack_table *t = make_dict(stacks);
     dict_report("million", t);
-    struct run_result r = run_model(t, stacks, 300 * SEC, 4, 1000000, NSTACKS, 0);
+    struct run_result r = run_model(t, stacks, 300 * SEC, 4, 1000000, NSTACKS, 0, 0);
     report("million.default", &r, 4);
-    r = run_model(t, stacks, 60 * SEC, 4, 1000000, NSTACKS, 0);
+    r = run_model(t, stacks, 60 * SEC, 4, 1000000, NSTACKS, 0, 0);
     report("million.ret60", &r, 4);
     stack_table_free(t);
 }
@@ -189,10 +211,12 @@ static void bench_long(void)
     struct stack_table *t = make_dict(stacks);
     dict_report("long", t);
     /* 10 threads x 500 stacks each, offset by 100: 5,000 pairs. */
-    struct run_result r = run_model(t, stacks, 300 * SEC, 10, 600000, 500, 100);
+    struct run_result r = run_model(t, stacks, 300 * SEC, 10, 600000, 500, 100, 0);
     report("long.default", &r, 10);
-    r = run_model(t, stacks, 60 * SEC, 10, 600000, 500, 100);
+    r = run_model(t, stacks, 60 * SEC, 10, 600000, 500, 100, 0);
     report("long.ret60", &r, 10);
+    r = run_model(t, stacks, 300 * SEC, 10, 600000, 500, 100, 1);
+    report("long.mem", &r, 10);
     stack_table_free(t);
 }
 

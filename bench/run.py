@@ -832,8 +832,10 @@ def render(results, baseline, cmdline):
     d = results.get("d") or {}
     if "long.default.peak_bytes" in d:
         w("- Model memory, 10 min at 1 kHz × 10 threads: peak %.1f MiB with the default "
-          "300 s retention, %.1f MiB with 60 s." % (d["long.default.peak_bytes"] / 1048576.0,
-                                                    d["long.ret60.peak_bytes"] / 1048576.0))
+          "300 s retention, %.1f MiB with 60 s%s." % (
+              d["long.default.peak_bytes"] / 1048576.0, d["long.ret60.peak_bytes"] / 1048576.0,
+              "; %.1f MiB with 300 s when resident memory moves at every sample" %
+              (d["long.mem.peak_bytes"] / 1048576.0) if "long.mem.peak_bytes" in d else ""))
     if rows:
         bps = [r.get("bytes_per_sample") for r in rows if r["threads"] == 1 and r["depth"] == 50]
         bps = [x for x in bps if x]
@@ -1371,8 +1373,9 @@ def render_d(w, results):
     w("Samples are 1 ms apart; `memory_bytes` is `model_totals()`'s, read after every")
     w("sample for the peak.")
     w("")
+    cpu = any(k.endswith(".cpu_ns_per_sample") for k in d)
     w("| run | config | ring entries kept | peak | at half time | final | dropped | "
-      "ns per model_add |")
+      "ns per model_add%s |" % (" (CPU)" if cpu else ""))
     w("|---|---|---:|---|---|---|---:|---:|")
     for key, run, conf, kept in (
             ("million.default", "1,000,000 samples × 4 threads", "window 10 s, retention 300 s",
@@ -1382,22 +1385,43 @@ def render_d(w, results):
             ("long.default", "10 min at 1 kHz × 10 threads (600,000 samples)",
              "window 10 s, retention 300 s", 300000 * 10),
             ("long.ret60", "10 min at 1 kHz × 10 threads (600,000 samples)",
-             "window 10 s, retention 60 s", 60000 * 10)):
+             "window 10 s, retention 60 s", 60000 * 10),
+            ("long.mem", "the same, resident memory moving at every sample (one thread "
+             "credited each time)", "window 10 s, retention 300 s", 300000 * 10)):
         if key + ".peak_bytes" not in d:
             continue
         w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             run, conf, "{:,}".format(kept), fmt_bytes(d[key + ".peak_bytes"]),
             fmt_bytes(d[key + ".half_bytes"]), fmt_bytes(d[key + ".final_bytes"]),
-            d[key + ".dropped"], fmt(d[key + ".ns_per_sample"], 0)))
+            d[key + ".dropped"],
+            fmt(d.get(key + ".cpu_ns_per_sample", d[key + ".ns_per_sample"]), 0)))
     w("")
     if "long.default.final_bytes" in d:
-        w("The footprint is the ring (32 B per thread per sample kept for the retention,")
-        w("in 64 KiB blocks) plus two (thread, stack) maps: 10 threads × 300 s × 1 kHz =")
-        w("3,000,000 entries = 96.0 MB, and the measured %s matches docs/model.md's" %
+        # docs/model.md: 16 B per ring entry; side words of 8 B: one time per
+        # sample, two per entry with a memory change.
+        entries, samples = 300000 * 10, 300000
+        w("The footprint is the ring (16 B per thread per sample kept for the retention,")
+        w("plus a side ring holding one 8-byte time per sample and 16 B for each entry")
+        w("with a memory change; 32 KiB blocks) and two (thread, stack) maps: 10 threads ×")
+        w("300 s × 1 kHz = %s entries = %.1f MB, and %s times = %.1f MB. The measured" % (
+            "{:,}".format(entries), entries * 16 / 1e6, "{:,}".format(samples),
+            samples * 8 / 1e6))
+        w("%s matches docs/model.md's formula (the rest is the maps, 1 MiB, and" %
           fmt_bytes(d["long.default.final_bytes"]))
-        w("formula. It stops growing once the retention is reached (peak = final); with")
-        w("60 s retention it is a fifth. `ns per model_add` includes the benchmark's own")
-        w("loop (building the threads' entries and reading the totals).")
+        if "long.mem.final_bytes" in d:
+            w("block slack). Memory moving at every sample adds %s side words = %.1f MB" % (
+                "{:,}".format(2 * samples), samples * 16 / 1e6))
+            w("(measured %s). It stops growing once the retention is reached (peak =" %
+              fmt_bytes(d["long.mem.final_bytes"]))
+        else:
+            w("block slack). It stops growing once the retention is reached (peak =")
+        w("final); with 60 s retention it is a fifth. `ns per model_add` includes the")
+        if cpu:
+            w("benchmark's own loop (building the threads' entries and reading the totals);")
+            w("it is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), which other")
+            w("processes on the machine disturb less than wall time.")
+        else:
+            w("benchmark's own loop (building the threads' entries and reading the totals).")
         w("")
     if "limits.dict_bytes" in d:
         w("**The dictionary at its bounds.** Filling a `stack_table` to every")
@@ -1534,19 +1558,23 @@ def render_budget(w, results):
       fmt_bytes(d.get("limits.after_frames_bytes")))
     w("| dictionary nodes (call paths) | `STACKS_MAX_NODES` = 4,194,304 | %s in all |" %
       fmt_bytes(dict_max))
-    w("| model ring | `MODEL_RING_MAX` = 8,388,608 entries (32 B each) | 256 MiB + 192 KiB "
-      "slack |")
+    w("| model ring | `MODEL_RING_MAX` = 8,388,608 entries (16 B each), and their side "
+      "words: 8 B per sample time, 16 B per entry with a memory change (16 B more past "
+      "4.29 s of CPU or wall time) | 128 MiB of entries + 192 KiB slack; side words "
+      "6.4 MiB more with 10 threads a sample, 12.8 MiB more again with one memory change "
+      "a sample, 320 MiB more at most (40 B an entry) |")
     w("| model (thread, stack) maps | none of their own: one entry per distinct (thread, "
-      "leaf node) pair, 64–128 B each since the start, again in the window map while live | "
+      "leaf node) pair, 85–171 B each since the start, again in the window map while live | "
       "follows the dictionary: ~0.5 GiB per thread that had every one of the 4 M nodes as a "
       "leaf; a few MB in the runs above |")
     w("")
     w("So: the dictionary tops out at about %s at every `STACKS_MAX_*` bound" % (
         "%.0f MB" % (dict_max / 1e6) if dict_max else "300 MB"))
     w("(then new stacks map to a `[dictionary full]` frame), and the model's ring at")
-    w("256 MiB (then the oldest entries go early and `model_ring_dropped()` counts them).")
-    w("With the defaults (10 s window, 300 s retention) the ring holds `threads × rate ×")
-    w("300` entries: 10 threads at 1 kHz is 96 MB, 1 thread at 100 Hz under 1 MB. A")
+    w("8,388,608 entries, 128 MiB plus their side words (then the oldest entries go early")
+    w("and `model_ring_dropped()` counts them). With the defaults (10 s window, 300 s")
+    w("retention) the ring holds `threads × rate × 300` entries: 10 threads at 1 kHz is")
+    w("50.4 MB, 1 thread at 100 Hz 0.7 MB. A")
     w("`--record` run without snapshots keeps no model at all: its memory is the")
     w("dictionary plus fixed buffers.")
     w("")

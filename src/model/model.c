@@ -15,7 +15,23 @@
  *            ones in (last_ns - window_ns, last_ns]. They are a contiguous
  *            tail of the ring because times never go backwards (a sample
  *            older than the latest is taken at the latest time).
- * Every query walks the stack_table's trie from these per-path counts. */
+ * Every query walks the stack_table's trie from these per-path counts.
+ *
+ * A ring entry is 16 bytes: what most entries need. What only some
+ * entries have goes to a side ring of 64-bit words, consumed in step with
+ * the entries (each entry's flags say how many words are its own, in this
+ * order):
+ *  - ENTRY_TIME: 1 word, the entry's time. Only an entry whose time
+ *    differs from that of the entry before it in the ring has one (in
+ *    practice the first entry of each sample); the others have the time
+ *    of the latest entry before them that does, or the oldest entry's.
+ *    The model keeps the times of the oldest entry, of the window's
+ *    oldest and of the newest, so the ring's head need not carry one;
+ *  - ENTRY_WIDE: 2 words, CPU and wall time, when either does not fit the
+ *    entry's 32 bits (4.29 s);
+ *  - ENTRY_MEM: 2 words, memory growth and release, when either is not 0.
+ * An entry names its thread and process by a slot, an index into a table
+ * of (tid, process) pairs the model keeps. */
 
 #define DEFAULT_WINDOW_NS 10000000000ull
 #define DEFAULT_RETENTION_NS 300000000000ull
@@ -24,11 +40,13 @@
  * real stack. A deeper path loses its outermost frames. */
 #define PATH_DEPTH_MAX 4096u
 
-/* Ring entries live in fixed blocks, so the ring grows and shrinks a block
- * at a time: no doubling slack and no large copy when it grows. 2048
- * entries (64 KiB) stay below glibc's mmap threshold. */
-#define BLOCK_SHIFT 11
-#define BLOCK_ENTRIES (1u << BLOCK_SHIFT)
+/* Ring items live in fixed blocks of 32 KiB (below glibc's mmap
+ * threshold), so the rings grow and shrink a block at a time: no
+ * doubling slack and no large copy when they grow. */
+#define RING_BLOCK_SHIFT 15
+#define RING_BLOCK ((size_t)1 << RING_BLOCK_SHIFT)
+#define ENTRY_SHIFT 4           /* entries are 16 bytes */
+#define WORD_SHIFT 3            /* side words are 8 */
 
 /* Entry bits: the node id in the low 24 bits (the stack_table's bound on
  * nodes is below that), then the flags the window needs. */
@@ -39,6 +57,9 @@
 #define ENTRY_FIRST (1u << 26)  /* the first entry of its sample: counts the sample */
 #define ENTRY_EMPTY (1u << 27)  /* stands for a sample with no thread: counts nothing else */
 #define ENTRY_HELD (1u << 28)   /* on a sample's first entry: some thread held the GIL */
+#define ENTRY_TIME (1u << 29)   /* its time is in the side ring (1 word) */
+#define ENTRY_WIDE (1u << 30)   /* its CPU and wall time are in the side ring (2 words) */
+#define ENTRY_MEM (1u << 31)    /* its memory growth and release are in the side ring (2) */
 
 _Static_assert(STACKS_MAX_NODES <= (1u << ENTRY_NODE_BITS),
                "ring entries pack node ids in 24 bits");
@@ -46,13 +67,17 @@ _Static_assert(COUNTER_COUNT < 64, "a counters mask has a bit per counter");
 _Static_assert(MODEL_COUNTERS_MAX % 2 == 0, "thinning pairs every point");
 
 struct entry {
-    uint64_t time_ns;
-    uint64_t cpu_ns;
-    uint64_t wall_ns;
-    uint64_t mem_grow, mem_release;
-    uint32_t tid;
-    uint32_t pid;               /* kept here so the window leaves the process it entered */
+    uint32_t cpu_ns, wall_ns;   /* 0 with ENTRY_WIDE: the side words have them */
+    uint32_t who;               /* its slot; with ENTRY_EMPTY, its process's index */
     uint32_t bits;              /* node | ENTRY_* */
+};
+
+_Static_assert(sizeof(struct entry) == 1u << ENTRY_SHIFT, "ENTRY_SHIFT matches the entry");
+
+/* An entry with its side words read: what it adds to the window. */
+struct rec {
+    uint64_t cpu_ns, wall_ns, mem_grow, mem_release;
+    uint32_t who, bits;
 };
 
 struct counts {
@@ -90,8 +115,29 @@ struct idx_map {
 struct thread {
     uint32_t tid, pid, name;
     uint32_t last_stack, last_flags;
+    uint32_t slot;              /* its latest slot, the head of its list; IDX_NONE: none */
     uint64_t last_seen_ns;
     struct counts total;
+};
+
+/* A (tid, process) pair seen since the start or reset: ring entries name
+ * their thread and process by its index, so an entry leaving the window
+ * is taken off the process it was added to, even when its tid has since
+ * been reused by another process. A thread's slots (one per process that
+ * had its tid, almost always one) form a list from thread.slot. */
+struct slot {
+    uint32_t tid;
+    uint32_t proc;              /* index in model.procs */
+    uint32_t next;              /* the thread's slot before it, IDX_NONE: none */
+};
+
+/* A queue of fixed-size items in RING_BLOCK-byte blocks; blocks[0] holds
+ * the oldest item at index head. */
+struct ring {
+    unsigned char **blocks;
+    size_t nblocks, blocks_cap;
+    unsigned char *spare;       /* one freed block kept to avoid malloc churn */
+    size_t head, count;
 };
 
 /* A process's sample counts: its samples, those in which one of its
@@ -124,12 +170,13 @@ struct model {
     const struct stack_table *dict;
     uint64_t window_ns, retention_ns;
 
-    /* Ring: blocks[0] holds the oldest entry at index head. */
-    struct entry **blocks;
-    size_t nblocks, blocks_cap;
-    struct entry *spare;        /* one freed block kept to avoid malloc churn */
-    size_t head, count;
+    /* The ring: entries, and their side words in step with them. */
+    struct ring entries, words;
     size_t win;                 /* the newest win entries are in the window */
+    size_t win_words;           /* the newest win_words words are theirs */
+    uint64_t head_ns;           /* time of the oldest entry (when there is one) */
+    uint64_t win_ns;            /* time of the window's oldest entry (when win) */
+    uint64_t tail_ns;           /* time of the newest entry (when there is one) */
     size_t ring_limit;
     uint64_t dropped;           /* entries that left before their retention ran out */
     uint64_t dropped_ns;        /* time of the latest of them */
@@ -140,6 +187,8 @@ struct model {
     struct thread *threads;     /* in order of first appearance */
     size_t nthreads, threads_cap;
     struct idx_map thread_index;
+    struct slot *slots;
+    size_t nslots, slots_cap;
 
     struct process *procs;      /* in order of first appearance */
     size_t nprocs, procs_cap;
@@ -338,76 +387,141 @@ static void idx_release(struct idx_map *m)
 
 /* ---- the ring ----------------------------------------------------------- */
 
-/* The i-th oldest entry. */
-static struct entry *ring_at(const struct model *m, size_t i)
+/* Item i of a ring of items of 1 << shift bytes. */
+static void *ring_item(const struct ring *r, size_t i, unsigned shift)
 {
-    size_t k = m->head + i;
-    return &m->blocks[k >> BLOCK_SHIFT][k & (BLOCK_ENTRIES - 1)];
+    unsigned per = RING_BLOCK_SHIFT - shift;
+    size_t k = r->head + i;
+    return r->blocks[k >> per] + ((k & (((size_t)1 << per) - 1)) << shift);
 }
 
-static void ring_pop(struct model *m)
+static int ring_grow(struct ring *r, size_t n, unsigned shift)
 {
-    m->head++;
-    m->count--;
-    if (m->head < BLOCK_ENTRIES && m->count)
-        return;
-    /* The first block is used up, or the ring is empty and its only
-     * block can go: retire it. */
-    struct entry *b = m->blocks[0];
-    memmove(m->blocks, m->blocks + 1, (m->nblocks - 1) * sizeof *m->blocks);
-    m->nblocks--;
-    if (m->spare)
-        free(b);
-    else
-        m->spare = b;
-    m->head = 0;
-}
-
-static int ring_push(struct model *m, const struct entry *e)
-{
-    size_t k = m->head + m->count;
-    if ((k >> BLOCK_SHIFT) == m->nblocks) {
-        if (m->nblocks == m->blocks_cap) {
-            size_t cap = m->blocks_cap ? m->blocks_cap * 2 : 16;
-            struct entry **nb = realloc(m->blocks, cap * sizeof *nb);
+    unsigned per = RING_BLOCK_SHIFT - shift;
+    size_t need = (r->head + r->count + n + ((size_t)1 << per) - 1) >> per;
+    while (r->nblocks < need) {
+        if (r->nblocks == r->blocks_cap) {
+            size_t cap = r->blocks_cap ? r->blocks_cap * 2 : 16;
+            unsigned char **nb = realloc(r->blocks, cap * sizeof *nb);
             if (!nb)
                 return -ENOMEM;
-            m->blocks = nb;
-            m->blocks_cap = cap;
+            r->blocks = nb;
+            r->blocks_cap = cap;
         }
-        struct entry *b = m->spare;
+        unsigned char *b = r->spare;
         if (b)
-            m->spare = NULL;
-        else if (!(b = malloc(BLOCK_ENTRIES * sizeof *b)))
+            r->spare = NULL;
+        else if (!(b = malloc(RING_BLOCK)))
             return -ENOMEM;
-        m->blocks[m->nblocks++] = b;
+        r->blocks[r->nblocks++] = b;
     }
-    *ring_at(m, m->count) = *e;
-    m->count++;
     return 0;
+}
+
+/* Blocks for n more items, so the pushes that follow can't fail. */
+static inline int ring_reserve(struct ring *r, size_t n, unsigned shift)
+{
+    if (r->head + r->count + n <= r->nblocks << (RING_BLOCK_SHIFT - shift))
+        return 0;
+    return ring_grow(r, n, shift);
+}
+
+/* Forget the n oldest items. Blocks used up go (all of them when the
+ * ring is empty); one is kept as the spare. */
+static void ring_drop(struct ring *r, size_t n, unsigned shift)
+{
+    if (!n)
+        return;
+    unsigned per = RING_BLOCK_SHIFT - shift;
+    r->head += n;
+    r->count -= n;
+    size_t gone = r->count ? r->head >> per : r->nblocks;
+    if (!gone)
+        return;
+    for (size_t i = 0; i < gone; i++) {
+        if (r->spare)
+            free(r->blocks[i]);
+        else
+            r->spare = r->blocks[i];
+    }
+    memmove(r->blocks, r->blocks + gone, (r->nblocks - gone) * sizeof *r->blocks);
+    r->nblocks -= gone;
+    r->head = r->count ? r->head - (gone << per) : 0;
+}
+
+static void ring_free(struct ring *r)
+{
+    for (size_t i = 0; i < r->nblocks; i++)
+        free(r->blocks[i]);
+    free(r->blocks);
+    free(r->spare);
+    memset(r, 0, sizeof *r);
+}
+
+static size_t ring_bytes(const struct ring *r)
+{
+    return r->blocks_cap * sizeof *r->blocks + (r->nblocks + (r->spare != NULL)) * RING_BLOCK;
+}
+
+static struct entry *entry_at(const struct model *m, size_t i)
+{
+    return ring_item(&m->entries, i, ENTRY_SHIFT);
+}
+
+static uint64_t *word_at(const struct model *m, size_t i)
+{
+    return ring_item(&m->words, i, WORD_SHIFT);
+}
+
+/* How many side words an entry with these bits has. */
+static size_t entry_words(uint32_t bits)
+{
+    return ((bits & ENTRY_TIME) != 0) + 2 * ((bits & ENTRY_WIDE) != 0) +
+           2 * ((bits & ENTRY_MEM) != 0);
+}
+
+/* Entry i, whose side words start at word w: its amounts in *r, and its
+ * time in *time when it has one of its own (else *time is untouched).
+ * Returns how many words it has. */
+static size_t entry_read(const struct model *m, size_t i, size_t w, struct rec *r,
+                         uint64_t *time)
+{
+    const struct entry *e = entry_at(m, i);
+    size_t k = w;
+    r->who = e->who;
+    r->bits = e->bits;
+    r->cpu_ns = e->cpu_ns;
+    r->wall_ns = e->wall_ns;
+    r->mem_grow = r->mem_release = 0;
+    if (e->bits & ENTRY_TIME)
+        *time = *word_at(m, k++);
+    if (e->bits & ENTRY_WIDE) {
+        r->cpu_ns = *word_at(m, k++);
+        r->wall_ns = *word_at(m, k++);
+    }
+    if (e->bits & ENTRY_MEM) {
+        r->mem_grow = *word_at(m, k++);
+        r->mem_release = *word_at(m, k++);
+    }
+    return k - w;
 }
 
 static void ring_release(struct model *m)
 {
-    for (size_t i = 0; i < m->nblocks; i++)
-        free(m->blocks[i]);
-    free(m->blocks);
-    free(m->spare);
-    m->blocks = NULL;
-    m->spare = NULL;
-    m->nblocks = m->blocks_cap = 0;
-    m->head = m->count = m->win = 0;
+    ring_free(&m->entries);
+    ring_free(&m->words);
+    m->win = m->win_words = 0;
 }
 
-static void entry_counts(const struct entry *e, struct counts *c)
+static void rec_counts(const struct rec *r, struct counts *c)
 {
     c->samples = 1;
-    c->running = (e->bits & ENTRY_RUNNING) != 0;
-    c->gil = (e->bits & ENTRY_GIL) != 0;
-    c->cpu_ns = e->cpu_ns;
-    c->wall_ns = e->wall_ns;
-    c->mem_grow = e->mem_grow;
-    c->mem_release = e->mem_release;
+    c->running = (r->bits & ENTRY_RUNNING) != 0;
+    c->gil = (r->bits & ENTRY_GIL) != 0;
+    c->cpu_ns = r->cpu_ns;
+    c->wall_ns = r->wall_ns;
+    c->mem_grow = r->mem_grow;
+    c->mem_release = r->mem_release;
 }
 
 static struct process *proc_find(const struct model *m, uint32_t pid)
@@ -416,100 +530,149 @@ static struct process *proc_find(const struct model *m, uint32_t pid)
     return i == IDX_NONE ? NULL : &m->procs[i];
 }
 
-/* What e adds to its process's window counts. */
-static void entry_pcounts(const struct entry *e, struct pcounts *pc)
+/* The process an entry was added to. */
+static struct process *rec_proc(const struct model *m, const struct rec *r)
 {
-    pc->samples = (e->bits & ENTRY_FIRST) != 0;
-    pc->held = (e->bits & (ENTRY_FIRST | ENTRY_HELD)) == (ENTRY_FIRST | ENTRY_HELD);
-    pc->cpu_ns = e->bits & ENTRY_EMPTY ? 0 : e->cpu_ns;
+    return &m->procs[r->bits & ENTRY_EMPTY ? r->who : m->slots[r->who].proc];
+}
+
+/* What r adds to its process's window counts. */
+static void rec_pcounts(const struct rec *r, struct pcounts *pc)
+{
+    pc->samples = (r->bits & ENTRY_FIRST) != 0;
+    pc->held = (r->bits & (ENTRY_FIRST | ENTRY_HELD)) == (ENTRY_FIRST | ENTRY_HELD);
+    pc->cpu_ns = r->bits & ENTRY_EMPTY ? 0 : r->cpu_ns;
 }
 
 /* Needs room reserved in the window map. */
-static void window_add(struct model *m, const struct entry *e)
+static void window_add(struct model *m, const struct rec *r)
 {
-    struct process *p = proc_find(m, e->pid);
+    struct process *p = rec_proc(m, r);
     struct pcounts pc;
-    entry_pcounts(e, &pc);
-    if (p) {
-        p->window.samples += pc.samples;
-        p->window.held += pc.held;
-        p->window.cpu_ns += pc.cpu_ns;
-    }
+    rec_pcounts(r, &pc);
+    p->window.samples += pc.samples;
+    p->window.held += pc.held;
+    p->window.cpu_ns += pc.cpu_ns;
     m->window_samples += pc.samples;
-    if (e->bits & ENTRY_EMPTY)
+    if (r->bits & ENTRY_EMPTY)
         return;
     struct counts c;
-    entry_counts(e, &c);
-    agg_add(&m->window, agg_key(e->tid, e->bits & ENTRY_NODE_MASK), &c);
+    rec_counts(r, &c);
+    agg_add(&m->window, agg_key(m->slots[r->who].tid, r->bits & ENTRY_NODE_MASK), &c);
     counts_add(&m->window_sum, &c);
 }
 
-static void window_sub(struct model *m, const struct entry *e)
+static void window_sub(struct model *m, const struct rec *r)
 {
-    struct process *p = proc_find(m, e->pid);
+    struct process *p = rec_proc(m, r);
     struct pcounts pc;
-    entry_pcounts(e, &pc);
-    if (p) {
-        p->window.samples -= pc.samples;
-        p->window.held -= pc.held;
-        p->window.cpu_ns -= pc.cpu_ns;
-    }
+    rec_pcounts(r, &pc);
+    p->window.samples -= pc.samples;
+    p->window.held -= pc.held;
+    p->window.cpu_ns -= pc.cpu_ns;
     m->window_samples -= pc.samples;
-    if (e->bits & ENTRY_EMPTY)
+    if (r->bits & ENTRY_EMPTY)
         return;
     struct counts c;
-    entry_counts(e, &c);
-    agg_sub(&m->window, agg_key(e->tid, e->bits & ENTRY_NODE_MASK), &c);
+    rec_counts(r, &c);
+    agg_sub(&m->window, agg_key(m->slots[r->who].tid, r->bits & ENTRY_NODE_MASK), &c);
     counts_sub(&m->window_sum, &c);
+}
+
+/* The window's oldest entry leaves the window (it stays in the ring). */
+static void window_pop(struct model *m)
+{
+    struct rec r;
+    uint64_t t;
+    size_t n = entry_read(m, m->entries.count - m->win, m->words.count - m->win_words, &r, &t);
+    window_sub(m, &r);
+    m->win--;
+    m->win_words -= n;
+    /* Its successor has the same time unless it has its own. */
+    if (m->win && (entry_at(m, m->entries.count - m->win)->bits & ENTRY_TIME))
+        m->win_ns = *word_at(m, m->words.count - m->win_words);
+}
+
+/* The oldest entry leaves the ring, with its words; it is not in the
+ * window. */
+static void ring_pop(struct model *m)
+{
+    size_t n = entry_words(entry_at(m, 0)->bits);
+    ring_drop(&m->entries, 1, ENTRY_SHIFT);
+    ring_drop(&m->words, n, WORD_SHIFT);
+    if (m->entries.count && (entry_at(m, 0)->bits & ENTRY_TIME))
+        m->head_ns = *word_at(m, 0);
 }
 
 /* Entries are ordered by time, so both bounds only move forward:
  * subtract what left the window, then forget what left the retention. */
 static void ring_advance(struct model *m)
 {
-    while (m->win) {
-        const struct entry *e = ring_at(m, m->count - m->win);
-        if (m->last_ns - e->time_ns < m->window_ns)
-            break;
-        window_sub(m, e);
-        m->win--;
-    }
-    while (m->count && m->last_ns - ring_at(m, 0)->time_ns >= m->retention_ns) {
-        if (m->win == m->count) {   /* only if window > retention: never, but stay exact */
-            window_sub(m, ring_at(m, 0));
-            m->win--;
-        }
+    while (m->win && m->last_ns - m->win_ns >= m->window_ns)
+        window_pop(m);
+    while (m->entries.count && m->last_ns - m->head_ns >= m->retention_ns) {
+        if (m->win == m->entries.count)     /* only if window > retention: never, but stay exact */
+            window_pop(m);
         ring_pop(m);
     }
 }
 
 static void ring_drop_oldest(struct model *m)
 {
-    const struct entry *e = ring_at(m, 0);
-    if (m->win == m->count) {
-        window_sub(m, e);
-        m->win--;
-    }
+    if (m->win == m->entries.count)
+        window_pop(m);
     m->dropped++;
-    m->dropped_ns = e->time_ns;
+    m->dropped_ns = m->head_ns;
     ring_pop(m);
 }
 
-/* Keep e in the ring and, when it is in the window, in the window's
- * aggregates. Without memory for it, it is counted as dropped, which keeps
- * the window exact over what the ring holds. */
-static void ring_record(struct model *m, const struct entry *e)
+/* Keep an entry at time t in the ring and, when it is in the window, in
+ * the window's aggregates; r->bits gets the side ring's flags. Without
+ * memory for it, it is counted as dropped, which keeps the window exact
+ * over what the ring holds. */
+static void ring_record(struct model *m, struct rec *r, uint64_t t)
 {
-    if (m->count >= m->ring_limit)
+    if (m->entries.count >= m->ring_limit)
         ring_drop_oldest(m);
-    if (ring_push(m, e) != 0) {
+    /* The first entry of an empty ring needs no time word: head_ns has it. */
+    if (m->entries.count && t != m->tail_ns)
+        r->bits |= ENTRY_TIME;
+    if (r->cpu_ns > UINT32_MAX || r->wall_ns > UINT32_MAX)
+        r->bits |= ENTRY_WIDE;
+    if (r->mem_grow || r->mem_release)
+        r->bits |= ENTRY_MEM;
+    size_t n = entry_words(r->bits);
+    if (ring_reserve(&m->entries, 1, ENTRY_SHIFT) || ring_reserve(&m->words, n, WORD_SHIFT)) {
         m->dropped++;
-        m->dropped_ns = e->time_ns;
+        m->dropped_ns = t;
         return;
     }
-    if (m->last_ns - e->time_ns < m->window_ns) {
-        window_add(m, e);
+    size_t k = m->words.count;
+    if (r->bits & ENTRY_TIME)
+        *word_at(m, k++) = t;
+    if (r->bits & ENTRY_WIDE) {
+        *word_at(m, k++) = r->cpu_ns;
+        *word_at(m, k++) = r->wall_ns;
+    }
+    if (r->bits & ENTRY_MEM) {
+        *word_at(m, k++) = r->mem_grow;
+        *word_at(m, k++) = r->mem_release;
+    }
+    m->words.count = k;
+    struct entry *e = entry_at(m, m->entries.count);
+    e->cpu_ns = r->bits & ENTRY_WIDE ? 0 : (uint32_t)r->cpu_ns;
+    e->wall_ns = r->bits & ENTRY_WIDE ? 0 : (uint32_t)r->wall_ns;
+    e->who = r->who;
+    e->bits = r->bits;
+    if (m->entries.count++ == 0)
+        m->head_ns = t;
+    m->tail_ns = t;
+    if (m->last_ns - t < m->window_ns) {
+        if (!m->win)
+            m->win_ns = t;
+        window_add(m, r);
         m->win++;
+        m->win_words += n;
     }
 }
 
@@ -539,9 +702,39 @@ static struct thread *thread_get(struct model *m, uint32_t tid)
     struct thread *t = &m->threads[m->nthreads];
     memset(t, 0, sizeof *t);
     t->tid = tid;
+    t->slot = IDX_NONE;
     idx_put(&m->thread_index, tid, (uint32_t)m->nthreads);
     m->nthreads++;
     return t;
+}
+
+static int slots_reserve(struct model *m, size_t extra)
+{
+    if (m->nslots + extra <= m->slots_cap)
+        return 0;
+    size_t cap = m->slots_cap ? m->slots_cap : 16;
+    while (cap < m->nslots + extra)
+        cap *= 2;
+    struct slot *v = realloc(m->slots, cap * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    m->slots = v;
+    m->slots_cap = cap;
+    return 0;
+}
+
+/* The slot of thread th in process proc (an index in procs), made when
+ * first needed; needs a prior slots_reserve. A thread's list starts with
+ * its newest slot, so this is one step unless its tid was reused. */
+static uint32_t slot_get(struct model *m, struct thread *th, uint32_t proc)
+{
+    for (uint32_t i = th->slot; i != IDX_NONE; i = m->slots[i].next)
+        if (m->slots[i].proc == proc)
+            return i;
+    uint32_t i = (uint32_t)m->nslots++;
+    m->slots[i] = (struct slot){ th->tid, proc, th->slot };
+    th->slot = i;
+    return i;
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -729,6 +922,7 @@ void model_free(struct model *m)
     agg_release(&m->window);
     free(m->threads);
     idx_release(&m->thread_index);
+    free(m->slots);
     procs_release(m);
     free(m);
 }
@@ -742,6 +936,9 @@ void model_reset(struct model *m)
     m->threads = NULL;
     m->nthreads = m->threads_cap = 0;
     idx_release(&m->thread_index);
+    free(m->slots);
+    m->slots = NULL;
+    m->nslots = m->slots_cap = 0;
     procs_release(m);
     memset(&m->total_sum, 0, sizeof m->total_sum);
     memset(&m->window_sum, 0, sizeof m->window_sum);
@@ -751,10 +948,12 @@ void model_reset(struct model *m)
 }
 
 /* The process side of a sample: who it is, its counts, GIL holder and
- * counters. Returns whether some thread held the GIL. */
-static int proc_add(struct model *m, const struct sample *s, uint64_t t)
+ * counters. Returns whether some thread held the GIL; its index in procs
+ * goes to *index. */
+static int proc_add(struct model *m, const struct sample *s, uint64_t t, uint32_t *index)
 {
     struct process *p = proc_get(m, s->pid);
+    *index = (uint32_t)(p - m->procs);
     if (s->process)
         proc_describe(m, s->process);
     uint32_t holder = 0;
@@ -788,7 +987,7 @@ int model_add(struct model *m, const struct sample *s)
             return -EINVAL;
     size_t n = s->nthreads;
     if (agg_reserve(&m->total, n) || agg_reserve(&m->window, n) || threads_reserve(m, n) ||
-        procs_reserve(m, 2))
+        slots_reserve(m, n) || procs_reserve(m, 2))
         return -ENOMEM;
 
     uint64_t t = s->time_ns;
@@ -799,32 +998,31 @@ int model_add(struct model *m, const struct sample *s)
     m->last_ns = t;
     m->samples++;
     ring_advance(m);
-    uint32_t held = proc_add(m, s, t) ? ENTRY_HELD : 0;
+    uint32_t proc;
+    uint32_t held = proc_add(m, s, t, &proc) ? ENTRY_HELD : 0;
 
     if (n == 0) {
-        struct entry e = { .time_ns = t, .pid = s->pid, .bits = ENTRY_FIRST | ENTRY_EMPTY };
-        ring_record(m, &e);
+        struct rec r = { .who = proc, .bits = ENTRY_FIRST | ENTRY_EMPTY };
+        ring_record(m, &r, t);
     }
     for (size_t i = 0; i < n; i++) {
         const struct sample_thread *st = &s->threads[i];
-        struct entry e = {
-            .time_ns = t,
+        struct thread *th = thread_get(m, st->tid);
+        struct rec r = {
             .cpu_ns = st->cpu_ns,
             .wall_ns = st->wall_ns,
             .mem_grow = st->mem_grow,
             .mem_release = st->mem_release,
-            .tid = st->tid,
-            .pid = s->pid,
+            .who = slot_get(m, th, proc),
             .bits = st->stack | (i == 0 ? ENTRY_FIRST | held : 0) |
                     (st->flags & SAMPLE_RUNNING ? ENTRY_RUNNING : 0) |
                     (st->flags & SAMPLE_GIL ? ENTRY_GIL : 0),
         };
         struct counts c;
-        entry_counts(&e, &c);
+        rec_counts(&r, &c);
         agg_add(&m->total, agg_key(st->tid, st->stack), &c);
         counts_add(&m->total_sum, &c);
 
-        struct thread *th = thread_get(m, st->tid);
         counts_add(&th->total, &c);
         th->pid = s->pid;
         if (st->name)
@@ -833,7 +1031,7 @@ int model_add(struct model *m, const struct sample *s)
         th->last_flags = st->flags;
         th->last_seen_ns = t;
 
-        ring_record(m, &e);
+        ring_record(m, &r, t);
     }
     agg_maybe_shrink(&m->window);
     return 0;
@@ -843,10 +1041,28 @@ void model_set_window(struct model *m, uint64_t window_ns)
 {
     if (window_ns > m->retention_ns)
         window_ns = m->retention_ns;
-    /* The entries now in the window: a tail of the ring. */
-    size_t k = 0;
-    while (k < m->count && m->last_ns - ring_at(m, m->count - 1 - k)->time_ns < window_ns)
-        k++;
+    /* The entries now in the window: a tail of the ring, k entries and kw
+     * words. Walking back, an entry's time is known at the first entry
+     * with a time of its own (or at the ring's head), which decides the
+     * pending ones. */
+    size_t k = 0, kw = 0, pending = 0, pending_words = 0, w = m->words.count;
+    uint64_t oldest = 0;
+    for (size_t j = m->entries.count; j-- > 0;) {
+        const struct entry *e = entry_at(m, j);
+        size_t n = entry_words(e->bits);
+        w -= n;
+        pending++;
+        pending_words += n;
+        if (!(e->bits & ENTRY_TIME) && j)
+            continue;
+        uint64_t t = e->bits & ENTRY_TIME ? *word_at(m, w) : m->head_ns;
+        if (m->last_ns - t >= window_ns)
+            break;
+        k += pending;
+        kw += pending_words;
+        pending = pending_words = 0;
+        oldest = t;
+    }
     /* Distinct keys in the window are at most those since the start, and
      * at most k. Build the new map aside, so failing leaves the old window. */
     struct agg_map nw = { NULL, 0, 0 };
@@ -861,8 +1077,15 @@ void model_set_window(struct model *m, uint64_t window_ns)
         memset(&m->procs[i].window, 0, sizeof m->procs[i].window);
     m->window_ns = window_ns;
     m->win = k;
-    for (size_t i = m->count - k; i < m->count; i++)
-        window_add(m, ring_at(m, i));
+    m->win_words = kw;
+    m->win_ns = oldest;
+    w = m->words.count - kw;
+    for (size_t i = m->entries.count - k; i < m->entries.count; i++) {
+        struct rec r;
+        uint64_t t;
+        w += entry_read(m, i, w, &r, &t);
+        window_add(m, &r);
+    }
     agg_maybe_shrink(&m->window);
 }
 
@@ -878,7 +1101,7 @@ void model_set_ring_limit(struct model *m, size_t entries)
     if (entries > MODEL_RING_MAX)
         entries = MODEL_RING_MAX;
     m->ring_limit = entries;
-    while (m->count > m->ring_limit)
+    while (m->entries.count > m->ring_limit)
         ring_drop_oldest(m);
     agg_maybe_shrink(&m->window);
 }
@@ -899,8 +1122,8 @@ static size_t histories_memory(const struct model *m)
 static size_t model_memory(const struct model *m)
 {
     return sizeof *m +
-           m->blocks_cap * sizeof *m->blocks +
-           (m->nblocks + (m->spare != NULL)) * BLOCK_ENTRIES * sizeof(struct entry) +
+           ring_bytes(&m->entries) + ring_bytes(&m->words) +
+           m->slots_cap * sizeof *m->slots +
            (m->total.cap + m->window.cap) * sizeof(struct agg) +
            m->threads_cap * sizeof *m->threads +
            m->thread_index.cap * sizeof(struct idx_slot) +

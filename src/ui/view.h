@@ -41,6 +41,7 @@ struct source_request {
     char file[4096];
     char function[256];
     int line;
+    int native;             /* a C function (--native): no Python source */
 };
 
 /* What the header shows from the model, read at each draw. */

@@ -239,7 +239,8 @@ int view_functions_selected(struct view *v, struct source_request *req)
         return 0;
     snprintf(req->file, sizeof req->file, "%s", stack_table_str(fv->dict, f->file));
     snprintf(req->function, sizeof req->function, "%s", stack_table_str(fv->dict, f->function));
-    req->line = fv->by_line ? f->line : f->firstline;
+    req->native = stack_frame_is_native(f);
+    req->line = req->native ? -1 : fv->by_line ? f->line : f->firstline;
     req->pending = 1;
     return 1;
 }

@@ -101,6 +101,12 @@ void view_source_open(struct view *v, struct ui_ctx *u, const struct source_requ
     sv->center = 1;
     sv->nshares = 0;
     sv->nsampled = 0;
+    if (req->native) {
+        snprintf(sv->error, sizeof sv->error,
+                 "%s is a native (C) function in %s: there is no Python source to show",
+                 sv->function, sv->file);
+        return;
+    }
     if (!sv->file[0] || sv->file[0] == '<') {
         /* "<string>", "<frozen importlib._bootstrap>": no file behind it. */
         snprintf(sv->error, sizeof sv->error,

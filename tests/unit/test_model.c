@@ -1,7 +1,9 @@
 /* Unit tests for src/model: own and total per function, recursion, CPU and
  * wall weights, the sliding window and its ring, filters, the call tree,
- * lines, reset, determinism, threads, memory over a long run, and a
- * randomized cross-check against a brute-force recount of the samples. */
+ * lines, reset, determinism, threads, memory over a long run, a
+ * randomized cross-check against a brute-force recount of the samples, and
+ * a step-by-step one of the ring's side words (times, wide values, memory)
+ * through ring limits, window changes and resets. */
 #include "unit.h"
 
 #include "core/stacks.h"
@@ -810,9 +812,12 @@ static size_t random_feed(struct model **ms, int nm, const uint32_t *stk, int ns
         uint32_t pid = 1 + rnd(2);
         *time += rnd(4) == 0 ? 0 : rnd(200) * MS;   /* repeats and gaps */
         for (uint32_t j = 0; j < nt; j++) {
+            /* Now and then CPU or wall time over 32 bits (a long gap). */
+            uint64_t wide = rnd(16) ? 0 : (uint64_t)1 << 32;
             th[j] = (struct sample_thread){
-                (pid - 1) * 3 + rnd(3) + 1, 0, stk[rnd((uint32_t)nstacks)], rnd(8), rnd(1000),
-                rnd(1000) + 1, rnd(3) ? 0 : rnd(100000), rnd(4) ? 0 : rnd(100000),
+                (pid - 1) * 3 + rnd(3) + 1, 0, stk[rnd((uint32_t)nstacks)], rnd(8),
+                rnd(1000) + (rnd(2) ? wide : 0), rnd(1000) + 1 + wide,
+                rnd(3) ? 0 : rnd(100000), rnd(4) ? 0 : rnd(100000),
             };
             held |= (th[j].flags & SAMPLE_GIL) != 0;
         }
@@ -1260,6 +1265,211 @@ static void test_random_crosscheck(void)
     stack_table_free(t);
 }
 
+/* ---- the side ring, step by step ------------------------------------------ */
+
+/* What one ring entry added, for a recount after every sample. */
+struct step_entry {
+    uint64_t time, cpu, wall, grow, release;
+    uint32_t pid, first, held;
+};
+
+struct step_log {
+    struct step_entry *v;
+    size_t n;
+    size_t first;               /* the oldest entry the ring can still hold */
+    int limited;                /* the ring limit has pushed entries out */
+};
+
+/* The window's totals, processes, GIL and stacks recounted from the log,
+ * against the model's. */
+static int step_check(const struct model *m, const struct step_log *lg)
+{
+    struct model_totals tot;
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    uint64_t last = tot.last_ns, window = model_window(m);
+    uint64_t cpu = 0, wall = 0, grow = 0, release = 0, samples = 0;
+    uint64_t ps[3] = { 0 }, pc[3] = { 0 }, ph[3] = { 0 };
+    for (size_t i = lg->first; i < lg->n; i++) {
+        const struct step_entry *e = &lg->v[i];
+        if (last - e->time >= window)
+            continue;
+        cpu += e->cpu;
+        wall += e->wall;
+        grow += e->grow;
+        release += e->release;
+        samples += e->first;
+        ps[e->pid] += e->first;
+        ph[e->pid] += e->first && e->held;
+        pc[e->pid] += e->cpu;
+    }
+    uint64_t start = last > window ? last - window : 0;
+    if (lg->limited && lg->first && lg->v[lg->first - 1].time > start)
+        start = lg->v[lg->first - 1].time;
+    int ok = tot.cpu_ns == cpu && tot.wall_ns == wall && tot.mem_grow == grow &&
+             tot.mem_release == release && tot.window_samples == samples &&
+             tot.window_start_ns == start;
+    struct model_process_row *pr = NULL;
+    size_t n;
+    if (model_processes(m, MODEL_WINDOW, &pr, &n) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t pid = pr[i].info.pid;
+        struct model_gil g;
+        model_gil(m, MODEL_WINDOW, pid, &g);
+        ok &= pid >= 1 && pid <= 2 && pr[i].samples == ps[pid] && pr[i].cpu_ns == pc[pid] &&
+              g.held == ph[pid];
+    }
+    free(pr);
+    struct stack_weight *sw = stacks(m, MODEL_WINDOW, NULL, &n);
+    uint64_t sg = 0, sr = 0, sc = 0;
+    for (size_t i = 0; i < n; i++) {
+        sg += sw[i].mem_grow;
+        sr += sw[i].mem_release;
+        sc += sw[i].cpu_ns;
+    }
+    free(sw);
+    return ok && sg == grow && sr == release && sc == cpu;
+}
+
+/* One random sample of pid 1 or 2 with 0-4 of the threads 7-10 (the same
+ * tids in both processes: tid reuse), CPU and wall times sometimes over
+ * 32 bits, memory on about a third of the threads, repeated times; logged
+ * with the time the model takes it at. */
+static void step_feed(struct model *m, struct step_log *lg, const uint32_t *stk, uint64_t *time,
+                      size_t limit)
+{
+    struct sample_thread th[4];
+    uint32_t nt = rnd(5), pid = 1 + rnd(2), held = 0;
+    uint64_t given = *time;
+    switch (rnd(6)) {
+    case 0: break;                                      /* the same time again */
+    case 1: given = *time > SEC ? *time - SEC : 0; break;   /* older: taken at the latest */
+    case 2: given = *time += 3 * SEC + rnd(2000) * MS; break;   /* a gap */
+    default: given = *time += rnd(300) * MS; break;
+    }
+    for (uint32_t j = 0; j < nt; j++) {
+        uint64_t cpu = rnd(8) ? rnd(1000000) : (uint64_t)UINT32_MAX + rnd(3) - 1;
+        uint64_t wall = rnd(8) ? rnd(1000000) + 1 : (uint64_t)UINT32_MAX + rnd(3);
+        uint64_t grow = rnd(3) ? 0 : rnd(1u << 20);
+        uint64_t release = rnd(4) ? 0 : ((uint64_t)1 << 40) + rnd(5);
+        th[j] = (struct sample_thread){ 7 + j, 0, stk[rnd(6)], rnd(4), cpu, wall, grow, release };
+        held |= (th[j].flags & SAMPLE_GIL) != 0;
+    }
+    for (uint32_t j = 0; j < (nt ? nt : 1); j++) {
+        struct step_entry e = { *time, 0, 0, 0, 0, pid, j == 0, held };
+        if (nt) {
+            e.cpu = th[j].cpu_ns;
+            e.wall = th[j].wall_ns;
+            e.grow = th[j].mem_grow;
+            e.release = th[j].mem_release;
+        }
+        lg->v[lg->n++] = e;
+        if (lg->n - lg->first > limit) {
+            lg->first = lg->n - limit;
+            lg->limited = 1;
+        }
+    }
+    struct sample s = { .time_ns = given, .pid = pid, .nthreads = nt, .threads = th };
+    model_add(m, &s);
+}
+
+static void test_side_ring(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t stk[6];
+    rng_state = 2026;
+    random_dict(t, stk, 6);
+    struct model *m = new_model(t, 2 * SEC, 5 * SEC);
+    struct model_totals empty, tot;
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &empty);
+    const int nsamples = 20000;
+    struct step_log lg = { malloc((size_t)nsamples * 4 * sizeof *lg.v), 0, 0, 0 };
+    static const size_t limits[] = { MODEL_RING_MAX, 1, 3, 7, 40, 1000 };
+    size_t limit = MODEL_RING_MAX, steps = 0, failed = 0, with_limit = 0, resets = 0;
+    uint64_t time = 0;
+    for (int i = 0; i < nsamples; i++) {
+        if (i % 97 == 96) {
+            /* A new ring limit: entries over it go at once. */
+            limit = limits[rnd(6)];
+            model_set_ring_limit(m, limit);
+            if (lg.n - lg.first > limit) {
+                lg.first = lg.n - limit;
+                lg.limited = 1;
+            }
+        }
+        if (i % 37 == 36)
+            model_set_window(m, rnd(4) ? (1 + rnd(1500)) * MS : 10 * SEC);
+        if (i % 4999 == 4998) {
+            model_reset(m);
+            model_set_ring_limit(m, limit);
+            lg.n = lg.first = 0;
+            lg.limited = 0;
+            time = 0;
+            model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+            failed += tot.memory_bytes != empty.memory_bytes;
+            resets++;
+        }
+        step_feed(m, &lg, stk, &time, limit);
+        int ok = step_check(m, &lg);
+        if (!ok && failed++ < 3)
+            printf("# side ring: mismatch at sample %d (limit %zu, window %" PRIu64 ")\n", i,
+                   limit, model_window(m));
+        steps++;
+        with_limit += lg.limited;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "side ring: %zu steps (%zu after limit drops, %zu resets) match a recount",
+             steps, with_limit, resets);
+    CHECK(failed == 0, msg);
+    CHECK(model_ring_dropped(m) > 0 && with_limit > 1000, "side ring: the limit pushed entries out");
+
+    /* Memory deltas of entries pushed out by the limit leave the window
+     * with them; the newest keep theirs. */
+    model_reset(m);
+    model_set_ring_limit(m, MODEL_RING_MAX);
+    model_set_window(m, 5 * SEC);
+    for (uint32_t i = 1; i <= 4; i++) {
+        struct sample_thread th[3] = {
+            { 1, 0, stk[1], 0, 1, 1, 0, 0 },
+            { 2, 0, stk[2], 0, 1, 1, 100 * i, 0 },      /* memory on the 2nd of 3 */
+            { 3, 0, stk[3], 0, 1, 1, 0, i },
+        };
+        struct sample s = { .time_ns = i * SEC, .pid = 1, .nthreads = 3, .threads = th };
+        model_add(m, &s);
+    }
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 1000 && tot.mem_release == 10 && tot.window_samples == 4,
+          "side ring: all four samples' memory in the window");
+    model_set_ring_limit(m, 7);     /* keeps the 3rd entry of sample 2 on */
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 700 && tot.mem_release == 9 && tot.window_samples == 2 &&
+          tot.cpu_ns == 7 && tot.window_start_ns == 2 * SEC,
+          "side ring: a lower limit takes the memory of the entries it drops");
+    model_set_window(m, 5 * SEC);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 700 && tot.mem_release == 9 && tot.cpu_ns == 7,
+          "side ring: set_window recounts the same from a ring whose head has no time");
+    model_set_window(m, 1500 * MS);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 700 && tot.mem_release == 7 && tot.cpu_ns == 6,
+          "side ring: a window that starts just after the head leaves it out");
+    model_set_window(m, 5 * SEC);
+    /* Retention (5 s) then takes them by the time they share with their
+     * sample, the head's included. */
+    struct sample later = { .time_ns = 7 * SEC, .pid = 1 };
+    model_add(m, &later);
+    model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
+    CHECK(tot.mem_grow == 300 + 400 && tot.mem_release == 3 + 4 && tot.cpu_ns == 6,
+          "side ring: entries leave by retention at their sample's time");
+    model_reset(m);
+    model_totals(m, MODEL_TOTAL, MODEL_CPU, &tot);
+    CHECK_INT(tot.memory_bytes, empty.memory_bytes, "side ring: reset frees both rings");
+    free(lg.v);
+    model_free(m);
+    stack_table_free(t);
+}
+
 /* ---- a long run ------------------------------------------------------------ */
 
 /* One million samples at 1 kHz with 4 threads over 1000 distinct stacks,
@@ -1301,11 +1511,12 @@ static void test_long_run(void)
         }
     }
     model_totals(m, MODEL_WINDOW, MODEL_CPU, &tot);
-    /* docs/model.md: 56 B per ring entry + 336 KiB of blocks, 171 B per
-     * (thread, stack) pair in each of two maps, 150 B per thread, 600 B per
-     * process, and the model itself: here 240,000 entries, 4,000 pairs, 4
+    /* docs/model.md: 16 B per ring entry, 8 B per sample time (no memory
+     * changes here), 192 KiB of blocks, 171 B per (thread, stack) pair in
+     * each of two maps, 220 B per thread, 600 B per process, and the model
+     * itself: here 240,000 entries of 60,000 samples, 4,000 pairs, 4
      * threads, 1 process. */
-    size_t bound = 240000 * 56 + 336 * 1024 + 2 * 4000 * 171 + 4 * 150 + 600 + 384;
+    size_t bound = 240000 * 16 + 60000 * 8 + 192 * 1024 + 2 * 4000 * 171 + 4 * 220 + 600 + 512;
     printf("# 1M samples x 4 threads: %zu bytes (%.1f MiB), peak %zu, bound %zu\n",
            tot.memory_bytes, tot.memory_bytes / 1048576.0, peak, bound);
     CHECK(tot.samples == 1000000 && tot.window_samples == 10000,
@@ -1626,6 +1837,7 @@ int main(void)
     UNIT_RUN(test_threads);
     UNIT_RUN(test_determinism);
     UNIT_RUN(test_random_crosscheck);
+    UNIT_RUN(test_side_ring);
     UNIT_RUN(test_long_run);
     UNIT_RUN(test_memory);
     UNIT_RUN(test_processes);
