@@ -35,18 +35,14 @@ size_t proc_parse_children(const char *text, size_t len, pid_t *pids, size_t cap
 
 int proc_parent(pid_t pid, pid_t *ppid)
 {
-    char path[64], buf[1024];
-    size_t len;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int rc = proc_read_file(path, buf, sizeof buf - 1, &len);
+    char buf[1024];
+    const char *fields;
+    int rc = proc_read_stat(pid, buf, sizeof buf, &fields);
     if (rc)
         return rc;
-    buf[len] = '\0';
-    /* The command name may hold spaces and parentheses: parse after the last ')'. */
-    char *close = strrchr(buf, ')');
     char state;
     int parent;
-    if (!close || sscanf(close + 1, " %c %d", &state, &parent) != 2 || parent < 0)
+    if (sscanf(fields, " %c %d", &state, &parent) != 2 || parent < 0)
         return -PT_ERR_FORMAT;
     *ppid = (pid_t)parent;
     return 0;

@@ -2,6 +2,8 @@
 
 #include "proc/memstat.h"
 
+#include "proc/tasks.h"
+
 #include "core/error.h"
 
 #include <errno.h>
@@ -284,30 +286,6 @@ static int open_file(pid_t pid, const char *name, int *fd)
     return 0;
 }
 
-/* The whole of a small /proc file from offset 0. The kernel hands these
- * over in one piece, so a short read is the end. */
-static int read_small(int fd, char *buf, size_t cap, size_t *len)
-{
-    size_t used = 0;
-    if (fd < 0)
-        return -EBADF;
-    while (used < cap) {
-        ssize_t r = pread(fd, buf + used, cap - used, (off_t)used);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return gone_errno(errno);
-        }
-        if (r == 0)
-            break;
-        used += (size_t)r;
-        if ((size_t)r < cap - (used - (size_t)r))
-            break;
-    }
-    *len = used;
-    return 0;
-}
-
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
@@ -353,7 +331,7 @@ int proc_memstat_rss(struct proc_memstat *m, uint64_t *bytes)
 {
     char buf[STATM_BUF];
     size_t len;
-    int rc = read_small(m->statm_fd, buf, sizeof buf, &len);
+    int rc = proc_read_fd(m->statm_fd, buf, sizeof buf, &len);
     if (rc)
         return rc;
     if (len == 0)
@@ -426,7 +404,7 @@ static void read_anon_rollup(struct proc_memstat *m, struct counters *c)
     char buf[ROLLUP_BUF];
     size_t len;
     uint64_t anon;
-    if (read_small(m->rollup_fd, buf, sizeof buf, &len) == 0 &&
+    if (proc_read_fd(m->rollup_fd, buf, sizeof buf, &len) == 0 &&
         proc_rollup_anon_parse(buf, len, &anon) == 0)
         counters_set(c, CTR_ANON, anon);
 }
@@ -438,7 +416,7 @@ int proc_memstat_read(struct proc_memstat *m, struct counters *out)
     struct counters c;
     memset(&c, 0, sizeof c);
 
-    int rc = read_small(m->status_fd, buf, sizeof buf, &len);
+    int rc = proc_read_fd(m->status_fd, buf, sizeof buf, &len);
     if (rc)
         return rc;
     proc_status_parse(buf, len, &c);
@@ -459,7 +437,7 @@ int proc_memstat_read(struct proc_memstat *m, struct counters *out)
 
     if (m->stat_fd >= 0) {
         uint64_t minflt, majflt;
-        rc = read_small(m->stat_fd, buf, STAT_BUF, &len);
+        rc = proc_read_fd(m->stat_fd, buf, STAT_BUF, &len);
         if (rc == -ESRCH)
             return rc;
         if (rc == 0 && proc_stat_faults_parse(buf, len, &minflt, &majflt) == 0) {

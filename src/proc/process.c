@@ -43,20 +43,14 @@ int proc_memory(pid_t pid, uint64_t *rss_bytes, uint64_t *peak_bytes)
 
 int proc_usage_read(pid_t pid, struct proc_usage *out)
 {
-    char path[64], buf[1024];
-    size_t len;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int rc = proc_read_file(path, buf, sizeof buf - 1, &len);
+    char buf[1024];
+    const char *fields;
+    int rc = proc_read_stat(pid, buf, sizeof buf, &fields);
     if (rc)
         return rc;
-    buf[len] = '\0';
-    /* comm may hold spaces and ')': the fields start after the last ')'. */
-    char *close_paren = strrchr(buf, ')');
-    if (!close_paren)
-        return -PT_ERR_FORMAT;
     /* Fields from 3 (state) on; utime, stime are 14, 15; num_threads 20. */
     unsigned long long field[21] = { 0 };
-    char *p = close_paren + 1;
+    const char *p = fields;
     int k = 3;
     while (k <= 20 && *p) {
         while (*p == ' ')

@@ -29,8 +29,10 @@ static int gone_errno(int err)
  * hands a one-line file over in one piece, so a short read is the whole
  * file: asking again for the end would double the system calls on the
  * sampling path. */
-static int read_fd_all(int fd, char *buf, size_t cap, size_t *len)
+int proc_read_fd(int fd, char *buf, size_t cap, size_t *len)
 {
+    if (fd < 0)
+        return -EBADF;
     size_t used = 0;
     while (used < cap) {
         ssize_t r = pread(fd, buf + used, cap - used, (off_t)used);
@@ -49,12 +51,28 @@ static int read_fd_all(int fd, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+int proc_read_stat(pid_t pid, char *buf, size_t cap, const char **fields)
+{
+    char path[64];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int rc = cap ? proc_read_file(path, buf, cap - 1, &len) : -EINVAL;
+    if (rc)
+        return rc;
+    buf[len] = '\0';
+    char *close = strrchr(buf, ')');
+    if (!close)
+        return -PT_ERR_FORMAT;
+    *fields = close + 1;
+    return 0;
+}
+
 int proc_read_file(const char *path, char *buf, size_t cap, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return gone_errno(errno);
-    int rc = read_fd_all(fd, buf, cap, len);
+    int rc = proc_read_fd(fd, buf, cap, len);
     close(fd);
     return rc;
 }
@@ -201,7 +219,7 @@ int proc_task_stat_read(struct proc_task_stat *st, char *state, uint64_t *cpu_ti
     if (st->fd < 0)
         return -EBADF;
     /* pread at offset 0 makes the kernel regenerate the line each time. */
-    int rc = read_fd_all(st->fd, buf, sizeof buf, &len);
+    int rc = proc_read_fd(st->fd, buf, sizeof buf, &len);
     if (rc < 0)
         return rc;
     if (len == 0)
@@ -236,7 +254,7 @@ int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns)
     size_t len;
     if (c->fd < 0)
         return -EBADF;
-    int rc = read_fd_all(c->fd, buf, sizeof buf - 1, &len);
+    int rc = proc_read_fd(c->fd, buf, sizeof buf - 1, &len);
     if (rc < 0)
         return rc;
     if (len == 0)

@@ -27,6 +27,17 @@ int proc_cmdline(pid_t pid, char *buf, size_t cap);
  * -ESRCH when the file (or its process) is gone, or another -errno. */
 int proc_read_file(const char *path, char *buf, size_t cap, size_t *len);
 
+/* The same on a file already open (kept open to be re-read at a high
+ * rate): one pread from offset 0. Returns 0 and *len, -ESRCH when its
+ * process is gone, -EBADF for fd < 0, or another -errno. */
+int proc_read_fd(int fd, char *buf, size_t cap, size_t *len);
+
+/* /proc/PID/stat into buf (NUL-terminated) and where its fields after
+ * the command name begin (" S 1 ..."): the name may hold spaces and
+ * parentheses, so they start after the last ')'. Returns 0, -ESRCH, or
+ * -PT_ERR_FORMAT. */
+int proc_read_stat(pid_t pid, char *buf, size_t cap, const char **fields);
+
 /* Whether the process is a zombie or gone (1), alive (0), or -errno. */
 int proc_is_dead(pid_t pid);
 
