@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         native_stacks_begin_sample(ns);
         struct native_stats a, b; native_stacks_stats(ns, &a);
         struct py_thread *th = &s.threads[0];
-        if (native_stacks_thread(ns, th->tid, th->nframes ? &s.frames[th->first_frame] : NULL, th->nframes, &m) == 0) {
+        if (native_stacks_thread(ns, th->tid, th->nframes ? &s.frames[th->first_frame] : NULL, th->nframes, NULL, NULL, &m) == 0) {
             native_stacks_stats(ns, &b);
             held[k] = (b.held_ns - a.held_ns) / 1000.0; lat[k] = (b.stop_wait_ns - a.stop_wait_ns) / 1000.0; k++;
         }

@@ -152,6 +152,15 @@ int export_cmd_run(const char *recording, enum export_format fmt, enum export_mo
         if (rc)
             break;
     }
+    if (rc == 0 && mode == EXPORT_MEMORY) {
+        /* An empty profile with no word would look like a failed export. */
+        struct model_totals tot;
+        model_totals(m, MODEL_TOTAL, MODEL_MEM_GROW, &tot);
+        if (tot.samples && !tot.mem_grow)
+            fprintf(stderr, "pytop: %s holds no memory growth (a recording of format 1.0, "
+                            "from before pytop recorded memory, holds none): the profile is "
+                            "empty\n", recording);
+    }
     if (rc == 0) {
         const struct recording_meta *meta = rec_reader_meta(rd);
         struct export_context ctx = {

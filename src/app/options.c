@@ -55,7 +55,8 @@ static void usage(FILE *out)
         "      --refresh SECONDS    redraw the view this often (default 1)\n"
         "      --speed X            replay speed, 1 = as recorded (default 1)\n"
         "  -m, --mode MODE          cpu or wall: the weight shown first ('c' switches)\n"
-        "  keys: Tab or 1-5 views; c CPU/WALL; s save a snapshot; p or Space pause\n"
+        "  keys: Tab or 1-5 views; c CPU/WALL; m rank by memory growth; P one\n"
+        "        process (--subprocesses); s save a snapshot; p or Space pause\n"
         "        (replay: play/pause); r reset; / filter; < > sort; + - window;\n"
         "        Enter open source (Functions), show one thread (Threads), expand or\n"
         "        collapse (Call tree); Esc back; . , and ] [ step a replay 1 s, 10 s;\n"
@@ -219,6 +220,12 @@ static int check_combination(struct pytop_options *o, const struct given *g)
     int view = o->mode == MODE_TOP || o->mode == MODE_REPLAY;
     if (g->refresh && !view) {
         fprintf(stderr, "pytop: --refresh goes with the live view or --replay\n");
+        return -1;
+    }
+    if (view && o->weight == EXPORT_MEMORY) {
+        fprintf(stderr, "pytop: the live view shows CPU or WALL time first (--mode cpu or wall); "
+                        "press 'm' in it to rank functions by memory growth (--mode memory is "
+                        "for --export and --record's snapshots)\n");
         return -1;
     }
     if (g->speed && o->mode != MODE_REPLAY) {

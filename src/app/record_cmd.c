@@ -183,12 +183,17 @@ int record_run(struct py_target *target, struct launch *launched,
             ss.samples ? (double)ss.busy_ns / 1e3 / (double)ss.samples : 0.0, o->path,
             end == SAMPLER_TARGET_EXITED ? "; the target exited" : "");
     if (o->subprocesses)
-        fprintf(status, "pytop: %u processes sampled\n", ss.processes_seen);
-    if (o->native && ss.native_missing)
+        fprintf(status, "pytop: %u process%s sampled\n", ss.processes_seen,
+                ss.processes_seen == 1 ? "" : "es");
+    if (o->native && ss.native_denied)
         fprintf(status, "pytop: --native: %llu of %llu thread stacks have no C frames (%llu not "
                 "allowed: the thread is traced by another process, or pytop may not ptrace it)\n",
                 (unsigned long long)ss.native_missing, (unsigned long long)ss.native_threads,
                 (unsigned long long)ss.native_denied);
+    else if (o->native && ss.native_missing)
+        fprintf(status, "pytop: --native: %llu of %llu thread stacks have no C frames (the "
+                "thread exited or could not be stopped in time)\n",
+                (unsigned long long)ss.native_missing, (unsigned long long)ss.native_threads);
     if (st.snapshots || st.snapshot_failures)
         fprintf(status, "pytop: %u snapshots written to %s%s\n", st.snapshots, o->snapshot_dir,
                 st.snapshot_failures ? " (some failed, see above)" : "");

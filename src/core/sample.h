@@ -12,6 +12,11 @@ enum sample_thread_flags {
     SAMPLE_RUNNING = 1u << 0,   /* the OS thread was running or runnable */
     SAMPLE_GIL = 1u << 1,       /* it held the GIL */
     SAMPLE_PARTIAL = 1u << 2,   /* its stack could not be read to the end */
+    /* Not a sample of the thread: CPU time (and the memory credited with
+     * it) it used since its previous sample, carried to the stack it had
+     * when last seen on a CPU, because it is not on one now. Counts no
+     * sample, wall time, running or GIL; follows the thread's own entry. */
+    SAMPLE_CARRY = 1u << 3,
 };
 
 struct sample_thread {

@@ -50,8 +50,9 @@
 
 /* Entry bits: the node id in the low 24 bits (the stack_table's bound on
  * nodes is below that), then the flags the window needs. */
-#define ENTRY_NODE_BITS 24
+#define ENTRY_NODE_BITS 23
 #define ENTRY_NODE_MASK ((1u << ENTRY_NODE_BITS) - 1)
+#define ENTRY_CARRY (1u << 23)  /* CPU time carried to an earlier stack (SAMPLE_CARRY): no sample */
 #define ENTRY_RUNNING (1u << 24)
 #define ENTRY_GIL (1u << 25)
 #define ENTRY_FIRST (1u << 26)  /* the first entry of its sample: counts the sample */
@@ -81,10 +82,11 @@ struct rec {
 };
 
 struct counts {
+    uint64_t entries;           /* ring entries added: samples and carried CPU time */
     uint64_t samples, running, gil, cpu_ns, wall_ns, mem_grow, mem_release;
 };
 
-/* One (tid, node) aggregate; a slot is empty when c.samples is 0, so an
+/* One (tid, node) aggregate; a slot is empty when c.entries is 0, so an
  * aggregate that drops to zero disappears. */
 struct agg {
     uint64_t key;               /* tid << 32 | node */
@@ -232,7 +234,7 @@ static size_t agg_find(const struct agg_map *m, uint64_t key)
 {
     size_t mask = m->cap - 1;
     size_t i = (size_t)mix64(key) & mask;
-    while (m->slots[i].c.samples && m->slots[i].key != key)
+    while (m->slots[i].c.entries && m->slots[i].key != key)
         i = (i + 1) & mask;
     return i;
 }
@@ -244,7 +246,7 @@ static int agg_rehash(struct agg_map *m, size_t cap)
         return -ENOMEM;
     struct agg_map n = { slots, cap, m->count };
     for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].c.samples)
+        if (m->slots[i].c.entries)
             n.slots[agg_find(&n, m->slots[i].key)] = m->slots[i];
     free(m->slots);
     *m = n;
@@ -275,6 +277,7 @@ static void agg_release(struct agg_map *m)
 
 static void counts_add(struct counts *a, const struct counts *b)
 {
+    a->entries += b->entries;
     a->samples += b->samples;
     a->running += b->running;
     a->gil += b->gil;
@@ -286,6 +289,7 @@ static void counts_add(struct counts *a, const struct counts *b)
 
 static void counts_sub(struct counts *a, const struct counts *b)
 {
+    a->entries -= b->entries;
     a->samples -= b->samples;
     a->running -= b->running;
     a->gil -= b->gil;
@@ -299,7 +303,7 @@ static void counts_sub(struct counts *a, const struct counts *b)
 static void agg_add(struct agg_map *m, uint64_t key, const struct counts *c)
 {
     struct agg *a = &m->slots[agg_find(m, key)];
-    if (!a->c.samples) {
+    if (!a->c.entries) {
         a->key = key;
         m->count++;
     }
@@ -313,17 +317,17 @@ static void agg_sub(struct agg_map *m, uint64_t key, const struct counts *c)
     size_t mask = m->cap - 1;
     size_t i = agg_find(m, key);
     struct agg *a = &m->slots[i];
-    if (!a->c.samples)
+    if (!a->c.entries)
         return;             /* not there: nothing was added, nothing to take */
     counts_sub(&a->c, c);
-    if (a->c.samples)
+    if (a->c.entries)
         return;
     /* Backward shift: pull later members of the cluster into the hole
      * when their home slot is at or before it. */
     memset(a, 0, sizeof *a);
     m->count--;
     size_t hole = i;
-    for (size_t j = (i + 1) & mask; m->slots[j].c.samples; j = (j + 1) & mask) {
+    for (size_t j = (i + 1) & mask; m->slots[j].c.entries; j = (j + 1) & mask) {
         size_t home = (size_t)mix64(m->slots[j].key) & mask;
         if (((j - home) & mask) >= ((j - hole) & mask)) {
             m->slots[hole] = m->slots[j];
@@ -515,7 +519,8 @@ static void ring_release(struct model *m)
 
 static void rec_counts(const struct rec *r, struct counts *c)
 {
-    c->samples = 1;
+    c->entries = 1;
+    c->samples = (r->bits & ENTRY_CARRY) == 0;
     c->running = (r->bits & ENTRY_RUNNING) != 0;
     c->gil = (r->bits & ENTRY_GIL) != 0;
     c->cpu_ns = r->cpu_ns;
@@ -1016,7 +1021,8 @@ int model_add(struct model *m, const struct sample *s)
             .who = slot_get(m, th, proc),
             .bits = st->stack | (i == 0 ? ENTRY_FIRST | held : 0) |
                     (st->flags & SAMPLE_RUNNING ? ENTRY_RUNNING : 0) |
-                    (st->flags & SAMPLE_GIL ? ENTRY_GIL : 0),
+                    (st->flags & SAMPLE_GIL ? ENTRY_GIL : 0) |
+                    (st->flags & SAMPLE_CARRY ? ENTRY_CARRY : 0),
         };
         struct counts c;
         rec_counts(&r, &c);
@@ -1027,9 +1033,11 @@ int model_add(struct model *m, const struct sample *s)
         th->pid = s->pid;
         if (st->name)
             th->name = st->name;
-        th->last_stack = st->stack;
-        th->last_flags = st->flags;
-        th->last_seen_ns = t;
+        if (!(st->flags & SAMPLE_CARRY)) {
+            th->last_stack = st->stack;
+            th->last_flags = st->flags;
+            th->last_seen_ns = t;
+        }
 
         ring_record(m, &r, t);
     }
@@ -1353,7 +1361,7 @@ static int leaves_collect(struct walk *wk, const struct model *m, enum model_ran
         return -ENOMEM;
     for (size_t i = 0; i < am->cap; i++) {
         const struct agg *a = &am->slots[i];
-        if (!a->c.samples || !thread_matches(m, f, (uint32_t)(a->key >> 32)))
+        if (!a->c.entries || !thread_matches(m, f, (uint32_t)(a->key >> 32)))
             continue;
         uint32_t node = (uint32_t)a->key;
         uint32_t j = idx_get(&index, node);
@@ -1668,7 +1676,7 @@ int model_stacks(const struct model *m, enum model_range r, const struct model_f
     for (size_t i = 0; !err && i < am->cap; i++) {
         const struct agg *a = &am->slots[i];
         uint32_t tid = (uint32_t)(a->key >> 32), node = (uint32_t)a->key;
-        if (!a->c.samples || !thread_matches(m, f, tid) || !stack_matches(&tf, node, scratch))
+        if (!a->c.entries || !thread_matches(m, f, tid) || !stack_matches(&tf, node, scratch))
             continue;
         /* Field by field into zeroed memory: rows compare whole. */
         struct stack_weight *w = &v[nv++];
@@ -1714,7 +1722,7 @@ int model_threads_filtered(const struct model *m, enum model_range r,
             return -ENOMEM;
         for (size_t i = 0; i < m->window.cap; i++) {
             const struct agg *a = &m->window.slots[i];
-            if (!a->c.samples)
+            if (!a->c.entries)
                 continue;
             uint32_t j = idx_get(&m->thread_index, (uint32_t)(a->key >> 32));
             if (j != IDX_NONE)

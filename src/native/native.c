@@ -86,13 +86,37 @@ static void symbolize(struct native_stacks *ns, size_t n)
     }
 }
 
+/* The Python frames read again while the thread is held. */
+struct again_call {
+    native_again_fn fn;
+    void *ctx;
+    const struct py_frame *py;
+    size_t npy;
+};
+
+static void held_again(void *arg)
+{
+    struct again_call *a = arg;
+    const struct py_frame *py;
+    size_t npy;
+    if (a->fn(a->ctx, &py, &npy) == 0) {
+        a->py = py;
+        a->npy = npy;
+    }
+}
+
 int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_frame *py,
-                         size_t npy, struct merged_stack *out)
+                         size_t npy, native_again_fn again, void *ctx,
+                         struct merged_stack *out)
 {
     ns->stats.threads++;
     size_t n = 0;
-    int rc = tid > 0 ? native_unwind_thread(ns->unwinder, tid, ns->ips, NATIVE_MAX_FRAMES, &n)
+    struct again_call a = { again, ctx, py, npy };
+    int rc = tid > 0 ? native_unwind_thread(ns->unwinder, tid, ns->ips, NATIVE_MAX_FRAMES, &n,
+                                            again ? held_again : NULL, &a)
                      : -ESRCH;
+    py = a.py;
+    npy = a.npy;
     if (rc) {
         ns->stats.failures++;
         if (rc == -EPERM)

@@ -45,9 +45,17 @@ void native_stacks_begin_sample(struct native_stacks *ns);
  * innermost first) into out. Returns 0; or, when the thread could not be
  * unwound, the error (-ESRCH gone, -EPERM not allowed or already traced,
  * -ETIMEDOUT) with out holding the Python frames alone, so the caller can
- * use out either way; -ENOMEM. The thread is never left stopped. */
+ * use out either way; -ENOMEM. The thread is never left stopped.
+ *
+ * again, when not NULL, is called with ctx while the thread is held and
+ * may give its Python frames as they are at that moment (returning 0 and
+ * new py, npy); they are then merged instead of py, so C and Python
+ * frames are of one moment even if the thread moved on since py was
+ * read. */
+typedef int (*native_again_fn)(void *ctx, const struct py_frame **py, size_t *npy);
 int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_frame *py,
-                         size_t npy, struct merged_stack *out);
+                         size_t npy, native_again_fn again, void *ctx,
+                         struct merged_stack *out);
 
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out);
 

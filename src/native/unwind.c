@@ -3,6 +3,7 @@
 #include "native/unwind.h"
 
 #include "core/error.h"
+#include "proc/tasks.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -457,7 +458,9 @@ static int seize(struct native_unwinder *u, pid_t tid)
 {
     if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
         int e = errno;
-        if (e == ESRCH) {
+        /* The kernel refuses (EPERM) to attach to a thread that is
+         * exiting: that one is gone, not denied. */
+        if (e == ESRCH || (e == EPERM && proc_is_dead(tid) == 1)) {
             u->stats.gone++;
             return -ESRCH;
         }
@@ -519,7 +522,7 @@ static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap,
 }
 
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n)
+                         size_t *n, native_held_fn held, void *ctx)
 {
     if (u->npending)
         reap_pending(u, 0);
@@ -543,6 +546,8 @@ int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, si
     }
     uint64_t t1 = now_ns();
     rc = capture(u, tid);
+    if (rc == 0 && held)
+        held(ctx);
     release(tid, status);
     u->stats.stop_wait_ns += t1 - t0;
     u->stats.held_ns += now_ns() - t1;
@@ -573,9 +578,9 @@ void native_unwinder_free(struct native_unwinder *u)
 }
 
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n)
+                         size_t *n, native_held_fn held, void *ctx)
 {
-    (void)u, (void)tid, (void)ips, (void)cap, (void)n;
+    (void)u, (void)tid, (void)ips, (void)cap, (void)n, (void)held, (void)ctx;
     return -EOPNOTSUPP;
 }
 

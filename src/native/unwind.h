@@ -47,9 +47,12 @@ void native_unwinder_free(struct native_unwinder *u);
  * *n, or -ESRCH (the thread or process is gone), -EPERM (not allowed, or
  * already traced by someone else), -ETIMEDOUT (it did not stop in time),
  * -PT_ERR_BAD_DATA (no frame could be read). The thread is never left
- * held or traced. */
+ * held or traced. held, when not NULL, is called with ctx while the
+ * thread is stopped, after its registers and stack were copied (to read
+ * its Python frames of the same moment); keep it short. */
+typedef void (*native_held_fn)(void *ctx);
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n);
+                         size_t *n, native_held_fn held, void *ctx);
 
 void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind_stats *out);
 

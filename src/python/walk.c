@@ -145,6 +145,7 @@ void py_walker_release(struct py_walker *w)
     w->verify_cap = 0;
     free(w->chunk_buf);
     w->chunk_buf = NULL;
+    py_sample_release(&w->again);
     py_code_cache_release(&w->codes);
 }
 
@@ -448,6 +449,7 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
     if (!t)
         return -ENOMEM;
     t->tstate = tstate;
+    t->interp = interp;
     t->thread_id = bytes_u64(ts + l->tstate_thread_id);
     if (l->tstate_native_thread_id >= 0)
         t->tid = (pid_t)bytes_u64(ts + l->tstate_native_thread_id);
@@ -634,5 +636,43 @@ int py_walk(struct py_walker *w, struct py_sample *s)
     }
     verify_codes(w, s);
     resolve_tids(w, s);
+    return 0;
+}
+
+int py_walk_thread_again(struct py_walker *w, struct py_sample *s, size_t index)
+{
+    if (index >= s->nthreads)
+        return -EINVAL;
+    struct py_thread *t = &s->threads[index];
+    struct py_sample *again = &w->again;
+    again->nthreads = 0;
+    again->nframes = 0;
+    uint64_t next;
+    int rc = walk_thread(w, again, t->interp, t->tstate, 0, &next);
+    if (rc)
+        return rc;
+    if (again->nthreads != 1)
+        return -PT_ERR_BAD_DATA;
+    verify_codes(w, again);
+    const struct py_thread *fresh = &again->threads[0];
+    if (s->nframes + fresh->nframes > SAMPLE_MAX_FRAMES)
+        return -PT_ERR_TRUNCATED;
+    if (s->nframes + fresh->nframes > s->cap_frames) {
+        size_t cap = s->cap_frames ? s->cap_frames : 256;
+        while (cap < s->nframes + fresh->nframes)
+            cap *= 2;
+        struct py_frame *f = realloc(s->frames, cap * sizeof *f);
+        if (!f)
+            return -ENOMEM;
+        s->frames = f;
+        s->cap_frames = cap;
+    }
+    if (fresh->nframes)
+        memcpy(&s->frames[s->nframes], &again->frames[fresh->first_frame],
+               fresh->nframes * sizeof *s->frames);
+    t->first_frame = s->nframes;
+    t->nframes = fresh->nframes;
+    t->error = fresh->error;
+    s->nframes += fresh->nframes;
     return 0;
 }

@@ -38,6 +38,7 @@ struct py_frame {
 
 struct py_thread {
     uint64_t tstate;
+    uint64_t interp;           /* the interpreter state it belongs to */
     uint64_t thread_id;        /* the pthread_t recorded by Python */
     pid_t tid;                 /* OS thread id, 0 when unknown */
     int gil;                   /* holds the GIL */
@@ -73,6 +74,7 @@ struct py_walker {
     uint8_t *verify_buf;
     size_t verify_cap;
     unsigned long stale_codes;       /* cache entries found replaced */
+    struct py_sample again;          /* scratch of py_walk_thread_again, owned */
     /* Counters for statistics. */
     unsigned long walks, frame_errors, thread_errors;
 };
@@ -87,6 +89,14 @@ void py_walker_release(struct py_walker *w);
  * carry errors), -PT_ERR_NO_INTERP when there is no interpreter yet, or a
  * negative error (-ESRCH when the process is gone). */
 int py_walk(struct py_walker *w, struct py_sample *out);
+
+/* Read thread index of s (from this walker's latest py_walk) again: its
+ * frames as they are now replace the ones s holds for it (appended to
+ * s->frames; the thread entries do not move). For --native, which reads
+ * a thread's Python frames again while the thread is held, so that its C
+ * and Python frames are of one moment. Returns 0 (the thread may carry an
+ * error, as in py_walk), or a negative error with the thread unchanged. */
+int py_walk_thread_again(struct py_walker *w, struct py_sample *s, size_t index);
 
 /* The first interpreter's address, or 0. */
 uint64_t py_walker_first_interp(struct py_walker *w);

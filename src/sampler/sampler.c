@@ -32,6 +32,8 @@ struct thread_track {
     uint64_t round;              /* the last sampling round that saw it */
     uint32_t name;               /* string id of its Python name */
     int running;
+    int on_cpu;                  /* on a CPU (or holding the GIL) at this sample */
+    uint32_t cpu_stack;          /* its stack when last seen on a CPU; 0: never */
 };
 
 /* (code object serial, line) -> frame id, so a frame seen before costs one
@@ -701,11 +703,63 @@ static const struct counters *read_counters(struct sampler *s, struct proc_track
     return p->counters.valid ? &p->counters : NULL;
 }
 
+/* A thread that used CPU time since its last sample but is not on a CPU
+ * now (it ran a burst, then went back to waiting) did not spend that time
+ * where it waits: its CPU time, and the memory credited with it, go to
+ * the stack it had when last seen on a CPU, as a carried entry
+ * (SAMPLE_CARRY: not a sample of its own), and the sample keeps its wall
+ * time where it is now. So bursts between waits are found where they
+ * run, as often as they are caught running. Returns the entries added
+ * at carry (0 or 1). */
+static size_t carry_cpu(struct thread_track *tr, struct sample_thread *o,
+                        struct sample_thread *carry)
+{
+    if (tr->on_cpu) {
+        tr->cpu_stack = o->stack;
+        return 0;
+    }
+    if (!o->cpu_ns || !tr->cpu_stack || tr->cpu_stack == o->stack)
+        return 0;
+    memset(carry, 0, sizeof *carry);
+    carry->tid = o->tid;
+    carry->name = o->name;
+    carry->stack = tr->cpu_stack;
+    carry->flags = SAMPLE_CARRY;
+    carry->cpu_ns = o->cpu_ns;
+    carry->mem_grow = o->mem_grow;
+    carry->mem_release = o->mem_release;
+    o->cpu_ns = 0;
+    o->mem_grow = 0;
+    o->mem_release = 0;
+    return 1;
+}
+
 /* ---- one round ------------------------------------------------------------------------------ */
 
-/* --native: each thread's C stack, right after its Python frames were
- * read (outside the dictionary lock: threads are held meanwhile). A thread
- * that cannot be unwound keeps its Python frames. */
+/* While a thread is held for its C stack: its Python frames again, so
+ * both are of one moment (it may have moved on since the walk). */
+struct again_ctx {
+    struct sampler *s;
+    struct proc_track *p;
+    size_t index;
+};
+
+static int python_again(void *arg, const struct py_frame **py, size_t *npy)
+{
+    struct again_ctx *a = arg;
+    struct py_sample *ps = &a->s->ps;
+    int rc = py_walk_thread_again(&a->p->target->walker, ps, a->index);
+    if (rc)
+        return rc;
+    const struct py_thread *t = &ps->threads[a->index];
+    *py = t->nframes ? &ps->frames[t->first_frame] : NULL;
+    *npy = t->nframes;
+    return 0;
+}
+
+/* --native: each thread's C stack, with its Python frames read again
+ * while it is held (outside the dictionary lock). A thread that cannot be
+ * unwound keeps the Python frames of the walk. */
 static int unwind_threads(struct sampler *s, struct proc_track *p)
 {
     if (s->ps.nthreads > s->cap_merged) {
@@ -722,7 +776,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         const struct py_thread *pt = &s->ps.threads[i];
         const struct py_frame *frames = pt->nframes ? &s->ps.frames[pt->first_frame] : NULL;
-        int rc = native_stacks_thread(p->native, pt->tid, frames, pt->nframes, &s->merged[i]);
+        struct again_ctx again = { s, p, i };
+        int rc = native_stacks_thread(p->native, pt->tid, frames, pt->nframes, python_again,
+                                      &again, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
         missing += rc != 0;
@@ -752,12 +808,13 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         return 0;
     }
     p->failures = 0;
-    if (s->ps.nthreads > s->cap_out) {
-        struct sample_thread *o = realloc(s->out, s->ps.nthreads * sizeof *o);
+    /* Room for a carried entry per thread (see carry_cpu). */
+    if (2 * s->ps.nthreads > s->cap_out) {
+        struct sample_thread *o = realloc(s->out, 2 * s->ps.nthreads * sizeof *o);
         if (!o)
             return -ENOMEM;
         s->out = o;
-        s->cap_out = s->ps.nthreads;
+        s->cap_out = 2 * s->ps.nthreads;
     }
     uint64_t partial = 0;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
@@ -772,6 +829,13 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
             tr->round = s->round;
             track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running);
             o->name = tr->name;
+            /* CPU time used since the last sample by a thread that is not
+             * on a CPU now was spent elsewhere: see carry_cpu. */
+            tr->on_cpu = pt->gil;
+            if (!tr->on_cpu && o->cpu_ns) {
+                char st;
+                tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
+            }
         }
         o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
                    (pt->error ? SAMPLE_PARTIAL : 0);
@@ -788,16 +852,19 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
 
     if (s->cfg.dict_lock)
         pthread_mutex_lock(s->cfg.dict_lock);
+    size_t nout = s->ps.nthreads;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         /* Names may have just been (re)read. */
         struct thread_track *tr = s->out[i].tid ? track_find(p, (pid_t)s->out[i].tid, 0) : NULL;
         s->out[i].name = tr ? tr->name : 0;
         s->out[i].stack = intern_stack(s, p, &s->ps.threads[i], p->native ? &s->merged[i] : NULL);
+        if (tr)
+            nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
     }
     struct sample smp = {
         .time_ns = t,
         .pid = (uint32_t)p->target->pid,
-        .nthreads = (uint32_t)s->ps.nthreads,
+        .nthreads = (uint32_t)nout,
         .threads = s->out,
         .process = p->announce ? &p->info : NULL,
         .counters = counters,

@@ -9,6 +9,12 @@
  * and its wall time from the sampler's clock, so one run can be weighed by
  * CPU or by wall time afterwards.
  *
+ * CPU time: a thread not on a CPU at the sample (it ran a burst since the
+ * previous one, then went back to waiting) did not use its CPU time where
+ * it waits now: that time goes to the stack it had when last seen on a
+ * CPU, as an extra SAMPLE_CARRY entry, so bursts between waits are
+ * credited where they run. Its wall time stays where it is.
+ *
  * Memory: the process's resident size is read at every sample and its
  * change since the previous sample is credited to the threads that ran
  * meanwhile (by their CPU time; else the GIL holder, else the running

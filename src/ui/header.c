@@ -84,7 +84,10 @@ static void process_line(const struct screen *scr, int y, const struct session_i
             snprintf(buf, sizeof buf, "target exited");
         pair(scr, y, &x, NULL, buf, ROLE_ALERT);
     }
-    if (info->have_cpu) {
+    if (sum->have_cpu) {
+        snprintf(buf, sizeof buf, "%.1f%%", sum->cpu_percent);
+        pair(scr, y, &x, "cpu", buf, ROLE_VALUE);
+    } else if (info->have_cpu) {
         snprintf(buf, sizeof buf, "%.1f%%", info->cpu_percent);
         pair(scr, y, &x, "cpu", buf, ROLE_VALUE);
     }
@@ -103,8 +106,8 @@ static void process_line(const struct screen *scr, int y, const struct session_i
         fmt_bytes(buf, sizeof buf, info->rss_bytes);
         pair(scr, y, &x, "rss", buf, ROLE_VALUE);
     }
-    if (info->threads) {
-        snprintf(buf, sizeof buf, "%u", info->threads);
+    if (sum->have_cpu ? sum->threads != 0 : info->threads != 0) {
+        snprintf(buf, sizeof buf, "%u", sum->have_cpu ? sum->threads : info->threads);
         pair(scr, y, &x, "threads", buf, ROLE_VALUE);
     }
     if (sum->nprocs > 1) {

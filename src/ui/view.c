@@ -56,16 +56,34 @@ void ui_summary_read(struct ui_ctx *u)
     struct model_counter_point *pts = NULL;
     size_t nprocs = 0, n = 0;
     uint64_t t0, t1;
+    struct model_totals tot;
     session_lock(u->session);
     const struct model *m = session_model(u->session);
-    if (model_processes(m, MODEL_TOTAL, &procs, &nprocs) != 0)
+    if (model_processes(m, u->q.range, &procs, &nprocs) != 0)
         nprocs = 0;
+    model_totals(m, u->q.range, MODEL_CPU, &tot);
     ui_counter_range(m, &u->q, &t0, &t1);
     if (model_counters(m, u->q.pid, t0, &pts, &n) != 0)
         n = 0;
     session_unlock(u->session);
     sum.nprocs = nprocs;
     sum.pid = u->q.pid ? u->q.pid : (nprocs ? procs[0].info.pid : 0);
+    uint64_t span = u->q.range == MODEL_WINDOW ? tot.last_ns - tot.window_start_ns
+                                               : tot.last_ns - tot.first_ns;
+    if (nprocs > 1 && span > 0) {
+        /* A process not sampled for a second has exited: its threads are
+         * not counted. */
+        uint64_t cpu = 0;
+        for (size_t i = 0; i < nprocs; i++) {
+            if (u->q.pid && procs[i].info.pid != u->q.pid)
+                continue;
+            cpu += procs[i].cpu_ns;
+            if (procs[i].last_ns + 1000000000ULL >= tot.last_ns)
+                sum.threads += procs[i].threads;
+        }
+        sum.have_cpu = 1;
+        sum.cpu_percent = 100.0 * (double)cpu / (double)span;
+    }
     /* The latest RSS, and its change since the first point of the range. */
     int have_first = 0;
     uint64_t first = 0;

@@ -52,6 +52,12 @@ struct ui_summary {
     uint64_t rss;
     int have_delta;                 /* rss_delta: its change over the window */
     int64_t rss_delta;
+    /* With several processes: the CPU use over the range and the threads
+     * of the processes shown (the filter's, else all), which the session's
+     * own reading of the first process does not say. */
+    int have_cpu;
+    double cpu_percent;
+    uint32_t threads;
 };
 
 struct ui_ctx {

@@ -904,6 +904,9 @@ def t_bad_options(c):
         (["--record", rec, "--rate", "abc", "-p", "1"], ["--rate"]),
         (["--record", rec, "--duration", "-1", "-p", "1"], ["--duration"]),
         (["--record", rec], ["target"]),
+        # Not a weight the live view or a replay shows first: 'm' sorts by memory.
+        (["--mode", "memory", "-p", "1"], ["--mode memory", "'m'"]),
+        (["--replay", rec, "--mode", "memory"], ["--mode memory", "'m'"]),
     ]
     for args, words in cases:
         run = c.pytop_run(args, timeout=10)
@@ -912,6 +915,23 @@ def t_bad_options(c):
             problems.append("created %s although the command line was refused" % rec)
         if problems:
             c.fail("pytop %s: %s" % (" ".join(args[2:]), "; ".join(problems)), run)
+
+
+def t_export_memory_of_v10(c):
+    # A format 1.0 recording holds no memory growth: the memory export is
+    # empty, and pytop says why instead of writing an empty profile silently.
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "seeds",
+                       "recording", "v1.0-small.rec")
+    out = os.path.join(c.workdir, "v10.folded")
+    run = c.pytop_run(["--export", src, "--format", "folded", "--mode", "memory", "-o", out],
+                      timeout=20)
+    problems = []
+    if run.rc != 0:
+        problems.append("exit %r, want 0" % (run.rc,))
+    if "no memory growth" not in run.stderr:
+        problems.append("stderr does not say the recording holds no memory growth")
+    if problems:
+        c.fail("; ".join(problems), run)
 
 
 # ---- the list ----------------------------------------------------------------------------------
@@ -933,6 +953,7 @@ ONCE = [
     ("engine_snapshot_dir_unwritable", t_snapshot_unwritable, True),
     ("engine_export_not_recording", t_export_not_recording, False),
     ("engine_bad_options", t_bad_options, False),
+    ("engine_export_memory_of_v10", t_export_memory_of_v10, False),
 ]
 
 

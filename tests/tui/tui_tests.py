@@ -823,6 +823,11 @@ def header_processes(s):
     return int(m.group(1)) if m else None
 
 
+def header_threads(s):
+    m = re.search(r"(?i)\bthreads:?\s+(\d+)", s.header())
+    return int(m.group(1)) if m else None
+
+
 def t_processes(ctx):
     target = ctx.target("pool_workers.py")
     workers = target.info["workers"]
@@ -856,6 +861,10 @@ def t_processes(ctx):
     scr, _ = pane.wait_for("a worker's pid in the header after P again, and only worker_spin in Functions",
                            lambda s: any(filtered_to(s, p) for p in workers) and s.function_row("worker_spin")
                            and not s.function_row("parent_spin"))
+    # The header's process line is the worker's too: its one thread, not
+    # the parent's (main thread and the pool's handler threads).
+    pane.wait_for("'threads 1' in the header for a worker (one thread), not the parent's count",
+                  lambda s: any(filtered_to(s, p) for p in workers) and header_threads(s) == 1)
     # Cycle on to "all" again.
     for _ in range(len(workers) + 2):
         if re.search(r"(?i)\bprocess\s+all\b", pane.screen().header()):

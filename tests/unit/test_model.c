@@ -367,6 +367,54 @@ static void test_cpu_wall(void)
     stack_table_free(t);
 }
 
+/* A thread that ran a burst and waits now: its CPU time is carried to
+ * the stack it had on the CPU (SAMPLE_CARRY), counting no sample. */
+static void test_carry(void)
+{
+    struct stack_table *t = stack_table_new();
+    uint32_t work = STACK(t, frame_id(t, "work", "b.py", 2, 1));
+    uint32_t nap = STACK(t, frame_id(t, "nap", "b.py", 6, 5));
+    struct model *m = new_model(t, 2 * SEC, 10 * SEC);
+    for (int i = 1; i <= 10; i++) {
+        struct sample_thread th[2] = {
+            { 1, 0, nap, SAMPLE_RUNNING, 0, 10 * MS, 0, 0 },
+            { 1, 0, work, SAMPLE_CARRY, 2 * MS, 0, 4096, 0 },
+        };
+        struct sample s = { .time_ns = (uint64_t)i * 500 * MS, .pid = 1, .nthreads = 2, .threads = th };
+        CHECK_INT(model_add(m, &s), 0, "carry: added");
+    }
+    size_t n;
+    struct model_function_row *cpu = functions(m, MODEL_TOTAL, MODEL_CPU, NULL, 0, &n);
+    const struct model_function_row *w = fn_find(t, cpu, n, "work", -1);
+    const struct model_function_row *z = fn_find(t, cpu, n, "nap", -1);
+    CHECK(w && w->own_ns == 20 * MS && w->own_samples == 0 && w->own_grow == 10 * 4096,
+          "carry: work has the CPU time and memory, and no samples");
+    CHECK(z && z->own_ns == 0 && z->own_samples == 10, "carry: nap has the samples, no CPU time");
+    free(cpu);
+    struct model_thread_row *tr = threads(m, MODEL_TOTAL, &n);
+    const struct model_thread_row *t1 = thread_find(tr, n, 1);
+    CHECK(t1 && t1->samples == 10 && t1->running == 10 && t1->cpu_ns == 20 * MS &&
+          t1->wall_ns == 100 * MS && t1->last_stack == nap,
+          "carry: the thread counts each sample once; its last stack is where it is");
+    free(tr);
+    /* The window (2 s) holds the last 4 samples with their carried time. */
+    cpu = functions(m, MODEL_WINDOW, MODEL_CPU, NULL, 0, &n);
+    w = fn_find(t, cpu, n, "work", -1);
+    CHECK(w && w->own_ns == 8 * MS, "carry: the window subtracts carried time as it leaves");
+    free(cpu);
+    size_t ns;
+    struct stack_weight *rows = NULL;
+    CHECK_INT(model_stacks(m, MODEL_TOTAL, NULL, &rows, &ns), 0, "carry: stacks");
+    uint64_t work_cpu = 0;
+    for (size_t i = 0; i < ns; i++)
+        if (rows[i].stack == work)
+            work_cpu += rows[i].cpu_ns;
+    CHECK(work_cpu == 20 * MS, "carry: exports see the carried time");
+    free(rows);
+    model_free(m);
+    stack_table_free(t);
+}
+
 /* ---- the window ---------------------------------------------------------- */
 
 static void test_window(void)
@@ -1828,6 +1876,7 @@ int main(void)
     UNIT_RUN(test_deep);
     UNIT_RUN(test_by_line);
     UNIT_RUN(test_cpu_wall);
+    UNIT_RUN(test_carry);
     UNIT_RUN(test_window);
     UNIT_RUN(test_time_and_errors);
     UNIT_RUN(test_ring_overflow);

@@ -266,7 +266,7 @@ static void test_unwind_child(void)
     merged_stack_init(&m);
     for (int round = 0; ns && round < 20; round++) {
         native_stacks_begin_sample(ns);
-        rc = native_stacks_thread(ns, child, NULL, 0, &m);
+        rc = native_stacks_thread(ns, child, NULL, 0, NULL, NULL, &m);
         if (rc != 0)
             continue;
         ok++;
@@ -301,7 +301,7 @@ static void test_unwind_child(void)
 
     /* A thread that does not exist. */
     if (ns)
-        CHECK_INT(native_stacks_thread(ns, 0x3ffffff0, NULL, 0, &m), -ESRCH, "missing thread");
+        CHECK_INT(native_stacks_thread(ns, 0x3ffffff0, NULL, 0, NULL, NULL, &m), -ESRCH, "missing thread");
     merged_stack_release(&m);
     native_stacks_free(ns);
     kill(child, SIGKILL);
