@@ -87,7 +87,8 @@ struct candidate {
 
 /* Bounds on what --subprocesses follows. */
 #define SAMPLER_MAX_PROCESSES 256
-#define CANDIDATE_MAX_ATTEMPTS 50     /* ~10 s of retries at 200 ms while Python starts */
+#define CANDIDATE_MAX_ATTEMPTS 200    /* ~10 s of retries at 50 ms while Python starts */
+#define CANDIDATE_NOT_PYTHON_ATTEMPTS 10   /* ~0.5 s: a fresh exec before libpython is mapped */
 #define CHILD_MAX_FAILURES 100        /* walks failing in a row: it is not what it was */
 
 struct sampler {
@@ -240,7 +241,7 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
     if (s->cfg.counters_every_ns == 0)
         s->cfg.counters_every_ns = NS_PER_SEC / 4;
     if (s->cfg.children_every_ns == 0)
-        s->cfg.children_every_ns = NS_PER_SEC / 5;
+        s->cfg.children_every_ns = NS_PER_SEC / 20;   /* short-lived children too */
     s->period_ns = (uint64_t)((double)NS_PER_SEC / s->cfg.rate_hz);
     if (s->period_ns == 0)
         s->period_ns = 1;
@@ -339,10 +340,13 @@ static void candidate_try(struct sampler *s, struct candidate *c)
         c->state = CAND_SAMPLED;
         return;
     }
-    /* Python there but not initialised, or a forked child mid-exec: retry
-     * a while; anything else is not (or not yet) a Python process: look
-     * again when its command line changes (an exec). */
+    /* Python there but not initialised: retry a while. Not Python: right
+     * after an exec the dynamic loader has not mapped libpython yet, so
+     * look again a few times; then only when its command line changes
+     * (another exec). */
     if (rc == -PT_ERR_NO_INTERP && c->attempts < CANDIDATE_MAX_ATTEMPTS)
+        c->state = CAND_PENDING;
+    else if (rc == -PT_ERR_NOT_PYTHON && c->attempts < CANDIDATE_NOT_PYTHON_ATTEMPTS)
         c->state = CAND_PENDING;
     else
         c->state = CAND_NOT_PYTHON;

@@ -47,7 +47,7 @@ struct sampler_config {
     int native;                  /* merge native (C) frames into the stacks */
     int native_all;              /* and keep the interpreter's own C frames */
     int subprocesses;            /* follow the target's descendants */
-    uint64_t children_every_ns;  /* look for new descendants this often; default 200 ms */
+    uint64_t children_every_ns;  /* look for new descendants this often; default 50 ms */
     enum py_layout_source layout_source;   /* for descendants */
 };
 

@@ -104,9 +104,38 @@ def t_subprocesses(c):
     return "%d processes: parent, child %d, workers %s" % (len(per_pid), want_child, sorted(workers))
 
 
+def t_subprocesses_short(c):
+    """Children living less than half a second each, one after another:
+    each must be found and sampled in its own function."""
+    tgt = c.start("short_children.py")
+    rec = os.path.join(c.workdir, "short.pytop")
+    run = c.pytop_run(["--record", rec, "--subprocesses", "--rate", "100", "--duration", "60",
+                       "-p", str(tgt.pid)], timeout=90)
+    if run.timed_out or run.rc != 0 or run.sanitizer_report():
+        c.fail("pytop --record --subprocesses failed", run, tgt)
+    engine.summary_of(c, run, rec, tgt, exited=True)
+    listed = tgt.ready_file + ".children"
+    if not os.path.exists(listed):
+        c.fail("the target did not finish its children within the recording", run, tgt)
+    with open(listed) as fh:
+        children = [int(p) for p in fh.read().split()]
+    data, erun = export(c, rec, "folded", "wall", target=tgt)
+    seen = set()
+    for s in parse_folded(c, data, "folded wall export", erun, tgt):
+        root = PROCESS_ROOT_RE.match(s.frames[0][0])
+        if root and any(fr[0] == "short_child" for fr in s.frames[1:]):
+            seen.add(int(root.group(1)))
+    missed = [p for p in children if p not in seen]
+    if missed:
+        c.fail("%d of %d children of 0.4 s were not seen in short_child(): %s"
+               % (len(missed), len(children), missed), erun, tgt)
+    return "all %d children of 0.4 s seen" % len(children)
+
+
 PER_INTERPRETER = [
     ("memory_attribution", t_memory_attribution),
     ("subprocesses", t_subprocesses),
+    ("subprocesses_short", t_subprocesses_short),
 ]
 
 
