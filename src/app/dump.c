@@ -174,9 +174,12 @@ static void put_counters_text(struct strbuf *sb, const struct counters *c)
     put_count(sb, c, CTR_GC_UNCOLLECTABLE_TOTAL);
     strbuf_puts(sb, "; pymalloc arenas ");
     put_count(sb, c, CTR_PYMALLOC_ARENAS);
-    strbuf_puts(sb, " (");
-    put_bytes(sb, c, CTR_PYMALLOC_ARENA_BYTES);
-    strbuf_puts(sb, "), peak ");
+    if (counters_has(c, CTR_PYMALLOC_ARENA_BYTES)) {
+        strbuf_puts(sb, " (");
+        put_bytes(sb, c, CTR_PYMALLOC_ARENA_BYTES);
+        strbuf_putc(sb, ')');
+    }
+    strbuf_puts(sb, ", peak ");
     put_count(sb, c, CTR_PYMALLOC_ARENAS_PEAK);
     strbuf_puts(sb, ", blocks ");
     put_count(sb, c, CTR_PYMALLOC_BLOCKS);

@@ -233,8 +233,9 @@ static int check_combination(struct pytop_options *o, const struct given *g)
         return -1;
     }
     if ((o->native || o->subprocesses) && (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
-        fprintf(stderr, "pytop: --native and --subprocesses are for sampling a process; "
-                        "a recording keeps what was sampled\n");
+        fprintf(stderr, "pytop: %s is for sampling a process; a recording keeps what was "
+                        "sampled\n", o->native ? (o->native_all ? "--native-all" : "--native")
+                                                : "--subprocesses");
         return -1;
     }
     if (o->subprocesses && o->mode == MODE_DUMP) {

@@ -167,6 +167,20 @@ static int replay_seek(struct session *s, int64_t delta_ns)
     return 0;
 }
 
+/* Samples as the recorder counted them: one per round, which with
+ * --subprocesses holds a sample of each process. The target (the first
+ * process) is in every round while it lives. */
+static uint64_t first_process_samples(const struct model *m, uint64_t all)
+{
+    struct model_process_row *rows = NULL;
+    size_t n = 0;
+    uint64_t samples = all;
+    if (model_processes(m, MODEL_TOTAL, &rows, &n) == 0 && n > 1)
+        samples = rows[0].samples;
+    free(rows);
+    return samples;
+}
+
 static void replay_info(struct session *s, struct session_info *out)
 {
     struct replay_session *rs = (struct replay_session *)s;
@@ -181,12 +195,14 @@ static void replay_info(struct session *s, struct session_info *out)
         out->errors = rs->summary.errors;
     }
     struct model_totals tot;
+    uint64_t rounds;
     session_lock(s);
     model_totals(s->model, MODEL_WINDOW, MODEL_CPU, &tot);
+    rounds = first_process_samples(s->model, tot.samples);
     session_unlock(s);
-    out->samples = tot.samples;
+    out->samples = rounds;
     if (rs->pos_ns > 0)
-        out->achieved_hz = (double)tot.samples * 1e9 / (double)rs->pos_ns;
+        out->achieved_hz = (double)rounds * 1e9 / (double)rs->pos_ns;
     /* Only the Python threads' CPU time is recorded: their sum over the
      * window stands for the process's. */
     if (tot.window_samples && tot.last_ns > tot.window_start_ns) {

@@ -455,6 +455,8 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
         t->tid = (pid_t)bytes_u64(ts + l->tstate_native_thread_id);
     t->gil = holder != 0 && holder == tstate;
 
+    if (w->threads_only)
+        return 0;
     uint64_t frame;
     rc = first_frame(w, ts, &frame);
     if (rc == 0 && frame) {
@@ -648,7 +650,10 @@ int py_walk_thread_again(struct py_walker *w, struct py_sample *s, size_t index)
     again->nthreads = 0;
     again->nframes = 0;
     uint64_t next;
+    int threads_only = w->threads_only;
+    w->threads_only = 0;
     int rc = walk_thread(w, again, t->interp, t->tstate, 0, &next);
+    w->threads_only = threads_only;
     if (rc)
         return rc;
     if (again->nthreads != 1)

@@ -746,6 +746,7 @@ struct again_ctx {
     struct sampler *s;
     struct proc_track *p;
     size_t index;
+    int ok;                      /* its frames were read */
 };
 
 static int python_again(void *arg, const struct py_frame **py, size_t *npy)
@@ -755,6 +756,7 @@ static int python_again(void *arg, const struct py_frame **py, size_t *npy)
     int rc = py_walk_thread_again(&a->p->target->walker, ps, a->index);
     if (rc)
         return rc;
+    a->ok = 1;
     const struct py_thread *t = &ps->threads[a->index];
     *py = t->nframes ? &ps->frames[t->first_frame] : NULL;
     *npy = t->nframes;
@@ -780,11 +782,20 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         const struct py_thread *pt = &s->ps.threads[i];
         const struct py_frame *frames = pt->nframes ? &s->ps.frames[pt->first_frame] : NULL;
-        struct again_ctx again = { s, p, i };
+        struct again_ctx again = { s, p, i, 0 };
         int rc = native_stacks_thread(p->native, pt->tid, frames, pt->nframes, python_again,
                                       &again, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
+        if (!again.ok) {
+            /* Not held (gone, not allowed, too slow to stop) or its frames
+             * could not be read then: read them now, Python frames alone. */
+            const struct py_frame *py;
+            size_t npy = 0;
+            if (python_again(&again, &py, &npy) == 0 &&
+                merged_stack_python_only(&s->merged[i], npy) != 0)
+                return -ENOMEM;
+        }
         missing += rc != 0;
         denied += rc == -EPERM;
     }
@@ -801,7 +812,10 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
 static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
                           sampler_sink_fn sink, void *ctx)
 {
+    /* With --native each thread's frames are read while it is held. */
+    p->target->walker.threads_only = p->native != NULL;
     int rc = py_walk(&p->target->walker, &s->ps);
+    p->target->walker.threads_only = 0;
     if (rc) {
         if (rc == -ESRCH || proc_is_dead(p->target->pid) != 0)
             return -ESRCH;
@@ -841,14 +855,18 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
                 tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
             }
         }
-        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
-                   (pt->error ? SAMPLE_PARTIAL : 0);
-        partial += pt->error != 0;
+        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0);
     }
     /* After the threads' states were read: holding a sleeping thread
      * wakes it for a moment. */
     if (p->native && unwind_threads(s, p) != 0)
         return -ENOMEM;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        if (s->ps.threads[i].error) {
+            s->out[i].flags |= SAMPLE_PARTIAL;
+            partial++;
+        }
+    }
     sweep_tracks(p, s->round);
     credit_memory(p, s->out, s->ps.nthreads);
     const struct counters *counters = read_counters(s, p, t);
