@@ -143,17 +143,10 @@ int proc_rollup_anon_parse(const char *buf, size_t len, uint64_t *bytes)
 
 int proc_stat_faults_parse(const char *buf, size_t len, uint64_t *minflt, uint64_t *majflt)
 {
-    const char *close = NULL;
-    for (size_t i = len; i > 0; i--) {
-        if (buf[i - 1] == ')') {
-            close = buf + i - 1;
-            break;
-        }
-    }
-    if (!close)
+    const char *p = proc_stat_fields(buf, len), *end = buf + len;
+    if (!p)
         return -PT_ERR_FORMAT;
     /* Fields from 3 (the state letter) on, separated by single spaces. */
-    const char *p = close + 1, *end = buf + len;
     uint64_t min = 0, maj = 0;
     int field = 2, have = 0;
     while (p < end && *p == ' ' && have < 2) {

@@ -60,11 +60,8 @@ int proc_read_stat(pid_t pid, char *buf, size_t cap, const char **fields)
     if (rc)
         return rc;
     buf[len] = '\0';
-    char *close = strrchr(buf, ')');
-    if (!close)
-        return -PT_ERR_FORMAT;
-    *fields = close + 1;
-    return 0;
+    *fields = proc_stat_fields(buf, len);
+    return *fields ? 0 : -PT_ERR_FORMAT;
 }
 
 int proc_read_file(const char *path, char *buf, size_t cap, size_t *len)
@@ -82,20 +79,21 @@ int proc_read_file(const char *path, char *buf, size_t cap, size_t *len)
  * majflt cmajflt are fields 4..13. */
 #define STAT_FIELDS_BEFORE_UTIME 10
 
+const char *proc_stat_fields(const char *buf, size_t len)
+{
+    for (size_t i = len; i > 0; i--)
+        if (buf[i - 1] == ')')
+            return buf + i;
+    return NULL;
+}
+
 /* Parse a stat line. comm may contain spaces and ')' itself, so the state
  * follows the LAST ')' in the line. */
 static int parse_stat(const char *buf, size_t len, char *state, uint64_t *cpu_ticks)
 {
-    const char *close = NULL;
-    for (size_t i = len; i > 0; i--) {
-        if (buf[i - 1] == ')') {
-            close = buf + i - 1;
-            break;
-        }
-    }
-    if (!close)
+    const char *p = proc_stat_fields(buf, len), *end = buf + len;
+    if (!p)
         return -PT_ERR_FORMAT;
-    const char *p = close + 1, *end = buf + len;
     if (p + 2 > end || p[0] != ' ' || p[1] == ' ' || p[1] == '\n')
         return -PT_ERR_FORMAT;
     if (state)

@@ -32,6 +32,11 @@ int proc_read_file(const char *path, char *buf, size_t cap, size_t *len);
  * process is gone, -EBADF for fd < 0, or another -errno. */
 int proc_read_fd(int fd, char *buf, size_t cap, size_t *len);
 
+/* Where the fields after the command name begin in a /proc stat line of
+ * len bytes (just after the last ')': the name may hold spaces and
+ * parentheses), or NULL when there is no ')'. */
+const char *proc_stat_fields(const char *buf, size_t len);
+
 /* /proc/PID/stat into buf (NUL-terminated) and where its fields after
  * the command name begin (" S 1 ..."): the name may hold spaces and
  * parentheses, so they start after the last ')'. Returns 0, -ESRCH, or
