@@ -262,26 +262,6 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
     }
 }
 
-/* While a thread is held for its C stack: its Python frames again, so
- * both are of one moment. */
-struct again_ctx {
-    struct py_walker *walker;
-    struct py_sample *s;
-    size_t index;
-};
-
-static int python_again(void *arg, const struct py_frame **py, size_t *npy)
-{
-    struct again_ctx *a = arg;
-    int rc = py_walk_thread_again(a->walker, a->s, a->index);
-    if (rc)
-        return rc;
-    const struct py_thread *t = &a->s->threads[a->index];
-    *py = t->nframes ? &a->s->frames[t->first_frame] : NULL;
-    *npy = t->nframes;
-    return 0;
-}
-
 /* Unwind every thread's C stack and merge it with its Python frames,
  * read again while it is held. A thread that cannot be unwound keeps its
  * Python frames and says why. */
@@ -291,11 +271,7 @@ static void merge_native(struct native_stacks *ns, struct py_walker *walker, str
     native_stacks_begin_sample(ns);
     for (size_t i = 0; i < s->nthreads; i++) {
         struct thread_view *v = &views[i];
-        const struct py_thread *th = v->thread;
-        const struct py_frame *frames = th->nframes ? &s->frames[th->first_frame] : NULL;
-        struct again_ctx again = { walker, s, i };
-        int rc = native_stacks_thread(ns, th->tid, frames, th->nframes, python_again, &again,
-                                      &v->merged);
+        int rc = native_stacks_thread_of(ns, walker, s, i, &v->merged);
         if (rc == -ENOMEM)
             continue;
         v->native = 1;

@@ -133,6 +133,43 @@ int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_fr
     return 0;
 }
 
+/* native_again_fn over a walker's sample. */
+struct rewalk {
+    struct py_walker *walker;
+    struct py_sample *sample;
+    size_t index;
+    int ok;                      /* the frames were read */
+};
+
+static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
+{
+    struct rewalk *r = arg;
+    int rc = py_walk_thread_again(r->walker, r->sample, r->index);
+    if (rc)
+        return rc;
+    r->ok = 1;
+    const struct py_thread *t = &r->sample->threads[r->index];
+    *py = t->nframes ? &r->sample->frames[t->first_frame] : NULL;
+    *npy = t->nframes;
+    return 0;
+}
+
+int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
+                            size_t index, struct merged_stack *out)
+{
+    const struct py_thread *t = &s->threads[index];
+    const struct py_frame *frames = t->nframes ? &s->frames[t->first_frame] : NULL;
+    struct rewalk r = { w, s, index, 0 };
+    int rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
+    if (rc == -ENOMEM || r.ok)
+        return rc;
+    const struct py_frame *py;
+    size_t npy;
+    if (rewalk(&r, &py, &npy) == 0 && merged_stack_python_only(out, npy) != 0)
+        return -ENOMEM;
+    return rc;
+}
+
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out)
 {
     struct native_unwind_stats u;

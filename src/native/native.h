@@ -57,6 +57,15 @@ int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_fr
                          size_t npy, native_again_fn again, void *ctx,
                          struct merged_stack *out);
 
+/* The call the sampler and --dump make: thread index of s (from w's latest
+ * py_walk, which may have listed threads only). Its Python frames are read
+ * again while it is held (py_walk_thread_again), so C and Python frames
+ * are of one moment; a thread that cannot be held, or whose frames could
+ * not be read then, gets them read without holding it, and out holds them
+ * alone. Returns as native_stacks_thread. */
+int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
+                            size_t index, struct merged_stack *out);
+
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out);
 
 #endif

@@ -115,6 +115,7 @@ struct sampler {
     struct py_sample ps;
     struct sample_thread *out;
     size_t cap_out;
+    size_t *track_of;            /* per thread of ps: its track's index + 1, 0: none */
     struct merged_stack *merged;  /* --native: per thread of ps */
     size_t cap_merged;
 
@@ -266,6 +267,7 @@ void sampler_free(struct sampler *s)
     free(s->procs);
     free(s->cands);
     free(s->out);
+    free(s->track_of);
     for (size_t i = 0; i < s->cap_merged; i++)
         merged_stack_release(&s->merged[i]);
     free(s->merged);
@@ -340,16 +342,13 @@ static void candidate_try(struct sampler *s, struct candidate *c)
         c->state = CAND_SAMPLED;
         return;
     }
-    /* Python there but not initialised: retry a while. Not Python: right
-     * after an exec the dynamic loader has not mapped libpython yet, so
-     * look again a few times; then only when its command line changes
-     * (another exec). */
-    if (rc == -PT_ERR_NO_INTERP && c->attempts < CANDIDATE_MAX_ATTEMPTS)
-        c->state = CAND_PENDING;
-    else if (rc == -PT_ERR_NOT_PYTHON && c->attempts < CANDIDATE_NOT_PYTHON_ATTEMPTS)
-        c->state = CAND_PENDING;
-    else
-        c->state = CAND_NOT_PYTHON;
+    /* Not Python: right after an exec the dynamic loader has not mapped
+     * libpython yet, so look again a few times, then only when its command
+     * line changes (another exec). Python not initialised, or caught in
+     * the middle of starting: retry a while. */
+    unsigned limit = rc == -PT_ERR_NOT_PYTHON ? CANDIDATE_NOT_PYTHON_ATTEMPTS
+                                               : CANDIDATE_MAX_ATTEMPTS;
+    c->state = c->attempts < limit ? CAND_PENDING : CAND_NOT_PYTHON;
 }
 
 static void discover_children(struct sampler *s, uint64_t now)
@@ -633,6 +632,23 @@ static void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now)
  * no CPU time seen, to the GIL holder, else the running threads, else the
  * main thread. A sample without threads credits nothing: the change waits
  * for the next one. */
+enum credit_rule { CREDIT_CPU, CREDIT_GIL, CREDIT_RUNNING, CREDIT_MAIN, CREDIT_FIRST };
+
+/* Thread i's share of a memory change under a rule: its CPU time, or 1
+ * when it holds the GIL, ran, is the main thread, or is the first. */
+static uint64_t credit_weight(enum credit_rule rule, const struct sample_thread *out, size_t i,
+                              uint32_t pid)
+{
+    switch (rule) {
+    case CREDIT_CPU: return out[i].cpu_ns;
+    case CREDIT_GIL: return (out[i].flags & SAMPLE_GIL) != 0;
+    case CREDIT_RUNNING: return (out[i].flags & SAMPLE_RUNNING) != 0;
+    case CREDIT_MAIN: return out[i].tid == pid;
+    case CREDIT_FIRST: return i == 0;
+    }
+    return 0;
+}
+
 static void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n)
 {
     uint64_t rss;
@@ -649,33 +665,21 @@ static void credit_memory(struct proc_track *p, struct sample_thread *out, size_
     if (!grow && !release)
         return;
 
+    /* The first rule that gives anyone a share (the last always does). */
+    enum credit_rule rule = CREDIT_CPU;
     uint64_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += out[i].cpu_ns;
-    int by_cpu = total > 0;
-    uint32_t want = 0;
-    if (!by_cpu) {
-        for (size_t i = 0; i < n && !want; i++)
-            if (out[i].flags & SAMPLE_GIL)
-                want = SAMPLE_GIL;
-        for (size_t i = 0; i < n && !want; i++)
-            if (out[i].flags & SAMPLE_RUNNING)
-                want = SAMPLE_RUNNING;
+    for (;; rule = (enum credit_rule)(rule + 1)) {
         for (size_t i = 0; i < n; i++)
-            total += want ? (out[i].flags & want) != 0 : out[i].tid == p->info.pid;
-        if (!total) {
-            out[0].mem_grow += grow;
-            out[0].mem_release += release;
-            return;
-        }
+            total += credit_weight(rule, out, i, p->info.pid);
+        if (total || rule == CREDIT_FIRST)
+            break;
     }
     /* Shares rounded down; what rounding leaves goes to the biggest share. */
     uint64_t given_grow = 0, given_release = 0;
     size_t biggest = 0;
     uint64_t biggest_w = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t w = by_cpu ? out[i].cpu_ns
-                   : want ? (out[i].flags & want) != 0 : out[i].tid == p->info.pid;
+        uint64_t w = credit_weight(rule, out, i, p->info.pid);
         if (!w)
             continue;
         uint64_t g = (uint64_t)((unsigned __int128)grow * w / total);
@@ -740,29 +744,6 @@ static size_t carry_cpu(struct thread_track *tr, struct sample_thread *o,
 
 /* ---- one round ------------------------------------------------------------------------------ */
 
-/* While a thread is held for its C stack: its Python frames again, so
- * both are of one moment (it may have moved on since the walk). */
-struct again_ctx {
-    struct sampler *s;
-    struct proc_track *p;
-    size_t index;
-    int ok;                      /* its frames were read */
-};
-
-static int python_again(void *arg, const struct py_frame **py, size_t *npy)
-{
-    struct again_ctx *a = arg;
-    struct py_sample *ps = &a->s->ps;
-    int rc = py_walk_thread_again(&a->p->target->walker, ps, a->index);
-    if (rc)
-        return rc;
-    a->ok = 1;
-    const struct py_thread *t = &ps->threads[a->index];
-    *py = t->nframes ? &ps->frames[t->first_frame] : NULL;
-    *npy = t->nframes;
-    return 0;
-}
-
 /* --native: each thread's C stack, with its Python frames read again
  * while it is held (outside the dictionary lock). A thread that cannot be
  * unwound keeps the Python frames of the walk. */
@@ -780,22 +761,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
     native_stacks_begin_sample(p->native);
     uint64_t missing = 0, denied = 0;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
-        const struct py_thread *pt = &s->ps.threads[i];
-        const struct py_frame *frames = pt->nframes ? &s->ps.frames[pt->first_frame] : NULL;
-        struct again_ctx again = { s, p, i, 0 };
-        int rc = native_stacks_thread(p->native, pt->tid, frames, pt->nframes, python_again,
-                                      &again, &s->merged[i]);
+        int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
-        if (!again.ok) {
-            /* Not held (gone, not allowed, too slow to stop) or its frames
-             * could not be read then: read them now, Python frames alone. */
-            const struct py_frame *py;
-            size_t npy = 0;
-            if (python_again(&again, &py, &npy) == 0 &&
-                merged_stack_python_only(&s->merged[i], npy) != 0)
-                return -ENOMEM;
-        }
         missing += rc != 0;
         denied += rc == -EPERM;
     }
@@ -829,9 +797,12 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     /* Room for a carried entry per thread (see carry_cpu). */
     if (2 * s->ps.nthreads > s->cap_out) {
         struct sample_thread *o = realloc(s->out, 2 * s->ps.nthreads * sizeof *o);
-        if (!o)
+        if (o)
+            s->out = o;
+        size_t *k = o ? realloc(s->track_of, 2 * s->ps.nthreads * sizeof *k) : NULL;
+        if (!k)
             return -ENOMEM;
-        s->out = o;
+        s->track_of = k;
         s->cap_out = 2 * s->ps.nthreads;
     }
     uint64_t partial = 0;
@@ -843,6 +814,8 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         int running = pt->gil;
         o->wall_ns = s->period_ns;
         struct thread_track *tr = pt->tid > 0 ? track_find(p, pt->tid, 1) : NULL;
+        /* An index, not a pointer: later threads may grow the array. */
+        s->track_of[i] = tr ? (size_t)(tr - p->tracks) + 1 : 0;
         if (tr) {
             tr->round = s->round;
             track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running);
@@ -877,7 +850,7 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     size_t nout = s->ps.nthreads;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         /* Names may have just been (re)read. */
-        struct thread_track *tr = s->out[i].tid ? track_find(p, (pid_t)s->out[i].tid, 0) : NULL;
+        struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
         s->out[i].name = tr ? tr->name : 0;
         s->out[i].stack = intern_stack(s, p, &s->ps.threads[i], p->native ? &s->merged[i] : NULL);
         if (tr)
