@@ -304,9 +304,32 @@ sys.stdout.write('%d %d %s\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1
 """
 
 
+# Interpreters in a root that scripts/install-sid-root.sh completed run as
+# chroot ROOT python3.X, with the root's /proc mounted in a private mount
+# namespace (gone with the process); their headers are ROOT/usr/include/...
+CACHE = os.environ.get("PYTOP_CACHE") or "/var/cache/pytop"
+ROOTS = [os.path.join(CACHE, "sid")]
+ROOT_MARKER = ".pytop-root-complete"
+
+
+def root_of(path):
+    d = os.path.dirname(os.path.abspath(path))
+    while d != "/":
+        if os.path.exists(os.path.join(d, ROOT_MARKER)):
+            return d
+        d = os.path.dirname(d)
+    return None
+
+
 class Interp(object):
     def __init__(self, path):
         self.path = path
+        self.root = root_of(path)
+        self.cmd = [path]         # argv prefix that runs it
+        if self.root:
+            self.cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', self.root,
+                        path[len(self.root):]]
         self.version = None       # (major, minor)
         self.full = None          # "3.12.1"
         self.include = None
@@ -321,12 +344,14 @@ class Interp(object):
 def query(path):
     it = Interp(path)
     try:
-        out = subprocess.run([path, "-c", INFO_SCRIPT], stdout=subprocess.PIPE,
+        out = subprocess.run(it.cmd + ["-c", INFO_SCRIPT], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True,
                              timeout=60, check=True).stdout.splitlines()
         major, minor, it.full = out[0].split()
         it.version = (int(major), int(minor))
         it.include, it.platinclude = out[1], out[2]
+        if it.root:
+            it.include, it.platinclude = it.root + it.include, it.root + it.platinclude
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
         it.problem = "cannot query interpreter: %s" % e
         return it
@@ -349,11 +374,16 @@ def pyenv_root():
 
 def discover():
     pattern = re.compile(r"python\d\.\d+$")
+    debug_pattern = re.compile(r"python\d\.\d+d?$")
     cands = []
     for d in sorted(glob.glob(os.path.join(pyenv_root(), "versions", "*", "bin"))):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
     for d in ("/usr/bin", "/usr/local/bin"):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
+    for root in ROOTS:
+        if os.path.exists(os.path.join(root, ROOT_MARKER)):
+            d = os.path.join(root, "usr", "bin")
+            cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if debug_pattern.search(p))
     seen, result = set(), []
     for p in cands:
         real = os.path.realpath(p)
@@ -388,6 +418,10 @@ def probe(it, fields):
             fh.write("\n".join(src))
         cc = os.environ.get("CC", "cc")
         cmd = [cc, "-I", it.include, "-I", it.platinclude, c, "-o", exe]
+        if it.root:
+            # Debian's pyconfig.h includes <x86_64-linux-gnu/python3.X/pyconfig.h>
+            # from the root's /usr/include; after ours, so libc's headers stay ours.
+            cmd[1:1] = ["-idirafter", os.path.join(it.root, "usr", "include")]
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              universal_newlines=True)
         if res.returncode != 0:
@@ -708,7 +742,7 @@ sys.stdout.write(json.dumps(bad))
 
 
 def verify(it, table):
-    res = subprocess.run([it.path, "-c", VERIFY_SCRIPT], input=json.dumps(table),
+    res = subprocess.run(it.cmd + ["-c", VERIFY_SCRIPT], input=json.dumps(table),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=120)
     if res.returncode != 0:
@@ -883,7 +917,7 @@ def main(argv=None):
     mode.add_argument("--write", metavar="FILE", help="generate FILE")
     mode.add_argument("--check", metavar="FILE", help="compare FILE with a fresh generation (TAP)")
     ap.add_argument("pythons", nargs="*", metavar="PYTHON",
-                    help="interpreters to use (default: every pyenv version and system python)")
+                    help="interpreters to use (default: every pyenv version, system python and the sid root's)")
     args = ap.parse_args(argv)
     try:
         fields = layout_fields()

@@ -11,7 +11,7 @@ import os
 import re
 
 import engine
-from engine import ENGINE_INTERPRETERS, export, parse_folded, record
+from engine import engine_keys, export, parse_folded, record
 from scenarios import Test
 
 PROCESS_ROOT_RE = re.compile(r"^process (\d+)\b")
@@ -153,7 +153,8 @@ PER_INTERPRETER = [
 
 
 def build(interps):
-    chosen = [i for i in interps if (i.version[0], i.version[1], i.system) in ENGINE_INTERPRETERS]
+    keys = engine_keys()
+    chosen = [i for i in interps if i.key in keys]
     tests = []
     for name, fn in PER_INTERPRETER:
         for interp in chosen:
