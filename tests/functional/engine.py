@@ -22,8 +22,8 @@ import xml.dom.minidom
 from harness import PY_FLAGS, PytopRun, TARGETS_DIR, TestSkip, kill_group, parse_markers, popen
 from scenarios import Test
 
-# The engine tests run on these (interpreters.EXPECTED labels); one named
-# SKIP for each that is not installed.
+# The engine tests run on these (interpreters.EXPECTED labels), and on any
+# interpreter named by --python; one named SKIP for each that is not installed.
 ENGINE_INTERPRETERS = ["python2.7", "python3.8", "python3.11", "python3.12", "python3.13", "python3.11-debian",
                        "python3.15-sid", "python3.13t"]
 
@@ -965,7 +965,7 @@ ONCE = [
 
 def build(interps):
     keys = engine_keys()
-    chosen = [i for i in interps if i.key in keys]
+    chosen = [i for i in interps if i.key in keys or i.selected]
     tests = []
     for key, label in sorted(keys.items(), key=lambda kv: ENGINE_INTERPRETERS.index(kv[1])):
         if not any(i.key == key for i in chosen):

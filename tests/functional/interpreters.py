@@ -139,6 +139,7 @@ class Interpreter(object):
         self.flavour = flavour              # "", "debian" or the root's name ("sid")
         self.abiflags = abiflags            # "", "d" (debug), "t" (free-threaded), "td"
         self.id = None                      # set by discover(), unique
+        self.selected = False               # named by --python
 
     @property
     def system(self):
@@ -363,6 +364,8 @@ def discover(restrict=None):
             interps.append(identify(path))
         except RuntimeError as e:
             problems.append((path, str(e)))
+    for i in interps:
+        i.selected = bool(restrict)
     interps.sort(key=lambda i: (i.version, i.flavour, i.abiflags, i.path))
     used = set()
     for i in interps:

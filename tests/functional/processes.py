@@ -154,7 +154,7 @@ PER_INTERPRETER = [
 
 def build(interps):
     keys = engine_keys()
-    chosen = [i for i in interps if i.key in keys]
+    chosen = [i for i in interps if i.key in keys or i.selected]
     tests = []
     for name, fn in PER_INTERPRETER:
         for interp in chosen:
