@@ -57,14 +57,6 @@ if ! command -v debootstrap >/dev/null 2>&1; then
         die "cannot install debootstrap with apt-get; install it and run this again"
 fi
 
-mounted=""
-cleanup() {
-    # Unmount only what this script mounted.
-    if [ -n "$mounted" ]; then umount "$ROOT/proc" 2>/dev/null || umount -l "$ROOT/proc" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
 mkdir -p "$CACHE/debs"
 # debootstrap deletes ROOT/debootstrap when it has finished; a root that
 # still has it (or has no apt) is a broken earlier run: start it again,
@@ -79,12 +71,15 @@ if [ ! -x "$ROOT/usr/bin/apt-get" ] || [ -d "$ROOT/debootstrap" ]; then
         die "debootstrap failed (last line: $(tail -n 1 "$CACHE/debootstrap.log")); see $CACHE/debootstrap.log, then run this again"
 fi
 
-if ! mountpoint -q "$ROOT/proc"; then
-    mount -t proc proc "$ROOT/proc" || die "cannot mount /proc in $ROOT (need CAP_SYS_ADMIN)"
-    mounted=1
-fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
-inroot() { chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+# Each command runs chroot'd with the root's /proc mounted in a mount
+# namespace of its own: the mount goes away with it, nothing to clean up.
+inroot() {
+    unshare --mount --propagation private sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$ROOT" \
+        env DEBIAN_FRONTEND=noninteractive LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+unshare --mount --propagation private sh -c 'mount -t proc proc "$0/proc"' "$ROOT" ||
+    die "cannot mount /proc in $ROOT in a private mount namespace (unshare --mount needs CAP_SYS_ADMIN)"
 # The archive may be a dated snapshot whose Release file has expired.
 update() { inroot apt-get -o Acquire::Check-Valid-Until=false update -qq; }
 log=$CACHE/apt.log
@@ -102,6 +97,8 @@ for p in $PACKAGES; do
     inroot apt-cache show "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 [ -z "$missing" ] || die "not in Debian sid or experimental:$missing"
+# A run stopped during dpkg left it half done: finish that first.
+inroot dpkg --configure -a >>"$log" 2>&1 || true
 inroot apt-get install -y -q --no-install-recommends $PACKAGES >>"$log" 2>&1 ||
     die "apt-get install failed in $ROOT (last line: $(tail -n 1 "$log")); see $log, then run this again"
 inroot apt-get clean >/dev/null 2>&1 || true
