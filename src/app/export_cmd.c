@@ -341,12 +341,10 @@ int export_cmd_run(const struct export_request *rq)
                 (unsigned long long)nsamples, (double)last_ns / 1e9,
                 export_format_name(rq->fmt), weight_words(rq->mode));
         status = 3;
-    } else if (status == 0 && rec_reader_truncated(rd)) {
-        struct recording_summary sum;
-        fprintf(stderr, "pytop: note: %s ends early (its recorder was killed or the disk "
-                        "filled%s): the profile holds its %llu samples, %.1f s\n", rec,
-                rec_reader_summary(rd, &sum) ? "" : ", before writing its summary",
-                (unsigned long long)nsamples, (double)last_ns / 1e9);
+    } else if (status == 0 && (rec_reader_truncated(rd) || !rec_reader_summary(rd, NULL))) {
+        fprintf(stderr, "pytop: note: %s ends early, without its closing summary (the "
+                        "recorder was killed, or the disk filled): the profile holds its %llu samples, "
+                        "%.1f s\n", rec, (unsigned long long)nsamples, (double)last_ns / 1e9);
     }
     model_free(m);
     rec_reader_close(rd);

@@ -271,8 +271,11 @@ static int create_scratch(const char *out)
 static void print_next_step(const char *path, int is_export, enum export_format fmt)
 {
     if (!is_export) {
+        size_t n = strlen(path);
+        if (n > 6 && strcmp(path + n - 6, ".pytop") == 0)
+            n -= 6;
         fprintf(stderr, "pytop: look at it with 'pytop replay %s', or make a flame graph with "
-                        "'pytop export %s -o %s.svg'\n", path, path, path);
+                        "'pytop export %s -o %.*s.svg'\n", path, path, (int)n, path);
         return;
     }
     switch (fmt) {

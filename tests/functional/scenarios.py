@@ -461,4 +461,6 @@ def build(interps):
     tests.extend(native.build(interps))
     import memory_counters   # the "counters" object of --dump --json (memory_counters.py)
     tests.extend(memory_counters.build(interps))
+    import cli   # subcommands, file names, refusals, launch ending, messages (cli.py)
+    tests.extend(cli.build(interps))
     return tests
