@@ -520,6 +520,16 @@ static int check_combination(struct pytop_options *o, const struct given *g)
         fprintf(stderr, "pytop: -o goes with record and export\n");
         return -1;
     }
+    int pstats_out = ((o->mode == MODE_EXPORT || (o->mode == MODE_RECORD && o->record_export)) &&
+                      o->format == EXPORT_PSTATS) ||
+                     (g->snapshot_every && o->snapshot_format == EXPORT_PSTATS);
+    if (pstats_out && o->weight == EXPORT_MEMORY) {
+        /* pstats would print the bytes as "seconds". */
+        fprintf(stderr, "pytop: pstats holds times only (its tools print every value as "
+                        "seconds): for --mode memory, use speedscope, svg, pprof, callgrind or "
+                        "folded\n");
+        return -1;
+    }
     if (o->keep_recording && (o->mode != MODE_RECORD || !o->record_export)) {
         fprintf(stderr, "pytop: --keep-recording goes with 'pytop record -o FILE' writing a "
                         "profile (FILE.svg, ...): a recording is kept anyway\n");
