@@ -224,6 +224,44 @@ def t_record_formats(c):
     return "%d names, each the format it asks for" % len(RECORD_NAMES)
 
 
+# ---- units -----------------------------------------------------------------------------
+
+def t_units(c):
+    tgt = c.start("idle_running.py", interp=newest(c))
+    rec = os.path.join(c.workdir, "u.pytop")
+    run = c.pytop_run(["record", "-d", "1s", "-o", rec, "-p", str(tgt.pid)], timeout=30)
+    if run.rc != 0:
+        c.fail("pytop record failed", run, tgt)
+    secs = float(summary_of(c, run, rec, tgt)["seconds"])
+    details = []
+    # callgrind: the mode's weight is the first event, so tools sort by it.
+    for mode, event in (("cpu", "CpuNs"), ("wall", "WallNs")):
+        run = c.pytop_run(["export", rec, "-f", "callgrind", "--mode", mode], timeout=30)
+        events = [l for l in run.stdout.splitlines() if l.startswith("events:")]
+        if run.rc != 0 or events != ["events: %s Samples" % event]:
+            c.fail("callgrind --mode %s: events line %r, want 'events: %s Samples'" % (mode, events, event), run, tgt)
+    # folded: whole microseconds. Three threads for the length of the recording.
+    run = c.pytop_run(["export", rec, "-f", "folded", "--mode", "wall"], timeout=30)
+    total = sum(s.weight for s in parse_folded(c, run.raw_stdout, "folded wall", run, tgt))
+    if not 0.7 * 3 * secs * 1e6 <= total <= 1.3 * 3 * secs * 1e6:
+        c.fail("folded wall weights add up to %d for 3 threads over %.2f s: not microseconds" % (total, secs), run, tgt)
+    details.append("folded wall total %.2f s for 3 threads x %.2f s" % (total / 1e6, secs))
+    # pstats would call bytes seconds: refused.
+    one_line_error(c, ["export", rec, "-o", os.path.join(c.workdir, "m.pstats"), "--mode", "memory"],
+                   ["pstats", "seconds"])
+    # Memory in human units where a person reads it.
+    mt = c.start("memory_grow_release.py", interp=newest(c))
+    svg = os.path.join(c.workdir, "m.svg")
+    run = c.pytop_run(["record", "-d", "1.5s", "--mode", "memory", "-o", svg, "-p", str(mt.pid)], timeout=30)
+    data = open(svg, encoding="utf-8").read() if run.rc == 0 else ""
+    if run.rc != 0 or "MiB = " not in data or "resident memory growth" not in data:
+        c.fail("record --mode memory -o m.svg: want growth in MiB with its bytes, named resident memory growth",
+               run, mt)
+    if "seconds" in data.split("<script", 1)[0] and " s of " in data:
+        c.fail("the memory flame graph labels bytes as seconds", run, mt)
+    return "; ".join(details)
+
+
 # ---- --idle and --gil -------------------------------------------------------------
 
 def t_idle_gil(c):
@@ -557,6 +595,7 @@ CLI_TESTS = [
     ("cli_option_errors", t_option_errors, False),
     ("cli_record_formats", t_record_formats, True),
     ("cli_idle_gil", t_idle_gil, True),
+    ("cli_units", t_units, True),
     ("cli_output_files", t_output_files, True),
     ("cli_damaged_recording", t_damaged_recording, True),
     ("cli_launch_duration", t_launch_duration, True),
