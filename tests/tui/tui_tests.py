@@ -363,6 +363,10 @@ def t_resize_tiny(ctx):
         if pane.result() is not None or not h.alive(pid):
             raise pane.failure("pytop ended at 40x10")
         time.sleep(h.POLL)
+    # Smaller than the view can be drawn in: the size it needs, whole.
+    pane.resize(10, 3)
+    pane.wait_for("'need COLSxROWS' shown whole at 10x3",
+                  lambda s: re.search(r"^need \d+x\d+$", s.text.split("\n")[0].strip()))
     pane.resize(120, 40)
     pane.wait_for("hot_function on top again after growing back to 120x40", hot_on_top)
     quit_ok(pane)
@@ -1092,7 +1096,7 @@ def build(pythons):
         ("tui s saves in --snapshot-format folded", lambda c: t_snapshot(c, "folded"), None),
         ("tui s into an unwritable --snapshot-dir says save failed and keeps refreshing", t_snapshot_fails, None),
         ("tui resize to 80x24 redraws the 80x24 layout", t_resize_80x24, None),
-        ("tui resize to 40x10 keeps running and recovers", t_resize_tiny, None),
+        ("tui resize to 40x10 keeps running and recovers; at 10x3 it says the size it needs", t_resize_tiny, None),
         ("tui refreshes about once a second, every 2 s with --refresh 2", t_refresh, None),
         ("tui --rate 40 samples at about 40 Hz", t_rate, None),
         ("tui q exits 0, restores the terminal, target keeps running", lambda c: quit_test(c, "q"), None),
