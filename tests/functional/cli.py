@@ -9,6 +9,7 @@ import json
 import marshal
 import os
 import pty
+import re
 import select
 import signal
 import stat
@@ -65,6 +66,30 @@ def t_help(c):
         missing = [w for w in words if w not in run.stdout]
         if missing:
             c.fail("pytop %s does not mention %s" % (" ".join(args), missing), run)
+
+
+def t_version(c):
+    """One version string: --version, the man page, the files pytop writes."""
+    run = c.pytop_run(["--version"], timeout=10)
+    first = run.stdout.splitlines()[0] if run.stdout else ""
+    if run.rc != 0 or not first.startswith("pytop "):
+        c.fail("pytop --version: want 'pytop VERSION' first", run)
+    version = first.split()[1]
+    man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "pytop.1")
+    with open(man) as f:
+        th = f.readline()
+    if '"pytop %s"' % version not in th:
+        c.fail("the man page says %r, pytop --version says %s" % (th.strip(), version), run)
+    with open(man) as f:
+        text = f.read()
+    for section in (".SH EXAMPLES", ".SH SEE ALSO", "py\\-spy", "flamegraph.pl", "speedscope",
+                    "kcachegrind", "pprof"):
+        if section not in text:
+            c.fail("the man page lacks %s" % section)
+    others = set(re.findall(r"\bpytop (\d+\.\d+\.\d+)\b", text)) - {version}
+    if others:
+        c.fail("the man page names other versions of pytop: %s" % sorted(others))
+    return "pytop %s everywhere" % version
 
 
 def t_subcommands(c):
@@ -591,6 +616,7 @@ def t_record_feedback(c):
 
 CLI_TESTS = [
     ("cli_help", t_help, False),
+    ("cli_version", t_version, False),
     ("cli_subcommands", t_subcommands, True),
     ("cli_option_errors", t_option_errors, False),
     ("cli_record_formats", t_record_formats, True),
