@@ -267,6 +267,24 @@ def t_cpu_wall(ctx):
     quit_ok(pane)
 
 
+def t_top_idle_gil(ctx):
+    """pytop top --idle opens on WALL, where sleepy_function waits; with
+    --gil, the sleeping thread (which never holds the GIL) is left out."""
+    target = ctx.target("sleepy.py")
+    pane, scr = attach(ctx, target, args=["top", "--idle"], until=lambda s: (
+        mode_word(s) == "WALL" and s.function_row("sleepy_function") and s.function_row("hot_function")),
+        what="WALL first, with sleepy_function and hot_function, under top --idle")
+    quit_ok(pane)
+    pane, scr = attach(ctx, target, args=["top", "--idle", "--gil"], until=lambda s: (
+        mode_word(s) == "WALL" and s.function_row("hot_function")),
+        what="hot_function in the WALL view under top --idle --gil")
+    time.sleep(2 * h.SCALE)   # a couple of refreshes more
+    scr = pane.screen()
+    if scr.function_row("sleepy_function"):
+        raise pane.failure("--gil shows sleepy_function, whose thread sleeps without the GIL", scr)
+    quit_ok(pane)
+
+
 def t_snapshot(ctx, fmt=None):
     target = ctx.target("hot_cold.py")
     snaps = os.path.join(ctx.workdir, "snaps")
@@ -1092,6 +1110,7 @@ def build(pythons):
         ("tui header at 80x24 still shows every field (the command line may be cut)",
          lambda c: header_test(c, 80, 24), None),
         ("tui c toggles CPU/WALL: sleepy_function only in WALL", t_cpu_wall, None),
+        ("tui top --idle opens on WALL; --gil leaves out the thread without the GIL", t_top_idle_gil, None),
         ("tui s saves a speedscope snapshot to --snapshot-dir", t_snapshot, None),
         ("tui s saves in --snapshot-format folded", lambda c: t_snapshot(c, "folded"), None),
         ("tui s into an unwritable --snapshot-dir says save failed and keeps refreshing", t_snapshot_fails, None),
