@@ -9,6 +9,7 @@
 #include "app/session_replay.h"
 #include "core/error.h"
 #include "proc/tasks.h"
+#include "record/recording.h"
 #include "python/discover.h"
 #include "ui/ui.h"
 
@@ -669,8 +670,16 @@ static int run_replay(const struct pytop_options *opt)
     struct session *s;
     int rc = session_replay_open(opt->replay_path, &so, &s);
     if (rc == -PT_ERR_FORMAT) {
-        fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer pytop)\n",
-                opt->replay_path);
+        /* A good header with damage before the first sample is a recording still. */
+        struct rec_reader *rd;
+        if (rec_reader_open(opt->replay_path, &rd) == 0) {
+            rec_reader_close(rd);
+            fprintf(stderr, "pytop: %s is a pytop recording damaged before its first sample: "
+                            "nothing to replay\n", opt->replay_path);
+        } else {
+            fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer "
+                            "pytop)\n", opt->replay_path);
+        }
         return 1;
     }
     if (rc) {

@@ -417,6 +417,28 @@ def t_damaged_recording(c):
     if dmg not in run.stderr:
         c.fail("the message does not name the damaged file", run)
     details.append(run.stderr.strip())
+    # Damaged right after a good header: a recording still, with nothing to show.
+    pos, meta_len, shift = 12, 0, 0
+    while True:
+        b = bytearray(data[pos:pos + 1])[0]
+        pos += 1
+        meta_len |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    early = bytearray(data)
+    for i in range(pos + meta_len, min(len(early), pos + meta_len + 256)):
+        early[i] ^= 0x5A
+    path = os.path.join(c.workdir, "early.pytop")
+    with open(path, "wb") as f:
+        f.write(early)
+    for args in (["export", path, "-f", "folded"], ["replay", path]):
+        run = c.pytop_run(args, timeout=20)
+        problems = expect_error(run, 1, ["damaged before its first sample"])
+        if "not a pytop recording" in run.stderr:
+            problems.append("calls a recording with a good header not a recording")
+        if problems:
+            c.fail("pytop %s of a recording damaged after its header: %s" % (args[0], "; ".join(problems)), run)
     return " / ".join(details)
 
 
