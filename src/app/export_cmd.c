@@ -2,10 +2,12 @@
 
 #include "app/export_cmd.h"
 
+#include "app/gil_filter.h"
 #include "core/error.h"
 #include "record/recording.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,24 +88,126 @@ static int write_export(FILE *out, const struct model *m, const struct stack_tab
     return rc;
 }
 
+/* What is at path, for messages: "a directory", "a FIFO", ... */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    if (S_ISLNK(m)) return "a symbolic link";
+    return "not a regular file";
+}
+
+int export_check_output(const char *path, const char *input)
+{
+    struct stat st, in;
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            fprintf(stderr, "pytop: %s is a symbolic link: pytop does not write through or "
+                            "replace links; give the file it points to, or another name\n", path);
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "pytop: %s is %s: pytop writes only regular files (leave out -o "
+                            "to write on stdout)\n", path, file_kind(st.st_mode));
+            return -1;
+        }
+        if (input && stat(input, &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
+            fprintf(stderr, "pytop: %s is the recording being read: give -o another name\n",
+                    path);
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "pytop: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    /* A new file: its directory must exist and take it. */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) >= sizeof dir) {
+        fprintf(stderr, "pytop: cannot write %s: the name is too long\n", path);
+        return -1;
+    } else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "pytop: cannot write %s: there is no directory %s\n", path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "pytop: cannot write %s: directory %s is not writable (%s)\n", path,
+                dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A new temporary file beside path, for the whole file to appear at once
+ * by a rename. Returns the fd, or -errno. */
+static int open_beside(const char *path, char *tmp, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    const char *base = slash ? slash + 1 : path;
+    if (snprintf(tmp, cap, "%.*s.%s.tmp-XXXXXX", dirlen, path, base) >= (int)cap)
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    /* mkostemp makes 0600; a profile is as readable as any new file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        int e = -errno;
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
+    return fd;
+}
+
+/* Put tmp in path's place, unless something other than a regular file
+ * appeared there meanwhile. */
+static int replace_with(const char *tmp, const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return -EEXIST;
+    return rename(tmp, path) == 0 ? 0 : -errno;
+}
+
 int export_model_to_file(const char *path, const struct model *m, const struct stack_table *dict,
                          enum model_range r, const struct model_filter *filter,
                          enum export_format fmt, enum export_mode mode,
                          const struct export_context *ctx)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -errno;
+    int fd = open_beside(path, tmp, sizeof tmp);
+    if (fd < 0)
+        return fd;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        int e = -errno;
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
     int rc = write_export(f, m, dict, r, filter, fmt, mode, ctx);
     if (fflush(f) != 0 && rc == 0)
         rc = -errno;
     if (fclose(f) != 0 && rc == 0)
         rc = -errno;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
+    if (rc == 0)
+        rc = replace_with(tmp, path);
     if (rc)
         unlink(tmp);
     return rc;
@@ -132,35 +236,78 @@ int snapshot_path(char *buf, size_t cap, const char *dir, uint32_t pid, enum exp
     return -EEXIST;
 }
 
-int export_cmd_run(const char *recording, enum export_format fmt, enum export_mode mode,
-                   const char *out_path)
+static const char *weight_words(enum export_mode mode)
 {
+    switch (mode) {
+    case EXPORT_WALL: return "wall time";
+    case EXPORT_MEMORY: return "memory growth";
+    default: return "CPU time";
+    }
+}
+
+int export_cmd_run(const struct export_request *rq)
+{
+    const char *rec = rq->recording;
     struct rec_reader *rd;
-    int rc = rec_reader_open(recording, &rd);
-    if (rc)
-        return rc;
+    if (export_check_output(rq->out_path, rec) != 0)
+        return 1;
+    int rc = rec_reader_open(rec, &rd);
+    if (rc == -PT_ERR_FORMAT) {
+        fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer pytop)\n",
+                rec);
+        return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "pytop: cannot read %s: %s\n", rec, pt_strerror(rc));
+        return 1;
+    }
     /* Only the since-start totals matter here: keep the window small. */
     struct model_config cfg = { .window_ns = 1000000000ULL, .retention_ns = 1000000000ULL };
     struct model *m = model_new(&cfg, rec_reader_dict(rd));
+    struct gil_filter gil = { .on = rq->gil };
     if (!m) {
         rec_reader_close(rd);
-        return -ENOMEM;
+        fprintf(stderr, "pytop: exporting %s: out of memory\n", rec);
+        return 1;
     }
-    struct sample s;
+    struct sample s, kept;
+    uint64_t nsamples = 0, last_ns = 0;
     while ((rc = rec_reader_next(rd, &s)) == 1) {
-        rc = model_add(m, &s);
+        nsamples++;
+        last_ns = s.time_ns;
+        rc = gil_filter_apply(&gil, &s, &kept);
+        if (rc == 0)
+            rc = model_add(m, &kept);
         if (rc)
             break;
     }
-    if (rc == 0 && mode == EXPORT_MEMORY) {
+    int damaged = 0;
+    if (rc == -PT_ERR_FORMAT || (rc < 0 && rc != -ENOMEM)) {
+        /* The header was good: what came before the damage is a profile. */
+        if (nsamples == 0) {
+            fprintf(stderr, "pytop: %s is a pytop recording damaged before its first sample "
+                            "(%s): nothing to export\n", rec,
+                    rc == -PT_ERR_FORMAT ? "a record does not read back" : pt_strerror(rc));
+            model_free(m);
+            rec_reader_close(rd);
+            gil_filter_free(&gil);
+            return 1;
+        }
+        damaged = 1;
+        rc = 0;
+    }
+    if (rc) {
+        fprintf(stderr, "pytop: exporting %s failed: %s\n", rec, pt_strerror(rc));
+    } else if (rq->mode == EXPORT_MEMORY) {
         /* An empty profile with no word would look like a failed export. */
         struct model_totals tot;
         model_totals(m, MODEL_TOTAL, MODEL_MEM_GROW, &tot);
         if (tot.samples && !tot.mem_grow)
             fprintf(stderr, "pytop: %s holds no memory growth (a recording of format 1.0, "
                             "from before pytop recorded memory, holds none): the profile is "
-                            "empty\n", recording);
+                            "empty\n", rec);
     }
+    int status = rc ? 1 : 0;
     if (rc == 0) {
         const struct recording_meta *meta = rec_reader_meta(rd);
         struct export_context ctx = {
@@ -170,16 +317,37 @@ int export_cmd_run(const char *recording, enum export_format fmt, enum export_mo
             .start_unix_ns = meta->start_unix_ns,
             .rate_hz = meta->rate_hz,
         };
-        if (!out_path || strcmp(out_path, "-") == 0) {
-            rc = write_export(stdout, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, fmt, mode, &ctx);
+        const char *out = rq->out_path;
+        if (!out || strcmp(out, "-") == 0) {
+            rc = write_export(stdout, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, rq->fmt,
+                              rq->mode, &ctx);
             if (rc == 0 && fflush(stdout) != 0)
                 rc = -errno;
+            out = "stdout";
         } else {
-            rc = export_model_to_file(out_path, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, fmt,
-                                      mode, &ctx);
+            rc = export_model_to_file(out, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, rq->fmt,
+                                      rq->mode, &ctx);
         }
+        if (rc == -EEXIST)
+            fprintf(stderr, "pytop: writing %s failed: something other than a regular file "
+                            "took its place meanwhile\n", out);
+        else if (rc)
+            fprintf(stderr, "pytop: writing %s failed: %s\n", out, pt_strerror(rc));
+        status = rc ? 1 : 0;
+    }
+    if (status == 0 && damaged) {
+        fprintf(stderr, "pytop: %s is damaged after %llu samples (%.1f s in): the %s profile "
+                        "(%s) holds those; the rest of the file could not be read\n", rec,
+                (unsigned long long)nsamples, (double)last_ns / 1e9,
+                export_format_name(rq->fmt), weight_words(rq->mode));
+        status = 3;
+    } else if (status == 0 && (rec_reader_truncated(rd) || !rec_reader_summary(rd, NULL))) {
+        fprintf(stderr, "pytop: note: %s ends early, without its closing summary (the "
+                        "recorder was killed, or the disk filled): the profile holds its %llu samples, "
+                        "%.1f s\n", rec, (unsigned long long)nsamples, (double)last_ns / 1e9);
     }
     model_free(m);
     rec_reader_close(rd);
-    return rc;
+    gil_filter_free(&gil);
+    return status;
 }

@@ -8,10 +8,25 @@
 #include "model/model.h"
 #include "record/export.h"
 
-/* Convert a recording to fmt, weighting by mode, into out_path (stdout
- * when NULL or "-"). Prints nothing; returns 0 or a negative error. */
-int export_cmd_run(const char *recording, enum export_format fmt, enum export_mode mode,
-                   const char *out_path);
+struct export_request {
+    const char *recording;
+    enum export_format fmt;
+    enum export_mode mode;           /* the weight */
+    const char *out_path;            /* NULL or "-": stdout */
+    int gil;                         /* --gil: only threads holding the GIL */
+};
+
+/* Convert a recording to a profile. Says on stderr what failed, naming
+ * the file, and what was lost from a recording cut short or damaged.
+ * Returns pytop's exit status: 0 (also for a recording cut short, with a
+ * note), 3 when the profile was written from a damaged recording (what
+ * came before the damage), 1 when nothing was written. */
+int export_cmd_run(const struct export_request *rq);
+
+/* Whether path may be written: a regular file that is not input, or a new
+ * name in a writable directory (never a link, device, FIFO, ...); NULL or
+ * "-" (stdout) too. 0, or -1 after one line on stderr naming path. */
+int export_check_output(const char *path, const char *input);
 
 struct export_context {
     uint32_t pid;
@@ -22,7 +37,8 @@ struct export_context {
 };
 
 /* Write what model holds over range r as fmt into path, atomically (a
- * temporary file renamed into place, so a reader never sees half a file).
+ * temporary file beside it renamed into place, so a reader never sees half
+ * a file; -EEXIST when something other than a regular file is at path).
  * filter may be NULL. Returns 0 or a negative error. */
 int export_model_to_file(const char *path, const struct model *m, const struct stack_table *dict,
                          enum model_range r, const struct model_filter *filter,

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ int launch_start(char *const argv[], struct launch *l)
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0)
         return -errno;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -39,6 +41,10 @@ int launch_start(char *const argv[], struct launch *l)
     }
     if (pid == 0) {
         close(pipefd[0]);
+        /* Die with pytop. If pytop died before the request took hold, the
+         * child has a new parent already: do not start. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         execvp(argv[0], argv);
         int e = errno;
         ssize_t n = write(pipefd[1], &e, sizeof e);
@@ -89,6 +95,8 @@ int launch_attach(struct launch *l, enum py_layout_source pref, struct py_target
     for (;;) {
         if (launch_exited(l))
             return -ESRCH;
+        if (l->attach_limit_ns && mono_ns() - start > l->attach_limit_ns)
+            return -ETIMEDOUT;
         int rc = py_target_open(l->pid, pref, out);
         if (rc == 0)
             return 0;

@@ -3,6 +3,7 @@
 #ifndef PYTOP_APP_LAUNCH_H
 #define PYTOP_APP_LAUNCH_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "python/discover.h"
@@ -11,10 +12,12 @@ struct launch {
     pid_t pid;           /* the child, 0 when none */
     int reaped;          /* its exit status has been collected */
     int status;          /* waitpid status once reaped */
+    uint64_t attach_limit_ns;   /* launch_attach gives up after this long; 0: no limit */
 };
 
 /* Start argv[0] with its arguments (searched in PATH). The child runs at
- * once. Returns 0, or -errno (e.g. -ENOENT for a missing program, reported
+ * once, and is killed (SIGKILL) if the thread that started it ends first:
+ * it never outlives pytop, whatever ends pytop. Returns 0, or -errno (e.g. -ENOENT for a missing program, reported
  * from the child through a close-on-exec pipe). */
 int launch_start(char *const argv[], struct launch *l);
 
@@ -23,7 +26,7 @@ int launch_start(char *const argv[], struct launch *l);
  * lives (no fixed start-up timeout to lose under load), and gives up on a
  * program that has run a few seconds without ever mapping an interpreter.
  * Returns 0 and *out, -ESRCH when the child exited first (its status is in
- * l), or another py_target_open error. */
+ * l), -ETIMEDOUT after l->attach_limit_ns, or another py_target_open error. */
 int launch_attach(struct launch *l, enum py_layout_source pref, struct py_target **out);
 
 /* Whether the child has exited; collects its status without blocking. */

@@ -9,6 +9,7 @@
 #include "app/session_replay.h"
 #include "core/error.h"
 #include "proc/tasks.h"
+#include "record/recording.h"
 #include "python/discover.h"
 #include "ui/ui.h"
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,21 +26,116 @@
 /* The window the live view opens with. */
 #define FIRST_WINDOW_NS (10 * NS_PER_SEC)
 
+/* A process that is there but has no program to read: 'Z' for a zombie,
+ * 'K' for a kernel thread, else 0. */
+static char unreadable_kind(pid_t pid)
+{
+    char buf[1024];
+    const char *f;
+    if (proc_read_stat(pid, buf, sizeof buf, &f) != 0)
+        return 0;
+    char state = 0;
+    unsigned long flags = 0;
+    /* " S ppid pgrp session tty_nr tpgid flags ..." */
+    if (sscanf(f, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+        return 0;
+    if (state == 'Z' || state == 'X')
+        return 'Z';
+    if (flags & 0x00200000UL)   /* PF_KTHREAD */
+        return 'K';
+    return 0;
+}
+
+/* kernel.yama.ptrace_scope, or -1 on a kernel without Yama. */
+static int yama_scope(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+    int v = -1;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Whether pytop's effective capabilities hold CAP_SYS_PTRACE (19). */
+static int have_cap_sys_ptrace(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long cap = 0;
+    int found = 0;
+    if (!f)
+        return 1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "CapEff: %llx", &cap) == 1) {
+            found = 1;
+            break;
+        }
+    fclose(f);
+    return !found || (cap >> 19) & 1;
+}
+
+static void report_permission(pid_t pid)
+{
+    int scope = yama_scope();
+    if (geteuid() == 0) {
+        if (!have_cap_sys_ptrace())
+            fprintf(stderr, "pytop: permission denied reading process %d: pytop runs as root "
+                            "but without CAP_SYS_PTRACE (containers drop it): give it to the "
+                            "container (docker run --cap-add SYS_PTRACE, or the pod's "
+                            "securityContext capabilities)\n", (int)pid);
+        else if (scope == 3)
+            fprintf(stderr, "pytop: permission denied reading process %d: "
+                            "kernel.yama.ptrace_scope is 3, which forbids reading any process, "
+                            "even as root, until the next boot\n", (int)pid);
+        else
+            fprintf(stderr, "pytop: permission denied reading process %d although pytop runs "
+                            "as root with CAP_SYS_PTRACE: a security module (AppArmor, SELinux, "
+                            "seccomp) or another user namespace forbids it; run pytop beside "
+                            "the process (in its container or namespace)\n", (int)pid);
+        return;
+    }
+    if (scope < 0)   /* no Yama: its sysctl would be no advice */
+        fprintf(stderr, "pytop: permission denied reading process %d: run pytop as root, or "
+                        "as the process's owner with CAP_SYS_PTRACE (sudo setcap "
+                        "cap_sys_ptrace+ep pytop)\n", (int)pid);
+    else if (scope == 0)
+        fprintf(stderr, "pytop: permission denied reading process %d: it belongs to another "
+                        "user; run pytop as root, or with CAP_SYS_PTRACE (sudo setcap "
+                        "cap_sys_ptrace+ep pytop) (kernel.yama.ptrace_scope is already 0)\n",
+                (int)pid);
+    else
+        fprintf(stderr, "pytop: permission denied reading process %d: run pytop as root, or "
+                        "with CAP_SYS_PTRACE (sudo setcap cap_sys_ptrace+ep pytop); to read "
+                        "your own processes without it, lower kernel.yama.ptrace_scope from "
+                        "%d to 0 (sudo sysctl kernel.yama.ptrace_scope=0)\n", (int)pid, scope);
+}
+
 /* One line on stderr that says what went wrong and what to do about it. */
 static void report_attach_error(pid_t pid, int err, enum py_layout_source layout_source)
 {
     char cmd[256] = "";
+    char kind = unreadable_kind(pid);
+    if (kind == 'Z') {
+        fprintf(stderr, "pytop: process %d is a zombie: it has exited and only waits for its "
+                        "parent to collect its status, so it runs no code to read\n", (int)pid);
+        return;
+    }
+    if (kind == 'K') {
+        fprintf(stderr, "pytop: process %d is a kernel thread, not a program: it runs no "
+                        "Python (give the PID of a Python process; 'ps -ef' lists them)\n",
+                (int)pid);
+        return;
+    }
     switch (-err) {
     case ESRCH:
         fprintf(stderr, "pytop: no process with PID %d (did it exit?)\n", (int)pid);
         break;
     case EPERM:
     case EACCES:
-        fprintf(stderr,
-                "pytop: permission denied reading process %d: run pytop as root or as the "
-                "process's owner with CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep pytop), and "
-                "check kernel.yama.ptrace_scope (sysctl kernel.yama.ptrace_scope=0 allows "
-                "attaching to your own processes)\n", (int)pid);
+        report_permission(pid);
         break;
     case PT_ERR_NOT_PYTHON:
         proc_cmdline(pid, cmd, sizeof cmd);
@@ -91,18 +188,122 @@ static int run_dump(const struct pytop_options *opt)
 
 static int run_export(const struct pytop_options *opt)
 {
-    int rc = export_cmd_run(opt->export_path, opt->format, opt->weight, opt->output);
-    if (rc == -PT_ERR_FORMAT)
-        fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer pytop)\n",
-                opt->export_path);
-    else if (rc)
-        fprintf(stderr, "pytop: exporting %s failed: %s\n", opt->export_path, pt_strerror(rc));
-    return rc ? 1 : 0;
+    struct export_request rq = {
+        .recording = opt->export_path,
+        .fmt = opt->format,
+        .mode = opt->weight,
+        .out_path = opt->output,
+        .gil = opt->gil,
+    };
+    return export_cmd_run(&rq);
 }
 
 static int open_target(const struct pytop_options *opt, int out_fd, const char *log_path,
                        struct launch *child, struct launch **launched,
                        struct py_target **target, int *exit_code);
+
+/* FILE's name with .pytop in place of the suffix that named its format. */
+static int recording_beside(const char *out, char *buf, size_t cap)
+{
+    static const char *const suffixes[] = {
+        ".speedscope.json", ".speedscope", ".pb.gz", ".svg", ".folded", ".collapsed", ".txt",
+        ".pstats", ".prof", ".callgrind", ".pprof",
+    };
+    size_t n = strlen(out);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcasecmp(out + n - k, suffixes[i]) == 0) {
+            n -= k;
+            break;
+        }
+    }
+    return snprintf(buf, cap, "%.*s.pytop", (int)n, out) < (int)cap ? 0 : -ENAMETOOLONG;
+}
+
+/* A recording file for --record: a regular file only (never through a
+ * link, never a device or FIFO). Returns the fd or -1 after saying why. */
+static int create_recording(const char *path)
+{
+    if (export_check_output(path, NULL) != 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EEXIST;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "pytop: cannot create %s: %s\n", path,
+                errno == EEXIST || errno == ELOOP ? "it is not a regular file" : strerror(errno));
+        return -1;
+    }
+    fcntl(fd, F_SETFL, 0);
+    return fd;
+}
+
+/* An unnamed file in out's directory for the recording a profile is made
+ * from: nothing is left behind, whatever ends pytop. */
+static int create_scratch(const char *out)
+{
+    char dir[4096];
+    const char *slash = strrchr(out, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == out)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - out), out);
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s/.pytop-recording-XXXXXX", dir) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(tmp);
+    return fd;
+}
+
+/* What to run to look at a profile or a recording. */
+static void print_next_step(const char *path, int is_export, enum export_format fmt)
+{
+    if (!is_export) {
+        size_t n = strlen(path);
+        if (n > 6 && strcmp(path + n - 6, ".pytop") == 0)
+            n -= 6;
+        fprintf(stderr, "pytop: look at it with 'pytop replay %s', or make a flame graph with "
+                        "'pytop export %s -o %.*s.svg'\n", path, path, (int)n, path);
+        return;
+    }
+    switch (fmt) {
+    case EXPORT_SVG:
+        fprintf(stderr, "pytop: open %s in a web browser (xdg-open %s)\n", path, path);
+        break;
+    case EXPORT_SPEEDSCOPE:
+        fprintf(stderr, "pytop: open %s at https://www.speedscope.app, or run 'speedscope %s'\n",
+                path, path);
+        break;
+    case EXPORT_PSTATS:
+        fprintf(stderr, "pytop: read %s with 'python3 -m pstats %s' or 'snakeviz %s'\n", path,
+                path, path);
+        break;
+    case EXPORT_CALLGRIND:
+        fprintf(stderr, "pytop: open %s with 'kcachegrind %s' or 'callgrind_annotate %s'\n",
+                path, path, path);
+        break;
+    case EXPORT_PPROF:
+        fprintf(stderr, "pytop: open %s with 'go tool pprof -http=:8080 %s'\n", path, path);
+        break;
+    case EXPORT_FOLDED:
+        fprintf(stderr, "pytop: draw %s with 'flamegraph.pl %s > flame.svg' (or inferno)\n",
+                path, path);
+        break;
+    }
+}
 
 static int run_record(const struct pytop_options *opt)
 {
@@ -110,11 +311,54 @@ static int run_record(const struct pytop_options *opt)
     struct launch *launched = NULL;
     struct py_target *target;
     int rc, exit_code;
-    if (open_target(opt, -1, "", &child, &launched, &target, &exit_code) != 0)
+    const char *out = opt->record_path;
+    char kept[4096] = "";
+
+    /* Everything that can be refused is refused before sampling starts. */
+    int fd, scratch = -1;
+    if (opt->record_export) {
+        if (export_check_output(out, NULL) != 0)
+            return 1;
+        if (opt->keep_recording) {
+            if (recording_beside(out, kept, sizeof kept) != 0) {
+                fprintf(stderr, "pytop: cannot name a recording beside %s: the name is too "
+                                "long\n", out);
+                return 1;
+            }
+            fd = create_recording(kept);
+        } else {
+            fd = create_scratch(out);
+            if (fd < 0)
+                fprintf(stderr, "pytop: cannot create a scratch recording beside %s: %s\n",
+                        out, strerror(errno));
+        }
+        if (fd < 0)
+            return 1;
+        scratch = fcntl(fd, F_DUPFD_CLOEXEC, 3);   /* to read it back */
+        if (scratch < 0) {
+            fprintf(stderr, "pytop: cannot record: %s\n", strerror(errno));
+            close(fd);
+            return 1;
+        }
+    } else {
+        fd = create_recording(out);
+        if (fd < 0)
+            return 1;
+    }
+    if (open_target(opt, -1, "", &child, &launched, &target, &exit_code) != 0) {
+        close(fd);
+        if (scratch >= 0)
+            close(scratch);
+        if (kept[0])
+            unlink(kept);
+        else if (!opt->record_export)
+            unlink(out);
         return exit_code;
+    }
 
     struct record_options ro = {
-        .path = opt->record_path,
+        .path = out,
+        .fd = fd,
         .rate_hz = opt->rate_hz,
         .duration_ns = opt->duration_ns,
         .snapshot_every_ns = opt->snapshot_every_ns,
@@ -125,14 +369,42 @@ static int run_record(const struct pytop_options *opt)
         .native_all = opt->native_all,
         .subprocesses = opt->subprocesses,
         .layout_source = opt->layout_source,
+        .gil = opt->gil,
     };
-    rc = record_run(target, launched, &ro, stderr);
+    int ended_launched = 0;
+    rc = record_run(target, launched, &ro, stderr, &ended_launched);
     py_target_free(target);
     if (rc)
-        fprintf(stderr, "pytop: recording into %s failed: %s\n", opt->record_path, pt_strerror(rc));
-    if (launched)
-        return rc ? 1 : launch_exit_code(launched);
-    return rc ? 1 : 0;
+        fprintf(stderr, "pytop: recording %s failed: %s\n", kept[0] ? kept : out,
+                pt_strerror(rc));
+    int status = rc ? 1 : 0;
+    if (opt->record_export) {
+        if (rc == 0) {
+            char from[64];
+            snprintf(from, sizeof from, "/proc/self/fd/%d", scratch);
+            struct export_request rq = {
+                .recording = from,
+                .fmt = opt->format,
+                .mode = opt->weight,
+                .out_path = out,
+            };
+            status = export_cmd_run(&rq);
+            if (status == 0)
+                fprintf(stderr, "pytop: wrote %s (%s, %s)%s%s\n", out,
+                        export_format_name(opt->format),
+                        opt->weight == EXPORT_WALL ? "wall time"
+                            : opt->weight == EXPORT_MEMORY ? "resident memory growth"
+                                                           : "CPU time",
+                        kept[0] ? "; the recording is in " : "", kept);
+        }
+        close(scratch);
+    }
+    if (status == 0)
+        print_next_step(out, opt->record_export, opt->format);
+    /* The program's own status, unless pytop ended it (--duration). */
+    if (launched && status == 0 && !ended_launched)
+        return launch_exit_code(launched);
+    return status;
 }
 
 /* ---- the live view and replay -------------------------------------------- */
@@ -197,6 +469,48 @@ static int launch_with_output(char *const argv[], struct launch *l, int out_fd)
     return rc;
 }
 
+static int ends_with_py(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 3 && (strcmp(s + n - 3, ".py") == 0 || strcmp(s + n - 4, ".pyw") == 0);
+}
+
+/* Whether execvp would find prog (no '/') in PATH. */
+static int in_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    char buf[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if (snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? path : ".", prog) < (int)sizeof buf &&
+            access(buf, X_OK) == 0)
+            return 1;
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return 0;
+}
+
+/* Why a command could not start, and what to write instead. */
+static void report_start_error(const struct pytop_options *opt, int rc)
+{
+    const char *prog = opt->command[0];
+    if (ends_with_py(prog) && (rc == -EACCES || rc == -ENOEXEC || rc == -ENOENT)) {
+        fprintf(stderr, "pytop: cannot start '%s' (%s): a Python script is run by an "
+                        "interpreter: pytop %s-- python3 %s\n", prog, pt_strerror(rc),
+                opt->mode == MODE_RECORD ? "record -o profile.svg " : "", prog);
+        return;
+    }
+    if (rc == -ENOENT && !opt->dashdash && !strchr(prog, '/'))
+        fprintf(stderr, "pytop: cannot start '%s': no such program (pytop's subcommands are "
+                        "top, record, dump, export and replay; a program goes after --)\n", prog);
+    else
+        fprintf(stderr, "pytop: cannot start '%s': %s\n", prog, pt_strerror(rc));
+}
+
 /* The target of --record and the live view: attach to -p PID, or start the
  * command (its output into out_fd when >= 0) and attach as soon as it runs
  * Python. Returns 0 with *target (and *launched when pytop started it), or
@@ -212,14 +526,24 @@ static int open_target(const struct pytop_options *opt, int out_fd, const char *
         rc = out_fd >= 0 ? launch_with_output(opt->command, child, out_fd)
                          : launch_start(opt->command, child);
         if (rc) {
-            fprintf(stderr, "pytop: cannot start '%s': %s\n", opt->command[0], pt_strerror(rc));
+            report_start_error(opt, rc);
             report_output_log(log_path);
             *exit_code = 127;
             return -1;
         }
         *launched = child;
         pid = child->pid;
+        child->attach_limit_ns = opt->duration_ns;
         rc = launch_attach(child, opt->layout_source, target);
+        if (rc == -ETIMEDOUT) {
+            fprintf(stderr, "pytop: the --duration ended before '%s' ran Python code: nothing "
+                            "was sampled; ending it (SIGINT, then SIGTERM and SIGKILL 2 s "
+                            "apart)\n", opt->command[0]);
+            launch_finish(child, 1);
+            report_output_log(log_path);
+            *exit_code = 1;
+            return -1;
+        }
         if (rc == -ESRCH) {
             fprintf(stderr, "pytop: '%s' exited before its Python interpreter could be read\n",
                     opt->command[0]);
@@ -253,6 +577,7 @@ static void session_options_from(const struct pytop_options *opt, struct session
     so->native = opt->native;
     so->native_all = opt->native_all;
     so->subprocesses = opt->subprocesses;
+    so->gil = opt->gil;
     so->layout_source = opt->layout_source;
 }
 
@@ -345,8 +670,16 @@ static int run_replay(const struct pytop_options *opt)
     struct session *s;
     int rc = session_replay_open(opt->replay_path, &so, &s);
     if (rc == -PT_ERR_FORMAT) {
-        fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer pytop)\n",
-                opt->replay_path);
+        /* A good header with damage before the first sample is a recording still. */
+        struct rec_reader *rd;
+        if (rec_reader_open(opt->replay_path, &rd) == 0) {
+            rec_reader_close(rd);
+            fprintf(stderr, "pytop: %s is a pytop recording damaged before its first sample: "
+                            "nothing to replay\n", opt->replay_path);
+        } else {
+            fprintf(stderr, "pytop: %s is not a pytop recording (or was written by a newer "
+                            "pytop)\n", opt->replay_path);
+        }
         return 1;
     }
     if (rc) {
@@ -370,6 +703,17 @@ int main(int argc, char **argv)
     int rc = options_parse(argc, argv, &opt);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    /* Before anything else (the live view would first ask for a terminal):
+     * a script without its interpreter, a mistyped subcommand. */
+    if (opt.command) {
+        const char *prog = opt.command[0];
+        int slash = strchr(prog, '/') != NULL;
+        int missing = slash ? access(prog, X_OK) != 0 : !in_path(prog);
+        if (missing && (ends_with_py(prog) || !slash)) {
+            report_start_error(&opt, access(prog, F_OK) == 0 ? -EACCES : -ENOENT);
+            return 127;
+        }
+    }
     switch (opt.mode) {
     case MODE_DUMP: return run_dump(&opt);
     case MODE_RECORD: return run_record(&opt);

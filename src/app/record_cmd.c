@@ -3,6 +3,7 @@
 #include "app/record_cmd.h"
 
 #include "app/export_cmd.h"
+#include "app/gil_filter.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "proc/tasks.h"
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The sampler a signal should stop (one recording per process). */
 static struct sampler *volatile signal_target;
@@ -35,7 +37,27 @@ struct record_state {
     struct export_context ctx;
     FILE *status;
     unsigned snapshots, snapshot_failures;
+    struct gil_filter gil;
+    struct sampler *smp;
+    int progress;                    /* status is a terminal: one updating line */
+    int ended_launched;              /* pytop ended the program it started */
+    uint64_t next_progress_ns;
 };
+
+/* One line, rewritten in place: how far, how many, how fast. */
+static void show_progress(struct record_state *st, uint64_t t)
+{
+    struct sampler_stats ss;
+    sampler_get_stats(st->smp, &ss);
+    char of[32] = "";
+    if (st->opt->duration_ns)
+        snprintf(of, sizeof of, " of %.0f s", (double)st->opt->duration_ns / 1e9);
+    fprintf(st->status, "\rpytop: recording %.0f s%s, %llu samples, %.0f Hz of %.0f Hz, "
+                        "%llu errors (Ctrl-C ends it)\033[K",
+            (double)t / 1e9, of, (unsigned long long)ss.samples, ss.achieved_hz,
+            st->opt->rate_hz, (unsigned long long)(ss.errors + ss.partial));
+    fflush(st->status);
+}
 
 static void write_snapshot(struct record_state *st, const struct stack_table *dict)
 {
@@ -58,7 +80,18 @@ static void write_snapshot(struct record_state *st, const struct stack_table *di
 static int record_sink(void *ctx, const struct stack_table *dict, const struct sample *s)
 {
     struct record_state *st = ctx;
-    int rc = rec_writer_sample(st->writer, dict, s);
+    struct sample kept;
+    int rc = gil_filter_apply(&st->gil, s, &kept);
+    if (rc) {
+        st->write_error = rc;
+        return 1;
+    }
+    s = &kept;
+    if (st->progress && s->time_ns >= st->next_progress_ns) {
+        show_progress(st, s->time_ns);
+        st->next_progress_ns = s->time_ns + 250000000ULL;
+    }
+    rc = rec_writer_sample(st->writer, dict, s);
     if (rc) {
         st->write_error = rc;
         return 1;   /* nothing is worth sampling if it cannot be kept */
@@ -85,7 +118,7 @@ static uint64_t realtime_ns(void)
 }
 
 int record_run(struct py_target *target, struct launch *launched,
-               const struct record_options *o, FILE *status)
+               const struct record_options *o, FILE *status, int *ended_launched)
 {
     struct recording_meta meta;
     memset(&meta, 0, sizeof meta);
@@ -109,8 +142,12 @@ int record_run(struct py_target *target, struct launch *launched,
     struct stack_table *dict = stack_table_new();
     if (!dict)
         return -ENOMEM;
-    int rc = rec_writer_open(o->path, &meta, &st.writer);
+    st.gil.on = o->gil;
+    int rc = o->fd >= 0 ? rec_writer_open_fd(o->fd, &meta, &st.writer)
+                        : rec_writer_open(o->path, &meta, &st.writer);
     if (rc) {
+        if (o->fd >= 0)
+            close(o->fd);
         stack_table_free(dict);
         return rc;
     }
@@ -137,21 +174,35 @@ int record_run(struct py_target *target, struct launch *launched,
         return rc;
     }
 
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     signal_target = smp;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    st.smp = smp;
+    const char *term = getenv("TERM");
+    st.progress = isatty(fileno(status)) && !(term && strcmp(term, "dumb") == 0);
 
     int end = sampler_run(smp, record_sink, &st);
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     signal_target = NULL;
+    if (st.progress)
+        fprintf(status, "\r\033[K");
 
     /* A launched program goes on only as long as pytop does. */
+    if (launched && end != SAMPLER_TARGET_EXITED && !launch_exited(launched)) {
+        fprintf(status, "pytop: %s: ending the program pytop started (pid %d) with SIGINT, "
+                        "then SIGTERM and SIGKILL 2 s apart\n",
+                end == SAMPLER_DURATION ? "the --duration is over" : "recording stopped",
+                (int)launched->pid);
+        st.ended_launched = 1;
+    }
     if (launched)
         launch_finish(launched, end != SAMPLER_TARGET_EXITED);
 
@@ -182,6 +233,22 @@ int record_run(struct py_target *target, struct launch *launched,
             (unsigned long long)(ss.errors + ss.partial),
             ss.samples ? (double)ss.busy_ns / 1e3 / (double)ss.samples : 0.0, o->path,
             end == SAMPLER_TARGET_EXITED ? "; the target exited" : "");
+    if (ss.samples >= 10 && ss.achieved_hz < 0.9 * o->rate_hz) {
+        double per_sample_us = (double)ss.busy_ns / 1e3 / (double)ss.samples;
+        double period_us = 1e6 / o->rate_hz;
+        if (per_sample_us > 0.5 * period_us)
+            fprintf(status, "pytop: warning: only %.0f %% of the %.0f Hz asked: each sample took "
+                            "%.0f us of pytop's CPU, most of the %.0f us between samples (many "
+                            "threads or deep stacks%s); ask for a lower --rate\n",
+                    100.0 * ss.achieved_hz / o->rate_hz, o->rate_hz, per_sample_us, period_us,
+                    o->native ? ", and --native unwinds each thread" : "");
+        else
+            fprintf(status, "pytop: warning: only %.0f %% of the %.0f Hz asked: pytop's sampler "
+                            "did not get a CPU in time (%llu samples late, %llu skipped): the "
+                            "machine is busy; free a CPU or ask for a lower --rate\n",
+                    100.0 * ss.achieved_hz / o->rate_hz, o->rate_hz,
+                    (unsigned long long)ss.late, (unsigned long long)ss.skipped);
+    }
     if (o->subprocesses)
         fprintf(status, "pytop: %u process%s sampled\n", ss.processes_seen,
                 ss.processes_seen == 1 ? "" : "es");
@@ -201,5 +268,8 @@ int record_run(struct py_target *target, struct launch *launched,
     sampler_free(smp);
     model_free(st.snap_model);
     stack_table_free(dict);
+    gil_filter_free(&st.gil);
+    if (ended_launched)
+        *ended_launched = st.ended_launched;
     return rc;
 }

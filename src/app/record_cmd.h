@@ -11,7 +11,8 @@
 #include "record/export.h"
 
 struct record_options {
-    const char *path;                /* the recording */
+    const char *path;                /* the file the summary names */
+    int fd;                          /* the recording: an open file (taken), or -1 to create path */
     double rate_hz;
     uint64_t duration_ns;            /* 0: until the target exits or a signal */
     uint64_t snapshot_every_ns;      /* 0: no snapshots */
@@ -21,14 +22,18 @@ struct record_options {
     int native, native_all;          /* --native, --native-all */
     int subprocesses;                /* --subprocesses */
     enum py_layout_source layout_source;   /* for descendants */
+    int gil;                         /* --gil: keep only the threads holding the GIL */
 };
 
 /* Record target until the duration ends, it exits, or SIGINT/SIGTERM.
  * launched is the child when pytop started the target (NULL when
- * attached). Prints the one-line summary on status. Returns 0 or a
+ * attached). On a terminal, keeps one line on status up to date while it
+ * runs; prints the one-line summary on status, and why when the rate
+ * achieved is below 90 % of the rate asked. Returns 0 or a
  * negative error; a failed snapshot is reported on status and recording
- * goes on. */
+ * goes on. *ended_launched (may be NULL) says whether pytop ended the
+ * launched program (--duration, a signal) rather than it exiting. */
 int record_run(struct py_target *target, struct launch *launched,
-               const struct record_options *o, FILE *status);
+               const struct record_options *o, FILE *status, int *ended_launched);
 
 #endif

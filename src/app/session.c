@@ -19,6 +19,14 @@ void session_base_init(struct session *s, const struct session_ops *ops,
     s->window_ns = o->window_ns;
     s->snapshot_dir = o->snapshot_dir ? o->snapshot_dir : ".";
     s->snapshot_format = o->snapshot_format;
+    s->gil.on = o->gil;
+}
+
+int session_model_add(struct session *s, struct model *m, const struct sample *smp)
+{
+    struct sample kept;
+    int rc = gil_filter_apply(&s->gil, smp, &kept);
+    return rc ? rc : model_add(m, &kept);
 }
 
 struct model *session_new_model(const struct session *s, const struct stack_table *dict)
@@ -187,6 +195,7 @@ void session_free(struct session *s)
     if (!s)
         return;
     s->ops->release(s);
+    gil_filter_free(&s->gil);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

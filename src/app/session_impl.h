@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "app/export_cmd.h"
+#include "app/gil_filter.h"
 #include "app/session.h"
 #include "python/discover.h"
 
@@ -29,6 +30,7 @@ struct session_options {
     int native, native_all;             /* live: --native, --native-all */
     int subprocesses;                   /* live: --subprocesses */
     enum py_layout_source layout_source;   /* live: for descendants */
+    int gil;                            /* --gil: only threads holding the GIL */
 };
 
 struct session {
@@ -45,6 +47,7 @@ struct session {
     uint32_t rate_hz;
     const char *snapshot_dir;
     enum export_format snapshot_format;
+    struct gil_filter gil;              /* --gil, applied by session_model_add */
 };
 
 /* The model's retention: the longest window the UI offers. */
@@ -53,5 +56,7 @@ void session_base_init(struct session *s, const struct session_ops *ops,
                        const struct session_options *o);
 /* A model over dict with the session's window and the shared retention. */
 struct model *session_new_model(const struct session *s, const struct stack_table *dict);
+/* model_add of smp, without the threads --gil leaves out. */
+int session_model_add(struct session *s, struct model *m, const struct sample *smp);
 
 #endif

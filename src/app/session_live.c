@@ -73,7 +73,7 @@ static int live_sink(void *ctx, const struct stack_table *dict, const struct sam
     struct live_session *ls = ctx;
     /* A sample the model cannot take (out of memory) is lost to the view
      * only; sampling goes on. */
-    (void)model_add(ls->base.model, s);
+    (void)session_model_add(&ls->base, ls->base.model, s);
     if (s->time_ns >= ls->next_point_ns) {
         read_counters(ls, s->time_ns);
         ls->next_point_ns = s->time_ns + POINT_EVERY_NS;

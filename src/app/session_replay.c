@@ -66,7 +66,7 @@ static void feed_to(struct replay_session *rs, struct model *m, uint64_t t)
     if (rs->have_pending) {
         if (rs->pending.time_ns > t)
             return;
-        model_add(m, &rs->pending);
+        session_model_add(&rs->base, m, &rs->pending);
         rs->last_nthreads = rs->pending.nthreads;
         rs->have_pending = 0;
     }
@@ -83,7 +83,7 @@ static void feed_to(struct replay_session *rs, struct model *m, uint64_t t)
             rs->error = keep_pending(rs, &s);
             break;
         }
-        model_add(m, &s);
+        session_model_add(&rs->base, m, &s);
         rs->last_nthreads = s.nthreads;
     }
 }

@@ -429,6 +429,22 @@ uint64_t export_row_weight(const struct export_prep *p, const struct stack_weigh
     }
 }
 
+void export_put_bytes_human(struct strbuf *sb, uint64_t bytes)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+    if (bytes >= 1024) {
+        double v = (double)bytes / 1024;
+        size_t u = 0;
+        while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+            v /= 1024;
+            u++;
+        }
+        strbuf_printf(sb, "%.1f %s = ", v, units[u]);
+    }
+    export_put_u64(sb, bytes);
+    strbuf_puts(sb, " bytes");
+}
+
 void export_put_value(struct strbuf *sb, const struct export_prep *p, uint64_t v)
 {
     if (p->mode == EXPORT_MEMORY)

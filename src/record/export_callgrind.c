@@ -1,9 +1,9 @@
 /* The callgrind format (valgrind's "Callgrind Format Specification"), for
  * kcachegrind/qcachegrind and callgrind_annotate.
  *
- * Positions are source lines; two events: Samples (sample count) and CpuNs
- * or WallNs (the chosen time in nanoseconds), or MemGrowBytes (bytes of
- * memory growth). Several processes each get a root function named
+ * Positions are source lines; two events: first the weight, CpuNs or
+ * WallNs (the chosen time in nanoseconds) or MemGrowBytes (bytes of
+ * resident memory growth), then Samples (sample count). Several processes each get a root function named
  * "process PID: command". Each function (file, name;
  * the first line is added to the name only when two functions share both)
  * gets its own cost per line where it was the leaf, then its calls: the
@@ -296,15 +296,18 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p)
         put_line_text(sb, tname ? tname : "");
         strbuf_putc(sb, '\n');
     }
+    /* The weight first: kcachegrind and callgrind_annotate sort by the
+     * first event, and a CPU profile sorted by samples puts a sleeping
+     * thread on top. */
     strbuf_puts(sb, "positions: line\n");
-    strbuf_puts(sb, "event: Samples : Samples\n");
     if (p->mode == EXPORT_MEMORY)
-        strbuf_printf(sb, "event: %s : memory growth (bytes)\n", event);
+        strbuf_printf(sb, "event: %s : resident memory growth (bytes)\n", event);
     else
         strbuf_printf(sb, "event: %s : %s time (ns)\n", event, export_mode_title(p->mode));
-    strbuf_printf(sb, "events: Samples %s\n", event);
+    strbuf_puts(sb, "event: Samples : Samples\n");
+    strbuf_printf(sb, "events: %s Samples\n", event);
     strbuf_printf(sb, "summary: %llu %llu\n\n",
-                  (unsigned long long)total_samples, (unsigned long long)total_ns);
+                  (unsigned long long)total_ns, (unsigned long long)total_samples);
 
     for (size_t i = 0; i < c.n;) {
         uint32_t f = c.v[i].func;
@@ -324,16 +327,16 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p)
             }
             export_put_i64(sb, k->line);
             strbuf_putc(sb, ' ');
-            export_put_u64(sb, k->samples);
-            strbuf_putc(sb, ' ');
             export_put_u64(sb, k->ns);
+            strbuf_putc(sb, ' ');
+            export_put_u64(sb, k->samples);
             strbuf_putc(sb, '\n');
         }
         strbuf_putc(sb, '\n');
         export_out_maybe_flush(o);
     }
     strbuf_printf(sb, "totals: %llu %llu\n",
-                  (unsigned long long)total_samples, (unsigned long long)total_ns);
+                  (unsigned long long)total_ns, (unsigned long long)total_samples);
     rc = 0;
 out:
     free(path);

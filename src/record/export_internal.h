@@ -158,6 +158,8 @@ void export_put_i64(struct strbuf *sb, int64_t v);
 
 /* Nanoseconds as exact decimal seconds ("1.5", "0.000001", "3"). */
 void export_put_seconds(struct strbuf *sb, uint64_t ns);
+/* bytes for a reader: "512 bytes", "81.9 MiB = 85839872 bytes". */
+void export_put_bytes_human(struct strbuf *sb, uint64_t bytes);
 
 /* Append s escaped for XML text and attribute values. */
 void export_put_xml(struct strbuf *sb, const char *s);

@@ -79,7 +79,7 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
         struct strbuf name;
         strbuf_init(&name);
         if (p->mode == EXPORT_MEMORY)
-            strbuf_puts(&name, "Memory growth");
+            strbuf_puts(&name, "Memory growth (resident, while each stack ran)");
         else
             strbuf_printf(&name, "%s time", export_mode_title(p->mode));
         if (in->command && in->command[0])

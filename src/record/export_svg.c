@@ -280,8 +280,12 @@ static void put_tooltip(struct strbuf *sb, const struct export_prep *p, const ch
 {
     export_put_xml(sb, label);
     strbuf_printf(sb, "\n%llu sample%s, ", (unsigned long long)samples, samples == 1 ? "" : "s");
-    export_put_value(sb, p, ns);
-    strbuf_puts(sb, p->mode == EXPORT_MEMORY ? " bytes" : " s");
+    if (p->mode == EXPORT_MEMORY) {
+        export_put_bytes_human(sb, ns);
+    } else {
+        export_put_value(sb, p, ns);
+        strbuf_puts(sb, " s");
+    }
     strbuf_printf(sb, ", %.2f%%", total ? 100.0 * (double)ns / (double)total : 0.0);
 }
 
@@ -369,7 +373,7 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
     strbuf_printf(sb, "<text class=\"title\" x=\"%d\" y=\"22\">", IMAGE_WIDTH / 2);
     export_sb_reset(&label);
     if (p->mode == EXPORT_MEMORY)
-        strbuf_puts(&label, "Memory growth flame graph");
+        strbuf_puts(&label, "Memory growth flame graph (resident memory, not allocations)");
     else
         strbuf_printf(&label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
     if (in->command && in->command[0])
@@ -382,11 +386,14 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
     strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"40\">", IMAGE_WIDTH / 2);
     export_sb_reset(&label);
     strbuf_puts(&label, "total ");
-    export_put_value(&label, p, total);
-    if (p->mode == EXPORT_MEMORY)
-        strbuf_puts(&label, " bytes of memory growth");
-    else
+    if (p->mode == EXPORT_MEMORY) {
+        export_put_bytes_human(&label, total);
+        strbuf_puts(&label, " of resident memory growth, credited to the stacks that ran "
+                            "while it grew");
+    } else {
+        export_put_value(&label, p, total);
         strbuf_printf(&label, " s of %s time", export_mode_title(p->mode));
+    }
     strbuf_printf(&label, " in %llu samples (%llu sampled in all)",
                   (unsigned long long)t.v[0].samples, (unsigned long long)total_samples_all);
     if (p->multi_process)

@@ -57,6 +57,35 @@ static uint64_t mono_ns(void)
 
 /* ---- drawing -------------------------------------------------------------- */
 
+/* What size the view needs, most important words first and wrapped at
+ * word boundaries, so even a 10x3 terminal shows the size it needs. */
+static void draw_too_small(const struct screen *scr)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "need %dx%d (columns x rows), this is %dx%d: enlarge the "
+             "terminal, or press q to quit", MIN_COLS, MIN_ROWS, scr->cols, scr->rows);
+    const char *p = msg;
+    for (int y = 0; y < scr->rows && *p; y++) {
+        char line[160];
+        size_t n = 0;
+        while (*p) {
+            size_t w = strcspn(p, " ");
+            size_t add = w + (n ? 1 : 0);
+            if (n && n + add > (size_t)scr->cols)
+                break;
+            if (n)
+                line[n++] = ' ';
+            memcpy(line + n, p, w);    /* a lone word too wide is cut by screen_put */
+            n += w;
+            p += w;
+            while (*p == ' ')
+                p++;
+        }
+        line[n] = '\0';
+        screen_put(scr, y, 0, scr->cols, line, y == 0 ? ROLE_ALERT : ROLE_NORMAL, 0);
+    }
+}
+
 static void draw(struct ui *u)
 {
     const struct screen *scr = &u->scr;
@@ -65,10 +94,7 @@ static void draw(struct ui *u)
     session_info(u->session, &u->info);
     int want_cursor = 0;
     if (scr->rows < MIN_ROWS || scr->cols < MIN_COLS) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%dx%d, need %dx%d", scr->cols, scr->rows, MIN_COLS, MIN_ROWS);
-        screen_put(scr, 0, 0, scr->cols, "terminal too small", ROLE_ALERT, 0);
-        screen_put(scr, 1, 0, scr->cols, msg, ROLE_NORMAL, 0);
+        draw_too_small(scr);
     } else {
         ui_summary_read(&u->ctx);
         header_draw(scr, &u->info, &u->ctx.q, &u->ctx.sum, u->paused, u->views, VIEW_COUNT,

@@ -303,6 +303,24 @@ def t_cpu_wall(ctx):
     quit_ok(pane)
 
 
+def t_top_idle_gil(ctx):
+    """pytop top --idle opens on WALL, where sleepy_function waits; with
+    --gil, the sleeping thread (which never holds the GIL) is left out."""
+    target = ctx.target("sleepy.py")
+    pane, scr = attach(ctx, target, args=["top", "--idle"], until=lambda s: (
+        mode_word(s) == "WALL" and s.function_row("sleepy_function") and s.function_row("hot_function")),
+        what="WALL first, with sleepy_function and hot_function, under top --idle")
+    quit_ok(pane)
+    pane, scr = attach(ctx, target, args=["top", "--idle", "--gil"], until=lambda s: (
+        mode_word(s) == "WALL" and s.function_row("hot_function")),
+        what="hot_function in the WALL view under top --idle --gil")
+    time.sleep(2 * h.SCALE)   # a couple of refreshes more
+    scr = pane.screen()
+    if scr.function_row("sleepy_function"):
+        raise pane.failure("--gil shows sleepy_function, whose thread sleeps without the GIL", scr)
+    quit_ok(pane)
+
+
 def t_snapshot(ctx, fmt=None):
     target = ctx.target("hot_cold.py")
     snaps = os.path.join(ctx.workdir, "snaps")
@@ -399,6 +417,10 @@ def t_resize_tiny(ctx):
         if pane.result() is not None or not h.alive(pid):
             raise pane.failure("pytop ended at 40x10")
         time.sleep(h.POLL)
+    # Smaller than the view can be drawn in: the size it needs, whole.
+    pane.resize(10, 3)
+    pane.wait_for("'need COLSxROWS' shown whole at 10x3",
+                  lambda s: re.search(r"^need \d+x\d+$", s.text.split("\n")[0].strip()))
     pane.resize(120, 40)
     pane.wait_for("hot_function on top again after growing back to 120x40", hot_on_top)
     quit_ok(pane)
@@ -1136,11 +1158,12 @@ def build(pythons):
         ("tui header at 80x24 still shows every field (the command line may be cut)",
          lambda c: header_test(c, 80, 24), None),
         ("tui c toggles CPU/WALL: sleepy_function only in WALL", t_cpu_wall, None),
+        ("tui top --idle opens on WALL; --gil leaves out the thread without the GIL", t_top_idle_gil, None),
         ("tui s saves a speedscope snapshot to --snapshot-dir", t_snapshot, None),
         ("tui s saves in --snapshot-format folded", lambda c: t_snapshot(c, "folded"), None),
         ("tui s into an unwritable --snapshot-dir says save failed and keeps refreshing", t_snapshot_fails, None),
         ("tui resize to 80x24 redraws the 80x24 layout", t_resize_80x24, None),
-        ("tui resize to 40x10 keeps running and recovers", t_resize_tiny, None),
+        ("tui resize to 40x10 keeps running and recovers; at 10x3 it says the size it needs", t_resize_tiny, None),
         ("tui refreshes about once a second, every 2 s with --refresh 2", t_refresh, None),
         ("tui --rate 40 samples at about 40 Hz", t_rate, None),
         ("tui q exits 0, restores the terminal, target keeps running", lambda c: quit_test(c, "q"), None),
