@@ -31,7 +31,7 @@ int native_stacks_new(pid_t pid, const char *interp_path, int py_major, int keep
      * only forwards to it). */
     ns->eval_name = py_major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
     ns->keep_all = keep_all;
-    int rc = native_symbols_new(pid, interp_path, &ns->syms);
+    int rc = native_symbols_new(pid, interp_path, ns->eval_name, &ns->syms);
     if (rc == 0)
         rc = native_unwinder_new(pid, ns->syms, &ns->unwinder);
     if (rc) {

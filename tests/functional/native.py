@@ -17,6 +17,7 @@ by someone else keeps its Python frames and says why.
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import engine
@@ -27,6 +28,7 @@ from scenarios import Test
 EXT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets", "native_ext")
 CXX_NAME = "pytop_test::Spinner::spin(long)"
 _built = {}   # interpreter path -> directory holding native_ext, or the TestSkip reason
+_built_lock = threading.Lock()   # tests run in parallel: one build per interpreter
 
 
 # ---- building the extension ---------------------------------------------------------------------
@@ -48,6 +50,11 @@ def include_dir(interp):
 
 def build_ext(c, interp):
     """The directory holding native_ext built for interp (once per run)."""
+    with _built_lock:
+        return _build_ext(c, interp)
+
+
+def _build_ext(c, interp):
     got = _built.get(interp.path)
     if isinstance(got, TestSkip):
         raise got
