@@ -358,6 +358,13 @@ def t_native_already_traced(c):
         if not notes or "not allowed" not in notes[0]:
             c.fail("--record --native on a traced thread: want a \"pytop: --native: ... not allowed\" line",
                    rrun, tgt)
+        # Each stack without its C frames says so at its leaf.
+        data, erun = export(c, rec, "folded", "wall", target=tgt)
+        stacks = parse_folded(c, data, "folded export of a --native recording", erun, tgt)
+        unmarked = [s for s in stacks if s.frames[-1][0] != "[no C frames]"]
+        if not stacks or unmarked:
+            c.fail("--record --native on a traced thread: want every stack to end in \"[no C frames]\", "
+                   "%d of %d do not" % (len(unmarked), len(stacks)), erun, tgt)
     finally:
         kill_group(tracer)
         tracer.wait()
