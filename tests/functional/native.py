@@ -28,7 +28,7 @@ from scenarios import Test
 EXT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets", "native_ext")
 CXX_NAME = "pytop_test::Spinner::spin(long)"
 _built = {}   # interpreter path -> directory holding native_ext, or the TestSkip reason
-_built_lock = threading.Lock()   # tests run in parallel: one build per interpreter
+_build_lock = threading.Lock()
 
 
 # ---- building the extension ---------------------------------------------------------------------
@@ -49,8 +49,9 @@ def include_dir(interp):
 
 
 def build_ext(c, interp):
-    """The directory holding native_ext built for interp (once per run)."""
-    with _built_lock:
+    """The directory holding native_ext built for interp (once per run, by
+    whichever test asks first: tests run in parallel)."""
+    with _build_lock:
         return _build_ext(c, interp)
 
 
