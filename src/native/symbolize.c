@@ -348,6 +348,7 @@ static void object_load(struct native_symbols *s, struct native_object *o,
 
 #define PARTS_MAX 8
 #define PART_BYTES_MAX ((uint64_t)16 << 20)
+#define PART_SCAN_MAX ((uint64_t)16 << 20)
 
 /* len bytes of the file at link-time address vaddr, from the PT_LOAD that
  * holds them; NULL when no segment holds them all. Owned by elf. */
@@ -493,6 +494,9 @@ static void find_parts(Elf *elf, struct native_object *o, const char *fn)
         return;
     struct native_part parts[PARTS_MAX];
     size_t n = 0;
+    /* Bytes of candidate code scanned, in all: many jumps out of fn may
+     * lead to large unrelated code. */
+    uint64_t budget = PART_SCAN_MAX;
     /* Each jump out of fn, in turn. */
     for (uint64_t k = 0; k + 5 <= fe - fs && n < PARTS_MAX; k++) {
         uint64_t insn = code[k] == 0xe9 ? 5 : code[k] == 0x0f && (code[k + 1] & 0xf0) == 0x80 ? 6 : 0;
@@ -509,6 +513,9 @@ static void find_parts(Elf *elf, struct native_object *o, const char *fn)
         if (known || fde_range(&t, to, &ps, &pe) != 0 || has_symbol_at(o, ps) ||
             (ps < fe && pe > fs))
             continue;
+        if (pe - ps > budget)
+            break;
+        budget -= pe - ps;
         const uint8_t *pcode = file_bytes(elf, ps, pe - ps);
         /* Back into fn, but not to its start (a tail call does that). */
         if (pcode && jumps_into(pcode, pe - ps, ps, fs + 1, fe))

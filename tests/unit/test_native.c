@@ -283,6 +283,19 @@ static void test_unwind_child(void)
     CHECK(found_main, "unwound up to main");
     if (!found_spin || !found_main)
         printf("#   last stack: %s\n", render(&m));
+    CHECK_INT(m.error, 0, "an unwound stack has no error");
+
+    /* Python frames of two eval calls, and a C stack without any: the
+     * stack says so instead of passing for a complete one. */
+    struct py_frame py[2];
+    py_entries(py, 2, (const int[]){ 1, 1 });
+    if (ns) {
+        native_stacks_begin_sample(ns);
+        CHECK_INT(native_stacks_thread(ns, child, py, 2, NULL, NULL, &m), -PT_ERR_NATIVE_MISMATCH,
+                  "no eval loop in the C stack: an error");
+        CHECK_INT(m.error, -PT_ERR_NATIVE_MISMATCH, "the stack carries it");
+        CHECK(m.n >= 2 && m.frames[0].py == 0 && m.frames[1].py == 1, "the Python frames kept");
+    }
     struct native_stats st;
     if (ns) {
         native_stacks_stats(ns, &st);
@@ -300,8 +313,10 @@ static void test_unwind_child(void)
     CHECK(atoi(tracer) == 0, "child not traced after unwinding");
 
     /* A thread that does not exist. */
-    if (ns)
+    if (ns) {
         CHECK_INT(native_stacks_thread(ns, 0x3ffffff0, NULL, 0, NULL, NULL, &m), -ESRCH, "missing thread");
+        CHECK_INT(m.error, -ESRCH, "a missing thread's stack says why it has no C frames");
+    }
     merged_stack_release(&m);
     native_stacks_free(ns);
     kill(child, SIGKILL);
