@@ -252,15 +252,28 @@ int record_run(struct py_target *target, struct launch *launched,
     if (o->subprocesses)
         fprintf(status, "pytop: %u process%s sampled\n", ss.processes_seen,
                 ss.processes_seen == 1 ? "" : "es");
-    if (o->native && ss.native_denied)
-        fprintf(status, "pytop: --native: %llu of %llu thread stacks have no C frames (%llu not "
-                "allowed: the thread is traced by another process, or pytop may not ptrace it)\n",
-                (unsigned long long)ss.native_missing, (unsigned long long)ss.native_threads,
-                (unsigned long long)ss.native_denied);
-    else if (o->native && ss.native_missing)
-        fprintf(status, "pytop: --native: %llu of %llu thread stacks have no C frames (the "
-                "thread exited or could not be stopped in time)\n",
-                (unsigned long long)ss.native_missing, (unsigned long long)ss.native_threads);
+    if (o->native && ss.native_missing) {
+        /* Why, by cause; such stacks end in "[no C frames]". */
+        uint64_t other = ss.native_missing - ss.native_denied - ss.native_mismatch;
+        const char *sep = " ";
+        fprintf(status, "pytop: --native: %llu of %llu thread stacks have no C frames (their "
+                "leaf is [no C frames]):", (unsigned long long)ss.native_missing,
+                (unsigned long long)ss.native_threads);
+        if (ss.native_denied) {
+            fprintf(status, "%s%llu not allowed: the thread is traced by another process, or "
+                    "pytop may not ptrace it", sep, (unsigned long long)ss.native_denied);
+            sep = "; ";
+        }
+        if (ss.native_mismatch) {
+            fprintf(status, "%s%llu whose C stack's eval-loop calls did not match the Python "
+                    "frames", sep, (unsigned long long)ss.native_mismatch);
+            sep = "; ";
+        }
+        if (other)
+            fprintf(status, "%s%llu where the thread exited or could not be stopped in time", sep,
+                    (unsigned long long)other);
+        fputc('\n', status);
+    }
     if (st.snapshots || st.snapshot_failures)
         fprintf(status, "pytop: %u snapshots written to %s%s\n", st.snapshots, o->snapshot_dir,
                 st.snapshot_failures ? " (some failed, see above)" : "");

@@ -13,6 +13,8 @@ const char *pt_strerror(int err)
     case PT_ERR_NOT_PYTHON: return "not a Python process";
     case PT_ERR_UNSUPPORTED: return "unsupported Python version";
     case PT_ERR_BAD_DATA: return "unexpected data in target memory";
+    case PT_ERR_NATIVE_MISMATCH:
+        return "the C stack's eval-loop calls do not match the Python frames";
     case PT_ERR_NO_INTERP: return "the interpreter is not initialised yet";
     case PT_ERR_TRUNCATED: return "data cut short at a safety bound";
     case PT_ERR_FORMAT: return "unrecognised file format";

@@ -12,6 +12,7 @@ enum pt_error {
     PT_ERR_NOT_PYTHON,      /* no CPython interpreter in the process */
     PT_ERR_UNSUPPORTED,     /* a CPython version pytop has no layout for */
     PT_ERR_BAD_DATA,        /* remote memory did not look like what we expected */
+    PT_ERR_NATIVE_MISMATCH, /* --native: the C stack's eval-loop calls do not match the Python frames */
     PT_ERR_NO_INTERP,       /* interpreter found, but no interpreter state yet */
     PT_ERR_TRUNCATED,       /* a bound was hit: a stack or string was cut short */
     PT_ERR_FORMAT,          /* a file is not in the expected format */

@@ -40,6 +40,7 @@ int merged_stack_python_only(struct merged_stack *m, size_t npy)
 {
     m->n = 0;
     m->mismatch = 0;
+    m->error = 0;
     for (size_t i = 0; i < npy; i++)
         if (push(m, (int32_t)i, NULL, NULL) != 0)
             return -ENOMEM;
@@ -64,6 +65,7 @@ int native_merge(const struct native_frame *native, size_t nnat, const struct py
 {
     m->n = 0;
     m->mismatch = 0;
+    m->error = 0;
     size_t evals = 0, outer_eval = 0;
     int have_eval = 0;
     for (size_t i = 0; i < nnat; i++) {

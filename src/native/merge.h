@@ -47,6 +47,7 @@ struct merged_stack {
     struct merged_frame *frames;
     size_t n, cap;
     int mismatch;              /* the counts differed: the fallback was used */
+    int error;                 /* 0, or why the C frames are missing (negative error) */
 };
 
 void merged_stack_init(struct merged_stack *m);

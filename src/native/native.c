@@ -31,7 +31,7 @@ int native_stacks_new(pid_t pid, const char *interp_path, int py_major, int keep
      * only forwards to it). */
     ns->eval_name = py_major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
     ns->keep_all = keep_all;
-    int rc = native_symbols_new(pid, interp_path, &ns->syms);
+    int rc = native_symbols_new(pid, interp_path, ns->eval_name, &ns->syms);
     if (rc == 0)
         rc = native_unwinder_new(pid, ns->syms, &ns->unwinder);
     if (rc) {
@@ -123,13 +123,20 @@ int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_fr
             ns->stats.denied++;
         if (merged_stack_python_only(out, npy) != 0)
             return -ENOMEM;
+        out->error = rc;
         return rc;
     }
     ns->stats.unwinds++;
     symbolize(ns, n);
     if (native_merge(ns->frames, n, py, npy, ns->keep_all, out) != 0)
         return -ENOMEM;
-    ns->stats.mismatches += out->mismatch != 0;
+    if (out->mismatch) {
+        /* The C frames could not be placed among the Python ones (no
+         * eval-loop frame found per Python call): said, not hidden. */
+        ns->stats.mismatches++;
+        out->error = -PT_ERR_NATIVE_MISMATCH;
+        return out->error;
+    }
     return 0;
 }
 
@@ -165,8 +172,11 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
         return rc;
     const struct py_frame *py;
     size_t npy;
-    if (rewalk(&r, &py, &npy) == 0 && merged_stack_python_only(out, npy) != 0)
-        return -ENOMEM;
+    if (rewalk(&r, &py, &npy) == 0) {
+        if (merged_stack_python_only(out, npy) != 0)
+            return -ENOMEM;
+        out->error = rc;
+    }
     return rc;
 }
 

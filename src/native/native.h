@@ -45,7 +45,10 @@ void native_stacks_begin_sample(struct native_stacks *ns);
  * innermost first) into out. Returns 0; or, when the thread could not be
  * unwound, the error (-ESRCH gone, -EPERM not allowed or already traced,
  * -ETIMEDOUT) with out holding the Python frames alone, so the caller can
- * use out either way; -ENOMEM. The thread is never left stopped.
+ * use out either way; -PT_ERR_NATIVE_MISMATCH when the C frames could not
+ * be placed among the Python ones (out: the Python frames, then the C
+ * frames outside every eval loop); -ENOMEM. out->error is the same error
+ * (0 on success). The thread is never left stopped.
  *
  * again, when not NULL, is called with ctx while the thread is held and
  * may give its Python frames as they are at that moment (returning 0 and

@@ -31,6 +31,7 @@ struct segment {
 struct native_symbols {
     pid_t pid;
     char *interp_path;
+    char *split_fn;
     struct segment *segs;
     size_t nsegs;
     struct native_object **objs;     /* the current listing */
@@ -52,6 +53,7 @@ static void object_free(struct native_object *o)
                 free((char *)o->display[i]);
         free(o->display);
     }
+    free(o->parts);
     free(o->syms);
     free(o->names);
     free(o->path);
@@ -158,7 +160,8 @@ static int relist(struct native_symbols *s)
     return rc;
 }
 
-int native_symbols_new(pid_t pid, const char *interp_path, struct native_symbols **out)
+int native_symbols_new(pid_t pid, const char *interp_path, const char *split_fn,
+                       struct native_symbols **out)
 {
     if (elf_version(EV_CURRENT) == EV_NONE)
         return -PT_ERR_FORMAT;
@@ -166,7 +169,9 @@ int native_symbols_new(pid_t pid, const char *interp_path, struct native_symbols
     if (!s)
         return -ENOMEM;
     s->pid = pid;
-    if (interp_path && !(s->interp_path = strdup(interp_path))) {
+    if ((interp_path && !(s->interp_path = strdup(interp_path))) ||
+        (split_fn && !(s->split_fn = strdup(split_fn)))) {
+        free(s->interp_path);
         free(s);
         return -ENOMEM;
     }
@@ -189,6 +194,7 @@ void native_symbols_free(struct native_symbols *s)
     free(s->objs);
     free(s->segs);
     free(s->interp_path);
+    free(s->split_fn);
     free(s);
 }
 
@@ -338,6 +344,192 @@ static void object_load(struct native_symbols *s, struct native_object *o,
     close(fd);
 }
 
+/* ---- parts of a function placed apart ------------------------------------------------------ */
+
+#define PARTS_MAX 8
+#define PART_BYTES_MAX ((uint64_t)16 << 20)
+#define PART_SCAN_MAX ((uint64_t)16 << 20)
+
+/* len bytes of the file at link-time address vaddr, from the PT_LOAD that
+ * holds them; NULL when no segment holds them all. Owned by elf. */
+static const uint8_t *file_bytes(Elf *elf, uint64_t vaddr, uint64_t len)
+{
+    size_t n;
+    if (len == 0 || len > PART_BYTES_MAX || elf_getphdrnum(elf, &n) != 0)
+        return NULL;
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || vaddr < ph.p_vaddr ||
+            vaddr - ph.p_vaddr > ph.p_filesz || ph.p_filesz - (vaddr - ph.p_vaddr) < len)
+            continue;
+        Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)(ph.p_offset + (vaddr - ph.p_vaddr)),
+                                           (size_t)len, ELF_T_BYTE);
+        return d && d->d_buf && d->d_size == len ? d->d_buf : NULL;
+    }
+    return NULL;
+}
+
+/* The .eh_frame_hdr search table: count (initial location, FDE) pairs,
+ * each relative to the header at hdr_vaddr. */
+struct fde_table {
+    const uint8_t *entries;
+    uint64_t count, hdr_vaddr;
+};
+
+static int fde_table_read(Elf *elf, struct fde_table *t)
+{
+    size_t n;
+    if (elf_getphdrnum(elf, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_GNU_EH_FRAME)
+            continue;
+        const uint8_t *h = file_bytes(elf, ph.p_vaddr, ph.p_filesz);
+        /* Version 1, .eh_frame pointer and count as 4-byte data, the
+         * table as pairs of 4-byte offsets from the header (what GNU ld
+         * and lld write). */
+        if (!h || ph.p_filesz < 12 || h[0] != 1 ||
+            ((h[1] & 0x0f) != 0x03 && (h[1] & 0x0f) != 0x0b) || (h[2] & 0x0f) != 0x03 ||
+            h[3] != 0x3b)
+            return -1;
+        uint32_t count;
+        memcpy(&count, h + 8, 4);
+        if ((uint64_t)count * 8 > ph.p_filesz - 12)
+            return -1;
+        t->entries = h + 12;
+        t->count = count;
+        t->hdr_vaddr = ph.p_vaddr;
+        return 0;
+    }
+    return -1;
+}
+
+static uint64_t fde_table_loc(const struct fde_table *t, uint64_t i)
+{
+    int32_t rel;
+    memcpy(&rel, t->entries + i * 8, 4);
+    return t->hdr_vaddr + (uint64_t)(int64_t)rel;
+}
+
+/* The code range of the FDE holding addr: from its start to the next
+ * one's (padding between functions included). */
+static int fde_range(const struct fde_table *t, uint64_t addr, uint64_t *start, uint64_t *end)
+{
+    uint64_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (fde_table_loc(t, mid) <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || lo == t->count)
+        return -1;
+    *start = fde_table_loc(t, lo - 1);
+    *end = fde_table_loc(t, lo);
+    return *end > *start && *end - *start <= PART_BYTES_MAX ? 0 : -1;
+}
+
+/* Whether code (at link address at) holds a direct jump (jmp rel32, jcc
+ * rel32) to an address in [lo, hi). Byte patterns, not decoded
+ * instructions: callers ask for jumps both ways, which stray bytes do
+ * not make. */
+static int jumps_into(const uint8_t *code, uint64_t len, uint64_t at, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t k = 0; k + 5 <= len; k++) {
+        uint64_t insn;
+        int32_t rel;
+        if (code[k] == 0xe9) {
+            insn = 5;
+            memcpy(&rel, code + k + 1, 4);
+        } else if (code[k] == 0x0f && (code[k + 1] & 0xf0) == 0x80 && k + 6 <= len) {
+            insn = 6;
+            memcpy(&rel, code + k + 2, 4);
+        } else {
+            continue;
+        }
+        uint64_t to = at + k + insn + (uint64_t)(int64_t)rel;
+        if (to >= lo && to < hi)
+            return 1;
+    }
+    return 0;
+}
+
+static int has_symbol_at(const struct native_object *o, uint64_t addr)
+{
+    size_t lo = 0, hi = o->nsyms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->syms[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < o->nsyms && o->syms[lo].addr == addr;
+}
+
+/* In a file without .symtab, the parts of function fn that the compiler
+ * moved away from it (GCC with profile feedback puts most of CPython's
+ * eval loop in "_PyEval_EvalFrameDefault.cold", named only in .symtab):
+ * unnamed code ranges (FDEs) that fn jumps into and that jump back into
+ * fn's middle, as only a part of fn does. x86-64 code only. */
+static void find_parts(Elf *elf, struct native_object *o, const char *fn)
+{
+    GElf_Ehdr eh;
+    if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
+        return;
+    size_t f = o->nsyms;
+    for (size_t i = 0; i < o->nsyms; i++)
+        if (o->syms[i].size && strcmp(o->names + o->syms[i].name, fn) == 0) {
+            f = i;
+            break;
+        }
+    struct fde_table t;
+    if (f == o->nsyms || fde_table_read(elf, &t) != 0)
+        return;
+    uint64_t fs = o->syms[f].addr, fe = fs + o->syms[f].size;
+    const uint8_t *code = file_bytes(elf, fs, fe - fs);
+    if (!code)
+        return;
+    struct native_part parts[PARTS_MAX];
+    size_t n = 0;
+    /* Bytes of candidate code scanned, in all: many jumps out of fn may
+     * lead to large unrelated code. */
+    uint64_t budget = PART_SCAN_MAX;
+    /* Each jump out of fn, in turn. */
+    for (uint64_t k = 0; k + 5 <= fe - fs && n < PARTS_MAX; k++) {
+        uint64_t insn = code[k] == 0xe9 ? 5 : code[k] == 0x0f && (code[k + 1] & 0xf0) == 0x80 ? 6 : 0;
+        if (!insn || k + insn > fe - fs)
+            continue;
+        int32_t rel;
+        memcpy(&rel, code + k + insn - 4, 4);
+        uint64_t to = fs + k + insn + (uint64_t)(int64_t)rel, ps, pe;
+        if (to >= fs && to < fe)
+            continue;
+        int known = 0;
+        for (size_t j = 0; j < n; j++)
+            known |= to >= parts[j].start && to < parts[j].end;
+        if (known || fde_range(&t, to, &ps, &pe) != 0 || has_symbol_at(o, ps) ||
+            (ps < fe && pe > fs))
+            continue;
+        if (pe - ps > budget)
+            break;
+        budget -= pe - ps;
+        const uint8_t *pcode = file_bytes(elf, ps, pe - ps);
+        /* Back into fn, but not to its start (a tail call does that). */
+        if (pcode && jumps_into(pcode, pe - ps, ps, fs + 1, fe))
+            parts[n++] = (struct native_part){ ps, pe, f };
+    }
+    if (n == 0)
+        return;
+    o->parts = malloc(n * sizeof *o->parts);
+    if (!o->parts)
+        return;
+    memcpy(o->parts, parts, n * sizeof *parts);
+    o->nparts = n;
+}
+
 /* The symbol tables: read on the first name lookup, after the thread
  * has been let go. */
 static void object_load_symbols(struct native_symbols *s, struct native_object *o)
@@ -351,11 +543,13 @@ static void object_load_symbols(struct native_symbols *s, struct native_object *
     if (fd < 0)
         return;
     size_t cap = 0, names_len = 0;
+    int have_symtab = 0;
     Elf_Scn *scn = NULL;
     while ((scn = elf_nextscn(elf, scn)) != NULL) {
         GElf_Shdr sh;
         if (!gelf_getshdr(scn, &sh))
             continue;
+        have_symtab |= sh.sh_type == SHT_SYMTAB;
         if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
             read_symtab(elf, scn, &sh, o, &cap, &names_len) != 0)
             break;
@@ -370,6 +564,8 @@ static void object_load_symbols(struct native_symbols *s, struct native_object *
     o->display = calloc(w ? w : 1, sizeof *o->display);
     if (!o->display)
         o->nsyms = 0;
+    if (!have_symtab && s->split_fn && o->kind == NATIVE_OBJ_INTERP)
+        find_parts(elf, o, s->split_fn);
     elf_end(elf);
     close(fd);
 }
@@ -412,22 +608,30 @@ const char *native_symbols_function(struct native_symbols *s, struct native_obje
     if (o->nsyms == 0)
         return NULL;
     uint64_t link = addr - o->bias;
-    size_t lo = 0, hi = o->nsyms;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (o->syms[mid].addr <= link)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t i = o->nsyms;
+    /* A part of a function placed apart: no symbol of its own names it,
+     * and the one before it may be unsized. */
+    for (size_t k = 0; k < o->nparts; k++)
+        if (link >= o->parts[k].start && link < o->parts[k].end)
+            i = o->parts[k].sym;
+    if (i == o->nsyms) {
+        size_t lo = 0, hi = o->nsyms;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (o->syms[mid].addr <= link)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == 0)
+            return NULL;
+        i = lo - 1;
+        const struct native_sym *sym = &o->syms[i];
+        if (sym->size && link - sym->addr >= sym->size)
+            return NULL;
     }
-    if (lo == 0)
-        return NULL;
-    size_t i = lo - 1;
-    const struct native_sym *sym = &o->syms[i];
-    if (sym->size && link - sym->addr >= sym->size)
-        return NULL;
     if (!o->display[i]) {
-        const char *raw = o->names + sym->name;
+        const char *raw = o->names + o->syms[i].name;
         char *d = native_demangle(raw);
         o->display[i] = d ? d : raw;
     }

@@ -31,6 +31,14 @@ struct native_sym {
     uint32_t name;          /* offset into the object's name arena */
 };
 
+/* A part of a function that the compiler placed away from its symbol
+ * (GCC's "fn.cold" in .text.unlikely), found when the file has no .symtab
+ * to name it. Link-time addresses. */
+struct native_part {
+    uint64_t start, end;
+    size_t sym;             /* index in syms of the function it belongs to */
+};
+
 struct native_object {
     char *path;             /* as the target maps it; owned */
     uint64_t inode;
@@ -43,6 +51,8 @@ struct native_object {
     size_t nsyms;
     char *names;            /* NUL-terminated names; owned */
     const char **display;   /* per symbol, demangled or raw, filled lazily; owned */
+    struct native_part *parts;  /* owned */
+    size_t nparts;
     /* Unwinding: the runtime address of .eh_frame_hdr (0: none), and what
      * the unwinder decoded from it (fde_count < 0: not decoded yet). */
     uint64_t eh_frame_hdr;
@@ -54,8 +64,12 @@ struct native_symbols;   /* opaque */
 
 /* interp_path is the file holding the interpreter (libpython or the
  * executable); it and libpython*, python* files are NATIVE_OBJ_INTERP.
- * Returns 0, -ENOMEM, or the error reading the maps (-ESRCH, -EACCES). */
-int native_symbols_new(pid_t pid, const char *interp_path, struct native_symbols **out);
+ * split_fn (may be NULL) names a function of the interpreter whose parts
+ * placed apart must be recognised even in a stripped file: addresses in
+ * them are named as the function itself. Returns 0, -ENOMEM, or the error
+ * reading the maps (-ESRCH, -EACCES). */
+int native_symbols_new(pid_t pid, const char *interp_path, const char *split_fn,
+                       struct native_symbols **out);
 void native_symbols_free(struct native_symbols *s);   /* NULL is fine */
 
 /* A new sample: allows one re-listing of the objects, and releases

@@ -555,9 +555,15 @@ static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t 
             rc = intern_named_frame(s, mf->function, mf->file, -1, STACK_FRAME_NATIVE, &fid);
         }
         if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            break;   /* dictionary full: keep the path so far */
+            return node;   /* dictionary full: keep the path so far */
         node = child;
     }
+    /* A stack left without its C frames says so at its leaf, rather than
+     * passing for a complete one. */
+    uint32_t fid, child;
+    if (m->error && intern_named_frame(s, "[no C frames]", "", -1, 0, &fid) == 0 &&
+        stack_table_node(s->dict, node, fid, &child) == 0)
+        node = child;
     return node;
 }
 
@@ -759,18 +765,20 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         s->cap_merged = s->ps.nthreads;
     }
     native_stacks_begin_sample(p->native);
-    uint64_t missing = 0, denied = 0;
+    uint64_t missing = 0, denied = 0, mismatch = 0;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
         missing += rc != 0;
         denied += rc == -EPERM;
+        mismatch += rc == -PT_ERR_NATIVE_MISMATCH;
     }
     pthread_mutex_lock(&s->stats_lock);
     s->stats.native_threads += s->ps.nthreads;
     s->stats.native_missing += missing;
     s->stats.native_denied += denied;
+    s->stats.native_mismatch += mismatch;
     pthread_mutex_unlock(&s->stats_lock);
     return 0;
 }

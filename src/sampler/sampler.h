@@ -66,6 +66,7 @@ struct sampler_stats {
     uint64_t native_threads;     /* --native: thread stacks it tried to unwind */
     uint64_t native_missing;     /* of which left with Python frames only */
     uint64_t native_denied;      /* of which not allowed (no ptrace permission, or traced) */
+    uint64_t native_mismatch;    /* of which C frames not placeable among the Python ones */
 };
 
 enum sampler_end {

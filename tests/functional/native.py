@@ -17,6 +17,7 @@ by someone else keeps its Python frames and says why.
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import engine
@@ -27,6 +28,7 @@ from scenarios import Test
 EXT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets", "native_ext")
 CXX_NAME = "pytop_test::Spinner::spin(long)"
 _built = {}   # interpreter path -> directory holding native_ext, or the TestSkip reason
+_build_lock = threading.Lock()
 
 
 # ---- building the extension ---------------------------------------------------------------------
@@ -47,7 +49,13 @@ def include_dir(interp):
 
 
 def build_ext(c, interp):
-    """The directory holding native_ext built for interp (once per run)."""
+    """The directory holding native_ext built for interp (once per run, by
+    whichever test asks first: tests run in parallel)."""
+    with _build_lock:
+        return _build_ext(c, interp)
+
+
+def _build_ext(c, interp):
     got = _built.get(interp.path)
     if isinstance(got, TestSkip):
         raise got
@@ -351,6 +359,13 @@ def t_native_already_traced(c):
         if not notes or "not allowed" not in notes[0]:
             c.fail("--record --native on a traced thread: want a \"pytop: --native: ... not allowed\" line",
                    rrun, tgt)
+        # Each stack without its C frames says so at its leaf.
+        data, erun = export(c, rec, "folded", "wall", target=tgt)
+        stacks = parse_folded(c, data, "folded export of a --native recording", erun, tgt)
+        unmarked = [s for s in stacks if s.frames[-1][0] != "[no C frames]"]
+        if not stacks or unmarked:
+            c.fail("--record --native on a traced thread: want every stack to end in \"[no C frames]\", "
+                   "%d of %d do not" % (len(unmarked), len(stacks)), erun, tgt)
     finally:
         kill_group(tracer)
         tracer.wait()

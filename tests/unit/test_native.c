@@ -1,8 +1,9 @@
 /* Unit tests for native frames (src/native): the merge of C and Python
  * frames on synthetic stacks of every shape (one frame per eval call up to
  * 3.10, entry frames from 3.11, folding, --native-all, torn stacks), C++
- * demangling, and a real unwind of a child process spinning in a known
- * function, which must be running again, untraced, afterwards. */
+ * demangling, a real unwind of a child process spinning in a known
+ * function, which must be running again, untraced, afterwards, and the
+ * parts of a function placed apart in a stripped file. */
 #include "unit.h"
 
 #include "core/error.h"
@@ -12,9 +13,12 @@
 #include "native/symbolize.h"
 #include "native/unwind.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -283,6 +287,19 @@ static void test_unwind_child(void)
     CHECK(found_main, "unwound up to main");
     if (!found_spin || !found_main)
         printf("#   last stack: %s\n", render(&m));
+    CHECK_INT(m.error, 0, "an unwound stack has no error");
+
+    /* Python frames of two eval calls, and a C stack without any: the
+     * stack says so instead of passing for a complete one. */
+    struct py_frame py[2];
+    py_entries(py, 2, (const int[]){ 1, 1 });
+    if (ns) {
+        native_stacks_begin_sample(ns);
+        CHECK_INT(native_stacks_thread(ns, child, py, 2, NULL, NULL, &m), -PT_ERR_NATIVE_MISMATCH,
+                  "no eval loop in the C stack: an error");
+        CHECK_INT(m.error, -PT_ERR_NATIVE_MISMATCH, "the stack carries it");
+        CHECK(m.n >= 2 && m.frames[0].py == 0 && m.frames[1].py == 1, "the Python frames kept");
+    }
     struct native_stats st;
     if (ns) {
         native_stacks_stats(ns, &st);
@@ -300,12 +317,160 @@ static void test_unwind_child(void)
     CHECK(atoi(tracer) == 0, "child not traced after unwinding");
 
     /* A thread that does not exist. */
-    if (ns)
+    if (ns) {
         CHECK_INT(native_stacks_thread(ns, 0x3ffffff0, NULL, 0, NULL, NULL, &m), -ESRCH, "missing thread");
+        CHECK_INT(m.error, -ESRCH, "a missing thread's stack says why it has no C frames");
+    }
     merged_stack_release(&m);
     native_stacks_free(ns);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
+}
+
+/* ---- parts of a function placed apart ------------------------------------------------------- */
+
+/* A stripped x86-64 ELF file (.dynsym only) laid out at vaddr == offset:
+ * fn at 0x100 (named, 0x40 bytes) jumps to a part at 0x200 that jumps
+ * back into fn's middle; to a helper at 0x180 that does not jump back; to
+ * one at 0x280 that jumps to fn's start only (a tail call). Each has an
+ * .eh_frame_hdr table entry, as each FDE does. */
+enum { SPLIT_FN = 0x100, SPLIT_HELPER = 0x180, SPLIT_PART = 0x200, SPLIT_TAIL = 0x280,
+       SPLIT_END = 0x300, SPLIT_HDR = 0x400, SPLIT_SYMS = 0x480, SPLIT_STR = 0x4b0,
+       SPLIT_SHDRS = 0x500, SPLIT_SIZE = 0x600 };
+
+static void put_jump(uint8_t *f, uint32_t at, int jcc, uint32_t to)
+{
+    uint32_t len = jcc ? 6 : 5;
+    if (jcc) {
+        f[at] = 0x0f;
+        f[at + 1] = 0x84;
+    } else {
+        f[at] = 0xe9;
+    }
+    int32_t rel = (int32_t)to - (int32_t)(at + len);
+    memcpy(f + at + len - 4, &rel, 4);
+}
+
+static int write_split_elf(const char *path)
+{
+    static uint8_t f[SPLIT_SIZE];
+    memset(f, 0, sizeof f);
+    memset(f + SPLIT_FN, 0x90, SPLIT_END - SPLIT_FN);
+    put_jump(f, SPLIT_FN, 0, SPLIT_PART);
+    put_jump(f, SPLIT_FN + 5, 1, SPLIT_HELPER);
+    put_jump(f, SPLIT_FN + 11, 0, SPLIT_TAIL);
+    f[SPLIT_FN + 0x3f] = 0xc3;
+    f[SPLIT_HELPER] = 0xc3;
+    put_jump(f, SPLIT_PART, 0, SPLIT_FN + 0x10);
+    put_jump(f, SPLIT_TAIL, 0, SPLIT_FN);
+
+    Elf64_Ehdr eh = { 0 };
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_DYN;
+    eh.e_machine = EM_X86_64;
+    eh.e_version = EV_CURRENT;
+    eh.e_phoff = sizeof eh;
+    eh.e_shoff = SPLIT_SHDRS;
+    eh.e_ehsize = sizeof eh;
+    eh.e_phentsize = sizeof(Elf64_Phdr);
+    eh.e_phnum = 2;
+    eh.e_shentsize = sizeof(Elf64_Shdr);
+    eh.e_shnum = 4;
+    memcpy(f, &eh, sizeof eh);
+    Elf64_Phdr ph[2] = {
+        { .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_filesz = SPLIT_SIZE,
+          .p_memsz = SPLIT_SIZE, .p_align = 4096 },
+        { .p_type = PT_GNU_EH_FRAME, .p_flags = PF_R, .p_offset = SPLIT_HDR,
+          .p_vaddr = SPLIT_HDR, .p_paddr = SPLIT_HDR, .p_filesz = 12 + 5 * 8,
+          .p_memsz = 12 + 5 * 8, .p_align = 4 },
+    };
+    memcpy(f + sizeof eh, ph, sizeof ph);
+
+    /* Version 1, pcrel|sdata4 .eh_frame pointer, udata4 count, datarel|sdata4 table. */
+    uint8_t *h = f + SPLIT_HDR;
+    h[0] = 1, h[1] = 0x1b, h[2] = 0x03, h[3] = 0x3b;
+    uint32_t count = 5;
+    memcpy(h + 8, &count, 4);
+    const uint32_t starts[5] = { SPLIT_FN, SPLIT_HELPER, SPLIT_PART, SPLIT_TAIL, SPLIT_END };
+    for (int i = 0; i < 5; i++) {
+        int32_t rel[2] = { (int32_t)starts[i] - SPLIT_HDR, 0 };
+        memcpy(h + 12 + 8 * i, rel, 8);
+    }
+
+    Elf64_Sym sym[2] = { { 0 }, { .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+                                  .st_shndx = 1, .st_value = SPLIT_FN, .st_size = 0x40 } };
+    memcpy(f + SPLIT_SYMS, sym, sizeof sym);
+    memcpy(f + SPLIT_STR, "\0fn", 4);
+    Elf64_Shdr sh[4] = {
+        { 0 },
+        { .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC | SHF_EXECINSTR, .sh_addr = SPLIT_FN,
+          .sh_offset = SPLIT_FN, .sh_size = SPLIT_END - SPLIT_FN, .sh_addralign = 16 },
+        { .sh_type = SHT_DYNSYM, .sh_flags = SHF_ALLOC, .sh_addr = SPLIT_SYMS,
+          .sh_offset = SPLIT_SYMS, .sh_size = sizeof sym, .sh_link = 3, .sh_info = 1,
+          .sh_addralign = 8, .sh_entsize = sizeof(Elf64_Sym) },
+        { .sh_type = SHT_STRTAB, .sh_flags = SHF_ALLOC, .sh_addr = SPLIT_STR,
+          .sh_offset = SPLIT_STR, .sh_size = 4, .sh_addralign = 1 },
+    };
+    memcpy(f + SPLIT_SHDRS, sh, sizeof sh);
+    FILE *out = fopen(path, "wb");
+    if (!out)
+        return -1;
+    int ok = fwrite(f, 1, sizeof f, out) == sizeof f;
+    return fclose(out) == 0 && ok ? 0 : -1;
+}
+
+static void test_split_parts(void)
+{
+    char path[] = "/tmp/pytop-split-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "temporary file");
+    if (fd < 0)
+        return;
+    close(fd);
+    CHECK_INT(write_split_elf(path), 0, "stripped ELF file written");
+    int pipefd[2];
+    CHECK_INT(pipe(pipefd), 0, "pipe");
+    pid_t child = fork();
+    if (child == 0) {
+        /* Maps the file as a loader would, says where, and waits. */
+        int cfd = open(path, O_RDONLY);
+        void *at = cfd >= 0 ? mmap(NULL, SPLIT_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE, cfd, 0)
+                            : MAP_FAILED;
+        uint64_t base = at == MAP_FAILED ? 0 : (uint64_t)(uintptr_t)at;
+        if (write(pipefd[1], &base, sizeof base) != sizeof base)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    uint64_t base = 0;
+    CHECK(read(pipefd[0], &base, sizeof base) == sizeof base && base, "child mapped the file");
+    close(pipefd[0]);
+    close(pipefd[1]);
+    struct native_symbols *s = NULL, *plain = NULL;
+    CHECK_INT(native_symbols_new(child, path, "fn", &s), 0, "symbols of the child");
+    CHECK_INT(native_symbols_new(child, path, NULL, &plain), 0, "symbols without a split function");
+    if (s && plain && base) {
+        struct native_object *o = native_symbols_object(s, base + SPLIT_PART + 2);
+        const char *name = o ? native_symbols_function(s, o, base + SPLIT_PART + 2) : NULL;
+        CHECK_STR(name ? name : "(none)", "fn", "the part that jumps back is named as fn");
+        name = o ? native_symbols_function(s, o, base + SPLIT_FN + 8) : NULL;
+        CHECK_STR(name ? name : "(none)", "fn", "fn itself");
+        name = o ? native_symbols_function(s, o, base + SPLIT_HELPER) : NULL;
+        CHECK(name == NULL, "a helper fn jumps to is not part of it");
+        name = o ? native_symbols_function(s, o, base + SPLIT_TAIL + 1) : NULL;
+        CHECK(name == NULL, "code that only tail-calls fn is not part of it");
+        struct native_object *po = native_symbols_object(plain, base + SPLIT_PART + 2);
+        name = po ? native_symbols_function(plain, po, base + SPLIT_PART + 2) : NULL;
+        CHECK(name == NULL, "without a split function, the part has no name");
+    }
+    native_symbols_free(s);
+    native_symbols_free(plain);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    unlink(path);
 }
 
 int main(void)
@@ -317,5 +482,6 @@ int main(void)
     UNIT_RUN(test_merge_no_python);
     UNIT_RUN(test_demangle);
     UNIT_RUN(test_unwind_child);
+    UNIT_RUN(test_split_parts);
     return unit_done();
 }
