@@ -17,7 +17,7 @@ static void usage(FILE *out)
         "usage: pytop [options] -p PID\n"
         "       pytop [options] -- COMMAND [ARGS...]\n"
         "       pytop --replay RECORDING [--speed X]\n"
-        "       pytop --dump [--json] -p PID\n"
+        "       pytop --dump [--json] [--native] [--blocking] -p PID\n"
         "       pytop --record FILE [options] (-p PID | -- COMMAND [ARGS...])\n"
         "       pytop --export RECORDING --format FORMAT [--mode cpu|wall|memory] [-o OUT]\n"
         "\n"
@@ -48,6 +48,10 @@ static void usage(FILE *out)
         "                           of extension modules between the Python frames; each\n"
         "                           thread is stopped for a moment while it is unwound\n"
         "      --native-all         with --native: keep the interpreter's own C frames too\n"
+        "      --blocking           stop each thread for the moment its stack is read, so\n"
+        "                           each stack is an exact snapshot (default: read while\n"
+        "                           it runs, never stopping it); the pause is measured\n"
+        "                           and shown\n"
         "      --subprocesses       follow the target's child processes (multiprocessing\n"
         "                           workers, subprocess calls) and sample them as well\n"
         "\n"
@@ -151,7 +155,7 @@ static int set_mode(struct pytop_options *o, enum pytop_mode m)
 
 enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
-    OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE, OPT_NATIVE_ALL, OPT_SUBPROCESSES,
+    OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE, OPT_NATIVE_ALL, OPT_BLOCKING, OPT_SUBPROCESSES,
 };
 
 /* Options given, for checking what goes with what. */
@@ -232,10 +236,11 @@ static int check_combination(struct pytop_options *o, const struct given *g)
         fprintf(stderr, "pytop: --speed goes with --replay\n");
         return -1;
     }
-    if ((o->native || o->subprocesses) && (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
+    if ((o->native || o->subprocesses || o->blocking) &&
+        (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
         fprintf(stderr, "pytop: %s is for sampling a process; a recording keeps what was "
                         "sampled\n", o->native ? (o->native_all ? "--native-all" : "--native")
-                                                : "--subprocesses");
+                                      : o->blocking ? "--blocking" : "--subprocesses");
         return -1;
     }
     if (o->subprocesses && o->mode == MODE_DUMP) {
@@ -271,6 +276,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "speed", required_argument, NULL, OPT_SPEED },
         { "native", no_argument, NULL, OPT_NATIVE },
         { "native-all", no_argument, NULL, OPT_NATIVE_ALL },
+        { "blocking", no_argument, NULL, OPT_BLOCKING },
         { "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -388,6 +394,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
             break;
         case OPT_NATIVE: o->native = 1; break;
         case OPT_NATIVE_ALL: o->native = o->native_all = 1; break;
+        case OPT_BLOCKING: o->blocking = 1; break;
         case OPT_SUBPROCESSES: o->subprocesses = 1; break;
         case 'h': usage(stdout); return 1;
         case 'V': version(); return 1;

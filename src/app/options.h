@@ -28,6 +28,7 @@ struct pytop_options {
     uint64_t duration_ns;            /* --duration */
     int native;                      /* --native: merge C frames with Python frames */
     int native_all;                  /* --native-all: and keep the interpreter's own frames */
+    int blocking;                    /* --blocking: hold each thread while it is read */
     int subprocesses;                /* --subprocesses: follow the target's descendants */
     /* recording and snapshots */
     const char *record_path;         /* --record */

@@ -25,6 +25,7 @@ struct live_session {
     struct session base;
     struct py_target *target;       /* borrowed */
     struct launch *launched;        /* borrowed; NULL when attached */
+    int blocking;                   /* --blocking */
     struct stack_table *owned_dict;
     struct sampler *sampler;
     pthread_t thread;
@@ -111,6 +112,10 @@ static void live_info(struct session *s, struct session_info *out)
     out->late = st.late;
     out->errors = st.errors + st.partial;
     out->achieved_hz = st.achieved_hz;
+    out->blocking = ls->blocking;
+    out->pause_samples = st.pause_sample.count;
+    out->pause_median_ns = hist_quantile(&st.pause_sample, 0.5);
+    out->pause_p90_ns = hist_quantile(&st.pause_sample, 0.9);
     pthread_mutex_lock(&s->lock);
     out->have_cpu = ls->have_cpu;
     out->cpu_percent = ls->cpu_percent;
@@ -174,6 +179,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
     session_base_init(s, &live_ops, o);
     ls->target = target;
     ls->launched = launched;
+    ls->blocking = o->blocking;
     ls->exit_status = -1;
     s->pid = (uint32_t)target->pid;
     snprintf(s->python, sizeof s->python, "%s", target->version.text);
@@ -194,6 +200,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
             .dict_lock = &s->lock,
             .native = o->native,
             .native_all = o->native_all,
+            .blocking = o->blocking,
             .subprocesses = o->subprocesses,
             .layout_source = o->layout_source,
         };

@@ -5,8 +5,10 @@
 #include "core/error.h"
 #include "native/symbolize.h"
 #include "native/unwind.h"
+#include "proc/tasks.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,19 +156,82 @@ static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
     return 0;
 }
 
+/* Before holding a thread again: let it run on (on a busy machine it may
+ * not have run since it was let go, and would be caught at the same
+ * point), for at most LET_RUN_MAX_NS. */
+#define LET_RUN_MAX_NS 2000000ull
+
+static void let_run(pid_t tid)
+{
+    struct proc_task_cpu c;
+    uint64_t before, now;
+    if (proc_task_cpu_open(tid, tid, &c) != 0)
+        return;
+    if (proc_task_cpu_read(&c, &before) == 0) {
+        struct timespec pause = { 0, 50000 };
+        for (uint64_t waited = 0; waited < LET_RUN_MAX_NS; waited += 50000) {
+            nanosleep(&pause, NULL);
+            if (proc_task_cpu_read(&c, &now) != 0 || now != before)
+                break;
+        }
+    }
+    proc_task_cpu_close(&c);
+}
+
+int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index)
+{
+    const struct py_thread *t = &s->threads[index];
+    int v311 = w->layout.frame_is_entry >= 0 || w->layout.frame_owner >= 0;
+    if (!v311 || t->error || t->nframes == 0)
+        return 0;
+    return !s->frames[t->first_frame + t->nframes - 1].entry;
+}
+
 int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
                             size_t index, struct merged_stack *out)
 {
     const struct py_thread *t = &s->threads[index];
     const struct py_frame *frames = t->nframes ? &s->frames[t->first_frame] : NULL;
     struct rewalk r = { w, s, index, 0 };
-    int rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
+    int rc = 0;
+    for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
+        r.ok = 0;
+        rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
+        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index))
+            break;
+        let_run(t->tid);
+    }
     if (rc == -ENOMEM || r.ok)
         return rc;
     const struct py_frame *py;
     size_t npy;
     if (rewalk(&r, &py, &npy) == 0 && merged_stack_python_only(out, npy) != 0)
         return -ENOMEM;
+    return rc;
+}
+
+static int read_held(void *arg)
+{
+    struct rewalk *r = arg;
+    return py_walk_thread_again(r->walker, r->sample, r->index);
+}
+
+int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                     size_t index, uint64_t *pause_ns)
+{
+    struct rewalk r = { w, s, index, 0 };
+    *pause_ns = 0;
+    int rc = 0;
+    for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
+        uint64_t pause;
+        rc = thread_hold_run(h, s->threads[index].tid, read_held, &r, &pause);
+        *pause_ns += pause;
+        if (rc != 0 || !py_thread_cut(w, s, index))
+            break;
+        let_run(s->threads[index].tid);
+    }
+    if (rc != 0)
+        (void)read_held(&r);   /* a thread it fails for keeps its error */
     return rc;
 }
 
@@ -181,4 +246,11 @@ void native_stacks_stats(const struct native_stacks *ns, struct native_stats *ou
     out->held_ns = u.held_ns;
     out->stop_wait_ns = u.stop_wait_ns;
     native_symbols_counts(ns->syms, &listings, &out->files);
+}
+
+uint64_t native_stacks_paused_ns(const struct native_stacks *ns)
+{
+    struct native_unwind_stats u;
+    native_unwinder_stats(ns->unwinder, &u);
+    return u.stop_wait_ns + u.held_ns;
 }

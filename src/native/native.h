@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "native/hold.h"
 #include "native/merge.h"
 #include "python/walk.h"
 
@@ -67,5 +68,32 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
                             size_t index, struct merged_stack *out);
 
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out);
+
+/* Holds a thread may take to read as whole: CPython switches frames with
+ * plain stores the compiler may order either way, so a thread stopped
+ * between two of them shows a frame cut from its caller (from 3.11: an
+ * outermost frame the eval loop was not entered for). Such a read is
+ * made again in a new hold. */
+#define NATIVE_HOLD_TRIES 3
+
+/* 1 when thread index of s (read by w) ends in a frame the eval loop
+ * was not entered for (3.11+), which only a thread caught mid-switch
+ * shows; 0 otherwise, and always up to 3.10 or when the walk stopped
+ * early. */
+int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index);
+
+/* --blocking without --native: hold thread index of s (from w's latest
+ * py_walk, which may have listed threads only) and read its Python frames
+ * while it is held, again in a new hold while the read is cut (up to
+ * NATIVE_HOLD_TRIES holds). A thread that cannot be held is read as it
+ * runs, and the hold's error returned (-ESRCH, -EPERM, -ETIMEDOUT; or the
+ * read's own); 0 when it was held. *pause_ns gets the time it was held
+ * in all (0 when never). */
+int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                     size_t index, uint64_t *pause_ns);
+
+/* Total time threads were kept from running so far, interrupt to detach
+ * (stop_wait_ns + held_ns): its change over a call is that call's pause. */
+uint64_t native_stacks_paused_ns(const struct native_stacks *ns);
 
 #endif
