@@ -2,6 +2,7 @@
 
 #include "app/session_live.h"
 
+#include "model/phases.h"
 #include "proc/process.h"
 #include "proc/tasks.h"
 #include "sampler/sampler.h"
@@ -26,6 +27,9 @@ struct live_session {
     struct py_target *target;       /* borrowed */
     struct launch *launched;        /* borrowed; NULL when attached */
     int blocking;                   /* --blocking */
+    /* Launched: start-up and shutdown named (the sampler thread's). */
+    struct phase_labels phases;
+    int have_phases;
     struct stack_table *owned_dict;
     struct sampler *sampler;
     pthread_t thread;
@@ -72,6 +76,12 @@ static int live_sink(void *ctx, const struct stack_table *dict, const struct sam
 {
     (void)dict;
     struct live_session *ls = ctx;
+    struct sample labelled;
+    if (ls->have_phases) {
+        /* The dictionary is ours, and its lock is held. */
+        phase_labels_apply(&ls->phases, ls->owned_dict, s, &labelled);
+        s = &labelled;
+    }
     /* A sample the model cannot take (out of memory) is lost to the view
      * only; sampling goes on. */
     (void)model_add(ls->base.model, s);
@@ -152,6 +162,7 @@ static void live_release(struct session *s)
         pthread_join(ls->thread, NULL);
     }
     sampler_free(ls->sampler);
+    phase_labels_release(&ls->phases);
     model_free(s->model);
     stack_table_free(ls->owned_dict);
 }
@@ -185,6 +196,16 @@ int session_live_new(struct py_target *target, struct launch *launched,
     snprintf(s->python, sizeof s->python, "%s", target->version.text);
     if (proc_cmdline(target->pid, s->command, sizeof s->command) != 0)
         s->command[0] = '\0';
+    if (launched) {
+        /* Started by pytop, it is seen from its start-up on. */
+        char path[64], args[4096];
+        size_t len = 0;
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)target->pid);
+        if (proc_read_file(path, args, sizeof args, &len) != 0)
+            len = 0;
+        phase_labels_init(&ls->phases, (uint32_t)target->pid, args, len);
+        ls->have_phases = 1;
+    }
     s->start_unix_ns = realtime_ns();
     s->rate_hz = (uint32_t)(o->rate_hz + 0.5);
 
