@@ -191,7 +191,7 @@ static void put_counters_text(struct strbuf *sb, const struct counters *c)
     strbuf_putc(sb, '\n');
 }
 
-/* The total time threads were held (--blocking). */
+/* The time threads were held one after the other (--native). */
 static uint64_t total_pause(const struct thread_view *views, size_t n)
 {
     uint64_t total = 0;
@@ -201,13 +201,13 @@ static uint64_t total_pause(const struct thread_view *views, size_t n)
 }
 
 static void put_json(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
-                     const struct thread_view *views, const struct counters *ctr, int blocking)
+                     const struct thread_view *views, const struct counters *ctr, int blocking,
+                     uint64_t pause)
 {
     strbuf_printf(sb, "{\"pid\": %d, \"python\": ", (int)t->pid);
     json_put_string(sb, t->version.text);
     if (blocking)
-        strbuf_printf(sb, ", \"pause_ns\": %llu",
-                      (unsigned long long)total_pause(views, s->nthreads));
+        strbuf_printf(sb, ", \"pause_ns\": %llu", (unsigned long long)pause);
     strbuf_puts(sb, ", \"threads\": [");
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
@@ -249,7 +249,8 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
 }
 
 static void put_text(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
-                     const struct thread_view *views, const struct counters *ctr, int blocking)
+                     const struct thread_view *views, const struct counters *ctr, int blocking,
+                     uint64_t pause)
 {
     char cmd[512];
     if (proc_cmdline(t->pid, cmd, sizeof cmd) != 0)
@@ -262,7 +263,7 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
         for (size_t i = 0; i < s->nthreads; i++)
             held += views[i].held != 0;
         strbuf_printf(sb, "Paused %.1f us: %zu of %zu threads held while read (--blocking)\n",
-                      (double)total_pause(views, s->nthreads) / 1e3, held, s->nthreads);
+                      (double)pause / 1e3, held, s->nthreads);
     }
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
@@ -324,20 +325,27 @@ static void merge_native(struct native_stacks *ns, struct py_walker *walker, str
 
 /* --blocking without --native: each thread's frames read while it is
  * held; one that cannot be held is read as it runs and says why. */
-static int hold_threads(struct py_walker *walker, struct py_sample *s, struct thread_view *views)
+static int hold_threads(struct py_walker *walker, struct py_sample *s, struct thread_view *views,
+                        uint64_t *span_ns)
 {
     struct thread_hold *h;
     int rc = thread_hold_new(&h);
     if (rc)
         return rc;
-    for (size_t i = 0; i < s->nthreads; i++) {
+    size_t n = s->nthreads ? s->nthreads : 1;
+    int *results = malloc(n * sizeof *results);
+    uint64_t *pauses = malloc(n * sizeof *pauses);
+    rc = results && pauses ? native_hold_read_all(h, walker, s, results, pauses, span_ns) : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < s->nthreads; i++) {
         struct thread_view *v = &views[i];
-        rc = native_hold_read(h, walker, s, i, &v->pause_ns);
-        v->held = rc == 0;
-        v->hold_error = rc;
+        v->held = results[i] == 0;
+        v->hold_error = results[i];
+        v->pause_ns = v->held ? pauses[i] : 0;
     }
+    free(results);
+    free(pauses);
     thread_hold_free(h);
-    return 0;
+    return rc;
 }
 
 static int dump(struct py_target *t, int json, int native, int native_all, int blocking,
@@ -352,6 +360,7 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
             return nrc;
     }
     struct py_sample s;
+    uint64_t pause = 0;   /* --blocking: how long the threads were kept from running */
     py_sample_init(&s);
     /* Holding threads, each one's frames are read while it is held. */
     t->walker.threads_only = native || blocking;
@@ -376,8 +385,10 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
     }
     if (ns)
         merge_native(ns, &t->walker, &s, views);
-    else if (blocking && (rc = hold_threads(&t->walker, &s, views)) != 0)
+    else if (blocking && (rc = hold_threads(&t->walker, &s, views, &pause)) != 0)
         goto out;
+    if (ns)
+        pause = total_pause(views, s.nthreads);
     for (size_t i = 0; i < s.nthreads; i++)
         idents[i] = s.threads[i].thread_id;
     py_thread_names(&t->walker, py_walker_first_interp(&t->walker), idents, s.nthreads, names);
@@ -393,9 +404,9 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
     struct strbuf sb;
     strbuf_init(&sb);
     if (json)
-        put_json(&sb, t, &s, views, &ctr, blocking);
+        put_json(&sb, t, &s, views, &ctr, blocking, pause);
     else
-        put_text(&sb, t, &s, views, &ctr, blocking);
+        put_text(&sb, t, &s, views, &ctr, blocking, pause);
     if (sb.oom)
         rc = -ENOMEM;
     else if (fwrite(sb.data, 1, sb.len, out) != sb.len || fflush(out) != 0)

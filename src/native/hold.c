@@ -31,6 +31,8 @@ struct thread_hold {
     pid_t timer_tid;
     int have_timer;
     struct thread_hold_stats stats;
+    uint64_t *start;                 /* thread_hold_all: each thread's interrupt time */
+    size_t cap_start;
 };
 
 static uint64_t now_ns(void)
@@ -180,6 +182,7 @@ void thread_hold_free(struct thread_hold *h)
     reap_pending(h, STOP_WAIT_NS);
     if (h->have_timer)
         timer_delete(h->timer);
+    free(h->start);
     free(h);
 }
 
@@ -204,6 +207,8 @@ static int seize(struct thread_hold *h, pid_t tid)
     return 0;
 }
 
+static void add_pending(struct thread_hold *h, pid_t tid);
+
 int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *ctx,
                     uint64_t *pause_ns)
 {
@@ -220,14 +225,8 @@ int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *c
     int status = 0;
     int r = wait_stop(h, tid, STOP_WAIT_NS, &status);
     if (r == 0) {
-        /* Still running (or in uninterruptible sleep): the interrupt stays
-         * pending, and the stop it brings is detached when it comes. With
-         * no room left, wait for the oldest rather than lose it. */
-        h->stats.timeouts++;
-        if (h->npending == PENDING_MAX)
-            reap_pending(h, STOP_WAIT_NS);
-        if (h->npending < PENDING_MAX)
-            h->pending[h->npending++] = tid;
+        /* Still running, or in uninterruptible sleep. */
+        add_pending(h, tid);
         return -ETIMEDOUT;
     }
     if (r < 0) {
@@ -244,6 +243,69 @@ int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *c
     if (pause_ns)
         *pause_ns = t2 - t0;
     return rc;
+}
+
+/* A thread that did not stop in time: its interrupt stays pending, and
+ * the stop it brings is detached when it comes. With no room left, wait
+ * for the oldest rather than lose one. */
+static void add_pending(struct thread_hold *h, pid_t tid)
+{
+    h->stats.timeouts++;
+    if (h->npending == PENDING_MAX)
+        reap_pending(h, STOP_WAIT_NS);
+    if (h->npending < PENDING_MAX)
+        h->pending[h->npending++] = tid;
+}
+
+int thread_hold_all(struct thread_hold *h, const pid_t *tids, size_t n, thread_held_each_fn fn,
+                    void *ctx, int *results, uint64_t *pauses, uint64_t *span_ns)
+{
+    *span_ns = 0;
+    if (n > h->cap_start) {
+        uint64_t *s = realloc(h->start, n * sizeof *s);
+        if (!s)
+            return -ENOMEM;
+        h->start = s;
+        h->cap_start = n;
+    }
+    if (h->npending)
+        reap_pending(h, 0);
+    for (size_t i = 0; i < n; i++) {
+        pauses[i] = 0;
+        h->start[i] = now_ns();
+        results[i] = tids[i] > 0 ? seize(h, tids[i]) : -ESRCH;
+    }
+    uint64_t deadline = now_ns() + STOP_WAIT_NS, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (results[i])
+            continue;
+        uint64_t now = now_ns();
+        int status = 0;
+        /* Past the bound, only look: the rest had as long as the first. */
+        int r = wait_stop(h, tids[i], deadline > now ? deadline - now : 0, &status);
+        if (r == 0) {
+            add_pending(h, tids[i]);
+            results[i] = -ETIMEDOUT;
+            continue;
+        }
+        if (r < 0) {
+            h->stats.gone++;
+            results[i] = -ESRCH;
+            continue;
+        }
+        uint64_t t1 = now_ns();
+        results[i] = fn ? fn(ctx, i) : 0;
+        release(tids[i], status);
+        uint64_t t2 = now_ns();
+        h->stats.holds++;
+        h->stats.stop_wait_ns += t1 - h->start[i];
+        h->stats.held_ns += t2 - t1;
+        pauses[i] = t2 - h->start[i];
+        last = t2;
+    }
+    if (last)
+        *span_ns = last - h->start[0];
+    return 0;
 }
 
 void thread_hold_stats(const struct thread_hold *h, struct thread_hold_stats *out)

@@ -44,6 +44,18 @@ typedef int (*thread_held_fn)(void *ctx);
 int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *ctx,
                     uint64_t *pause_ns);
 
+/* Hold threads tids[0..n) together: all are interrupted first, so their
+ * stops overlap, then each in turn, once stopped, is given to fn(ctx, i)
+ * and let go at once (a thread stopped before its turn waits for the
+ * calls before it). results[i] gets fn's result or the hold's error as
+ * thread_hold_run's, pauses[i] its pause as thread_hold_run's (0 when
+ * not held), *span_ns the time from the first interrupt to the last
+ * detach (0 when none was held). One bound covers all the stops.
+ * Returns 0 or -ENOMEM (nothing held then). */
+typedef int (*thread_held_each_fn)(void *ctx, size_t i);
+int thread_hold_all(struct thread_hold *h, const pid_t *tids, size_t n, thread_held_each_fn fn,
+                    void *ctx, int *results, uint64_t *pauses, uint64_t *span_ns);
+
 void thread_hold_stats(const struct thread_hold *h, struct thread_hold_stats *out);
 
 #endif

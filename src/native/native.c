@@ -235,6 +235,39 @@ int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sampl
     return rc;
 }
 
+static int read_each(void *arg, size_t i)
+{
+    struct rewalk *r = arg;
+    return py_walk_thread_again(r->walker, r->sample, i);
+}
+
+int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                         int *results, uint64_t *pauses, uint64_t *span_ns)
+{
+    pid_t *tids = malloc((s->nthreads ? s->nthreads : 1) * sizeof *tids);
+    if (!tids)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->nthreads; i++)
+        tids[i] = s->threads[i].tid;
+    struct rewalk r = { w, s, 0, 0 };
+    int rc = thread_hold_all(h, tids, s->nthreads, read_each, &r, results, pauses, span_ns);
+    free(tids);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        if (results[i] == 0 && py_thread_cut(w, s, i)) {
+            /* Caught mid frame switch: once more on its own, after it ran. */
+            uint64_t pause;
+            let_run(s->threads[i].tid);
+            results[i] = native_hold_read(h, w, s, i, &pause);
+            pauses[i] += pause;
+        } else if (results[i] != 0) {
+            (void)read_each(&r, i);   /* a thread it fails for keeps its error */
+        }
+    }
+    return 0;
+}
+
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out)
 {
     struct native_unwind_stats u;

@@ -92,6 +92,13 @@ int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t i
 int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
                      size_t index, uint64_t *pause_ns);
 
+/* The same for every thread of s, held together (thread_hold_all): their
+ * stops overlap, so a sample takes about the slowest stop, not their sum.
+ * results[i] and pauses[i] per thread as native_hold_read's, *span_ns
+ * from the first interrupt to the last detach. Returns 0 or -ENOMEM. */
+int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                         int *results, uint64_t *pauses, uint64_t *span_ns);
+
 /* Total time threads were kept from running so far, interrupt to detach
  * (stop_wait_ns + held_ns): its change over a call is that call's pause. */
 uint64_t native_stacks_paused_ns(const struct native_stacks *ns);

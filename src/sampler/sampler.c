@@ -119,6 +119,7 @@ struct sampler {
     size_t cap_out;
     size_t *track_of;            /* per thread of ps: its track's index + 1, 0: none */
     uint64_t *pauses;            /* per thread of ps: how long it was held, 0: not held */
+    int *hold_results;           /* per thread of ps: how its hold went */
     struct merged_stack *merged;  /* --native: per thread of ps */
     size_t cap_merged;
 
@@ -278,6 +279,7 @@ void sampler_free(struct sampler *s)
     free(s->out);
     free(s->track_of);
     free(s->pauses);
+    free(s->hold_results);
     for (size_t i = 0; i < s->cap_merged; i++)
         merged_stack_release(&s->merged[i]);
     free(s->merged);
@@ -797,7 +799,8 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
 }
 
 /* Pauses of the threads held in this sample (s->pauses, 0: not held) and
- * their total. With stats_lock held. */
+ * the sample's (threads held one after the other: their sum; together:
+ * first interrupt to last detach). With stats_lock held. */
 static void count_pauses(struct sampler *s, uint64_t total)
 {
     uint64_t held = 0;
@@ -818,19 +821,21 @@ static void count_pauses(struct sampler *s, uint64_t total)
  * is read as it runs and counted. */
 static int hold_threads(struct sampler *s, struct proc_track *p)
 {
-    uint64_t unheld = 0, denied = 0, total = 0;
+    uint64_t unheld = 0, denied = 0, span;
+    if (native_hold_read_all(p->hold, &p->target->walker, &s->ps, s->hold_results, s->pauses,
+                             &span) != 0)
+        return -ENOMEM;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
-        uint64_t pause;
-        int rc = native_hold_read(p->hold, &p->target->walker, &s->ps, i, &pause);
-        s->pauses[i] = rc == 0 ? pause : 0;
-        total += s->pauses[i];
+        int rc = s->hold_results[i];
+        if (rc)
+            s->pauses[i] = 0;
         unheld += rc != 0;
         denied += rc == -EPERM;
     }
     pthread_mutex_lock(&s->stats_lock);
     s->stats.unheld += unheld;
     s->stats.unheld_denied += denied;
-    count_pauses(s, total);
+    count_pauses(s, span);
     pthread_mutex_unlock(&s->stats_lock);
     return 0;
 }
@@ -864,9 +869,12 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         if (k)
             s->track_of = k;
         uint64_t *d = k ? realloc(s->pauses, 2 * s->ps.nthreads * sizeof *d) : NULL;
-        if (!d)
+        if (d)
+            s->pauses = d;
+        int *hr = d ? realloc(s->hold_results, 2 * s->ps.nthreads * sizeof *hr) : NULL;
+        if (!hr)
             return -ENOMEM;
-        s->pauses = d;
+        s->hold_results = hr;
         s->cap_out = 2 * s->ps.nthreads;
     }
     uint64_t partial = 0;
