@@ -373,6 +373,57 @@ static void test_hold_child(void)
     waitpid(child, NULL, 0);
 }
 
+static int see_state_each(void *arg, size_t i)
+{
+    struct seen_state *s = arg;
+    s[i].state = child_state(s[i].pid);
+    return (int)i + 10;
+}
+
+/* Several threads held together: each stopped while its call runs. */
+static void test_hold_all(void)
+{
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            unit_native_outer();
+            _exit(0);
+        }
+    }
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL);
+    struct thread_hold *h = NULL;
+    CHECK_INT(thread_hold_new(&h), 0, "thread_hold_new");
+    pid_t tids[4] = { kids[0], 0x3ffffff0, kids[1], kids[2] };
+    struct seen_state seen[4];
+    int results[4];
+    uint64_t pauses[4], span = 0;
+    int stopped = 0, ok = 0;
+    for (int round = 0; h && round < 10; round++) {
+        for (int i = 0; i < 4; i++)
+            seen[i] = (struct seen_state){ tids[i], '?' };
+        CHECK_INT(thread_hold_all(h, tids, 4, see_state_each, seen, results, pauses, &span), 0,
+                  "thread_hold_all");
+        ok += results[0] == 10 && results[2] == 12 && results[3] == 13 && results[1] == -ESRCH;
+        stopped += seen[0].state == 't' && seen[2].state == 't' && seen[3].state == 't';
+    }
+    CHECK_INT(ok, 10, "each held thread's result, and -ESRCH for a missing one");
+    CHECK_INT(stopped, 10, "each thread is in a tracing stop while its call runs");
+    CHECK(pauses[1] == 0 && pauses[0] > 0 && span >= pauses[3] && span < 1000000000ull,
+          "pauses and the span are measured");
+    for (int i = 0; i < 3; i++) {
+        char tracer[64] = "";
+        proc_field(kids[i], "status", "TracerPid:", tracer, sizeof tracer);
+        char state = child_state(kids[i]);
+        CHECK(state != 't' && state != 'T' && atoi(tracer) == 0,
+              "child neither stopped nor traced after the holds");
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], NULL, 0);
+    }
+    thread_hold_free(h);
+}
+
 static void test_hist(void)
 {
     struct hist h;
@@ -403,6 +454,7 @@ int main(void)
     UNIT_RUN(test_demangle);
     UNIT_RUN(test_unwind_child);
     UNIT_RUN(test_hold_child);
+    UNIT_RUN(test_hold_all);
     UNIT_RUN(test_hist);
     return unit_done();
 }
