@@ -42,18 +42,26 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* The root frame of a stack, or NULL for an empty one. */
-static const struct stack_frame *root_frame(const struct stack_table *dict, uint32_t node)
+/* The root frame id of a stack: 1 and *frame, or 0 for an empty one.
+ * Parents have lower ids, so the walk ends. */
+static int root_frame_id(const struct stack_table *dict, uint32_t node, uint32_t *frame)
 {
-    const struct stack_frame *f = NULL;
-    for (uint32_t hops = 0; node != 0 && hops < (1u << 24); hops++) {
+    int found = 0;
+    while (node != 0) {
         const struct stack_node *n = stack_table_get_node(dict, node);
         if (!n || n->parent >= node)
-            return NULL;
-        f = stack_table_get_frame(dict, n->frame);
+            return 0;
+        *frame = n->frame;
+        found = 1;
         node = n->parent;
     }
-    return f;
+    return found;
+}
+
+static const struct stack_frame *root_frame(const struct stack_table *dict, uint32_t node)
+{
+    uint32_t frame;
+    return root_frame_id(dict, node, &frame) ? stack_table_get_frame(dict, frame) : NULL;
 }
 
 /* A root the interpreter runs while starting: importlib's frames (3.x),
@@ -86,7 +94,13 @@ static int shutdown_root(const char *function, const char *file)
 static void advance(struct phase_labels *pl, const struct stack_table *dict,
                     const struct sample_thread *t)
 {
-    const struct stack_frame *f = root_frame(dict, t->stack);
+    /* A busy main thread mostly repeats its stack: one walk to the root
+     * per new stack. */
+    if (t->stack != pl->last_leaf) {
+        pl->last_leaf = t->stack;
+        pl->have_root = root_frame_id(dict, t->stack, &pl->last_root);
+    }
+    const struct stack_frame *f = pl->have_root ? stack_table_get_frame(dict, pl->last_root) : NULL;
     const char *function = f ? stack_table_str(dict, f->function) : "";
     const char *file = f ? stack_table_str(dict, f->file) : "";
     if (t->flags & SAMPLE_PARTIAL)

@@ -37,6 +37,8 @@ struct phase_labels {
     size_t nnames;
     enum run_phase phase;
     unsigned empty_run;                  /* main-thread samples in a row with no frame */
+    uint32_t last_leaf, last_root;       /* the main thread's latest stack and its root frame */
+    int have_root;
     uint32_t frame[2];                   /* <start-up>, <shutdown>; valid when have_frame */
     int have_frame[2];
     struct { uint32_t in, out; } cache[2][PHASES_CACHE];   /* leaf -> labelled leaf */
