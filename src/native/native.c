@@ -158,31 +158,43 @@ static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
 
 /* Before holding a thread again: let it run on (on a busy machine it may
  * not have run since it was let go, and would be caught at the same
- * point), for at most LET_RUN_MAX_NS. */
+ * point). Returns 1 when holding it again may read something else: it
+ * is not runnable (it went on to wait: a moment it can be read at), or
+ * its CPU time moved within LET_RUN_MAX_NS; 0 when it did not run. */
 #define LET_RUN_MAX_NS 2000000ull
 
-static void let_run(pid_t tid)
+static int let_run(pid_t tid)
 {
+    char state;
+    if (proc_task_state(tid, tid, &state) != 0)
+        return 0;
+    if (state != 'R')
+        return 1;
     struct proc_task_cpu c;
     uint64_t before, now;
+    int ran = 0;
     if (proc_task_cpu_open(tid, tid, &c) != 0)
-        return;
+        return 0;
     if (proc_task_cpu_read(&c, &before) == 0) {
         struct timespec pause = { 0, 50000 };
-        for (uint64_t waited = 0; waited < LET_RUN_MAX_NS; waited += 50000) {
+        for (uint64_t waited = 0; waited < LET_RUN_MAX_NS && !ran; waited += 50000) {
             nanosleep(&pause, NULL);
-            if (proc_task_cpu_read(&c, &now) != 0 || now != before)
-                break;
+            ran = proc_task_cpu_read(&c, &now) == 0 && now != before;
         }
     }
     proc_task_cpu_close(&c);
+    return ran;
 }
 
 int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index)
 {
     const struct py_thread *t = &s->threads[index];
+    /* A pointer read mid-switch (3.11's new cframe before its
+     * current_frame is set) fails the walk; a safety bound is no moment's. */
+    if (t->error)
+        return t->error != -PT_ERR_TRUNCATED;
     int v311 = w->layout.frame_is_entry >= 0 || w->layout.frame_owner >= 0;
-    if (!v311 || t->error || t->nframes == 0)
+    if (!v311 || t->nframes == 0)
         return 0;
     return !s->frames[t->first_frame + t->nframes - 1].entry;
 }
@@ -197,9 +209,8 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
     for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
         r.ok = 0;
         rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
-        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index))
+        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index) || !let_run(t->tid))
             break;
-        let_run(t->tid);
     }
     if (rc == -ENOMEM || r.ok)
         return rc;
@@ -226,9 +237,8 @@ int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sampl
         uint64_t pause;
         rc = thread_hold_run(h, s->threads[index].tid, read_held, &r, &pause);
         *pause_ns += pause;
-        if (rc != 0 || !py_thread_cut(w, s, index))
+        if (rc != 0 || !py_thread_cut(w, s, index) || !let_run(s->threads[index].tid))
             break;
-        let_run(s->threads[index].tid);
     }
     if (rc != 0)
         (void)read_held(&r);   /* a thread it fails for keeps its error */
@@ -258,7 +268,8 @@ int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_s
         if (results[i] == 0 && py_thread_cut(w, s, i)) {
             /* Caught mid frame switch: once more on its own, after it ran. */
             uint64_t pause;
-            let_run(s->threads[i].tid);
+            if (!let_run(s->threads[i].tid))
+                continue;
             results[i] = native_hold_read(h, w, s, i, &pause);
             pauses[i] += pause;
         } else if (results[i] != 0) {

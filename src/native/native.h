@@ -72,14 +72,13 @@ void native_stacks_stats(const struct native_stacks *ns, struct native_stats *ou
 /* Holds a thread may take to read as whole: CPython switches frames with
  * plain stores the compiler may order either way, so a thread stopped
  * between two of them shows a frame cut from its caller (from 3.11: an
- * outermost frame the eval loop was not entered for). Such a read is
- * made again in a new hold. */
+ * outermost frame the eval loop was not entered for) or a pointer not
+ * yet set. Such a read is made again in a new hold, once the thread ran. */
 #define NATIVE_HOLD_TRIES 3
 
-/* 1 when thread index of s (read by w) ends in a frame the eval loop
- * was not entered for (3.11+), which only a thread caught mid-switch
- * shows; 0 otherwise, and always up to 3.10 or when the walk stopped
- * early. */
+/* 1 when thread index of s (read by w) looks caught mid-switch: its walk
+ * failed (other than at a safety bound), or (3.11+) it ends in a frame
+ * the eval loop was not entered for; 0 otherwise. */
 int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index);
 
 /* --blocking without --native: hold thread index of s (from w's latest
