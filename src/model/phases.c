@@ -69,6 +69,9 @@ static const struct stack_frame *root_frame(const struct stack_table *dict, uint
  * unless the command named that file. */
 static int startup_root(const struct phase_labels *pl, const char *function, const char *file)
 {
+    /* python -m: the main module runs under runpy (frozen from 3.11). */
+    if (strcmp(function, "_run_module_as_main") == 0)
+        return 0;
     if (strncmp(file, "<frozen", 7) == 0 || strstr(file, "importlib"))
         return 1;
     if (strcmp(function, "<module>") != 0 || !strstr(file, "/lib/python"))

@@ -11,7 +11,7 @@
  * read.
  *
  * Start-up ends at the first main-thread sample rooted in the program's
- * own code (not an import frame); shutdown begins at a main-thread root of
+ * own code (not an import frame; runpy's _run_module_as_main for -m); shutdown begins at a main-thread root of
  * threading._shutdown or the atexit runners, or at two samples in a row
  * (read whole) with no Python frame once the main module had run. Other
  * threads and other processes are left as they are. */

@@ -1985,6 +1985,14 @@ static void test_phases(void)
     CHECK_INT(out.threads[0].stack, 0, "another process is left as it is");
     phase_labels_release(&pl);
 
+    /* python -m: runpy, frozen from 3.11, runs the main module. */
+    uint32_t runpy = frame_id(t, "_run_module_as_main", "<frozen runpy>", 173, 173);
+    phase_labels_init(&pl, 100, cmd, sizeof cmd);
+    phase_step(&pl, t, STACK(t, imp, work), 0, NULL);
+    got = phase_step(&pl, t, STACK(t, runpy, work), 0, NULL);
+    CHECK_INT(pl.phase, PHASE_MAIN, "main: python -m runs under runpy's _run_module_as_main");
+    phase_labels_release(&pl);
+
     /* A main script in a lib/python directory, named on the command line. */
     static const char cmd2[] = "python\0/opt/lib/python3/tool.py";
     uint32_t tool = frame_id(t, "<module>", "/opt/lib/python3/tool.py", 1, 1);
