@@ -282,7 +282,11 @@ static int functions_action(struct view *v, struct ui_ctx *u, enum ui_action a)
         return UI_DRAW;
     case ACT_OPEN_SOURCE:
         if (!view_functions_selected(v, &u->open_source))
-            ui_status(u, ROLE_STATUS, "no function selected");
+            ui_status(u, ROLE_STATUS,
+                      fv->table.sel < fv->nrows && fv->rows[fv->table.sel].frame == MODEL_FRAME_NONE
+                          ? "no source: these samples had no Python frame (C code only, or the "
+                            "interpreter starting or ending)"
+                          : "no function selected");
         return UI_DRAW;
     default: {
         int r = ui_table_action(&fv->table, a, sort_rows, v);
