@@ -756,11 +756,11 @@ static size_t carry_cpu(struct thread_track *tr, struct sample_thread *o,
 
 /* ---- one round ------------------------------------------------------------------------------ */
 
+static void count_pauses(struct sampler *s, uint64_t total);
+
 /* --native: each thread's C stack, with its Python frames read again
  * while it is held (outside the dictionary lock). A thread that cannot be
  * unwound keeps the Python frames of the walk. */
-static void count_pauses(struct sampler *s, uint64_t total);
-
 static int unwind_threads(struct sampler *s, struct proc_track *p)
 {
     if (s->ps.nthreads > s->cap_merged) {
