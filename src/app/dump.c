@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "native/hold.h"
 #include "native/native.h"
 #include "proc/memstat.h"
 #include "proc/tasks.h"
@@ -22,6 +23,10 @@ struct thread_view {
     /* --native: the merged stack, or why the C frames are missing. */
     struct merged_stack merged;
     int native, native_error;
+    /* --blocking: whether the thread was held while read, for how long,
+     * or why not. */
+    int held, hold_error;
+    uint64_t pause_ns;
 };
 
 static const char *thread_state(pid_t pid, const struct py_thread *t)
@@ -186,11 +191,23 @@ static void put_counters_text(struct strbuf *sb, const struct counters *c)
     strbuf_putc(sb, '\n');
 }
 
+/* The time threads were held one after the other (--native). */
+static uint64_t total_pause(const struct thread_view *views, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += views[i].held ? views[i].pause_ns : 0;
+    return total;
+}
+
 static void put_json(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
-                     const struct thread_view *views, const struct counters *ctr)
+                     const struct thread_view *views, const struct counters *ctr, int blocking,
+                     uint64_t pause)
 {
     strbuf_printf(sb, "{\"pid\": %d, \"python\": ", (int)t->pid);
     json_put_string(sb, t->version.text);
+    if (blocking)
+        strbuf_printf(sb, ", \"pause_ns\": %llu", (unsigned long long)pause);
     strbuf_puts(sb, ", \"threads\": [");
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
@@ -211,6 +228,15 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
             }
         }
         strbuf_puts(sb, "]");
+        if (blocking) {
+            strbuf_printf(sb, ", \"held\": %s", v->held ? "true" : "false");
+            if (v->held)
+                strbuf_printf(sb, ", \"pause_ns\": %llu", (unsigned long long)v->pause_ns);
+            else if (v->hold_error) {
+                strbuf_puts(sb, ", \"hold_error\": ");
+                json_put_string(sb, pt_strerror(v->hold_error));
+            }
+        }
         if (v->native_error) {
             strbuf_puts(sb, ", \"native_error\": ");
             json_put_string(sb, pt_strerror(v->native_error));
@@ -223,7 +249,8 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
 }
 
 static void put_text(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
-                     const struct thread_view *views, const struct counters *ctr)
+                     const struct thread_view *views, const struct counters *ctr, int blocking,
+                     uint64_t pause)
 {
     char cmd[512];
     if (proc_cmdline(t->pid, cmd, sizeof cmd) != 0)
@@ -231,13 +258,26 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
     strbuf_printf(sb, "Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmd, t->version.text,
                   t->binary);
     put_counters_text(sb, ctr);
+    if (blocking) {
+        size_t held = 0;
+        for (size_t i = 0; i < s->nthreads; i++)
+            held += views[i].held != 0;
+        strbuf_printf(sb, "Paused %.1f us: %zu of %zu threads held while read (--blocking)\n",
+                      (double)pause / 1e3, held, s->nthreads);
+    }
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
         const struct py_thread *th = v->thread;
         strbuf_printf(sb, "\nThread %d", (int)th->tid);
         if (v->name[0])
             strbuf_printf(sb, " \"%s\"", v->name);
-        strbuf_printf(sb, " (%s%s)\n", v->state, th->gil ? ", holds GIL" : "");
+        strbuf_printf(sb, " (%s%s", v->state, th->gil ? ", holds GIL" : "");
+        if (blocking && v->held)
+            strbuf_printf(sb, ", held %.1f us", (double)v->pause_ns / 1e3);
+        strbuf_puts(sb, ")\n");
+        if (blocking && !v->held)
+            strbuf_printf(sb, "    <not held while read: %s>\n",
+                          pt_strerror(v->hold_error ? v->hold_error : -EINVAL));
         if (v->native_error)
             strbuf_printf(sb, "    <no native frames: %s>\n", pt_strerror(v->native_error));
         size_t count = v->native ? v->merged.n : th->nframes;
@@ -271,7 +311,11 @@ static void merge_native(struct native_stacks *ns, struct py_walker *walker, str
     native_stacks_begin_sample(ns);
     for (size_t i = 0; i < s->nthreads; i++) {
         struct thread_view *v = &views[i];
+        uint64_t before = native_stacks_paused_ns(ns);
         int rc = native_stacks_thread_of(ns, walker, s, i, &v->merged);
+        v->held = rc == 0;
+        v->hold_error = rc;
+        v->pause_ns = native_stacks_paused_ns(ns) - before;
         if (rc == -ENOMEM)
             continue;
         v->native = 1;
@@ -279,7 +323,33 @@ static void merge_native(struct native_stacks *ns, struct py_walker *walker, str
     }
 }
 
-static int dump(struct py_target *t, int json, int native, int native_all, FILE *out)
+/* --blocking without --native: each thread's frames read while it is
+ * held; one that cannot be held is read as it runs and says why. */
+static int hold_threads(struct py_walker *walker, struct py_sample *s, struct thread_view *views,
+                        uint64_t *span_ns)
+{
+    struct thread_hold *h;
+    int rc = thread_hold_new(&h);
+    if (rc)
+        return rc;
+    size_t n = s->nthreads ? s->nthreads : 1;
+    int *results = malloc(n * sizeof *results);
+    uint64_t *pauses = malloc(n * sizeof *pauses);
+    rc = results && pauses ? native_hold_read_all(h, walker, s, results, pauses, span_ns) : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < s->nthreads; i++) {
+        struct thread_view *v = &views[i];
+        v->held = results[i] == 0;
+        v->hold_error = results[i];
+        v->pause_ns = v->held ? pauses[i] : 0;
+    }
+    free(results);
+    free(pauses);
+    thread_hold_free(h);
+    return rc;
+}
+
+static int dump(struct py_target *t, int json, int native, int native_all, int blocking,
+                FILE *out)
 {
     /* The unwinder first: it reads the maps and symbols once, so the
      * Python stacks and C stacks are read as close together as can be. */
@@ -290,8 +360,12 @@ static int dump(struct py_target *t, int json, int native, int native_all, FILE 
             return nrc;
     }
     struct py_sample s;
+    uint64_t pause = 0;   /* --blocking: how long the threads were kept from running */
     py_sample_init(&s);
+    /* Holding threads, each one's frames are read while it is held. */
+    t->walker.threads_only = native || blocking;
     int rc = py_walk(&t->walker, &s);
+    t->walker.threads_only = 0;
     if (rc) {
         py_sample_release(&s);
         native_stacks_free(ns);
@@ -311,6 +385,10 @@ static int dump(struct py_target *t, int json, int native, int native_all, FILE 
     }
     if (ns)
         merge_native(ns, &t->walker, &s, views);
+    else if (blocking && (rc = hold_threads(&t->walker, &s, views, &pause)) != 0)
+        goto out;
+    if (ns)
+        pause = total_pause(views, s.nthreads);
     for (size_t i = 0; i < s.nthreads; i++)
         idents[i] = s.threads[i].thread_id;
     py_thread_names(&t->walker, py_walker_first_interp(&t->walker), idents, s.nthreads, names);
@@ -326,9 +404,9 @@ static int dump(struct py_target *t, int json, int native, int native_all, FILE 
     struct strbuf sb;
     strbuf_init(&sb);
     if (json)
-        put_json(&sb, t, &s, views, &ctr);
+        put_json(&sb, t, &s, views, &ctr, blocking, pause);
     else
-        put_text(&sb, t, &s, views, &ctr);
+        put_text(&sb, t, &s, views, &ctr, blocking, pause);
     if (sb.oom)
         rc = -ENOMEM;
     else if (fwrite(sb.data, 1, sb.len, out) != sb.len || fflush(out) != 0)
@@ -345,12 +423,8 @@ out:
     return rc;
 }
 
-int dump_run(struct py_target *t, int json, FILE *out)
+int dump_run_with(struct py_target *t, int json, int native, int native_all, int blocking,
+                  FILE *out)
 {
-    return dump(t, json, 0, 0, out);
-}
-
-int dump_run_native(struct py_target *t, int json, int native_all, FILE *out)
-{
-    return dump(t, json, 1, native_all, out);
+    return dump(t, json, native, native_all, blocking, out);
 }

@@ -6,11 +6,12 @@
 
 #include "python/discover.h"
 
-/* Read the target once and write the report to out. Returns 0 or a
- * negative error (-ESRCH when the target exited while being read). */
-int dump_run(struct py_target *t, int json, FILE *out);
-/* The same with --native: C frames merged in (native_all: the
- * interpreter's own too). -EOPNOTSUPP without libunwind. */
-int dump_run_native(struct py_target *t, int json, int native_all, FILE *out);
+/* Read the target once and write the report to out: with native, C
+ * frames merged in (native_all: the interpreter's own too; -EOPNOTSUPP
+ * without libunwind); with blocking, each thread held while it is read,
+ * and the pause reported. Returns 0 or a negative error (-ESRCH when the
+ * target exited while being read). */
+int dump_run_with(struct py_target *t, int json, int native, int native_all, int blocking,
+                  FILE *out);
 
 #endif

@@ -176,8 +176,7 @@ static int run_dump(const struct pytop_options *opt)
         report_attach_error(opt->pid, rc, opt->layout_source);
         return 1;
     }
-    rc = opt->native ? dump_run_native(target, opt->json, opt->native_all, stdout)
-                     : dump_run(target, opt->json, stdout);
+    rc = dump_run_with(target, opt->json, opt->native, opt->native_all, opt->blocking, stdout);
     if (rc == -ESRCH || (rc && proc_is_dead(opt->pid) == 1))
         fprintf(stderr, "pytop: process %d exited while being read\n", (int)opt->pid);
     else if (rc)
@@ -367,6 +366,7 @@ static int run_record(const struct pytop_options *opt)
         .snapshot_mode = opt->weight,
         .native = opt->native,
         .native_all = opt->native_all,
+        .blocking = opt->blocking,
         .subprocesses = opt->subprocesses,
         .layout_source = opt->layout_source,
         .gil = opt->gil,
@@ -576,6 +576,7 @@ static void session_options_from(const struct pytop_options *opt, struct session
     so->snapshot_format = opt->snapshot_format;
     so->native = opt->native;
     so->native_all = opt->native_all;
+    so->blocking = opt->blocking;
     so->subprocesses = opt->subprocesses;
     so->gil = opt->gil;
     so->layout_source = opt->layout_source;

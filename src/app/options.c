@@ -19,12 +19,13 @@ static void usage(FILE *out)
         "usage: pytop [top] [options] -p PID          the live view of a running program\n"
         "       pytop [top] [options] -- COMMAND [ARGS...]\n"
         "       pytop record -o FILE [options] (-p PID | -- COMMAND [ARGS...])\n"
-        "       pytop dump [--json] [--native] -p PID\n"
+        "       pytop dump [--json] [--native] [--blocking] -p PID\n"
         "       pytop export RECORDING [-f FORMAT] [--mode MODE] [-o OUT]\n"
         "       pytop replay RECORDING [--speed X]\n"
         "       pytop SUBCOMMAND --help                 each subcommand's options\n"
         "\n"
-        "Show what a running Python program is doing, without changing or stopping it.\n"
+        "Show what a running Python program is doing, without changing or stopping it\n"
+        "(unless --native or --blocking asks to hold each thread for a moment).\n"
         "The subcommands are py-spy's; the long options --dump, --record FILE,\n"
         "--export RECORDING and --replay RECORDING do the same without one. As in\n"
         "py-spy, -r is the rate and -d the duration (not --record and --dump).\n"
@@ -56,6 +57,10 @@ static void usage(FILE *out)
         "                           of extension modules between the Python frames; each\n"
         "                           thread is stopped for a moment while it is unwound\n"
         "      --native-all         with --native: keep the interpreter's own C frames too\n"
+        "      --blocking           stop each thread for the moment its stack is read, so\n"
+        "                           each stack is an exact snapshot (default: read while\n"
+        "                           it runs, never stopping it); the pause is measured\n"
+        "                           and shown\n"
         "  -s, --subprocesses       follow the target's child processes (multiprocessing\n"
         "                           workers, subprocess calls) and sample them as well\n"
         "  -i, --idle               count threads that wait (sleep, I/O, locks) too: the\n"
@@ -121,6 +126,8 @@ static void usage_top(FILE *out)
         "  -m, --mode cpu|wall      the weight shown first ('c' switches)\n"
         "      --refresh TIME       redraw this often (default 1s)\n"
         "      --snapshot-dir DIR, --snapshot-format FORMAT   for the 's' key\n"
+        "      --blocking           hold each thread while its stack is read (exact\n"
+        "                           snapshots; the pause is measured and shown)\n"
         "      --nonblocking        read the target while it runs (the default)\n");
 }
 
@@ -159,20 +166,23 @@ static void usage_record(FILE *out)
         "  -g, --gil                only samples of threads holding the GIL\n"
         "      --snapshot-every TIME, --snapshot-dir DIR, --snapshot-format FORMAT\n"
         "                           also write the last TIME as a profile, every TIME\n"
+        "      --blocking           hold each thread while its stack is read (exact\n"
+        "                           snapshots; the pause is measured and shown)\n"
         "      --nonblocking        read the target while it runs (the default)\n");
 }
 
 static void usage_dump(FILE *out)
 {
     fprintf(out,
-        "usage: pytop dump [--json] [--native] -p PID\n"
+        "usage: pytop dump [--json] [--native] [--blocking] -p PID\n"
         "\n"
         "Print every thread's stack once and exit (also 'pytop --dump -p PID').\n"
         "\n"
         "  -p, --pid PID            the process to read\n"
         "  -j, --json               one JSON document\n"
         "  -n, --native             C frames of extension modules too\n"
-        "      --native-all         with --native: and the interpreter's own C frames\n");
+        "      --native-all         with --native: and the interpreter's own C frames\n"
+        "      --blocking           hold each thread while its stack is read\n");
 }
 
 static void usage_export(FILE *out)
@@ -381,13 +391,14 @@ static int set_mode(struct pytop_options *o, enum pytop_mode m)
 
 enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
-    OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE_ALL,
+    OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE_ALL, OPT_BLOCKING,
     OPT_DUMP, OPT_RECORD, OPT_NONBLOCKING, OPT_KEEP_RECORDING,
 };
 
 /* Options given, for checking what goes with what. */
 struct given {
     int format, rate, duration, snapshot_every, refresh, speed, native, native_all, pid;
+    int blocking, nonblocking;
     int format_recording;            /* record's --format pytop */
     int subcommand;                  /* the first word was a subcommand */
     int rate_short, duration_short;  /* spelt -r, -d */
@@ -404,6 +415,11 @@ static int check_combination(struct pytop_options *o, const struct given *g)
     }
     if (o->json && o->mode != MODE_DUMP) {
         fprintf(stderr, "pytop: --json goes with --dump\n");
+        return -1;
+    }
+    if (g->blocking && g->nonblocking) {
+        fprintf(stderr, "pytop: --blocking holds each thread while it is read and --nonblocking "
+                        "never does: give one of them\n");
         return -1;
     }
     if (g->native_all && !g->native) {
@@ -505,10 +521,11 @@ static int check_combination(struct pytop_options *o, const struct given *g)
         fprintf(stderr, "pytop: --speed goes with --replay\n");
         return -1;
     }
-    if ((o->native || o->subprocesses) && (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
+    if ((o->native || o->subprocesses || o->blocking) &&
+        (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
         fprintf(stderr, "pytop: %s is for sampling a process; a recording keeps what was "
                         "sampled\n", o->native ? (o->native_all ? "--native-all" : "--native")
-                                                : "--subprocesses");
+                                      : o->blocking ? "--blocking" : "--subprocesses");
         return -1;
     }
     if (o->subprocesses && o->mode == MODE_DUMP) {
@@ -630,6 +647,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "gil", no_argument, NULL, 'g' },
         { "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
         { "keep-recording", no_argument, NULL, OPT_KEEP_RECORDING },
+        { "blocking", no_argument, NULL, OPT_BLOCKING },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -810,7 +828,8 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         case 's': o->subprocesses = 1; break;
         case 'i': o->idle = 1; break;
         case 'g': o->gil = 1; break;
-        case OPT_NONBLOCKING: break;   /* the only way pytop reads */
+        case OPT_BLOCKING: g.blocking = 1; o->blocking = 1; break;
+        case OPT_NONBLOCKING: g.nonblocking = 1; break;   /* the default */
         case OPT_KEEP_RECORDING: o->keep_recording = 1; break;
         case 'h':
             if (g.subcommand)

@@ -29,6 +29,7 @@ struct pytop_options {
     uint64_t duration_ns;            /* --duration */
     int native;                      /* --native: merge C frames with Python frames */
     int native_all;                  /* --native-all: and keep the interpreter's own frames */
+    int blocking;                    /* --blocking: hold each thread while it is read */
     int subprocesses;                /* --subprocesses: follow the target's descendants */
     int idle;                        /* --idle: waiting threads count too (wall time) */
     int gil;                         /* --gil: only samples of threads holding the GIL */

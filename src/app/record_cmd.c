@@ -117,6 +117,35 @@ static uint64_t realtime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* A pause as "41.3 us" or "1.20 ms". */
+static const char *fmt_pause(char *buf, size_t cap, uint64_t ns)
+{
+    if (ns < 1000000)
+        snprintf(buf, cap, "%.1f us", (double)ns / 1e3);
+    else
+        snprintf(buf, cap, "%.2f ms", (double)ns / 1e6);
+    return buf;
+}
+
+/* --blocking: how long the target was kept from running. */
+static void print_pauses(FILE *status, const struct sampler_stats *ss)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    const struct hist *ps = &ss->pause_sample, *pt = &ss->pause_thread;
+    if (ps->count)
+        fprintf(status, "pytop: --blocking: threads held %s per sample (median; p90 %s, max %s), "
+                "each thread %s (median; p90 %s)\n",
+                fmt_pause(a, sizeof a, hist_quantile(ps, 0.5)),
+                fmt_pause(b, sizeof b, hist_quantile(ps, 0.9)), fmt_pause(c, sizeof c, ps->max),
+                fmt_pause(d, sizeof d, hist_quantile(pt, 0.5)),
+                fmt_pause(e, sizeof e, hist_quantile(pt, 0.9)));
+    if (ss->unheld)
+        fprintf(status, "pytop: --blocking: %llu of %llu thread stacks were read without holding "
+                "the thread (%llu not allowed; the others exited or did not stop in time)\n",
+                (unsigned long long)ss->unheld, (unsigned long long)(ss->unheld + ss->held),
+                (unsigned long long)ss->unheld_denied);
+}
+
 int record_run(struct py_target *target, struct launch *launched,
                const struct record_options *o, FILE *status, int *ended_launched)
 {
@@ -162,6 +191,7 @@ int record_run(struct py_target *target, struct launch *launched,
         .duration_ns = o->duration_ns,
         .native = o->native,
         .native_all = o->native_all,
+        .blocking = o->blocking,
         .subprocesses = o->subprocesses,
         .layout_source = o->layout_source,
     };
@@ -274,6 +304,8 @@ int record_run(struct py_target *target, struct launch *launched,
                     (unsigned long long)other);
         fputc('\n', status);
     }
+    if (o->blocking)
+        print_pauses(status, &ss);
     if (st.snapshots || st.snapshot_failures)
         fprintf(status, "pytop: %u snapshots written to %s%s\n", st.snapshots, o->snapshot_dir,
                 st.snapshot_failures ? " (some failed, see above)" : "");

@@ -20,6 +20,7 @@ struct record_options {
     enum export_format snapshot_format;
     enum export_mode snapshot_mode;
     int native, native_all;          /* --native, --native-all */
+    int blocking;                    /* --blocking */
     int subprocesses;                /* --subprocesses */
     enum py_layout_source layout_source;   /* for descendants */
     int gil;                         /* --gil: keep only the threads holding the GIL */

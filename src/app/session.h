@@ -43,6 +43,10 @@ struct session_info {
     int error;                  /* sampling stopped on this error (negative), else 0 */
     int done;                   /* live: sampling ended by its duration */
     int truncated;              /* replay: the recording was cut short */
+    /* live --blocking: how long threads were held per sample, over the
+     * run (pause_samples: samples with a thread held). */
+    int blocking;
+    uint64_t pause_samples, pause_median_ns, pause_p90_ns;
 };
 
 struct session;

@@ -28,6 +28,7 @@ struct session_options {
     const char *snapshot_dir;           /* borrowed */
     enum export_format snapshot_format;
     int native, native_all;             /* live: --native, --native-all */
+    int blocking;                       /* live: --blocking */
     int subprocesses;                   /* live: --subprocesses */
     enum py_layout_source layout_source;   /* live: for descendants */
     int gil;                            /* --gil: only threads holding the GIL */

@@ -2,6 +2,7 @@
 
 #include "app/session_live.h"
 
+#include "model/phases.h"
 #include "proc/process.h"
 #include "proc/tasks.h"
 #include "sampler/sampler.h"
@@ -25,6 +26,10 @@ struct live_session {
     struct session base;
     struct py_target *target;       /* borrowed */
     struct launch *launched;        /* borrowed; NULL when attached */
+    int blocking;                   /* --blocking */
+    /* Launched: start-up and shutdown named (the sampler thread's). */
+    struct phase_labels phases;
+    int have_phases;
     struct stack_table *owned_dict;
     struct sampler *sampler;
     pthread_t thread;
@@ -71,6 +76,12 @@ static int live_sink(void *ctx, const struct stack_table *dict, const struct sam
 {
     (void)dict;
     struct live_session *ls = ctx;
+    struct sample labelled;
+    if (ls->have_phases) {
+        /* The dictionary is ours, and its lock is held. */
+        phase_labels_apply(&ls->phases, ls->owned_dict, s, &labelled);
+        s = &labelled;
+    }
     /* A sample the model cannot take (out of memory) is lost to the view
      * only; sampling goes on. */
     (void)session_model_add(&ls->base, ls->base.model, s);
@@ -111,6 +122,10 @@ static void live_info(struct session *s, struct session_info *out)
     out->late = st.late;
     out->errors = st.errors + st.partial;
     out->achieved_hz = st.achieved_hz;
+    out->blocking = ls->blocking;
+    out->pause_samples = st.pause_sample.count;
+    out->pause_median_ns = hist_quantile(&st.pause_sample, 0.5);
+    out->pause_p90_ns = hist_quantile(&st.pause_sample, 0.9);
     pthread_mutex_lock(&s->lock);
     out->have_cpu = ls->have_cpu;
     out->cpu_percent = ls->cpu_percent;
@@ -147,6 +162,7 @@ static void live_release(struct session *s)
         pthread_join(ls->thread, NULL);
     }
     sampler_free(ls->sampler);
+    phase_labels_release(&ls->phases);
     model_free(s->model);
     stack_table_free(ls->owned_dict);
 }
@@ -174,11 +190,22 @@ int session_live_new(struct py_target *target, struct launch *launched,
     session_base_init(s, &live_ops, o);
     ls->target = target;
     ls->launched = launched;
+    ls->blocking = o->blocking;
     ls->exit_status = -1;
     s->pid = (uint32_t)target->pid;
     snprintf(s->python, sizeof s->python, "%s", target->version.text);
     if (proc_cmdline(target->pid, s->command, sizeof s->command) != 0)
         s->command[0] = '\0';
+    if (launched) {
+        /* Started by pytop, it is seen from its start-up on. */
+        char path[64], args[4096];
+        size_t len = 0;
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)target->pid);
+        if (proc_read_file(path, args, sizeof args, &len) != 0)
+            len = 0;
+        phase_labels_init(&ls->phases, (uint32_t)target->pid, args, len);
+        ls->have_phases = 1;
+    }
     s->start_unix_ns = realtime_ns();
     s->rate_hz = (uint32_t)(o->rate_hz + 0.5);
 
@@ -194,6 +221,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
             .dict_lock = &s->lock,
             .native = o->native,
             .native_all = o->native_all,
+            .blocking = o->blocking,
             .subprocesses = o->subprocesses,
             .layout_source = o->layout_source,
         };

@@ -1542,6 +1542,20 @@ int model_functions(const struct model *m, enum model_range r, enum model_weight
     int err = fr.by_frame ? walk_init(&wk, m, r, w, f) : -ENOMEM;
     for (size_t i = 0; !err && i < wk.nleaves; i++) {
         const struct leaf *lf = &wk.leaves[i];
+        if (lf->node == 0) {
+            /* No Python frame: a row of its own, not left out. */
+            uint32_t row = fn_row_new(&fr, MODEL_FRAME_NONE);
+            if (row == IDX_NONE) {
+                err = -ENOMEM;
+                break;
+            }
+            struct model_function_row *fn = &fr.v[row];
+            fn->own_ns = fn->total_ns = lf->weight;
+            fn->own_samples = fn->total_samples = lf->samples;
+            fn->own_grow = fn->total_grow = lf->grow;
+            fn->own_release = fn->total_release = lf->release;
+            continue;
+        }
         size_t depth = path_walk(m->dict, lf->node, wk.nodes, wk.frames);
         uint32_t stamp = (uint32_t)i + 1;
         for (size_t k = 0; k < depth; k++) {

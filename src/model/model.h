@@ -126,9 +126,15 @@ uint64_t model_ring_dropped(const struct model *m);
 void model_totals(const struct model *m, enum model_range r, enum model_weight w,
                   struct model_totals *out);
 
+/* The frame of model_functions' row for samples with no Python frame
+ * (an empty stack: the interpreter starting or ending, a thread in C
+ * code only): counted, so it is shown too. */
+#define MODEL_FRAME_NONE UINT32_MAX
+
 /* Query results are malloc'd arrays the caller frees; unsorted. A
  * recursive function counts once per sample in total_*. by_line splits
- * functions by line. */
+ * functions by line. Samples with an empty stack make one row whose
+ * frame is MODEL_FRAME_NONE. */
 int model_functions(const struct model *m, enum model_range r, enum model_weight w,
                     const struct model_filter *f, int by_line,
                     struct model_function_row **rows, size_t *n);

@@ -5,8 +5,10 @@
 #include "core/error.h"
 #include "native/symbolize.h"
 #include "native/unwind.h"
+#include "proc/tasks.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,13 +163,62 @@ static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
     return 0;
 }
 
+/* Before holding a thread again: let it run on (on a busy machine it may
+ * not have run since it was let go, and would be caught at the same
+ * point). Returns 1 when holding it again may read something else: it
+ * is not runnable (it went on to wait: a moment it can be read at), or
+ * its CPU time moved within LET_RUN_MAX_NS; 0 when it did not run. */
+#define LET_RUN_MAX_NS 2000000ull
+
+static int let_run(pid_t tid)
+{
+    char state;
+    if (proc_task_state(tid, tid, &state) != 0)
+        return 0;
+    if (state != 'R')
+        return 1;
+    struct proc_task_cpu c;
+    uint64_t before, now;
+    int ran = 0;
+    if (proc_task_cpu_open(tid, tid, &c) != 0)
+        return 0;
+    if (proc_task_cpu_read(&c, &before) == 0) {
+        struct timespec pause = { 0, 50000 };
+        for (uint64_t waited = 0; waited < LET_RUN_MAX_NS && !ran; waited += 50000) {
+            nanosleep(&pause, NULL);
+            ran = proc_task_cpu_read(&c, &now) == 0 && now != before;
+        }
+    }
+    proc_task_cpu_close(&c);
+    return ran;
+}
+
+int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index)
+{
+    const struct py_thread *t = &s->threads[index];
+    /* A pointer read mid-switch (3.11's new cframe before its
+     * current_frame is set) fails the walk; a safety bound is no moment's. */
+    if (t->error)
+        return t->error != -PT_ERR_TRUNCATED;
+    int v311 = w->layout.frame_is_entry >= 0 || w->layout.frame_owner >= 0;
+    if (!v311 || t->nframes == 0)
+        return 0;
+    return !s->frames[t->first_frame + t->nframes - 1].entry;
+}
+
 int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
                             size_t index, struct merged_stack *out)
 {
     const struct py_thread *t = &s->threads[index];
     const struct py_frame *frames = t->nframes ? &s->frames[t->first_frame] : NULL;
     struct rewalk r = { w, s, index, 0 };
-    int rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
+    int rc = 0;
+    for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
+        r.ok = 0;
+        rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
+        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index) || !let_run(t->tid))
+            break;
+    }
     if (rc == -ENOMEM || r.ok)
         return rc;
     const struct py_frame *py;
@@ -178,6 +229,64 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
         out->error = rc;
     }
     return rc;
+}
+
+static int read_held(void *arg)
+{
+    struct rewalk *r = arg;
+    return py_walk_thread_again(r->walker, r->sample, r->index);
+}
+
+int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                     size_t index, uint64_t *pause_ns)
+{
+    struct rewalk r = { w, s, index, 0 };
+    *pause_ns = 0;
+    int rc = 0;
+    for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
+        uint64_t pause;
+        rc = thread_hold_run(h, s->threads[index].tid, read_held, &r, &pause);
+        *pause_ns += pause;
+        if (rc != 0 || !py_thread_cut(w, s, index) || !let_run(s->threads[index].tid))
+            break;
+    }
+    if (rc != 0)
+        (void)read_held(&r);   /* a thread it fails for keeps its error */
+    return rc;
+}
+
+static int read_each(void *arg, size_t i)
+{
+    struct rewalk *r = arg;
+    return py_walk_thread_again(r->walker, r->sample, i);
+}
+
+int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                         int *results, uint64_t *pauses, uint64_t *span_ns)
+{
+    pid_t *tids = malloc((s->nthreads ? s->nthreads : 1) * sizeof *tids);
+    if (!tids)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->nthreads; i++)
+        tids[i] = s->threads[i].tid;
+    struct rewalk r = { w, s, 0, 0 };
+    int rc = thread_hold_all(h, tids, s->nthreads, read_each, &r, results, pauses, span_ns);
+    free(tids);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->nthreads; i++) {
+        if (results[i] == 0 && py_thread_cut(w, s, i)) {
+            /* Caught mid frame switch: once more on its own, after it ran. */
+            uint64_t pause;
+            if (!let_run(s->threads[i].tid))
+                continue;
+            results[i] = native_hold_read(h, w, s, i, &pause);
+            pauses[i] += pause;
+        } else if (results[i] != 0) {
+            (void)read_each(&r, i);   /* a thread it fails for keeps its error */
+        }
+    }
+    return 0;
 }
 
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out)
@@ -191,4 +300,11 @@ void native_stacks_stats(const struct native_stacks *ns, struct native_stats *ou
     out->held_ns = u.held_ns;
     out->stop_wait_ns = u.stop_wait_ns;
     native_symbols_counts(ns->syms, &listings, &out->files);
+}
+
+uint64_t native_stacks_paused_ns(const struct native_stacks *ns)
+{
+    struct native_unwind_stats u;
+    native_unwinder_stats(ns->unwinder, &u);
+    return u.stop_wait_ns + u.held_ns;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "native/hold.h"
 #include "native/merge.h"
 #include "python/walk.h"
 
@@ -70,5 +71,38 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
                             size_t index, struct merged_stack *out);
 
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out);
+
+/* Holds a thread may take to read as whole: CPython switches frames with
+ * plain stores the compiler may order either way, so a thread stopped
+ * between two of them shows a frame cut from its caller (from 3.11: an
+ * outermost frame the eval loop was not entered for) or a pointer not
+ * yet set. Such a read is made again in a new hold, once the thread ran. */
+#define NATIVE_HOLD_TRIES 3
+
+/* 1 when thread index of s (read by w) looks caught mid-switch: its walk
+ * failed (other than at a safety bound), or (3.11+) it ends in a frame
+ * the eval loop was not entered for; 0 otherwise. */
+int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index);
+
+/* --blocking without --native: hold thread index of s (from w's latest
+ * py_walk, which may have listed threads only) and read its Python frames
+ * while it is held, again in a new hold while the read is cut (up to
+ * NATIVE_HOLD_TRIES holds). A thread that cannot be held is read as it
+ * runs, and the hold's error returned (-ESRCH, -EPERM, -ETIMEDOUT; or the
+ * read's own); 0 when it was held. *pause_ns gets the time it was held
+ * in all (0 when never). */
+int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                     size_t index, uint64_t *pause_ns);
+
+/* The same for every thread of s, held together (thread_hold_all): their
+ * stops overlap, so a sample takes about the slowest stop, not their sum.
+ * results[i] and pauses[i] per thread as native_hold_read's, *span_ns
+ * from the first interrupt to the last detach. Returns 0 or -ENOMEM. */
+int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
+                         int *results, uint64_t *pauses, uint64_t *span_ns);
+
+/* Total time threads were kept from running so far, interrupt to detach
+ * (stop_wait_ns + held_ns): its change over a call is that call's pause. */
+uint64_t native_stacks_paused_ns(const struct native_stacks *ns);
 
 #endif

@@ -3,24 +3,19 @@
 #include "native/unwind.h"
 
 #include "core/error.h"
-#include "proc/tasks.h"
+#include "native/hold.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #if defined(__x86_64__) && defined(HAVE_LIBUNWIND)
 
 #include <elf.h>
 #include <libunwind.h>
-#include <pthread.h>
-#include <sys/syscall.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
-#include <sys/wait.h>
 
 /* libunwind's own search of a .eh_frame_hdr binary-search table, exported
  * by libunwind but not declared in its public headers, so declared here.
@@ -32,14 +27,9 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define PAGE 4096u
 #define STACK_PAGES 32           /* per unwind */
 #define CODE_PAGES 64            /* code and unwind tables, across unwinds */
-#define STOP_WAIT_NS 500000000ull   /* how long a thread may take to stop */
-#define PENDING_MAX 64
 /* The live part of a stack copied while the thread is stopped: from its
  * stack pointer up to the end of the mapping, at most this much. */
 #define STACK_COPY_MAX (512u << 10)
-/* Ends a wait for a stop that takes too long: a timer sends it to the
- * waiting thread only, and its empty handler makes waitpid return EINTR. */
-#define WAKE_SIGNAL (SIGRTMIN + 5)
 
 struct page_slot {
     uint64_t page;               /* page address; 0: empty */
@@ -59,23 +49,9 @@ struct native_unwinder {
     unsigned gen;
     struct page_slot stack[STACK_PAGES];
     struct page_slot code[CODE_PAGES];
-    /* Threads that did not stop in time: seized with an interrupt pending,
-     * detached as soon as they report the stop. */
-    pid_t pending[PENDING_MAX];
-    size_t npending;
-    /* The timer bounding waitpid, for the thread that created it. */
-    timer_t timer;
-    pid_t timer_tid;
-    int have_timer;
+    struct thread_hold *hold;
     struct native_unwind_stats stats;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- memory ---------------------------------------------------------- */
 
@@ -294,132 +270,6 @@ static unw_accessors_t accessors = {
     .get_proc_name = get_proc_name,
 };
 
-/* ---- holding a thread ---------------------------------------------------- */
-
-static void wake_handler(int sig)
-{
-    (void)sig;
-}
-
-static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
-
-static void wake_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = wake_handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;   /* no SA_RESTART: waitpid must return */
-    sigaction(WAKE_SIGNAL, &sa, NULL);
-}
-
-/* A one-shot timer signalling the calling thread after ns (0 disarms).
- * Created on the thread that waits, which must not block the signal. */
-static int timer_arm(struct native_unwinder *u, uint64_t ns)
-{
-    pid_t self = (pid_t)syscall(SYS_gettid);
-    if (!u->have_timer || u->timer_tid != self) {
-        if (ns == 0)
-            return 0;
-        pthread_once(&wake_once, wake_install);
-        if (u->have_timer)
-            timer_delete(u->timer);
-        u->have_timer = 0;
-        struct sigevent ev;
-        memset(&ev, 0, sizeof ev);
-        ev.sigev_notify = SIGEV_THREAD_ID;
-        ev.sigev_signo = WAKE_SIGNAL;
-        ev._sigev_un._tid = self;
-        if (timer_create(CLOCK_MONOTONIC, &ev, &u->timer) != 0)
-            return -errno;
-        u->have_timer = 1;
-        u->timer_tid = self;
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, WAKE_SIGNAL);
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    }
-    struct itimerspec it;
-    memset(&it, 0, sizeof it);
-    it.it_value.tv_sec = (time_t)(ns / 1000000000ull);
-    it.it_value.tv_nsec = (long)(ns % 1000000000ull);
-    return timer_settime(u->timer, 0, &it, NULL) == 0 ? 0 : -errno;
-}
-
-/* 1 with *status when tid reported a stop, -ESRCH when it is gone, 0
- * when it has not stopped (yet). */
-static int stop_reported(pid_t tid, pid_t r, int *status)
-{
-    if (r == tid)
-        return WIFEXITED(*status) || WIFSIGNALED(*status) ? -ESRCH : 1;
-    if (r < 0 && errno != EINTR)
-        return -ESRCH;   /* ECHILD: no longer ours to wait for */
-    /* Stopped, but the report went to another waitpid of ours (launch
-     * mode waits for its child): ptrace requests only work on a stopped
-     * tracee. */
-    unsigned long msg;
-    if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &msg) == 0) {
-        *status = (PTRACE_EVENT_STOP << 16) | (SIGTRAP << 8) | 0x7f;
-        return 1;
-    }
-    return 0;
-}
-
-/* Wait for tid to report a stop, for at most limit_ns (0: only look).
- * Returns 1 with *status, 0 on timeout, -ESRCH when it is gone. waitpid
- * blocks (polling would cost more CPU than the unwind); a timer signal
- * ends it at the bound. */
-static int wait_stop(struct native_unwinder *u, pid_t tid, uint64_t limit_ns, int *status)
-{
-    int r = stop_reported(tid, waitpid(tid, status, __WALL | WNOHANG), status);
-    if (r != 0 || limit_ns == 0)
-        return r;
-    uint64_t deadline = now_ns() + limit_ns;
-    if (timer_arm(u, limit_ns) != 0)
-        return 0;
-    for (;;) {
-        pid_t w = waitpid(tid, status, __WALL);
-        int e = errno;
-        if (w == tid || (w < 0 && e != EINTR)) {
-            r = stop_reported(tid, w, status);
-            break;
-        }
-        /* A signal: ours at the deadline, or another one. */
-        if (now_ns() >= deadline) {
-            r = stop_reported(tid, 0, status);
-            break;
-        }
-    }
-    timer_arm(u, 0);
-    return r;
-}
-
-/* Let go of a stopped tracee, passing on a signal it stopped for. */
-static void release(pid_t tid, int status)
-{
-    int sig = 0;
-    /* A signal-delivery stop (not our interrupt, not a group stop): the
-     * signal must still reach the thread. */
-    if (WIFSTOPPED(status) && (status >> 16) == 0)
-        sig = WSTOPSIG(status);
-    ptrace(PTRACE_DETACH, tid, NULL, (void *)(uintptr_t)sig);
-}
-
-/* Detach threads that stopped late. */
-static void reap_pending(struct native_unwinder *u, uint64_t limit_ns)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < u->npending; i++) {
-        int status;
-        int r = wait_stop(u, u->pending[i], limit_ns, &status);
-        if (r == 1)
-            release(u->pending[i], status);
-        else if (r == 0)
-            u->pending[w++] = u->pending[i];
-    }
-    u->npending = w;
-}
-
 int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_unwinder **out)
 {
     struct native_unwinder *u = calloc(1, sizeof *u);
@@ -429,7 +279,9 @@ int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_un
     u->syms = syms;
     u->stack_copy = malloc(STACK_COPY_MAX);
     u->as = u->stack_copy ? unw_create_addr_space(&accessors, 0) : NULL;
-    if (!u->as) {
+    if (!u->as || thread_hold_new(&u->hold) != 0) {
+        if (u->as)
+            unw_destroy_addr_space(u->as);
         free(u->stack_copy);
         free(u);
         return -ENOMEM;
@@ -446,33 +298,10 @@ void native_unwinder_free(struct native_unwinder *u)
 {
     if (!u)
         return;
-    reap_pending(u, STOP_WAIT_NS);
-    if (u->have_timer)
-        timer_delete(u->timer);
+    thread_hold_free(u->hold);
     unw_destroy_addr_space(u->as);
     free(u->stack_copy);
     free(u);
-}
-
-static int seize(struct native_unwinder *u, pid_t tid)
-{
-    if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
-        int e = errno;
-        /* The kernel refuses (EPERM) to attach to a thread that is
-         * exiting: that one is gone, not denied. */
-        if (e == ESRCH || (e == EPERM && proc_is_dead(tid) == 1)) {
-            u->stats.gone++;
-            return -ESRCH;
-        }
-        u->stats.denied++;
-        return e == EPERM || e == EACCES ? -EPERM : -e;
-    }
-    if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0) {
-        /* Only fails when the thread is gone; nothing to undo then. */
-        u->stats.gone++;
-        return -ESRCH;
-    }
-    return 0;
 }
 
 /* While the thread is stopped: its registers and the live part of its
@@ -521,41 +350,31 @@ static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap,
     return 0;
 }
 
+/* Called while the thread is stopped. */
+struct held_call {
+    struct native_unwinder *u;
+    pid_t tid;
+    native_held_fn held;
+    void *ctx;
+};
+
+static int while_held(void *arg)
+{
+    struct held_call *c = arg;
+    int rc = capture(c->u, c->tid);
+    if (rc == 0 && c->held)
+        c->held(c->ctx);
+    return rc;
+}
+
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
                          size_t *n, native_held_fn held, void *ctx)
 {
-    if (u->npending)
-        reap_pending(u, 0);
-    uint64_t t0 = now_ns();
-    int rc = seize(u, tid);
-    if (rc)
-        return rc;
-    int status = 0;
-    int r = wait_stop(u, tid, STOP_WAIT_NS, &status);
-    if (r == 0) {
-        /* Still running (or in uninterruptible sleep): the interrupt stays
-         * pending, and the stop it brings is detached when it comes. */
-        u->stats.timeouts++;
-        if (u->npending < PENDING_MAX)
-            u->pending[u->npending++] = tid;
-        return -ETIMEDOUT;
-    }
-    if (r < 0) {
-        u->stats.gone++;
-        return -ESRCH;
-    }
-    uint64_t t1 = now_ns();
-    rc = capture(u, tid);
-    if (rc == 0 && held)
-        held(ctx);
-    release(tid, status);
-    u->stats.stop_wait_ns += t1 - t0;
-    u->stats.held_ns += now_ns() - t1;
+    struct held_call c = { u, tid, held, ctx };
+    int rc = thread_hold_run(u->hold, tid, while_held, &c, NULL);
     if (rc == 0)
         rc = unwind_captured(u, ips, cap, n);
-    if (rc == -ESRCH)
-        u->stats.gone++;
-    else
+    if (rc == 0)
         u->stats.unwinds++;
     return rc;
 }
@@ -590,6 +409,13 @@ void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind
 {
 #if defined(__x86_64__) && defined(HAVE_LIBUNWIND)
     *out = u->stats;
+    struct thread_hold_stats h;
+    thread_hold_stats(u->hold, &h);
+    out->gone = h.gone;
+    out->denied = h.denied;
+    out->timeouts = h.timeouts;
+    out->stop_wait_ns = h.stop_wait_ns;
+    out->held_ns = h.held_ns;
 #else
     (void)u;
     memset(out, 0, sizeof *out);

@@ -1,10 +1,9 @@
 /* Unwinding one thread's C stack in another process with libunwind.
  *
- * A thread is held only while its registers and stack are read: it is
- * seized (PTRACE_SEIZE, never PTRACE_ATTACH), interrupted
- * (PTRACE_INTERRUPT), waited for with a time bound, unwound and detached
- * at once, on every path. A seized thread is never sent SIGSTOP, so if
- * pytop dies at any moment the kernel detaches it and it runs on.
+ * A thread is held (native/hold.h: seized, interrupted, never sent
+ * SIGSTOP, detached on every path) only while its registers and the live
+ * part of its stack are copied; the unwind works on the copy after the
+ * thread is let go.
  *
  * Memory is read with process_vm_readv through a small page cache (stack
  * pages for one unwind, code and unwind-table pages across unwinds), and

@@ -3,6 +3,7 @@
 #include "sampler/sampler.h"
 
 #include "core/error.h"
+#include "native/hold.h"
 #include "native/native.h"
 #include "proc/children.h"
 #include "proc/memstat.h"
@@ -72,6 +73,7 @@ struct proc_track {
     unsigned failures;           /* walks failed in a row */
 
     struct native_stacks *native;   /* --native: C stacks of this process, or NULL */
+    struct thread_hold *hold;       /* --blocking without --native, or NULL */
 };
 
 /* A descendant seen but not sampled: not Python (yet), or still starting. */
@@ -116,6 +118,8 @@ struct sampler {
     struct sample_thread *out;
     size_t cap_out;
     size_t *track_of;            /* per thread of ps: its track's index + 1, 0: none */
+    uint64_t *pauses;            /* per thread of ps: how long it was held, 0: not held */
+    int *hold_results;           /* per thread of ps: how its hold went */
     struct merged_stack *merged;  /* --native: per thread of ps */
     size_t cap_merged;
 
@@ -162,6 +166,7 @@ static void proc_track_free(struct proc_track *p)
     if (p->have_heap)
         py_heap_release(&p->heap);
     native_stacks_free(p->native);
+    thread_hold_free(p->hold);
     if (p->owned)
         py_target_free(p->target);
     free(p);
@@ -209,6 +214,11 @@ static int proc_track_add(struct sampler *s, struct py_target *target, int owned
             proc_track_free(p);
             return rc;
         }
+    }
+    /* --native holds each thread already. */
+    if (s->cfg.blocking && !p->native && thread_hold_new(&p->hold) != 0) {
+        proc_track_free(p);
+        return -ENOMEM;
     }
     s->procs[s->nprocs++] = p;
     s->procs_seen++;
@@ -268,6 +278,8 @@ void sampler_free(struct sampler *s)
     free(s->cands);
     free(s->out);
     free(s->track_of);
+    free(s->pauses);
+    free(s->hold_results);
     for (size_t i = 0; i < s->cap_merged; i++)
         merged_stack_release(&s->merged[i]);
     free(s->merged);
@@ -750,6 +762,8 @@ static size_t carry_cpu(struct thread_track *tr, struct sample_thread *o,
 
 /* ---- one round ------------------------------------------------------------------------------ */
 
+static void count_pauses(struct sampler *s, uint64_t total);
+
 /* --native: each thread's C stack, with its Python frames read again
  * while it is held (outside the dictionary lock). A thread that cannot be
  * unwound keeps the Python frames of the walk. */
@@ -765,7 +779,8 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         s->cap_merged = s->ps.nthreads;
     }
     native_stacks_begin_sample(p->native);
-    uint64_t missing = 0, denied = 0, mismatch = 0;
+    uint64_t missing = 0, denied = 0, mismatch = 0, total = 0;
+    uint64_t paused = native_stacks_paused_ns(p->native);
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
         if (rc == -ENOMEM)
@@ -773,12 +788,62 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         missing += rc != 0;
         denied += rc == -EPERM;
         mismatch += rc == -PT_ERR_NATIVE_MISMATCH;
+        uint64_t now = native_stacks_paused_ns(p->native);
+        s->pauses[i] = rc == 0 ? now - paused : 0;
+        total += s->pauses[i];
+        paused = now;
     }
     pthread_mutex_lock(&s->stats_lock);
     s->stats.native_threads += s->ps.nthreads;
     s->stats.native_missing += missing;
     s->stats.native_denied += denied;
     s->stats.native_mismatch += mismatch;
+    /* Held or not, as --blocking counts: the C frames are what is missing. */
+    s->stats.unheld += missing;
+    s->stats.unheld_denied += denied;
+    count_pauses(s, total);
+    pthread_mutex_unlock(&s->stats_lock);
+    return 0;
+}
+
+/* Pauses of the threads held in this sample (s->pauses, 0: not held) and
+ * the sample's (threads held one after the other: their sum; together:
+ * first interrupt to last detach). With stats_lock held. */
+static void count_pauses(struct sampler *s, uint64_t total)
+{
+    uint64_t held = 0;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        if (s->pauses[i]) {
+            hist_add(&s->stats.pause_thread, s->pauses[i]);
+            held++;
+        }
+    }
+    s->stats.held += held;
+    if (held)
+        hist_add(&s->stats.pause_sample, total);
+}
+
+/* --blocking without --native: each thread's frames read while it is
+ * held, so they are of one moment. A thread that cannot be held (gone,
+ * not allowed, too slow to stop), or whose frames could not be read then,
+ * is read as it runs and counted. */
+static int hold_threads(struct sampler *s, struct proc_track *p)
+{
+    uint64_t unheld = 0, denied = 0, span;
+    if (native_hold_read_all(p->hold, &p->target->walker, &s->ps, s->hold_results, s->pauses,
+                             &span) != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        int rc = s->hold_results[i];
+        if (rc)
+            s->pauses[i] = 0;
+        unheld += rc != 0;
+        denied += rc == -EPERM;
+    }
+    pthread_mutex_lock(&s->stats_lock);
+    s->stats.unheld += unheld;
+    s->stats.unheld_denied += denied;
+    count_pauses(s, span);
     pthread_mutex_unlock(&s->stats_lock);
     return 0;
 }
@@ -788,8 +853,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
 static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
                           sampler_sink_fn sink, void *ctx)
 {
-    /* With --native each thread's frames are read while it is held. */
-    p->target->walker.threads_only = p->native != NULL;
+    /* With --native or --blocking each thread's frames are read while it
+     * is held. */
+    p->target->walker.threads_only = p->native != NULL || p->hold != NULL;
     int rc = py_walk(&p->target->walker, &s->ps);
     p->target->walker.threads_only = 0;
     if (rc) {
@@ -808,9 +874,15 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         if (o)
             s->out = o;
         size_t *k = o ? realloc(s->track_of, 2 * s->ps.nthreads * sizeof *k) : NULL;
-        if (!k)
+        if (k)
+            s->track_of = k;
+        uint64_t *d = k ? realloc(s->pauses, 2 * s->ps.nthreads * sizeof *d) : NULL;
+        if (d)
+            s->pauses = d;
+        int *hr = d ? realloc(s->hold_results, 2 * s->ps.nthreads * sizeof *hr) : NULL;
+        if (!hr)
             return -ENOMEM;
-        s->track_of = k;
+        s->hold_results = hr;
         s->cap_out = 2 * s->ps.nthreads;
     }
     uint64_t partial = 0;
@@ -841,6 +913,8 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     /* After the threads' states were read: holding a sleeping thread
      * wakes it for a moment. */
     if (p->native && unwind_threads(s, p) != 0)
+        return -ENOMEM;
+    if (p->hold && hold_threads(s, p) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         if (s->ps.threads[i].error) {

@@ -25,14 +25,17 @@
  * children_every_ns and every Python one among them is sampled too: each
  * round delivers one sample per process, all with the same time.
  *
- * The target is never stopped, except with native: each thread is then
- * held for the moment its C stack is unwound. */
+ * The target is never stopped, except with native or blocking: each
+ * thread is then held (native/hold.h) while its frames are read (and,
+ * with native, its C stack copied), one thread at a time, and how long
+ * it was kept from running is measured per thread and per sample. */
 #ifndef PYTOP_SAMPLER_SAMPLER_H
 #define PYTOP_SAMPLER_SAMPLER_H
 
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/hist.h"
 #include "core/sample.h"
 #include "core/stacks.h"
 #include "python/discover.h"
@@ -46,6 +49,7 @@ struct sampler_config {
     uint64_t counters_every_ns;  /* memory and heap counters this often; default 250 ms */
     int native;                  /* merge native (C) frames into the stacks */
     int native_all;              /* and keep the interpreter's own C frames */
+    int blocking;                /* hold each thread while its frames are read */
     int subprocesses;            /* follow the target's descendants */
     uint64_t children_every_ns;  /* look for new descendants this often; default 50 ms */
     enum py_layout_source layout_source;   /* for descendants */
@@ -67,6 +71,12 @@ struct sampler_stats {
     uint64_t native_missing;     /* of which left with Python frames only */
     uint64_t native_denied;      /* of which not allowed (no ptrace permission, or traced) */
     uint64_t native_mismatch;    /* of which C frames not placeable among the Python ones */
+    /* Threads held while read (blocking or native): */
+    uint64_t held;               /* thread reads made while the thread was held */
+    uint64_t unheld;             /* blocking: reads made without (gone, denied, too slow to stop) */
+    uint64_t unheld_denied;      /* of which not allowed (no ptrace permission, or traced) */
+    struct hist pause_sample;    /* per process sample: total time its threads were held */
+    struct hist pause_thread;    /* per thread read: time the thread was held */
 };
 
 enum sampler_end {

@@ -35,6 +35,18 @@ void fmt_clock(char *buf, size_t cap, uint64_t ns)
                  (unsigned)(s % 3600 / 60), (unsigned)(s % 60));
 }
 
+void fmt_pause(char *buf, size_t cap, uint64_t ns)
+{
+    if (ns < 1000)
+        snprintf(buf, cap, "%uns", (unsigned)ns);
+    else if (ns < 1000000)
+        snprintf(buf, cap, "%.1fus", (double)ns / 1e3);
+    else if (ns < 1000000000)
+        snprintf(buf, cap, "%.2fms", (double)ns / 1e6);
+    else
+        snprintf(buf, cap, "%.1fs", (double)ns / 1e9);
+}
+
 void fmt_seconds(char *buf, size_t cap, uint64_t ns)
 {
     /* Truncate rather than round, so a cell never shows more time than

@@ -11,6 +11,8 @@
 void fmt_duration(char *buf, size_t cap, uint64_t ns);
 /* A clock for positions: "0:07.3", "12:04.0", "1:02:03". */
 void fmt_clock(char *buf, size_t cap, uint64_t ns);
+/* A short pause: "850ns", "41.3us", "1.20ms", "1.5s". */
+void fmt_pause(char *buf, size_t cap, uint64_t ns);
 /* Seconds for table cells: "0.00", "1.23", "12.3", "123", "1.2k". */
 void fmt_seconds(char *buf, size_t cap, uint64_t ns);
 /* A share in percent: "100.0", "12.3", "0.0", "<0.1" for a share above 0

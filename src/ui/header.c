@@ -63,6 +63,13 @@ static void sampling_line(const struct screen *scr, int y, const struct session_
     pair(scr, y, &x, "late", a, info->late ? ROLE_WARM : ROLE_VALUE);
     fmt_count(a, sizeof a, info->errors);
     pair(scr, y, &x, "errors", a, info->errors ? ROLE_WARM : ROLE_VALUE);
+    if (info->blocking && info->pause_samples) {
+        /* --blocking: how long the target's threads were held per sample. */
+        fmt_pause(a, sizeof a, info->pause_median_ns);
+        fmt_pause(b, sizeof b, info->pause_p90_ns);
+        snprintf(buf, sizeof buf, "%s/sample (p90 %s)", a, b);
+        pair(scr, y, &x, "paused", buf, ROLE_VALUE);
+    }
     if (info->error) {
         snprintf(buf, sizeof buf, "sampling stopped: %s", pt_strerror(info->error));
         pair(scr, y, &x, NULL, buf, ROLE_ALERT);

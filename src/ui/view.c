@@ -165,12 +165,20 @@ int ui_table_action(struct table *t, enum ui_action a, void (*resort)(struct vie
     return UI_DRAW;
 }
 
+const char *ui_frame_function(const struct stack_table *dict, uint32_t frame)
+{
+    if (frame == MODEL_FRAME_NONE)
+        return UI_NO_FRAME_NAME;
+    const struct stack_frame *f = stack_table_get_frame(dict, frame);
+    return f ? stack_table_str(dict, f->function) : "?";
+}
+
 void ui_frame_location(const struct stack_table *dict, uint32_t frame, int use_firstline,
                        char *buf, size_t cap)
 {
     const struct stack_frame *f = stack_table_get_frame(dict, frame);
     if (!f) {
-        snprintf(buf, cap, "?");
+        snprintf(buf, cap, frame == MODEL_FRAME_NONE ? "-" : "?");
         return;
     }
     const char *file = stack_table_str(dict, f->file);

@@ -133,7 +133,12 @@ enum ui_role ui_share_role(uint64_t part, uint64_t whole);
  * is called after a sort change. */
 int ui_table_action(struct table *t, enum ui_action a, void (*resort)(struct view *),
                     struct view *v);
-/* "file:line" of a frame. */
+/* The row of samples with no Python frame (MODEL_FRAME_NONE). */
+#define UI_NO_FRAME_NAME "<no Python frame>"
+/* A frame's function name: UI_NO_FRAME_NAME for MODEL_FRAME_NONE, "?"
+ * for a frame not in the dictionary. */
+const char *ui_frame_function(const struct stack_table *dict, uint32_t frame);
+/* "file:line" of a frame ("-" for MODEL_FRAME_NONE). */
 void ui_frame_location(const struct stack_table *dict, uint32_t frame, int use_firstline,
                        char *buf, size_t cap);
 /* A case-sensitive comparison of two dictionary strings. */

@@ -61,6 +61,12 @@ static struct fn_key key_of(const struct functions_view *fv, size_t i)
     struct fn_key k = { 0, 0, 0, 0, 0 };
     if (i >= fv->nrows)
         return k;
+    if (fv->rows[i].frame == MODEL_FRAME_NONE) {
+        /* No dictionary string is UINT32_MAX: a key of its own. */
+        k.function = k.file = MODEL_FRAME_NONE;
+        k.valid = 1;
+        return k;
+    }
     const struct stack_frame *f = stack_table_get_frame(fv->dict, fv->rows[i].frame);
     if (!f)
         return k;
@@ -87,8 +93,15 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
 {
     const struct functions_view *fv = ctx;
     const struct model_function_row *a = pa, *b = pb;
+    /* The row without a frame (MODEL_FRAME_NONE) sorts by its name, with
+     * no file. */
+    static const struct stack_frame none = { 0, 0, -1, 0 };
     const struct stack_frame *fa = stack_table_get_frame(fv->dict, a->frame);
     const struct stack_frame *fb = stack_table_get_frame(fv->dict, b->frame);
+    fa = fa ? fa : &none;
+    fb = fb ? fb : &none;
+    const char *na = ui_frame_function(fv->dict, a->frame);
+    const char *nb = ui_frame_function(fv->dict, b->frame);
     int c = 0;
     switch (fv->table.sort_col) {
     case COL_OWN_PCT:
@@ -106,7 +119,7 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
         c = cmp_u64(a->own_release, b->own_release);
         break;
     case COL_FUNCTION:
-        c = ui_strcmp(fv->dict, fa->function, fb->function);
+        c = strcmp(na, nb);
         break;
     case COL_FILE:
         c = ui_strcmp(fv->dict, fa->file, fb->file);
@@ -121,7 +134,7 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
     if (!c)
         c = cmp_u64(b->total_ns, a->total_ns);
     if (!c)
-        c = ui_strcmp(fv->dict, fa->function, fb->function);
+        c = strcmp(na, nb);
     if (!c)
         c = (a->frame > b->frame) - (a->frame < b->frame);
     return c;
@@ -180,7 +193,6 @@ static void functions_cell(void *ctx, size_t row, int col, int width, char *buf,
     (void)width;
     struct functions_view *fv = ctx;
     const struct model_function_row *r = &fv->rows[row];
-    const struct stack_frame *f = stack_table_get_frame(fv->dict, r->frame);
     switch (col) {
     case COL_OWN_PCT:
         fmt_percent(buf, cap, r->own_ns, fv->total);
@@ -209,7 +221,7 @@ static void functions_cell(void *ctx, size_t row, int col, int width, char *buf,
         break;
     }
     case COL_FUNCTION:
-        snprintf(buf, cap, "%s", f ? stack_table_str(fv->dict, f->function) : "?");
+        snprintf(buf, cap, "%s", ui_frame_function(fv->dict, r->frame));
         break;
     case COL_FILE:
         ui_frame_location(fv->dict, r->frame, !fv->by_line, buf, cap);
@@ -270,7 +282,11 @@ static int functions_action(struct view *v, struct ui_ctx *u, enum ui_action a)
         return UI_DRAW;
     case ACT_OPEN_SOURCE:
         if (!view_functions_selected(v, &u->open_source))
-            ui_status(u, ROLE_STATUS, "no function selected");
+            ui_status(u, ROLE_STATUS,
+                      fv->table.sel < fv->nrows && fv->rows[fv->table.sel].frame == MODEL_FRAME_NONE
+                          ? "no source: these samples had no Python frame (C code only, or the "
+                            "interpreter starting or ending)"
+                          : "no function selected");
         return UI_DRAW;
     default: {
         int r = ui_table_action(&fv->table, a, sort_rows, v);

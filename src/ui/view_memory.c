@@ -454,8 +454,7 @@ static void draw_top(const struct memory_view *mv, const struct screen *scr, int
         int rest = x + w - cx;
         if (rest <= 0)
             continue;
-        const struct stack_frame *f = stack_table_get_frame(mv->dict, t->frame);
-        const char *fn = f ? stack_table_str(mv->dict, f->function) : "?";
+        const char *fn = ui_frame_function(mv->dict, t->frame);
         cx += screen_put(scr, y + r, cx, rest, fn, ROLE_NORMAL, 0) + 1;
         rest = x + w - cx;
         if (rest > 4) {

@@ -93,7 +93,8 @@ static void now_text(const struct threads_view *tv, const struct model_thread_ro
     uint32_t frame = leaf_frame(tv, r, &ok);
     const struct stack_frame *f = ok ? stack_table_get_frame(tv->dict, frame) : NULL;
     if (!f) {
-        snprintf(buf, cap, "-");
+        /* Its latest sample had no Python frame (node 0): say so. */
+        snprintf(buf, cap, "%s", r->last_stack == 0 && r->samples ? UI_NO_FRAME_NAME : "-");
         return;
     }
     char loc[512];

@@ -14,6 +14,9 @@
 
 #define AUTO_OPEN_PERMILLE 100
 #define NO_INDEX UINT32_MAX
+/* The rep of the call standing for samples with no Python frame (the
+ * root's own time): no trie node has this id. */
+#define NO_FRAME_REP (UINT32_MAX - 1)
 
 enum { COL_TOTAL_PCT, COL_OWN_PCT, COL_TOTAL_S, COL_OWN_S, COL_FUNCTION, COL_FILE, NCOLS };
 
@@ -132,6 +135,11 @@ static int cmp_u64(uint64_t a, uint64_t b)
     return a < b ? -1 : a > b;
 }
 
+static const char *call_name(const struct tree_view *tv, const struct call *c)
+{
+    return c->rep == NO_FRAME_REP ? UI_NO_FRAME_NAME : stack_table_str(tv->dict, c->function);
+}
+
 static int compare_children(const void *pa, const void *pb, void *ctx)
 {
     const struct tree_view *tv = ctx;
@@ -148,7 +156,7 @@ static int compare_children(const void *pa, const void *pb, void *ctx)
         c = cmp_u64(a->self_ns, b->self_ns);
         break;
     case COL_FUNCTION:
-        c = ui_strcmp(tv->dict, a->function, b->function);
+        c = strcmp(call_name(tv, a), call_name(tv, b));
         break;
     case COL_FILE:
         c = ui_strcmp(tv->dict, a->file, b->file);
@@ -171,7 +179,7 @@ static int build_calls(struct tree_view *tv, struct model_node_row *rows, size_t
 {
     free(tv->calls);
     tv->ncalls = 0;
-    tv->calls = malloc((n ? n : 1) * sizeof *tv->calls);
+    tv->calls = malloc((n + 1) * sizeof *tv->calls);   /* and the no-frame call */
     uint32_t *call_of = malloc((n ? n : 1) * sizeof *call_of);
     size_t cap = 16;
     while (cap < n * 2)
@@ -228,6 +236,15 @@ static int build_calls(struct tree_view *tv, struct model_node_row *rows, size_t
         tv->calls[c].self_ns += rows[i].self_ns;
         tv->calls[c].total_ns += rows[i].total_ns;
         call_of[i] = c;
+    }
+    /* The root's own time is samples with no Python frame: a call of
+     * its own, so the roots add up to the whole. */
+    if (tv->calls[0].self_ns) {
+        tv->calls[tv->ncalls++] = (struct call) {
+            .rep = NO_FRAME_REP,
+            .self_ns = tv->calls[0].self_ns,
+            .total_ns = tv->calls[0].self_ns,
+        };
     }
     free(call_of);
     free(slots);
@@ -389,10 +406,15 @@ static void tree_cell(void *ctx, size_t row, int col, int width, char *buf, size
         fmt_seconds(buf, cap, r->self_ns);
         break;
     case COL_FUNCTION: {
-        /* Indent by depth, but keep at least half the cell for the name. */
-        int indent = ((int)depth_of(tv, c) - 1) * 2;
-        if (indent > width / 2)
-            indent = width / 2;
+        /* Indent by depth, but keep at least half the cell for the name;
+         * deeper than that, the depth is shown as a number. */
+        int depth = (int)depth_of(tv, c);
+        int indent = (depth - 1) * 2;
+        char deep[16] = "";
+        if (indent > width / 2) {
+            snprintf(deep, sizeof deep, "%d:", depth);
+            indent = width / 2 - (int)strlen(deep);
+        }
         if (indent < 0)
             indent = 0;
         const char *marker;
@@ -402,7 +424,7 @@ static void tree_cell(void *ctx, size_t row, int col, int width, char *buf, size
             marker = tv->utf8 ? "\xe2\x96\xbe " : "- ";
         else
             marker = tv->utf8 ? "\xe2\x96\xb8 " : "+ ";
-        snprintf(buf, cap, "%*s%s%s", indent, "", marker, stack_table_str(tv->dict, r->function));
+        snprintf(buf, cap, "%*s%s%s%s", indent, "", deep, marker, call_name(tv, r));
         break;
     }
     case COL_FILE: {

@@ -459,6 +459,8 @@ def build(interps):
     tests.extend(processes.build(interps))
     import native   # --native: C frames merged with Python frames (native.py)
     tests.extend(native.build(interps))
+    import blocking   # --blocking: threads held while read (blocking.py)
+    tests.extend(blocking.build(interps))
     import memory_counters   # the "counters" object of --dump --json (memory_counters.py)
     tests.extend(memory_counters.build(interps))
     import cli   # subcommands, file names, refusals, launch ending, messages (cli.py)

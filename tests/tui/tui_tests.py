@@ -1121,6 +1121,127 @@ def t_attach_exit(ctx):
     quit_ok(pane)
 
 
+# ---- rows named for what they are; deep call trees -------------------------------
+
+TREE_ROW_RX = re.compile(r"^\W{0,3}\s*(\d+\.\d)\s+(\d+\.\d)\s+\d")
+MARKERS = ("\u25be", "\u25b8", "-", "+")   # open, closed (UTF-8 or ASCII)
+
+
+def tree_rows(scr):
+    """Call tree rows as (total %, depth, name): depth 0 for a root, from the
+    indentation or the "N:" number shown past the indentation limit."""
+    head = None
+    for i, l in enumerate(scr.lines):
+        if re.search(r"\bCALL\b", l) and "TOTAL" in l:
+            head = i
+            break
+    if head is None:
+        return None
+    col = scr.lines[head].index("CALL")
+    rows = []
+    for l in scr.lines[head + 1:]:
+        m = TREE_ROW_RX.match(l)
+        if not m:
+            break
+        cell = l[col:]
+        name_part = cell.lstrip(" ")
+        spaces = len(cell) - len(name_part)
+        shown = re.match(r"^(\d+):", name_part)
+        if shown:
+            name_part = name_part[len(shown.group(0)):]
+        leaf = not name_part.startswith(MARKERS)
+        name = (name_part.lstrip(" ") if leaf else name_part[2:]).split("  ")[0].strip()
+        depth = int(shown.group(1)) - 1 if shown else (spaces - (2 if leaf else 0)) // 2
+        rows.append((float(m.group(1)), depth, name))
+    return rows
+
+
+def root_sum(rows):
+    return sum(r[0] for r in rows if r[1] == 0)
+
+
+def t_no_frame_and_deep(ctx):
+    target = ctx.target("deep_and_bare.py")
+    pane, scr = attach(ctx, target, args=["--mode", "wall"], height=60,   # the whole chain on screen
+                       until=lambda s: s.function_row("<no Python frame>") and s.function_row("deep_leaf"),
+                       what="<no Python frame> and deep_leaf rows in Functions")
+    scr, row = pane.wait_for("<no Python frame> with 30-70 %% own (a thread that never has a Python frame, "
+                             "beside the spinning main thread)",
+                             lambda s: (lambda r: r if r and 30 <= (own_share(r) or 0) <= 70 else None)(
+                                 s.function_row("<no Python frame>")))
+    pane.keys("3")
+
+    def whole_tree(s):
+        rows = tree_rows(s)
+        if not rows or not any(r[2] == "deep_leaf" for r in rows):
+            return None
+        names = [r[2] for r in rows if r[1] == 0]
+        if "<no Python frame>" not in names or not 98.0 <= root_sum(rows) <= 101.0:
+            return None
+        return rows
+    scr, rows = pane.wait_for("Call tree roots (<module> and <no Python frame>) adding up to 100 % and "
+                              "deep_leaf shown", whole_tree)
+    leaf = [r for r in rows if r[2] == "deep_leaf"][0]
+    # <module> is depth 0, descend 1..40, deep_leaf 41: the tree must say so.
+    if leaf[1] != 41:
+        raise pane.failure("deep_leaf, 42 calls deep, shows at depth %d" % (leaf[1] + 1), scr)
+    depths = [r[1] for r in rows if r[2] in ("<module>", "descend", "deep_leaf")]
+    if depths != list(range(42)):
+        raise pane.failure("the deep chain's rows do not go one level deeper each (depths %s)" % depths, scr)
+    quit_ok(pane)
+
+
+def t_startup_shutdown(ctx):
+    script = os.path.join(h.TARGETS, "phases.py")
+    # -E would ignore PYTHONPATH, which brings the spinning sitecustomize.
+    pane = ctx.pytop_pane(["--mode", "wall", "--", "env", "PYTHONPATH=" + os.path.join(h.TARGETS, "startup"),
+                           ctx.python, "-s", "-B", script])
+    pane.wait_text("target exited", h.START_WAIT)
+    pane.keys("3")
+
+    def phases(s):
+        rows = tree_rows(s)
+        if not rows:
+            return None
+        roots = dict((r[2], r[0]) for r in rows if r[1] == 0)
+        if roots.get("<start-up>", 0) < 15 or roots.get("<shutdown>", 0) < 15 or roots.get("<module>", 0) < 20:
+            return None
+        if not 98.0 <= root_sum(rows) <= 101.0:
+            return None
+        return rows
+    scr, rows = pane.wait_for("Call tree roots <start-up> (>= 15 %), <module> (>= 20 %) and <shutdown> "
+                              "(>= 15 %) adding up to 100 %", phases)
+    spin = [r for r in rows if r[2] == "startup_spin"]
+    if not spin or spin[0][1] == 0:
+        raise pane.failure("the start-up code (sitecustomize's startup_spin) is not shown under <start-up>",
+                           scr)
+    quit_ok(pane)
+
+
+def t_blocking_header(ctx):
+    target = ctx.target("hot_cold.py")
+    pane, scr = attach(ctx, target, args=["--blocking"])
+    scr, m = pane.wait_for("the pause per sample in the header (--blocking)",
+                           lambda s: re.search(r"\bpaused\s+[\d.]+(ns|us|ms|s)/sample \(p90 [\d.]+(ns|us|ms|s)\)",
+                                               s.header()))
+    # Not check_running while it runs: a thread held at that moment is
+    # in a tracing stop, as --blocking says.
+    quit_ok(pane)
+    held = []
+    for tid in os.listdir("/proc/%d/task" % target.pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (target.pid, tid)) as f:
+                status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except (IOError, OSError):
+            continue
+        if status.get("State", "").strip()[:1] in ("t", "T") or status.get("TracerPid", "0").strip() != "0":
+            held.append("%s (%s, TracerPid %s)" % (tid, status.get("State", "").strip(),
+                                                   status.get("TracerPid", "").strip()))
+    if held:
+        raise Failure("threads left stopped or traced after pytop --blocking quit: %s" % ", ".join(held))
+    target.check_running("after pytop --blocking quit")
+
+
 # ---- the list -------------------------------------------------------------------
 
 def not_found(name):
@@ -1190,6 +1311,11 @@ def build(pythons):
         ("tui replay: Space pauses and resumes; two replays end on the same rows", t_replay, None),
         ("tui launch mode: the view stays after the target exits", t_launch, None),
         ("tui attach mode: the view stays after the target exits", t_attach_exit, None),
+        ("tui <no Python frame> is a row, Call tree roots add up to 100 %, a 42-deep call shows its depth",
+         t_no_frame_and_deep, None),
+        ("tui launch mode: <start-up> and <shutdown> rows, with the start-up code under <start-up>",
+         t_startup_shutdown, None),
+        ("tui --blocking shows the pause per sample in the header", t_blocking_header, None),
     ]
     return tests
 

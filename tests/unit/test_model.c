@@ -8,6 +8,7 @@
 
 #include "core/stacks.h"
 #include "model/model.h"
+#include "model/phases.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -191,11 +192,17 @@ static void test_nested(void)
     CHECK_INT(own, 60, "nested: own times add up to the total");
     free(rows);
 
-    /* The empty stack counts in totals but has no function. */
+    /* The empty stack counts in totals, as a row of its own. */
     add1(m, 7 * MS, 7, 0, 0, 0, 10);
     rows = functions(m, MODEL_TOTAL, MODEL_WALL, NULL, 0, &n);
     r = fn_find(t, rows, n, "main", -1);
-    CHECK(n == 4 && r && r->total_ns == 60, "nested: an empty stack adds no function");
+    CHECK(n == 5 && r && r->total_ns == 60, "nested: an empty stack adds no function's time");
+    r = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].frame == MODEL_FRAME_NONE)
+            r = &rows[i];
+    CHECK(r && r->own_ns == 10 && r->total_ns == 10 && r->own_samples == 1,
+          "nested: the empty stack is the no-frame row (MODEL_FRAME_NONE)");
     free(rows);
     struct model_totals tot;
     model_totals(m, MODEL_TOTAL, MODEL_WALL, &tot);
@@ -1031,11 +1038,22 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
             if (same_key(b->t, j, k, by_line))
                 key[k] = key[j];
     }
+    /* Empty stacks: one row of their own (MODEL_FRAME_NONE). */
+    uint64_t none[4] = { 0, 0, 0, 0 };
+    int none_seen = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (!brute_selected(b, i))
             continue;
         const struct rs_entry *e = &b->log[i];
         uint64_t wt = rs_weight(e, w);
+        if (e->node == 0) {
+            none_seen = 1;
+            none[0] += wt;
+            none[1]++;
+            none[2] += e->grow;
+            none[3] += e->release;
+            continue;
+        }
         int leaf = 1;
         for (uint32_t node = e->node; node; leaf = 0) {
             const struct stack_node *sn = stack_table_get_node(b->t, node);
@@ -1072,6 +1090,17 @@ static int brute_check_functions(const struct brute *b, const struct model *m,
             r->total_samples != total_s[k] || r->frame != minf[k] || r->own_grow != own_g[k] ||
             r->total_grow != total_g[k] || r->own_release != own_r[k] ||
             r->total_release != total_r[k])
+            ok = 0;
+    }
+    if (none_seen) {
+        keys++;
+        const struct model_function_row *r = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].frame == MODEL_FRAME_NONE)
+                r = &rows[i];
+        if (!r || r->own_ns != none[0] || r->total_ns != none[0] || r->own_samples != none[1] ||
+            r->total_samples != none[1] || r->own_grow != none[2] || r->total_grow != none[2] ||
+            r->own_release != none[3] || r->total_release != none[3])
             ok = 0;
     }
     if (keys != n)
@@ -1869,6 +1898,111 @@ static void test_counters(void)
     stack_table_free(t);
 }
 
+/* ---- start-up and shutdown named (launch mode) --------------------------- */
+
+/* The root frame's function of a stack, or "" for the empty one. */
+static const char *root_name(const struct stack_table *t, uint32_t node)
+{
+    const char *name = "";
+    while (node) {
+        const struct stack_node *n = stack_table_get_node(t, node);
+        name = frame_function(t, n->frame);
+        node = n->parent;
+    }
+    return name;
+}
+
+/* One sample of the main thread (tid 100) and a worker (tid 101). */
+static uint32_t phase_step(struct phase_labels *pl, struct stack_table *t, uint32_t main_stack,
+                           uint32_t flags, uint32_t *worker_out)
+{
+    struct sample_thread th[2] = { { 100, 0, main_stack, flags, 1, 1, 0, 0 },
+                                   { 101, 0, 0, 0, 1, 1, 0, 0 } };
+    struct sample s = { .time_ns = 1, .pid = 100, .nthreads = 2, .threads = th };
+    struct sample out;
+    phase_labels_apply(pl, t, &s, &out);
+    if (worker_out)
+        *worker_out = out.threads[1].stack;
+    return out.threads[0].stack;
+}
+
+static void test_phases(void)
+{
+    struct stack_table *t = stack_table_new();
+    static const char cmd[] = "/usr/bin/python3\0-s\0/home/u/app.py\0--fast";
+    struct phase_labels pl;
+    phase_labels_init(&pl, 100, cmd, sizeof cmd);
+    uint32_t imp = frame_id(t, "_find_and_load", "<frozen importlib._bootstrap>", 1, 1);
+    uint32_t site = frame_id(t, "<module>", "/usr/lib/python2.7/site.py", 1, 1);
+    uint32_t mod = frame_id(t, "<module>", "app.py", 3, 1);
+    uint32_t work = frame_id(t, "work", "app.py", 9, 8);
+    uint32_t gen = frame_id(t, "pipe", "app.py", 20, 19);
+    uint32_t shut = frame_id(t, "_shutdown", "/usr/lib/python3.12/threading.py", 1, 1);
+    uint32_t worker;
+
+    uint32_t got = phase_step(&pl, t, 0, 0, &worker);
+    CHECK_STR(root_name(t, got), "<start-up>", "start-up: an empty main thread is <start-up>");
+    CHECK_INT(worker, 0, "start-up: other threads are left as they are");
+    got = phase_step(&pl, t, STACK(t, imp, work), 0, NULL);
+    CHECK_STR(root_name(t, got), "<start-up>", "start-up: an import from C is under <start-up>");
+    const struct stack_node *n = stack_table_get_node(t, got);
+    CHECK(n && n->frame == work && n->depth == 3, "start-up: the frames read stay, under the label");
+    got = phase_step(&pl, t, STACK(t, site, work), 0, NULL);
+    CHECK_STR(root_name(t, got), "<start-up>", "start-up: 2.7's site <module> is start-up");
+    CHECK_INT(pl.phase, PHASE_STARTUP, "start-up: still starting");
+
+    uint32_t main_stack = STACK(t, mod, work);
+    got = phase_step(&pl, t, main_stack, 0, NULL);
+    CHECK_INT(got, main_stack, "main: the main module's stacks are left as they are");
+    CHECK_INT(pl.phase, PHASE_MAIN, "main: begun at the program's own root");
+    got = phase_step(&pl, t, STACK(t, gen), 0, NULL);
+    CHECK_INT(pl.phase, PHASE_MAIN, "main: a stack cut at a generator does not end it");
+    got = phase_step(&pl, t, 0, 0, NULL);
+    CHECK_INT(got, 0, "main: one empty read stays <no Python frame>");
+    got = phase_step(&pl, t, main_stack, 0, NULL);
+    got = phase_step(&pl, t, 0, SAMPLE_PARTIAL, NULL);
+    got = phase_step(&pl, t, 0, SAMPLE_PARTIAL, NULL);
+    CHECK_INT(pl.phase, PHASE_MAIN, "main: failed reads do not end it");
+
+    got = phase_step(&pl, t, STACK(t, shut), 0, NULL);
+    CHECK_INT(pl.phase, PHASE_SHUTDOWN, "shutdown: begun at threading._shutdown");
+    CHECK_STR(root_name(t, got), "<shutdown>", "shutdown: _shutdown under <shutdown>");
+    got = phase_step(&pl, t, 0, 0, &worker);
+    CHECK_STR(root_name(t, got), "<shutdown>", "shutdown: an empty main thread is <shutdown>");
+    CHECK_INT(worker, 0, "shutdown: other threads are left as they are");
+    phase_labels_release(&pl);
+
+    /* Two empty reads in a row once the main module ran: shutdown. */
+    phase_labels_init(&pl, 100, cmd, sizeof cmd);
+    phase_step(&pl, t, main_stack, 0, NULL);
+    phase_step(&pl, t, 0, 0, NULL);
+    got = phase_step(&pl, t, 0, 0, NULL);
+    CHECK_STR(root_name(t, got), "<shutdown>", "shutdown: two empty reads in a row");
+    /* Another process's samples are not the launched program's. */
+    struct sample_thread th = { 100, 0, 0, 0, 1, 1, 0, 0 };
+    struct sample s = { .time_ns = 1, .pid = 200, .nthreads = 1, .threads = &th }, out;
+    phase_labels_apply(&pl, t, &s, &out);
+    CHECK_INT(out.threads[0].stack, 0, "another process is left as it is");
+    phase_labels_release(&pl);
+
+    /* python -m: runpy, frozen from 3.11, runs the main module. */
+    uint32_t runpy = frame_id(t, "_run_module_as_main", "<frozen runpy>", 173, 173);
+    phase_labels_init(&pl, 100, cmd, sizeof cmd);
+    phase_step(&pl, t, STACK(t, imp, work), 0, NULL);
+    got = phase_step(&pl, t, STACK(t, runpy, work), 0, NULL);
+    CHECK_INT(pl.phase, PHASE_MAIN, "main: python -m runs under runpy's _run_module_as_main");
+    phase_labels_release(&pl);
+
+    /* A main script in a lib/python directory, named on the command line. */
+    static const char cmd2[] = "python\0/opt/lib/python3/tool.py";
+    uint32_t tool = frame_id(t, "<module>", "/opt/lib/python3/tool.py", 1, 1);
+    phase_labels_init(&pl, 100, cmd2, sizeof cmd2);
+    got = phase_step(&pl, t, STACK(t, tool, work), 0, NULL);
+    CHECK_INT(pl.phase, PHASE_MAIN, "main: a script the command names, wherever it lives");
+    phase_labels_release(&pl);
+    stack_table_free(t);
+}
+
 int main(void)
 {
     UNIT_RUN(test_nested);
@@ -1891,5 +2025,6 @@ int main(void)
     UNIT_RUN(test_memory);
     UNIT_RUN(test_processes);
     UNIT_RUN(test_counters);
+    UNIT_RUN(test_phases);
     return unit_done();
 }

@@ -2,11 +2,15 @@
  * frames on synthetic stacks of every shape (one frame per eval call up to
  * 3.10, entry frames from 3.11, folding, --native-all, torn stacks), C++
  * demangling, a real unwind of a child process spinning in a known
- * function, which must be running again, untraced, afterwards, and the
- * parts of a function placed apart in a stripped file. */
+ * function, which must be running again, untraced, afterwards, the
+ * parts of a function placed apart in a stripped file, the --blocking hold
+ * (the child is stopped while the function runs, and running, untraced,
+ * after) and the pause histogram. */
 #include "unit.h"
 
 #include "core/error.h"
+#include "core/hist.h"
+#include "native/hold.h"
 #include "native/demangle.h"
 #include "native/merge.h"
 #include "native/native.h"
@@ -473,6 +477,138 @@ static void test_split_parts(void)
     unlink(path);
 }
 
+/* ---- the hold (--blocking) ---------------------------------------------- */
+
+static char child_state(pid_t pid)
+{
+    char state[256] = "";
+    proc_field(pid, "stat", "", state, sizeof state);
+    const char *paren = strrchr(state, ')');
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+struct seen_state {
+    pid_t pid;
+    char state;
+};
+
+static int see_state(void *arg)
+{
+    struct seen_state *s = arg;
+    s->state = child_state(s->pid);
+    return 7;   /* handed back by thread_hold_run */
+}
+
+static void test_hold_child(void)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        unit_native_outer();
+        _exit(0);
+    }
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL);
+    struct thread_hold *h = NULL;
+    CHECK_INT(thread_hold_new(&h), 0, "thread_hold_new");
+    int stopped = 0, returned = 0;
+    uint64_t pause = 0, max_pause = 0;
+    for (int round = 0; h && round < 20; round++) {
+        struct seen_state st = { child, '?' };
+        int rc = thread_hold_run(h, child, see_state, &st, &pause);
+        returned += rc == 7;
+        stopped += st.state == 't';
+        if (pause > max_pause)
+            max_pause = pause;
+    }
+    CHECK_INT(returned, 20, "the held function's result is returned");
+    CHECK_INT(stopped, 20, "the child is in a tracing stop while held");
+    CHECK(max_pause > 0 && max_pause < 1000000000ull, "the pause is measured");
+    char tracer[64] = "";
+    proc_field(child, "status", "TracerPid:", tracer, sizeof tracer);
+    char state = child_state(child);
+    CHECK(state != 't' && state != 'T', "child not stopped after the holds");
+    CHECK(atoi(tracer) == 0, "child not traced after the holds");
+    struct thread_hold_stats hs;
+    thread_hold_stats(h, &hs);
+    CHECK_INT(hs.holds, 20, "20 holds counted");
+    CHECK_INT(thread_hold_run(h, 0x3ffffff0, see_state, NULL, &pause), -ESRCH, "missing thread");
+    CHECK_INT(pause, 0, "no pause for a thread not held");
+    thread_hold_free(h);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+}
+
+static int see_state_each(void *arg, size_t i)
+{
+    struct seen_state *s = arg;
+    s[i].state = child_state(s[i].pid);
+    return (int)i + 10;
+}
+
+/* Several threads held together: each stopped while its call runs. */
+static void test_hold_all(void)
+{
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            unit_native_outer();
+            _exit(0);
+        }
+    }
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL);
+    struct thread_hold *h = NULL;
+    CHECK_INT(thread_hold_new(&h), 0, "thread_hold_new");
+    pid_t tids[4] = { kids[0], 0x3ffffff0, kids[1], kids[2] };
+    struct seen_state seen[4];
+    int results[4];
+    uint64_t pauses[4], span = 0;
+    int stopped = 0, ok = 0;
+    for (int round = 0; h && round < 10; round++) {
+        for (int i = 0; i < 4; i++)
+            seen[i] = (struct seen_state){ tids[i], '?' };
+        CHECK_INT(thread_hold_all(h, tids, 4, see_state_each, seen, results, pauses, &span), 0,
+                  "thread_hold_all");
+        ok += results[0] == 10 && results[2] == 12 && results[3] == 13 && results[1] == -ESRCH;
+        stopped += seen[0].state == 't' && seen[2].state == 't' && seen[3].state == 't';
+    }
+    CHECK_INT(ok, 10, "each held thread's result, and -ESRCH for a missing one");
+    CHECK_INT(stopped, 10, "each thread is in a tracing stop while its call runs");
+    CHECK(pauses[1] == 0 && pauses[0] > 0 && span >= pauses[3] && span < 1000000000ull,
+          "pauses and the span are measured");
+    for (int i = 0; i < 3; i++) {
+        char tracer[64] = "";
+        proc_field(kids[i], "status", "TracerPid:", tracer, sizeof tracer);
+        char state = child_state(kids[i]);
+        CHECK(state != 't' && state != 'T' && atoi(tracer) == 0,
+              "child neither stopped nor traced after the holds");
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], NULL, 0);
+    }
+    thread_hold_free(h);
+}
+
+static void test_hist(void)
+{
+    struct hist h;
+    memset(&h, 0, sizeof h);
+    CHECK_INT(hist_quantile(&h, 0.5), 0, "an empty histogram reads 0");
+    for (uint64_t v = 1; v <= 1000; v++)
+        hist_add(&h, v * 1000);   /* 1 us .. 1 ms */
+    uint64_t med = hist_quantile(&h, 0.5), p90 = hist_quantile(&h, 0.9);
+    CHECK(med > 500000 * 0.96 && med < 500000 * 1.04, "median within 4 %");
+    CHECK(p90 > 900000 * 0.96 && p90 < 900000 * 1.04, "p90 within 4 %");
+    CHECK_INT(hist_quantile(&h, 1.0), 1000000, "the top quantile is the max");
+    CHECK_INT(h.count, 1000, "count");
+    hist_add(&h, UINT64_MAX);
+    CHECK(hist_quantile(&h, 1.0) == UINT64_MAX, "a huge value is kept as the max");
+    memset(&h, 0, sizeof h);
+    for (uint64_t v = 0; v < 16; v++)
+        hist_add(&h, v);
+    CHECK_INT(hist_quantile(&h, 0.5), 7, "small values are exact");
+}
+
 int main(void)
 {
     UNIT_RUN(test_merge_one_frame_per_eval);
@@ -483,5 +619,8 @@ int main(void)
     UNIT_RUN(test_demangle);
     UNIT_RUN(test_unwind_child);
     UNIT_RUN(test_split_parts);
+    UNIT_RUN(test_hold_child);
+    UNIT_RUN(test_hold_all);
+    UNIT_RUN(test_hist);
     return unit_done();
 }

@@ -1,0 +1,61 @@
+/* Holding one thread of another process still for a moment, with ptrace:
+ * the hold --native unwinds C stacks in and --blocking reads Python
+ * frames in.
+ *
+ * A thread is seized (PTRACE_SEIZE, never PTRACE_ATTACH), interrupted
+ * (PTRACE_INTERRUPT), waited for with a time bound, given to the caller's
+ * function and detached at once, on every path. A seized thread is never
+ * sent SIGSTOP, so if pytop dies at any moment the kernel detaches it and
+ * it runs on; a thread that does not stop in time keeps its interrupt
+ * pending and is detached as soon as it reports the stop. */
+#ifndef PYTOP_NATIVE_HOLD_H
+#define PYTOP_NATIVE_HOLD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct thread_hold;   /* opaque */
+
+struct thread_hold_stats {
+    unsigned long holds;          /* threads held */
+    unsigned long gone;           /* threads that exited before they could be held */
+    unsigned long denied;         /* seize refused (EPERM: not allowed, or already traced) */
+    unsigned long timeouts;       /* threads that did not stop in time */
+    uint64_t stop_wait_ns;        /* total time from the interrupt to the stop */
+    uint64_t held_ns;             /* total time threads were stopped (stop to detach) */
+};
+
+int thread_hold_new(struct thread_hold **out);   /* 0 or -ENOMEM */
+/* Frees, after one last bounded wait for a thread that did not stop in
+ * time (so it is detached, not left traced). NULL is fine. */
+void thread_hold_free(struct thread_hold *h);
+
+/* Called while the thread is stopped; keep it short. Its return is
+ * thread_hold_run's. */
+typedef int (*thread_held_fn)(void *ctx);
+
+/* Hold thread tid, call fn(ctx) and let the thread go. Returns fn's
+ * result, or -ESRCH (the thread or process is gone), -EPERM (not
+ * allowed, or already traced by someone else), -ETIMEDOUT (it did not
+ * stop in time), without calling fn. *pause_ns (when not NULL) gets how
+ * long the thread was kept from running, from the interrupt to the
+ * detach (an upper bound: it may still run a little after the
+ * interrupt); 0 when fn was not called. */
+int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *ctx,
+                    uint64_t *pause_ns);
+
+/* Hold threads tids[0..n) together: all are interrupted first, so their
+ * stops overlap, then each in turn, once stopped, is given to fn(ctx, i)
+ * and let go at once (a thread stopped before its turn waits for the
+ * calls before it). results[i] gets fn's result or the hold's error as
+ * thread_hold_run's, pauses[i] its pause as thread_hold_run's (0 when
+ * not held), *span_ns the time from the first interrupt to the last
+ * detach (0 when none was held). One bound covers all the stops.
+ * Returns 0 or -ENOMEM (nothing held then). */
+typedef int (*thread_held_each_fn)(void *ctx, size_t i);
+int thread_hold_all(struct thread_hold *h, const pid_t *tids, size_t n, thread_held_each_fn fn,
+                    void *ctx, int *results, uint64_t *pauses, uint64_t *span_ns);
+
+void thread_hold_stats(const struct thread_hold *h, struct thread_hold_stats *out);
+
+#endif
