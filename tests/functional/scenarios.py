@@ -455,4 +455,6 @@ def build(interps):
     tests.extend(native.build(interps))
     import memory_counters   # the "counters" object of --dump --json (memory_counters.py)
     tests.extend(memory_counters.build(interps))
+    import timing   # sampling instants and CPU credit (timing.py)
+    tests.extend(timing.build(interps))
     return tests
