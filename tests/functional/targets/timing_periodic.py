@@ -1,12 +1,17 @@
 # Two functions taking turns on a fixed cycle, known by construction:
 # func_a for the first A_SHARE of every cycle, func_b for the rest.
 #   timing_periodic.py REPORT CYCLE_MS CLOCK [STATUS]
-# CLOCK "wall": the cycle is wall-clock time, so at any instant the stack
-# is in func_a 75 % of the time (a timer-driven loop); "cpu": the cycle is
-# the process's CPU time, so 75 % of its CPU time is spent in func_a
-# however much CPU the machine lets it have. With STATUS, the CPU time
-# spent in each function (measured around each call by the process CPU
-# clock) is written there twice a second as "cpu_a cpu_b" in seconds.
+# CLOCK "sleep": the cycle is wall-clock time and each function sleeps
+# until its part ends (a timer-driven loop), so the stack is in func_a 75 %
+# of the time; "wall": the same, spinning instead of sleeping; "cpu": the
+# cycle is the process's CPU time and each function spins, so 75 % of its
+# CPU time is spent in func_a however much CPU the machine lets it have.
+# With STATUS, the time spent in each function, measured around each call,
+# is written there twice a second as "cpu_a cpu_b wall_a wall_b" in
+# seconds: CPU time by the process CPU clock (not read when sleeping: its
+# system calls are where a thread waiting for a CPU waits), wall time by
+# the monotonic clock, which counts a wait for a CPU after a sleep ends
+# where the thread waits, inside the function, as a profiler sees it.
 import os
 import sys
 import time
@@ -23,18 +28,37 @@ wall_clock = getattr(time, "monotonic", None) or time.time
 clock = cpu_clock if CLOCK_NAME == "cpu" else wall_clock
 
 
+SLEEP = CLOCK_NAME == "sleep"
+
+
 def func_a(end):
+    if SLEEP:
+        now = clock()
+        while now < end:
+            time.sleep(end - now)  # @sleep-a
+            now = clock()
+        return
     while clock() < end: pass  # @spin-a
 
 
 def func_b(end):
+    if SLEEP:
+        now = clock()
+        while now < end:
+            time.sleep(end - now)  # @sleep-b
+            now = clock()
+        return
     while clock() < end: pass  # @spin-b
 
 
-def write_status(cpu_a, cpu_b):
+def no_clock():
+    return 0.0
+
+
+def write_status(*values):
     tmp = STATUS + ".tmp"
     with open(tmp, "w") as f:
-        f.write("%.6f %.6f\n" % (cpu_a, cpu_b))
+        f.write(" ".join("%.6f" % v for v in values) + "\n")
     os.rename(tmp, STATUS)
 
 
@@ -43,25 +67,28 @@ def main():
     ts.info(cycle=CYCLE, clock=CLOCK_NAME)
     ts.arrive("MainThread")
     start = clock()
-    cpu_a = cpu_b = 0.0
+    cpu_a = cpu_b = wall_a = wall_b = 0.0
+    cpu_now = no_clock if SLEEP else cpu_clock
     next_status = wall_clock()
     k = 0
     while True:
         base = start + k * CYCLE
-        c0 = cpu_clock()
+        w0, c0 = wall_clock(), cpu_now()
         func_a(base + A_SHARE * CYCLE)  # @call-a
-        c1 = cpu_clock()
+        w1, c1 = wall_clock(), cpu_now()
         func_b(base + CYCLE)  # @call-b
-        c2 = cpu_clock()
+        w2, c2 = wall_clock(), cpu_now()
         cpu_a += c1 - c0
         cpu_b += c2 - c1
+        wall_a += w1 - w0
+        wall_b += w2 - w1
         k += 1
         # A cycle missed while descheduled is not made up: start from now.
         now = clock()
         if now > start + (k + 1) * CYCLE:
             k = int((now - start) / CYCLE)
         if STATUS and wall_clock() >= next_status:
-            write_status(cpu_a, cpu_b)
+            write_status(cpu_a, cpu_b, wall_a, wall_b)
             next_status = wall_clock() + 0.5
 
 
