@@ -4,11 +4,12 @@
  * Sampling instants are random: each is the previous instant plus a gap
  * drawn uniformly between half a period and one and a half, so the rate
  * is the one asked for and sampling cannot lock onto the target's own
- * periodic work. A sample that starts more than half a period after its
- * instant is counted as late; when the sampler falls more than a period
- * behind it skips the instants it missed rather than bursting. Each thread's CPU time comes from its schedstat
- * and its wall time from the sampler's clock, so one run can be weighed by
- * CPU or by wall time afterwards.
+ * periodic work (docs/model.md says why this scheme). A sample that
+ * starts more than half a period after its instant is counted as late;
+ * when the sampler falls more than a period behind it skips the instants
+ * it missed rather than bursting. Each thread's CPU time comes from its
+ * schedstat and its wall time from the sampler's clock, so one run can be
+ * weighed by CPU or by wall time afterwards.
  *
  * CPU time: a thread not on a CPU at the sample (it ran a burst since the
  * previous one, then went back to waiting) did not use its CPU time where
