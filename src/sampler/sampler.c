@@ -134,7 +134,7 @@ static uint64_t now_ns(clockid_t clock)
     return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/* xorshift64*: cheap jitter, no libc state shared with anyone. */
+/* xorshift64*: cheap random gaps, no libc state shared with anyone. */
 static double rand_unit(struct sampler *s)
 {
     s->rng ^= s->rng >> 12;
@@ -245,8 +245,6 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
     s->cfg = *cfg;
     if (s->cfg.rate_hz <= 0)
         s->cfg.rate_hz = 100;
-    if (s->cfg.jitter < 0 || s->cfg.jitter > 0.5)
-        s->cfg.jitter = 0.05;
     if (s->cfg.names_refresh_ns == 0)
         s->cfg.names_refresh_ns = NS_PER_SEC;
     if (s->cfg.counters_every_ns == 0)
@@ -1006,24 +1004,67 @@ static void sleep_until(struct sampler *s, uint64_t deadline)
         ;
 }
 
+/* ---- when to sample ------------------------------------------------------------------------- */
+
+/* The sampling instants are a renewal process: each is the one before
+ * plus a gap drawn uniformly from [period/2, 3 period/2). The mean gap is
+ * the period, so the rate is the one asked for. One such gap spreads an
+ * instant over a whole period, so against work the target repeats with
+ * any cycle, the instants' phase becomes uniform within a few samples and
+ * stays uniform: the sampler cannot lock onto a period.
+ *
+ * Each sample is credited the time since the one before, so the gap
+ * before a sample must not depend on where the target's cycle is at that
+ * sample; here it does not, as the phase before the gap is uniform and
+ * independent of the gap. Instants at start + k * period (even jittered a
+ * little) keep their phase against a cycle that divides the period; an
+ * instant drawn uniformly within each period makes the time credited
+ * depend on where in its period it fell (75/25 reads 66/34 to 84/16
+ * depending on the target's phase); Poisson instants are unbiased but
+ * their more varied gaps double a share's variance. */
+static uint64_t schedule_gap(struct sampler *s)
+{
+    uint64_t gap = s->period_ns / 2 + (uint64_t)(rand_unit(s) * (double)s->period_ns);
+    return gap ? gap : 1;
+}
+
+/* The instant after `instant`, given that the sample before it ended at
+ * `now`. A sampler more than a period behind skips the instants it
+ * missed (counted in skipped, not late) rather than taking them in a
+ * burst; the next one left may still be up to a period in the past, and
+ * is then taken at once (late if more than half a period behind). */
+#define SCHEDULE_MAX_DRAWS 4096
+static uint64_t schedule_next(struct sampler *s, uint64_t instant, uint64_t now, uint64_t *skipped)
+{
+    uint64_t next = instant + schedule_gap(s);
+    *skipped = 0;
+    for (unsigned draws = 0; next + s->period_ns < now; draws++) {
+        if (draws == SCHEDULE_MAX_DRAWS) {
+            /* Stalled for thousands of periods: count the rest by the mean. */
+            *skipped += (now - next) / s->period_ns;
+            return now;
+        }
+        next += schedule_gap(s);
+        (*skipped)++;
+    }
+    return next;
+}
+
 int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
 {
     const uint64_t period = s->period_ns;
     const uint64_t start = now_ns(CLOCK_MONOTONIC);
     const uint64_t cpu_start = now_ns(CLOCK_THREAD_CPUTIME_ID);
-    uint64_t k = 0;
+    uint64_t instant = start;   /* the first sample is taken at once */
+    uint64_t rounds = 0;
     int result = SAMPLER_STOPPED;
 
     for (;;) {
         if (atomic_load(&s->stop))
             break;
-        double j = (rand_unit(s) * 2 - 1) * s->cfg.jitter * (double)period;
-        uint64_t deadline = start + k * period;
-        if (k > 0)
-            deadline = (uint64_t)((double)deadline + j);
         uint64_t now = now_ns(CLOCK_MONOTONIC);
-        if (now < deadline) {
-            sleep_until(s, deadline);
+        if (now < instant) {
+            sleep_until(s, instant);
             if (atomic_load(&s->stop))
                 break;
             now = now_ns(CLOCK_MONOTONIC);
@@ -1032,7 +1073,7 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
             result = SAMPLER_DURATION;
             break;
         }
-        if (now > deadline && now - deadline > period / 2) {
+        if (now > instant && now - instant > period / 2) {
             pthread_mutex_lock(&s->stats_lock);
             s->stats.late++;
             pthread_mutex_unlock(&s->stats_lock);
@@ -1049,20 +1090,15 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
         if (rc == 1)
             break;
 
-        k++;
-        /* More than a period behind: skip the missed deadlines. */
+        rounds++;
         uint64_t after = now_ns(CLOCK_MONOTONIC);
-        if (after > start + (k + 1) * period) {
-            uint64_t next = (after - start) / period + 1;
-            pthread_mutex_lock(&s->stats_lock);
-            s->stats.skipped += next - k;
-            pthread_mutex_unlock(&s->stats_lock);
-            k = next;
-        }
+        uint64_t skipped;
+        instant = schedule_next(s, instant, after, &skipped);
         /* The thread's CPU clock is a system call, not a vDSO read: take
          * it every 64 rounds only (and at the end). */
-        uint64_t busy = (k & 63) == 0 ? now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start : 0;
+        uint64_t busy = (rounds & 63) == 0 ? now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start : 0;
         pthread_mutex_lock(&s->stats_lock);
+        s->stats.skipped += skipped;
         s->stats.elapsed_ns = after - start;
         if (busy)
             s->stats.busy_ns = busy;

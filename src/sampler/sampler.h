@@ -1,13 +1,15 @@
 /* The sampling loop: reads every Python thread's stack at a steady rate
  * and hands each result, interned into a stack_table, to a sink.
  *
- * Deadlines are absolute (start + k * period) with a small random jitter,
- * so sampling neither drifts nor locks onto the target's own periodic
- * work. A sample that starts more than half a period late is counted as
- * late; when the sampler falls more than a period behind it skips ahead
- * rather than bursting. Each thread's CPU time comes from its schedstat
- * and its wall time from the sampler's clock, so one run can be weighed by
- * CPU or by wall time afterwards.
+ * Sampling instants are random: each is the previous instant plus a gap
+ * drawn uniformly between half a period and one and a half, so the rate
+ * is the one asked for and sampling cannot lock onto the target's own
+ * periodic work (docs/model.md says why this scheme). A sample that
+ * starts more than half a period after its instant is counted as late;
+ * when the sampler falls more than a period behind it skips the instants
+ * it missed rather than bursting. Each thread's CPU time comes from its
+ * schedstat and its wall time from the sampler's clock, so one run can be
+ * weighed by CPU or by wall time afterwards.
  *
  * CPU time: a thread not on a CPU at the sample (it ran a burst since the
  * previous one, then went back to waiting) did not use its CPU time where
@@ -43,7 +45,6 @@
 struct sampler_config {
     double rate_hz;              /* samples per second; default 100 */
     uint64_t duration_ns;        /* stop after this much time; 0: no limit */
-    double jitter;               /* fraction of a period, e.g. 0.05; default 0.05 */
     pthread_mutex_t *dict_lock;  /* held while interning and calling the sink; may be NULL */
     uint64_t names_refresh_ns;   /* how often thread names are re-read; default 1 s */
     uint64_t counters_every_ns;  /* memory and heap counters this often; default 250 ms */
@@ -57,8 +58,8 @@ struct sampler_config {
 
 struct sampler_stats {
     uint64_t samples;            /* samples delivered */
-    uint64_t late;               /* samples that started > half a period after their deadline */
-    uint64_t skipped;            /* deadlines skipped after falling behind */
+    uint64_t late;               /* samples that started > half a period after their instant */
+    uint64_t skipped;            /* instants skipped after falling a period behind */
     uint64_t errors;             /* walks that failed as a whole */
     uint64_t partial;            /* thread stacks that could not be read to the end */
     uint64_t elapsed_ns;         /* since the first sample */

@@ -465,4 +465,6 @@ def build(interps):
     tests.extend(memory_counters.build(interps))
     import cli   # subcommands, file names, refusals, launch ending, messages (cli.py)
     tests.extend(cli.build(interps))
+    import timing   # sampling instants and CPU credit (timing.py)
+    tests.extend(timing.build(interps))
     return tests
