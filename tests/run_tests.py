@@ -335,6 +335,7 @@ def phase_functional(args, rep, tmproot):
     finally:
         pool.shutdown(wait=True)
         harness.kill_all()
+        interpreters.cleanup()
 
 
 def phase_tui(args, rep, tmproot):

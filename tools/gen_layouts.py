@@ -14,9 +14,9 @@ Where a micro release moved a field (3.13.18 against 3.13.0), X.Y gets one
 table per layout, each marked with the first micro release it was made from.
 
 Interpreters: every pyenv version, /usr/bin and /usr/local/bin, and the
-python3.X of a Debian root at ${PYTOP_CACHE:-/var/cache/pytop}/sid, run as
-`chroot ROOT python3.X` with its headers under ROOT. On the command line a
-PYTHON is a path, or ROOT::PATH for one inside a root.
+python3.X and python3.Xd of a Debian root at ${PYTOP_CACHE:-/var/cache/pytop}/sid
+(scripts/install-sid-root.sh), run as `chroot ROOT python3.X` with its
+headers under ROOT.
 
   gen_layouts.py --write src/python/layouts_generated.c [PYTHON...]
   gen_layouts.py --check src/python/layouts_generated.c [PYTHON...]
@@ -413,10 +413,32 @@ sys.stdout.write('%d %d %s %d\n%s\n%s\n' % (sys.version_info[0], sys.version_inf
 """
 
 
+# Interpreters in a root that scripts/install-sid-root.sh completed run as
+# chroot ROOT python3.X, with the root's /proc mounted in a private mount
+# namespace (gone with the process); their headers are ROOT/usr/include/...
+CACHE = os.environ.get("PYTOP_CACHE") or "/var/cache/pytop"
+ROOTS = [os.path.join(CACHE, "sid")]
+ROOT_MARKER = ".pytop-root-complete"
+
+
+def root_of(path):
+    d = os.path.dirname(os.path.abspath(path))
+    while d != "/":
+        if os.path.exists(os.path.join(d, ROOT_MARKER)):
+            return d
+        d = os.path.dirname(d)
+    return None
+
+
 class Interp(object):
-    def __init__(self, path, root=""):
-        self.path = path          # inside root when there is one
-        self.root = root          # a Debian root run with chroot, or ""
+    def __init__(self, path):
+        self.path = path
+        self.root = root_of(path)
+        self.cmd = [path]         # argv prefix that runs it
+        if self.root:
+            self.cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', self.root,
+                        path[len(self.root):]]
         self.version = None       # (major, minor)
         self.micro = None
         self.debug = 0            # a Py_DEBUG build
@@ -439,24 +461,22 @@ class Interp(object):
 
     @property
     def name(self):
-        return "%s::%s" % (self.root, self.path) if self.root else self.path
-
-    def command(self, *args):
-        return (["chroot", self.root] if self.root else []) + [self.path] + list(args)
+        return self.path
 
 
-def query(spec):
-    root, _, path = spec.rpartition("::")
-    it = Interp(path, root)
+def query(path):
+    it = Interp(path)
     try:
-        out = subprocess.run(it.command("-c", INFO_SCRIPT), stdout=subprocess.PIPE,
+        out = subprocess.run(it.cmd + ["-c", INFO_SCRIPT], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True,
                              timeout=60, check=True).stdout.splitlines()
         major, minor, it.full, debug = out[0].split()
         it.debug = int(debug)
         it.version = (int(major), int(minor))
         it.micro = int(re.match(r"\d+\.\d+\.(\d+)", it.full).group(1))
-        it.include, it.platinclude = root + out[1], root + out[2]
+        it.include, it.platinclude = out[1], out[2]
+        if it.root:
+            it.include, it.platinclude = it.root + it.include, it.root + it.platinclude
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as e:
         it.problem = "cannot query interpreter: %s" % e
         return it
@@ -477,11 +497,6 @@ def pyenv_root():
     return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 
-def debian_roots():
-    cache = os.environ.get("PYTOP_CACHE") or "/var/cache/pytop"
-    return [r for r in [os.path.join(cache, "sid")] if os.path.isdir(os.path.join(r, "usr", "bin"))]
-
-
 def discover():
     pattern = re.compile(r"python\d\.\d+$")
     debug_pattern = re.compile(r"python\d\.\d+d?$")
@@ -490,6 +505,10 @@ def discover():
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
     for d in ("/usr/bin", "/usr/local/bin"):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
+    for root in ROOTS:
+        if os.path.exists(os.path.join(root, ROOT_MARKER)):
+            d = os.path.join(root, "usr", "bin")
+            cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if debug_pattern.search(p))
     seen, result = set(), []
     for p in cands:
         real = os.path.realpath(p)
@@ -497,11 +516,6 @@ def discover():
             continue
         seen.add(real)
         result.append(p)
-    # Debian's interpreters in a root, with their libpython3.X-dev headers.
-    for root in debian_roots():
-        for p in sorted(glob.glob(os.path.join(root, "usr", "bin", "python3.*"))):
-            if debug_pattern.search(p) and os.access(p, os.X_OK) and not os.path.islink(p):
-                result.append(root + "::" + p[len(root):])
     return result
 
 
@@ -516,12 +530,13 @@ def compile_and_run(it, src):
         with open(c, "w") as fh:
             fh.write("\n".join(src))
         cc = os.environ.get("CC", "cc")
-        cmd = [cc, "-I", it.include, "-I", it.platinclude]
+        cmd = [cc, "-I", it.include, "-I", it.platinclude, c, "-o", exe]
         if it.root:
-            # Debian's pyconfig.h includes <x86_64-linux-gnu/python3.X/pyconfig.h>.
-            cmd += ["-idirafter", os.path.join(it.root, "usr", "include")]
-        res = subprocess.run(cmd + [c, "-o", exe], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, universal_newlines=True)
+            # Debian's pyconfig.h includes <x86_64-linux-gnu/python3.X/pyconfig.h>
+            # from the root's /usr/include; after ours, so libc's headers stay ours.
+            cmd[1:1] = ["-idirafter", os.path.join(it.root, "usr", "include")]
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True)
         if res.returncode != 0:
             raise GenError("probe for %s (%s) does not compile:\n%s" % (it.xy, it.name, res.stdout))
         return subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True,
@@ -920,7 +935,7 @@ sys.stdout.write(json.dumps([bad, live]))
 
 def verify(it, table, dtable):
     script = VERIFY_SCRIPT.replace("MEANS.items()", repr(sorted(DEBUG_MEANS.items())))
-    res = subprocess.run(it.command("-c", script), input=json.dumps([table, dtable]),
+    res = subprocess.run(it.cmd + ["-c", script], input=json.dumps([table, dtable]),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=120)
     if res.returncode != 0:
@@ -1212,7 +1227,7 @@ def main(argv=None):
     mode.add_argument("--write", metavar="FILE", help="generate FILE")
     mode.add_argument("--check", metavar="FILE", help="compare FILE with a fresh generation (TAP)")
     ap.add_argument("pythons", nargs="*", metavar="PYTHON",
-                    help="interpreters to use (default: every pyenv version and system python)")
+                    help="interpreters to use (default: every pyenv version, system python and the sid root's)")
     args = ap.parse_args(argv)
     try:
         fields = layout_fields()

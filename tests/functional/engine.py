@@ -22,10 +22,16 @@ import xml.dom.minidom
 from harness import PY_FLAGS, PytopRun, TARGETS_DIR, TestSkip, kill_group, parse_markers, popen
 from scenarios import Test
 
-# (major, minor, system) the engine tests run on; one named SKIP for each
-# that is not installed.
-ENGINE_INTERPRETERS = [(2, 7, False), (3, 8, False), (3, 11, False), (3, 12, False), (3, 13, False),
-                       (3, 11, True)]
+# The engine tests run on these (interpreters.EXPECTED labels), and on any
+# interpreter named by --python; one named SKIP for each that is not installed.
+ENGINE_INTERPRETERS = ["python2.7", "python3.8", "python3.11", "python3.12", "python3.13", "python3.11-debian",
+                       "python3.15-sid", "python3.13t"]
+
+
+def engine_keys():
+    """{interpreter key: label} of ENGINE_INTERPRETERS."""
+    import interpreters
+    return dict((tuple(e[1:]), e[0]) for e in interpreters.EXPECTED if e[0] in ENGINE_INTERPRETERS)
 
 SUMMARY_RE = re.compile(
     r"^pytop: recorded (?P<samples>\d+) samples in (?P<seconds>[\d.]+) s \((?P<achieved>[\d.]+) Hz achieved "
@@ -374,11 +380,11 @@ def t_cpu_vs_wall(c):
 # ---- 3. launch mode ---------------------------------------------------------------------
 
 def t_launch(c):
-    script = os.path.join(TARGETS_DIR, "engine_launch.py")
+    script = c.interp.stage(os.path.join(TARGETS_DIR, "engine_launch.py"))
     info_path = os.path.join(c.workdir, "launch.json")
     rec = os.path.join(c.workdir, "launch.pytop")
-    run = c.pytop_run(["--record", rec, "--duration", "30", "--", c.interp.path] + PY_FLAGS + [script, info_path],
-                      timeout=40)
+    run = c.pytop_run(["--record", rec, "--duration", "30", "--"] +
+                      c.interp.command(PY_FLAGS + [script, c.inside(info_path)]), timeout=40)
     if run.timed_out or run.sanitizer_report():
         c.fail("pytop --record -- python engine_launch.py did not end cleanly", run)
     if not os.path.exists(info_path):
@@ -404,7 +410,7 @@ def t_launch(c):
     detail = "first sample %+.0f ms from the script's first line; startup_phase %.0f of %.0f ms recorded" % (
         first * 1000, covered * 1000, lasted * 1000)
     # Checked first: a misread frame would also hide startup_phase.
-    markers = parse_markers(script)
+    markers = parse_markers(c.interp.host(script))
     check_edges(c, stacks, script, [(("<module>", markers["call-startup"]), "startup_phase"),
                                     (("<module>", markers["call-main"]), "main_phase")],
                 "folded wall export (%s)" % detail, erun)
@@ -439,7 +445,7 @@ def t_launch_missing(c):
 def t_code_reuse(c):
     report = os.path.join(c.workdir, "reuse.json")
     switch = os.path.join(c.workdir, "switch")
-    tgt = c.start("engine_code_reuse.py", args=[report, switch])
+    tgt = c.start("engine_code_reuse.py", args=[c.inside(report), c.inside(switch)])
     rec = os.path.join(c.workdir, "reuse.pytop")
     r = Recorder(c, ["--record", rec, "--rate", "100", "--duration", "3", "-p", str(tgt.pid)])
     try:
@@ -958,14 +964,13 @@ ONCE = [
 
 
 def build(interps):
-    chosen = [i for i in interps if (i.version[0], i.version[1], i.system) in ENGINE_INTERPRETERS]
+    keys = engine_keys()
+    chosen = [i for i in interps if i.key in keys or i.selected]
     tests = []
-    for major, minor, system in ENGINE_INTERPRETERS:
-        if not any(i.version[:2] == (major, minor) and i.system == system for i in chosen):
-            label = "python%d.%d%s" % (major, minor, "-debian" if system else "")
-            tests.append(Test("engine[%s]" % label, None, skip="no %s %d.%d among the interpreters found or "
-                              "selected: its engine tests did not run" % ("/usr/bin/python" if system else "pyenv Python",
-                                                                        major, minor)))
+    for key, label in sorted(keys.items(), key=lambda kv: ENGINE_INTERPRETERS.index(kv[1])):
+        if not any(i.key == key for i in chosen):
+            tests.append(Test("engine[%s]" % label, None, skip="no %s among the interpreters found or "
+                              "selected: its engine tests did not run" % label))
     for name, fn in PER_INTERPRETER:
         for interp in chosen:
             tests.append(Test("%s[%s]" % (name, interp.id), fn, interp))

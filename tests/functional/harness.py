@@ -344,18 +344,23 @@ class Target(object):
 
     def __init__(self, interp, script, workdir, env_extra=None, args=()):
         self.interp = interp
-        self.path = os.path.realpath(script if os.path.isabs(script) else os.path.join(TARGETS_DIR, script))
-        self.workdir = workdir
+        # The script on this machine (its markers are read here) and as the
+        # interpreter sees it (what pytop must show): for an interpreter in
+        # a root, a copy inside the root unless it is there already.
+        self.host_path = os.path.realpath(script if os.path.isabs(script) else os.path.join(TARGETS_DIR, script))
+        self.path = interp.stage(self.host_path)
+        self.workdir = workdir     # on this machine; inside the root for a chroot'd interpreter
         self.env_extra = dict(env_extra or {})
         self.args = list(args)
-        self.markers = parse_markers(self.path)
+        self.markers = parse_markers(self.host_path)
         self.proc = None
         self.report = None
         self.ready_file = os.path.join(workdir, "ready.json")
         self.out_file = os.path.join(workdir, "target.out")
 
     def command(self):
-        return [self.interp.path] + PY_FLAGS + [self.path, self.ready_file] + self.args
+        return self.interp.command(PY_FLAGS + [self.path, self.interp.inside(self.ready_file)] + self.args,
+                                   cwd=self.workdir)
 
     def environment(self):
         env = dict((k, v) for k, v in os.environ.items() if not k.startswith("PYTHON"))
@@ -434,23 +439,36 @@ class Case(object):
         self.name = name
         self.interp = interp
         self.pytop = suite.pytop
-        self.workdir = tempfile.mkdtemp(prefix="case-", dir=suite.tmproot)
+        # Where the case's interpreter can read and write (inside its root if chroot'd).
+        self.workdir = tempfile.mkdtemp(prefix="case-", dir=interp.scratch(suite.tmproot) if interp else suite.tmproot)
+        self.dirs = [self.workdir]
         self.targets = []
         self.notes = []
 
     def close(self):
         for t in self.targets:
             t.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
     def subdir(self, name):
         d = os.path.join(self.workdir, name)
         os.makedirs(d)
         return d
 
+    def inside(self, path, interp=None):
+        """path on this machine as (the case's) interpreter sees it."""
+        return (interp or self.interp).inside(path)
+
     def start(self, script, env_extra=None, interp=None, args=()):
         n = len(self.targets)
-        t = Target(interp or self.interp, script, self.subdir("target%d" % n), env_extra, args)
+        interp = interp or self.interp
+        if self.interp is not None and interp.root == self.interp.root:
+            d = self.subdir("target%d" % n)
+        else:
+            d = tempfile.mkdtemp(prefix="target%d-" % n, dir=interp.scratch(self.suite.tmproot))
+            self.dirs.append(d)
+        t = Target(interp, script, d, env_extra, args)
         self.targets.append(t)
         return t.start()
 

@@ -37,10 +37,10 @@ HEADERS_SCRIPT = ("import sysconfig\n"
 
 
 def include_dir(interp):
-    out = subprocess.check_output([interp.path, "-c", HEADERS_SCRIPT], stderr=subprocess.STDOUT,
+    out = subprocess.check_output(interp.command(["-c", HEADERS_SCRIPT]), stderr=subprocess.STDOUT,
                                   timeout=60).decode("utf-8", "replace").split("\n")
     for d in out:
-        d = d.strip()
+        d = interp.host(d.strip()) if d.strip() else ""
         if d and os.path.exists(os.path.join(d, "Python.h")):
             return d
     return None
@@ -63,7 +63,7 @@ def build_ext(c, interp):
                                        "are not installed): the test extension cannot be built"
                                        % (interp.path, interp.version[0], interp.version[1]))
         raise _built[interp.path]
-    out = os.path.join(c.suite.tmproot, "native_ext-%s" % interp.id.replace("/", "_"))
+    out = os.path.join(interp.scratch(c.suite.tmproot), "native_ext-%s" % interp.id.replace("/", "_"))
     os.makedirs(out)
     cxx_obj = os.path.join(out, "native_ext_cxx.o")
     steps = [
@@ -72,6 +72,10 @@ def build_ext(c, interp):
         ["gcc", "-O1", "-g", "-fPIC", "-shared", "-I", inc, os.path.join(EXT_DIR, "native_ext.c"), cxx_obj,
          "-o", os.path.join(out, "native_ext.so")],
     ]
+    if interp.root:
+        # Debian's pyconfig.h includes <x86_64-linux-gnu/python3.X/pyconfig.h>
+        # from the root's /usr/include; after ours, so libc's headers stay ours.
+        steps[1][1:1] = ["-idirafter", os.path.join(interp.root, "usr", "include")]
     for cmd in steps:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         if p.returncode != 0:
@@ -83,7 +87,7 @@ def build_ext(c, interp):
 
 def start_target(c, interp=None):
     interp = interp or c.interp
-    return c.start("native_spin.py", interp=interp, args=[build_ext(c, interp)])
+    return c.start("native_spin.py", interp=interp, args=[interp.inside(build_ext(c, interp))])
 
 
 # ---- what a merged stack must look like -------------------------------------------------------------
@@ -360,7 +364,7 @@ def t_native_threads(c):
     """Four threads switch between pure Python and the extension every
     millisecond or so; a thread's C stack must be merged with its Python
     frames of the same moment, never with where it was a moment earlier."""
-    tgt = c.start("native_threads.py", args=[build_ext(c, c.interp)])
+    tgt = c.start("native_threads.py", args=[c.inside(build_ext(c, c.interp))])
     rec, run, summ = record(c, tgt, ["--native", "--rate", "200", "--duration", "3"])
     data, erun = export(c, rec, "folded", "wall", target=tgt)
     stacks = parse_folded(c, data, "folded export of a --native recording", erun, tgt)

@@ -357,7 +357,7 @@ def t_error_target_exits(c):
     for i in range(6):
         interp = interps[i % len(interps)]
         args = ["--dump", "--json", "-p"] if i % 2 else ["--dump", "-p"]
-        p = popen([interp.path, "-E", "-s", "-B", script, "0.05"], stdout=subprocess.PIPE,
+        p = popen(interp.command(["-E", "-s", "-B", interp.stage(script), "0.05"]), stdout=subprocess.PIPE,
                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         try:
             line = p.stdout.readline()

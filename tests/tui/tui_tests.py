@@ -28,6 +28,9 @@ import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The functional tests' discovery: Debian sid's interpreters (chroot'd) and the free-threaded 3.13.
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "functional"))
+import interpreters   # noqa: E402
 import tuiharness as h   # noqa: E402
 from tuiharness import Failure, Skip, row_has, own_share   # noqa: E402
 
@@ -35,6 +38,10 @@ from tuiharness import Failure, Skip, row_has, own_share   # noqa: E402
 REQUIRED_PYTHONS = ("2.7", "3.12")
 # The Memory view's counters are checked on these (a missing one is a named SKIP).
 MEMORY_PYTHONS = ("2.7", "3.12")
+# Installed by scripts/interpreters.sh: the hot-function test runs on each (a
+# missing one is a named SKIP), the Memory view's on those of MEMORY_EXTRA found.
+EXPECTED_EXTRA = ("3.13-sid", "3.14-sid", "3.14d-sid", "3.15-sid", "3.13t")
+MEMORY_EXTRA = ("3.15-sid", "3.13t")
 VIEWS = ("Functions", "Threads", "Call tree", "Source", "Memory")
 
 
@@ -52,6 +59,29 @@ def pyenv_root():
 
 
 def find_pythons():
+    """{"X.Y": path} for every $(pyenv root)/versions/*/bin/pythonX.Y, newest patch level,
+    and {"X.Y[dt]-sid" or "X.Yt": interpreters.Interpreter} for the sid root's and the
+    free-threaded build's (run by h.Target as the functional tests run them)."""
+    found = find_pyenv_pythons()
+    extra = interpreters.root_candidates(interpreters.SID_ROOT)
+    if os.path.exists(interpreters.FT_PYTHON):
+        extra.append(interpreters.FT_PYTHON)
+    for path in extra:
+        try:
+            i = interpreters.identify(path)
+        except RuntimeError:
+            continue   # the functional tests report it
+        found["%d.%d%s%s" % (i.version[:2] + (i.abiflags, "-" + i.flavour if i.flavour else ""))] = i
+    return found
+
+
+def version_key(name):
+    """Sort key of a find_pythons() name: "3.14d-sid" after "3.14-sid" after "3.14"."""
+    m = re.match(r"^(\d+)\.(\d+)(.*)$", name)
+    return (int(m.group(1)), int(m.group(2)), m.group(3))
+
+
+def find_pyenv_pythons():
     """{"X.Y": path} for every $(pyenv root)/versions/*/bin/pythonX.Y, newest patch level."""
     found = {}
     root = pyenv_root()
@@ -90,9 +120,16 @@ class Context(object):
         self.workdir = workdir
         self.python = python
         self.targets = []
+        self.dirs = []
 
     def target(self, script, python=None, args=()):
-        t = h.Target(python or self.python, script, self.workdir, args)
+        python = python or self.python
+        workdir = self.workdir
+        if getattr(python, "root", None):
+            # Its ready file and log inside its root.
+            workdir = tempfile.mkdtemp(prefix="tui-", dir=python.scratch(os.path.dirname(self.workdir)))
+            self.dirs.append(workdir)
+        t = h.Target(python, script, workdir, args)
         self.targets.append(t)
         return t.start()
 
@@ -102,6 +139,8 @@ class Context(object):
     def close(self):
         for t in self.targets:
             t.stop()
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def hot_on_top(scr):
@@ -1065,23 +1104,35 @@ def t_attach_exit(ctx):
 
 # ---- the list -------------------------------------------------------------------
 
+def not_found(name):
+    if name.endswith("-sid"):
+        return "python%s not found in %s (scripts/install-sid-root.sh installs it)" % (name[:-4], interpreters.SID_ROOT)
+    if name.endswith("t"):
+        return "python%s not found at %s (scripts/build-python-ft.sh builds it)" % (name, interpreters.FT_PYTHON)
+    return "python%s not found in $(pyenv root)/versions" % name
+
+
 def build(pythons):
     """[(name, function(ctx) or None, skip reason or None)]"""
     tests = []
-    for xy in sorted(set(REQUIRED_PYTHONS) | set(pythons), key=lambda v: tuple(int(x) for x in v.split("."))):
-        name = "tui hot function on top of Functions (python%s)" % xy
-        if xy in pythons:
-            tests.append((name, (lambda p, v: lambda ctx: t_hot_on_top(ctx, p, v))(pythons[xy], xy), None))
+
+    def xy(name):   # the version the header must show
+        return "%d.%d" % version_key(name)[:2]
+    for name in sorted(set(REQUIRED_PYTHONS) | set(EXPECTED_EXTRA) | set(pythons), key=version_key):
+        test = "tui hot function on top of Functions (python%s)" % name
+        if name in pythons:
+            tests.append((test, (lambda p, v: lambda ctx: t_hot_on_top(ctx, p, v))(pythons[name], xy(name)), None))
         else:
-            tests.append((name, None, "python%s not found in $(pyenv root)/versions" % xy))
-    # The counters' sources differ most between 2.7, 3.6-3.11 and 3.12+.
-    for xy in sorted(set(MEMORY_PYTHONS) | set(x for x in ("3.8", "3.13") if x in pythons),
-                     key=lambda v: tuple(int(x) for x in v.split("."))):
-        name = "tui Memory view counters: RSS, GC, pymalloc, rates, unavailable (python%s)" % xy
-        if xy in pythons:
-            tests.append((name, (lambda p, v: lambda ctx: t_memory_counters(ctx, p, v))(pythons[xy], xy), None))
+            tests.append((test, None, not_found(name)))
+    # The counters' sources differ most between 2.7, 3.6-3.11, 3.12+, 3.14+ and free-threaded builds.
+    for name in sorted(set(MEMORY_PYTHONS) | set(x for x in ("3.8", "3.13") + MEMORY_EXTRA if x in pythons),
+                       key=version_key):
+        test = "tui Memory view counters: RSS, GC, pymalloc, rates, unavailable (python%s)" % name
+        if name in pythons:
+            tests.append((test, (lambda p, v: lambda ctx: t_memory_counters(ctx, p, v))(pythons[name], xy(name)),
+                          None))
         else:
-            tests.append((name, None, "python%s not found in $(pyenv root)/versions" % xy))
+            tests.append((test, None, not_found(name)))
     tests += [
         ("tui header shows pid, command line, version, elapsed, samples, rate, late, errors, CPU, RSS, "
          "threads, mode, window", lambda c: header_test(c, 240, 40), None),
@@ -1183,6 +1234,7 @@ def run(pytop, tmproot, rep, only=()):
         if tmux:
             tmux.kill_server()
         h.kill_all()
+        interpreters.cleanup()
 
 
 def plumbing(rep):

@@ -133,6 +133,8 @@ class Target(object):
     """A Python script from targets/ that reports readiness in a JSON file."""
 
     def __init__(self, python, script, workdir, args=()):
+        # python: a path, or an interpreters.Interpreter (then workdir must be
+        # one it can write, inside its root if it runs chroot'd).
         self.python = python
         self.script = os.path.join(TARGETS, script)
         self.ready_file = os.path.join(workdir, "ready-%s.json" % os.path.splitext(script)[0])
@@ -142,7 +144,11 @@ class Target(object):
         self.info = None
 
     def start(self):
-        cmd = [self.python] + PY_FLAGS + [self.script, "--ready", self.ready_file] + self.args
+        if isinstance(self.python, str):
+            cmd = [self.python] + PY_FLAGS + [self.script, "--ready", self.ready_file] + self.args
+        else:
+            py = self.python
+            cmd = py.command(PY_FLAGS + [py.stage(self.script), "--ready", py.inside(self.ready_file)] + self.args)
         with open(self.log, "wb") as log:
             self.proc = popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         ok = wait_until(lambda: os.path.exists(self.ready_file) or self.proc.poll() is not None,
