@@ -387,3 +387,29 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int mic
     fill(&d, minor, fallback ? fallback : exact, exact, out);
     return 0;
 }
+
+int py_debug_offsets_interp_size(struct mem_source *src, uint64_t runtime_addr, int *size)
+{
+    unsigned char raw[PY_DEBUG_OFFSETS_MAX];
+    int rc = mem_read(src, runtime_addr, raw, 24);
+    if (rc < 0)
+        return rc;
+    uint64_t version;
+    memcpy(&version, raw + 8, 8);
+    if (memcmp(raw, "xdebugpy", 8) != 0 || version >> 32 || (version >> 24) != 3)
+        return -PT_ERR_BAD_DATA;
+    const struct py_debug_layout *dl = py_debug_layout_for(3, (int)((version >> 16) & 0xff));
+    if (!dl)
+        return -PT_ERR_TOO_NEW;
+    if (dl->is_size < 0 || dl->is_size + 8 > dl->table_size || dl->table_size > PY_DEBUG_OFFSETS_MAX)
+        return -PT_ERR_BAD_DATA;
+    rc = mem_read(src, runtime_addr + (uint64_t)dl->is_size, raw, 8);
+    if (rc < 0)
+        return rc;
+    uint64_t v;
+    memcpy(&v, raw, 8);
+    if (!size_ok(v, MAX_BIG_SIZE))
+        return -PT_ERR_BAD_DATA;
+    *size = (int)v;
+    return 0;
+}

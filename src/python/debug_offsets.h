@@ -31,4 +31,9 @@
 int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int micro,
                           struct py_layout *out, uint64_t *version_hex);
 
+/* sizeof(PyInterpreterState) as the target's own table gives it, to pick
+ * the generated table made for that very build (py_layout_match) when
+ * pytop's tables are used instead of the debug offsets. 0 or an error. */
+int py_debug_offsets_interp_size(struct mem_source *src, uint64_t runtime_addr, int *size);
+
 #endif

@@ -163,6 +163,15 @@ static int choose_layout(struct py_target *t, const struct found *f, enum py_lay
         return -PT_ERR_UNSUPPORTED;
     if (!table)
         return -PT_ERR_UNSUPPORTED;
+    /* A debug build (3.14d) or a micro release with its own table: the
+     * build's own interpreter size picks it. */
+    int size;
+    if (has_debug && py_debug_offsets_interp_size(&t->live.base, f->sym_runtime, &size) == 0) {
+        const struct py_layout *exact = py_layout_match(t->version.major, t->version.minor,
+                                                        t->version.micro, size);
+        if (exact)
+            table = exact;
+    }
     *lay = *table;
     t->layout_source = PY_LAYOUT_TABLE;
     return 0;
