@@ -496,7 +496,8 @@ static int capture(struct native_unwinder *u, pid_t tid)
 
 /* After the thread is let go: unwind from the captured registers and
  * stack (other memory, code and unwind tables, is read live). */
-static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap, size_t *n)
+static int unwind_captured(struct native_unwinder *u, uint64_t *ips, uint64_t *sps, size_t cap,
+                           size_t *n)
 {
     u->gen++;
     unw_cursor_t c;
@@ -511,6 +512,10 @@ static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap,
             u->stats.truncated++;
             break;
         }
+        if (sps) {
+            unw_word_t sp = 0;
+            sps[k] = unw_get_reg(&c, UNW_REG_SP, &sp) == 0 ? sp : 0;
+        }
         ips[k++] = ip;
         if (unw_step(&c) <= 0)
             break;
@@ -521,8 +526,8 @@ static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap,
     return 0;
 }
 
-int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n, native_held_fn held, void *ctx)
+int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,
+                         size_t cap, size_t *n, native_held_fn held, void *ctx)
 {
     if (u->npending)
         reap_pending(u, 0);
@@ -552,7 +557,7 @@ int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, si
     u->stats.stop_wait_ns += t1 - t0;
     u->stats.held_ns += now_ns() - t1;
     if (rc == 0)
-        rc = unwind_captured(u, ips, cap, n);
+        rc = unwind_captured(u, ips, sps, cap, n);
     if (rc == -ESRCH)
         u->stats.gone++;
     else
@@ -577,10 +582,10 @@ void native_unwinder_free(struct native_unwinder *u)
     free(u);
 }
 
-int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n, native_held_fn held, void *ctx)
+int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,
+                         size_t cap, size_t *n, native_held_fn held, void *ctx)
 {
-    (void)u, (void)tid, (void)ips, (void)cap, (void)n, (void)held, (void)ctx;
+    (void)u, (void)tid, (void)ips, (void)sps, (void)cap, (void)n, (void)held, (void)ctx;
     return -EOPNOTSUPP;
 }
 

@@ -17,6 +17,7 @@ by someone else keeps its Python frames and says why.
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import engine
@@ -27,6 +28,7 @@ from scenarios import Test
 EXT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets", "native_ext")
 CXX_NAME = "pytop_test::Spinner::spin(long)"
 _built = {}   # interpreter path -> directory holding native_ext, or the TestSkip reason
+_build_lock = threading.Lock()
 
 
 # ---- building the extension ---------------------------------------------------------------------
@@ -47,7 +49,13 @@ def include_dir(interp):
 
 
 def build_ext(c, interp):
-    """The directory holding native_ext built for interp (once per run)."""
+    """The directory holding native_ext built for interp (once per run, by
+    whichever test asks first: tests run in parallel)."""
+    with _build_lock:
+        return _build_ext(c, interp)
+
+
+def _build_ext(c, interp):
     got = _built.get(interp.path)
     if isinstance(got, TestSkip):
         raise got
