@@ -69,9 +69,9 @@ static void report_attach_error(pid_t pid, int err, enum py_layout_source layout
         if (py_target_find_version(pid, &v) != 0)
             snprintf(v.text, sizeof v.text, "?");
         fprintf(stderr,
-                "pytop: process %d runs CPython %s, newer than this pytop, which predates it "
-                "(it reads CPython 2.7 and 3.6 to %s): update pytop, or add that version's "
-                "tables as docs/internals.md says\n", (int)pid, v.text, newest);
+                "pytop: process %d runs CPython %s, which this pytop predates (it reads "
+                "CPython 2.7 and 3.6 to %s): update pytop, or generate that version's tables "
+                "(docs/internals.md, \"Adding a CPython version\")\n", (int)pid, v.text, newest);
         break;
     }
     case PT_ERR_NO_INTERP:
