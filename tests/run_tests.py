@@ -354,7 +354,9 @@ def main():
     ap.add_argument("--fuzz", default="", help="space-separated fuzz targets, relative to builddir")
     ap.add_argument("--fuzz-seconds", type=int, default=10, help="seconds per fuzz target; 0 skips them")
     ap.add_argument("--only", action="append", default=[], help="run only these phases: " + ", ".join(PHASES))
-    ap.add_argument("--python", action="append", default=[], help="test only this interpreter (repeatable)")
+    ap.add_argument("--python", action="append", default=[],
+                    help="test only this interpreter (repeatable); one in a root, e.g. "
+                         "/var/cache/pytop/sid/usr/bin/python3.15, runs chroot'd there")
     ap.add_argument("-k", action="append", default=[], help="only functional and tui tests whose name contains this")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="tests run in parallel (default 2)")
     args = ap.parse_args()

@@ -365,6 +365,9 @@ class Target(object):
     def environment(self):
         env = dict((k, v) for k, v in os.environ.items() if not k.startswith("PYTHON"))
         env["LC_ALL"] = "C.UTF-8"   # deterministic file-name decoding on 3.6
+        if self.interp.root:
+            # Temporary files (multiprocessing's) go with the case, not into the root's /tmp.
+            env["TMPDIR"] = self.interp.inside(self.workdir)
         env.update(self.env_extra)
         return env
 

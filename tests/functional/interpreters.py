@@ -25,6 +25,8 @@ import threading
 CACHE = os.environ.get("PYTOP_CACHE") or "/var/cache/pytop"
 SID_ROOT = os.path.join(CACHE, "sid")
 FT_PYTHON = os.path.join(CACHE, "python3.13t", "bin", "python3.13t")
+# Written by scripts/build-python-ft.sh when the build is installed.
+FT_MARKER = os.path.join(CACHE, "python3.13t", ".pytop-build-complete")
 # Written by scripts/install-sid-root.sh when a root is complete.
 ROOT_MARKER = ".pytop-root-complete"
 
@@ -261,8 +263,13 @@ def candidates():
     for path in ["/usr/bin/python3.11", "/usr/bin/python2.7"] + sorted(glob.glob("/usr/bin/python3.*")):
         if _NAME_RE.match(os.path.basename(path)) and os.path.exists(path):
             found.append(path)
-    found += root_candidates(SID_ROOT)
-    if os.path.exists(FT_PYTHON):
+    return found + installed_candidates()
+
+
+def installed_candidates():
+    """What scripts/interpreters.sh installed and completed."""
+    found = root_candidates(SID_ROOT)
+    if os.path.exists(FT_MARKER) and os.path.exists(FT_PYTHON):
         found.append(FT_PYTHON)
     return found
 

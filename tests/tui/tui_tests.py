@@ -63,10 +63,7 @@ def find_pythons():
     and {"X.Y[dt]-sid" or "X.Yt": interpreters.Interpreter} for the sid root's and the
     free-threaded build's (run by h.Target as the functional tests run them)."""
     found = find_pyenv_pythons()
-    extra = interpreters.root_candidates(interpreters.SID_ROOT)
-    if os.path.exists(interpreters.FT_PYTHON):
-        extra.append(interpreters.FT_PYTHON)
-    for path in extra:
+    for path in interpreters.installed_candidates():
         try:
             i = interpreters.identify(path)
         except RuntimeError:
