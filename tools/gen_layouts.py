@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """Generate or check src/python/layouts_generated.c.
 
-For every installed CPython (2.7, 3.6-3.13) this compiles a small C probe
+For every installed CPython (2.7, 3.6-3.15) this compiles a small C probe
 against that interpreter's own headers and prints offsetof()/sizeof() for
-each field of struct py_layout (src/python/layout.h). The few structures that
-no installed header describes (PyModuleObject before 3.10, PyDictKeysObject
-in 3.6-3.10) are written as mirror structs of CPython's private definitions.
-Every table is then checked against the running interpreter itself, through
-ctypes, before it is accepted.
+each field of struct py_layout (src/python/layout.h) and, from 3.13 on, the
+position of each _Py_DebugOffsets member of struct py_debug_layout. The few
+structures that no installed header describes (PyModuleObject before 3.10,
+PyDictKeysObject in 3.6-3.10) are written as mirror structs of CPython's
+private definitions. Every table is then checked against the running
+interpreter itself, through ctypes, before it is accepted.
+
+Where a micro release moved a field (3.13.18 against 3.13.0), X.Y gets one
+table per layout, each marked with the first micro release it was made from.
+
+Interpreters: every pyenv version, /usr/bin and /usr/local/bin, and the
+python3.X and python3.Xd of a Debian root at ${PYTOP_CACHE:-/var/cache/pytop}/sid
+(scripts/install-sid-root.sh), run as `chroot ROOT python3.X` with its
+headers under ROOT.
 
   gen_layouts.py --write src/python/layouts_generated.c [PYTHON...]
   gen_layouts.py --check src/python/layouts_generated.c [PYTHON...]
@@ -25,7 +34,20 @@ import subprocess
 import sys
 import tempfile
 
-EXPECTED = [(2, 7)] + [(3, m) for m in range(6, 14)]
+EXPECTED = [(2, 7)] + [(3, m) for m in range(6, 16)]
+# Versions whose _Py_DebugOffsets pytop decodes (struct py_debug_layout).
+DEBUG_EXPECTED = [(3, m) for m in range(13, 16)]
+
+
+def known(v):
+    """A version the rules cover: the expected ones, and any newer 3.X,
+    taken as the newest (adding one is running --write with it installed;
+    where its headers differ, the probe or the run-time check says so)."""
+    return v in EXPECTED or (v[0] == 3 and v > EXPECTED[-1])
+
+
+def has_debug_table(v):
+    return v >= DEBUG_EXPECTED[0]
 COMMAND = "tools/gen_layouts.py --write src/python/layouts_generated.c"
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAYOUT_H = os.path.join(HERE, "..", "src", "python", "layout.h")
@@ -38,12 +60,12 @@ class GenError(Exception):
 # ---------------------------------------------------------------------------
 # struct py_layout fields, read from layout.h so the two never drift apart.
 
-def layout_fields(path=LAYOUT_H):
+def layout_fields(path=LAYOUT_H, struct="py_layout"):
     with open(path) as f:
         text = f.read()
-    m = re.search(r"struct py_layout \{(.*?)\n\};", text, re.S)
+    m = re.search(r"struct %s \{(.*?)\n\};" % struct, text, re.S)
     if not m:
-        raise GenError("struct py_layout not found in %s" % path)
+        raise GenError("struct %s not found in %s" % (struct, path))
     body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
     fields = []
     for decl in body.split(";"):
@@ -51,7 +73,7 @@ def layout_fields(path=LAYOUT_H):
         if not decl:
             continue
         if not decl.startswith("int "):
-            raise GenError("unexpected declaration in struct py_layout: %r" % decl)
+            raise GenError("unexpected declaration in struct %s: %r" % (struct, decl))
         fields += [name.strip() for name in decl[4:].split(",")]
     return fields
 
@@ -149,6 +171,9 @@ def probe_source(v):
         lines.append('#include "internal/pycore_dict.h"')
     if v >= (3, 12):
         lines.append('#include "internal/pycore_gil.h"')
+    if v >= (3, 14):
+        # _Py_DebugOffsets left pycore_runtime.h for its own header in 3.14.
+        lines.append('#include "internal/pycore_debug_offsets.h"')
     lines += ["#include <stddef.h>", "#include <stdint.h>", "#include <stdio.h>", ""]
     if v < (3, 10):
         lines.append(MIRROR_MODULE)
@@ -172,6 +197,7 @@ def rules(v):
     r["runtime_interpreters_head"] = off("_PyRuntimeState", "interpreters.head") if v >= (3, 7) else None
     r["runtime_gilstate_tstate_current"] = (off("_PyRuntimeState", "gilstate.tstate_current")
                                            if (3, 7) <= v <= (3, 11) else None)
+    r["interp_size"] = size(IS)
     r["interp_next"] = off(IS, "next")
     r["interp_tstate_head"] = off(IS, "threads.head" if v >= (3, 11) else "tstate_head")
     r["interp_modules"] = off(IS, "imports.modules" if v >= (3, 12) else "modules")
@@ -189,6 +215,8 @@ def rules(v):
     r["tstate_thread_id"] = off(TS, "thread_id")
     r["tstate_native_thread_id"] = off(TS, "native_thread_id") if v >= (3, 11) else None
     r["tstate_datastack_chunk"] = off(TS, "datastack_chunk") if v >= (3, 11) else None
+    # 3.13 has holds_gil as a bit field, which offsetof cannot give.
+    r["tstate_holds_gil"] = off(TS, "holds_gil") if v >= (3, 14) else None
     for f in ("previous", "size", "top", "data"):
         r["chunk_" + f] = off("_PyStackChunk", f) if v >= (3, 11) else None
 
@@ -207,7 +235,11 @@ def rules(v):
         r["frame_instr"] = off(FR, "instr_ptr" if v >= (3, 13) else "prev_instr")
         r["frame_owner"] = off(FR, "owner")
     # 3.11 marks C-stack entry frames with is_entry, not with an owner value.
-    r["frame_owned_by_cstack"] = "FRAME_OWNED_BY_CSTACK" if v >= (3, 12) else None
+    # 3.14 renumbered: FRAME_OWNED_BY_INTERPRETER (3) took the shim's place and
+    # 3.15 dropped FRAME_OWNED_BY_CSTACK (4); every owner from 3 up is no
+    # Python function's frame.
+    r["frame_owned_by_cstack"] = ("FRAME_OWNED_BY_INTERPRETER" if v >= (3, 14) else
+                                  "FRAME_OWNED_BY_CSTACK" if v >= (3, 12) else None)
     r["frame_is_entry"] = off(FR, "is_entry") if v == (3, 11) else None
 
     # Code objects.
@@ -274,10 +306,20 @@ def rules(v):
     r["gc_generation_stats"] = off(GCS, "generation_stats") if v >= (3, 7) else None
     r["gc_generation_size"] = size(GEN)
     r["gc_generation_count"] = off(GEN, "count")
+    r["gc_generation_threshold"] = off(GEN, "threshold")
     has_stats = v >= (3, 6)
     r["gc_stats_size"] = size(STATS) if has_stats else None
     for f in ("collections", "collected", "uncollectable"):
         r["gc_stats_" + f] = off(STATS, f) if has_stats else None
+    # 3.15: generation_stats is a pointer to ring buffers of those structs.
+    ring = v >= (3, 15)
+    r["gc_stats_young"] = off("struct gc_stats", "young") if ring else None
+    r["gc_stats_young_index"] = off("struct gc_young_stats_buffer", "index") if ring else None
+    r["gc_stats_young_len"] = "GC_YOUNG_STATS_SIZE" if ring else None
+    r["gc_stats_old"] = off("struct gc_stats", "old") if ring else None
+    r["gc_stats_old_size"] = size("struct gc_old_stats_buffer") if ring else None
+    r["gc_stats_old_index"] = off("struct gc_old_stats_buffer", "index") if ring else None
+    r["gc_stats_old_len"] = "GC_OLD_STATS_SIZE" if ring else None
     OB = "struct _obmalloc_state"
     r["interp_obmalloc"] = off(IS, "obmalloc") if v == (3, 12) else None
     r["interp_obmalloc_ptr"] = off(IS, "obmalloc") if v >= (3, 13) else None
@@ -285,6 +327,84 @@ def rules(v):
     r["obmalloc_narenas_highwater"] = off(OB, "mgmt.narenas_highwater") if v >= (3, 12) else None
     r["obmalloc_arena_bits"] = "ARENA_BITS" if v >= (3, 12) else ARENA_BITS_BEFORE_312[v <= (3, 9)]
     return r
+
+
+def debug_rules(v):
+    """struct py_debug_layout field -> C expression: where the member sits in
+    _Py_DebugOffsets (None: the version's table lacks it)."""
+    DO = "_Py_DebugOffsets"
+    r = {"table_size": size(DO)}
+
+    def at(field, member, since=(3, 13)):
+        r[field] = off(DO, member) if v >= since else None
+
+    at("version", "version")
+    at("free_threaded", "free_threaded")
+    at("rt_size", "runtime_state.size")
+    at("rt_interpreters_head", "runtime_state.interpreters_head")
+    for f, m in (("size", "size"), ("next", "next"), ("threads_head", "threads_head"),
+                 ("gc", "gc"), ("imports_modules", "imports_modules"),
+                 ("ceval_gil", "ceval_gil"), ("gil_runtime_state", "gil_runtime_state"),
+                 ("gil_locked", "gil_runtime_state_locked"),
+                 ("gil_holder", "gil_runtime_state_holder")):
+        at("is_" + f, "interpreter_state." + m)
+    for f in ("size", "next", "interp", "current_frame", "thread_id", "native_thread_id",
+              "datastack_chunk"):
+        at("ts_" + f, "thread_state." + f)
+    at("ts_holds_gil", "thread_state.holds_gil", (3, 15))
+    for f in ("size", "previous", "executable", "instr_ptr", "owner"):
+        at("fr_" + f, "interpreter_frame." + f)
+    for f in ("size", "filename", "name", "qualname", "linetable", "firstlineno"):
+        at("co_" + f, "code_object." + f)
+    at("co_code_adaptive", "code_object.co_code_adaptive")
+    at("ob_size", "pyobject.size")
+    at("ob_type", "pyobject.ob_type")
+    at("ty_size", "type_object.size")
+    at("ty_flags", "type_object.tp_flags")
+    at("ty_basicsize", "type_object.tp_basicsize", (3, 15))
+    at("ty_dictoffset", "type_object.tp_dictoffset", (3, 15))
+    at("ht_size", "heap_type_object.size", (3, 15))
+    at("ht_cached_keys", "heap_type_object.ht_cached_keys", (3, 15))
+    at("tu_size", "tuple_object.size")
+    at("tu_ob_size", "tuple_object.ob_size")
+    for f, m in (("size", "size"), ("keys", "ma_keys"), ("values", "ma_values")):
+        at("di_" + f, "dict_object." + m)
+    at("lo_size", "long_object.size")
+    at("lo_digit", "long_object.ob_digit")
+    for f, m in (("size", "size"), ("ob_size", "ob_size"), ("sval", "ob_sval")):
+        at("by_" + f, "bytes_object." + m)
+    for f, m in (("size", "size"), ("state", "state"), ("length", "length"),
+                 ("ascii_size", "asciiobject_size")):
+        at("un_" + f, "unicode_object." + m)
+    at("un_compact_size", "unicode_object.compactunicodeobject_size", (3, 15))
+    at("gc_size", "gc.size")
+    at("gc_generation_stats", "gc.generation_stats", (3, 15))
+    return r
+
+
+# What each debug-table member must say, as py_layout fields: checked in the
+# running interpreter (the value read at the generated position).
+DEBUG_MEANS = {
+    "rt_interpreters_head": "runtime_interpreters_head", "is_next": "interp_next",
+    "is_threads_head": "interp_tstate_head", "is_gc": "interp_gc",
+    "is_imports_modules": "interp_modules", "is_ceval_gil": "interp_ceval_gil",
+    "ts_next": "tstate_next", "ts_interp": "tstate_interp",
+    "ts_current_frame": "tstate_current_frame", "ts_thread_id": "tstate_thread_id",
+    "ts_native_thread_id": "tstate_native_thread_id",
+    "ts_datastack_chunk": "tstate_datastack_chunk", "ts_holds_gil": "tstate_holds_gil",
+    "fr_size": "frame_size", "fr_previous": "frame_back", "fr_executable": "frame_code",
+    "fr_instr_ptr": "frame_instr", "fr_owner": "frame_owner", "co_size": "code_size",
+    "co_filename": "code_filename", "co_name": "code_name", "co_qualname": "code_qualname",
+    "co_linetable": "code_linetable", "co_firstlineno": "code_firstlineno",
+    "co_code_adaptive": "code_code_adaptive", "ob_type": "object_type",
+    "ty_flags": "type_flags", "ty_basicsize": "type_basicsize",
+    "ty_dictoffset": "type_dictoffset", "ht_cached_keys": "heaptype_cached_keys",
+    "tu_ob_size": "varobject_size", "di_keys": "dict_keys", "di_values": "dict_values",
+    "lo_digit": "long_digits", "by_ob_size": "varobject_size", "by_sval": "bytes_sval",
+    "un_state": "unicode_state", "un_length": "unicode_length",
+    "un_ascii_size": "unicode_ascii_size", "un_compact_size": "unicode_compact_size",
+    "gc_generation_stats": "gc_generation_stats",
+}
 
 
 # ---------------------------------------------------------------------------
@@ -299,8 +419,8 @@ try:
 except Exception:
     from distutils import sysconfig
     inc, plat = sysconfig.get_python_inc(), sysconfig.get_python_inc(plat_specific=1)
-sys.stdout.write('%d %d %s\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1],
-                 sys.version.split()[0], inc, plat))
+sys.stdout.write('%d %d %s %d\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1],
+                 sys.version.split()[0], hasattr(sys, 'gettotalrefcount'), inc, plat))
 """
 
 
@@ -331,14 +451,28 @@ class Interp(object):
                         'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', self.root,
                         path[len(self.root):]]
         self.version = None       # (major, minor)
+        self.micro = None
+        self.debug = 0            # a Py_DEBUG build
         self.full = None          # "3.12.1"
-        self.include = None
+        self.include = None       # on this machine (root prefixed)
         self.platinclude = None
         self.problem = None       # why it cannot be used
 
     @property
     def xy(self):
         return "%d.%d" % self.version
+
+    @property
+    def key(self):
+        return self.version + (self.micro, self.debug)
+
+    @property
+    def label(self):
+        return self.full + (" debug build" if self.debug else "")
+
+    @property
+    def name(self):
+        return self.path
 
 
 def query(path):
@@ -347,12 +481,14 @@ def query(path):
         out = subprocess.run(it.cmd + ["-c", INFO_SCRIPT], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True,
                              timeout=60, check=True).stdout.splitlines()
-        major, minor, it.full = out[0].split()
+        major, minor, it.full, debug = out[0].split()
+        it.debug = int(debug)
         it.version = (int(major), int(minor))
+        it.micro = int(re.match(r"\d+\.\d+\.(\d+)", it.full).group(1))
         it.include, it.platinclude = out[1], out[2]
         if it.root:
             it.include, it.platinclude = it.root + it.include, it.root + it.platinclude
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as e:
         it.problem = "cannot query interpreter: %s" % e
         return it
     if not os.path.isfile(os.path.join(it.include, "Python.h")):
@@ -397,19 +533,7 @@ def discover():
 # ---------------------------------------------------------------------------
 # Probe and run-time verification.
 
-def probe(it, fields):
-    if it.version not in EXPECTED:
-        raise GenError("no rules for CPython %s" % it.xy)
-    r = rules(it.version)
-    missing = [f for f in fields if f not in ("major", "minor") and f not in r]
-    if missing:
-        raise GenError("gen_layouts.py has no rule for: %s" % ", ".join(missing))
-    src = [probe_source(it.version), "int main(void)", "{"]
-    for f in fields:
-        if f in ("major", "minor") or r[f] is None:
-            continue
-        src.append('    printf("%%s %%ld\\n", "%s", (long)(%s));' % (f, r[f]))
-    src += ["    return 0;", "}", ""]
+def compile_and_run(it, src):
     tmp = tempfile.mkdtemp(prefix="pytop-layout-")
     try:
         c = os.path.join(tmp, "probe.c")
@@ -425,24 +549,54 @@ def probe(it, fields):
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              universal_newlines=True)
         if res.returncode != 0:
-            raise GenError("probe for %s (%s) does not compile:\n%s" % (it.xy, it.path, res.stdout))
-        out = subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True,
-                             check=True).stdout
+            raise GenError("probe for %s (%s) does not compile:\n%s" % (it.xy, it.name, res.stdout))
+        return subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True,
+                              check=True).stdout
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def probe(it, fields, dfields):
+    """(py_layout table, py_debug_layout table or None) from it's headers."""
+    if not known(it.version):
+        raise GenError("no rules for CPython %s" % it.xy)
+    r = rules(it.version)
+    dr = debug_rules(it.version) if has_debug_table(it.version) else {}
+    missing = [f for f in fields if f not in ("major", "minor", "micro", "debug_build") and f not in r]
+    if dr:
+        missing += ["debug " + f for f in dfields if f not in ("major", "minor") and f not in dr]
+    if missing:
+        raise GenError("gen_layouts.py has no rule for: %s" % ", ".join(missing))
+    src = [probe_source(it.version), "int main(void)", "{"]
+    for prefix, rr in (("", r), ("debug.", dr)):
+        for f, expr in sorted(rr.items()):
+            if expr is not None:
+                src.append('    printf("%%s %%ld\\n", "%s%s", (long)(%s));' % (prefix, f, expr))
+    src += ["    return 0;", "}", ""]
+    out = compile_and_run(it, src)
     table = dict((f, -1) for f in fields)
     table["major"], table["minor"] = it.version
+    table["micro"] = it.micro
+    table["debug_build"] = it.debug
+    dtable = None
+    if dr:
+        dtable = dict((f, -1) for f in dfields)
+        dtable["major"], dtable["minor"] = it.version
     for line in out.splitlines():
         name, value = line.split()
-        table[name] = int(value)
-    return table
+        if name.startswith("debug."):
+            dtable[name[6:]] = int(value)
+        else:
+            table[name] = int(value)
+    return table, dtable
 
 
 # Runs inside the target interpreter (2.7 and 3.x): reads its own objects
 # through the table's offsets and reports every disagreement.
 VERIFY_SCRIPT = r"""
 import ctypes, json, sys, threading
-L = json.loads(sys.stdin.read())
+L, D = json.loads(sys.stdin.read())
+live = {}
 V = sys.version_info[:2]
 P = ctypes.c_void_p
 bad = []
@@ -569,6 +723,29 @@ if L['interp_ceval_gil'] >= 0:
     gil = ptr(interp + L['interp_ceval_gil'])
     check(rd(gil + L['gil_locked'], ctypes.c_int) == 1, 'gil_locked')
     check(ptr(gil + L['gil_last_holder']) == ts, 'gil_last_holder')
+if L.get('tstate_holds_gil', -1) >= 0:
+    check(rd(ts + L['tstate_holds_gil'], ctypes.c_int) == 1, 'tstate_holds_gil')
+
+# The interpreter's own _Py_DebugOffsets, read at the generated positions,
+# must say what the headers said (3.13+).
+if D:
+    rt = ctypes.addressof(ctypes.c_char.in_dll(api, '_PyRuntime'))
+    check(ctypes.string_at(rt, 8) == b'xdebugpy', 'debug offsets cookie')
+    check(rd(rt + D['version'], ctypes.c_uint64) == sys.hexversion, 'debug offsets version')
+    check(rd(rt + D['free_threaded'], ctypes.c_uint64) == 0, 'debug offsets free_threaded')
+    # sizeof(PyInterpreterState) as this interpreter was built: the probe's
+    # compiler may pad its tail otherwise, and pytop matches on this value.
+    live['interp_size'] = rd(rt + D['is_size'], ctypes.c_uint64)
+    for k, lk in MEANS.items():
+        if D.get(k, -1) >= 0 and L.get(lk, -1) >= 0:
+            got = rd(rt + D[k], ctypes.c_uint64)
+            check(got == L[lk], 'debug offsets %s (read %d, headers %d)' % (k, got, L[lk]))
+    if D['is_ceval_gil'] >= 0 and L['interp_ceval_gil'] >= 0:
+        # locked and holder are given inside the interpreter's _gil.
+        base = rd(rt + D['is_gil_runtime_state'], ctypes.c_uint64)
+        check(base + L['gil_locked'] == rd(rt + D['is_gil_locked'], ctypes.c_uint64)
+              and base + L['gil_last_holder'] == rd(rt + D['is_gil_holder'], ctypes.c_uint64),
+              'debug offsets gil_runtime_state_locked / holder')
 
 def inner():
     # Read the current frame inline: calling a helper would push its frame.
@@ -634,7 +811,11 @@ import gc, os, re, subprocess, tempfile
 
 def local_symbols():
     path = None
-    for line in open('/proc/self/maps'):
+    try:
+        maps = open('/proc/self/maps').read().splitlines()
+    except (IOError, OSError):
+        maps = []   # a root without /proc: no static variables to find
+    for line in maps:
         f = line.split()
         if len(f) >= 6 and os.path.basename(f[5]).startswith('libpython'):
             path = f[5]
@@ -701,7 +882,29 @@ if gens:
     want = gc.get_count()
     check(got[1:] == list(want[1:]) and abs(got[0] - want[0]) < 50,
           'gc_generation_size / gc_generation_count (read %s, gc.get_count() %s)' % (got, want))
-if stats:
+    got = [rd(gens + i * L['gc_generation_size'] + L['gc_generation_threshold'], ctypes.c_int)
+           for i in range(3)]
+    want = gc.get_threshold()
+    check(got[:len(want)] == list(want),
+          'gc_generation_threshold (read %s, gc.get_threshold() %s)' % (got, want))
+if stats and L.get('gc_stats_young', -1) >= 0:
+    # 3.15: ring buffers; each generation's newest entry holds its totals.
+    ring = ptr(stats)
+    st = gc.get_stats()
+    for i in range(3):
+        if i == 0:
+            buf, idx, n = ring + L['gc_stats_young'], L['gc_stats_young_index'], L['gc_stats_young_len']
+        else:
+            buf = ring + L['gc_stats_old'] + (i - 1) * L['gc_stats_old_size']
+            idx, n = L['gc_stats_old_index'], L['gc_stats_old_len']
+        j = rd(buf + idx, ctypes.c_int8)
+        check(0 <= j < n, 'gc_stats_*_index of generation %d (%d of %d)' % (i, j, n))
+        b = buf + (j % n) * L['gc_stats_size']
+        got = [rd(b + L['gc_stats_' + k], ctypes.c_ssize_t)
+               for k in ('collections', 'collected', 'uncollectable')]
+        want = [st[i]['collections'], st[i]['collected'], st[i]['uncollectable']]
+        check(got == want, 'gc_stats ring of generation %d (read %s, gc.get_stats() %s)' % (i, got, want))
+elif stats:
     st = gc.get_stats()
     for i in range(3):
         b = stats + i * L['gc_stats_size']
@@ -737,32 +940,42 @@ if high and 'highwater' in ms:
     got = rd(high, ctypes.c_size_t)
     check(abs(got - ms['highwater']) <= 1, 'obmalloc_narenas_highwater (read %d, _debugmallocstats %d)'
           % (got, ms['highwater']))
-sys.stdout.write(json.dumps(bad))
+sys.stdout.write(json.dumps([bad, live]))
 """
 
 
-def verify(it, table):
-    res = subprocess.run(it.cmd + ["-c", VERIFY_SCRIPT], input=json.dumps(table),
+def verify(it, table, dtable):
+    script = VERIFY_SCRIPT.replace("MEANS.items()", repr(sorted(DEBUG_MEANS.items())))
+    res = subprocess.run(it.cmd + ["-c", script], input=json.dumps([table, dtable]),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=120)
     if res.returncode != 0:
-        raise GenError("run-time check of %s (%s) failed:\n%s" % (it.xy, it.path, res.stderr))
-    bad = json.loads(res.stdout)
+        raise GenError("run-time check of %s (%s) failed:\n%s" % (it.xy, it.name, res.stderr))
+    bad, live = json.loads(res.stdout)
+    table.update(live)
     if bad:
         raise GenError("%s (%s): the running interpreter disagrees on: %s"
-                       % (it.xy, it.path, ", ".join(bad)))
+                       % (it.xy, it.name, ", ".join(bad)))
 
 
-def generate(it, fields):
-    table = probe(it, fields)
-    verify(it, table)
-    return table
+def generate(it, fields, dfields):
+    table, dtable = probe(it, fields, dfields)
+    verify(it, table, dtable)
+    return table, dtable
 
 
 # ---------------------------------------------------------------------------
 # The C file.
 
-def render(tables, sources, fields):
+def cname(k):
+    return "layout_%d_%d_%d%s" % (k[:3] + ("d" if k[3] else "",))
+
+
+def vkey(full):
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", full)]
+
+
+def render(tables, sources, fields, dtables, dsources, dfields):
     out = []
     out.append("/* Generated by %s" % COMMAND)
     out.append(" * from offsetof()/sizeof() probes compiled against each interpreter's headers")
@@ -771,10 +984,12 @@ def render(tables, sources, fields):
     out.append("")
     out.append('#include "python/layout.h"')
     out.append("")
-    for v in sorted(tables):
-        t = tables[v]
-        out.append("/* CPython %d.%d, from %s */" % (v[0], v[1], ", ".join(sources[v])))
-        out.append("static const struct py_layout layout_%d_%d = {" % v)
+    for k in sorted(tables):
+        t = tables[k]
+        v = k[:2]
+        out.append("/* CPython %d.%d.%d+%s, from %s */"
+                   % (k[:3] + (" debug build" if k[3] else "", ", ".join(sources[k]))))
+        out.append("static const struct py_layout %s = {" % cname(k))
         for f in fields:
             line = "    .%s = %d," % (f, t[f])
             if f in mirrored(v):
@@ -783,89 +998,186 @@ def render(tables, sources, fields):
         out.append("};")
         out.append("")
     out.append("const struct py_layout *const py_layouts_all[] = {")
-    for v in sorted(tables):
-        out.append("    &layout_%d_%d," % v)
+    for k in sorted(tables):
+        out.append("    &%s," % cname(k))
     out.append("};")
     out.append("const size_t py_layouts_count = sizeof py_layouts_all / sizeof py_layouts_all[0];")
     out.append("")
     out.append("const struct py_layout *py_layout_for(int major, int minor)")
     out.append("{")
-    out.append("    for (size_t i = 0; i < py_layouts_count; i++)")
-    out.append("        if (py_layouts_all[i]->major == major && py_layouts_all[i]->minor == minor)")
-    out.append("            return py_layouts_all[i];")
+    out.append("    return py_layout_for_micro(major, minor, 1 << 30);")
+    out.append("}")
+    out.append("")
+    out.append("const struct py_layout *py_layout_for_micro(int major, int minor, int micro)")
+    out.append("{")
+    out.append("    return py_layout_match(major, minor, micro, -1);")
+    out.append("}")
+    out.append("")
+    out.append("/* interp_size -1: release builds' tables only. */")
+    out.append("const struct py_layout *py_layout_match(int major, int minor, int micro, int interp_size)")
+    out.append("{")
+    out.append("    const struct py_layout *best = NULL;")
+    out.append("    for (size_t i = 0; i < py_layouts_count; i++) {")
+    out.append("        const struct py_layout *l = py_layouts_all[i];")
+    out.append("        if (l->major != major || l->minor != minor)")
+    out.append("            continue;")
+    out.append("        if (interp_size < 0 ? l->debug_build : l->interp_size != interp_size)")
+    out.append("            continue;")
+    out.append("        /* In micro order: keep the last one not after micro, or the first. */")
+    out.append("        if (!best || l->micro <= micro)")
+    out.append("            best = l;")
+    out.append("    }")
+    out.append("    return best;")
+    out.append("}")
+    out.append("")
+    for v in sorted(dtables):
+        t = dtables[v]
+        out.append("/* _Py_DebugOffsets of CPython %d.%d, from %s */" % (v + (", ".join(dsources[v]),)))
+        out.append("static const struct py_debug_layout debug_layout_%d_%d = {" % v)
+        for f in dfields:
+            out.append("    .%s = %d," % (f, t[f]))
+        out.append("};")
+        out.append("")
+    out.append("const struct py_debug_layout *const py_debug_layouts_all[] = {")
+    for v in sorted(dtables):
+        out.append("    &debug_layout_%d_%d," % v)
+    out.append("};")
+    out.append("const size_t py_debug_layouts_count =")
+    out.append("    sizeof py_debug_layouts_all / sizeof py_debug_layouts_all[0];")
+    out.append("")
+    out.append("const struct py_debug_layout *py_debug_layout_for(int major, int minor)")
+    out.append("{")
+    out.append("    for (size_t i = 0; i < py_debug_layouts_count; i++)")
+    out.append("        if (py_debug_layouts_all[i]->major == major && py_debug_layouts_all[i]->minor == minor)")
+    out.append("            return py_debug_layouts_all[i];")
     out.append("    return NULL;")
     out.append("}")
     return "\n".join(out) + "\n"
 
 
 def parse_file(path):
-    """Tables and source notes of an existing generated file."""
+    """Tables and source notes of an existing generated file: layouts keyed
+    by (major, minor, micro), debug-offsets layouts by (major, minor)."""
     with open(path) as f:
         text = f.read()
-    tables, sources = {}, {}
-    for m in re.finditer(r"/\* CPython (\d+)\.(\d+), from (.*?) \*/\s*"
-                         r"static const struct py_layout layout_\d+_\d+ = \{(.*?)\};", text, re.S):
+    tables, sources, dtables, dsources = {}, {}, {}, {}
+    for m in re.finditer(r"/\* CPython (\d+)\.(\d+)(?:\.(\d+)\+)?( debug build)?, from (.*?) \*/\s*"
+                         r"static const struct py_layout layout_\w+ = \{(.*?)\};", text, re.S):
+        vals = dict((k, int(val)) for k, val in re.findall(r"\.(\w+) = (-?\d+)", m.group(6)))
+        micro = int(m.group(3)) if m.group(3) else vals.get("micro", 0)
+        k = (int(m.group(1)), int(m.group(2)), micro, 1 if m.group(4) else 0)
+        tables[k] = vals
+        sources[k] = m.group(5).split(", ")
+    for m in re.finditer(r"/\* _Py_DebugOffsets of CPython (\d+)\.(\d+), from (.*?) \*/\s*"
+                         r"static const struct py_debug_layout \w+ = \{(.*?)\};", text, re.S):
         v = (int(m.group(1)), int(m.group(2)))
-        tables[v] = dict((k, int(val)) for k, val in
-                         re.findall(r"\.(\w+) = (-?\d+)", m.group(4)))
-        sources[v] = m.group(3).split(", ")
-    return tables, sources
+        dtables[v] = dict((k, int(val)) for k, val in re.findall(r"\.(\w+) = (-?\d+)", m.group(4)))
+        dsources[v] = m.group(3).split(", ")
+    return tables, sources, dtables, dsources
 
 
 def diff(a, b, fields):
     return ["%s: file %s, headers %s" % (f, a.get(f, "missing"), b.get(f, "missing"))
-            for f in fields if a.get(f) != b.get(f)]
+            for f in fields if f != "micro" and a.get(f) != b.get(f)]
+
+
+def variant(k):
+    return (k[0], k[1], k[3])
+
+
+def table_for(tables, key):
+    """The committed table py_layout_for_micro would pick for key."""
+    cands = sorted(k for k in tables if variant(k) == variant(key))
+    best = None
+    for k in cands:
+        if best is None or k[2] <= key[2]:
+            best = k
+    return best
 
 
 # ---------------------------------------------------------------------------
 
 def interpreters(paths):
     found = [query(p) for p in (paths or discover())]
-    return sorted(found, key=lambda it: (it.version or (99, 99), it.path))
+    return sorted(found, key=lambda it: (it.version or (99, 99), it.micro or 0, it.name))
 
 
-def cmd_write(path, paths, fields):
-    tables, sources, origin = {}, {}, {}
+def merge_micros(entries, fields):
+    """entries: [(micro, table, sources)] of one X.Y. One table per run of
+    equal layouts, in micro order, each marked with its first micro."""
+    out = []
+    for micro, t, src in sorted(entries, key=lambda e: e[0]):
+        if out and not diff(out[-1][1], t, fields):
+            out[-1][2].extend(src)
+            continue
+        t = dict(t)
+        t["micro"] = micro
+        out.append((micro, t, list(src)))
+    return out
+
+
+def cmd_write(path, paths, fields, dfields):
+    fresh, dfresh = {}, {}          # key -> (table, sources, origin)
     for it in interpreters(paths):
         if it.problem:
-            sys.stderr.write("gen_layouts: skipping %s: %s\n" % (it.path, it.problem))
+            sys.stderr.write("gen_layouts: skipping %s: %s\n" % (it.name, it.problem))
             continue
-        if it.version not in EXPECTED:
-            sys.stderr.write("gen_layouts: skipping %s: no rules for %s\n" % (it.path, it.xy))
+        if not known(it.version):
+            sys.stderr.write("gen_layouts: skipping %s: no rules for %s\n" % (it.name, it.xy))
             continue
-        t = generate(it, fields)
-        if it.version in tables:
-            d = diff(tables[it.version], t, fields)
-            if d:
-                raise GenError("%s and %s (both %s) give different layouts:\n  %s"
-                               % (origin[it.version], it.path, it.xy, "\n  ".join(d)))
-            sources[it.version].append(it.full)
-        else:
-            tables[it.version], sources[it.version], origin[it.version] = t, [it.full], it.path
-    for v in sources:
-        sources[v] = sorted(set(sources[v]), key=lambda s: [int(x) if x.isdigit() else x
-                                                           for x in re.split(r"(\d+)", s)])
-    # Keep tables of versions not installed here rather than dropping them.
-    if os.path.exists(path):
-        old, old_src = parse_file(path)
-        for v in EXPECTED:
-            if v not in tables and v in old:
-                sys.stderr.write("gen_layouts: %d.%d not regenerated, keeping its table\n" % v)
-                tables[v], sources[v] = dict(old[v]), old_src[v]
-                for f in fields:
-                    if f not in tables[v]:
-                        raise GenError("kept table %d.%d lacks field %s" % (v + (f,)))
-    for v in EXPECTED:
-        if v not in tables:
-            sys.stderr.write("gen_layouts: warning: no table for %d.%d\n" % v)
-    text = render(tables, sources, fields)
+        t, dt = generate(it, fields, dfields)
+        for store, k, tab, fl in ((fresh, it.key, t, fields), (dfresh, it.version, dt, dfields)):
+            if tab is None:
+                continue
+            if k in store:
+                d = diff(store[k][0], tab, fl)
+                if d:
+                    raise GenError("%s and %s (both %s) give different layouts:\n  %s"
+                                   % (store[k][2], it.name, it.label, "\n  ".join(d)))
+                store[k][1].append(it.full)
+            else:
+                store[k] = (tab, [it.full], it.name)
+    old, old_src, dold, dold_src = parse_file(path) if os.path.exists(path) else ({}, {}, {}, {})
+    tables, sources = {}, {}
+    variants = set(variant(k) for k in list(fresh) + list(old) if known(k[:2]))
+    for var in sorted(variants | set(v + (0,) for v in EXPECTED)):
+        entries = [(k[2], t, src) for k, (t, src, _) in fresh.items() if variant(k) == var]
+        have = set(e[0] for e in entries)
+        # Keep the tables of micro releases (or versions) not installed here.
+        for k in old:
+            # (A table without .micro predates micro keys: any fresh one replaces it.)
+            if variant(k) == var and k[2] not in have and not (entries and "micro" not in old[k]):
+                if not entries:
+                    sys.stderr.write("gen_layouts: %s not regenerated, keeping its table\n" % cname(k))
+                missing = [f for f in fields if f not in old[k]]
+                if missing:
+                    raise GenError("kept table %s lacks %s" % (cname(k), ", ".join(missing)))
+                entries.append((k[2], old[k], old_src[k]))
+        if not entries:
+            if not var[2]:
+                sys.stderr.write("gen_layouts: warning: no table for %d.%d\n" % var[:2])
+            continue
+        for micro, t, src in merge_micros(entries, fields):
+            k = var[:2] + (micro, var[2])
+            tables[k] = t
+            sources[k] = sorted(set(src), key=vkey)
+    dtables, dsources = {}, {}
+    for v in sorted(set(DEBUG_EXPECTED) | set(dfresh)):
+        if v in dfresh:
+            dtables[v], dsources[v] = dfresh[v][0], sorted(set(dfresh[v][1]), key=vkey)
+        elif v in dold:
+            missing = [f for f in dfields if f not in dold[v]]
+            if missing:
+                raise GenError("kept debug table %d.%d lacks %s" % (v + (", ".join(missing),)))
+            dtables[v], dsources[v] = dold[v], dold_src[v]
+    text = render(tables, sources, fields, dtables, dsources, dfields)
     with open(path, "w") as f:
         f.write(text)
     return 0
 
 
-def cmd_check(path, paths, fields):
-    committed, _ = parse_file(path)
+def cmd_check(path, paths, fields, dfields):
+    committed, _, dcommitted, _ = parse_file(path)
     n, failed, seen = 0, 0, set()
 
     def tap(ok, msg, extra=()):
@@ -880,33 +1192,41 @@ def cmd_check(path, paths, fields):
     for it in interpreters(paths):
         if it.problem:
             n += 1
-            print("ok %d # SKIP %s (%s): %s" % (n, it.xy if it.version else "?", it.path, it.problem))
+            print("ok %d # SKIP %s (%s): %s" % (n, it.xy if it.version else "?", it.name, it.problem))
             continue
-        if it.version not in EXPECTED:
+        if not known(it.version):
             n += 1
-            print("ok %d # SKIP %s (%s): no header rules for %s (read through debug offsets)"
-                  % (n, it.xy, it.path, it.xy))
+            print("ok %d # SKIP %s (%s): no header rules for %s" % (n, it.xy, it.name, it.xy))
             continue
         seen.add(it.version)
-        what = "layout %s (%s)" % (it.xy, it.path)
+        what = "layout %s (%s)" % (it.label, it.name)
         try:
-            t = generate(it, fields)
+            t, dt = generate(it, fields, dfields)
         except GenError as e:
             tap(False, what + " could not be generated", str(e).splitlines())
             continue
-        if it.version not in committed:
+        k = table_for(committed, it.key)
+        if k is None:
             tap(False, what + " is missing from %s" % path)
             continue
-        d = diff(committed[it.version], t, fields)
-        tap(not d, what + (" differs" if d else " matches"), d)
+        d = diff(committed[k], t, fields)
+        tap(not d, what + (" differs from %s (a micro release moved a field? run %s)"
+                           % (cname(k), COMMAND) if d else " matches"), d)
+        if dt is not None:
+            dwhat = "_Py_DebugOffsets layout %s (%s)" % (it.full, it.name)
+            if it.version not in dcommitted:
+                tap(False, dwhat + " is missing from %s" % path)
+                continue
+            d = diff(dcommitted[it.version], dt, dfields)
+            tap(not d, dwhat + (" differs" if d else " matches"), d)
     why = "not among the interpreters given" if paths else "not installed"
     for v in EXPECTED:
         if v not in seen:
             n += 1
             print("ok %d # SKIP %d.%d %s" % ((n,) + v + (why,)))
-    for v in sorted(committed):
-        if v not in EXPECTED:
-            tap(False, "%s has a table for %d.%d, which the generator does not know" % ((path,) + v))
+    for k in sorted(committed):
+        if not known(k[:2]):
+            tap(False, "%s has a table for %d.%d, which the generator does not know" % ((path,) + k[:2]))
     print("1..%d" % n)
     return 1 if failed else 0
 
@@ -921,9 +1241,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         fields = layout_fields()
+        dfields = layout_fields(struct="py_debug_layout")
         if args.write:
-            return cmd_write(args.write, args.pythons, fields)
-        return cmd_check(args.check, args.pythons, fields)
+            return cmd_write(args.write, args.pythons, fields, dfields)
+        return cmd_check(args.check, args.pythons, fields, dfields)
     except GenError as e:
         sys.stderr.write("gen_layouts: %s\n" % e)
         return 2

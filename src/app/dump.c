@@ -86,9 +86,11 @@ static void put_merged_json(struct strbuf *sb, const struct py_sample *s,
 }
 
 /* The process and Python memory counters, once. A counter that cannot be
- * read stays invalid: the dump still shows the stacks. */
-static void read_counters(struct py_target *t, struct counters *c)
+ * read stays invalid: the dump still shows the stacks. *rejected counts the
+ * values that failed heap.c's checks (left out). */
+static void read_counters(struct py_target *t, struct counters *c, uint64_t *rejected)
 {
+    *rejected = 0;
     memset(c, 0, sizeof *c);
     struct proc_memstat m;
     if (proc_memstat_open(t->pid, &m) == 0)
@@ -97,6 +99,7 @@ static void read_counters(struct py_target *t, struct counters *c)
     struct py_heap h;
     if (py_heap_locate(t, &h) == 0) {
         py_heap_read(&h, &t->live.base, c);
+        *rejected = h.rejected;
         py_heap_release(&h);
     }
 }
@@ -202,7 +205,7 @@ static uint64_t total_pause(const struct thread_view *views, size_t n)
 
 static void put_json(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
                      const struct thread_view *views, const struct counters *ctr, int blocking,
-                     uint64_t pause)
+                     uint64_t pause, uint64_t rejected)
 {
     strbuf_printf(sb, "{\"pid\": %d, \"python\": ", (int)t->pid);
     json_put_string(sb, t->version.text);
@@ -245,6 +248,7 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
     }
     strbuf_puts(sb, "]");
     put_counters_json(sb, ctr);
+    strbuf_printf(sb, ", \"counters_rejected\": %llu", (unsigned long long)rejected);
     strbuf_puts(sb, "}\n");
 }
 
@@ -400,11 +404,12 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
     qsort(views, s.nthreads, sizeof *views, by_tid);
 
     struct counters ctr;
-    read_counters(t, &ctr);
+    uint64_t rejected;
+    read_counters(t, &ctr, &rejected);
     struct strbuf sb;
     strbuf_init(&sb);
     if (json)
-        put_json(&sb, t, &s, views, &ctr, blocking, pause);
+        put_json(&sb, t, &s, views, &ctr, blocking, pause, rejected);
     else
         put_text(&sb, t, &s, views, &ctr, blocking, pause);
     if (sb.oom)

@@ -129,6 +129,10 @@ static void report_attach_error(pid_t pid, int err, enum py_layout_source layout
                 (int)pid);
         return;
     }
+    char newest[16] = "?";
+    if (py_layouts_count)
+        snprintf(newest, sizeof newest, "%d.%d", py_layouts_all[py_layouts_count - 1]->major,
+                 py_layouts_all[py_layouts_count - 1]->minor);
     switch (-err) {
     case ESRCH:
         fprintf(stderr, "pytop: no process with PID %d (did it exit?)\n", (int)pid);
@@ -154,9 +158,19 @@ static void report_attach_error(pid_t pid, int err, enum py_layout_source layout
         }
         fprintf(stderr,
                 "pytop: process %d runs a Python version pytop cannot read "
-                "(pytop reads CPython 2.7 and 3.6 to 3.13, and newer versions that carry "
-                "_Py_DebugOffsets; see 'pytop --version')\n", (int)pid);
+                "(pytop reads CPython 2.7 and 3.6 to %s; see 'pytop --version')\n",
+                (int)pid, newest);
         break;
+    case PT_ERR_TOO_NEW: {
+        struct py_version v;
+        if (py_target_find_version(pid, &v) != 0)
+            snprintf(v.text, sizeof v.text, "?");
+        fprintf(stderr,
+                "pytop: process %d runs CPython %s, which this pytop predates (it reads "
+                "CPython 2.7 and 3.6 to %s): update pytop, or generate that version's tables "
+                "(docs/internals.md, \"Adding a CPython version\")\n", (int)pid, v.text, newest);
+        break;
+    }
     case PT_ERR_NO_INTERP:
         fprintf(stderr,
                 "pytop: process %d has a Python interpreter that is not running Python code "

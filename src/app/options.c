@@ -103,6 +103,11 @@ static void usage(FILE *out)
         "                           on Python 3.13+, where structure offsets come from\n"
         "                           (default: the target's own _Py_DebugOffsets)\n"
         "\n"
+        "pytop reads CPython 2.7 and 3.6 to 3.15 (GIL builds, release or debug, any\n"
+        "micro release), in containers too: stacks, threads, the GIL holder, and the\n"
+        "GC and pymalloc counters where a version keeps them ('pytop --version' lists\n"
+        "the tables).\n"
+        "\n"
         "Reading another process needs the same rights as a debugger: run pytop as\n"
         "root, give it CAP_SYS_PTRACE, or relax kernel.yama.ptrace_scope.\n");
 }
@@ -226,9 +231,21 @@ static void usage_replay(FILE *out)
 static void version(void)
 {
     printf("pytop %s\nreads CPython", PACKAGE_VERSION);
+    for (size_t i = 0; i < py_layouts_count; i++) {
+        const struct py_layout *l = py_layouts_all[i];
+        const struct py_layout *prev = i ? py_layouts_all[i - 1] : NULL;
+        if (!prev || prev->major != l->major || prev->minor != l->minor)
+            printf(" %d.%d", l->major, l->minor);
+    }
+    printf(" (GIL builds; release and debug builds, any micro release)\n");
+    printf("tables made from CPython");
     for (size_t i = 0; i < py_layouts_count; i++)
-        printf(" %d.%d", py_layouts_all[i]->major, py_layouts_all[i]->minor);
-    printf(" and later versions that carry _Py_DebugOffsets\n");
+        printf(" %d.%d.%d%s", py_layouts_all[i]->major, py_layouts_all[i]->minor,
+               py_layouts_all[i]->micro, py_layouts_all[i]->debug_build ? "d" : "");
+    printf("\n_Py_DebugOffsets read for CPython");
+    for (size_t i = 0; i < py_debug_layouts_count; i++)
+        printf(" %d.%d", py_debug_layouts_all[i]->major, py_debug_layouts_all[i]->minor);
+    printf("; a newer CPython is refused as newer than this pytop\n");
 }
 
 static int parse_pid(const char *s, pid_t *out)

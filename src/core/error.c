@@ -19,6 +19,7 @@ const char *pt_strerror(int err)
     case PT_ERR_TRUNCATED: return "data cut short at a safety bound";
     case PT_ERR_FORMAT: return "unrecognised file format";
     case PT_ERR_NO_SYMBOL: return "symbol not found";
+    case PT_ERR_TOO_NEW: return "a Python version newer than this pytop";
     default: break;
     }
     if (err < PT_ERR_BASE)

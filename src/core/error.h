@@ -17,6 +17,7 @@ enum pt_error {
     PT_ERR_TRUNCATED,       /* a bound was hit: a stack or string was cut short */
     PT_ERR_FORMAT,          /* a file is not in the expected format */
     PT_ERR_NO_SYMBOL,       /* a symbol was not found */
+    PT_ERR_TOO_NEW,         /* a CPython version newer than pytop's tables */
     PT_ERR_LAST
 };
 

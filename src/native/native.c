@@ -18,6 +18,7 @@ struct native_stacks {
     const char *eval_name;          /* the eval loop's symbol */
     int keep_all;
     uint64_t ips[NATIVE_MAX_FRAMES];
+    uint64_t sps[NATIVE_MAX_FRAMES];
     struct native_frame frames[NATIVE_MAX_FRAMES];
     struct native_stats stats;
 };
@@ -88,6 +89,39 @@ static void symbolize(struct native_stacks *ns, size_t n)
     }
 }
 
+/* The largest C frame an eval loop's shim may sit in. */
+#define EVAL_FRAME_MAX (1u << 20)
+
+/* Builds whose eval loop has no symbol (a stripped static binary where
+ * LTO made a local copy of _PyEval_EvalFrameDefault, as Debian's are):
+ * from 3.12 each call of the eval loop keeps its entry shim frame on its
+ * own C stack frame, so the interpreter frame whose stack range holds a
+ * shim is that call. Used only when no frame is named as the eval loop. */
+static void eval_by_shims(struct native_stacks *ns, size_t n, const struct py_frame *py,
+                          size_t npy)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ns->frames[i].kind == NATIVE_FRAME_EVAL)
+            return;
+    size_t i = 0;
+    for (size_t k = 0; k < npy; k++) {
+        uint64_t shim = py[k].shim;
+        if (!shim)
+            continue;
+        /* Frame i's locals lie between its stack pointer and its caller's. */
+        for (; i < n; i++) {
+            uint64_t lo = ns->sps[i];
+            uint64_t hi = i + 1 < n ? ns->sps[i + 1] : lo + EVAL_FRAME_MAX;
+            if (lo && lo <= shim && shim < hi && hi - lo <= EVAL_FRAME_MAX) {
+                if (ns->frames[i].kind == NATIVE_FRAME_INTERP)
+                    ns->frames[i].kind = NATIVE_FRAME_EVAL;
+                i++;
+                break;
+            }
+        }
+    }
+}
+
 /* The Python frames read again while the thread is held. */
 struct again_call {
     native_again_fn fn;
@@ -114,8 +148,8 @@ int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_fr
     ns->stats.threads++;
     size_t n = 0;
     struct again_call a = { again, ctx, py, npy };
-    int rc = tid > 0 ? native_unwind_thread(ns->unwinder, tid, ns->ips, NATIVE_MAX_FRAMES, &n,
-                                            again ? held_again : NULL, &a)
+    int rc = tid > 0 ? native_unwind_thread(ns->unwinder, tid, ns->ips, ns->sps,
+                                            NATIVE_MAX_FRAMES, &n, again ? held_again : NULL, &a)
                      : -ESRCH;
     py = a.py;
     npy = a.npy;
@@ -130,6 +164,7 @@ int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_fr
     }
     ns->stats.unwinds++;
     symbolize(ns, n);
+    eval_by_shims(ns, n, py, npy);
     if (native_merge(ns->frames, n, py, npy, ns->keep_all, out) != 0)
         return -ENOMEM;
     if (out->mismatch) {

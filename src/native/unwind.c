@@ -325,7 +325,8 @@ static int capture(struct native_unwinder *u, pid_t tid)
 
 /* After the thread is let go: unwind from the captured registers and
  * stack (other memory, code and unwind tables, is read live). */
-static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap, size_t *n)
+static int unwind_captured(struct native_unwinder *u, uint64_t *ips, uint64_t *sps, size_t cap,
+                           size_t *n)
 {
     u->gen++;
     unw_cursor_t c;
@@ -339,6 +340,10 @@ static int unwind_captured(struct native_unwinder *u, uint64_t *ips, size_t cap,
         if (k == cap) {
             u->stats.truncated++;
             break;
+        }
+        if (sps) {
+            unw_word_t sp = 0;
+            sps[k] = unw_get_reg(&c, UNW_REG_SP, &sp) == 0 ? sp : 0;
         }
         ips[k++] = ip;
         if (unw_step(&c) <= 0)
@@ -367,13 +372,13 @@ static int while_held(void *arg)
     return rc;
 }
 
-int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n, native_held_fn held, void *ctx)
+int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,
+                         size_t cap, size_t *n, native_held_fn held, void *ctx)
 {
     struct held_call c = { u, tid, held, ctx };
     int rc = thread_hold_run(u->hold, tid, while_held, &c, NULL);
     if (rc == 0)
-        rc = unwind_captured(u, ips, cap, n);
+        rc = unwind_captured(u, ips, sps, cap, n);
     if (rc == 0)
         u->stats.unwinds++;
     return rc;
@@ -396,10 +401,10 @@ void native_unwinder_free(struct native_unwinder *u)
     free(u);
 }
 
-int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n, native_held_fn held, void *ctx)
+int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,
+                         size_t cap, size_t *n, native_held_fn held, void *ctx)
 {
-    (void)u, (void)tid, (void)ips, (void)cap, (void)n, (void)held, (void)ctx;
+    (void)u, (void)tid, (void)ips, (void)sps, (void)cap, (void)n, (void)held, (void)ctx;
     return -EOPNOTSUPP;
 }
 

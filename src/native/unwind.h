@@ -42,7 +42,8 @@ int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_un
 void native_unwinder_free(struct native_unwinder *u);
 
 /* Hold thread tid of the target, unwind it and let it go. ips receives
- * the instruction addresses, innermost first (at most cap); returns 0 and
+ * the instruction addresses, innermost first (at most cap), and sps, when
+ * not NULL, each frame's stack pointer; returns 0 and
  * *n, or -ESRCH (the thread or process is gone), -EPERM (not allowed, or
  * already traced by someone else), -ETIMEDOUT (it did not stop in time),
  * -PT_ERR_BAD_DATA (no frame could be read). The thread is never left
@@ -50,8 +51,8 @@ void native_unwinder_free(struct native_unwinder *u);
  * thread is stopped, after its registers and stack were copied (to read
  * its Python frames of the same moment); keep it short. */
 typedef void (*native_held_fn)(void *ctx);
-int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
-                         size_t *n, native_held_fn held, void *ctx);
+int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,
+                         size_t cap, size_t *n, native_held_fn held, void *ctx);
 
 void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind_stats *out);
 

@@ -6,154 +6,80 @@
 
 #include "core/error.h"
 
-/* The raw tables as CPython lays them out: 3.13 in internal/pycore_runtime.h,
- * 3.14 in internal/pycore_debug_offsets.h. Every member is a uint64_t, so
- * there is no padding and each field's byte position is fixed. Both are
- * declared whole, so their sizes are checked against CPython's. */
-struct raw313 {
-    char cookie[8];
-    uint64_t version, free_threaded;
-    struct { uint64_t size, finalizing, interpreters_head; } runtime_state;
-    struct {
-        uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins,
-                 ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
-                 gil_runtime_state_locked, gil_runtime_state_holder;
-    } interpreter_state;
-    struct {
-        uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
-                 datastack_chunk, status;
-    } thread_state;
-    struct { uint64_t size, previous, executable, instr_ptr, localsplus, owner; } interpreter_frame;
-    struct {
-        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
-                 localsplusnames, localspluskinds, co_code_adaptive;
-    } code_object;
-    struct { uint64_t size, ob_type; } pyobject;
-    struct { uint64_t size, tp_name, tp_repr, tp_flags; } type_object;
-    struct { uint64_t size, ob_item, ob_size; } tuple_object;
-    struct { uint64_t size, ob_item, ob_size; } list_object;
-    struct { uint64_t size, ma_keys, ma_values; } dict_object;
-    struct { uint64_t size, ob_fval; } float_object;
-    struct { uint64_t size, lv_tag, ob_digit; } long_object;
-    struct { uint64_t size, ob_size, ob_sval; } bytes_object;
-    struct { uint64_t size, state, length, asciiobject_size; } unicode_object;
-    struct { uint64_t size, collecting; } gc;
-};
+/* The members pytop uses, whatever the version's table layout: the values
+ * found in the target's table, NONE where the version has no such member. */
+#define NONE UINT64_MAX
 
-/* 3.14 added threads_main, the code-object and TLBC generations, the frame's
- * stackpointer and tlbc_index, co_tlbc, and a set table before the dict one. */
-struct raw314 {
-    char cookie[8];
-    uint64_t version, free_threaded;
-    struct { uint64_t size, finalizing, interpreters_head; } runtime_state;
-    struct {
-        uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict,
-                 builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
-                 gil_runtime_state_locked, gil_runtime_state_holder,
-                 code_object_generation, tlbc_generation;
-    } interpreter_state;
-    struct {
-        uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
-                 datastack_chunk, status;
-    } thread_state;
-    struct {
-        uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer,
-                 tlbc_index;
-    } interpreter_frame;
-    struct {
-        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
-                 localsplusnames, localspluskinds, co_code_adaptive, co_tlbc;
-    } code_object;
-    struct { uint64_t size, ob_type; } pyobject;
-    struct { uint64_t size, tp_name, tp_repr, tp_flags; } type_object;
-    struct { uint64_t size, ob_item, ob_size; } tuple_object;
-    struct { uint64_t size, ob_item, ob_size; } list_object;
-    struct { uint64_t size, used, table, mask; } set_object;
-    struct { uint64_t size, ma_keys, ma_values; } dict_object;
-    struct { uint64_t size, ob_fval; } float_object;
-    struct { uint64_t size, lv_tag, ob_digit; } long_object;
-    struct { uint64_t size, ob_size, ob_sval; } bytes_object;
-    struct { uint64_t size, state, length, asciiobject_size; } unicode_object;
-    struct { uint64_t size, collecting; } gc;
-    struct { uint64_t size, gi_name, gi_iframe, gi_frame_state; } gen_object;
-    struct { uint64_t next, prev; } llist_node;
-    uint64_t debugger_support[6];
-};
-
-_Static_assert(sizeof(struct raw313) == PY_DEBUG_OFFSETS_SIZE_313, "3.13 _Py_DebugOffsets size");
-_Static_assert(sizeof(struct raw314) == PY_DEBUG_OFFSETS_SIZE_314, "3.14 _Py_DebugOffsets size");
-
-/* The fields pytop uses, whatever the version's table layout. */
 struct dbg {
     uint64_t rt_size, rt_interpreters_head;
-    uint64_t is_size, is_next, is_threads_head, is_modules, is_ceval_gil;
-    uint64_t is_gc;
-    uint64_t is_gil, is_gil_locked, is_gil_holder;
-    uint64_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id;
-    uint64_t ts_native_thread_id, ts_datastack_chunk;
+    uint64_t is_size, is_next, is_threads_head, is_gc, is_imports_modules, is_ceval_gil;
+    uint64_t is_gil_runtime_state, is_gil_locked, is_gil_holder;
+    uint64_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
+    uint64_t ts_datastack_chunk, ts_holds_gil;
     uint64_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
     uint64_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno;
     uint64_t co_code_adaptive;
     uint64_t ob_size, ob_type;
-    uint64_t ty_size, ty_flags;
+    uint64_t ty_size, ty_flags, ty_basicsize, ty_dictoffset;
+    uint64_t ht_size, ht_cached_keys;
     uint64_t tu_size, tu_ob_size;
     uint64_t di_size, di_keys, di_values;
     uint64_t lo_size, lo_digit;
     uint64_t by_size, by_ob_size, by_sval;
-    uint64_t un_size, un_state, un_length, un_ascii_size;
+    uint64_t un_size, un_state, un_length, un_ascii_size, un_compact_size;
+    uint64_t gc_size, gc_generation_stats;
 };
 
-/* Both raw layouts name these members alike. */
-#define DBG_FROM_RAW(d, r) do { \
-        (d)->rt_size = (r)->runtime_state.size; \
-        (d)->rt_interpreters_head = (r)->runtime_state.interpreters_head; \
-        (d)->is_size = (r)->interpreter_state.size; \
-        (d)->is_next = (r)->interpreter_state.next; \
-        (d)->is_threads_head = (r)->interpreter_state.threads_head; \
-        (d)->is_modules = (r)->interpreter_state.imports_modules; \
-        (d)->is_ceval_gil = (r)->interpreter_state.ceval_gil; \
-        (d)->is_gc = (r)->interpreter_state.gc; \
-        (d)->is_gil = (r)->interpreter_state.gil_runtime_state; \
-        (d)->is_gil_locked = (r)->interpreter_state.gil_runtime_state_locked; \
-        (d)->is_gil_holder = (r)->interpreter_state.gil_runtime_state_holder; \
-        (d)->ts_size = (r)->thread_state.size; \
-        (d)->ts_next = (r)->thread_state.next; \
-        (d)->ts_interp = (r)->thread_state.interp; \
-        (d)->ts_current_frame = (r)->thread_state.current_frame; \
-        (d)->ts_thread_id = (r)->thread_state.thread_id; \
-        (d)->ts_native_thread_id = (r)->thread_state.native_thread_id; \
-        (d)->ts_datastack_chunk = (r)->thread_state.datastack_chunk; \
-        (d)->fr_size = (r)->interpreter_frame.size; \
-        (d)->fr_previous = (r)->interpreter_frame.previous; \
-        (d)->fr_executable = (r)->interpreter_frame.executable; \
-        (d)->fr_instr_ptr = (r)->interpreter_frame.instr_ptr; \
-        (d)->fr_owner = (r)->interpreter_frame.owner; \
-        (d)->co_size = (r)->code_object.size; \
-        (d)->co_filename = (r)->code_object.filename; \
-        (d)->co_name = (r)->code_object.name; \
-        (d)->co_qualname = (r)->code_object.qualname; \
-        (d)->co_linetable = (r)->code_object.linetable; \
-        (d)->co_firstlineno = (r)->code_object.firstlineno; \
-        (d)->co_code_adaptive = (r)->code_object.co_code_adaptive; \
-        (d)->ob_size = (r)->pyobject.size; \
-        (d)->ob_type = (r)->pyobject.ob_type; \
-        (d)->ty_size = (r)->type_object.size; \
-        (d)->ty_flags = (r)->type_object.tp_flags; \
-        (d)->tu_size = (r)->tuple_object.size; \
-        (d)->tu_ob_size = (r)->tuple_object.ob_size; \
-        (d)->di_size = (r)->dict_object.size; \
-        (d)->di_keys = (r)->dict_object.ma_keys; \
-        (d)->di_values = (r)->dict_object.ma_values; \
-        (d)->lo_size = (r)->long_object.size; \
-        (d)->lo_digit = (r)->long_object.ob_digit; \
-        (d)->by_size = (r)->bytes_object.size; \
-        (d)->by_ob_size = (r)->bytes_object.ob_size; \
-        (d)->by_sval = (r)->bytes_object.ob_sval; \
-        (d)->un_size = (r)->unicode_object.size; \
-        (d)->un_state = (r)->unicode_object.state; \
-        (d)->un_length = (r)->unicode_object.length; \
-        (d)->un_ascii_size = (r)->unicode_object.asciiobject_size; \
-    } while (0)
+/* Each struct dbg member and where the generated py_debug_layout says it
+ * sits in the raw table; the names are the same in both. */
+#define MEMBER(name) { offsetof(struct py_debug_layout, name), offsetof(struct dbg, name) }
+static const struct { size_t pos, val; } members[] = {
+    MEMBER(rt_size), MEMBER(rt_interpreters_head),
+    MEMBER(is_size), MEMBER(is_next), MEMBER(is_threads_head), MEMBER(is_gc),
+    MEMBER(is_imports_modules), MEMBER(is_ceval_gil), MEMBER(is_gil_runtime_state),
+    MEMBER(is_gil_locked), MEMBER(is_gil_holder),
+    MEMBER(ts_size), MEMBER(ts_next), MEMBER(ts_interp), MEMBER(ts_current_frame),
+    MEMBER(ts_thread_id), MEMBER(ts_native_thread_id), MEMBER(ts_datastack_chunk),
+    MEMBER(ts_holds_gil),
+    MEMBER(fr_size), MEMBER(fr_previous), MEMBER(fr_executable), MEMBER(fr_instr_ptr),
+    MEMBER(fr_owner),
+    MEMBER(co_size), MEMBER(co_filename), MEMBER(co_name), MEMBER(co_qualname),
+    MEMBER(co_linetable), MEMBER(co_firstlineno), MEMBER(co_code_adaptive),
+    MEMBER(ob_size), MEMBER(ob_type),
+    MEMBER(ty_size), MEMBER(ty_flags), MEMBER(ty_basicsize), MEMBER(ty_dictoffset),
+    MEMBER(ht_size), MEMBER(ht_cached_keys),
+    MEMBER(tu_size), MEMBER(tu_ob_size),
+    MEMBER(di_size), MEMBER(di_keys), MEMBER(di_values),
+    MEMBER(lo_size), MEMBER(lo_digit),
+    MEMBER(by_size), MEMBER(by_ob_size), MEMBER(by_sval),
+    MEMBER(un_size), MEMBER(un_state), MEMBER(un_length), MEMBER(un_ascii_size),
+    MEMBER(un_compact_size),
+    MEMBER(gc_size), MEMBER(gc_generation_stats),
+};
+
+static int layout_int(const struct py_debug_layout *dl, size_t pos)
+{
+    int v;
+    memcpy(&v, (const char *)dl + pos, sizeof v);
+    return v;
+}
+
+/* Decode raw (table_size bytes) through dl. Every member must lie inside
+ * the table; a member the version lacks is NONE. */
+static int decode(const struct py_debug_layout *dl, const unsigned char *raw, struct dbg *d)
+{
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        int pos = layout_int(dl, members[i].pos);
+        uint64_t v = NONE;
+        if (pos >= 0) {
+            if (pos % 8 || pos + 8 > dl->table_size)
+                return -PT_ERR_BAD_DATA;
+            memcpy(&v, raw + pos, sizeof v);
+        }
+        memcpy((char *)d + members[i].val, &v, sizeof v);
+    }
+    return 0;
+}
 
 /* Plausibility bounds: the runtime and interpreter states are a few hundred
  * KiB in 3.13; everything else is far smaller. */
@@ -189,13 +115,28 @@ static int plausible(const struct dbg *d)
     if (!field_ok(d->rt_interpreters_head, P, d->rt_size))
         return 0;
     if (!field_ok(d->is_next, P, d->is_size) || !field_ok(d->is_threads_head, P, d->is_size) ||
-        !field_ok(d->is_modules, P, d->is_size) || !field_ok(d->is_ceval_gil, P, d->is_size))
+        !field_ok(d->is_imports_modules, P, d->is_size) || !field_ok(d->is_ceval_gil, P, d->is_size))
         return 0;
     /* locked and last_holder are given inside the interpreter's own _gil. */
-    if (!field_ok(d->is_gil, 1, d->is_size) ||
+    uint64_t gil = d->is_gil_runtime_state;
+    if (!field_ok(gil, 1, d->is_size) ||
         !field_ok(d->is_gil_locked, 4, d->is_size) || !field_ok(d->is_gil_holder, P, d->is_size) ||
-        d->is_gil_locked < d->is_gil || d->is_gil_locked - d->is_gil >= MAX_GIL_FIELD ||
-        d->is_gil_holder < d->is_gil || d->is_gil_holder - d->is_gil >= MAX_GIL_FIELD)
+        d->is_gil_locked < gil || d->is_gil_locked - gil >= MAX_GIL_FIELD ||
+        d->is_gil_holder < gil || d->is_gil_holder - gil >= MAX_GIL_FIELD)
+        return 0;
+    /* Members only some versions have: checked when there. */
+    if ((d->ts_holds_gil != NONE && !field_ok(d->ts_holds_gil, 4, d->ts_size)) ||
+        (d->is_gc != NONE && d->gc_size != NONE && !field_ok(d->is_gc, d->gc_size, d->is_size)) ||
+        (d->gc_generation_stats != NONE &&
+         (d->gc_size == NONE || !field_ok(d->gc_generation_stats, P, d->gc_size))))
+        return 0;
+    if ((d->ty_basicsize != NONE && !field_ok(d->ty_basicsize, P, d->ty_size)) ||
+        (d->ty_dictoffset != NONE && !field_ok(d->ty_dictoffset, P, d->ty_size)) ||
+        (d->ht_cached_keys != NONE &&
+         (d->ht_size == NONE || !field_ok(d->ht_cached_keys, P, d->ht_size) ||
+          d->ht_cached_keys < d->ty_size)) ||
+        (d->un_compact_size != NONE &&
+         (d->un_compact_size < d->un_ascii_size || d->un_compact_size > d->un_size)))
         return 0;
     if (!field_ok(d->ts_next, P, d->ts_size) || !field_ok(d->ts_interp, P, d->ts_size) ||
         !field_ok(d->ts_current_frame, P, d->ts_size) || !field_ok(d->ts_thread_id, P, d->ts_size) ||
@@ -234,23 +175,84 @@ static int from_fallback(const struct py_layout *fallback, size_t field_offset)
 }
 
 #define FB(field) (out)->field = from_fallback(fallback, offsetof(struct py_layout, field))
+#define EXACT(field) (out)->field = from_fallback(exact, offsetof(struct py_layout, field))
 
+/* The GC and pymalloc state (heap.c) as tables alone describe it: taken
+ * only from the table made for this very build (its interpreter state has
+ * the target's size), since a micro release moved them (3.13.18 aligns
+ * PyGC_Head to 4 bytes: generations[] starts 4 bytes earlier than in
+ * 3.13.0). With no such table they are unknown and the counters
+ * unavailable. 3.15's table gives where generation_stats hangs itself. */
+static void fill_counters(const struct dbg *d, const struct py_layout *exact,
+                          struct py_layout *out)
+{
+    out->runtime_gc = -1;
+    out->interp_gc = d->is_gc != NONE && d->is_gc > 0 && d->is_gc < d->is_size ? (int)d->is_gc : -1;
+    out->interp_obmalloc = -1;
+    EXACT(runtime_interpreters_main);
+    EXACT(gc_generations);
+    EXACT(gc_generation_stats);
+    if (exact && d->gc_generation_stats != NONE)
+        out->gc_generation_stats = (int)d->gc_generation_stats;
+    EXACT(gc_generation_size);
+    EXACT(gc_generation_count);
+    EXACT(gc_generation_threshold);
+    EXACT(gc_stats_size);
+    EXACT(gc_stats_collections);
+    EXACT(gc_stats_collected);
+    EXACT(gc_stats_uncollectable);
+    EXACT(gc_stats_young);
+    EXACT(gc_stats_young_index);
+    EXACT(gc_stats_young_len);
+    EXACT(gc_stats_old);
+    EXACT(gc_stats_old_size);
+    EXACT(gc_stats_old_index);
+    EXACT(gc_stats_old_len);
+    EXACT(interp_obmalloc_ptr);
+    EXACT(obmalloc_narenas);
+    EXACT(obmalloc_narenas_highwater);
+    EXACT(obmalloc_arena_bits);
+}
+
+/* Free-threaded builds are read elsewhere (or not at all): refuse them
+ * here, and anything that is neither 0 nor 1. */
+static int refuse_free_threaded(uint64_t free_threaded)
+{
+    if (free_threaded == 1)
+        return -PT_ERR_UNSUPPORTED;
+    return free_threaded == 0 ? 0 : -PT_ERR_BAD_DATA;
+}
+
+/* A member the table has, as an offset; else the table's value (fb). */
+static int or_table(uint64_t v, int fb)
+{
+    return v == NONE ? fb : (int)v;
+}
+
+/* Everything a walk and the thread names need. fallback is the X.Y table
+ * nearest the target's micro release, for what the debug offsets lack and
+ * no micro release has moved (stack chunks, dict internals, the module
+ * dict); exact the table whose interpreter-state size is the target's, or
+ * NULL. */
 static void fill(const struct dbg *d, int minor, const struct py_layout *fallback,
-                 struct py_layout *out)
+                 const struct py_layout *exact, struct py_layout *out)
 {
     memset(out, 0, sizeof *out);
     out->major = 3;
     out->minor = minor;
+    out->micro = fallback ? fallback->micro : 0;
+    out->interp_size = (int)d->is_size;
+    EXACT(debug_build);
 
     out->runtime_interpreters_head = (int)d->rt_interpreters_head;
     out->runtime_gilstate_tstate_current = -1;
 
     out->interp_next = (int)d->is_next;
     out->interp_tstate_head = (int)d->is_threads_head;
-    out->interp_modules = (int)d->is_modules;
+    out->interp_modules = (int)d->is_imports_modules;
     out->interp_ceval_gil = (int)d->is_ceval_gil;
-    out->gil_locked = (int)(d->is_gil_locked - d->is_gil);
-    out->gil_last_holder = (int)(d->is_gil_holder - d->is_gil);
+    out->gil_locked = (int)(d->is_gil_locked - d->is_gil_runtime_state);
+    out->gil_last_holder = (int)(d->is_gil_holder - d->is_gil_runtime_state);
 
     out->tstate_next = (int)d->ts_next;
     out->tstate_interp = (int)d->ts_interp;
@@ -261,6 +263,10 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->tstate_thread_id = (int)d->ts_thread_id;
     out->tstate_native_thread_id = (int)d->ts_native_thread_id;
     out->tstate_datastack_chunk = (int)d->ts_datastack_chunk;
+    /* 3.15's table gives holds_gil; 3.14 has it only in the headers. */
+    out->tstate_holds_gil = d->ts_holds_gil != NONE ? (int)d->ts_holds_gil : -1;
+    if (d->ts_holds_gil == NONE)
+        EXACT(tstate_holds_gil);
 
     FB(chunk_previous);
     FB(chunk_size);
@@ -275,11 +281,9 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->frame_owner = (int)d->fr_owner;
     out->frame_is_entry = -1;   /* 3.11 only */
     /* 3.14 renamed 3.13's shim owner (3) to FRAME_OWNED_BY_INTERPRETER and
-     * added FRAME_OWNED_BY_CSTACK = 4: every owner >= 3 is a shim there. */
-    if (minor >= 14)
-        out->frame_owned_by_cstack = 3;
-    else
-        FB(frame_owned_by_cstack);
+     * added FRAME_OWNED_BY_CSTACK = 4 (gone again in 3.15): every owner
+     * from 3 up is no Python function's frame. */
+    out->frame_owned_by_cstack = 3;
 
     out->code_size = (int)d->co_size;
     out->code_filename = (int)d->co_filename;
@@ -297,14 +301,22 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->unicode_length = (int)d->un_length;
     out->unicode_state = (int)d->un_state;
     out->unicode_ascii_size = (int)d->un_ascii_size;
-    FB(unicode_compact_size);
+    out->unicode_compact_size = or_table(d->un_compact_size,
+                                         from_fallback(fallback, offsetof(struct py_layout,
+                                                                          unicode_compact_size)));
     out->unicode2_length = -1;
     out->unicode2_str = -1;
 
     out->type_flags = (int)d->ty_flags;
-    FB(type_dictoffset);
-    FB(type_basicsize);
-    FB(heaptype_cached_keys);
+    out->type_dictoffset = or_table(d->ty_dictoffset,
+                                    from_fallback(fallback, offsetof(struct py_layout,
+                                                                     type_dictoffset)));
+    out->type_basicsize = or_table(d->ty_basicsize,
+                                   from_fallback(fallback, offsetof(struct py_layout,
+                                                                    type_basicsize)));
+    out->heaptype_cached_keys = or_table(d->ht_cached_keys,
+                                         from_fallback(fallback, offsetof(struct py_layout,
+                                                                          heaptype_cached_keys)));
     FB(dict_used);
     out->dict_keys = (int)d->di_keys;
     out->dict_values = (int)d->di_values;
@@ -322,82 +334,82 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->long_digits = (int)d->lo_digit;
     out->int2_ival = -1;
 
-    /* Memory counters (heap.c). The table gives where the GC state sits in
-     * the interpreter; what is inside it, and the pymalloc state, come
-     * from the 3.13 table, and are unknown (-1) for later versions, whose
-     * structures pytop has not seen. */
-    out->runtime_gc = -1;
-    out->interp_gc = d->is_gc > 0 && d->is_gc < d->is_size ? (int)d->is_gc : -1;
-    out->interp_obmalloc = -1;
-    out->runtime_interpreters_main = -1;
-    out->gc_generations = out->gc_generation_stats = out->gc_generation_size = -1;
-    out->gc_generation_count = out->gc_stats_size = out->gc_stats_collections = -1;
-    out->gc_stats_collected = out->gc_stats_uncollectable = -1;
-    out->interp_obmalloc_ptr = out->obmalloc_narenas = out->obmalloc_narenas_highwater = -1;
-    out->obmalloc_arena_bits = -1;
-    if (minor == 13) {
-        FB(runtime_interpreters_main);
-        FB(gc_generations);
-        FB(gc_generation_stats);
-        FB(gc_generation_size);
-        FB(gc_generation_count);
-        FB(gc_stats_size);
-        FB(gc_stats_collections);
-        FB(gc_stats_collected);
-        FB(gc_stats_uncollectable);
-        FB(interp_obmalloc_ptr);
-        FB(obmalloc_narenas);
-        FB(obmalloc_narenas_highwater);
-        FB(obmalloc_arena_bits);
-    }
+    fill_counters(d, exact, out);
 }
 
-int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
-                          const struct py_layout *fallback, struct py_layout *out,
-                          uint64_t *version_hex)
+int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int micro,
+                          struct py_layout *out, uint64_t *version_hex)
 {
-    /* Room for the largest known table; 3.13 needs only its own size. */
-    union {
-        unsigned char bytes[PY_DEBUG_OFFSETS_SIZE_314];
-        struct raw313 r313;
-        struct raw314 r314;
-    } raw;
+    /* The cookie, version and free_threaded members open every version's
+     * table; the rest is read once the version's layout is known. */
+    unsigned char raw[PY_DEBUG_OFFSETS_MAX];
     struct dbg d;
 
     *version_hex = 0;
-    int rc = mem_read(src, runtime_addr, raw.bytes, PY_DEBUG_OFFSETS_SIZE_313);
+    int rc = mem_read(src, runtime_addr, raw, 24);
     if (rc < 0)
         return rc;
-    if (memcmp(raw.r313.cookie, "xdebugpy", 8) != 0)
+    if (memcmp(raw, "xdebugpy", 8) != 0)
         return -PT_ERR_BAD_DATA;
-
-    uint64_t version = raw.r313.version;
+    uint64_t version, free_threaded;
+    memcpy(&version, raw + 8, 8);
+    memcpy(&free_threaded, raw + 16, 8);
     *version_hex = version;
     /* PY_VERSION_HEX fits in 32 bits, and the table only exists from 3.13. */
     if (version >> 32 || (version >> 24) != 3 || ((version >> 16) & 0xff) < 13)
         return -PT_ERR_BAD_DATA;
     int minor = (int)((version >> 16) & 0xff);
-    if (minor > 14)
-        return -PT_ERR_UNSUPPORTED;
-    if (raw.r313.free_threaded == 1)
-        return -PT_ERR_UNSUPPORTED;
-    if (raw.r313.free_threaded != 0)
+    const struct py_debug_layout *dl = py_debug_layout_for(3, minor);
+    if (!dl)
+        return -PT_ERR_TOO_NEW;
+    if (dl->version != 8 || dl->free_threaded != 16 || dl->table_size < 24 ||
+        dl->table_size > PY_DEBUG_OFFSETS_MAX)
         return -PT_ERR_BAD_DATA;
+    rc = refuse_free_threaded(free_threaded);
+    if (rc)
+        return rc;
 
-    if (minor == 13) {
-        DBG_FROM_RAW(&d, &raw.r313);
-    } else {
-        rc = mem_read(src, runtime_addr, raw.bytes, PY_DEBUG_OFFSETS_SIZE_314);
-        if (rc < 0)
-            return rc;
-        /* The process may have been replaced between the two reads. */
-        if (memcmp(raw.r314.cookie, "xdebugpy", 8) != 0 || raw.r314.version != version ||
-            raw.r314.free_threaded != 0)
-            return -PT_ERR_BAD_DATA;
-        DBG_FROM_RAW(&d, &raw.r314);
-    }
+    rc = mem_read(src, runtime_addr, raw, (size_t)dl->table_size);
+    if (rc < 0)
+        return rc;
+    /* The process may have been replaced between the two reads. */
+    uint64_t again;
+    memcpy(&again, raw + 8, 8);
+    if (memcmp(raw, "xdebugpy", 8) != 0 || again != version)
+        return -PT_ERR_BAD_DATA;
+    rc = decode(dl, raw, &d);
+    if (rc)
+        return rc;
     if (!plausible(&d))
         return -PT_ERR_BAD_DATA;
-    fill(&d, minor, fallback, out);
+    const struct py_layout *fallback = py_layout_for_micro(3, minor, micro);
+    const struct py_layout *exact = py_layout_match(3, minor, micro, (int)d.is_size);
+    fill(&d, minor, fallback ? fallback : exact, exact, out);
+    return 0;
+}
+
+int py_debug_offsets_interp_size(struct mem_source *src, uint64_t runtime_addr, int *size)
+{
+    unsigned char raw[PY_DEBUG_OFFSETS_MAX];
+    int rc = mem_read(src, runtime_addr, raw, 24);
+    if (rc < 0)
+        return rc;
+    uint64_t version;
+    memcpy(&version, raw + 8, 8);
+    if (memcmp(raw, "xdebugpy", 8) != 0 || version >> 32 || (version >> 24) != 3)
+        return -PT_ERR_BAD_DATA;
+    const struct py_debug_layout *dl = py_debug_layout_for(3, (int)((version >> 16) & 0xff));
+    if (!dl)
+        return -PT_ERR_TOO_NEW;
+    if (dl->is_size < 0 || dl->is_size + 8 > dl->table_size || dl->table_size > PY_DEBUG_OFFSETS_MAX)
+        return -PT_ERR_BAD_DATA;
+    rc = mem_read(src, runtime_addr + (uint64_t)dl->is_size, raw, 8);
+    if (rc < 0)
+        return rc;
+    uint64_t v;
+    memcpy(&v, raw, 8);
+    if (!size_ok(v, MAX_BIG_SIZE))
+        return -PT_ERR_BAD_DATA;
+    *size = (int)v;
     return 0;
 }

@@ -13,21 +13,27 @@
 #include "proc/memsrc.h"
 #include "python/layout.h"
 
-/* Bytes of _Py_DebugOffsets in 3.13 (the first read) and in 3.14. */
-#define PY_DEBUG_OFFSETS_SIZE_313 584
-#define PY_DEBUG_OFFSETS_SIZE_314 760
+/* The largest _Py_DebugOffsets accepted (3.15's is 888 bytes). */
+#define PY_DEBUG_OFFSETS_MAX 4096
 
 /* Fill *out from the _Py_DebugOffsets at runtime_addr (the address of
- * _PyRuntime). Returns 0, -PT_ERR_BAD_DATA when the cookie is wrong or an
- * offset is implausible, -PT_ERR_UNSUPPORTED for a free-threaded build or a
- * version whose table layout pytop does not know (3.15+), or a read error.
- * *version_hex gets the version field (e.g. 0x030d00f0) once the cookie
- * matched, else 0. Fields the debug offsets do not carry (stack chunks, dict
- * internals, module dict, compact unicode size, ...) are copied from
- * fallback, the nearest generated table, or are -1 when it is NULL. *out is
- * written only on success. */
-int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
-                          const struct py_layout *fallback, struct py_layout *out,
-                          uint64_t *version_hex);
+ * _PyRuntime), decoded through the table layout generated for the version
+ * it names (py_debug_layout_for). micro is the target's micro release, or
+ * -1 when unknown. Returns 0; -PT_ERR_BAD_DATA when the cookie is wrong or
+ * an offset is implausible; -PT_ERR_TOO_NEW for a version newer than
+ * pytop's tables; -PT_ERR_UNSUPPORTED for a free-threaded build; or a read
+ * error. *version_hex gets the version field (e.g. 0x030d00f0) once the
+ * cookie matched, else 0. Fields the debug offsets do not carry (stack
+ * chunks, dict internals, module dict, ...) come from the generated X.Y
+ * table nearest micro; the GC and pymalloc fields only from a table whose
+ * sizeof(PyInterpreterState) is the target's (else -1: those counters are
+ * unavailable). *out is written only on success. */
+int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int micro,
+                          struct py_layout *out, uint64_t *version_hex);
+
+/* sizeof(PyInterpreterState) as the target's own table gives it, to pick
+ * the generated table made for that very build (py_layout_match) when
+ * pytop's tables are used instead of the debug offsets. 0 or an error. */
+int py_debug_offsets_interp_size(struct mem_source *src, uint64_t runtime_addr, int *size);
 
 #endif

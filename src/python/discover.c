@@ -128,19 +128,26 @@ static int find_version(struct py_target *t, const struct candidate *c, const st
     return -PT_ERR_UNSUPPORTED;
 }
 
+/* The newest X.Y pytop has a table for. */
+static int newer_than_tables(const struct py_version *v)
+{
+    if (py_layouts_count == 0)
+        return 0;
+    const struct py_layout *last = py_layouts_all[py_layouts_count - 1];
+    return v->major > last->major || (v->major == last->major && v->minor > last->minor);
+}
+
 static int choose_layout(struct py_target *t, const struct found *f, enum py_layout_source pref,
                          struct py_layout *lay)
 {
-    const struct py_layout *table = py_layout_for(t->version.major, t->version.minor);
+    if (newer_than_tables(&t->version))
+        return -PT_ERR_TOO_NEW;
+    const struct py_layout *table = py_layout_for_micro(t->version.major, t->version.minor,
+                                                        t->version.micro);
     int has_debug = t->version.major == 3 && t->version.minor >= 13 && f->sym_runtime;
     if (has_debug && pref != PY_LAYOUT_TABLE) {
-        /* Newer versions than pytop knows borrow what the debug offsets lack
-         * from the newest table. */
-        const struct py_layout *fallback = table;
-        if (!fallback && py_layouts_count)
-            fallback = py_layouts_all[py_layouts_count - 1];
         uint64_t hex;
-        int rc = py_debug_offsets_read(&t->live.base, f->sym_runtime, fallback, lay, &hex);
+        int rc = py_debug_offsets_read(&t->live.base, f->sym_runtime, t->version.micro, lay, &hex);
         /* The table must describe the version found by other means. */
         if (rc == 0 && ((int)((hex >> 24) & 0xff) != t->version.major ||
                         (int)((hex >> 16) & 0xff) != t->version.minor))
@@ -149,13 +156,22 @@ static int choose_layout(struct py_target *t, const struct found *f, enum py_lay
             t->layout_source = PY_LAYOUT_DEBUG_OFFSETS;
             return 0;
         }
-        if (pref == PY_LAYOUT_DEBUG_OFFSETS || !table)
+        if (pref == PY_LAYOUT_DEBUG_OFFSETS || !table || rc == -PT_ERR_TOO_NEW)
             return rc;
     }
     if (pref == PY_LAYOUT_DEBUG_OFFSETS && !has_debug)
         return -PT_ERR_UNSUPPORTED;
     if (!table)
         return -PT_ERR_UNSUPPORTED;
+    /* A debug build (3.14d) or a micro release with its own table: the
+     * build's own interpreter size picks it. */
+    int size;
+    if (has_debug && py_debug_offsets_interp_size(&t->live.base, f->sym_runtime, &size) == 0) {
+        const struct py_layout *exact = py_layout_match(t->version.major, t->version.minor,
+                                                        t->version.micro, size);
+        if (exact)
+            table = exact;
+    }
     *lay = *table;
     t->layout_source = PY_LAYOUT_TABLE;
     return 0;
@@ -368,6 +384,42 @@ int py_target_open(pid_t pid, enum py_layout_source pref, struct py_target **out
     }
     *out = t;
     return 0;
+}
+
+int py_target_find_version(pid_t pid, struct py_version *out)
+{
+    struct proc_maps maps;
+    int rc = proc_maps_read(pid, &maps);
+    if (rc)
+        return rc;
+    struct py_target *t = calloc(1, sizeof *t);
+    if (!t) {
+        proc_maps_release(&maps);
+        return -ENOMEM;
+    }
+    t->pid = pid;
+    live_mem_init(&t->live, pid);
+    struct candidate cands[MAX_CANDIDATES];
+    size_t n = collect_candidates(pid, &maps, cands);
+    rc = -PT_ERR_NOT_PYTHON;
+    for (size_t i = 0; i < n && rc; i++) {
+        char open_path[PATH_MAX];
+        struct found f;
+        memset(&f, 0, sizeof f);
+        if (proc_map_open_path(pid, cands[i].first, open_path, sizeof open_path) != 0 ||
+            elf_symbols_open(open_path, &f.elf) != 0)
+            continue;
+        if (compute_bias(&maps, cands[i].path, f.elf, &f.bias) == 0) {
+            f.sym_version = sym(&f, "Py_Version");
+            rc = find_version(t, &cands[i], &f);
+        }
+        elf_symbols_free(f.elf);
+    }
+    if (rc == 0)
+        *out = t->version;
+    proc_maps_release(&maps);
+    free(t);
+    return rc;
 }
 
 void py_target_free(struct py_target *t)

@@ -37,9 +37,14 @@ struct py_target {
 
 /* Attach to pid (nothing is stopped or modified). Returns 0 and *out, or
  * -ESRCH (no such process), -EPERM (not allowed to read it),
- * -PT_ERR_NOT_PYTHON, -PT_ERR_UNSUPPORTED, -PT_ERR_NO_INTERP (Python is
- * there but not initialised yet). */
+ * -PT_ERR_NOT_PYTHON, -PT_ERR_UNSUPPORTED, -PT_ERR_TOO_NEW (a version newer
+ * than pytop's tables), -PT_ERR_NO_INTERP (Python is there but not
+ * initialised yet). */
 int py_target_open(pid_t pid, enum py_layout_source pref, struct py_target **out);
 void py_target_free(struct py_target *t);   /* NULL is fine */
+
+/* The CPython version running in pid, found as py_target_open finds it
+ * (for a message when that refused it). 0, or a negative error. */
+int py_target_find_version(pid_t pid, struct py_version *out);
 
 #endif

@@ -34,7 +34,9 @@ static void plan_gc(const struct py_layout *l, const struct py_heap_roots *r, st
 
     h->gen_size = l->gc_generation_size;
     h->gen_count = l->gc_generation_count;
-    if (h->gen_size <= PY_HEAP_STRUCT_MAX && member_ok(h->gen_count, 4, h->gen_size)) {
+    h->gen_threshold = l->gc_generation_threshold;
+    if (h->gen_size <= PY_HEAP_STRUCT_MAX && member_ok(h->gen_count, 4, h->gen_size) &&
+        member_ok(h->gen_threshold, 4, h->gen_size)) {
         if (state && known(l->gc_generations))
             h->gc_generations = state + (uint64_t)l->gc_generations;
         else if (!known(l->gc_generations))
@@ -48,8 +50,28 @@ static void plan_gc(const struct py_layout *l, const struct py_heap_roots *r, st
     h->stats_collected = l->gc_stats_collected;
     h->stats_uncollectable = l->gc_stats_uncollectable;
     int size = h->stats_size;
-    if (size <= PY_HEAP_STRUCT_MAX && member_ok(h->stats_collections, 8, size) &&
-        member_ok(h->stats_collected, 8, size) && member_ok(h->stats_uncollectable, 8, size)) {
+    int ok = size <= PY_HEAP_STRUCT_MAX && member_ok(h->stats_collections, 8, size) &&
+             member_ok(h->stats_collected, 8, size) && member_ok(h->stats_uncollectable, 8, size);
+    if (ok && known(l->gc_stats_young)) {
+        /* 3.15: ring buffers behind a pointer, followed at locate time. */
+        h->ring_young = l->gc_stats_young;
+        h->ring_young_index = l->gc_stats_young_index;
+        h->ring_young_len = l->gc_stats_young_len;
+        h->ring_old = l->gc_stats_old;
+        h->ring_old_size = l->gc_stats_old_size;
+        h->ring_old_index = l->gc_stats_old_index;
+        h->ring_old_len = l->gc_stats_old_len;
+        int end = h->ring_old + 2 * h->ring_old_size;
+        if (state && known(l->gc_generation_stats) && h->ring_young_len > 0 &&
+            h->ring_old_len > 0 && h->ring_young >= 0 && h->ring_old >= 0 &&
+            member_ok(h->ring_young_index, 1, h->ring_old) &&
+            h->ring_young + h->ring_young_len * size <= h->ring_young_index &&
+            h->ring_old_len * size <= h->ring_old_index &&
+            member_ok(h->ring_old_index, 1, h->ring_old_size) && end <= PY_HEAP_STATS_MAX) {
+            h->gc_stats_ptr = state + (uint64_t)l->gc_generation_stats;
+            h->gc_stats = r->gc_stats_ring;
+        }
+    } else if (ok) {
         if (state && known(l->gc_generation_stats))
             h->gc_stats = state + (uint64_t)l->gc_generation_stats;
         else if (!known(l->gc_generation_stats))
@@ -191,6 +213,16 @@ int py_heap_locate(struct py_target *t, struct py_heap *out)
         if (rc == 0 && mem_ptr_plausible(p))
             r.obmalloc = p;
     }
+    if (r.interp && known(l->interp_gc) && known(l->gc_generation_stats) &&
+        known(l->gc_stats_young)) {
+        uint64_t p = 0;
+        rc = mem_read_u64(mem, r.interp + (uint64_t)l->interp_gc +
+                                   (uint64_t)l->gc_generation_stats, &p);
+        if (rc == -ESRCH)
+            return rc;
+        if (rc == 0 && mem_ptr_plausible(p))
+            r.gc_stats_ring = p;
+    }
     find_statics(t, l, &r);
     py_heap_plan(l, &r, out);
     return 0;
@@ -219,45 +251,116 @@ static int32_t get_i32(const uint8_t *p)
 
 enum { PIECE_GENS, PIECE_STATS, PIECE_ARENAS, PIECE_HIGH, PIECE_BLOCKS, PIECES };
 
-static void decode_gc(const struct py_heap *h, const uint8_t *gens, const uint8_t *stats,
+/* Thresholds and counts the collector allows. Older generations' counts
+ * grow with collections of younger ones, which gc.collect() can run past
+ * the threshold; a count far past it (or any negative value) is not a
+ * count. */
+#define GC_THRESHOLD_MAX (1 << 24)
+#define GC_OLDER_SLACK 4096
+
+static int gc_counts_ok(const int32_t count[3], const int32_t threshold[3])
+{
+    for (int g = 0; g < 3; g++) {
+        if (threshold[g] < 0 || threshold[g] > GC_THRESHOLD_MAX || count[g] < 0)
+            return 0;
+        if (g > 0 && (int64_t)count[g] > ((int64_t)threshold[g] + 1) * GC_OLDER_SLACK)
+            return 0;
+    }
+    return 1;
+}
+
+/* The newest entry of one 3.15 ring buffer, or NULL if its index is off. */
+static const uint8_t *ring_entry(const struct py_heap *h, const uint8_t *stats, int g)
+{
+    const uint8_t *buf;
+    int index_off, len;
+    if (g == 0) {
+        buf = stats + h->ring_young;
+        index_off = h->ring_young_index;
+        len = h->ring_young_len;
+    } else {
+        buf = stats + h->ring_old + (g - 1) * h->ring_old_size;
+        index_off = h->ring_old_index;
+        len = h->ring_old_len;
+    }
+    int8_t i = (int8_t)buf[index_off];
+    if (i < 0 || i >= len)
+        return NULL;
+    return buf + i * h->stats_size;
+}
+
+/* Give a running total unless it went down since the last one given. */
+static void set_total(struct py_heap *h, struct counters *c, int i, enum counter_id id,
+                      int64_t v)
+{
+    if (v < 0 || ((h->have_total >> i) & 1 && (uint64_t)v < h->last_total[i])) {
+        h->rejected++;
+        return;
+    }
+    h->last_total[i] = (uint64_t)v;
+    h->have_total |= 1ULL << i;
+    counters_set(c, id, (uint64_t)v);
+}
+
+static void decode_gc(struct py_heap *h, const uint8_t *gens, const uint8_t *stats,
                       const struct mem_iov *iov, struct counters *c)
 {
     if (iov[PIECE_GENS].ok) {
+        int32_t count[3], threshold[3];
         for (int g = 0; g < 3; g++) {
-            int32_t n = get_i32(gens + g * h->gen_size + h->gen_count);
-            if (n >= 0)
-                counters_set(c, (enum counter_id)(CTR_GC_COUNT0 + g), (uint64_t)n);
+            count[g] = get_i32(gens + g * h->gen_size + h->gen_count);
+            threshold[g] = get_i32(gens + g * h->gen_size + h->gen_threshold);
+        }
+        if (gc_counts_ok(count, threshold)) {
+            for (int g = 0; g < 3; g++)
+                counters_set(c, (enum counter_id)(CTR_GC_COUNT0 + g), (uint64_t)count[g]);
+        } else {
+            h->rejected++;
         }
     }
     if (iov[PIECE_STATS].ok) {
-        int64_t collected = 0, uncollectable = 0;
+        int64_t n[3], collected = 0, uncollectable = 0;
         int sane = 1;
         for (int g = 0; g < 3; g++) {
-            const uint8_t *s = stats + g * h->stats_size;
-            int64_t n = get_i64(s + h->stats_collections);
+            const uint8_t *s = h->ring_young_len > 0 ? ring_entry(h, stats, g)
+                                                     : stats + g * h->stats_size;
+            if (!s) {
+                sane = 0;
+                break;
+            }
+            n[g] = get_i64(s + h->stats_collections);
             int64_t got = get_i64(s + h->stats_collected);
             int64_t bad = get_i64(s + h->stats_uncollectable);
-            if (n >= 0)
-                counters_set(c, (enum counter_id)(CTR_GC_COLLECTIONS0_TOTAL + g), (uint64_t)n);
-            if (got < 0 || bad < 0 || got > INT64_MAX - collected ||
+            if (n[g] < 0 || got < 0 || bad < 0 || got > INT64_MAX - collected ||
                 bad > INT64_MAX - uncollectable)
                 sane = 0;
             else
                 collected += got, uncollectable += bad;
         }
-        if (sane) {
-            counters_set(c, CTR_GC_COLLECTED_TOTAL, (uint64_t)collected);
-            counters_set(c, CTR_GC_UNCOLLECTABLE_TOTAL, (uint64_t)uncollectable);
+        if (!sane) {
+            h->rejected++;
+            return;
         }
+        for (int g = 0; g < 3; g++)
+            set_total(h, c, g, (enum counter_id)(CTR_GC_COLLECTIONS0_TOTAL + g), n[g]);
+        set_total(h, c, 3, CTR_GC_COLLECTED_TOTAL, collected);
+        set_total(h, c, 4, CTR_GC_UNCOLLECTABLE_TOTAL, uncollectable);
     }
 }
 
-static void decode_pymalloc(const struct py_heap *h, uint64_t narenas, uint64_t high,
+static void decode_pymalloc(struct py_heap *h, uint64_t narenas, uint64_t high,
                             int64_t blocks, const struct mem_iov *iov, struct counters *c)
 {
     int bits = h->arena_bits > 0 ? h->arena_bits : 12;
     uint64_t limit = 1ULL << (ADDRESS_BITS - bits);
-    int have_now = iov[PIECE_ARENAS].ok && narenas <= limit;
+    /* The high-water mark is updated right after the count: it may lag it
+     * by one, never by more. */
+    if ((iov[PIECE_ARENAS].ok && narenas > limit) || (iov[PIECE_HIGH].ok && high > limit) ||
+        (iov[PIECE_ARENAS].ok && iov[PIECE_HIGH].ok && narenas > high + 1)) {
+        h->rejected++;
+        return;
+    }
+    int have_now = iov[PIECE_ARENAS].ok;
     if (have_now) {
         counters_set(c, CTR_PYMALLOC_ARENAS, narenas);
         if (h->arena_bits > 0)
@@ -269,14 +372,16 @@ static void decode_pymalloc(const struct py_heap *h, uint64_t narenas, uint64_t 
         counters_set(c, CTR_PYMALLOC_BLOCKS, (uint64_t)blocks);
 }
 
-int py_heap_read(const struct py_heap *h, struct mem_source *mem, struct counters *out)
+int py_heap_read(struct py_heap *h, struct mem_source *mem, struct counters *out)
 {
-    uint8_t gens[3 * PY_HEAP_STRUCT_MAX], stats[3 * PY_HEAP_STRUCT_MAX];
+    uint8_t gens[3 * PY_HEAP_STRUCT_MAX], stats[PY_HEAP_STATS_MAX];
+    size_t stats_len = h->ring_young_len > 0 ? (size_t)(h->ring_old + 2 * h->ring_old_size)
+                                             : 3 * (size_t)h->stats_size;
     uint64_t narenas = 0, high = 0;
     int64_t blocks = 0;
     struct mem_iov all[PIECES] = {
         [PIECE_GENS] = { h->gc_generations, gens, 3 * (size_t)h->gen_size, 0 },
-        [PIECE_STATS] = { h->gc_stats, stats, 3 * (size_t)h->stats_size, 0 },
+        [PIECE_STATS] = { h->gc_stats, stats, stats_len, 0 },
         [PIECE_ARENAS] = { h->narenas, &narenas, sizeof narenas, 0 },
         [PIECE_HIGH] = { h->narenas_highwater, &high, sizeof high, 0 },
         [PIECE_BLOCKS] = { h->allocated_blocks, &blocks, sizeof blocks, 0 },
@@ -287,7 +392,8 @@ int py_heap_read(const struct py_heap *h, struct mem_source *mem, struct counter
     size_t n = 0;
     for (int i = 0; i < PIECES; i++) {
         where[i] = -1;
-        if (all[i].addr && all[i].len && all[i].len <= 3 * PY_HEAP_STRUCT_MAX) {
+        size_t cap = i == PIECE_GENS ? sizeof gens : i == PIECE_STATS ? sizeof stats : 8;
+        if (all[i].addr && all[i].len && all[i].len <= cap) {
             where[i] = (int)n;
             iov[n++] = all[i];
         }

@@ -355,8 +355,13 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
              * 3.14 also interpreter-owned ones: owners past the C-stack value
              * are never Python calls). The frame just inside it is where
              * that call of the eval loop began. */
-            if (t->nframes > 0)
+            if (t->nframes > 0) {
                 s->frames[s->nframes - 1].entry = 1;
+                /* The first shim outside it; from 3.14 the thread's base
+                 * frame (in its thread state) may follow. */
+                if (!s->frames[s->nframes - 1].shim)
+                    s->frames[s->nframes - 1].shim = frame;
+            }
             frame = back;
             continue;
         }

@@ -34,6 +34,10 @@ struct py_frame {
      * frame up to 3.10, is_entry in 3.11, the frame just inside a C-stack
      * shim from 3.12. */
     int entry;
+    /* 3.12+: the C-stack shim frame just outside an entry frame, 0 if none.
+     * It lives in the eval loop's own C frame, so it tells which native
+     * frame ran this group where no symbol names the eval loop. */
+    uint64_t shim;
 };
 
 struct py_thread {

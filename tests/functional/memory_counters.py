@@ -101,6 +101,12 @@ class Session(object):
         if bad:
             self.c.fail("counters that are neither null nor a non-negative integer: %s"
                         % ", ".join("%s=%r" % (n, ctr[n]) for n in bad), run, self.tgt)
+        # A real interpreter's counters pass pytop's checks: a refusal here
+        # means a wrong offset that the checks caught (a micro release that
+        # moved a field), which must be fixed, not hidden.
+        if doc.get("counters_rejected") != 0:
+            self.c.fail("pytop refused %r counter values as implausible"
+                        % doc.get("counters_rejected"), run, self.tgt)
         return ctr, run
 
 

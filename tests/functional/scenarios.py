@@ -321,6 +321,58 @@ def t_error_not_python(c):
         kill_group(p)
 
 
+def _patch_version(src, dst, hexversion):
+    """Copy the static interpreter src to dst with Py_Version and the
+    version in _PyRuntime's _Py_DebugOffsets set to hexversion: a CPython
+    newer than pytop, as far as an outside reader can tell."""
+    import re
+    import struct
+    data = bytearray(open(src, "rb").read())
+    syms = {}
+    for line in subprocess.check_output(["nm", "-D", src]).decode().splitlines():
+        f = line.split()
+        if len(f) == 3:
+            syms[f[2]] = int(f[0], 16)
+    sections = []
+    for m in re.finditer(r"\]\s+(\S+)\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)",
+                         subprocess.check_output(["readelf", "-SW", src]).decode()):
+        if m.group(2) != "NOBITS":
+            sections.append((int(m.group(3), 16), int(m.group(4), 16), int(m.group(5), 16)))
+
+    def at(vaddr):
+        for addr, off, size in sections:
+            if addr <= vaddr < addr + size:
+                return off + vaddr - addr
+        raise TestSkip("%s: no file bytes at %#x" % (src, vaddr))
+
+    if "Py_Version" not in syms or "_PyRuntime" not in syms:
+        raise TestSkip("%s exports no Py_Version or _PyRuntime" % src)
+    struct.pack_into("<I", data, at(syms["Py_Version"]), hexversion)
+    struct.pack_into("<Q", data, at(syms["_PyRuntime"] + 8), hexversion)
+    with open(dst, "wb") as f:
+        f.write(data)
+    os.chmod(dst, 0o755)
+
+
+def t_error_newer_python(c):
+    """A CPython newer than pytop's tables is named, and said to be newer."""
+    exe = os.path.join(c.workdir, "python3.99")
+    _patch_version(c.interp.realpath, exe, 0x036300a0)
+    argv = c.interp.command(["-c", "import time; time.sleep(60)"])
+    argv[argv.index(c.interp.exe)] = c.inside(exe)
+    p = popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.path.exists("/proc/%d/task" % p.pid):
+            time.sleep(0.05)
+        time.sleep(0.5)   # let the interpreter start
+        # The chroot wrapper execs the interpreter: p.pid is it.
+        run = c.pytop_run(["--dump", "-p", str(p.pid)])
+        expect_clean_error(c, run, ["CPython 3.99.0", "predates"])
+    finally:
+        kill_group(p)
+
+
 def t_error_malformed_pid(c):
     expect_clean_error(c, c.pytop_run(["--dump", "-p", "abc"]))
 
@@ -448,6 +500,15 @@ def build(interps):
                 tests.append(Test(test_name, fn, interp, skip=a[1]))
         if name == "layout_source" and not any(i.at_least(3, 13) for i in interps):
             tests.append(Test("layout_source[3.13]", fn, skip="no Python 3.13+ interpreter found"))
+    # A static 3.13+ build (Py_Version and _PyRuntime in one file) made to
+    # say it is 3.99.
+    cands = [i for i in interps if i.static and i.at_least(3, 13) and "t" not in i.abiflags]
+    if cands:
+        newest = max(cands, key=lambda i: i.version)
+        tests.append(Test("error_newer_python[%s]" % newest.id, t_error_newer_python, newest))
+    else:
+        tests.append(Test("error_newer_python", None,
+                          skip="no static CPython 3.13+ found to present as a newer version"))
     for name, fn in ERRORS:
         if name in ("error_permission_denied", "error_target_exits") and not interps:
             tests.append(Test(name, fn, skip="no Python interpreter found"))

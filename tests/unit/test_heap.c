@@ -31,22 +31,28 @@ static int vers(const struct py_layout *l)
 
 /* Which versions have each field; outside [from, to] it must be -1. */
 static const struct { const char *name; size_t off; int from, to; } presence[] = {
-    { FIELD(runtime_interpreters_main), V(3, 7), V(3, 13) },
+    { FIELD(runtime_interpreters_main), V(3, 7), V(3, 15) },
     { FIELD(runtime_gc), V(3, 7), V(3, 8) },
-    { FIELD(interp_gc), V(3, 9), V(3, 13) },
-    { FIELD(gc_generations), V(3, 7), V(3, 13) },
-    { FIELD(gc_generation_stats), V(3, 7), V(3, 13) },
-    { FIELD(gc_generation_size), V(2, 7), V(3, 13) },
-    { FIELD(gc_generation_count), V(2, 7), V(3, 13) },
-    { FIELD(gc_stats_size), V(3, 6), V(3, 13) },
-    { FIELD(gc_stats_collections), V(3, 6), V(3, 13) },
-    { FIELD(gc_stats_collected), V(3, 6), V(3, 13) },
-    { FIELD(gc_stats_uncollectable), V(3, 6), V(3, 13) },
+    { FIELD(interp_gc), V(3, 9), V(3, 15) },
+    { FIELD(gc_generations), V(3, 7), V(3, 15) },
+    { FIELD(gc_generation_stats), V(3, 7), V(3, 15) },
+    { FIELD(gc_generation_size), V(2, 7), V(3, 15) },
+    { FIELD(gc_generation_count), V(2, 7), V(3, 15) },
+    { FIELD(gc_generation_threshold), V(2, 7), V(3, 15) },
+    { FIELD(gc_stats_size), V(3, 6), V(3, 15) },
+    { FIELD(gc_stats_collections), V(3, 6), V(3, 15) },
+    { FIELD(gc_stats_collected), V(3, 6), V(3, 15) },
+    { FIELD(gc_stats_uncollectable), V(3, 6), V(3, 15) },
+    { FIELD(gc_stats_young), V(3, 15), V(3, 15) },
+    { FIELD(gc_stats_young_index), V(3, 15), V(3, 15) },
+    { FIELD(gc_stats_old), V(3, 15), V(3, 15) },
+    { FIELD(gc_stats_old_size), V(3, 15), V(3, 15) },
+    { FIELD(gc_stats_old_index), V(3, 15), V(3, 15) },
     { FIELD(interp_obmalloc), V(3, 12), V(3, 12) },
-    { FIELD(interp_obmalloc_ptr), V(3, 13), V(3, 13) },
-    { FIELD(obmalloc_narenas), V(3, 12), V(3, 13) },
-    { FIELD(obmalloc_narenas_highwater), V(3, 12), V(3, 13) },
-    { FIELD(obmalloc_arena_bits), V(2, 7), V(3, 13) },
+    { FIELD(interp_obmalloc_ptr), V(3, 13), V(3, 15) },
+    { FIELD(obmalloc_narenas), V(3, 12), V(3, 15) },
+    { FIELD(obmalloc_narenas_highwater), V(3, 12), V(3, 15) },
+    { FIELD(obmalloc_arena_bits), V(2, 7), V(3, 15) },
 };
 
 static void test_fields(void)
@@ -126,7 +132,30 @@ static int fake_build(struct fake *f, const struct py_layout *l)
      * static arrays (2.7, 3.6). */
     uint8_t *gens = f->gens, *stats = f->stats;
     uint64_t gens_addr = GENS_ADDR, stats_addr = STATS_ADDR;
-    if (l->runtime_gc >= 0 || l->interp_gc >= 0) {
+    if (l->gc_stats_young >= 0) {
+        /* 3.15: generation_stats points to ring buffers; the newest entry
+         * of each (index 2 of the young one, 1 of the old ones) counts. */
+        uint8_t *base = f->is + l->interp_gc;
+        gens = base + l->gc_generations;
+        uint8_t *ring = f->stats = realloc(f->stats, PY_HEAP_STATS_MAX);
+        if (!ring)
+            return -1;
+        memset(ring, 0x77, PY_HEAP_STATS_MAX);   /* older entries: noise */
+        fake_mem_add(&f->mem, STATS_ADDR, ring, PY_HEAP_STATS_MAX);
+        f->roots.gc_stats_ring = STATS_ADDR;
+        ring[l->gc_stats_young + l->gc_stats_young_index] = 2;
+        for (int o = 0; o < 2; o++)
+            ring[l->gc_stats_old + o * l->gc_stats_old_size + l->gc_stats_old_index] = 1;
+        for (int g = 0; g < 3; g++) {
+            uint8_t *s = g == 0 ? ring + l->gc_stats_young + 2 * l->gc_stats_size
+                                : ring + l->gc_stats_old + (g - 1) * l->gc_stats_old_size +
+                                      l->gc_stats_size;
+            put64(s + l->gc_stats_collections, 100 + g);
+            put64(s + l->gc_stats_collected, 1000 * (g + 1));
+            put64(s + l->gc_stats_uncollectable, g);
+        }
+        stats = NULL;
+    } else if (l->runtime_gc >= 0 || l->interp_gc >= 0) {
         uint8_t *base = l->runtime_gc >= 0 ? f->rt + l->runtime_gc : f->is + l->interp_gc;
         gens = base + l->gc_generations;
         stats = base + l->gc_generation_stats;
@@ -140,7 +169,8 @@ static int fake_build(struct fake *f, const struct py_layout *l)
     }
     for (int g = 0; g < 3; g++) {
         put32(gens + g * l->gc_generation_size + l->gc_generation_count, 11 * (g + 1));
-        if (l->gc_stats_size >= 0) {
+        put32(gens + g * l->gc_generation_size + l->gc_generation_threshold, g ? 10 : 2000);
+        if (stats && l->gc_stats_size >= 0) {
             uint8_t *s = stats + g * l->gc_stats_size;
             put64(s + l->gc_stats_collections, 100 + g);
             put64(s + l->gc_stats_collected, 1000 * (g + 1));
@@ -259,16 +289,17 @@ static void test_garbage(void)
     struct counters c;
     memset(&c, 0, sizeof c);
     CHECK_INT(py_heap_read(&h, &f.mem.base, &c), 0, "garbage: read");
-    CHECK(counters_has(&c, CTR_GC_COUNT0) && !counters_has(&c, CTR_GC_COUNT1) &&
-          counters_has(&c, CTR_GC_COUNT2), "garbage: a negative count is left out, not the others");
-    CHECK(!counters_has(&c, CTR_GC_COLLECTIONS1_TOTAL) && counters_has(&c, CTR_GC_COLLECTIONS0_TOTAL),
-          "garbage: a negative collection count is left out");
+    /* One bad value says the structure is not what it seems: its
+     * neighbours are not trusted either. */
+    CHECK(!counters_has(&c, CTR_GC_COUNT0) && !counters_has(&c, CTR_GC_COUNT1) &&
+          !counters_has(&c, CTR_GC_COUNT2), "garbage: a negative count leaves the counts out");
+    CHECK(!counters_has(&c, CTR_GC_COLLECTIONS1_TOTAL) && !counters_has(&c, CTR_GC_COLLECTIONS0_TOTAL),
+          "garbage: a negative collection count leaves the statistics out");
     CHECK(!counters_has(&c, CTR_GC_COLLECTED_TOTAL), "garbage: a total with a negative part is left out");
-    CHECK(!counters_has(&c, CTR_PYMALLOC_ARENAS) && !counters_has(&c, CTR_PYMALLOC_ARENA_BYTES),
-          "garbage: 2^40 arenas are left out");
-    CHECK(counters_has(&c, CTR_PYMALLOC_ARENAS_PEAK) && c.value[CTR_PYMALLOC_ARENAS_PEAK] == 3,
-          "garbage: the peak alone is kept");
+    CHECK(!counters_has(&c, CTR_PYMALLOC_ARENAS) && !counters_has(&c, CTR_PYMALLOC_ARENA_BYTES) &&
+          !counters_has(&c, CTR_PYMALLOC_ARENAS_PEAK), "garbage: 2^40 arenas are left out");
     CHECK(!counters_has(&c, CTR_PYMALLOC_BLOCKS), "garbage: negative blocks left out");
+    CHECK_INT(h.rejected, 3, "garbage: each refusal counted");
 
     /* The high-water mark is written after the count: never show less. */
     f.narenas = 12;
@@ -276,6 +307,30 @@ static void test_garbage(void)
     memset(&c, 0, sizeof c);
     py_heap_read(&h, &f.mem.base, &c);
     CHECK_INT(c.value[CTR_PYMALLOC_ARENAS_PEAK], 12, "garbage: peak is at least the current count");
+
+    /* Counts past what the thresholds allow; totals that go down. */
+    put32(f.gens + l->gc_generation_size + l->gc_generation_count, 3);
+    put64(f.stats + 2 * l->gc_stats_size + l->gc_stats_collected, 1);
+    put64(f.stats + l->gc_stats_size + l->gc_stats_collections, 7);
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(counters_has(&c, CTR_GC_COUNT1) && counters_has(&c, CTR_GC_COLLECTIONS1_TOTAL),
+          "garbage: sane values read again");
+    put32(f.gens + 2 * l->gc_generation_size + l->gc_generation_count, 10 * 1000 * 1000);
+    put64(f.stats + l->gc_stats_size + l->gc_stats_collections, 6);
+    uint64_t before = h.rejected;
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(!counters_has(&c, CTR_GC_COUNT2) && !counters_has(&c, CTR_GC_COUNT0),
+          "garbage: an older generation's count far past its threshold is no count");
+    CHECK(!counters_has(&c, CTR_GC_COLLECTIONS1_TOTAL) && counters_has(&c, CTR_GC_COLLECTIONS0_TOTAL),
+          "garbage: a collection total that went down is left out");
+    CHECK_INT(h.rejected - before, 2, "garbage: both counted");
+    put32(f.gens + l->gc_generation_threshold, -1);
+    put32(f.gens + 2 * l->gc_generation_size + l->gc_generation_count, 1);
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(!counters_has(&c, CTR_GC_COUNT0), "garbage: a negative threshold is no threshold");
     fake_free(&f);
 }
 

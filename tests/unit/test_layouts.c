@@ -106,19 +106,52 @@ static const struct { const char *name; size_t off; int from, to; } presence[] =
 static void test_versions(void)
 {
     static const int want[] = { V(2, 7), V(3, 6), V(3, 7), V(3, 8), V(3, 9), V(3, 10),
-                                V(3, 11), V(3, 12), V(3, 13) };
-    CHECK_INT(py_layouts_count, sizeof want / sizeof want[0], "one table per supported version");
+                                V(3, 11), V(3, 12), V(3, 13), V(3, 14), V(3, 15) };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct py_layout *l = py_layout_for(want[i] / 100, want[i] % 100);
         char what[64];
         snprintf(what, sizeof what, "py_layout_for(%d, %d) finds its table", want[i] / 100,
                  want[i] % 100);
-        CHECK(l && vers(l) == want[i], what);
-        CHECK(i < py_layouts_count && py_layouts_all[i] == l, "py_layouts_all is in version order");
+        CHECK(l && vers(l) == want[i] && !l->debug_build, what);
+    }
+    for (size_t i = 1; i < py_layouts_count; i++) {
+        const struct py_layout *a = py_layouts_all[i - 1], *b = py_layouts_all[i];
+        CHECK(vers(a) < vers(b) || (vers(a) == vers(b) && (a->micro < b->micro ||
+                                                           a->debug_build < b->debug_build)),
+              "py_layouts_all is in version, micro, build order");
     }
     CHECK(py_layout_for(3, 5) == NULL, "no table for 3.5");
-    CHECK(py_layout_for(3, 14) == NULL, "no generated table for 3.14");
+    CHECK(py_layout_for(3, 16) == NULL, "no table for 3.16");
     CHECK(py_layout_for(4, 0) == NULL, "no table for 4.0");
+
+    /* 3.13.18 aligns PyGC_Head to 4 bytes: generations[] moved. */
+    const struct py_layout *a = py_layout_for_micro(3, 13, 0), *b = py_layout_for_micro(3, 13, 18);
+    CHECK(a && b && a != b && a->micro == 0 && b->micro == 18, "3.13.0 and 3.13.18 tables");
+    CHECK(a && b && a->gc_generations == b->gc_generations + 4, "3.13.18 GC generations 4 bytes earlier");
+    CHECK(py_layout_for_micro(3, 13, 5) == a, "3.13.5 takes the 3.13.0 table");
+    CHECK(py_layout_for_micro(3, 13, 30) == b && py_layout_for(3, 13) == b, "3.13.30: the newest");
+    CHECK(py_layout_for_micro(3, 13, -1) == a, "micro unknown: the oldest");
+    CHECK(py_layout_match(3, 13, 5, b->interp_size) == b, "matched by interpreter size");
+    CHECK(py_layout_match(3, 13, 0, 12345) == NULL, "no table of that size");
+    int found_debug = 0;
+    for (size_t i = 0; i < py_layouts_count; i++) {
+        const struct py_layout *l = py_layouts_all[i];
+        if (l->debug_build) {
+            found_debug = 1;
+            CHECK(py_layout_match(l->major, l->minor, l->micro, l->interp_size) == l,
+                  "a debug build's table is found by its size");
+            CHECK(py_layout_for_micro(l->major, l->minor, l->micro) != l,
+                  "never taken for a release build by version alone");
+        }
+    }
+    CHECK(found_debug, "a debug build table (3.14d)");
+    for (int minor = 13; minor <= 15; minor++) {
+        const struct py_debug_layout *dl = py_debug_layout_for(3, minor);
+        CHECK(dl && dl->version == 8 && dl->free_threaded == 16 && dl->table_size > 500,
+              "a _Py_DebugOffsets layout for 3.13-3.15");
+    }
+    CHECK(py_debug_layout_for(3, 12) == NULL && py_debug_layout_for(3, 16) == NULL,
+          "no _Py_DebugOffsets layout before 3.13 or after 3.15");
 }
 
 static void test_presence(void)
@@ -260,7 +293,7 @@ static size_t build(unsigned char *buf, const struct slots *s, const struct py_l
     put(buf, 2, 0);
     put(buf, s->rt_size, 300000);
     put(buf, s->rt_head, (uint64_t)l->runtime_interpreters_head);
-    put(buf, s->is_size, 200000);
+    put(buf, s->is_size, (uint64_t)l->interp_size);
     put(buf, s->is_next, (uint64_t)l->interp_next);
     put(buf, s->is_threads_head, (uint64_t)l->interp_tstate_head);
     put(buf, s->is_modules, (uint64_t)l->interp_modules);
@@ -308,13 +341,14 @@ static size_t build(unsigned char *buf, const struct slots *s, const struct py_l
     return 8 * (size_t)s->total;
 }
 
-static int read_table(const unsigned char *buf, size_t len, const struct py_layout *fallback,
+/* The table of l's version, as the target of micro release l->micro. */
+static int read_table(const unsigned char *buf, size_t len, const struct py_layout *l,
                       struct py_layout *out, uint64_t *version)
 {
     struct fake_mem m;
     fake_mem_init(&m);
     fake_mem_add(&m, RUNTIME_ADDR, buf, len);
-    return py_debug_offsets_read(&m.base, RUNTIME_ADDR, fallback, out, version);
+    return py_debug_offsets_read(&m.base, RUNTIME_ADDR, l->micro, out, version);
 }
 
 /* Fields the debug offsets themselves carry (the rest come from fallback). */
@@ -355,26 +389,52 @@ static int same(const struct py_layout *out, const struct py_layout *want, int c
     return bad == 0;
 }
 
+/* The hand-counted slots agree with the generated table of the table. */
+static void check_positions(const struct slots *s, const struct py_debug_layout *dl)
+{
+    CHECK(dl != NULL, "a generated _Py_DebugOffsets layout");
+    if (!dl)
+        return;
+    CHECK_INT(dl->table_size, 8 * s->total, "table size");
+    CHECK(dl->rt_interpreters_head == 8 * s->rt_head && dl->is_threads_head == 8 * s->is_threads_head &&
+          dl->is_imports_modules == 8 * s->is_modules && dl->is_gil_holder == 8 * s->is_holder &&
+          dl->ts_current_frame == 8 * s->ts_current_frame && dl->ts_datastack_chunk == 8 * s->ts_chunk &&
+          dl->fr_owner == 8 * s->fr_owner && dl->co_code_adaptive == 8 * s->co_adaptive &&
+          dl->di_values == 8 * s->di_values && dl->un_state == 8 * s->un_state &&
+          dl->un_ascii_size == 8 * s->un_ascii, "generated positions equal the counted ones");
+}
+
 static void test_debug_offsets_313(void)
 {
-    const struct py_layout *l = py_layout_for(3, 13);
-    unsigned char buf[PY_DEBUG_OFFSETS_SIZE_314];
+    const struct py_layout *l = py_layout_for_micro(3, 13, 0);
+    unsigned char buf[PY_DEBUG_OFFSETS_MAX];
     struct py_layout out;
     uint64_t version = 1;
 
+    check_positions(&slots313, py_debug_layout_for(3, 13));
     size_t len = build(buf, &slots313, l, 0x030d00f0);
-    CHECK_INT(len, PY_DEBUG_OFFSETS_SIZE_313, "3.13 table is 584 bytes");
+    CHECK_INT(len, 584, "3.13 table is 584 bytes");
     int rc = read_table(buf, len, l, &out, &version);
     CHECK_INT(rc, 0, "3.13 debug offsets accepted");
     CHECK_INT(version, 0x030d00f0, "version field returned");
     CHECK(out.major == 3 && out.minor == 13, "3.13 from the version field");
     CHECK(same(&out, l, 0), "3.13 debug offsets + fallback equal the generated table");
 
-    memset(&out, 0x55, sizeof out);
-    rc = read_table(buf, len, NULL, &out, &version);
-    CHECK_INT(rc, 0, "3.13 accepted without fallback");
-    CHECK(same(&out, l, 1), "without fallback: carried fields equal, the rest -1");
+    /* 3.13.18's interpreter size: its own GC offsets, not 3.13.0's. */
+    const struct py_layout *l18 = py_layout_for_micro(3, 13, 18);
+    len = build(buf, &slots313, l18, 0x030d12f0);
+    rc = read_table(buf, len, l18, &out, &version);
+    CHECK(rc == 0 && out.gc_generations == l18->gc_generations, "3.13.18 GC offsets");
+    /* A size no table has: stacks yes, table-only counters no. */
+    put(buf, slots313.is_size, (uint64_t)l->interp_size + 8);
+    rc = read_table(buf, len, l, &out, &version);
+    CHECK_INT(rc, 0, "an unknown 3.13 build accepted");
+    CHECK(out.tstate_current_frame == l->tstate_current_frame && out.chunk_data == l->chunk_data,
+          "its stacks are read");
+    CHECK(out.gc_generations == -1 && out.interp_obmalloc_ptr == -1 &&
+          out.gc_generation_count == -1, "its GC and pymalloc counters unavailable");
     CHECK_INT(out.frame_lasti, -1, "no lasti in 3.13");
+    len = build(buf, &slots313, l, 0x030d00f0);
 
     /* A short region: the one read fails and nothing is written. */
     struct py_layout untouched = out;
@@ -383,39 +443,39 @@ static void test_debug_offsets_313(void)
     CHECK(memcmp(&out, &untouched, sizeof out) == 0, "out untouched on error");
     struct fake_mem m;
     fake_mem_init(&m);
-    rc = py_debug_offsets_read(&m.base, RUNTIME_ADDR, l, &out, &version);
+    rc = py_debug_offsets_read(&m.base, RUNTIME_ADDR, 0, &out, &version);
     CHECK_INT(rc, -EFAULT, "unmapped runtime address is a read error");
     CHECK_INT(version, 0, "no version without a table");
     fake_mem_add(&m, RUNTIME_ADDR, buf, len);
     m.base.reads = 0;
-    rc = py_debug_offsets_read(&m.base, RUNTIME_ADDR, l, &out, &version);
-    CHECK(rc == 0 && m.base.reads == 1, "3.13 takes a single read");
+    rc = py_debug_offsets_read(&m.base, RUNTIME_ADDR, 0, &out, &version);
+    CHECK(rc == 0 && m.base.reads == 2, "two reads: the version, then its table");
 }
 
 static void test_debug_offsets_314(void)
 {
-    const struct py_layout *l = py_layout_for(3, 13);
-    unsigned char buf[PY_DEBUG_OFFSETS_SIZE_314];
-    struct py_layout out, want = *l;
+    const struct py_layout *l = py_layout_for(3, 14);
+    unsigned char buf[PY_DEBUG_OFFSETS_MAX];
+    struct py_layout out;
     uint64_t version = 0;
 
-    size_t len = build(buf, &slots314, l, 0x030e00f0);
-    CHECK_INT(len, PY_DEBUG_OFFSETS_SIZE_314, "3.14 table is 760 bytes");
+    check_positions(&slots314, py_debug_layout_for(3, 14));
+    size_t len = build(buf, &slots314, l, 0x030e0af0);
+    CHECK_INT(len, 760, "3.14 table is 760 bytes");
     int rc = read_table(buf, len, l, &out, &version);
     CHECK_INT(rc, 0, "3.14 debug offsets accepted");
-    CHECK_INT(version, 0x030e00f0, "3.14 version returned");
-    want.minor = 14;
-    CHECK(same(&out, &want, 0), "3.14 positions parsed, fallback from 3.13");
+    CHECK_INT(version, 0x030e0af0, "3.14 version returned");
+    CHECK(same(&out, l, 0), "3.14 positions parsed, the rest from the 3.14 table");
     CHECK_INT(out.frame_owned_by_cstack, 3, "3.14 shim owners start at 3");
 
-    rc = read_table(buf, PY_DEBUG_OFFSETS_SIZE_313, l, &out, &version);
+    rc = read_table(buf, 584, l, &out, &version);
     CHECK_INT(rc, -EFAULT, "3.14 needs its whole table");
 }
 
 static void test_debug_offsets_refused(void)
 {
     const struct py_layout *l = py_layout_for(3, 13);
-    unsigned char buf[PY_DEBUG_OFFSETS_SIZE_314];
+    unsigned char buf[PY_DEBUG_OFFSETS_MAX];
     struct py_layout out;
     uint64_t version = 0;
     size_t len;
@@ -429,9 +489,9 @@ static void test_debug_offsets_refused(void)
     CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_BAD_DATA, "3.12 never has the table");
     len = build(buf, &slots313, l, 0x1030d00f0ull);
     CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_BAD_DATA, "version beyond 32 bits");
-    len = build(buf, &slots314, l, 0x030f00a0);
-    CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_UNSUPPORTED, "3.15 unsupported");
-    CHECK_INT(version, 0x030f00a0, "3.15 version still returned");
+    len = build(buf, &slots314, l, 0x031000a0);
+    CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_TOO_NEW, "3.16: newer than pytop");
+    CHECK_INT(version, 0x031000a0, "3.16 version still returned");
 
     len = build(buf, &slots313, l, 0x030d00f0);
     put(buf, 2, 1);
