@@ -224,8 +224,10 @@ def t_blocking_target_exits(c):
         rec = os.path.join(c.workdir, "exits%d.pytop" % launch)
         if launch:
             # pytop started it: its waitpid must not mistake a hold's stop for an exit.
-            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets", "exits_soon.py")
-            r = Recorder(c, ["--record", rec, "--blocking", "--rate", "1000", "--", c.interp.path, script, "1.0"])
+            script = c.interp.stage(os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets",
+                                                 "exits_soon.py"))
+            r = Recorder(c, ["--record", rec, "--blocking", "--rate", "1000", "--"] +
+                         c.interp.command([script, "1.0"]))
             run = r.wait(30)
             if run.timed_out or run.sanitizer_report():
                 c.fail("pytop --record --blocking -- PROGRAM did not end with its program", run)

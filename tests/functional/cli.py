@@ -23,7 +23,10 @@ from engine import Recorder, expect_error, parse_folded, read_header, summary_of
 
 
 def newest(c):
-    return c.suite.interps[-1]
+    """The newest interpreter that runs here directly (not in a root): the
+    launch tests start it by its path."""
+    direct = [i for i in c.suite.interps if not i.root]
+    return direct[-1] if direct else c.suite.interps[-1]
 
 
 def one_line_error(c, args, words, rc=2, what=None, cwd=None):

@@ -398,8 +398,10 @@ def t_native_threads(c):
         c.fail("%.1f%% of the weight has the extension's C frames under py_only(), which never calls it: C "
                "stacks merged with Python frames of another moment" % (100 * bad / total), erun, tgt,
                extra=[engine._folded_line(s) for s in wrong[:5]])
-    if in_c < 0.1 * total:
-        c.fail("only %.1f%% of the weight in in_c() with the extension's C frames, want 10%%"
+    # Enough of in_c;ext_spin for the check above to mean something (about
+    # 20 % of the wall time on a quiet machine, less when the machine is busy).
+    if in_c < 0.05 * total:
+        c.fail("only %.1f%% of the weight in in_c() with the extension's C frames, want 5%%"
                % (100 * in_c / total), erun, tgt)
     check_untraced(c, tgt, "after pytop --record --native ended")
     return "%s samples of 4 threads: %.0f%% in in_c;ext_spin, %.2f%% merged wrongly" % (

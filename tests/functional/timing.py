@@ -224,7 +224,9 @@ def t_busy(c):
 
 def build(interps):
     tests = []
-    threes = [i for i in interps if i.version[0] == 3 and not i.system]
+    # Interpreters run here directly: the targets write their status file by
+    # a path on this machine.
+    threes = [i for i in interps if i.version[0] == 3 and not i.system and not i.root]
     # Where the sampler puts its instants does not depend on the interpreter:
     # the periodic targets run on one, the newest pyenv 3.x found.
     periodic = max(threes, key=lambda i: tuple(i.version)) if threes else None
@@ -236,7 +238,7 @@ def build(interps):
             else:
                 tests.append(Test(name, t_periodic(mode, cycle, bound_pp), periodic))
     for major, minor in BUSY_INTERPRETERS:
-        found = [i for i in interps if i.version[:2] == (major, minor) and not i.system]
+        found = [i for i in interps if i.version[:2] == (major, minor) and not i.system and not i.root]
         if not found:
             tests.append(Test("cpu_busy_machine[python%d.%d]" % (major, minor), None,
                               skip="no pyenv Python %d.%d among the interpreters found or selected" % (major, minor)))
