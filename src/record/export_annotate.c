@@ -271,7 +271,11 @@ static const char heatmap_head[] =
     "s.querySelectorAll('tbody tr').forEach(function(r){var m=!q||r.textContent"
     ".toLowerCase().indexOf(q)>=0||s.dataset.file.toLowerCase().indexOf(q)>=0;"
     "r.style.display=m?'':'none';if(m){any=true;n++;}});s.style.display=any?'':'none';});"
-    "document.getElementById('count').textContent=q?n+' lines match':'';}</script>\n";
+    "document.getElementById('count').textContent=q?n+' lines match':'';}\n"
+    /* page.html#text opens with text searched, for links and tests. */
+    "window.addEventListener('load',function(){if(location.hash.length>1){"
+    "document.getElementById('q').value=decodeURIComponent(location.hash.slice(1));"
+    "search();}});</script>\n";
 
 int export_write_annotate(struct export_out *o, struct export_prep *p, int html)
 {
