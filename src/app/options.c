@@ -215,9 +215,10 @@ static void usage_export(FILE *out)
         "  -g, --gil                only samples of threads holding the GIL\n"
         "  -o, --output OUT         a regular file, written whole or not at all\n"
         "                           (default: stdout)\n"
-        "      --baseline OLD       with --format folded: 'stack old new' lines against\n"
-        "                           the recording OLD (difffolded.pl's format), both in\n"
-        "                           seconds per second of their recording\n"
+        "      --baseline OLD       compare with the recording OLD: folded writes\n"
+        "                           'stack old new' lines (difffolded.pl's format), svg\n"
+        "                           a differential flame graph; both in seconds per\n"
+        "                           second of their recording\n"
         "\n"
         "Exit status: 0 when the profile holds the whole recording, also one cut\n"
         "short (a recorder killed: a note says so on stderr); 3 when the recording\n"
@@ -923,9 +924,10 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
                         "--format folded\n");
         return -1;
     }
-    if (o->baseline_path && o->format != EXPORT_FOLDED) {
-        fprintf(stderr, "pytop: --baseline compares in the folded format only (stack old new "
-                        "lines, for flamegraph.pl): give --format folded\n");
+    if (o->baseline_path && o->format != EXPORT_FOLDED && o->format != EXPORT_SVG) {
+        fprintf(stderr, "pytop: --baseline compares in the folded format (stack old new lines, "
+                        "for flamegraph.pl) or svg (a differential flame graph): give --format "
+                        "folded or svg\n");
         return -1;
     }
     if (o->mode != MODE_EXPORT && o->mode != MODE_RECORD && g.format) {

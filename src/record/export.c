@@ -798,7 +798,7 @@ int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
 
     if (export_format_is_timeline(fmt) && !in->row_time_ns)
         return -ENOTSUP;
-    if (in->baseline && (fmt != EXPORT_FOLDED ||
+    if (in->baseline && ((fmt != EXPORT_FOLDED && fmt != EXPORT_SVG) ||
                          !in->baseline->dict || (in->baseline->nrows && !in->baseline->rows)))
         return -ENOTSUP;
 
@@ -819,7 +819,8 @@ int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
     struct export_out o;
     export_out_init(&o, out);
     if (in->baseline) {
-        rc = export_write_folded_diff(&o, &p, &base);
+        rc = fmt == EXPORT_FOLDED ? export_write_folded_diff(&o, &p, &base)
+                                  : export_write_svg_diff(&o, &p, &base);
         int frc = export_out_finish(&o);
         export_prep_release(&base);
         export_prep_release(&p);

@@ -54,7 +54,7 @@ struct export_input {
      * is row i's sample time since the start of the run. The other
      * formats take such rows too (they merge equal paths). */
     const uint64_t *row_time_ns;
-    /* folded: another profile to compare with. Both are then
+    /* folded and svg: another profile to compare with. Both are then
      * normalised to seconds per second of their own duration_ns. */
     const struct export_input *baseline;
 };

@@ -195,6 +195,9 @@ int export_write_annotate(struct export_out *o, struct export_prep *p, int html)
 /* folded with in->baseline: "path old new" lines, seconds per second. */
 int export_write_folded_diff(struct export_out *o, struct export_prep *p,
                              struct export_prep *base);
+/* svg with in->baseline: widths from p, colours and hover from the change. */
+int export_write_svg_diff(struct export_out *o, struct export_prep *p,
+                          struct export_prep *base);
 /* The call paths of p and base merged by text, sorted: emit gets each
  * with base's weight and p's, each per second of its own duration_ns. */
 int export_diff_lines(struct export_prep *p, struct export_prep *base,

@@ -181,9 +181,15 @@ def t_baseline(c):
             abs(spin_new - want_new) > 0.01 * want_new + 1e-5:
         c.fail("--baseline: spin_main %.4f s/s before, %.4f s/s after; the recordings say %.4f and %.4f"
                % (spin_old, spin_new, want_old, want_new), None, tgt, [out[:2000]])
-    run = c.pytop_run(["export", rec2, "--format", "svg", "--baseline", rec], timeout=20)
+    # svg --baseline: a differential flame graph whose hover text gives both.
+    svg = export(c, rec2, "svg", "--baseline", rec, tgt=tgt).stdout
+    titles = re.findall(r"<title>(.*?)</title>", svg, re.S)
+    spin_t = [t for t in titles if t.startswith("spin_main ")]
+    if not spin_t or not re.search(r"baseline [\d.]+ s/s, now [\d.]+ s/s", spin_t[0]):
+        c.fail("svg --baseline: spin_main's hover text is %r" % spin_t[:1], None, tgt)
+    run = c.pytop_run(["export", rec2, "--format", "pstats", "--baseline", rec], timeout=20)
     if run.rc == 0 or "folded" not in run.stderr:
-        c.fail("--baseline with svg is not refused with a word on folded", run, tgt)
+        c.fail("--baseline with pstats is not refused with a word on folded and svg", run, tgt)
     return "spin_main %.3f s/s then %.3f s/s" % (spin_old, spin_new)
 
 

@@ -393,6 +393,26 @@ static void test_diff(void)
     CHECK_INT(write_export("part.diff", EXPORT_FOLDED, EXPORT_CPU, &in), 0, "diff written");
     snprintf(cmd, sizeof cmd, "grep -c ' 0.000000000 ' %s | sed 's/^1$/OK/'", path_of("part.diff"));
     check_cmd(cmd, "diff: a path missing from the baseline has 0 there");
+
+    /* svg: against itself every frame has the colour of no change; with
+     * the baseline over twice the time, every frame grew (red). */
+    base = input();
+    CHECK_INT(write_export("same.svg", EXPORT_SVG, EXPORT_CPU, &in), 0, "svg diff written");
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import re,sys; d=open(sys.argv[1]).read(); "
+             "f=re.findall(r'<rect x=[^>]*fill=.(rgb[^\\\"]*)', d); "
+             "t=re.findall(r'<title>([^<]*)</title>', d); "
+             "ok=len(f)==len(t)>=5 and set(f)=={'rgb(255,240,240)'} and all('baseline' in x and 'now' in x for x in t); "
+             "print('OK' if ok else (set(f), t[:2]))\" %s", path_of("same.svg"));
+    check_cmd(cmd, "svg diff against itself: no change anywhere, both values on hover");
+    base.duration_ns = in.duration_ns * 2;
+    CHECK_INT(write_export("grew.svg", EXPORT_SVG, EXPORT_CPU, &in), 0, "svg diff written");
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import re,sys; d=open(sys.argv[1]).read(); "
+             "f=re.findall(r'<rect x=[^>]*fill=.rgb.(\\\\d+),(\\\\d+),(\\\\d+)', d); "
+             "ok=len(f)>=5 and all(r=='255' and int(g)<240 for r,g,b in f) and '(+100.0%%)' in d; "
+             "print('OK' if ok else f)\" %s", path_of("grew.svg"));
+    check_cmd(cmd, "svg diff: every frame grew (red), +100%% on hover");
 }
 
 int main(void)
