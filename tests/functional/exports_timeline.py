@@ -85,12 +85,17 @@ def t_timeline(c):
         if not any(e["tid"] == idler and "idler-1" in e["args"]["name"] for e in names):
             c.fail("chrometrace: no thread_name for idler-1", None, tgt)
 
-    # record -o NAME.gecko.json / .trace.json picks the timeline formats.
-    for name, key in (("t.gecko.json", "threads"), ("t.trace.json", "traceEvents")):
+    # record -o NAME picks the format by the name's suffix.
+    for name, key in (("t.gecko.json", '"threads":'), ("t.trace.json", '"traceEvents":'),
+                      ("t.annotate.txt", "\nFile: "), ("t.html", "<input id=q type=search")):
         out = os.path.join(c.workdir, name)
         run = c.pytop_run(["record", "-d", "0.3s", "-o", out, "-p", str(tgt.pid)], timeout=30)
-        if run.rc != 0 or key not in json.load(open(out)):
+        if run.rc != 0 or key not in open(out).read():
             c.fail("pytop record -o %s did not write that format" % name, run, tgt)
+    # The live view's snapshots have no samples one by one: refused.
+    run = c.pytop_run(["-p", str(tgt.pid), "--snapshot-format", "gecko"], timeout=10)
+    if run.rc == 0 or "recording" not in run.stderr:
+        c.fail("--snapshot-format gecko is not refused with a word on recording", run, tgt)
     return "%d main-thread samples, spin_main %.0f%%" % (len(leaves), 100.0 * leaves.count(spin) / len(leaves))
 
 
