@@ -606,8 +606,8 @@ static int record_format(struct pytop_options *o, const struct given *g)
     }
     int rc = options_format_of_name(o->record_path, &o->format);
     if (rc < 0) {
-        fprintf(stderr, "pytop: %s: several formats are JSON; name it .speedscope.json, or "
-                        "give --format\n", o->record_path);
+        fprintf(stderr, "pytop: %s: several formats are JSON; name it .speedscope.json, "
+                        ".gecko.json or .trace.json, or give --format\n", o->record_path);
         return -1;
     }
     o->record_export = rc == 0;
