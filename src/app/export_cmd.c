@@ -46,45 +46,124 @@ static int process_list(const struct model *m, enum model_range r, struct proces
     return 0;
 }
 
-static int write_export(FILE *out, const struct model *m, const struct stack_table *dict,
-                        enum model_range r, const struct model_filter *filter,
-                        enum export_format fmt, enum export_mode mode,
-                        const struct export_context *ctx)
+/* A recording's samples one row per thread entry, in order, for the
+ * timeline formats. */
+struct timeline {
+    struct stack_weight *rows;
+    uint64_t *time_ns;
+    size_t n, cap;
+};
+
+static int timeline_add(struct timeline *tl, const struct sample *s)
 {
-    struct stack_weight *rows = NULL;
-    struct thread_label *labels = NULL;
-    struct process_info *procs = NULL;
-    size_t nrows = 0, nlabels = 0, nprocs = 0;
-    int rc = model_stacks(m, r, filter, &rows, &nrows);
-    if (rc == 0)
-        rc = model_thread_labels(m, &labels, &nlabels);
-    if (rc == 0)
-        rc = process_list(m, r, &procs, &nprocs);
-    if (rc == 0) {
-        struct model_totals tot;
-        model_totals(m, r, model_weight_of(mode), &tot);
-        struct export_input in = {
-            .dict = dict,
-            .rows = rows,
-            .nrows = nrows,
-            .threads = labels,
-            .nthreads = nlabels,
-            .processes = procs,
-            .nprocesses = nprocs,
-            .pid = ctx->pid,
-            .python = ctx->python,
-            .command = ctx->command,
-            .start_unix_ns = ctx->start_unix_ns,
-            .duration_ns = tot.last_ns >= tot.first_ns ? tot.last_ns - tot.first_ns : 0,
-            .rate_hz = ctx->rate_hz,
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        if (tl->n == tl->cap) {
+            size_t cap = tl->cap ? tl->cap * 2 : 4096;
+            struct stack_weight *r = realloc(tl->rows, cap * sizeof *r);
+            if (!r)
+                return -ENOMEM;
+            tl->rows = r;
+            uint64_t *t = realloc(tl->time_ns, cap * sizeof *t);
+            if (!t)
+                return -ENOMEM;
+            tl->time_ns = t;
+            tl->cap = cap;
+        }
+        const struct sample_thread *th = &s->threads[i];
+        int carry = (th->flags & SAMPLE_CARRY) != 0;
+        tl->rows[tl->n] = (struct stack_weight){
+            .pid = s->pid,
+            .tid = th->tid,
+            .stack = th->stack,
+            .samples = carry ? 0 : 1,
+            .running = !carry && (th->flags & SAMPLE_RUNNING),
+            .gil = !carry && (th->flags & SAMPLE_GIL),
+            .cpu_ns = th->cpu_ns,
+            .wall_ns = carry ? 0 : th->wall_ns,
+            .mem_grow = th->mem_grow,
+            .mem_release = th->mem_release,
         };
-        if (r == MODEL_WINDOW)
-            in.duration_ns = tot.last_ns - tot.window_start_ns;
+        tl->time_ns[tl->n] = s->time_ns;
+        tl->n++;
+    }
+    return 0;
+}
+
+static void timeline_free(struct timeline *tl)
+{
+    free(tl->rows);
+    free(tl->time_ns);
+}
+
+/* The rows and labels behind an export_input. */
+struct input_parts {
+    struct stack_weight *rows;
+    struct thread_label *labels;
+    struct process_info *procs;
+    size_t nrows, nlabels, nprocs;
+};
+
+static void input_parts_free(struct input_parts *ip)
+{
+    free(ip->rows);
+    free(ip->labels);
+    free(ip->procs);
+}
+
+static int build_input(const struct model *m, const struct stack_table *dict, enum model_range r,
+                       const struct model_filter *filter, enum export_mode mode,
+                       const struct export_context *ctx, struct input_parts *ip,
+                       struct export_input *in)
+{
+    memset(ip, 0, sizeof *ip);
+    int rc = model_stacks(m, r, filter, &ip->rows, &ip->nrows);
+    if (rc == 0)
+        rc = model_thread_labels(m, &ip->labels, &ip->nlabels);
+    if (rc == 0)
+        rc = process_list(m, r, &ip->procs, &ip->nprocs);
+    if (rc)
+        return rc;
+    struct model_totals tot;
+    model_totals(m, r, model_weight_of(mode), &tot);
+    *in = (struct export_input){
+        .dict = dict,
+        .rows = ip->rows,
+        .nrows = ip->nrows,
+        .threads = ip->labels,
+        .nthreads = ip->nlabels,
+        .processes = ip->procs,
+        .nprocesses = ip->nprocs,
+        .pid = ctx->pid,
+        .python = ctx->python,
+        .command = ctx->command,
+        .start_unix_ns = ctx->start_unix_ns,
+        .duration_ns = tot.last_ns >= tot.first_ns ? tot.last_ns - tot.first_ns : 0,
+        .rate_hz = ctx->rate_hz,
+    };
+    if (r == MODEL_WINDOW)
+        in->duration_ns = tot.last_ns - tot.window_start_ns;
+    return 0;
+}
+
+static int write_export_ex(FILE *out, const struct model *m, const struct stack_table *dict,
+                           enum model_range r, const struct model_filter *filter,
+                           enum export_format fmt, enum export_mode mode,
+                           const struct export_context *ctx, const struct timeline *tl,
+                           const struct export_input *baseline)
+{
+    struct input_parts ip;
+    struct export_input in;
+    int rc = build_input(m, dict, r, filter, mode, ctx, &ip, &in);
+    if (rc == 0) {
+        if (tl) {
+            in.rows = tl->rows;
+            in.nrows = tl->n;
+            in.row_time_ns = tl->time_ns;
+        }
+        in.baseline = baseline;
         rc = export_write(out, fmt, mode, &in);
     }
-    free(rows);
-    free(labels);
-    free(procs);
+    input_parts_free(&ip);
     return rc;
 }
 
@@ -185,10 +264,25 @@ static int replace_with(const char *tmp, const char *path)
     return rename(tmp, path) == 0 ? 0 : -errno;
 }
 
+static int export_to_file_ex(const char *path, const struct model *m,
+                             const struct stack_table *dict, enum model_range r,
+                             const struct model_filter *filter, enum export_format fmt,
+                             enum export_mode mode, const struct export_context *ctx,
+                             const struct timeline *tl, const struct export_input *baseline);
+
 int export_model_to_file(const char *path, const struct model *m, const struct stack_table *dict,
                          enum model_range r, const struct model_filter *filter,
                          enum export_format fmt, enum export_mode mode,
                          const struct export_context *ctx)
+{
+    return export_to_file_ex(path, m, dict, r, filter, fmt, mode, ctx, NULL, NULL);
+}
+
+static int export_to_file_ex(const char *path, const struct model *m,
+                             const struct stack_table *dict, enum model_range r,
+                             const struct model_filter *filter, enum export_format fmt,
+                             enum export_mode mode, const struct export_context *ctx,
+                             const struct timeline *tl, const struct export_input *baseline)
 {
     char tmp[4096];
     int fd = open_beside(path, tmp, sizeof tmp);
@@ -201,7 +295,7 @@ int export_model_to_file(const char *path, const struct model *m, const struct s
         unlink(tmp);
         return e;
     }
-    int rc = write_export(f, m, dict, r, filter, fmt, mode, ctx);
+    int rc = write_export_ex(f, m, dict, r, filter, fmt, mode, ctx, tl, baseline);
     if (fflush(f) != 0 && rc == 0)
         rc = -errno;
     if (fclose(f) != 0 && rc == 0)
@@ -245,6 +339,78 @@ static const char *weight_words(enum export_mode mode)
     }
 }
 
+/* A baseline recording, read whole. */
+struct baseline {
+    struct rec_reader *rd;
+    struct model *m;
+    struct input_parts ip;
+    struct export_input in;
+};
+
+static void baseline_free(struct baseline *b)
+{
+    input_parts_free(&b->ip);
+    model_free(b->m);
+    rec_reader_close(b->rd);
+}
+
+/* 0, or 1 after a line on stderr. */
+static int baseline_load(const struct export_request *rq, struct baseline *b)
+{
+    memset(b, 0, sizeof *b);
+    int rc = rec_reader_open(rq->baseline, &b->rd);
+    if (rc) {
+        fprintf(stderr, "pytop: cannot read the baseline %s: %s\n", rq->baseline,
+                rc == -PT_ERR_FORMAT ? "not a pytop recording" : pt_strerror(rc));
+        return 1;
+    }
+    struct model_config cfg = { .window_ns = 1000000000ULL, .retention_ns = 1000000000ULL };
+    b->m = model_new(&cfg, rec_reader_dict(b->rd));
+    if (!b->m) {
+        fprintf(stderr, "pytop: reading the baseline %s: out of memory\n", rq->baseline);
+        return 1;
+    }
+    struct gil_filter gil = { .on = rq->gil };
+    struct sample s, kept;
+    uint64_t n = 0;
+    while ((rc = rec_reader_next(b->rd, &s)) == 1) {
+        n++;
+        rc = gil_filter_apply(&gil, &s, &kept);
+        if (rc == 0)
+            rc = model_add(b->m, &kept);
+        if (rc)
+            break;
+    }
+    gil_filter_free(&gil);
+    if (rc == -ENOMEM) {
+        fprintf(stderr, "pytop: reading the baseline %s: out of memory\n", rq->baseline);
+        return 1;
+    }
+    if (rc < 0 && n == 0) {
+        fprintf(stderr, "pytop: the baseline %s is damaged before its first sample: nothing "
+                        "to compare with\n", rq->baseline);
+        return 1;
+    }
+    if (rc < 0)
+        fprintf(stderr, "pytop: note: the baseline %s is damaged after %llu samples: the "
+                        "comparison uses those\n", rq->baseline, (unsigned long long)n);
+    const struct recording_meta *meta = rec_reader_meta(b->rd);
+    struct export_context ctx = {
+        .pid = meta->pid,
+        .python = meta->python,
+        .command = meta->command,
+        .start_unix_ns = meta->start_unix_ns,
+        .rate_hz = meta->rate_hz,
+    };
+    rc = build_input(b->m, rec_reader_dict(b->rd), MODEL_TOTAL, NULL, rq->mode, &ctx, &b->ip,
+                     &b->in);
+    if (rc) {
+        fprintf(stderr, "pytop: reading the baseline %s: %s\n", rq->baseline, pt_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 int export_cmd_run(const struct export_request *rq)
 {
     const char *rec = rq->recording;
@@ -270,6 +436,7 @@ int export_cmd_run(const struct export_request *rq)
         fprintf(stderr, "pytop: exporting %s: out of memory\n", rec);
         return 1;
     }
+    struct timeline tl = { 0 }, *tlp = export_format_is_timeline(rq->fmt) ? &tl : NULL;
     struct sample s, kept;
     uint64_t nsamples = 0, last_ns = 0;
     while ((rc = rec_reader_next(rd, &s)) == 1) {
@@ -278,6 +445,8 @@ int export_cmd_run(const struct export_request *rq)
         rc = gil_filter_apply(&gil, &s, &kept);
         if (rc == 0)
             rc = model_add(m, &kept);
+        if (rc == 0 && tlp)
+            rc = timeline_add(tlp, &kept);
         if (rc)
             break;
     }
@@ -291,6 +460,7 @@ int export_cmd_run(const struct export_request *rq)
             model_free(m);
             rec_reader_close(rd);
             gil_filter_free(&gil);
+            timeline_free(&tl);
             return 1;
         }
         damaged = 1;
@@ -308,6 +478,17 @@ int export_cmd_run(const struct export_request *rq)
                             "empty\n", rec);
     }
     int status = rc ? 1 : 0;
+    struct baseline base;
+    int have_base = 0;
+    if (rc == 0 && rq->baseline) {
+        if (baseline_load(rq, &base) != 0) {
+            baseline_free(&base);
+            status = 1;
+            rc = -EINVAL;
+        } else {
+            have_base = 1;
+        }
+    }
     if (rc == 0) {
         const struct recording_meta *meta = rec_reader_meta(rd);
         struct export_context ctx = {
@@ -319,14 +500,14 @@ int export_cmd_run(const struct export_request *rq)
         };
         const char *out = rq->out_path;
         if (!out || strcmp(out, "-") == 0) {
-            rc = write_export(stdout, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, rq->fmt,
-                              rq->mode, &ctx);
+            rc = write_export_ex(stdout, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, rq->fmt,
+                                 rq->mode, &ctx, tlp, have_base ? &base.in : NULL);
             if (rc == 0 && fflush(stdout) != 0)
                 rc = -errno;
             out = "stdout";
         } else {
-            rc = export_model_to_file(out, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, rq->fmt,
-                                      rq->mode, &ctx);
+            rc = export_to_file_ex(out, m, rec_reader_dict(rd), MODEL_TOTAL, NULL, rq->fmt,
+                                   rq->mode, &ctx, tlp, have_base ? &base.in : NULL);
         }
         if (rc == -EEXIST)
             fprintf(stderr, "pytop: writing %s failed: something other than a regular file "
@@ -346,6 +527,9 @@ int export_cmd_run(const struct export_request *rq)
                         "recorder was killed, or the disk filled): the profile holds its %llu samples, "
                         "%.1f s\n", rec, (unsigned long long)nsamples, (double)last_ns / 1e9);
     }
+    if (have_base)
+        baseline_free(&base);
+    timeline_free(&tl);
     model_free(m);
     rec_reader_close(rd);
     gil_filter_free(&gil);

@@ -14,6 +14,7 @@ struct export_request {
     enum export_mode mode;           /* the weight */
     const char *out_path;            /* NULL or "-": stdout */
     int gil;                         /* --gil: only threads holding the GIL */
+    const char *baseline;            /* --baseline: a recording to compare with, or NULL */
 };
 
 /* Convert a recording to a profile. Says on stderr what failed, naming

@@ -207,6 +207,7 @@ static int run_export(const struct pytop_options *opt)
         .mode = opt->weight,
         .out_path = opt->output,
         .gil = opt->gil,
+        .baseline = opt->baseline_path,
     };
     return export_cmd_run(&rq);
 }
@@ -314,6 +315,19 @@ static void print_next_step(const char *path, int is_export, enum export_format 
     case EXPORT_FOLDED:
         fprintf(stderr, "pytop: draw %s with 'flamegraph.pl %s > flame.svg' (or inferno)\n",
                 path, path);
+        break;
+    case EXPORT_GECKO:
+        fprintf(stderr, "pytop: load %s at https://profiler.firefox.com\n", path);
+        break;
+    case EXPORT_CHROMETRACE:
+        fprintf(stderr, "pytop: open %s at https://ui.perfetto.dev or chrome://tracing\n",
+                path);
+        break;
+    case EXPORT_ANNOTATE:
+        fprintf(stderr, "pytop: read %s with 'less %s'\n", path, path);
+        break;
+    case EXPORT_HEATMAP:
+        fprintf(stderr, "pytop: open %s in a web browser (xdg-open %s)\n", path, path);
         break;
     }
 }

@@ -86,7 +86,8 @@ static void usage(FILE *out)
         "                                profile, once per period\n"
         "\n"
         "Export:\n"
-        "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof or svg\n"
+        "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof, svg,\n"
+        "                           gecko, chrometrace, annotate or heatmap\n"
         "                           (default: from -o's name); folded weights are whole\n"
         "                           microseconds (bytes with --mode memory)\n"
         "  -m, --mode MODE          cpu (default: time on a CPU), wall (elapsed time) or\n"
@@ -149,12 +150,17 @@ static void usage_record(FILE *out)
         "  *.pstats, *.prof         Python's pstats (python3 -m pstats, snakeviz)\n"
         "  callgrind.out.*, *.callgrind   kcachegrind, callgrind_annotate\n"
         "  *.pb.gz, *.pprof         pprof\n"
+        "  *.gecko.json             a timeline for the Firefox Profiler\n"
+        "  *.trace.json             a timeline for Perfetto, chrome://tracing\n"
+        "  *.annotate.txt           the sources, each line with its shares\n"
+        "  *.html                   the same as a heat map page\n"
         "  any other name (*.pytop) a pytop recording, for 'pytop replay' and\n"
         "                           'pytop export' (every thread, time and memory kept)\n"
         "\n"
         "  -o, --output FILE        where (same as --record FILE)\n"
         "  -f, --format FORMAT      the format, whatever the name: folded, speedscope,\n"
-        "                           pstats, callgrind, pprof, svg or pytop\n"
+        "                           pstats, callgrind, pprof, svg, gecko, chrometrace,\n"
+        "                           annotate, heatmap or pytop\n"
         "  -m, --mode MODE          what the profile weighs: cpu (default), wall, or\n"
         "                           memory (resident growth while each stack ran)\n"
         "      --keep-recording     also keep the recording beside the profile\n"
@@ -193,12 +199,13 @@ static void usage_dump(FILE *out)
 static void usage_export(FILE *out)
 {
     fprintf(out,
-        "usage: pytop export RECORDING [-f FORMAT] [-m MODE] [-o OUT]\n"
+        "usage: pytop export RECORDING [-f FORMAT] [-m MODE] [-o OUT] [--baseline OLD]\n"
         "\n"
         "Convert a recording (from 'pytop record') to a profile (also\n"
         "'pytop --export RECORDING').\n"
         "\n"
-        "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof or svg\n"
+        "  -f, --format FORMAT      folded, speedscope, pstats, callgrind, pprof, svg,\n"
+        "                           gecko, chrometrace, annotate or heatmap\n"
         "                           (default: from OUT's name, as 'pytop record' does);\n"
         "                           folded weights are whole microseconds (bytes with\n"
         "                           --mode memory), callgrind's first event the weight\n"
@@ -208,6 +215,10 @@ static void usage_export(FILE *out)
         "  -g, --gil                only samples of threads holding the GIL\n"
         "  -o, --output OUT         a regular file, written whole or not at all\n"
         "                           (default: stdout)\n"
+        "      --baseline OLD       compare with the recording OLD: folded writes\n"
+        "                           'stack old new' lines (difffolded.pl's format), svg\n"
+        "                           a differential flame graph; both in seconds per\n"
+        "                           second of their recording\n"
         "\n"
         "Exit status: 0 when the profile holds the whole recording, also one cut\n"
         "short (a recorder killed: a note says so on stderr); 3 when the recording\n"
@@ -334,7 +345,7 @@ static int parse_format(const char *opt, const char *s, enum export_format *out)
 {
     if (export_format_parse(s, out) != 0) {
         fprintf(stderr, "pytop: %s must be one of folded, speedscope, pstats, callgrind, "
-                        "pprof, svg (not '%s')\n", opt, s);
+                        "pprof, svg, gecko, chrometrace, annotate, heatmap (not '%s')\n", opt, s);
         return -1;
     }
     return 0;
@@ -352,6 +363,10 @@ int options_format_of_name(const char *path, enum export_format *out)
         const char *suffix;
         enum export_format fmt;
     } by_suffix[] = {
+        { ".gecko.json", EXPORT_GECKO },
+        { ".trace.json", EXPORT_CHROMETRACE },
+        { ".annotate.txt", EXPORT_ANNOTATE },
+        { ".html", EXPORT_HEATMAP },
         { ".svg", EXPORT_SVG },
         { ".speedscope.json", EXPORT_SPEEDSCOPE },
         { ".speedscope", EXPORT_SPEEDSCOPE },
@@ -409,7 +424,7 @@ static int set_mode(struct pytop_options *o, enum pytop_mode m)
 enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
     OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE_ALL, OPT_BLOCKING,
-    OPT_DUMP, OPT_RECORD, OPT_NONBLOCKING, OPT_KEEP_RECORDING,
+    OPT_DUMP, OPT_RECORD, OPT_NONBLOCKING, OPT_KEEP_RECORDING, OPT_BASELINE,
 };
 
 /* Options given, for checking what goes with what. */
@@ -508,7 +523,8 @@ static int check_combination(struct pytop_options *o, const struct given *g)
         }
         if (!g->format) {
             fprintf(stderr, "pytop: --export needs --format (or -o with a name such as "
-                            "out.svg): folded, speedscope, pstats, callgrind, pprof or svg\n");
+                            "out.svg): folded, speedscope, pstats, callgrind, pprof, svg, "
+                            "gecko, chrometrace, annotate or heatmap\n");
             return -1;
         }
         break;
@@ -590,8 +606,8 @@ static int record_format(struct pytop_options *o, const struct given *g)
     }
     int rc = options_format_of_name(o->record_path, &o->format);
     if (rc < 0) {
-        fprintf(stderr, "pytop: %s: several formats are JSON; name it .speedscope.json, or "
-                        "give --format\n", o->record_path);
+        fprintf(stderr, "pytop: %s: several formats are JSON; name it .speedscope.json, "
+                        ".gecko.json or .trace.json, or give --format\n", o->record_path);
         return -1;
     }
     o->record_export = rc == 0;
@@ -665,6 +681,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
         { "keep-recording", no_argument, NULL, OPT_KEEP_RECORDING },
         { "blocking", no_argument, NULL, OPT_BLOCKING },
+        { "baseline", required_argument, NULL, OPT_BASELINE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -817,7 +834,15 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         case OPT_SNAP_FORMAT:
             if (parse_format("--snapshot-format", optarg, &o->snapshot_format))
                 return -1;
+            if (export_format_is_timeline(o->snapshot_format)) {
+                fprintf(stderr, "pytop: --snapshot-format %s: a timeline needs the samples "
+                                "of a recording; record (pytop record -o FILE%s) or pick "
+                                "another format\n", optarg,
+                        export_format_suffix(o->snapshot_format));
+                return -1;
+            }
             break;
+        case OPT_BASELINE: o->baseline_path = optarg; break;
         case OPT_REFRESH:
             g.refresh = 1;
             if (options_parse_time(optarg, 3600, &ns) != 0 || ns < 50000000ULL) {
@@ -893,6 +918,17 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         int rc = options_format_of_name(o->output, &o->format);
         if (rc == 0)
             g.format = 1;
+    }
+    if (o->baseline_path && o->mode != MODE_EXPORT) {
+        fprintf(stderr, "pytop: --baseline goes with export: pytop export NEW --baseline OLD "
+                        "--format folded\n");
+        return -1;
+    }
+    if (o->baseline_path && o->format != EXPORT_FOLDED && o->format != EXPORT_SVG) {
+        fprintf(stderr, "pytop: --baseline compares in the folded format (stack old new lines, "
+                        "for flamegraph.pl) or svg (a differential flame graph): give --format "
+                        "folded or svg\n");
+        return -1;
     }
     if (o->mode != MODE_EXPORT && o->mode != MODE_RECORD && g.format) {
         fprintf(stderr, "pytop: --format goes with record and export (snapshots take "

@@ -42,6 +42,7 @@ struct pytop_options {
     enum export_format snapshot_format;   /* --snapshot-format */
     /* export */
     const char *export_path;         /* --export */
+    const char *baseline_path;       /* --baseline: a recording to compare with */
     enum export_format format;       /* --format */
     enum export_mode weight;         /* --mode cpu|wall|memory (also the view's first weight) */
     const char *output;              /* -o (export) */

@@ -25,7 +25,16 @@ static const struct {
     { EXPORT_CALLGRIND, "callgrind", ".callgrind" },
     { EXPORT_PPROF, "pprof", ".pb.gz" },
     { EXPORT_SVG, "svg", ".svg" },
+    { EXPORT_GECKO, "gecko", ".gecko.json" },
+    { EXPORT_CHROMETRACE, "chrometrace", ".trace.json" },
+    { EXPORT_ANNOTATE, "annotate", ".annotate.txt" },
+    { EXPORT_HEATMAP, "heatmap", ".html" },
 };
+
+int export_format_is_timeline(enum export_format fmt)
+{
+    return fmt == EXPORT_GECKO || fmt == EXPORT_CHROMETRACE;
+}
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 int export_format_parse(const char *name, enum export_format *out)
@@ -787,15 +796,36 @@ int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
     if (mode != EXPORT_CPU && mode != EXPORT_WALL && mode != EXPORT_MEMORY)
         return -EINVAL;
 
-    /* speedscope and pprof keep processes apart their own way (a profile
-     * per process and thread, a pid label). */
-    int roots = fmt != EXPORT_SPEEDSCOPE && fmt != EXPORT_PPROF;
-    struct export_prep p;
+    if (export_format_is_timeline(fmt) && !in->row_time_ns)
+        return -ENOTSUP;
+    if (in->baseline && ((fmt != EXPORT_FOLDED && fmt != EXPORT_SVG) ||
+                         !in->baseline->dict || (in->baseline->nrows && !in->baseline->rows)))
+        return -ENOTSUP;
+
+    /* speedscope, pprof and the timelines keep processes apart their own
+     * way (a profile or track per process and thread, a pid label). */
+    int roots = fmt != EXPORT_SPEEDSCOPE && fmt != EXPORT_PPROF && !export_format_is_timeline(fmt);
+    struct export_prep p, base;
     int rc = export_prep_init(&p, in, mode, roots);
     if (rc != 0)
         return rc;
+    if (in->baseline) {
+        rc = export_prep_init(&base, in->baseline, mode, roots);
+        if (rc != 0) {
+            export_prep_release(&p);
+            return rc;
+        }
+    }
     struct export_out o;
     export_out_init(&o, out);
+    if (in->baseline) {
+        rc = fmt == EXPORT_FOLDED ? export_write_folded_diff(&o, &p, &base)
+                                  : export_write_svg_diff(&o, &p, &base);
+        int frc = export_out_finish(&o);
+        export_prep_release(&base);
+        export_prep_release(&p);
+        return rc ? rc : frc;
+    }
     switch (fmt) {
     case EXPORT_FOLDED: rc = export_write_folded(&o, &p); break;
     case EXPORT_SPEEDSCOPE: rc = export_write_speedscope(&o, &p); break;
@@ -803,6 +833,10 @@ int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
     case EXPORT_CALLGRIND: rc = export_write_callgrind(&o, &p); break;
     case EXPORT_PPROF: rc = export_write_pprof(&o, &p); break;
     case EXPORT_SVG: rc = export_write_svg(&o, &p); break;
+    case EXPORT_GECKO: rc = export_write_gecko(&o, &p); break;
+    case EXPORT_CHROMETRACE: rc = export_write_chrometrace(&o, &p); break;
+    case EXPORT_ANNOTATE: rc = export_write_annotate(&o, &p, 0); break;
+    case EXPORT_HEATMAP: rc = export_write_annotate(&o, &p, 1); break;
     default: rc = -EINVAL; break;
     }
     int frc = export_out_finish(&o);

@@ -20,7 +20,14 @@ enum export_format {
     EXPORT_CALLGRIND,     /* callgrind format, for callgrind_annotate/kcachegrind */
     EXPORT_PPROF,         /* gzipped profile.proto */
     EXPORT_SVG,           /* self-contained interactive flame graph */
+    EXPORT_GECKO,         /* Firefox Profiler (Gecko profile JSON), a timeline */
+    EXPORT_CHROMETRACE,   /* Chrome/Perfetto trace events JSON, a timeline */
+    EXPORT_ANNOTATE,      /* source listing: hits, own and total share per line */
+    EXPORT_HEATMAP,       /* one HTML page of the sources, shares as colours */
 };
+
+/* Whether fmt draws samples over time: it needs export_input.row_time_ns. */
+int export_format_is_timeline(enum export_format fmt);
 
 /* What a profile's values measure: CPU time, wall time, or bytes of
  * resident memory growth credited to each stack ("memory"). */
@@ -42,17 +49,28 @@ struct export_input {
     uint64_t start_unix_ns;
     uint64_t duration_ns;
     uint32_t rate_hz;
+    /* Set for the timeline formats (gecko, chrometrace): rows are then one
+     * per thread per sample, in the recording's order, and row_time_ns[i]
+     * is row i's sample time since the start of the run. The other
+     * formats take such rows too (they merge equal paths). */
+    const uint64_t *row_time_ns;
+    /* folded and svg: another profile to compare with. Both are then
+     * normalised to seconds per second of their own duration_ns. */
+    const struct export_input *baseline;
 };
 
-/* Returns 0 or a negative error (-errno from writing). */
+/* Returns 0 or a negative error (-errno from writing; -ENOTSUP for a
+ * timeline format without row_time_ns, or a baseline with a format that
+ * cannot compare). */
 int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
                  const struct export_input *in);
 
-/* "folded", "speedscope", "pstats", "callgrind", "pprof", "svg" */
+/* "folded", "speedscope", "pstats", "callgrind", "pprof", "svg", "gecko",
+ * "chrometrace", "annotate", "heatmap" */
 int export_format_parse(const char *name, enum export_format *out);
 const char *export_format_name(enum export_format fmt);
 /* A file name suffix: ".folded", ".speedscope.json", ".pstats", ".callgrind",
- * ".pb.gz", ".svg". */
+ * ".pb.gz", ".svg", ".gecko.json", ".trace.json", ".annotate.txt", ".html". */
 const char *export_format_suffix(enum export_format fmt);
 
 #endif

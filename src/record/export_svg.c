@@ -33,6 +33,7 @@ struct tnode {
     uint64_t ns;            /* inclusive */
     uint64_t samples;       /* inclusive */
     uint64_t x;             /* offset from the left, in ns */
+    double base;            /* with a baseline: its weight per second here */
 };
 
 struct tree {
@@ -289,7 +290,101 @@ static void put_tooltip(struct strbuf *sb, const struct export_prep *p, const ch
     strbuf_printf(sb, ", %.2f%%", total ? 100.0 * (double)ns / (double)total : 0.0);
 }
 
+/* Per baseline frame, the frame of p with the same label, or UINT32_MAX. */
+static uint32_t *match_frames(const struct export_prep *p, const struct export_prep *base)
+{
+    struct strbuf lp, lb;
+    size_t *op = NULL, *ob = NULL;
+    struct export_map by_label;
+    uint32_t *out = malloc((base->nframes ? base->nframes : 1) * sizeof *out);
+    export_map_init(&by_label);
+    strbuf_init(&lp);
+    strbuf_init(&lb);
+    int ok = out && export_frame_labels(p, &lp, &op) == 0 && export_frame_labels(base, &lb, &ob) == 0;
+    for (uint32_t i = 0; ok && i < p->nframes; i++) {
+        struct strbuf one;
+        strbuf_init(&one);
+        strbuf_append(&one, lp.data + op[i], op[i + 1] - op[i]);
+        uint32_t v;
+        ok = export_map_get_or_add(&by_label, fnv1a(strbuf_str(&one)), op[i + 1] - op[i], i, &v,
+                                   NULL) == 0;
+        strbuf_release(&one);
+    }
+    for (uint32_t i = 0; ok && i < base->nframes; i++) {
+        struct strbuf one;
+        strbuf_init(&one);
+        strbuf_append(&one, lb.data + ob[i], ob[i + 1] - ob[i]);
+        uint32_t v;
+        int added;
+        ok = export_map_get_or_add(&by_label, fnv1a(strbuf_str(&one)), ob[i + 1] - ob[i],
+                                   UINT32_MAX, &v, &added) == 0;
+        /* Equal hashes of different labels: treat as no match. */
+        if (ok && v != UINT32_MAX && (op[v + 1] - op[v] != ob[i + 1] - ob[i] ||
+                                      memcmp(lp.data + op[v], lb.data + ob[i], ob[i + 1] - ob[i])))
+            v = UINT32_MAX;
+        out[i] = v;
+        strbuf_release(&one);
+    }
+    free(op);
+    free(ob);
+    strbuf_release(&lp);
+    strbuf_release(&lb);
+    export_map_release(&by_label);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static double rate_of(uint64_t v, uint64_t duration_ns)
+{
+    return (double)v / (duration_ns ? (double)duration_ns : 1e9);
+}
+
+static int svg_write(struct export_out *o, struct export_prep *p, struct export_prep *base);
+
 int export_write_svg(struct export_out *o, struct export_prep *p)
+{
+    return svg_write(o, p, NULL);
+}
+
+int export_write_svg_diff(struct export_out *o, struct export_prep *p, struct export_prep *base)
+{
+    return svg_write(o, p, base);
+}
+
+/* Growth red, shrink blue, as strong as the change is against the
+ * largest change in the graph. */
+static void put_diff_colour(struct strbuf *sb, double delta, double maxd)
+{
+    double r = maxd > 0 ? delta / maxd : 0;
+    if (r > -1e-6 && r < 1e-6)
+        r = 0;
+    if (r > 1)
+        r = 1;
+    if (r < -1)
+        r = -1;
+    unsigned k = (unsigned)(200 * (r < 0 ? -r : r));
+    if (r >= 0)
+        strbuf_printf(sb, "rgb(255,%u,%u)", 240 - k, 240 - k);
+    else
+        strbuf_printf(sb, "rgb(%u,%u,255)", 240 - k, 240 - k);
+}
+
+static void put_diff_tooltip(struct strbuf *sb, const struct export_prep *p, const char *label,
+                             double before, double now)
+{
+    const char *unit = p->mode == EXPORT_MEMORY ? "bytes/s" : "s/s";
+    export_put_xml(sb, label);
+    strbuf_printf(sb, "\nbaseline %.6f %s, now %.6f %s", before, unit, now, unit);
+    if (before > 0)
+        strbuf_printf(sb, " (%+.1f%%)", 100.0 * (now - before) / before);
+    else
+        strbuf_puts(sb, " (new)");
+}
+
+static int svg_write(struct export_out *o, struct export_prep *p, struct export_prep *base)
 {
     const struct export_input *in = p->in;
     struct strbuf *sb = &o->sb;
@@ -323,6 +418,53 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
                 goto out;
             t.v[cur].ns += w;
             t.v[cur].samples += row->samples;
+        }
+    }
+    double maxd = 0;
+    if (base) {
+        /* The baseline's paths on the same tree, matched by label; a path
+         * the new profile lacks adds a node of no width (not drawn), and
+         * its weight still counts in its callers' baseline. */
+        uint32_t *bmap = match_frames(p, base);
+        uint32_t *bpath = malloc(base->max_depth * sizeof *bpath);
+        if (!bmap || !bpath) {
+            free(bmap);
+            free(bpath);
+            goto out;
+        }
+        for (size_t r = 0; r < base->in->nrows; r++) {
+            const struct stack_weight *row = &base->in->rows[r];
+            double w = rate_of(export_row_weight(base, row), base->in->duration_ns);
+            if (w == 0)
+                continue;
+            uint32_t n = export_path(base, row, bpath), cur = 0;
+            t.v[0].base += w;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t f = bpath[i] < base->nframes ? bmap[bpath[i]] : UINT32_MAX;
+                if (f == UINT32_MAX)
+                    break;
+                if (tree_child(&t, cur, f, &cur) != 0) {
+                    free(bmap);
+                    free(bpath);
+                    goto out;
+                }
+                t.v[cur].base += w;
+            }
+        }
+        free(bmap);
+        free(bpath);
+        /* Sums in another order differ in their last bits: a change
+         * below a billionth of the larger whole is none. */
+        double whole = rate_of(t.v[0].ns, in->duration_ns);
+        if (t.v[0].base > whole)
+            whole = t.v[0].base;
+        maxd = whole * 1e-9;
+        for (uint32_t i = 1; i < t.n; i++) {
+            double d = rate_of(t.v[i].ns, in->duration_ns) - t.v[i].base;
+            if (d < 0)
+                d = -d;
+            if (d > maxd)
+                maxd = d;
         }
     }
     if (tree_link(&t, p) != 0)
@@ -372,7 +514,10 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
 
     strbuf_printf(sb, "<text class=\"title\" x=\"%d\" y=\"22\">", IMAGE_WIDTH / 2);
     export_sb_reset(&label);
-    if (p->mode == EXPORT_MEMORY)
+    if (base)
+        strbuf_printf(&label, "Differential %s flame graph (red grew, blue shrank)",
+                      p->mode == EXPORT_MEMORY ? "memory growth" : export_mode_title(p->mode));
+    else if (p->mode == EXPORT_MEMORY)
         strbuf_puts(&label, "Memory growth flame graph (resident memory, not allocations)");
     else
         strbuf_printf(&label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
@@ -400,6 +545,8 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
         strbuf_printf(&label, ", %u processes", (unsigned)p->nprocs);
     if (in->python && in->python[0])
         strbuf_printf(&label, ", Python %s", in->python);
+    if (base)
+        strbuf_puts(&label, "; widths: now; values per second of each recording");
     export_put_xml(sb, strbuf_str(&label));
     strbuf_puts(sb, "</text>\n");
 
@@ -436,10 +583,15 @@ int export_write_svg(struct export_out *o, struct export_prep *p)
         else
             export_put_frame_label(&label, p, nd->frame);
         strbuf_puts(sb, "<g class=\"f\"><title>");
-        put_tooltip(sb, p, strbuf_str(&label), nd->samples, nd->ns, total);
+        if (base)
+            put_diff_tooltip(sb, p, strbuf_str(&label), nd->base, rate_of(nd->ns, in->duration_ns));
+        else
+            put_tooltip(sb, p, strbuf_str(&label), nd->samples, nd->ns, total);
         strbuf_printf(sb, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"",
                       x, y, w, FRAME_H - 1);
-        if (id == 0)
+        if (base)
+            put_diff_colour(sb, rate_of(nd->ns, in->duration_ns) - nd->base, maxd);
+        else if (id == 0)
             strbuf_puts(sb, "rgb(210,200,190)");
         else
             put_colour(sb, p, nd->frame);

@@ -14,6 +14,7 @@ static const struct key_binding bindings[] = {
     { UI_FN(KEY_ENTER), ACT_OPEN_SOURCE, SCOPE_FUNCTIONS, NULL, NULL },
     { 'l', ACT_LINES, SCOPE_FUNCTIONS, "l", "rows per function or per line" },
     { 'm', ACT_SORT_MEMORY, SCOPE_FUNCTIONS, "m", "rank by memory growth (+MEM); again: by own time" },
+    { 'b', ACT_BASELINE, SCOPE_FUNCTIONS, "b", "take the range shown as the baseline: DIFF% is each function's TOTAL% now minus then; again: drop it" },
 
     { '\r', ACT_SELECT_THREAD, SCOPE_THREADS, "Enter", "show only this thread in every view (again: all threads)" },
     { '\n', ACT_SELECT_THREAD, SCOPE_THREADS, NULL, NULL },

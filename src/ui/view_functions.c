@@ -12,8 +12,8 @@
  * their own code (a sample's RSS change goes to the stacks running). */
 
 enum {
-    COL_OWN_PCT, COL_TOTAL_PCT, COL_OWN_S, COL_TOTAL_S, COL_GROW, COL_RELEASE, COL_FUNCTION,
-    COL_FILE, NCOLS
+    COL_OWN_PCT, COL_DIFF, COL_TOTAL_PCT, COL_OWN_S, COL_TOTAL_S, COL_GROW, COL_RELEASE,
+    COL_FUNCTION, COL_FILE, NCOLS
 };
 
 /* Narrow, the memory columns go first, then the seconds; the sort column
@@ -23,6 +23,7 @@ enum {
 
 static const struct table_column columns[NCOLS] = {
     [COL_OWN_PCT] = { "OWN%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_DIFF] = { "DIFF%", { 7, 7, 0, 0 }, 1, 0, 1 },
     [COL_TOTAL_PCT] = { "TOTAL%", { 7, 7, 0, 0 }, 1, 0, 1 },
     [COL_OWN_S] = { "OWN(s)", { 7, 7, 0, 3 }, 1, 0, 1 },
     [COL_TOTAL_S] = { "TOTAL(s)", { 9, 9, 0, 4 }, 1, 0, 1 },
@@ -40,6 +41,12 @@ struct fn_key {
     int valid;
 };
 
+/* A function's total share when the baseline was taken. */
+struct base_row {
+    struct fn_key key;
+    double share;
+};
+
 struct functions_view {
     struct view base;
     struct table table;
@@ -54,6 +61,12 @@ struct functions_view {
      * the previous rows may be gone by the next refresh (a replay that
      * went back rebuilds it, with the same ids). */
     struct fn_key sel;
+    /* The baseline (key b): the total shares of the rows shown then,
+     * sorted by key; DIFF% shows each row's total share now minus then
+     * (total, so a caller's change shows, not only the leaf's). */
+    struct base_row *baseline;
+    size_t nbase;
+    int have_base;
 };
 
 static struct fn_key key_of(const struct functions_view *fv, size_t i)
@@ -89,6 +102,71 @@ static int cmp_u64(uint64_t a, uint64_t b)
     return a < b ? -1 : a > b;
 }
 
+static int key_cmp(const struct fn_key *a, const struct fn_key *b)
+{
+    if (a->function != b->function)
+        return a->function < b->function ? -1 : 1;
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    if (a->firstline != b->firstline)
+        return a->firstline < b->firstline ? -1 : 1;
+    return (a->line > b->line) - (a->line < b->line);
+}
+
+static int base_cmp(const void *a, const void *b)
+{
+    return key_cmp(&((const struct base_row *)a)->key, &((const struct base_row *)b)->key);
+}
+
+static double share_of(uint64_t part, uint64_t whole)
+{
+    return whole ? (double)part / (double)whole : 0.0;
+}
+
+/* Row r's total share now minus at the baseline (0 there when absent). */
+static double row_diff(const struct functions_view *fv, const struct model_function_row *r)
+{
+    size_t i = (size_t)(r - fv->rows);
+    struct base_row want = { .key = key_of(fv, i) };
+    const struct base_row *b = fv->nbase
+        ? bsearch(&want, fv->baseline, fv->nbase, sizeof *fv->baseline, base_cmp) : NULL;
+    return share_of(r->total_ns, fv->total) - (b ? b->share : 0.0);
+}
+
+/* Take the rows shown as the baseline. 0, or -1 when out of memory. */
+static int take_baseline(struct functions_view *fv)
+{
+    struct base_row *b = malloc((fv->nrows ? fv->nrows : 1) * sizeof *b);
+    if (!b)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < fv->nrows; i++) {
+        b[n].key = key_of(fv, i);
+        if (!b[n].key.valid)
+            continue;
+        b[n].share = share_of(fv->rows[i].total_ns, fv->total);
+        n++;
+    }
+    qsort(b, n, sizeof *b, base_cmp);
+    free(fv->baseline);
+    fv->baseline = b;
+    fv->nbase = n;
+    fv->have_base = 1;
+    fv->table.hidden &= ~(1u << COL_DIFF);
+    return 0;
+}
+
+static void drop_baseline(struct functions_view *fv)
+{
+    free(fv->baseline);
+    fv->baseline = NULL;
+    fv->nbase = 0;
+    fv->have_base = 0;
+    fv->table.hidden |= 1u << COL_DIFF;
+    if (fv->table.sort_col == COL_DIFF)
+        table_sort_by(&fv->table, COL_OWN_PCT);
+}
+
 static int compare_rows(const void *pa, const void *pb, void *ctx)
 {
     const struct functions_view *fv = ctx;
@@ -112,6 +190,11 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
     case COL_TOTAL_S:
         c = cmp_u64(a->total_ns, b->total_ns);
         break;
+    case COL_DIFF: {
+        double da = row_diff(fv, a), db = row_diff(fv, b);
+        c = (da > db) - (da < db);
+        break;
+    }
     case COL_GROW:
         c = cmp_u64(a->own_grow, b->own_grow);
         break;
@@ -202,6 +285,18 @@ static void functions_cell(void *ctx, size_t row, int col, int width, char *buf,
         fmt_percent(buf, cap, r->total_ns, fv->total);
         *role = ui_share_role(r->total_ns, fv->total);
         break;
+    case COL_DIFF: {
+        /* Percentage points, signed; within a twentieth of a point: "=". */
+        double d = row_diff(fv, r) * 100.0;
+        if (d > -0.05 && d < 0.05) {
+            snprintf(buf, cap, "=");
+            *role = ROLE_DIM;
+        } else {
+            snprintf(buf, cap, "%+.1f", d);
+            *role = d >= 5.0 ? ROLE_HOT : d >= 1.0 ? ROLE_WARM : ROLE_NORMAL;
+        }
+        break;
+    }
     case COL_OWN_S:
         fmt_seconds(buf, cap, r->own_ns);
         break;
@@ -261,7 +356,23 @@ static int functions_action(struct view *v, struct ui_ctx *u, enum ui_action a)
 {
     struct functions_view *fv = (struct functions_view *)v;
     switch (a) {
+    case ACT_BASELINE:
+        if (fv->have_base) {
+            drop_baseline(fv);
+            ui_status(u, ROLE_STATUS, "baseline dropped");
+        } else if (!fv->have_data) {
+            ui_status(u, ROLE_STATUS, "no samples yet to take as the baseline");
+        } else if (take_baseline(fv) != 0) {
+            ui_status(u, ROLE_ALERT, "baseline: out of memory");
+        } else {
+            ui_status(u, ROLE_STATUS, "baseline taken (%zu functions): DIFF%% is TOTAL%% now "
+                                      "minus then; b again drops it", fv->nbase);
+        }
+        sort_rows(v);
+        return UI_DRAW;
     case ACT_LINES:
+        if (fv->have_base)      /* its rows were functions or lines, not the other */
+            drop_baseline(fv);
         fv->by_line = !fv->by_line;
         fv->sel.line = 0;   /* keep the function selected; its lines differ */
         fv->sel.valid = 0;
@@ -300,6 +411,7 @@ static void functions_free(struct view *v)
 {
     struct functions_view *fv = (struct functions_view *)v;
     free(fv->rows);
+    free(fv->baseline);
     free(fv);
 }
 
@@ -320,5 +432,6 @@ struct view *view_functions_new(void)
     fv->base.scope = SCOPE_FUNCTIONS;
     table_init(&fv->table, columns, NCOLS, COL_OWN_PCT, 1);
     fv->table.slack = SLACK;
+    fv->table.hidden = 1u << COL_DIFF;     /* until a baseline is taken */
     return &fv->base;
 }

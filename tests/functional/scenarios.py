@@ -528,4 +528,6 @@ def build(interps):
     tests.extend(cli.build(interps))
     import timing   # sampling instants and CPU credit (timing.py)
     tests.extend(timing.build(interps))
+    import exports_timeline   # gecko, chrometrace, annotate, heatmap, --baseline
+    tests.extend(exports_timeline.build(interps))
     return tests

@@ -820,6 +820,50 @@ def t_memory_sort(ctx):
     quit_ok(pane)
 
 
+def diff_of(s, name):
+    """The DIFF% cell of function name's row, as a float (0 for "="), or None."""
+    head = s.functions_head()
+    row = s.function_row(name) if head is not None else None
+    if row is None or "DIFF%" not in s.lines[head]:
+        return None
+    # The columns: OWN% DIFF% TOTAL% ...; DIFF% is the second number.
+    cells = row.split()
+    if len(cells) < 2:
+        return None
+    c = cells[1]
+    if c == "=":
+        return 0.0
+    try:
+        return float(c)
+    except ValueError:
+        return None
+
+
+def t_baseline(ctx):
+    flag = os.path.join(ctx.workdir, "switch-now")
+    target = ctx.target("shift.py", args=("--switch", flag))
+    pane, scr = attach(ctx, target, until=lambda s: (s.function_rows() or [""])[0] and
+                       row_has(s.function_rows()[0], "spin") and s.function_row("before_work"),
+                       what="before_work in Functions")
+    if "DIFF%" in scr.text:
+        raise Failure("DIFF% shown before a baseline was taken", scr.lines)
+    pane.keys("-")   # the shortest window, so the change shows soon
+    pane.keys("-")
+    pane.keys("-")
+    time.sleep(1.5 * h.SCALE)
+    pane.keys("b")
+    pane.wait_for("DIFF% after b, before_work near = (the baseline is what is shown)",
+                  lambda s: diff_of(s, "before_work") is not None and abs(diff_of(s, "before_work")) < 20)
+    open(flag, "w").close()
+    scr, _ = pane.wait_for("after_work up and before_work down against the baseline",
+                           lambda s: (diff_of(s, "after_work") or 0) > 20 and
+                           (s.function_row("before_work") is None or (diff_of(s, "before_work") or 0) < -20),
+                           30 * h.SCALE)
+    pane.keys("b")
+    pane.wait_for("DIFF% gone after b again", lambda s: s.functions_head() is not None and "DIFF%" not in s.text)
+    quit_ok(pane)
+
+
 def t_memory_narrow(ctx):
     target = ctx.target("grow_release.py")
     pane, scr = attach(ctx, target, width=80, height=24,
@@ -1302,6 +1346,7 @@ def build(pythons):
         ("tui m in Functions puts the allocating function on top; Memory lists growth and release",
          t_memory_sort, None),
         ("tui at 80 columns the memory columns give way, m brings +MEM back sorted", t_memory_narrow, None),
+        ("tui b takes the shown window as the baseline: DIFF% follows the change", t_baseline, None),
         ("tui Memory view in a replay shows the recorded counters and growth", t_memory_replay, None),
         ("tui Threads shows the GIL summary line", t_gil, None),
         ("tui --subprocesses: processes N in the header, a PID column, P filters by process", t_processes, None),

@@ -1,0 +1,408 @@
+/* The timeline formats: samples in the order they were taken, each thread
+ * on its own track.
+ *
+ * gecko: the Firefox Profiler's Gecko profile JSON (documented in the
+ * profiler's docs-developer/gecko-profile-format.md; the profiler upgrades
+ * it to its processed format on load). One thread per (process, thread),
+ * its samples at the recording's own times (ms since meta.startTime), each
+ * with its thread's CPU time since its previous sample (threadCPUDelta, in
+ * ns) so the profiler draws the CPU graph. A CPU time carried to a thread
+ * that is off the CPU now (see SAMPLE_CARRY) is a sample of the stack it
+ * was carried to, at the same time. No markers: pytop has no collector
+ * events to mark.
+ *
+ * chrometrace: Chrome's trace event JSON (the Trace Event Format), as
+ * py-spy writes it, for Perfetto and chrome://tracing. Each thread's
+ * samples cover [time - wall, time]; a function that stays on a thread's
+ * stack (at the same depth, under the same callers) over consecutive
+ * samples is one complete ("X") event over their union. In cpu mode only
+ * the samples where the thread was running are drawn, in wall mode all. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "record/export_internal.h"
+
+struct tl_ref {
+    uint32_t pid;
+    uint32_t tid;
+    size_t idx;
+};
+
+static int tl_ref_cmp(const void *a, const void *b)
+{
+    const struct tl_ref *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Rows grouped by (pid, tid), each group in time order. */
+static struct tl_ref *tl_refs(const struct export_input *in)
+{
+    struct tl_ref *refs = calloc(in->nrows ? in->nrows : 1, sizeof *refs);
+    if (!refs)
+        return NULL;
+    for (size_t r = 0; r < in->nrows; r++) {
+        refs[r].pid = in->rows[r].pid;
+        refs[r].tid = in->rows[r].tid;
+        refs[r].idx = r;
+    }
+    qsort(refs, in->nrows, sizeof *refs, tl_ref_cmp);
+    return refs;
+}
+
+static void put_thread_name(struct strbuf *sb, const struct export_input *in, uint32_t pid,
+                            uint32_t tid)
+{
+    const char *tname = export_thread_name(in, tid);
+    struct strbuf name;
+    strbuf_init(&name);
+    if (tname)
+        strbuf_printf(&name, "%s (tid %u)", tname, (unsigned)tid);
+    else if (tid == pid)
+        strbuf_printf(&name, "MainThread (tid %u)", (unsigned)tid);
+    else
+        strbuf_printf(&name, "tid %u", (unsigned)tid);
+    json_put_string(sb, strbuf_str(&name));
+    if (name.oom)
+        sb->oom = 1;
+    strbuf_release(&name);
+}
+
+/* Milliseconds with microsecond decimals, from ns. */
+static void put_ms(struct strbuf *sb, uint64_t ns)
+{
+    strbuf_printf(sb, "%llu.%06llu", (unsigned long long)(ns / 1000000),
+                  (unsigned long long)(ns % 1000000));
+}
+
+/* Microseconds with ns decimals, from ns. */
+static void put_us(struct strbuf *sb, uint64_t ns)
+{
+    strbuf_printf(sb, "%llu.%03llu", (unsigned long long)(ns / 1000),
+                  (unsigned long long)(ns % 1000));
+}
+
+/* ---- gecko ------------------------------------------------------------------ */
+
+int export_write_gecko(struct export_out *o, struct export_prep *p)
+{
+    const struct export_input *in = p->in;
+    struct strbuf *sb = &o->sb;
+    struct tl_ref *refs = tl_refs(in);
+    uint32_t *path = malloc(p->max_depth * sizeof *path);
+    uint32_t *local = calloc(p->nframes ? p->nframes : 1, sizeof *local);
+    uint32_t *lframes = malloc((p->nframes ? p->nframes : 1) * sizeof *lframes);
+    uint32_t *sprefix = NULL, *sframe = NULL, *row_stack = NULL;
+    struct export_map stacks;
+    struct strbuf labels;
+    size_t *label_off = NULL;
+    int rc = -ENOMEM;
+    export_map_init(&stacks);
+    strbuf_init(&labels);
+    row_stack = malloc((in->nrows ? in->nrows : 1) * sizeof *row_stack);
+    if (!refs || !path || !local || !lframes || !row_stack ||
+        export_frame_labels(p, &labels, &label_off) != 0)
+        goto out;
+
+    strbuf_puts(sb, "{\"meta\":{\"version\":24,\"interval\":");
+    strbuf_printf(sb, "%.6f", in->rate_hz ? 1000.0 / in->rate_hz : 10.0);
+    strbuf_puts(sb, ",\"startTime\":");
+    put_ms(sb, in->start_unix_ns);
+    strbuf_puts(sb, ",\"shutdownTime\":null,\"processType\":0,\"product\":");
+    {
+        struct strbuf name;
+        strbuf_init(&name);
+        strbuf_printf(&name, "pytop %s time", export_mode_title(p->mode));
+        if (in->command && in->command[0])
+            strbuf_printf(&name, " of %s", in->command);
+        json_put_string(sb, strbuf_str(&name));
+        if (name.oom)
+            sb->oom = 1;
+        strbuf_release(&name);
+    }
+    strbuf_puts(sb, ",\"stackwalk\":0,\"debug\":false,\"gcpoison\":0,\"asyncstack\":0,"
+                    "\"abi\":\"\",\"misc\":\"\",\"oscpu\":\"\",\"platform\":\"Linux\","
+                    "\"toolkit\":\"\",\"appBuildID\":\"\",\"sourceURL\":\"\","
+                    "\"physicalCPUs\":0,\"logicalCPUs\":0,"
+                    "\"categories\":[{\"name\":\"Python\",\"color\":\"yellow\","
+                    "\"subcategories\":[\"Other\"]},{\"name\":\"Idle\",\"color\":\"transparent\","
+                    "\"subcategories\":[\"Other\"]}],\"markerSchema\":[],"
+                    "\"sampleUnits\":{\"time\":\"ms\",\"eventDelay\":\"ms\","
+                    "\"threadCPUDelta\":\"ns\"}},\n\"libs\":[],\"pausedRanges\":[],"
+                    "\"processes\":[],\n\"threads\":[");
+
+    size_t nthreads = 0;
+    for (size_t i = 0; i < in->nrows;) {
+        uint32_t pid = refs[i].pid, tid = refs[i].tid;
+        size_t end = i;
+        while (end < in->nrows && refs[end].pid == pid && refs[end].tid == tid)
+            end++;
+
+        /* This thread's frames, stacks and strings. */
+        uint32_t nlocal = 0, nstacks = 0, scap = 0;
+        export_map_release(&stacks);
+        export_map_init(&stacks);
+        for (size_t j = i; j < end; j++) {
+            uint32_t n = export_path(p, &in->rows[refs[j].idx], path);
+            uint32_t prefix = UINT32_MAX;
+            for (uint32_t d = 0; d < n; d++) {
+                uint32_t f = path[d];
+                if (!local[f]) {
+                    lframes[nlocal] = f;
+                    local[f] = ++nlocal;
+                }
+                uint32_t id;
+                int added;
+                if (export_map_get_or_add(&stacks, (uint64_t)prefix + 1, local[f] - 1, nstacks,
+                                          &id, &added) != 0)
+                    goto out;
+                if (added) {
+                    if (nstacks == scap) {
+                        uint32_t cap = scap ? scap * 2 : 256;
+                        uint32_t *np = realloc(sprefix, (size_t)cap * sizeof *np);
+                        if (!np)
+                            goto out;
+                        sprefix = np;
+                        uint32_t *nf = realloc(sframe, (size_t)cap * sizeof *nf);
+                        if (!nf)
+                            goto out;
+                        sframe = nf;
+                        scap = cap;
+                    }
+                    sprefix[nstacks] = prefix;
+                    sframe[nstacks] = local[f] - 1;
+                    nstacks++;
+                }
+                prefix = id;
+            }
+            row_stack[refs[j].idx] = prefix;
+        }
+
+        strbuf_puts(sb, nthreads ? ",\n{" : "\n{");
+        strbuf_puts(sb, "\"name\":");
+        put_thread_name(sb, in, pid, tid);
+        strbuf_printf(sb, ",\"processType\":\"default\",\"processName\":");
+        {
+            struct strbuf pn;
+            strbuf_init(&pn);
+            export_put_process_label(&pn, in, pid);
+            json_put_string(sb, strbuf_str(&pn));
+            if (pn.oom)
+                sb->oom = 1;
+            strbuf_release(&pn);
+        }
+        strbuf_printf(sb, ",\"pid\":%u,\"tid\":%u,\"registerTime\":", (unsigned)pid,
+                      (unsigned)tid);
+        put_ms(sb, in->row_time_ns[refs[i].idx]);
+        strbuf_puts(sb, ",\"unregisterTime\":null,"
+                        "\"markers\":{\"schema\":{\"name\":0,\"startTime\":1,\"endTime\":2,"
+                        "\"phase\":3,\"category\":4,\"data\":5},\"data\":[]},\n"
+                        "\"samples\":{\"schema\":{\"stack\":0,\"time\":1,\"eventDelay\":2,"
+                        "\"threadCPUDelta\":3},\"data\":[");
+        for (size_t j = i; j < end; j++) {
+            const struct stack_weight *row = &in->rows[refs[j].idx];
+            strbuf_puts(sb, j > i ? ",[" : "[");
+            export_put_u64(sb, row_stack[refs[j].idx]);
+            strbuf_putc(sb, ',');
+            put_ms(sb, in->row_time_ns[refs[j].idx]);
+            strbuf_puts(sb, ",0,");
+            /* In memory mode the profile's weight is not time: the CPU
+             * graph still shows CPU. */
+            export_put_u64(sb, row->cpu_ns);
+            strbuf_putc(sb, ']');
+            export_out_maybe_flush(o);
+        }
+        strbuf_puts(sb, "]},\n\"stackTable\":{\"schema\":{\"prefix\":0,\"frame\":1},\"data\":[");
+        for (uint32_t s = 0; s < nstacks; s++) {
+            strbuf_puts(sb, s ? ",[" : "[");
+            if (sprefix[s] == UINT32_MAX)
+                strbuf_puts(sb, "null");
+            else
+                export_put_u64(sb, sprefix[s]);
+            strbuf_putc(sb, ',');
+            export_put_u64(sb, sframe[s]);
+            strbuf_putc(sb, ']');
+            export_out_maybe_flush(o);
+        }
+        strbuf_puts(sb, "]},\n\"frameTable\":{\"schema\":{\"location\":0,\"relevantForJS\":1,"
+                        "\"innerWindowID\":2,\"implementation\":3,\"line\":4,\"column\":5,"
+                        "\"category\":6,\"subcategory\":7},\"data\":[");
+        for (uint32_t k = 0; k < nlocal; k++) {
+            /* The string table holds the frames' labels in frame order. */
+            strbuf_printf(sb, "%s[%u,false,0,null,", k ? "," : "", (unsigned)k);
+            uint32_t f = lframes[k];
+            if (p->frames[f].line >= 0)
+                export_put_i64(sb, p->frames[f].line);
+            else
+                strbuf_puts(sb, "null");
+            strbuf_puts(sb, ",null,0,0]");
+        }
+        strbuf_puts(sb, "]},\n\"stringTable\":[");
+        for (uint32_t k = 0; k < nlocal; k++) {
+            uint32_t f = lframes[k];
+            struct strbuf one;
+            strbuf_init(&one);
+            strbuf_append(&one, labels.data + label_off[f], label_off[f + 1] - label_off[f]);
+            if (k)
+                strbuf_putc(sb, ',');
+            json_put_string(sb, strbuf_str(&one));
+            if (one.oom)
+                sb->oom = 1;
+            strbuf_release(&one);
+            local[f] = 0;   /* ready for the next thread */
+            export_out_maybe_flush(o);
+        }
+        strbuf_puts(sb, "]}");
+        nthreads++;
+        i = end;
+    }
+    strbuf_puts(sb, "]}\n");
+    rc = 0;
+out:
+    free(refs);
+    free(path);
+    free(local);
+    free(lframes);
+    free(sprefix);
+    free(sframe);
+    free(row_stack);
+    free(label_off);
+    strbuf_release(&labels);
+    export_map_release(&stacks);
+    return rc;
+}
+
+/* ---- chrometrace -------------------------------------------------------------- */
+
+struct open_frame {
+    uint32_t frame;
+    uint64_t start_ns;
+};
+
+static void put_event(struct export_out *o, const struct export_prep *p, int *first,
+                      uint32_t pid, uint32_t tid, const struct open_frame *f, uint64_t end_ns)
+{
+    struct strbuf *sb = &o->sb;
+    const struct export_frame *fr = &p->frames[f->frame];
+    const struct export_func *fn = &p->funcs[fr->func];
+    strbuf_puts(sb, *first ? "\n{\"ph\":\"X\",\"name\":" : ",\n{\"ph\":\"X\",\"name\":");
+    *first = 0;
+    json_put_string(sb, fn->name);
+    strbuf_puts(sb, ",\"cat\":\"python\",\"ts\":");
+    put_us(sb, f->start_ns);
+    strbuf_puts(sb, ",\"dur\":");
+    put_us(sb, end_ns - f->start_ns);
+    strbuf_printf(sb, ",\"pid\":%u,\"tid\":%u,\"args\":{\"file\":", (unsigned)pid,
+                  (unsigned)tid);
+    json_put_string(sb, fn->file);
+    strbuf_printf(sb, ",\"line\":%d}}", (int)fr->line);
+    export_out_maybe_flush(o);
+}
+
+static int chrome_drawn(const struct export_prep *p, const struct stack_weight *row)
+{
+    if (row->samples == 0)      /* carried CPU time: not a moment of the thread */
+        return 0;
+    return p->mode == EXPORT_WALL || row->running > 0;
+}
+
+int export_write_chrometrace(struct export_out *o, struct export_prep *p)
+{
+    const struct export_input *in = p->in;
+    struct strbuf *sb = &o->sb;
+    struct tl_ref *refs = tl_refs(in);
+    uint32_t *path = malloc(p->max_depth * sizeof *path);
+    struct open_frame *open = malloc(p->max_depth * sizeof *open);
+    if (!refs || !path || !open) {
+        free(refs);
+        free(path);
+        free(open);
+        return -ENOMEM;
+    }
+    int first = 1;
+    strbuf_puts(sb, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"exporter\":");
+    json_put_string(sb, "pytop " PACKAGE_VERSION);
+    strbuf_printf(sb, ",\"weight\":\"%s\"", export_mode_title(p->mode));
+    if (in->command && in->command[0]) {
+        strbuf_puts(sb, ",\"command\":");
+        json_put_string(sb, in->command);
+    }
+    strbuf_puts(sb, "},\n\"traceEvents\":[");
+
+    uint32_t last_pid = 0;
+    for (size_t i = 0; i < in->nrows;) {
+        uint32_t pid = refs[i].pid, tid = refs[i].tid;
+        size_t end = i;
+        while (end < in->nrows && refs[end].pid == pid && refs[end].tid == tid)
+            end++;
+        if (i == 0 || pid != last_pid) {
+            strbuf_printf(sb, "%s\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%u,"
+                              "\"tid\":%u,\"args\":{\"name\":", first ? "" : ",",
+                          (unsigned)pid, (unsigned)pid);
+            struct strbuf pn;
+            strbuf_init(&pn);
+            export_put_process_label(&pn, in, pid);
+            json_put_string(sb, strbuf_str(&pn));
+            strbuf_release(&pn);
+            strbuf_puts(sb, "}}");
+            first = 0;
+            last_pid = pid;
+        }
+        strbuf_printf(sb, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,"
+                          "\"args\":{\"name\":", (unsigned)pid, (unsigned)tid);
+        put_thread_name(sb, in, pid, tid);
+        strbuf_puts(sb, "}}");
+
+        uint32_t nopen = 0;
+        uint64_t prev_end = 0;
+        int contiguous = 0;     /* the previous sample of this thread was drawn */
+        for (size_t j = i; j < end; j++) {
+            const struct stack_weight *row = &in->rows[refs[j].idx];
+            if (row->samples == 0)
+                continue;
+            uint64_t t = in->row_time_ns[refs[j].idx];
+            if (!chrome_drawn(p, row)) {
+                for (; nopen; nopen--)
+                    put_event(o, p, &first, pid, tid, &open[nopen - 1], prev_end);
+                contiguous = 0;
+                continue;
+            }
+            uint64_t start = contiguous ? prev_end : t - (row->wall_ns < t ? row->wall_ns : t);
+            if (start > t)
+                start = t;
+            uint32_t n = export_path(p, row, path);
+            uint32_t keep = 0;
+            if (contiguous) {
+                /* Frames stay open while the same function sits at the same
+                 * depth under the same callers. */
+                while (keep < nopen && keep < n &&
+                       p->frames[open[keep].frame].func == p->frames[path[keep]].func)
+                    keep++;
+            }
+            for (; nopen > keep; nopen--)
+                put_event(o, p, &first, pid, tid, &open[nopen - 1], prev_end);
+            for (uint32_t d = keep; d < n; d++) {
+                open[d].frame = path[d];
+                open[d].start_ns = start;
+            }
+            nopen = n;
+            prev_end = t;
+            contiguous = 1;
+        }
+        for (; nopen; nopen--)
+            put_event(o, p, &first, pid, tid, &open[nopen - 1], prev_end);
+        i = end;
+    }
+    strbuf_puts(sb, "]}\n");
+    free(refs);
+    free(path);
+    free(open);
+    return 0;
+}
