@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate or check src/python/layouts_generated.c.
 
-For every installed CPython (2.7, 3.6-3.13) this compiles a small C probe
+For every installed CPython (2.7, 3.6-3.13, free-threaded 3.13t) this compiles a small C probe
 against that interpreter's own headers and prints offsetof()/sizeof() for
 each field of struct py_layout (src/python/layout.h). The few structures that
 no installed header describes (PyModuleObject before 3.10, PyDictKeysObject
@@ -25,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 
-EXPECTED = [(2, 7)] + [(3, m) for m in range(6, 14)]
+# Tables are keyed (major, minor, free_threaded): a free-threaded build
+# (Py_GIL_DISABLED, "3.13t") lays its objects out differently.
+EXPECTED = [(2, 7, 0)] + [(3, m, 0) for m in range(6, 14)] + [(3, 13, 1)]
 COMMAND = "tools/gen_layouts.py --write src/python/layouts_generated.c"
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAYOUT_H = os.path.join(HERE, "..", "src", "python", "layout.h")
@@ -161,7 +163,7 @@ def probe_source(v):
     return "\n".join(lines)
 
 
-def rules(v):
+def rules(v, ft=0):
     py2 = v[0] == 2
     r = {}
     FR = "PyFrameObject" if v <= (3, 10) else "_PyInterpreterFrame"
@@ -175,9 +177,11 @@ def rules(v):
     r["interp_next"] = off(IS, "next")
     r["interp_tstate_head"] = off(IS, "threads.head" if v >= (3, 11) else "tstate_head")
     r["interp_modules"] = off(IS, "imports.modules" if v >= (3, 12) else "modules")
-    r["interp_ceval_gil"] = off(IS, "ceval.gil") if v >= (3, 12) else None
-    r["gil_locked"] = off("struct _gil_runtime_state", "locked") if v >= (3, 12) else None
-    r["gil_last_holder"] = off("struct _gil_runtime_state", "last_holder") if v >= (3, 12) else None
+    # A free-threaded build has no single GIL holder to read.
+    has_gil = v >= (3, 12) and not ft
+    r["interp_ceval_gil"] = off(IS, "ceval.gil") if has_gil else None
+    r["gil_locked"] = off("struct _gil_runtime_state", "locked") if has_gil else None
+    r["gil_last_holder"] = off("struct _gil_runtime_state", "last_holder") if has_gil else None
 
     # Thread state.
     r["tstate_next"] = off(TS, "next")
@@ -279,11 +283,25 @@ def rules(v):
     for f in ("collections", "collected", "uncollectable"):
         r["gc_stats_" + f] = off(STATS, f) if has_stats else None
     OB = "struct _obmalloc_state"
+    # Free-threaded builds allocate with mimalloc: pymalloc's arenas are
+    # never used there, so its counters are unavailable, not zero.
+    pym = not ft
     r["interp_obmalloc"] = off(IS, "obmalloc") if v == (3, 12) else None
-    r["interp_obmalloc_ptr"] = off(IS, "obmalloc") if v >= (3, 13) else None
-    r["obmalloc_narenas"] = off(OB, "mgmt.narenas_currently_allocated") if v >= (3, 12) else None
-    r["obmalloc_narenas_highwater"] = off(OB, "mgmt.narenas_highwater") if v >= (3, 12) else None
-    r["obmalloc_arena_bits"] = "ARENA_BITS" if v >= (3, 12) else ARENA_BITS_BEFORE_312[v <= (3, 9)]
+    r["interp_obmalloc_ptr"] = off(IS, "obmalloc") if v >= (3, 13) and pym else None
+    r["obmalloc_narenas"] = (off(OB, "mgmt.narenas_currently_allocated")
+                             if v >= (3, 12) and pym else None)
+    r["obmalloc_narenas_highwater"] = off(OB, "mgmt.narenas_highwater") if v >= (3, 12) and pym else None
+    r["obmalloc_arena_bits"] = (None if not pym else "ARENA_BITS" if v >= (3, 12)
+                                else ARENA_BITS_BEFORE_312[v <= (3, 9)])
+
+    # PyASCIIObject.state: interned is a whole byte in free-threaded 3.14+.
+    r["unicode_kind_bit"] = None if py2 else "8" if ft and v >= (3, 14) else "2"
+    # Per-thread bytecode copies, free-threaded 3.14+.
+    tlbc = ft and v >= (3, 14)
+    r["frame_tlbc_index"] = off("_PyInterpreterFrame", "tlbc_index") if tlbc else None
+    r["code_tlbc"] = off(CO, "co_tlbc") if tlbc else None
+    r["codearray_size"] = off("_PyCodeArray", "size") if tlbc else None
+    r["codearray_entries"] = off("_PyCodeArray", "entries") if tlbc else None
     return r
 
 
@@ -299,8 +317,12 @@ try:
 except Exception:
     from distutils import sysconfig
     inc, plat = sysconfig.get_python_inc(), sysconfig.get_python_inc(plat_specific=1)
-sys.stdout.write('%d %d %s\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1],
-                 sys.version.split()[0], inc, plat))
+try:
+    ft = int(bool(sysconfig.get_config_var('Py_GIL_DISABLED')))
+except Exception:
+    ft = 0
+sys.stdout.write('%d %d %s %d\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1],
+                 sys.version.split()[0], ft, inc, plat))
 """
 
 
@@ -308,6 +330,7 @@ class Interp(object):
     def __init__(self, path):
         self.path = path
         self.version = None       # (major, minor)
+        self.ft = 0               # 1 for a free-threaded build (Py_GIL_DISABLED)
         self.full = None          # "3.12.1"
         self.include = None
         self.platinclude = None
@@ -315,7 +338,11 @@ class Interp(object):
 
     @property
     def xy(self):
-        return "%d.%d" % self.version
+        return "%d.%d%s" % (self.version + ("t" if self.ft else "",))
+
+    @property
+    def key(self):
+        return self.version + (self.ft,) if self.version else None
 
 
 def query(path):
@@ -324,7 +351,8 @@ def query(path):
         out = subprocess.run([path, "-c", INFO_SCRIPT], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True,
                              timeout=60, check=True).stdout.splitlines()
-        major, minor, it.full = out[0].split()
+        major, minor, it.full, ft = out[0].split()
+        it.ft = int(ft)
         it.version = (int(major), int(minor))
         it.include, it.platinclude = out[1], out[2]
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
@@ -348,11 +376,13 @@ def pyenv_root():
 
 
 def discover():
-    pattern = re.compile(r"python\d\.\d+$")
+    pattern = re.compile(r"python\d\.\d+t?$")
     cands = []
     for d in sorted(glob.glob(os.path.join(pyenv_root(), "versions", "*", "bin"))):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
-    for d in ("/usr/bin", "/usr/local/bin"):
+    # scripts/build-python-ft.sh installs the free-threaded 3.13t here.
+    ft = os.path.join(os.environ.get("PYTOP_CACHE") or "/var/cache/pytop", "python3.13t", "bin")
+    for d in ("/usr/bin", "/usr/local/bin", ft):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
     seen, result = set(), []
     for p in cands:
@@ -368,15 +398,15 @@ def discover():
 # Probe and run-time verification.
 
 def probe(it, fields):
-    if it.version not in EXPECTED:
+    if it.key not in EXPECTED:
         raise GenError("no rules for CPython %s" % it.xy)
-    r = rules(it.version)
-    missing = [f for f in fields if f not in ("major", "minor") and f not in r]
+    r = rules(it.version, it.ft)
+    missing = [f for f in fields if f not in ("major", "minor", "free_threaded") and f not in r]
     if missing:
         raise GenError("gen_layouts.py has no rule for: %s" % ", ".join(missing))
     src = [probe_source(it.version), "int main(void)", "{"]
     for f in fields:
-        if f in ("major", "minor") or r[f] is None:
+        if f in ("major", "minor", "free_threaded") or r[f] is None:
             continue
         src.append('    printf("%%s %%ld\\n", "%s", (long)(%s));' % (f, r[f]))
     src += ["    return 0;", "}", ""]
@@ -398,6 +428,7 @@ def probe(it, fields):
         shutil.rmtree(tmp, ignore_errors=True)
     table = dict((f, -1) for f in fields)
     table["major"], table["minor"] = it.version
+    table["free_threaded"] = it.ft
     for line in out.splitlines():
         name, value = line.split()
         table[name] = int(value)
@@ -467,11 +498,12 @@ else:
     s = ''.join(['hel', 'lo'])
     check(rd(id(s) + L['unicode_length'], ctypes.c_ssize_t) == 5, 'unicode_length')
     st = rd(id(s) + L['unicode_state'], ctypes.c_uint32)
-    check((st >> 2) & 7 == 1 and (st >> 5) & 3 == 3, 'unicode_state (kind 1, compact, ascii)')
+    kb = L['unicode_kind_bit']
+    check((st >> kb) & 7 == 1 and (st >> (kb + 3)) & 3 == 3, 'unicode_state (kind 1, compact, ascii)')
     check(ctypes.string_at(id(s) + L['unicode_ascii_size'], 5) == b'hello', 'unicode_ascii_size')
     u = ''.join(['h\u20ac', 'llo'])
     st = rd(id(u) + L['unicode_state'], ctypes.c_uint32)
-    check((st >> 2) & 7 == 2 and (st >> 5) & 3 == 1, 'unicode_state (kind 2, compact, not ascii)')
+    check((st >> kb) & 7 == 2 and (st >> (kb + 3)) & 3 == 1, 'unicode_state (kind 2, compact, not ascii)')
     check(ctypes.string_at(id(u) + L['unicode_compact_size'], 10) == u.encode('utf-16-le'),
           'unicode_compact_size')
 
@@ -662,9 +694,14 @@ gc.disable()
 for g in (2, 1, 1, 0, 0, 0):
     gc.collect(g)
 if gens:
+    # A free-threaded build counts allocations per thread and adds them to
+    # generation 0 when gc.get_count() asks: ask first, then read.
+    if L['free_threaded']:
+        want = gc.get_count()
     got = [rd(gens + i * L['gc_generation_size'] + L['gc_generation_count'], ctypes.c_int)
            for i in range(3)]
-    want = gc.get_count()
+    if not L['free_threaded']:
+        want = gc.get_count()
     check(got[1:] == list(want[1:]) and abs(got[0] - want[0]) < 50,
           'gc_generation_size / gc_generation_count (read %s, gc.get_count() %s)' % (got, want))
 if stats:
@@ -728,6 +765,14 @@ def generate(it, fields):
 # ---------------------------------------------------------------------------
 # The C file.
 
+def key_text(v):
+    return "%d.%d%s" % (v[0], v[1], "t" if v[2] else "")
+
+
+def key_name(v):
+    return "layout_%d_%d%s" % (v[0], v[1], "t" if v[2] else "")
+
+
 def render(tables, sources, fields):
     out = []
     out.append("/* Generated by %s" % COMMAND)
@@ -739,27 +784,33 @@ def render(tables, sources, fields):
     out.append("")
     for v in sorted(tables):
         t = tables[v]
-        out.append("/* CPython %d.%d, from %s */" % (v[0], v[1], ", ".join(sources[v])))
-        out.append("static const struct py_layout layout_%d_%d = {" % v)
+        out.append("/* CPython %s, from %s */" % (key_text(v), ", ".join(sources[v])))
+        out.append("static const struct py_layout %s = {" % key_name(v))
         for f in fields:
             line = "    .%s = %d," % (f, t[f])
-            if f in mirrored(v):
-                line += " /* mirror of %s */" % mirrored(v)[f]
+            if f in mirrored(v[:2]):
+                line += " /* mirror of %s */" % mirrored(v[:2])[f]
             out.append(line)
         out.append("};")
         out.append("")
     out.append("const struct py_layout *const py_layouts_all[] = {")
     for v in sorted(tables):
-        out.append("    &layout_%d_%d," % v)
+        out.append("    &%s," % key_name(v))
     out.append("};")
     out.append("const size_t py_layouts_count = sizeof py_layouts_all / sizeof py_layouts_all[0];")
     out.append("")
-    out.append("const struct py_layout *py_layout_for(int major, int minor)")
+    out.append("const struct py_layout *py_layout_for_build(int major, int minor, int free_threaded)")
     out.append("{")
     out.append("    for (size_t i = 0; i < py_layouts_count; i++)")
-    out.append("        if (py_layouts_all[i]->major == major && py_layouts_all[i]->minor == minor)")
+    out.append("        if (py_layouts_all[i]->major == major && py_layouts_all[i]->minor == minor &&")
+    out.append("            !py_layouts_all[i]->free_threaded == !free_threaded)")
     out.append("            return py_layouts_all[i];")
     out.append("    return NULL;")
+    out.append("}")
+    out.append("")
+    out.append("const struct py_layout *py_layout_for(int major, int minor)")
+    out.append("{")
+    out.append("    return py_layout_for_build(major, minor, 0);")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -769,12 +820,12 @@ def parse_file(path):
     with open(path) as f:
         text = f.read()
     tables, sources = {}, {}
-    for m in re.finditer(r"/\* CPython (\d+)\.(\d+), from (.*?) \*/\s*"
-                         r"static const struct py_layout layout_\d+_\d+ = \{(.*?)\};", text, re.S):
-        v = (int(m.group(1)), int(m.group(2)))
+    for m in re.finditer(r"/\* CPython (\d+)\.(\d+)(t?), from (.*?) \*/\s*"
+                         r"static const struct py_layout layout_\d+_\d+t? = \{(.*?)\};", text, re.S):
+        v = (int(m.group(1)), int(m.group(2)), 1 if m.group(3) else 0)
         tables[v] = dict((k, int(val)) for k, val in
-                         re.findall(r"\.(\w+) = (-?\d+)", m.group(4)))
-        sources[v] = m.group(3).split(", ")
+                         re.findall(r"\.(\w+) = (-?\d+)", m.group(5)))
+        sources[v] = m.group(4).split(", ")
     return tables, sources
 
 
@@ -787,7 +838,7 @@ def diff(a, b, fields):
 
 def interpreters(paths):
     found = [query(p) for p in (paths or discover())]
-    return sorted(found, key=lambda it: (it.version or (99, 99), it.path))
+    return sorted(found, key=lambda it: (it.key or (99, 99, 0), it.path))
 
 
 def cmd_write(path, paths, fields):
@@ -796,18 +847,19 @@ def cmd_write(path, paths, fields):
         if it.problem:
             sys.stderr.write("gen_layouts: skipping %s: %s\n" % (it.path, it.problem))
             continue
-        if it.version not in EXPECTED:
+        if it.key not in EXPECTED:
             sys.stderr.write("gen_layouts: skipping %s: no rules for %s\n" % (it.path, it.xy))
             continue
         t = generate(it, fields)
-        if it.version in tables:
-            d = diff(tables[it.version], t, fields)
+        k = it.key
+        if k in tables:
+            d = diff(tables[k], t, fields)
             if d:
                 raise GenError("%s and %s (both %s) give different layouts:\n  %s"
-                               % (origin[it.version], it.path, it.xy, "\n  ".join(d)))
-            sources[it.version].append(it.full)
+                               % (origin[k], it.path, it.xy, "\n  ".join(d)))
+            sources[k].append(it.full)
         else:
-            tables[it.version], sources[it.version], origin[it.version] = t, [it.full], it.path
+            tables[k], sources[k], origin[k] = t, [it.full], it.path
     for v in sources:
         sources[v] = sorted(set(sources[v]), key=lambda s: [int(x) if x.isdigit() else x
                                                            for x in re.split(r"(\d+)", s)])
@@ -816,14 +868,14 @@ def cmd_write(path, paths, fields):
         old, old_src = parse_file(path)
         for v in EXPECTED:
             if v not in tables and v in old:
-                sys.stderr.write("gen_layouts: %d.%d not regenerated, keeping its table\n" % v)
+                sys.stderr.write("gen_layouts: %s not regenerated, keeping its table\n" % key_text(v))
                 tables[v], sources[v] = dict(old[v]), old_src[v]
                 for f in fields:
                     if f not in tables[v]:
-                        raise GenError("kept table %d.%d lacks field %s" % (v + (f,)))
+                        raise GenError("kept table %s lacks field %s" % (key_text(v), f))
     for v in EXPECTED:
         if v not in tables:
-            sys.stderr.write("gen_layouts: warning: no table for %d.%d\n" % v)
+            sys.stderr.write("gen_layouts: warning: no table for %s\n" % key_text(v))
     text = render(tables, sources, fields)
     with open(path, "w") as f:
         f.write(text)
@@ -848,31 +900,31 @@ def cmd_check(path, paths, fields):
             n += 1
             print("ok %d # SKIP %s (%s): %s" % (n, it.xy if it.version else "?", it.path, it.problem))
             continue
-        if it.version not in EXPECTED:
+        if it.key not in EXPECTED:
             n += 1
             print("ok %d # SKIP %s (%s): no header rules for %s (read through debug offsets)"
                   % (n, it.xy, it.path, it.xy))
             continue
-        seen.add(it.version)
+        seen.add(it.key)
         what = "layout %s (%s)" % (it.xy, it.path)
         try:
             t = generate(it, fields)
         except GenError as e:
             tap(False, what + " could not be generated", str(e).splitlines())
             continue
-        if it.version not in committed:
+        if it.key not in committed:
             tap(False, what + " is missing from %s" % path)
             continue
-        d = diff(committed[it.version], t, fields)
+        d = diff(committed[it.key], t, fields)
         tap(not d, what + (" differs" if d else " matches"), d)
     why = "not among the interpreters given" if paths else "not installed"
     for v in EXPECTED:
         if v not in seen:
             n += 1
-            print("ok %d # SKIP %d.%d %s" % ((n,) + v + (why,)))
+            print("ok %d # SKIP %s %s" % (n, key_text(v), why))
     for v in sorted(committed):
         if v not in EXPECTED:
-            tap(False, "%s has a table for %d.%d, which the generator does not know" % ((path,) + v))
+            tap(False, "%s has a table for %s, which the generator does not know" % (path, key_text(v)))
     print("1..%d" % n)
     return 1 if failed else 0
 

@@ -101,6 +101,8 @@ struct dbg {
     uint64_t lo_size, lo_digit;
     uint64_t by_size, by_ob_size, by_sval;
     uint64_t un_size, un_state, un_length, un_ascii_size;
+    /* Free-threaded 3.14+ only (0 elsewhere): see fill_free_threaded. */
+    uint64_t fr_tlbc_index, co_tlbc;
 };
 
 /* Both raw layouts name these members alike. */
@@ -335,6 +337,11 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->gc_stats_collected = out->gc_stats_uncollectable = -1;
     out->interp_obmalloc_ptr = out->obmalloc_narenas = out->obmalloc_narenas_highwater = -1;
     out->obmalloc_arena_bits = -1;
+    /* Builds with the GIL: fill_free_threaded() changes these for the others. */
+    out->free_threaded = 0;
+    out->unicode_kind_bit = 2;
+    out->frame_tlbc_index = out->code_tlbc = -1;
+    out->codearray_size = out->codearray_entries = -1;
     if (minor == 13) {
         FB(runtime_interpreters_main);
         FB(gc_generations);
@@ -352,6 +359,60 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     }
 }
 
+/* What a free-threaded build (Py_GIL_DISABLED, "3.13t") changes in *out,
+ * which fill() made as for a build with the GIL. The table's own offsets
+ * already account for the larger object header (ob_tid, ob_ref_local,
+ * ob_ref_shared...). There is no single GIL holder; pymalloc's arenas are
+ * unused (mimalloc allocates), so their counters are unavailable; from 3.14
+ * a frame may run a thread's own copy of the bytecode (tlbc_index into the
+ * code object's co_tlbc array), and PyASCIIObject.interned is a whole byte.
+ * Fields not in the table come from fallback only when it is itself a
+ * free-threaded table: a GIL build's header size would misplace them. */
+static void fill_free_threaded(const struct dbg *d, int minor, const struct py_layout *fallback,
+                               struct py_layout *out)
+{
+    out->free_threaded = 1;
+    out->interp_ceval_gil = out->gil_locked = out->gil_last_holder = -1;
+    out->interp_obmalloc = out->interp_obmalloc_ptr = -1;
+    out->obmalloc_narenas = out->obmalloc_narenas_highwater = out->obmalloc_arena_bits = -1;
+    if (!fallback || !fallback->free_threaded) {
+        out->unicode_compact_size = out->type_dictoffset = out->type_basicsize = -1;
+        out->heaptype_cached_keys = out->dict_used = out->module_dict = -1;
+        out->dictkeys_log2_size = out->dictkeys_log2_index_bytes = out->dictkeys_kind = -1;
+        out->dictkeys_nentries = out->dictkeys_indices = -1;
+        out->dictentry_size = out->dictunicodeentry_size = -1;
+        out->runtime_interpreters_main = out->interp_gc = -1;
+    }
+    if (minor >= 14) {
+        out->unicode_kind_bit = 8;
+        out->frame_tlbc_index = (int)d->fr_tlbc_index;
+        out->code_tlbc = (int)d->co_tlbc;
+        /* _PyCodeArray { Py_ssize_t size; char *entries[]; } (pycore_code.h),
+         * which the table does not describe. */
+        out->codearray_size = 0;
+        out->codearray_entries = 8;
+    }
+}
+
+/* The tlbc fields of a 3.14+ free-threaded table lie inside their structs
+ * (neither is ever at offset 0). */
+static int free_threaded_plausible(const struct dbg *d)
+{
+    return d->fr_tlbc_index > 0 && field_ok(d->fr_tlbc_index, 4, d->fr_size) &&
+           d->co_tlbc > 0 && field_ok(d->co_tlbc, 8, d->co_size);
+}
+
+int py_debug_offsets_free_threaded(struct mem_source *src, uint64_t runtime_addr)
+{
+    struct { char cookie[8]; uint64_t version, free_threaded; } head;
+    int rc = mem_read(src, runtime_addr, &head, sizeof head);
+    if (rc < 0)
+        return rc;
+    if (memcmp(head.cookie, "xdebugpy", 8) != 0 || head.free_threaded > 1)
+        return -PT_ERR_BAD_DATA;
+    return (int)head.free_threaded;
+}
+
 int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
                           const struct py_layout *fallback, struct py_layout *out,
                           uint64_t *version_hex)
@@ -363,6 +424,7 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
         struct raw314 r314;
     } raw;
     struct dbg d;
+    memset(&d, 0, sizeof d);
 
     *version_hex = 0;
     int rc = mem_read(src, runtime_addr, raw.bytes, PY_DEBUG_OFFSETS_SIZE_313);
@@ -379,10 +441,9 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
     int minor = (int)((version >> 16) & 0xff);
     if (minor > 14)
         return -PT_ERR_UNSUPPORTED;
-    if (raw.r313.free_threaded == 1)
-        return -PT_ERR_UNSUPPORTED;
-    if (raw.r313.free_threaded != 0)
+    if (raw.r313.free_threaded > 1)
         return -PT_ERR_BAD_DATA;
+    uint64_t free_threaded = raw.r313.free_threaded;
 
     if (minor == 13) {
         DBG_FROM_RAW(&d, &raw.r313);
@@ -392,12 +453,18 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
             return rc;
         /* The process may have been replaced between the two reads. */
         if (memcmp(raw.r314.cookie, "xdebugpy", 8) != 0 || raw.r314.version != version ||
-            raw.r314.free_threaded != 0)
+            raw.r314.free_threaded != free_threaded)
             return -PT_ERR_BAD_DATA;
         DBG_FROM_RAW(&d, &raw.r314);
+        d.fr_tlbc_index = raw.r314.interpreter_frame.tlbc_index;
+        d.co_tlbc = raw.r314.code_object.co_tlbc;
     }
     if (!plausible(&d))
         return -PT_ERR_BAD_DATA;
+    if (free_threaded && minor >= 14 && !free_threaded_plausible(&d))
+        return -PT_ERR_BAD_DATA;
     fill(&d, minor, fallback, out);
+    if (free_threaded)
+        fill_free_threaded(&d, minor, fallback, out);
     return 0;
 }

@@ -17,10 +17,17 @@
 #define PY_DEBUG_OFFSETS_SIZE_313 584
 #define PY_DEBUG_OFFSETS_SIZE_314 760
 
+/* Whether the _Py_DebugOffsets at runtime_addr describe a free-threaded
+ * build (Py_GIL_DISABLED): 1, 0, -PT_ERR_BAD_DATA when there is no table
+ * there, or a read error. */
+int py_debug_offsets_free_threaded(struct mem_source *src, uint64_t runtime_addr);
+
 /* Fill *out from the _Py_DebugOffsets at runtime_addr (the address of
  * _PyRuntime). Returns 0, -PT_ERR_BAD_DATA when the cookie is wrong or an
- * offset is implausible, -PT_ERR_UNSUPPORTED for a free-threaded build or a
- * version whose table layout pytop does not know (3.15+), or a read error.
+ * offset is implausible, -PT_ERR_UNSUPPORTED for a version whose table
+ * layout pytop does not know (3.15+), or a read error. A free-threaded
+ * build's table gives a layout with free_threaded set (and no GIL fields);
+ * its fallback should be the free-threaded table of that version.
  * *version_hex gets the version field (e.g. 0x030d00f0) once the cookie
  * matched, else 0. Fields the debug offsets do not carry (stack chunks, dict
  * internals, module dict, compact unicode size, ...) are copied from

@@ -40,6 +40,7 @@ struct found {
     struct elf_symbols *elf;
     uint64_t bias;
     uint64_t sym_runtime, sym_version, sym_interp_head, sym_tstate_current, sym_code_type;
+    int free_threaded;              /* a Py_GIL_DISABLED build (3.13t+) */
 };
 
 static uint64_t sym(const struct found *f, const char *name)
@@ -128,22 +129,66 @@ static int find_version(struct py_target *t, const struct candidate *c, const st
     return -PT_ERR_UNSUPPORTED;
 }
 
+/* A free-threaded build names itself libpython3.13t.so or python3.13t. */
+static int free_threaded_name(const char *path)
+{
+    const char *b = base_name(path);
+    if (starts_with(b, "lib"))
+        b += 3;
+    if (!starts_with(b, "python3."))
+        return 0;
+    b += 8;
+    while (*b >= '0' && *b <= '9')
+        b++;
+    return *b == 't';
+}
+
+/* Free-threaded or not: the debug offsets say so from 3.13 on; without
+ * them (no _PyRuntime symbol) the file name does. */
+static int find_free_threaded(struct py_target *t, const struct candidate *c, const struct found *f)
+{
+    if (t->version.major != 3 || t->version.minor < 13)
+        return 0;
+    if (f->sym_runtime) {
+        int rc = py_debug_offsets_free_threaded(&t->live.base, f->sym_runtime);
+        if (rc >= 0)
+            return rc;
+    }
+    return free_threaded_name(c->path);
+}
+
+/* The newest generated table of the same kind of build. */
+static const struct py_layout *newest_table(int free_threaded)
+{
+    const struct py_layout *best = NULL;
+    for (size_t i = 0; i < py_layouts_count; i++) {
+        const struct py_layout *l = py_layouts_all[i];
+        if (!l->free_threaded != !free_threaded)
+            continue;
+        if (!best || l->major > best->major || (l->major == best->major && l->minor > best->minor))
+            best = l;
+    }
+    return best;
+}
+
 static int choose_layout(struct py_target *t, const struct found *f, enum py_layout_source pref,
                          struct py_layout *lay)
 {
-    const struct py_layout *table = py_layout_for(t->version.major, t->version.minor);
+    const struct py_layout *table = py_layout_for_build(t->version.major, t->version.minor,
+                                                        f->free_threaded);
     int has_debug = t->version.major == 3 && t->version.minor >= 13 && f->sym_runtime;
     if (has_debug && pref != PY_LAYOUT_TABLE) {
         /* Newer versions than pytop knows borrow what the debug offsets lack
          * from the newest table. */
         const struct py_layout *fallback = table;
-        if (!fallback && py_layouts_count)
-            fallback = py_layouts_all[py_layouts_count - 1];
+        if (!fallback)
+            fallback = newest_table(f->free_threaded);
         uint64_t hex;
         int rc = py_debug_offsets_read(&t->live.base, f->sym_runtime, fallback, lay, &hex);
         /* The table must describe the version found by other means. */
         if (rc == 0 && ((int)((hex >> 24) & 0xff) != t->version.major ||
-                        (int)((hex >> 16) & 0xff) != t->version.minor))
+                        (int)((hex >> 16) & 0xff) != t->version.minor ||
+                        !lay->free_threaded != !f->free_threaded))
             rc = -PT_ERR_BAD_DATA;
         if (rc == 0) {
             t->layout_source = PY_LAYOUT_DEBUG_OFFSETS;
@@ -256,6 +301,7 @@ static int try_candidate(struct py_target *t, const struct proc_maps *maps,
     rc = find_version(t, c, &f);
     if (rc)
         goto out;
+    f.free_threaded = find_free_threaded(t, c, &f);
     struct py_layout lay;
     rc = choose_layout(t, &f, pref, &lay);
     if (rc)
@@ -285,6 +331,15 @@ static int try_candidate(struct py_target *t, const struct proc_maps *maps,
         py_walker_release(w);
     } else {
         snprintf(t->binary, sizeof t->binary, "%s", c->path);
+        /* "3.13.5t", as CPython names such builds (python3.13t): every
+         * view and recording learns from the version that there is no GIL. */
+        if (lay.free_threaded) {
+            size_t n = strlen(t->version.text);
+            if (n + 1 < sizeof t->version.text) {
+                t->version.text[n] = 't';
+                t->version.text[n + 1] = '\0';
+            }
+        }
         t->load_bias = f.bias;
         t->runtime_addr = f.sym_runtime;
     }

@@ -14,6 +14,9 @@
 
 struct py_layout {
     int major, minor;            /* 3, 12 */
+    /* Built with Py_GIL_DISABLED (3.13t+): no GIL holder to read, larger
+     * object headers; the table is chosen by this as well as X.Y. */
+    int free_threaded;
 
     /* _PyRuntimeState (3.7+); -1 on 2.7 and 3.6, which use interp_head. */
     int runtime_interpreters_head;     /* interpreters.head */
@@ -122,10 +125,25 @@ struct py_layout {
     int obmalloc_narenas;        /* mgmt.narenas_currently_allocated (size_t), 3.12+ */
     int obmalloc_narenas_highwater; /* mgmt.narenas_highwater (size_t), 3.12+ */
     int obmalloc_arena_bits;     /* a value: ARENA_SIZE is 1 << this many bytes */
+
+    /* PyASCIIObject.state: a value, the bit where kind:3 starts (compact
+     * and ascii follow). 2, but 8 in free-threaded 3.14+, where interned is
+     * a whole byte. -1 on 2.7. */
+    int unicode_kind_bit;
+    /* Free-threaded 3.14+: each thread may run its own copy of a code
+     * object's bytecode; the frame says which one. */
+    int frame_tlbc_index;        /* _PyInterpreterFrame.tlbc_index (int32) */
+    int code_tlbc;               /* PyCodeObject.co_tlbc (_PyCodeArray *) */
+    int codearray_size;          /* _PyCodeArray.size (Py_ssize_t) */
+    int codearray_entries;       /* _PyCodeArray.entries[0] (char *) */
 };
 
-/* The generated table for X.Y, or NULL when pytop has none. */
+/* The generated table for X.Y (a build with the GIL), or NULL when pytop
+ * has none. */
 const struct py_layout *py_layout_for(int major, int minor);
+
+/* The same for a free-threaded build when free_threaded is not 0. */
+const struct py_layout *py_layout_for_build(int major, int minor, int free_threaded);
 
 /* Versions with a generated table, for --version output and tests. */
 extern const struct py_layout *const py_layouts_all[];

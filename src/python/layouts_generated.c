@@ -9,6 +9,7 @@
 static const struct py_layout layout_2_7 = {
     .major = 2,
     .minor = 7,
+    .free_threaded = 0,
     .runtime_interpreters_head = -1,
     .runtime_gilstate_tstate_current = -1,
     .interp_next = 0,
@@ -92,12 +93,18 @@ static const struct py_layout layout_2_7 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = -1,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.6, from 3.6.15 */
 static const struct py_layout layout_3_6 = {
     .major = 3,
     .minor = 6,
+    .free_threaded = 0,
     .runtime_interpreters_head = -1,
     .runtime_gilstate_tstate_current = -1,
     .interp_next = 0,
@@ -181,12 +188,18 @@ static const struct py_layout layout_3_6 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.7, from 3.7.16 */
 static const struct py_layout layout_3_7 = {
     .major = 3,
     .minor = 7,
+    .free_threaded = 0,
     .runtime_interpreters_head = 24,
     .runtime_gilstate_tstate_current = 1480,
     .interp_next = 0,
@@ -270,12 +283,18 @@ static const struct py_layout layout_3_7 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.8, from 3.8.18 */
 static const struct py_layout layout_3_8 = {
     .major = 3,
     .minor = 8,
+    .free_threaded = 0,
     .runtime_interpreters_head = 32,
     .runtime_gilstate_tstate_current = 1368,
     .interp_next = 0,
@@ -359,12 +378,18 @@ static const struct py_layout layout_3_8 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.9, from 3.9.18 */
 static const struct py_layout layout_3_9 = {
     .major = 3,
     .minor = 9,
+    .free_threaded = 0,
     .runtime_interpreters_head = 32,
     .runtime_gilstate_tstate_current = 568,
     .interp_next = 0,
@@ -448,12 +473,18 @@ static const struct py_layout layout_3_9 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.10, from 3.10.13 */
 static const struct py_layout layout_3_10 = {
     .major = 3,
     .minor = 10,
+    .free_threaded = 0,
     .runtime_interpreters_head = 32,
     .runtime_gilstate_tstate_current = 568,
     .interp_next = 0,
@@ -537,12 +568,18 @@ static const struct py_layout layout_3_10 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 20, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.11, from 3.11.2, 3.11.7 */
 static const struct py_layout layout_3_11 = {
     .major = 3,
     .minor = 11,
+    .free_threaded = 0,
     .runtime_interpreters_head = 40,
     .runtime_gilstate_tstate_current = 576,
     .interp_next = 0,
@@ -626,12 +663,18 @@ static const struct py_layout layout_3_11 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 20, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.12, from 3.12.1 */
 static const struct py_layout layout_3_12 = {
     .major = 3,
     .minor = 12,
+    .free_threaded = 0,
     .runtime_interpreters_head = 40,
     .runtime_gilstate_tstate_current = -1,
     .interp_next = 0,
@@ -715,12 +758,18 @@ static const struct py_layout layout_3_12 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 /* CPython 3.13, from 3.13.0 */
 static const struct py_layout layout_3_13 = {
     .major = 3,
     .minor = 13,
+    .free_threaded = 0,
     .runtime_interpreters_head = 632,
     .runtime_gilstate_tstate_current = -1,
     .interp_next = 7264,
@@ -804,6 +853,106 @@ static const struct py_layout layout_3_13 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+};
+
+/* CPython 3.13t, from 3.13.5 */
+static const struct py_layout layout_3_13t = {
+    .major = 3,
+    .minor = 13,
+    .free_threaded = 1,
+    .runtime_interpreters_head = 632,
+    .runtime_gilstate_tstate_current = -1,
+    .interp_next = 7264,
+    .interp_tstate_head = 7344,
+    .interp_modules = 7664,
+    .interp_ceval_gil = -1,
+    .gil_locked = -1,
+    .gil_last_holder = -1,
+    .tstate_next = 8,
+    .tstate_interp = 16,
+    .tstate_frame = -1,
+    .tstate_cframe = -1,
+    .cframe_current_frame = -1,
+    .tstate_current_frame = 72,
+    .tstate_thread_id = 152,
+    .tstate_native_thread_id = 160,
+    .tstate_datastack_chunk = 232,
+    .chunk_previous = 0,
+    .chunk_size = 8,
+    .chunk_top = 16,
+    .chunk_data = 24,
+    .frame_size = 80,
+    .frame_back = 8,
+    .frame_code = 0,
+    .frame_lasti = -1,
+    .frame_instr = 56,
+    .frame_owner = 70,
+    .frame_owned_by_cstack = 3,
+    .frame_is_entry = -1,
+    .code_size = 224,
+    .code_filename = 128,
+    .code_name = 136,
+    .code_qualname = 144,
+    .code_firstlineno = 84,
+    .code_lnotab = -1,
+    .code_linetable = 152,
+    .code_code = -1,
+    .code_code_adaptive = 216,
+    .object_type = 24,
+    .varobject_size = 32,
+    .bytes_sval = 48,
+    .unicode_length = 32,
+    .unicode_state = 48,
+    .unicode_ascii_size = 56,
+    .unicode_compact_size = 72,
+    .unicode2_length = -1,
+    .unicode2_str = -1,
+    .type_flags = 184,
+    .type_dictoffset = 304,
+    .type_basicsize = 48,
+    .heaptype_cached_keys = 896,
+    .dict_used = 32,
+    .dict_keys = 48,
+    .dict_values = 56,
+    .dict_mask = -1,
+    .dict_table = -1,
+    .dictkeys_size = -1,
+    .dictkeys_log2_size = 8,
+    .dictkeys_log2_index_bytes = 9,
+    .dictkeys_kind = 10,
+    .dictkeys_nentries = 24,
+    .dictkeys_indices = 32,
+    .dictentry_size = 24,
+    .dictunicodeentry_size = 16,
+    .module_dict = 32,
+    .long_digits = 40,
+    .int2_ival = -1,
+    .runtime_interpreters_main = 640,
+    .runtime_gc = -1,
+    .interp_gc = 7400,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = -1,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
 };
 
 const struct py_layout *const py_layouts_all[] = {
@@ -816,13 +965,20 @@ const struct py_layout *const py_layouts_all[] = {
     &layout_3_11,
     &layout_3_12,
     &layout_3_13,
+    &layout_3_13t,
 };
 const size_t py_layouts_count = sizeof py_layouts_all / sizeof py_layouts_all[0];
 
-const struct py_layout *py_layout_for(int major, int minor)
+const struct py_layout *py_layout_for_build(int major, int minor, int free_threaded)
 {
     for (size_t i = 0; i < py_layouts_count; i++)
-        if (py_layouts_all[i]->major == major && py_layouts_all[i]->minor == minor)
+        if (py_layouts_all[i]->major == major && py_layouts_all[i]->minor == minor &&
+            !py_layouts_all[i]->free_threaded == !free_threaded)
             return py_layouts_all[i];
     return NULL;
+}
+
+const struct py_layout *py_layout_for(int major, int minor)
+{
+    return py_layout_for_build(major, minor, 0);
 }

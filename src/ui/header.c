@@ -3,6 +3,7 @@
 #include "ui/header.h"
 
 #include "core/error.h"
+#include "core/sample.h"
 #include "ui/format.h"
 
 #include <stdio.h>
@@ -24,8 +25,9 @@ static void pair(const struct screen *scr, int y, int *x, const char *label, con
 
 static void target_line(const struct screen *scr, int y, const struct session_info *info)
 {
-    char python[64], pid[32];
-    snprintf(python, sizeof python, "Python %s", info->python[0] ? info->python : "?");
+    char python[96], pid[32];
+    snprintf(python, sizeof python, "Python %s%s", info->python[0] ? info->python : "?",
+             python_free_threaded(info->python) ? " (free-threaded: no GIL)" : "");
     snprintf(pid, sizeof pid, "%u", info->pid);
     int pw = text_width(python);
     int x = 0;

@@ -311,7 +311,10 @@ def schema_problems(doc, pid):
             p.append("%s.name is %r" % (where, t.get("name")))
         if t.get("state") not in ("running", "idle"):
             p.append("%s.state is %r, want \"running\" or \"idle\"" % (where, t.get("state")))
-        if not isinstance(t.get("gil"), bool):
+        if doc.get("free_threaded") is True:
+            if t.get("gil") is not None:
+                p.append("%s.gil is %r on a free-threaded build, want null" % (where, t.get("gil")))
+        elif not isinstance(t.get("gil"), bool):
             p.append("%s.gil is %r, want true or false" % (where, t.get("gil")))
         if "error" in t:
             p.append("%s (tid %s) has an error: %r" % (where, t.get("tid"), t["error"]))

@@ -29,6 +29,10 @@ EXPECTED = [
 
 _NAME_RE = re.compile(r"^python(\d)\.(\d+)$")
 
+# The free-threaded 3.13 scripts/build-python-ft.sh builds.
+FT_PATH = os.path.join(os.environ.get("PYTOP_CACHE") or "/var/cache/pytop",
+                       "python3.13t", "bin", "python3.13t")
+
 # Prints the version and the libpython mapped into the interpreter (empty
 # for a static build). Must run on 2.7 and every 3.x.
 _IDENTIFY = (
@@ -44,6 +48,11 @@ _IDENTIFY = (
     "except Exception:\n"
     "    pass\n"
     "print(lib)\n"
+    "try:\n"
+    "    import sysconfig\n"
+    "    print(int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))\n"
+    "except Exception:\n"
+    "    print(0)\n"
 )
 
 
@@ -57,6 +66,7 @@ class Interpreter(object):
         self.static = static
         self.system = system
         self.id = None                      # set by discover(), unique
+        self.free_threaded = False          # a Py_GIL_DISABLED build (3.13t)
 
     @property
     def version_str(self):
@@ -92,6 +102,8 @@ def candidates():
     for path in ["/usr/bin/python3.11", "/usr/bin/python2.7"] + sorted(glob.glob("/usr/bin/python3.*")):
         if _NAME_RE.match(os.path.basename(path)) and os.path.exists(path):
             found.append(path)
+    if os.path.exists(FT_PATH):
+        found.append(FT_PATH)
     return found
 
 
@@ -138,11 +150,13 @@ def identify(path):
     static = not soname
     lib = os.path.realpath(libpath or mapped) if not static and (libpath or mapped) else None
     system = os.path.realpath(path).startswith("/usr/")
-    return Interpreter(path, version, lib, soname or None, static, system)
+    it = Interpreter(path, version, lib, soname or None, static, system)
+    it.free_threaded = len(lines) > 2 and lines[2].strip() == "1"
+    return it
 
 
 def _make_id(interp):
-    parts = [interp.version_str]
+    parts = [interp.version_str + ("t" if interp.free_threaded else "")]
     if interp.system:
         parts.append("debian" if os.path.exists("/etc/debian_version") else "system")
     if interp.static:
@@ -187,7 +201,8 @@ def discover(restrict=None):
 
     skips = []
     for label, major, minor, system in EXPECTED:
-        if any(i.version[:2] == (major, minor) and i.system == system for i in interps):
+        if any(i.version[:2] == (major, minor) and i.system == system and not i.free_threaded
+               for i in interps):
             continue
         if restrict:
             # Was it installed but left out on purpose?
@@ -205,4 +220,7 @@ def discover(restrict=None):
         where = "/usr/bin/python%d.%d" % (major, minor) if system else \
             "%s/versions/%d.%d.*/bin/python%d.%d" % (pyenv_root(), major, minor, major, minor)
         skips.append((label, "not installed (looked for %s)" % where))
+    if not any(i.free_threaded for i in interps) and not restrict:
+        skips.append(("python3.13t", "not built (looked for %s; scripts/build-python-ft.sh builds it)"
+                      % FT_PATH))
     return interps, skips, problems

@@ -220,13 +220,34 @@ def t_idle_running(c):
            extra=["dump %d: %s" % (i + 1, s) for i, s in enumerate(seen)], run=run, target=tgt)
 
 
+def t_gil_free_threaded(c, tgt):
+    """A free-threaded build has no GIL holder: --dump says so, in JSON and text."""
+    doc, run = c.dump(tgt)
+    idle_running_threads(c, doc, run, tgt)
+    if doc.get("free_threaded") is not True:
+        c.fail("\"free_threaded\" is %r on %s, want true" % (doc.get("free_threaded"), c.interp.id), run, tgt)
+    if not doc["python"].endswith("t"):
+        c.fail("\"python\" is %r, want the free-threaded name (ending in t)" % doc["python"], run, tgt)
+    held = [t for t in doc["threads"] if t["gil"] is not None]
+    if held:
+        c.fail("threads with a GIL value on a free-threaded build: %s" % summary(doc), run, tgt)
+    run = c.pytop_run(["--dump", "-p", str(tgt.pid)])
+    if run.rc != 0 or "free-threaded: no GIL" not in run.stdout or "holds GIL" in run.stdout:
+        c.fail("the text dump does not say \"free-threaded: no GIL\" (or names a holder)", run, tgt)
+
+
 def t_gil(c):
     tgt = c.start("idle_running.py")
+    if c.interp.free_threaded:
+        return t_gil_free_threaded(c, tgt)
     good, seen = 0, []
     for attempt in range(5):
         doc, run = c.dump(tgt)
         spinner, idlers = idle_running_threads(c, doc, run, tgt)
         seen.append(summary(doc))
+        if doc.get("free_threaded") is not False:
+            c.fail("dump %d: \"free_threaded\" is %r on a build with a GIL" % (attempt + 1, doc.get("free_threaded")),
+                   run, tgt)
         holders = [t for t in doc["threads"] if t["gil"]]
         if len(holders) > 1:
             c.fail("dump %d: %d threads hold the GIL: %s" % (attempt + 1, len(holders), summary(doc)), run, tgt)

@@ -105,17 +105,24 @@ static const struct { const char *name; size_t off; int from, to; } presence[] =
 
 static void test_versions(void)
 {
-    static const int want[] = { V(2, 7), V(3, 6), V(3, 7), V(3, 8), V(3, 9), V(3, 10),
-                                V(3, 11), V(3, 12), V(3, 13) };
+    /* The free-threaded 3.13t table follows 3.13's. */
+    static const struct { int v, ft; } want[] = {
+        { V(2, 7), 0 }, { V(3, 6), 0 }, { V(3, 7), 0 }, { V(3, 8), 0 }, { V(3, 9), 0 },
+        { V(3, 10), 0 }, { V(3, 11), 0 }, { V(3, 12), 0 }, { V(3, 13), 0 }, { V(3, 13), 1 },
+    };
     CHECK_INT(py_layouts_count, sizeof want / sizeof want[0], "one table per supported version");
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const struct py_layout *l = py_layout_for(want[i] / 100, want[i] % 100);
+        const struct py_layout *l = py_layout_for_build(want[i].v / 100, want[i].v % 100, want[i].ft);
         char what[64];
-        snprintf(what, sizeof what, "py_layout_for(%d, %d) finds its table", want[i] / 100,
-                 want[i] % 100);
-        CHECK(l && vers(l) == want[i], what);
+        snprintf(what, sizeof what, "py_layout_for_build(%d, %d, %d) finds its table",
+                 want[i].v / 100, want[i].v % 100, want[i].ft);
+        CHECK(l && vers(l) == want[i].v && l->free_threaded == want[i].ft, what);
         CHECK(i < py_layouts_count && py_layouts_all[i] == l, "py_layouts_all is in version order");
+        if (!want[i].ft)
+            CHECK(py_layout_for(want[i].v / 100, want[i].v % 100) == l,
+                  "py_layout_for gives the build with the GIL");
     }
+    CHECK(py_layout_for_build(3, 12, 1) == NULL, "no free-threaded 3.12");
     CHECK(py_layout_for(3, 5) == NULL, "no table for 3.5");
     CHECK(py_layout_for(3, 14) == NULL, "no generated table for 3.14");
     CHECK(py_layout_for(4, 0) == NULL, "no table for 4.0");
@@ -129,6 +136,10 @@ static void test_presence(void)
         for (size_t j = 0; j < sizeof presence / sizeof presence[0]; j++) {
             int v = get(l, presence[j].off);
             int want = vers(l) >= presence[j].from && vers(l) <= presence[j].to;
+            /* No GIL holder to read on a free-threaded build. */
+            if (l->free_threaded && (strcmp(presence[j].name, "interp_ceval_gil") == 0 ||
+                                     strncmp(presence[j].name, "gil_", 4) == 0))
+                want = 0;
             if ((v >= 0) != want) {
                 printf("#   %d.%d: %s = %d\n", l->major, l->minor, presence[j].name, v);
                 bad++;
@@ -193,12 +204,15 @@ static void test_inside(void)
             CHECK(l->gil_last_holder >= 0 && l->gil_last_holder != l->gil_locked,
                   "gil locked and last_holder distinct");
 
-        /* x86-64 object header: refcount, type, then ob_size. */
-        CHECK_INT(l->object_type, 8, "ob_type after the refcount");
-        CHECK_INT(l->varobject_size, 16, "ob_size after the object header");
-        CHECK_INT(l->module_dict, 16, "md_dict right after the object header");
+        /* x86-64 object header: refcount, type, then ob_size; a
+         * free-threaded build puts ob_tid, flags, mutex, GC bits and two
+         * reference counts before the type (Include/object.h). */
+        int head = l->free_threaded ? 16 : 0;
+        CHECK_INT(l->object_type, 8 + head, "ob_type after the refcount");
+        CHECK_INT(l->varobject_size, 16 + head, "ob_size after the object header");
+        CHECK_INT(l->module_dict, 16 + head, "md_dict right after the object header");
         CHECK(l->bytes_sval > l->varobject_size, "byte data after ob_size");
-        CHECK(l->long_digits >= 24, "long digits after the header");
+        CHECK(l->long_digits >= 24 + head, "long digits after the header");
         CHECK_INT(l->dictentry_size, 24, "dict entry is hash, key, value");
         if (l->major == 3) {
             CHECK(l->unicode_length > l->object_type && l->unicode_state > l->unicode_length &&
@@ -254,6 +268,8 @@ static void put(unsigned char *buf, int slot, uint64_t v)
 static size_t build(unsigned char *buf, const struct slots *s, const struct py_layout *l,
                     uint64_t version)
 {
+    /* A free-threaded object header is 16 bytes longer. */
+    uint64_t head = l->free_threaded ? 16 : 0;
     memset(buf, 0, 8 * (size_t)s->total);
     memcpy(buf, "xdebugpy", 8);
     put(buf, 1, version);
@@ -287,16 +303,16 @@ static size_t build(unsigned char *buf, const struct slots *s, const struct py_l
     put(buf, s->co_linetable, (uint64_t)l->code_linetable);
     put(buf, s->co_firstlineno, (uint64_t)l->code_firstlineno);
     put(buf, s->co_adaptive, (uint64_t)l->code_code_adaptive);
-    put(buf, s->ob_size, 16);
+    put(buf, s->ob_size, 16 + head);
     put(buf, s->ob_type, (uint64_t)l->object_type);
     put(buf, s->ty_size, 408);
     put(buf, s->ty_flags, (uint64_t)l->type_flags);
-    put(buf, s->tu_size, 32);
+    put(buf, s->tu_size, 32 + head);
     put(buf, s->tu_ob_size, (uint64_t)l->varobject_size);
-    put(buf, s->di_size, 48);
+    put(buf, s->di_size, 48 + head);
     put(buf, s->di_keys, (uint64_t)l->dict_keys);
     put(buf, s->di_values, (uint64_t)l->dict_values);
-    put(buf, s->lo_size, 32);
+    put(buf, s->lo_size, 32 + head);
     put(buf, s->lo_digit, (uint64_t)l->long_digits);
     put(buf, s->by_size, (uint64_t)l->bytes_sval + 1);
     put(buf, s->by_ob_size, (uint64_t)l->varobject_size);
@@ -434,9 +450,6 @@ static void test_debug_offsets_refused(void)
     CHECK_INT(version, 0x030f00a0, "3.15 version still returned");
 
     len = build(buf, &slots313, l, 0x030d00f0);
-    put(buf, 2, 1);
-    CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_UNSUPPORTED,
-              "free-threaded build unsupported");
     put(buf, 2, 7);
     CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_BAD_DATA, "free_threaded not 0/1");
 
@@ -465,6 +478,87 @@ static void test_debug_offsets_refused(void)
     }
 }
 
+/* Free-threaded builds: the table says free_threaded = 1 and gives their
+ * larger objects' offsets. No GIL holder, no pymalloc counters (mimalloc
+ * allocates), and from 3.14 per-thread bytecode (tlbc_index, co_tlbc). */
+static void test_debug_offsets_free_threaded(void)
+{
+    const struct py_layout *ft = py_layout_for_build(3, 13, 1);
+    const struct py_layout *gil = py_layout_for(3, 13);
+    CHECK(ft != NULL, "a generated 3.13t table");
+    if (!ft)
+        return;
+    /* The interpreter's _gil exists in a free-threaded build too, and its
+     * table gives its fields; only a holder would mean nothing. */
+    struct py_layout src = *ft;
+    src.interp_ceval_gil = gil->interp_ceval_gil;
+    src.gil_locked = gil->gil_locked;
+    src.gil_last_holder = gil->gil_last_holder;
+    unsigned char buf[PY_DEBUG_OFFSETS_SIZE_314];
+    struct py_layout out;
+    uint64_t version = 0;
+
+    size_t len = build(buf, &slots313, &src, 0x030d05f0);
+    put(buf, 2, 1);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), 0, "3.13t debug offsets accepted");
+    CHECK(same(&out, ft, 0), "3.13t debug offsets + fallback equal the generated 3.13t table");
+    CHECK_INT(out.free_threaded, 1, "3.13t: free_threaded");
+    CHECK(out.interp_ceval_gil == -1 && out.gil_locked == -1 && out.gil_last_holder == -1,
+          "3.13t: no GIL holder to read");
+    CHECK(out.interp_obmalloc_ptr == -1 && out.obmalloc_narenas == -1 &&
+          out.obmalloc_arena_bits == -1, "3.13t: pymalloc counters unavailable");
+    CHECK(out.gc_generations == ft->gc_generations && out.gc_stats_size == ft->gc_stats_size,
+          "3.13t: GC state from the 3.13t table");
+    CHECK_INT(out.unicode_kind_bit, 2, "3.13t keeps interned:2");
+    CHECK(out.frame_tlbc_index == -1 && out.code_tlbc == -1, "3.13t: no per-thread bytecode");
+
+    /* A fallback made for an object header 16 bytes shorter would misplace
+     * what the table does not carry: those are left unknown. */
+    CHECK_INT(read_table(buf, len, gil, &out, &version), 0, "3.13t with a 3.13 fallback");
+    CHECK(out.object_type == 24 && out.module_dict == -1 && out.dict_used == -1 &&
+          out.unicode_compact_size == -1 && out.type_basicsize == -1 && out.interp_gc == -1,
+          "3.13t with a 3.13 fallback: header-relative fields unknown");
+
+    struct fake_mem m;
+    fake_mem_init(&m);
+    fake_mem_add(&m, RUNTIME_ADDR, buf, len);
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), 1, "free_threaded probe: 1");
+    put(buf, 2, 0);
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), 0, "free_threaded probe: 0");
+    put(buf, 2, 2);
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), -PT_ERR_BAD_DATA,
+              "free_threaded probe: 2 refused");
+    buf[0] = 'X';
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), -PT_ERR_BAD_DATA,
+              "free_threaded probe: wrong cookie");
+
+    /* 3.14t (no binary here): the 3.14 table with tlbc_index (slot 38) and
+     * co_tlbc (slot 49), at their places in 3.14's headers: the frame's
+     * tlbc_index follows stackpointer (offset 72), co_tlbc comes just
+     * before co_code_adaptive. */
+    len = build(buf, &slots314, &src, 0x030e00f0);
+    put(buf, 2, 1);
+    put(buf, 38, 72);
+    put(buf, 49, (uint64_t)src.code_code_adaptive - 8);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), 0, "3.14t debug offsets accepted");
+    CHECK(out.free_threaded == 1 && out.minor == 14, "3.14t: free-threaded 3.14");
+    CHECK_INT(out.frame_tlbc_index, 72, "3.14t: frame tlbc_index");
+    CHECK_INT(out.code_tlbc, src.code_code_adaptive - 8, "3.14t: co_tlbc");
+    CHECK(out.codearray_size == 0 && out.codearray_entries == 8, "3.14t: _PyCodeArray size, entries");
+    CHECK_INT(out.unicode_kind_bit, 8, "3.14t: interned is a byte, kind starts at bit 8");
+    CHECK(out.gil_last_holder == -1 && out.obmalloc_narenas == -1, "3.14t: no holder, no pymalloc");
+    put(buf, 38, 0);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
+              "3.14t without a tlbc_index offset refused");
+    put(buf, 38, (uint64_t)src.frame_size);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
+              "3.14t tlbc_index past the frame refused");
+    put(buf, 38, 72);
+    put(buf, 49, (uint64_t)src.code_size);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
+              "3.14t co_tlbc past the code object refused");
+}
+
 int main(void)
 {
     UNIT_RUN(test_versions);
@@ -473,5 +567,6 @@ int main(void)
     UNIT_RUN(test_debug_offsets_313);
     UNIT_RUN(test_debug_offsets_314);
     UNIT_RUN(test_debug_offsets_refused);
+    UNIT_RUN(test_debug_offsets_free_threaded);
     return unit_done();
 }
