@@ -91,8 +91,10 @@ static void version(void)
 {
     printf("pytop %s\nreads CPython", PACKAGE_VERSION);
     for (size_t i = 0; i < py_layouts_count; i++)
-        printf(" %d.%d", py_layouts_all[i]->major, py_layouts_all[i]->minor);
-    printf(" and later versions that carry _Py_DebugOffsets\n");
+        printf(" %d.%d%s", py_layouts_all[i]->major, py_layouts_all[i]->minor,
+               py_layouts_all[i]->free_threaded ? "t" : "");
+    printf(" and later versions that carry _Py_DebugOffsets,\n"
+           "free-threaded builds (3.13t and later) included\n");
 }
 
 static int parse_pid(const char *s, pid_t *out)
