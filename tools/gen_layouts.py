@@ -380,10 +380,12 @@ def discover():
     cands = []
     for d in sorted(glob.glob(os.path.join(pyenv_root(), "versions", "*", "bin"))):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
-    # scripts/build-python-ft.sh installs the free-threaded 3.13t here.
-    ft = os.path.join(os.environ.get("PYTOP_CACHE") or "/var/cache/pytop", "python3.13t", "bin")
-    for d in ("/usr/bin", "/usr/local/bin", ft):
+    for d in ("/usr/bin", "/usr/local/bin"):
         cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if pattern.search(p))
+    # scripts/build-python-ft.sh installs the free-threaded 3.13t here
+    # (its python3.13 is the same build under another name).
+    ft = os.path.join(os.environ.get("PYTOP_CACHE") or "/var/cache/pytop", "python3.13t", "bin")
+    cands += sorted(glob.glob(os.path.join(ft, "python3.*t")))
     seen, result = set(), []
     for p in cands:
         real = os.path.realpath(p)

@@ -223,4 +223,10 @@ def discover(restrict=None):
     if not any(i.free_threaded for i in interps) and not restrict:
         skips.append(("python3.13t", "not built (looked for %s; scripts/build-python-ft.sh builds it)"
                       % FT_PATH))
+    for label in ("python3.14t", "python3.15t"):
+        if not restrict and not any(i.free_threaded and i.version[:2] == (3, int(label[-3:-1]))
+                                    for i in interps):
+            skips.append((label, "no %s binary exists here (Debian unstable's source packages are not "
+                                 "served, so none can be built); its free-threaded paths are tested on "
+                                 "fake memory (tests/unit/test_free_threaded.c)" % label))
     return interps, skips, problems

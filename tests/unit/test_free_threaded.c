@@ -215,5 +215,8 @@ int main(void)
     printf("# test_copies (3.15t)\n");
     test_copies(15);
     UNIT_RUN(test_gil_build_ignores_index);
+    printf("ok %d # SKIP live 3.14t and 3.15t: no 3.14t or 3.15t binary exists here (Debian "
+           "unstable's source packages are not served, so none can be built); their paths are "
+           "tested above on fake memory only\n", ++unit_count);
     return unit_done();
 }
