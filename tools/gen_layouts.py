@@ -177,11 +177,13 @@ def rules(v, ft=0):
     r["interp_next"] = off(IS, "next")
     r["interp_tstate_head"] = off(IS, "threads.head" if v >= (3, 11) else "tstate_head")
     r["interp_modules"] = off(IS, "imports.modules" if v >= (3, 12) else "modules")
-    # A free-threaded build has no single GIL holder to read.
-    has_gil = v >= (3, 12) and not ft
+    # A free-threaded build keeps the GIL struct, and a GIL holder only
+    # while "enabled" says the GIL was turned back on.
+    has_gil = v >= (3, 12)
     r["interp_ceval_gil"] = off(IS, "ceval.gil") if has_gil else None
     r["gil_locked"] = off("struct _gil_runtime_state", "locked") if has_gil else None
     r["gil_last_holder"] = off("struct _gil_runtime_state", "last_holder") if has_gil else None
+    r["gil_enabled"] = off("struct _gil_runtime_state", "enabled") if ft else None
 
     # Thread state.
     r["tstate_next"] = off(TS, "next")
@@ -565,10 +567,14 @@ if L['runtime_interpreters_head'] >= 0:
 else:
     api.PyInterpreterState_Head.restype = P
     check(api.PyInterpreterState_Head() == interp, 'interp_head')
+gil_on = L['gil_enabled'] < 0 or getattr(sys, '_is_gil_enabled', lambda: True)()
 if L['interp_ceval_gil'] >= 0:
     gil = ptr(interp + L['interp_ceval_gil'])
-    check(rd(gil + L['gil_locked'], ctypes.c_int) == 1, 'gil_locked')
-    check(ptr(gil + L['gil_last_holder']) == ts, 'gil_last_holder')
+    if L['gil_enabled'] >= 0:
+        check((rd(gil + L['gil_enabled'], ctypes.c_int) != 0) == gil_on, 'gil_enabled')
+    if gil_on:
+        check(rd(gil + L['gil_locked'], ctypes.c_int) == 1, 'gil_locked')
+        check(ptr(gil + L['gil_last_holder']) == ts, 'gil_last_holder')
 
 def inner():
     # Read the current frame inline: calling a helper would push its frame.
@@ -747,15 +753,21 @@ sys.stdout.write(json.dumps(bad))
 
 
 def verify(it, table):
-    res = subprocess.run([it.path, "-c", VERIFY_SCRIPT], input=json.dumps(table),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=120)
-    if res.returncode != 0:
-        raise GenError("run-time check of %s (%s) failed:\n%s" % (it.xy, it.path, res.stderr))
-    bad = json.loads(res.stdout)
-    if bad:
-        raise GenError("%s (%s): the running interpreter disagrees on: %s"
-                       % (it.xy, it.path, ", ".join(bad)))
+    # A free-threaded build is checked twice: without a GIL, and with the
+    # GIL turned back on (PYTHON_GIL=1), when it has a holder.
+    envs = [None]
+    if table.get("free_threaded"):
+        envs.append(dict(os.environ, PYTHON_GIL="1"))
+    for env in envs:
+        res = subprocess.run([it.path, "-c", VERIFY_SCRIPT], input=json.dumps(table),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True, timeout=120, env=env)
+        if res.returncode != 0:
+            raise GenError("run-time check of %s (%s) failed:\n%s" % (it.xy, it.path, res.stderr))
+        bad = json.loads(res.stdout)
+        if bad:
+            raise GenError("%s (%s%s): the running interpreter disagrees on: %s"
+                           % (it.xy, it.path, ", PYTHON_GIL=1" if env else "", ", ".join(bad)))
 
 
 def generate(it, fields):

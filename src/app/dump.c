@@ -189,11 +189,16 @@ static void put_counters_text(struct strbuf *sb, const struct counters *c)
 static void put_json(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
                      const struct thread_view *views, const struct counters *ctr)
 {
-    /* A free-threaded build has no GIL: "gil" is null, not false. */
+    /* A free-threaded build has no GIL, unless it was turned back on:
+     * "gil" is null then, not false. */
     int ft = t->walker.layout.free_threaded;
+    int no_gil = ft && !t->walker.gil_enabled;
     strbuf_printf(sb, "{\"pid\": %d, \"python\": ", (int)t->pid);
     json_put_string(sb, t->version.text);
-    strbuf_printf(sb, ", \"free_threaded\": %s, \"threads\": [", ft ? "true" : "false");
+    strbuf_printf(sb, ", \"free_threaded\": %s", ft ? "true" : "false");
+    if (ft)
+        strbuf_printf(sb, ", \"gil_enabled\": %s", no_gil ? "false" : "true");
+    strbuf_puts(sb, ", \"threads\": [");
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
         const struct py_thread *th = v->thread;
@@ -203,7 +208,7 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
         else
             strbuf_puts(sb, "null");
         strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"frames\": [", v->state,
-                      ft ? "null" : th->gil ? "true" : "false");
+                      no_gil ? "null" : th->gil ? "true" : "false");
         if (v->native) {
             put_merged_json(sb, s, v);
         } else {
@@ -233,7 +238,8 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
     strbuf_printf(sb, "Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmd, t->version.text,
                   t->binary);
     if (t->walker.layout.free_threaded)
-        strbuf_puts(sb, "free-threaded: no GIL\n");
+        strbuf_puts(sb, t->walker.gil_enabled ? "free-threaded, but the GIL was turned back on\n"
+                                               : "free-threaded: no GIL\n");
     put_counters_text(sb, ctr);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];

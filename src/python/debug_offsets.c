@@ -101,8 +101,10 @@ struct dbg {
     uint64_t lo_size, lo_digit;
     uint64_t by_size, by_ob_size, by_sval;
     uint64_t un_size, un_state, un_length, un_ascii_size;
-    /* Free-threaded 3.14+ only (0 elsewhere): see fill_free_threaded. */
-    uint64_t fr_tlbc_index, co_tlbc;
+    /* Free-threaded only (0 elsewhere): see fill_free_threaded. The GIL's
+     * enabled flag is an offset inside _gil_runtime_state, not the
+     * interpreter; tlbc_index and co_tlbc are 3.14+. */
+    uint64_t is_gil_enabled, fr_tlbc_index, co_tlbc;
 };
 
 /* Both raw layouts name these members alike. */
@@ -339,6 +341,7 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->obmalloc_arena_bits = -1;
     /* Builds with the GIL: fill_free_threaded() changes these for the others. */
     out->free_threaded = 0;
+    out->gil_enabled = -1;
     out->unicode_kind_bit = 2;
     out->frame_tlbc_index = out->code_tlbc = -1;
     out->codearray_size = out->codearray_entries = -1;
@@ -362,7 +365,9 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
 /* What a free-threaded build (Py_GIL_DISABLED, "3.13t") changes in *out,
  * which fill() made as for a build with the GIL. The table's own offsets
  * already account for the larger object header (ob_tid, ob_ref_local,
- * ob_ref_shared...). There is no single GIL holder; pymalloc's arenas are
+ * ob_ref_shared...). There is no GIL holder unless the GIL's "enabled"
+ * says it was turned back on (PYTHON_GIL=1, or an extension that needs
+ * it); pymalloc's arenas are
  * unused (mimalloc allocates), so their counters are unavailable; from 3.14
  * a frame may run a thread's own copy of the bytecode (tlbc_index into the
  * code object's co_tlbc array), and PyASCIIObject.interned is a whole byte.
@@ -372,7 +377,9 @@ static void fill_free_threaded(const struct dbg *d, int minor, const struct py_l
                                struct py_layout *out)
 {
     out->free_threaded = 1;
-    out->interp_ceval_gil = out->gil_locked = out->gil_last_holder = -1;
+    out->gil_enabled = d->is_gil_enabled < MAX_GIL_FIELD ? (int)d->is_gil_enabled : -1;
+    if (out->gil_enabled < 0)
+        out->interp_ceval_gil = out->gil_locked = out->gil_last_holder = -1;
     out->interp_obmalloc = out->interp_obmalloc_ptr = -1;
     out->obmalloc_narenas = out->obmalloc_narenas_highwater = out->obmalloc_arena_bits = -1;
     if (!fallback || !fallback->free_threaded) {
@@ -447,6 +454,7 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
 
     if (minor == 13) {
         DBG_FROM_RAW(&d, &raw.r313);
+        d.is_gil_enabled = raw.r313.interpreter_state.gil_runtime_state_enabled;
     } else {
         rc = mem_read(src, runtime_addr, raw.bytes, PY_DEBUG_OFFSETS_SIZE_314);
         if (rc < 0)
@@ -456,6 +464,7 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr,
             raw.r314.free_threaded != free_threaded)
             return -PT_ERR_BAD_DATA;
         DBG_FROM_RAW(&d, &raw.r314);
+        d.is_gil_enabled = raw.r314.interpreter_state.gil_runtime_state_enabled;
         d.fr_tlbc_index = raw.r314.interpreter_frame.tlbc_index;
         d.co_tlbc = raw.r314.code_object.co_tlbc;
     }

@@ -136,6 +136,10 @@ struct py_layout {
     int code_tlbc;               /* PyCodeObject.co_tlbc (_PyCodeArray *) */
     int codearray_size;          /* _PyCodeArray.size (Py_ssize_t) */
     int codearray_entries;       /* _PyCodeArray.entries[0] (char *) */
+    /* Free-threaded only: _gil_runtime_state.enabled (int), not 0 when the
+     * GIL was turned back on (PYTHON_GIL=1, or an extension that needs it);
+     * only then do locked and last_holder name a holder. */
+    int gil_enabled;
 };
 
 /* The generated table for X.Y (a build with the GIL), or NULL when pytop

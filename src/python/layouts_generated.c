@@ -98,6 +98,7 @@ static const struct py_layout layout_2_7 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.6, from 3.6.15 */
@@ -193,6 +194,7 @@ static const struct py_layout layout_3_6 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.7, from 3.7.16 */
@@ -288,6 +290,7 @@ static const struct py_layout layout_3_7 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.8, from 3.8.18 */
@@ -383,6 +386,7 @@ static const struct py_layout layout_3_8 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.9, from 3.9.18 */
@@ -478,6 +482,7 @@ static const struct py_layout layout_3_9 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.10, from 3.10.13 */
@@ -573,6 +578,7 @@ static const struct py_layout layout_3_10 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.11, from 3.11.2, 3.11.7 */
@@ -668,6 +674,7 @@ static const struct py_layout layout_3_11 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.12, from 3.12.1 */
@@ -763,6 +770,7 @@ static const struct py_layout layout_3_12 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.13, from 3.13.0 */
@@ -858,6 +866,7 @@ static const struct py_layout layout_3_13 = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.13t, from 3.13.5 */
@@ -870,9 +879,9 @@ static const struct py_layout layout_3_13t = {
     .interp_next = 7264,
     .interp_tstate_head = 7344,
     .interp_modules = 7664,
-    .interp_ceval_gil = -1,
-    .gil_locked = -1,
-    .gil_last_holder = -1,
+    .interp_ceval_gil = 16,
+    .gil_locked = 24,
+    .gil_last_holder = 16,
     .tstate_next = 8,
     .tstate_interp = 16,
     .tstate_frame = -1,
@@ -953,6 +962,7 @@ static const struct py_layout layout_3_13t = {
     .code_tlbc = -1,
     .codearray_size = -1,
     .codearray_entries = -1,
+    .gil_enabled = 0,
 };
 
 const struct py_layout *const py_layouts_all[] = {

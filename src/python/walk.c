@@ -451,6 +451,16 @@ static uint64_t gil_holder(struct py_walker *w, uint64_t gil)
 {
     const struct py_layout *l = &w->layout;
     uint64_t holder = 0;
+    if (l->free_threaded) {
+        /* No GIL unless it was turned back on: then locked and last_holder
+         * mean what they mean in a build with one. */
+        int32_t enabled = 0;
+        if (l->gil_enabled < 0 || !mem_ptr_plausible(gil) ||
+            mem_read(w->mem, gil + (uint64_t)l->gil_enabled, &enabled, sizeof enabled) != 0 ||
+            enabled == 0)
+            return 0;
+        w->gil_enabled = 1;
+    }
     if (w->tstate_current_ptr) {
         if (mem_read_u64(w->mem, w->tstate_current_ptr, &holder) != 0)
             return 0;
@@ -621,6 +631,7 @@ int py_walk(struct py_walker *w, struct py_sample *s)
     s->nframes = 0;
     py_code_cache_trim(&w->codes);
     w->walks++;
+    w->gil_enabled = 0;
 
     uint64_t interp = w->interp_addr;
     if (w->interp_head_ptr) {

@@ -268,7 +268,7 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
         *role = ui_share_role(r->cpu_ns, r->wall_ns);
         break;
     case COL_GIL:
-        if (is_free_threaded(tv, r->pid)) {
+        if (is_free_threaded(tv, r->pid) && tv->gil.held == 0) {
             snprintf(buf, cap, "n/a");
             *role = ROLE_DIM;
             break;
@@ -295,8 +295,9 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
 static void gil_line(const struct threads_view *tv, const struct screen *scr, int y)
 {
     char buf[256], held[16], none[16], who[64];
-    /* No single holder to show: every thread may run Python at once. */
-    if (tv->gil_pid ? is_free_threaded(tv, tv->gil_pid) : tv->all_ft) {
+    /* No single holder to show: every thread may run Python at once
+     * (unless the GIL was turned back on, and then some thread held it). */
+    if ((tv->gil_pid ? is_free_threaded(tv, tv->gil_pid) : tv->all_ft) && tv->gil.held == 0) {
         if (tv->gil_pid && tv->nprocs > 1)
             snprintf(buf, sizeof buf, "GIL (process %u): none, free-threaded: no GIL",
                      tv->gil_pid);

@@ -311,7 +311,7 @@ def schema_problems(doc, pid):
             p.append("%s.name is %r" % (where, t.get("name")))
         if t.get("state") not in ("running", "idle"):
             p.append("%s.state is %r, want \"running\" or \"idle\"" % (where, t.get("state")))
-        if doc.get("free_threaded") is True:
+        if doc.get("free_threaded") is True and doc.get("gil_enabled") is not True:
             if t.get("gil") is not None:
                 p.append("%s.gil is %r on a free-threaded build, want null" % (where, t.get("gil")))
         elif not isinstance(t.get("gil"), bool):
@@ -345,8 +345,9 @@ class Target(object):
     (see targets/target_support.py) is available as .report after start().
     """
 
-    def __init__(self, interp, script, workdir, env_extra=None, args=()):
+    def __init__(self, interp, script, workdir, env_extra=None, args=(), py_flags=()):
         self.interp = interp
+        self.py_flags = list(py_flags)    # interpreter options besides PY_FLAGS (-X gil=1)
         self.path = os.path.realpath(script if os.path.isabs(script) else os.path.join(TARGETS_DIR, script))
         self.workdir = workdir
         self.env_extra = dict(env_extra or {})
@@ -358,7 +359,7 @@ class Target(object):
         self.out_file = os.path.join(workdir, "target.out")
 
     def command(self):
-        return [self.interp.path] + PY_FLAGS + [self.path, self.ready_file] + self.args
+        return [self.interp.path] + PY_FLAGS + self.py_flags + [self.path, self.ready_file] + self.args
 
     def environment(self):
         env = dict((k, v) for k, v in os.environ.items() if not k.startswith("PYTHON"))
@@ -451,9 +452,9 @@ class Case(object):
         os.makedirs(d)
         return d
 
-    def start(self, script, env_extra=None, interp=None, args=()):
+    def start(self, script, env_extra=None, interp=None, args=(), py_flags=()):
         n = len(self.targets)
-        t = Target(interp or self.interp, script, self.subdir("target%d" % n), env_extra, args)
+        t = Target(interp or self.interp, script, self.subdir("target%d" % n), env_extra, args, py_flags)
         self.targets.append(t)
         return t.start()
 

@@ -231,9 +231,33 @@ def t_gil_free_threaded(c, tgt):
     held = [t for t in doc["threads"] if t["gil"] is not None]
     if held:
         c.fail("threads with a GIL value on a free-threaded build: %s" % summary(doc), run, tgt)
+    if doc.get("gil_enabled") is not False:
+        c.fail("\"gil_enabled\" is %r without PYTHON_GIL=1, want false" % doc.get("gil_enabled"), run, tgt)
     run = c.pytop_run(["--dump", "-p", str(tgt.pid)])
     if run.rc != 0 or "free-threaded: no GIL" not in run.stdout or "holds GIL" in run.stdout:
         c.fail("the text dump does not say \"free-threaded: no GIL\" (or names a holder)", run, tgt)
+    # -X gil=1 (PYTHON_GIL=1, which -E ignores) turns the GIL back on: then
+    # there is a holder again.
+    tgt = c.start("idle_running.py", py_flags=["-X", "gil=1"])
+    good, seen = 0, []
+    for attempt in range(5):
+        doc, run = c.dump(tgt)
+        spinner, idlers = idle_running_threads(c, doc, run, tgt)
+        seen.append(summary(doc))
+        if doc.get("free_threaded") is not True or doc.get("gil_enabled") is not True:
+            c.fail("with -X gil=1: \"free_threaded\" %r, \"gil_enabled\" %r, want true and true"
+                   % (doc.get("free_threaded"), doc.get("gil_enabled")), run, tgt)
+        holders = [t for t in doc["threads"] if t["gil"]]
+        if len(holders) > 1 or any(t["gil"] for t in idlers):
+            c.fail("with -X gil=1, dump %d: wrong GIL holders: %s" % (attempt + 1, summary(doc)), run, tgt)
+        if holders and holders[0]["tid"] == spinner["tid"]:
+            good += 1
+    if not good:
+        c.fail("with -X gil=1 the spinning MainThread never held the GIL in 5 dumps",
+               extra=["dump %d: %s" % (i + 1, s) for i, s in enumerate(seen)], run=run, target=tgt)
+    run = c.pytop_run(["--dump", "-p", str(tgt.pid)])
+    if run.rc != 0 or "the GIL was turned back on" not in run.stdout:
+        c.fail("with -X gil=1 the text dump does not say the GIL was turned back on", run, tgt)
 
 
 def t_gil(c):

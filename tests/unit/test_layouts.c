@@ -136,10 +136,6 @@ static void test_presence(void)
         for (size_t j = 0; j < sizeof presence / sizeof presence[0]; j++) {
             int v = get(l, presence[j].off);
             int want = vers(l) >= presence[j].from && vers(l) <= presence[j].to;
-            /* No GIL holder to read on a free-threaded build. */
-            if (l->free_threaded && (strcmp(presence[j].name, "interp_ceval_gil") == 0 ||
-                                     strncmp(presence[j].name, "gil_", 4) == 0))
-                want = 0;
             if ((v >= 0) != want) {
                 printf("#   %d.%d: %s = %d\n", l->major, l->minor, presence[j].name, v);
                 bad++;
@@ -203,6 +199,8 @@ static void test_inside(void)
         if (l->gil_locked >= 0)
             CHECK(l->gil_last_holder >= 0 && l->gil_last_holder != l->gil_locked,
                   "gil locked and last_holder distinct");
+        CHECK((l->gil_enabled >= 0) == (l->free_threaded != 0),
+              "the GIL's enabled flag exactly in free-threaded tables");
 
         /* x86-64 object header: refcount, type, then ob_size; a
          * free-threaded build puts ob_tid, flags, mutex, GC bits and two
@@ -488,12 +486,7 @@ static void test_debug_offsets_free_threaded(void)
     CHECK(ft != NULL, "a generated 3.13t table");
     if (!ft)
         return;
-    /* The interpreter's _gil exists in a free-threaded build too, and its
-     * table gives its fields; only a holder would mean nothing. */
     struct py_layout src = *ft;
-    src.interp_ceval_gil = gil->interp_ceval_gil;
-    src.gil_locked = gil->gil_locked;
-    src.gil_last_holder = gil->gil_last_holder;
     unsigned char buf[PY_DEBUG_OFFSETS_SIZE_314];
     struct py_layout out;
     uint64_t version = 0;
@@ -503,8 +496,9 @@ static void test_debug_offsets_free_threaded(void)
     CHECK_INT(read_table(buf, len, ft, &out, &version), 0, "3.13t debug offsets accepted");
     CHECK(same(&out, ft, 0), "3.13t debug offsets + fallback equal the generated 3.13t table");
     CHECK_INT(out.free_threaded, 1, "3.13t: free_threaded");
-    CHECK(out.interp_ceval_gil == -1 && out.gil_locked == -1 && out.gil_last_holder == -1,
-          "3.13t: no GIL holder to read");
+    CHECK(out.gil_enabled == 0 && out.gil_locked == ft->gil_locked &&
+          out.gil_last_holder == ft->gil_last_holder,
+          "3.13t: a holder only when the GIL's enabled (first in _gil) says so");
     CHECK(out.interp_obmalloc_ptr == -1 && out.obmalloc_narenas == -1 &&
           out.obmalloc_arena_bits == -1, "3.13t: pymalloc counters unavailable");
     CHECK(out.gc_generations == ft->gc_generations && out.gc_stats_size == ft->gc_stats_size,
@@ -546,7 +540,7 @@ static void test_debug_offsets_free_threaded(void)
     CHECK_INT(out.code_tlbc, src.code_code_adaptive - 8, "3.14t: co_tlbc");
     CHECK(out.codearray_size == 0 && out.codearray_entries == 8, "3.14t: _PyCodeArray size, entries");
     CHECK_INT(out.unicode_kind_bit, 8, "3.14t: interned is a byte, kind starts at bit 8");
-    CHECK(out.gil_last_holder == -1 && out.obmalloc_narenas == -1, "3.14t: no holder, no pymalloc");
+    CHECK(out.gil_enabled == 0 && out.obmalloc_narenas == -1, "3.14t: GIL enabled flag, no pymalloc");
     put(buf, 38, 0);
     CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
               "3.14t without a tlbc_index offset refused");

@@ -260,6 +260,25 @@ static void test_threads_and_interpreters(void)
     for (size_t i = 0; i < s.nthreads; i++)
         flagged += s.threads[i].gil;
     CHECK_INT(flagged, 0, W("threads: nobody flagged when the GIL is free"));
+    if (L->free_threaded) {
+        /* PYTHON_GIL=1, or an extension that needs it, turns the GIL back
+         * on: then its holder is one, as in a build with a GIL. */
+        fake_set_gil(&fp, i2, b2);
+        uint64_t gil = fake_get_u64(&fp, i2 + (uint64_t)L->interp_ceval_gil);
+        fake_put_i32(&fp, gil + (uint64_t)L->gil_enabled, 1);
+        CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the GIL turned back on"));
+        flagged = 0;
+        for (size_t i = 0; i < s.nthreads; i++)
+            flagged += s.threads[i].gil;
+        CHECK(s.nthreads == 5 && s.threads[4].gil && flagged == 1 && w.gil_enabled,
+              W("threads: the GIL turned back on has its holder"));
+        fake_put_i32(&fp, gil + (uint64_t)L->gil_enabled, 0);
+        CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the GIL off again"));
+        flagged = 0;
+        for (size_t i = 0; i < s.nthreads; i++)
+            flagged += s.threads[i].gil;
+        CHECK(flagged == 0 && !w.gil_enabled, W("threads: off again, no holder"));
+    }
     py_sample_release(&s);
     py_walker_release(&w);
     fake_py_release(&fp);
