@@ -78,7 +78,8 @@ if [ ! -f "$WORK/.extracted" ]; then
     step="unpacking the upstream tarball"
     rm -rf "$SRC"
     mkdir -p "$SRC"
-    tar -xf "$(ls "$APT"/dl/python3.13_*.orig.tar.* | head -n 1)" -C "$SRC" --strip-components=1 >>"$LOG" 2>&1
+    tarball=$(ls "$APT"/dl/python3.13_*.orig.tar.* | grep -v '\.asc$' | head -n 1)
+    tar -xf "$tarball" -C "$SRC" --strip-components=1 >>"$LOG" 2>&1
     touch "$WORK/.extracted"
 fi
 
