@@ -339,6 +339,50 @@ static void test_garbage(void)
     fake_free(&f);
 }
 
+/* Free-threaded: generation 0 below zero is a real count there (threads
+ * add their allocations in batches); it is unavailable, its neighbours
+ * read, and nothing is counted as refused. A build with the GIL refuses it. */
+static void test_free_threaded_gen0(void)
+{
+    const struct py_layout *l = py_layout_for_build(3, 13, 1);
+    struct fake f;
+    if (!l || fake_build(&f, l) != 0) {
+        CHECK(0, "3.13t fake interpreter");
+        return;
+    }
+    uint8_t *gens = f.is + l->interp_gc + l->gc_generations;
+    put32(gens + l->gc_generation_count, -40);
+    struct py_heap h;
+    py_heap_plan(l, &f.roots, &h);
+    struct counters c;
+    memset(&c, 0, sizeof c);
+    CHECK_INT(py_heap_read(&h, &f.mem.base, &c), 0, "3.13t gen0 below zero: read");
+    CHECK(!counters_has(&c, CTR_GC_COUNT0), "3.13t gen0 below zero: unavailable");
+    CHECK(counters_has(&c, CTR_GC_COUNT1) && c.value[CTR_GC_COUNT1] == 22 &&
+          counters_has(&c, CTR_GC_COUNT2) && c.value[CTR_GC_COUNT2] == 33,
+          "3.13t gen0 below zero: gen1 and gen2 read");
+    CHECK_INT(h.rejected, 0, "3.13t gen0 below zero: not a refusal");
+    put32(gens + 2 * l->gc_generation_size + l->gc_generation_count, -1);
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(!counters_has(&c, CTR_GC_COUNT1) && h.rejected == 1,
+          "3.13t: an older generation below zero is still refused");
+    fake_free(&f);
+
+    const struct py_layout *g = py_layout_for(3, 13);
+    if (!g || fake_build(&f, g) != 0) {
+        CHECK(0, "3.13 fake interpreter");
+        return;
+    }
+    put32(f.is + g->interp_gc + g->gc_generations + g->gc_generation_count, -40);
+    py_heap_plan(g, &f.roots, &h);
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(!counters_has(&c, CTR_GC_COUNT1) && h.rejected == 1,
+          "3.13 with the GIL: gen0 below zero refused");
+    fake_free(&f);
+}
+
 static void test_unreadable(void)
 {
     const struct py_layout *l = py_layout_for(3, 11);
@@ -393,6 +437,7 @@ int main(void)
     UNIT_RUN(test_fields);
     UNIT_RUN(test_read_every_version);
     UNIT_RUN(test_garbage);
+    UNIT_RUN(test_free_threaded_gen0);
     UNIT_RUN(test_unreadable);
     return unit_done();
 }
