@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate or check src/python/layouts_generated.c.
 
-For every installed CPython (2.7, 3.6-3.15) this compiles a small C probe
+For every installed CPython (2.7, 3.6-3.15, free-threaded 3.13t) this compiles a small C probe
 against that interpreter's own headers and prints offsetof()/sizeof() for
 each field of struct py_layout (src/python/layout.h) and, from 3.13 on, the
 position of each _Py_DebugOffsets member of struct py_debug_layout. The few
@@ -12,11 +12,15 @@ interpreter itself, through ctypes, before it is accepted.
 
 Where a micro release moved a field (3.13.18 against 3.13.0), X.Y gets one
 table per layout, each marked with the first micro release it was made from.
+A debug build (python3.Xd) and a free-threaded build (Py_GIL_DISABLED,
+python3.Xt) get tables of their own: tables are keyed by (major, minor,
+micro, debug, free-threaded).
 
 Interpreters: every pyenv version, /usr/bin and /usr/local/bin, and the
 python3.X and python3.Xd of a Debian root at ${PYTOP_CACHE:-/var/cache/pytop}/sid
 (scripts/install-sid-root.sh), run as `chroot ROOT python3.X` with its
-headers under ROOT.
+headers under ROOT; and the free-threaded python3.13t that
+scripts/build-python-ft.sh installs at ${PYTOP_CACHE:-/var/cache/pytop}/python3.13t.
 
   gen_layouts.py --write src/python/layouts_generated.c [PYTHON...]
   gen_layouts.py --check src/python/layouts_generated.c [PYTHON...]
@@ -37,6 +41,10 @@ import tempfile
 EXPECTED = [(2, 7)] + [(3, m) for m in range(6, 16)]
 # Versions whose _Py_DebugOffsets pytop decodes (struct py_debug_layout).
 DEBUG_EXPECTED = [(3, m) for m in range(13, 16)]
+# Versions whose free-threaded build (Py_GIL_DISABLED) has a table: its
+# objects are laid out differently (a larger header). Newer ones are read
+# through their debug offsets and this version's table.
+FT_EXPECTED = [(3, 13)]
 
 
 def known(v):
@@ -44,6 +52,10 @@ def known(v):
     taken as the newest (adding one is running --write with it installed;
     where its headers differ, the probe or the run-time check says so)."""
     return v in EXPECTED or (v[0] == 3 and v > EXPECTED[-1])
+
+
+def known_build(v, ft):
+    return known(v) and (not ft or v in FT_EXPECTED or v > FT_EXPECTED[-1])
 
 
 def has_debug_table(v):
@@ -186,7 +198,7 @@ def probe_source(v):
     return "\n".join(lines)
 
 
-def rules(v):
+def rules(v, ft=0):
     py2 = v[0] == 2
     r = {}
     FR = "PyFrameObject" if v <= (3, 10) else "_PyInterpreterFrame"
@@ -201,9 +213,13 @@ def rules(v):
     r["interp_next"] = off(IS, "next")
     r["interp_tstate_head"] = off(IS, "threads.head" if v >= (3, 11) else "tstate_head")
     r["interp_modules"] = off(IS, "imports.modules" if v >= (3, 12) else "modules")
-    r["interp_ceval_gil"] = off(IS, "ceval.gil") if v >= (3, 12) else None
-    r["gil_locked"] = off("struct _gil_runtime_state", "locked") if v >= (3, 12) else None
-    r["gil_last_holder"] = off("struct _gil_runtime_state", "last_holder") if v >= (3, 12) else None
+    # A free-threaded build keeps the GIL struct, and a GIL holder only
+    # while "enabled" says the GIL was turned back on.
+    has_gil = v >= (3, 12)
+    r["interp_ceval_gil"] = off(IS, "ceval.gil") if has_gil else None
+    r["gil_locked"] = off("struct _gil_runtime_state", "locked") if has_gil else None
+    r["gil_last_holder"] = off("struct _gil_runtime_state", "last_holder") if has_gil else None
+    r["gil_enabled"] = off("struct _gil_runtime_state", "enabled") if ft else None
 
     # Thread state.
     r["tstate_next"] = off(TS, "next")
@@ -321,11 +337,25 @@ def rules(v):
     r["gc_stats_old_index"] = off("struct gc_old_stats_buffer", "index") if ring else None
     r["gc_stats_old_len"] = "GC_OLD_STATS_SIZE" if ring else None
     OB = "struct _obmalloc_state"
+    # Free-threaded builds allocate with mimalloc: pymalloc's arenas are
+    # never used there, so its counters are unavailable, not zero.
+    pym = not ft
     r["interp_obmalloc"] = off(IS, "obmalloc") if v == (3, 12) else None
-    r["interp_obmalloc_ptr"] = off(IS, "obmalloc") if v >= (3, 13) else None
-    r["obmalloc_narenas"] = off(OB, "mgmt.narenas_currently_allocated") if v >= (3, 12) else None
-    r["obmalloc_narenas_highwater"] = off(OB, "mgmt.narenas_highwater") if v >= (3, 12) else None
-    r["obmalloc_arena_bits"] = "ARENA_BITS" if v >= (3, 12) else ARENA_BITS_BEFORE_312[v <= (3, 9)]
+    r["interp_obmalloc_ptr"] = off(IS, "obmalloc") if v >= (3, 13) and pym else None
+    r["obmalloc_narenas"] = (off(OB, "mgmt.narenas_currently_allocated")
+                             if v >= (3, 12) and pym else None)
+    r["obmalloc_narenas_highwater"] = off(OB, "mgmt.narenas_highwater") if v >= (3, 12) and pym else None
+    r["obmalloc_arena_bits"] = (None if not pym else "ARENA_BITS" if v >= (3, 12)
+                                else ARENA_BITS_BEFORE_312[v <= (3, 9)])
+
+    # PyASCIIObject.state: interned is a whole byte in free-threaded 3.14+.
+    r["unicode_kind_bit"] = None if py2 else "8" if ft and v >= (3, 14) else "2"
+    # Per-thread bytecode copies, free-threaded 3.14+.
+    tlbc = ft and v >= (3, 14)
+    r["frame_tlbc_index"] = off("_PyInterpreterFrame", "tlbc_index") if tlbc else None
+    r["code_tlbc"] = off(CO, "co_tlbc") if tlbc else None
+    r["codearray_size"] = off("_PyCodeArray", "size") if tlbc else None
+    r["codearray_entries"] = off("_PyCodeArray", "entries") if tlbc else None
     return r
 
 
@@ -352,6 +382,11 @@ def debug_rules(v):
               "datastack_chunk"):
         at("ts_" + f, "thread_state." + f)
     at("ts_holds_gil", "thread_state.holds_gil", (3, 15))
+    # Set in free-threaded builds only (0 in the others): the GIL's enabled
+    # flag, and from 3.14 a frame's own bytecode copy.
+    at("is_gil_enabled", "interpreter_state.gil_runtime_state_enabled")
+    at("fr_tlbc_index", "interpreter_frame.tlbc_index", (3, 14))
+    at("co_tlbc", "code_object.co_tlbc", (3, 14))
     for f in ("size", "previous", "executable", "instr_ptr", "owner"):
         at("fr_" + f, "interpreter_frame." + f)
     for f in ("size", "filename", "name", "qualname", "linetable", "firstlineno"):
@@ -404,6 +439,9 @@ DEBUG_MEANS = {
     "un_state": "unicode_state", "un_length": "unicode_length",
     "un_ascii_size": "unicode_ascii_size", "un_compact_size": "unicode_compact_size",
     "gc_generation_stats": "gc_generation_stats",
+    "fr_tlbc_index": "frame_tlbc_index", "co_tlbc": "code_tlbc",
+    # enabled is given inside _gil_runtime_state, unlike locked and holder.
+    "is_gil_enabled": "gil_enabled",
 }
 
 
@@ -419,8 +457,12 @@ try:
 except Exception:
     from distutils import sysconfig
     inc, plat = sysconfig.get_python_inc(), sysconfig.get_python_inc(plat_specific=1)
-sys.stdout.write('%d %d %s %d\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1],
-                 sys.version.split()[0], hasattr(sys, 'gettotalrefcount'), inc, plat))
+try:
+    ft = int(bool(sysconfig.get_config_var('Py_GIL_DISABLED')))
+except Exception:
+    ft = 0
+sys.stdout.write('%d %d %s %d %d\n%s\n%s\n' % (sys.version_info[0], sys.version_info[1],
+                 sys.version.split()[0], hasattr(sys, 'gettotalrefcount'), ft, inc, plat))
 """
 
 
@@ -453,6 +495,7 @@ class Interp(object):
         self.version = None       # (major, minor)
         self.micro = None
         self.debug = 0            # a Py_DEBUG build
+        self.ft = 0               # a free-threaded build (Py_GIL_DISABLED)
         self.full = None          # "3.12.1"
         self.include = None       # on this machine (root prefixed)
         self.platinclude = None
@@ -460,15 +503,15 @@ class Interp(object):
 
     @property
     def xy(self):
-        return "%d.%d" % self.version
+        return "%d.%d%s" % (self.version + ("t" if self.ft else "",))
 
     @property
     def key(self):
-        return self.version + (self.micro, self.debug)
+        return self.version + (self.micro, self.debug, self.ft)
 
     @property
     def label(self):
-        return self.full + (" debug build" if self.debug else "")
+        return self.full + (" debug build" if self.debug else "") + (" free-threaded" if self.ft else "")
 
     @property
     def name(self):
@@ -481,8 +524,8 @@ def query(path):
         out = subprocess.run(it.cmd + ["-c", INFO_SCRIPT], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True,
                              timeout=60, check=True).stdout.splitlines()
-        major, minor, it.full, debug = out[0].split()
-        it.debug = int(debug)
+        major, minor, it.full, debug, ft = out[0].split()
+        it.debug, it.ft = int(debug), int(ft)
         it.version = (int(major), int(minor))
         it.micro = int(re.match(r"\d+\.\d+\.(\d+)", it.full).group(1))
         it.include, it.platinclude = out[1], out[2]
@@ -520,6 +563,9 @@ def discover():
         if os.path.exists(os.path.join(root, ROOT_MARKER)):
             d = os.path.join(root, "usr", "bin")
             cands += sorted(p for p in glob.glob(os.path.join(d, "python*")) if debug_pattern.search(p))
+    # scripts/build-python-ft.sh installs the free-threaded 3.13t here (its
+    # python3.13 is the same build under another name).
+    cands += sorted(glob.glob(os.path.join(CACHE, "python3.13t", "bin", "python3.*t")))
     seen, result = set(), []
     for p in cands:
         real = os.path.realpath(p)
@@ -556,13 +602,16 @@ def compile_and_run(it, src):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+NOT_PROBED = ("major", "minor", "micro", "debug_build", "free_threaded")
+
+
 def probe(it, fields, dfields):
     """(py_layout table, py_debug_layout table or None) from it's headers."""
-    if not known(it.version):
+    if not known_build(it.version, it.ft):
         raise GenError("no rules for CPython %s" % it.xy)
-    r = rules(it.version)
+    r = rules(it.version, it.ft)
     dr = debug_rules(it.version) if has_debug_table(it.version) else {}
-    missing = [f for f in fields if f not in ("major", "minor", "micro", "debug_build") and f not in r]
+    missing = [f for f in fields if f not in NOT_PROBED and f not in r]
     if dr:
         missing += ["debug " + f for f in dfields if f not in ("major", "minor") and f not in dr]
     if missing:
@@ -578,6 +627,7 @@ def probe(it, fields, dfields):
     table["major"], table["minor"] = it.version
     table["micro"] = it.micro
     table["debug_build"] = it.debug
+    table["free_threaded"] = it.ft
     dtable = None
     if dr:
         dtable = dict((f, -1) for f in dfields)
@@ -655,11 +705,12 @@ else:
     s = ''.join(['hel', 'lo'])
     check(rd(id(s) + L['unicode_length'], ctypes.c_ssize_t) == 5, 'unicode_length')
     st = rd(id(s) + L['unicode_state'], ctypes.c_uint32)
-    check((st >> 2) & 7 == 1 and (st >> 5) & 3 == 3, 'unicode_state (kind 1, compact, ascii)')
+    kb = L['unicode_kind_bit']
+    check((st >> kb) & 7 == 1 and (st >> (kb + 3)) & 3 == 3, 'unicode_state (kind 1, compact, ascii)')
     check(ctypes.string_at(id(s) + L['unicode_ascii_size'], 5) == b'hello', 'unicode_ascii_size')
     u = ''.join(['h\u20ac', 'llo'])
     st = rd(id(u) + L['unicode_state'], ctypes.c_uint32)
-    check((st >> 2) & 7 == 2 and (st >> 5) & 3 == 1, 'unicode_state (kind 2, compact, not ascii)')
+    check((st >> kb) & 7 == 2 and (st >> (kb + 3)) & 3 == 1, 'unicode_state (kind 2, compact, not ascii)')
     check(ctypes.string_at(id(u) + L['unicode_compact_size'], 10) == u.encode('utf-16-le'),
           'unicode_compact_size')
 
@@ -719,11 +770,15 @@ if L['runtime_interpreters_head'] >= 0:
 else:
     api.PyInterpreterState_Head.restype = P
     check(api.PyInterpreterState_Head() == interp, 'interp_head')
+gil_on = L['gil_enabled'] < 0 or getattr(sys, '_is_gil_enabled', lambda: True)()
 if L['interp_ceval_gil'] >= 0:
     gil = ptr(interp + L['interp_ceval_gil'])
-    check(rd(gil + L['gil_locked'], ctypes.c_int) == 1, 'gil_locked')
-    check(ptr(gil + L['gil_last_holder']) == ts, 'gil_last_holder')
-if L.get('tstate_holds_gil', -1) >= 0:
+    if L['gil_enabled'] >= 0:
+        check((rd(gil + L['gil_enabled'], ctypes.c_int) != 0) == gil_on, 'gil_enabled')
+    if gil_on:
+        check(rd(gil + L['gil_locked'], ctypes.c_int) == 1, 'gil_locked')
+        check(ptr(gil + L['gil_last_holder']) == ts, 'gil_last_holder')
+if L.get('tstate_holds_gil', -1) >= 0 and gil_on:
     check(rd(ts + L['tstate_holds_gil'], ctypes.c_int) == 1, 'tstate_holds_gil')
 
 # The interpreter's own _Py_DebugOffsets, read at the generated positions,
@@ -732,7 +787,8 @@ if D:
     rt = ctypes.addressof(ctypes.c_char.in_dll(api, '_PyRuntime'))
     check(ctypes.string_at(rt, 8) == b'xdebugpy', 'debug offsets cookie')
     check(rd(rt + D['version'], ctypes.c_uint64) == sys.hexversion, 'debug offsets version')
-    check(rd(rt + D['free_threaded'], ctypes.c_uint64) == 0, 'debug offsets free_threaded')
+    check(rd(rt + D['free_threaded'], ctypes.c_uint64) == L['free_threaded'],
+          'debug offsets free_threaded')
     # sizeof(PyInterpreterState) as this interpreter was built: the probe's
     # compiler may pad its tail otherwise, and pytop matches on this value.
     live['interp_size'] = rd(rt + D['is_size'], ctypes.c_uint64)
@@ -877,9 +933,14 @@ gc.disable()
 for g in (2, 1, 1, 0, 0, 0):
     gc.collect(g)
 if gens:
+    # A free-threaded build counts allocations per thread and adds them to
+    # generation 0 when gc.get_count() asks: ask first, then read.
+    if L['free_threaded']:
+        want = gc.get_count()
     got = [rd(gens + i * L['gc_generation_size'] + L['gc_generation_count'], ctypes.c_int)
            for i in range(3)]
-    want = gc.get_count()
+    if not L['free_threaded']:
+        want = gc.get_count()
     check(got[1:] == list(want[1:]) and abs(got[0] - want[0]) < 50,
           'gc_generation_size / gc_generation_count (read %s, gc.get_count() %s)' % (got, want))
     got = [rd(gens + i * L['gc_generation_size'] + L['gc_generation_threshold'], ctypes.c_int)
@@ -946,16 +1007,22 @@ sys.stdout.write(json.dumps([bad, live]))
 
 def verify(it, table, dtable):
     script = VERIFY_SCRIPT.replace("MEANS.items()", repr(sorted(DEBUG_MEANS.items())))
-    res = subprocess.run(it.cmd + ["-c", script], input=json.dumps([table, dtable]),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=120)
-    if res.returncode != 0:
-        raise GenError("run-time check of %s (%s) failed:\n%s" % (it.xy, it.name, res.stderr))
-    bad, live = json.loads(res.stdout)
-    table.update(live)
-    if bad:
-        raise GenError("%s (%s): the running interpreter disagrees on: %s"
-                       % (it.xy, it.name, ", ".join(bad)))
+    # A free-threaded build is checked twice: without a GIL, and with the
+    # GIL turned back on (PYTHON_GIL=1), when it has a holder.
+    envs = [None]
+    if table.get("free_threaded"):
+        envs.append(dict(os.environ, PYTHON_GIL="1"))
+    for env in envs:
+        res = subprocess.run(it.cmd + ["-c", script], input=json.dumps([table, dtable]),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True, timeout=120, env=env)
+        if res.returncode != 0:
+            raise GenError("run-time check of %s (%s) failed:\n%s" % (it.xy, it.name, res.stderr))
+        bad, live = json.loads(res.stdout)
+        table.update(live)
+        if bad:
+            raise GenError("%s (%s%s): the running interpreter disagrees on: %s"
+                           % (it.xy, it.name, ", PYTHON_GIL=1" if env else "", ", ".join(bad)))
 
 
 def generate(it, fields, dfields):
@@ -968,7 +1035,11 @@ def generate(it, fields, dfields):
 # The C file.
 
 def cname(k):
-    return "layout_%d_%d_%d%s" % (k[:3] + ("d" if k[3] else "",))
+    return "layout_%d_%d_%d%s%s" % (k[:3] + ("d" if k[3] else "", "t" if k[4] else ""))
+
+
+def build_text(k):
+    return (" debug build" if k[3] else "") + (" free-threaded" if k[4] else "")
 
 
 def vkey(full):
@@ -988,7 +1059,7 @@ def render(tables, sources, fields, dtables, dsources, dfields):
         t = tables[k]
         v = k[:2]
         out.append("/* CPython %d.%d.%d+%s, from %s */"
-                   % (k[:3] + (" debug build" if k[3] else "", ", ".join(sources[k]))))
+                   % (k[:3] + (build_text(k), ", ".join(sources[k]))))
         out.append("static const struct py_layout %s = {" % cname(k))
         for f in fields:
             line = "    .%s = %d," % (f, t[f])
@@ -1005,21 +1076,32 @@ def render(tables, sources, fields, dtables, dsources, dfields):
     out.append("")
     out.append("const struct py_layout *py_layout_for(int major, int minor)")
     out.append("{")
-    out.append("    return py_layout_for_micro(major, minor, 1 << 30);")
+    out.append("    return py_layout_select(major, minor, 1 << 30, -1, 0);")
+    out.append("}")
+    out.append("")
+    out.append("const struct py_layout *py_layout_for_build(int major, int minor, int free_threaded)")
+    out.append("{")
+    out.append("    return py_layout_select(major, minor, 1 << 30, -1, free_threaded);")
     out.append("}")
     out.append("")
     out.append("const struct py_layout *py_layout_for_micro(int major, int minor, int micro)")
     out.append("{")
-    out.append("    return py_layout_match(major, minor, micro, -1);")
+    out.append("    return py_layout_select(major, minor, micro, -1, 0);")
+    out.append("}")
+    out.append("")
+    out.append("const struct py_layout *py_layout_match(int major, int minor, int micro, int interp_size)")
+    out.append("{")
+    out.append("    return py_layout_select(major, minor, micro, interp_size, 0);")
     out.append("}")
     out.append("")
     out.append("/* interp_size -1: release builds' tables only. */")
-    out.append("const struct py_layout *py_layout_match(int major, int minor, int micro, int interp_size)")
+    out.append("const struct py_layout *py_layout_select(int major, int minor, int micro, int interp_size,")
+    out.append("                                         int free_threaded)")
     out.append("{")
     out.append("    const struct py_layout *best = NULL;")
     out.append("    for (size_t i = 0; i < py_layouts_count; i++) {")
     out.append("        const struct py_layout *l = py_layouts_all[i];")
-    out.append("        if (l->major != major || l->minor != minor)")
+    out.append("        if (l->major != major || l->minor != minor || !l->free_threaded != !free_threaded)")
     out.append("            continue;")
     out.append("        if (interp_size < 0 ? l->debug_build : l->interp_size != interp_size)")
     out.append("            continue;")
@@ -1061,13 +1143,14 @@ def parse_file(path):
     with open(path) as f:
         text = f.read()
     tables, sources, dtables, dsources = {}, {}, {}, {}
-    for m in re.finditer(r"/\* CPython (\d+)\.(\d+)(?:\.(\d+)\+)?( debug build)?, from (.*?) \*/\s*"
+    for m in re.finditer(r"/\* CPython (\d+)\.(\d+)(?:\.(\d+)\+)?( debug build)?( free-threaded)?,"
+                         r" from (.*?) \*/\s*"
                          r"static const struct py_layout layout_\w+ = \{(.*?)\};", text, re.S):
-        vals = dict((k, int(val)) for k, val in re.findall(r"\.(\w+) = (-?\d+)", m.group(6)))
+        vals = dict((k, int(val)) for k, val in re.findall(r"\.(\w+) = (-?\d+)", m.group(7)))
         micro = int(m.group(3)) if m.group(3) else vals.get("micro", 0)
-        k = (int(m.group(1)), int(m.group(2)), micro, 1 if m.group(4) else 0)
+        k = (int(m.group(1)), int(m.group(2)), micro, 1 if m.group(4) else 0, 1 if m.group(5) else 0)
         tables[k] = vals
-        sources[k] = m.group(5).split(", ")
+        sources[k] = m.group(6).split(", ")
     for m in re.finditer(r"/\* _Py_DebugOffsets of CPython (\d+)\.(\d+), from (.*?) \*/\s*"
                          r"static const struct py_debug_layout \w+ = \{(.*?)\};", text, re.S):
         v = (int(m.group(1)), int(m.group(2)))
@@ -1082,7 +1165,8 @@ def diff(a, b, fields):
 
 
 def variant(k):
-    return (k[0], k[1], k[3])
+    """(major, minor, debug, free-threaded): the tables of one build kind."""
+    return (k[0], k[1], k[3], k[4])
 
 
 def table_for(tables, key):
@@ -1099,7 +1183,7 @@ def table_for(tables, key):
 
 def interpreters(paths):
     found = [query(p) for p in (paths or discover())]
-    return sorted(found, key=lambda it: (it.version or (99, 99), it.micro or 0, it.name))
+    return sorted(found, key=lambda it: (it.version or (99, 99), it.micro or 0, it.ft, it.name))
 
 
 def merge_micros(entries, fields):
@@ -1116,13 +1200,35 @@ def merge_micros(entries, fields):
     return out
 
 
+def complete_kept(k, table, fields):
+    """A kept table made before a field was added: a field the version's
+    rules give as a constant (or leave out, -1) is filled in; any other
+    missing field needs the interpreter itself."""
+    t = dict(table)
+    t.setdefault("free_threaded", k[4])
+    r = rules(k[:2], k[4])
+    missing = []
+    for f in fields:
+        if f in t:
+            continue
+        if r.get(f, "x") is None:
+            t[f] = -1
+        elif re.match(r"-?\d+$", r.get(f, "x")):
+            t[f] = int(r[f])
+        else:
+            missing.append(f)
+    if missing:
+        raise GenError("kept table %s lacks %s" % (cname(k), ", ".join(missing)))
+    return t
+
+
 def cmd_write(path, paths, fields, dfields):
     fresh, dfresh = {}, {}          # key -> (table, sources, origin)
     for it in interpreters(paths):
         if it.problem:
             sys.stderr.write("gen_layouts: skipping %s: %s\n" % (it.name, it.problem))
             continue
-        if not known(it.version):
+        if not known_build(it.version, it.ft):
             sys.stderr.write("gen_layouts: skipping %s: no rules for %s\n" % (it.name, it.xy))
             continue
         t, dt = generate(it, fields, dfields)
@@ -1139,8 +1245,9 @@ def cmd_write(path, paths, fields, dfields):
                 store[k] = (tab, [it.full], it.name)
     old, old_src, dold, dold_src = parse_file(path) if os.path.exists(path) else ({}, {}, {}, {})
     tables, sources = {}, {}
-    variants = set(variant(k) for k in list(fresh) + list(old) if known(k[:2]))
-    for var in sorted(variants | set(v + (0,) for v in EXPECTED)):
+    variants = set(variant(k) for k in list(fresh) + list(old) if known_build(k[:2], k[4]))
+    wanted = set(v + (0, 0) for v in EXPECTED) | set(v + (0, 1) for v in FT_EXPECTED)
+    for var in sorted(variants | wanted):
         entries = [(k[2], t, src) for k, (t, src, _) in fresh.items() if variant(k) == var]
         have = set(e[0] for e in entries)
         # Keep the tables of micro releases (or versions) not installed here.
@@ -1149,16 +1256,14 @@ def cmd_write(path, paths, fields, dfields):
             if variant(k) == var and k[2] not in have and not (entries and "micro" not in old[k]):
                 if not entries:
                     sys.stderr.write("gen_layouts: %s not regenerated, keeping its table\n" % cname(k))
-                missing = [f for f in fields if f not in old[k]]
-                if missing:
-                    raise GenError("kept table %s lacks %s" % (cname(k), ", ".join(missing)))
-                entries.append((k[2], old[k], old_src[k]))
+                entries.append((k[2], complete_kept(k, old[k], fields), old_src[k]))
         if not entries:
             if not var[2]:
-                sys.stderr.write("gen_layouts: warning: no table for %d.%d\n" % var[:2])
+                sys.stderr.write("gen_layouts: warning: no table for %d.%d%s\n"
+                                 % (var[:2] + ("t" if var[3] else "",)))
             continue
         for micro, t, src in merge_micros(entries, fields):
-            k = var[:2] + (micro, var[2])
+            k = var[:2] + (micro, var[2], var[3])
             tables[k] = t
             sources[k] = sorted(set(src), key=vkey)
     dtables, dsources = {}, {}
@@ -1194,11 +1299,11 @@ def cmd_check(path, paths, fields, dfields):
             n += 1
             print("ok %d # SKIP %s (%s): %s" % (n, it.xy if it.version else "?", it.name, it.problem))
             continue
-        if not known(it.version):
+        if not known_build(it.version, it.ft):
             n += 1
             print("ok %d # SKIP %s (%s): no header rules for %s" % (n, it.xy, it.name, it.xy))
             continue
-        seen.add(it.version)
+        seen.add(it.version + (it.ft,))
         what = "layout %s (%s)" % (it.label, it.name)
         try:
             t, dt = generate(it, fields, dfields)
@@ -1220,12 +1325,12 @@ def cmd_check(path, paths, fields, dfields):
             d = diff(dcommitted[it.version], dt, dfields)
             tap(not d, dwhat + (" differs" if d else " matches"), d)
     why = "not among the interpreters given" if paths else "not installed"
-    for v in EXPECTED:
+    for v in [e + (0,) for e in EXPECTED] + [e + (1,) for e in FT_EXPECTED]:
         if v not in seen:
             n += 1
-            print("ok %d # SKIP %d.%d %s" % ((n,) + v + (why,)))
+            print("ok %d # SKIP %d.%d%s %s" % (n, v[0], v[1], "t" if v[2] else "", why))
     for k in sorted(committed):
-        if not known(k[:2]):
+        if not known_build(k[:2], k[4]):
             tap(False, "%s has a table for %d.%d, which the generator does not know" % ((path,) + k[:2]))
     print("1..%d" % n)
     return 1 if failed else 0

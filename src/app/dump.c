@@ -207,10 +207,17 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
                      const struct thread_view *views, const struct counters *ctr, int blocking,
                      uint64_t pause, uint64_t rejected)
 {
+    /* A free-threaded build has no GIL, unless it was turned back on:
+     * "gil" is null then, not false. */
+    int ft = t->walker.layout.free_threaded;
+    int no_gil = ft && !t->walker.gil_enabled;
     strbuf_printf(sb, "{\"pid\": %d, \"python\": ", (int)t->pid);
     json_put_string(sb, t->version.text);
     if (blocking)
         strbuf_printf(sb, ", \"pause_ns\": %llu", (unsigned long long)pause);
+    strbuf_printf(sb, ", \"free_threaded\": %s", ft ? "true" : "false");
+    if (ft)
+        strbuf_printf(sb, ", \"gil_enabled\": %s", no_gil ? "false" : "true");
     strbuf_puts(sb, ", \"threads\": [");
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct thread_view *v = &views[i];
@@ -221,7 +228,7 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
         else
             strbuf_puts(sb, "null");
         strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"frames\": [", v->state,
-                      th->gil ? "true" : "false");
+                      no_gil ? "null" : th->gil ? "true" : "false");
         if (v->native) {
             put_merged_json(sb, s, v);
         } else {
@@ -261,6 +268,9 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
         cmd[0] = '\0';
     strbuf_printf(sb, "Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmd, t->version.text,
                   t->binary);
+    if (t->walker.layout.free_threaded)
+        strbuf_puts(sb, t->walker.gil_enabled ? "free-threaded, but the GIL was turned back on\n"
+                                               : "free-threaded: no GIL\n");
     put_counters_text(sb, ctr);
     if (blocking) {
         size_t held = 0;

@@ -248,15 +248,17 @@ static void version(void)
         if (!prev || prev->major != l->major || prev->minor != l->minor)
             printf(" %d.%d", l->major, l->minor);
     }
-    printf(" (GIL builds; release and debug builds, any micro release)\n");
+    printf(" (release and debug builds, any micro release; free-threaded 3.13t and later)\n");
     printf("tables made from CPython");
     for (size_t i = 0; i < py_layouts_count; i++)
-        printf(" %d.%d.%d%s", py_layouts_all[i]->major, py_layouts_all[i]->minor,
-               py_layouts_all[i]->micro, py_layouts_all[i]->debug_build ? "d" : "");
+        printf(" %d.%d.%d%s%s", py_layouts_all[i]->major, py_layouts_all[i]->minor,
+               py_layouts_all[i]->micro, py_layouts_all[i]->debug_build ? "d" : "",
+               py_layouts_all[i]->free_threaded ? "t" : "");
     printf("\n_Py_DebugOffsets read for CPython");
     for (size_t i = 0; i < py_debug_layouts_count; i++)
         printf(" %d.%d", py_debug_layouts_all[i]->major, py_debug_layouts_all[i]->minor);
-    printf("; a newer CPython is refused as newer than this pytop\n");
+    printf(", free-threaded builds (3.13t and later) included;\n"
+           "a newer CPython is refused as newer than this pytop\n");
 }
 
 static int parse_pid(const char *s, pid_t *out)

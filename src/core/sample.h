@@ -4,6 +4,7 @@
 #ifndef PYTOP_CORE_SAMPLE_H
 #define PYTOP_CORE_SAMPLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/counters.h"
@@ -41,6 +42,16 @@ struct process_info {
     char python[32];            /* version text, "" when not known */
     char command[256];          /* its command line, "" when not known */
 };
+
+/* Whether a version text (process_info.python) names a free-threaded
+ * build, "3.13.5t" as CPython calls it python3.13t: no GIL to hold. */
+static inline int python_free_threaded(const char *python)
+{
+    size_t n = 0;
+    while (python[n])
+        n++;
+    return n > 1 && python[n - 1] == 't' && python[n - 2] >= '0' && python[n - 2] <= '9';
+}
 
 struct sample {
     uint64_t time_ns;           /* since the start of the run */

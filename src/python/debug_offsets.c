@@ -16,6 +16,10 @@ struct dbg {
     uint64_t is_gil_runtime_state, is_gil_locked, is_gil_holder;
     uint64_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
     uint64_t ts_datastack_chunk, ts_holds_gil;
+    /* Free-threaded builds only (0 elsewhere): see fill_free_threaded. The
+     * GIL's enabled flag is an offset inside _gil_runtime_state, not the
+     * interpreter; tlbc_index and co_tlbc are 3.14+. */
+    uint64_t is_gil_enabled, fr_tlbc_index, co_tlbc;
     uint64_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
     uint64_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno;
     uint64_t co_code_adaptive;
@@ -41,6 +45,7 @@ static const struct { size_t pos, val; } members[] = {
     MEMBER(ts_size), MEMBER(ts_next), MEMBER(ts_interp), MEMBER(ts_current_frame),
     MEMBER(ts_thread_id), MEMBER(ts_native_thread_id), MEMBER(ts_datastack_chunk),
     MEMBER(ts_holds_gil),
+    MEMBER(is_gil_enabled), MEMBER(fr_tlbc_index), MEMBER(co_tlbc),
     MEMBER(fr_size), MEMBER(fr_previous), MEMBER(fr_executable), MEMBER(fr_instr_ptr),
     MEMBER(fr_owner),
     MEMBER(co_size), MEMBER(co_filename), MEMBER(co_name), MEMBER(co_qualname),
@@ -214,13 +219,55 @@ static void fill_counters(const struct dbg *d, const struct py_layout *exact,
     EXACT(obmalloc_arena_bits);
 }
 
-/* Free-threaded builds are read elsewhere (or not at all): refuse them
- * here, and anything that is neither 0 nor 1. */
-static int refuse_free_threaded(uint64_t free_threaded)
+/* What a free-threaded build (Py_GIL_DISABLED, "3.13t") changes in *out,
+ * which fill() made as for a build with the GIL. The table's own offsets
+ * already account for the larger object header (ob_tid, ob_ref_local,
+ * ob_ref_shared...). There is no GIL holder unless the GIL's "enabled"
+ * says it was turned back on (PYTHON_GIL=1, or an extension that needs
+ * it); pymalloc's arenas are unused (mimalloc allocates), so their
+ * counters are unavailable; from 3.14 a frame may run a thread's own copy
+ * of the bytecode (tlbc_index into the code object's co_tlbc array), and
+ * PyASCIIObject.interned is a whole byte. Fields not in the debug offsets
+ * came from free-threaded tables only (fallback and exact are chosen among
+ * them): a GIL build's header size would misplace them. */
+static void fill_free_threaded(const struct dbg *d, int minor, struct py_layout *out)
 {
-    if (free_threaded == 1)
-        return -PT_ERR_UNSUPPORTED;
-    return free_threaded == 0 ? 0 : -PT_ERR_BAD_DATA;
+    out->free_threaded = 1;
+    out->gil_enabled = d->is_gil_enabled != NONE && d->is_gil_enabled < MAX_GIL_FIELD
+                           ? (int)d->is_gil_enabled : -1;
+    if (out->gil_enabled < 0)
+        out->interp_ceval_gil = out->gil_locked = out->gil_last_holder = -1;
+    out->interp_obmalloc = out->interp_obmalloc_ptr = -1;
+    out->obmalloc_narenas = out->obmalloc_narenas_highwater = out->obmalloc_arena_bits = -1;
+    if (minor >= 14) {
+        out->unicode_kind_bit = 8;
+        out->frame_tlbc_index = (int)d->fr_tlbc_index;
+        out->code_tlbc = (int)d->co_tlbc;
+        /* _PyCodeArray { Py_ssize_t size; char *entries[]; } (pycore_code.h),
+         * which the table does not describe. */
+        out->codearray_size = 0;
+        out->codearray_entries = 8;
+    }
+}
+
+/* The tlbc fields of a 3.14+ free-threaded table lie inside their structs
+ * (neither is ever at offset 0). */
+static int free_threaded_plausible(const struct dbg *d)
+{
+    return d->fr_tlbc_index != NONE && d->fr_tlbc_index > 0 &&
+           field_ok(d->fr_tlbc_index, 4, d->fr_size) && d->co_tlbc != NONE && d->co_tlbc > 0 &&
+           field_ok(d->co_tlbc, 8, d->co_size);
+}
+
+int py_debug_offsets_free_threaded(struct mem_source *src, uint64_t runtime_addr)
+{
+    struct { char cookie[8]; uint64_t version, free_threaded; } head;
+    int rc = mem_read(src, runtime_addr, &head, sizeof head);
+    if (rc < 0)
+        return rc;
+    if (memcmp(head.cookie, "xdebugpy", 8) != 0 || head.free_threaded > 1)
+        return -PT_ERR_BAD_DATA;
+    return (int)head.free_threaded;
 }
 
 /* A member the table has, as an offset; else the table's value (fb). */
@@ -335,6 +382,13 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->int2_ival = -1;
 
     fill_counters(d, exact, out);
+
+    /* Builds with the GIL: fill_free_threaded() changes these for the others. */
+    out->free_threaded = 0;
+    out->gil_enabled = -1;
+    out->unicode_kind_bit = 2;
+    out->frame_tlbc_index = out->code_tlbc = -1;
+    out->codearray_size = out->codearray_entries = -1;
 }
 
 int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int micro,
@@ -365,9 +419,8 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int mic
     if (dl->version != 8 || dl->free_threaded != 16 || dl->table_size < 24 ||
         dl->table_size > PY_DEBUG_OFFSETS_MAX)
         return -PT_ERR_BAD_DATA;
-    rc = refuse_free_threaded(free_threaded);
-    if (rc)
-        return rc;
+    if (free_threaded > 1)
+        return -PT_ERR_BAD_DATA;
 
     rc = mem_read(src, runtime_addr, raw, (size_t)dl->table_size);
     if (rc < 0)
@@ -375,16 +428,30 @@ int py_debug_offsets_read(struct mem_source *src, uint64_t runtime_addr, int mic
     /* The process may have been replaced between the two reads. */
     uint64_t again;
     memcpy(&again, raw + 8, 8);
-    if (memcmp(raw, "xdebugpy", 8) != 0 || again != version)
+    uint64_t ft_again;
+    memcpy(&ft_again, raw + 16, 8);
+    if (memcmp(raw, "xdebugpy", 8) != 0 || again != version || ft_again != free_threaded)
         return -PT_ERR_BAD_DATA;
     rc = decode(dl, raw, &d);
     if (rc)
         return rc;
     if (!plausible(&d))
         return -PT_ERR_BAD_DATA;
-    const struct py_layout *fallback = py_layout_for_micro(3, minor, micro);
-    const struct py_layout *exact = py_layout_match(3, minor, micro, (int)d.is_size);
+    if (free_threaded && minor >= 14 && !free_threaded_plausible(&d))
+        return -PT_ERR_BAD_DATA;
+    /* A free-threaded build borrows only from free-threaded tables. */
+    int ft = (int)free_threaded;
+    const struct py_layout *fallback = py_layout_select(3, minor, micro, -1, ft);
+    const struct py_layout *exact = py_layout_select(3, minor, micro, (int)d.is_size, ft);
+    /* 3.14t and 3.15t have no table of their own (no such binary was at
+     * hand): stack chunks and dict internals come from the newest older
+     * free-threaded table, which they did not change; counters stay
+     * unavailable (exact is NULL). */
+    for (int m = minor - 1; ft && !fallback && !exact && m >= 13; m--)
+        fallback = py_layout_for_build(3, m, 1);
     fill(&d, minor, fallback ? fallback : exact, exact, out);
+    if (ft)
+        fill_free_threaded(&d, minor, out);
     return 0;
 }
 

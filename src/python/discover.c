@@ -40,6 +40,7 @@ struct found {
     struct elf_symbols *elf;
     uint64_t bias;
     uint64_t sym_runtime, sym_version, sym_interp_head, sym_tstate_current, sym_code_type;
+    int free_threaded;              /* a Py_GIL_DISABLED build (3.13t+) */
 };
 
 static uint64_t sym(const struct found *f, const char *name)
@@ -128,6 +129,34 @@ static int find_version(struct py_target *t, const struct candidate *c, const st
     return -PT_ERR_UNSUPPORTED;
 }
 
+/* A free-threaded build names itself libpython3.13t.so or python3.13t. */
+static int free_threaded_name(const char *path)
+{
+    const char *b = base_name(path);
+    if (starts_with(b, "lib"))
+        b += 3;
+    if (!starts_with(b, "python3."))
+        return 0;
+    b += 8;
+    while (*b >= '0' && *b <= '9')
+        b++;
+    return *b == 't';
+}
+
+/* Free-threaded or not: the debug offsets say so from 3.13 on; without
+ * them (no _PyRuntime symbol) the file name does. */
+static int find_free_threaded(struct py_target *t, const struct candidate *c, const struct found *f)
+{
+    if (t->version.major != 3 || t->version.minor < 13)
+        return 0;
+    if (f->sym_runtime) {
+        int rc = py_debug_offsets_free_threaded(&t->live.base, f->sym_runtime);
+        if (rc >= 0)
+            return rc;
+    }
+    return free_threaded_name(c->path);
+}
+
 /* The newest X.Y pytop has a table for. */
 static int newer_than_tables(const struct py_version *v)
 {
@@ -142,15 +171,17 @@ static int choose_layout(struct py_target *t, const struct found *f, enum py_lay
 {
     if (newer_than_tables(&t->version))
         return -PT_ERR_TOO_NEW;
-    const struct py_layout *table = py_layout_for_micro(t->version.major, t->version.minor,
-                                                        t->version.micro);
+    /* A free-threaded build takes free-threaded tables only. */
+    const struct py_layout *table = py_layout_select(t->version.major, t->version.minor,
+                                                     t->version.micro, -1, f->free_threaded);
     int has_debug = t->version.major == 3 && t->version.minor >= 13 && f->sym_runtime;
     if (has_debug && pref != PY_LAYOUT_TABLE) {
         uint64_t hex;
         int rc = py_debug_offsets_read(&t->live.base, f->sym_runtime, t->version.micro, lay, &hex);
         /* The table must describe the version found by other means. */
         if (rc == 0 && ((int)((hex >> 24) & 0xff) != t->version.major ||
-                        (int)((hex >> 16) & 0xff) != t->version.minor))
+                        (int)((hex >> 16) & 0xff) != t->version.minor ||
+                        !lay->free_threaded != !f->free_threaded))
             rc = -PT_ERR_BAD_DATA;
         if (rc == 0) {
             t->layout_source = PY_LAYOUT_DEBUG_OFFSETS;
@@ -167,8 +198,8 @@ static int choose_layout(struct py_target *t, const struct found *f, enum py_lay
      * build's own interpreter size picks it. */
     int size;
     if (has_debug && py_debug_offsets_interp_size(&t->live.base, f->sym_runtime, &size) == 0) {
-        const struct py_layout *exact = py_layout_match(t->version.major, t->version.minor,
-                                                        t->version.micro, size);
+        const struct py_layout *exact = py_layout_select(t->version.major, t->version.minor,
+                                                         t->version.micro, size, f->free_threaded);
         if (exact)
             table = exact;
     }
@@ -272,6 +303,7 @@ static int try_candidate(struct py_target *t, const struct proc_maps *maps,
     rc = find_version(t, c, &f);
     if (rc)
         goto out;
+    f.free_threaded = find_free_threaded(t, c, &f);
     struct py_layout lay;
     rc = choose_layout(t, &f, pref, &lay);
     if (rc)
@@ -301,6 +333,15 @@ static int try_candidate(struct py_target *t, const struct proc_maps *maps,
         py_walker_release(w);
     } else {
         snprintf(t->binary, sizeof t->binary, "%s", c->path);
+        /* "3.13.5t", as CPython names such builds (python3.13t): every
+         * view and recording learns from the version that there is no GIL. */
+        if (lay.free_threaded) {
+            size_t n = strlen(t->version.text);
+            if (n + 1 < sizeof t->version.text) {
+                t->version.text[n] = 't';
+                t->version.text[n + 1] = '\0';
+            }
+        }
         t->load_bias = f.bias;
         t->runtime_addr = f.sym_runtime;
     }

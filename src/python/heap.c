@@ -35,6 +35,7 @@ static void plan_gc(const struct py_layout *l, const struct py_heap_roots *r, st
     h->gen_size = l->gc_generation_size;
     h->gen_count = l->gc_generation_count;
     h->gen_threshold = l->gc_generation_threshold;
+    h->gen0_signed = l->free_threaded != 0;
     if (h->gen_size <= PY_HEAP_STRUCT_MAX && member_ok(h->gen_count, 4, h->gen_size) &&
         member_ok(h->gen_threshold, 4, h->gen_size)) {
         if (state && known(l->gc_generations))
@@ -311,8 +312,12 @@ static void decode_gc(struct py_heap *h, const uint8_t *gens, const uint8_t *sta
             count[g] = get_i32(gens + g * h->gen_size + h->gen_count);
             threshold[g] = get_i32(gens + g * h->gen_size + h->gen_threshold);
         }
+        /* A free-threaded generation 0 below zero: checked as 0, not given. */
+        int gen0_below = h->gen0_signed && count[0] < 0 && count[0] > -GC_THRESHOLD_MAX;
+        if (gen0_below)
+            count[0] = 0;
         if (gc_counts_ok(count, threshold)) {
-            for (int g = 0; g < 3; g++)
+            for (int g = gen0_below; g < 3; g++)
                 counters_set(c, (enum counter_id)(CTR_GC_COUNT0 + g), (uint64_t)count[g]);
         } else {
             h->rejected++;

@@ -44,6 +44,10 @@ struct py_heap {
     int ring_young, ring_young_index, ring_young_len;
     int ring_old, ring_old_size, ring_old_index, ring_old_len;
     int arena_bits;              /* ARENA_SIZE = 1 << arena_bits; -1 unknown */
+    /* Free-threaded builds: each thread adds its allocations to generation
+     * 0 in batches, so its count goes below zero when more objects died
+     * than were counted yet; that count is then unavailable, not wrong. */
+    int gen0_signed;
 
     /* Run-time checks (py_heap_read): the last totals shown, which must
      * never go down, and how many values failed a check and were left out. */

@@ -15,6 +15,9 @@
 
 struct py_layout {
     int major, minor;            /* 3, 12 */
+    /* Built with Py_GIL_DISABLED (3.13t+): no GIL holder to read, larger
+     * object headers; the table is chosen by this as well as X.Y. */
+    int free_threaded;
     int micro;                   /* the lowest micro release the table was made from */
     int debug_build;             /* 1: made from a Py_DEBUG build (python3.Xd) */
     int interp_size;             /* sizeof(PyInterpreterState): tells tables of one X.Y apart */
@@ -139,12 +142,28 @@ struct py_layout {
     int obmalloc_narenas;        /* mgmt.narenas_currently_allocated (size_t), 3.12+ */
     int obmalloc_narenas_highwater; /* mgmt.narenas_highwater (size_t), 3.12+ */
     int obmalloc_arena_bits;     /* a value: ARENA_SIZE is 1 << this many bytes */
+
+    /* PyASCIIObject.state: a value, the bit where kind:3 starts (compact
+     * and ascii follow). 2, but 8 in free-threaded 3.14+, where interned is
+     * a whole byte. -1 on 2.7. */
+    int unicode_kind_bit;
+    /* Free-threaded 3.14+: each thread may run its own copy of a code
+     * object's bytecode; the frame says which one. */
+    int frame_tlbc_index;        /* _PyInterpreterFrame.tlbc_index (int32) */
+    int code_tlbc;               /* PyCodeObject.co_tlbc (_PyCodeArray *) */
+    int codearray_size;          /* _PyCodeArray.size (Py_ssize_t) */
+    int codearray_entries;       /* _PyCodeArray.entries[0] (char *) */
+    /* Free-threaded only: _gil_runtime_state.enabled (int), not 0 when the
+     * GIL was turned back on (PYTHON_GIL=1, or an extension that needs it);
+     * only then do locked and last_holder name a holder. */
+    int gil_enabled;
 };
 
-/* The generated table for X.Y, or NULL when pytop has none. Where a micro
- * release moved a field, X.Y has one table per layout: py_layout_for gives
- * the newest, py_layout_for_micro the one made from the newest micro
- * release not after micro (the oldest one when micro predates them all). */
+/* The generated table for X.Y (a release build with the GIL), or NULL when
+ * pytop has none. Where a micro release moved a field, X.Y has one table per
+ * layout: py_layout_for gives the newest, py_layout_for_micro the one made
+ * from the newest micro release not after micro (the oldest one when micro
+ * predates them all). */
 const struct py_layout *py_layout_for(int major, int minor);
 const struct py_layout *py_layout_for_micro(int major, int minor, int micro);
 
@@ -154,6 +173,14 @@ const struct py_layout *py_layout_for_micro(int major, int minor, int micro);
  * py_layout_for_micro picks; NULL when none is, so that no field a table
  * alone gives is trusted for a build pytop has not seen. */
 const struct py_layout *py_layout_match(int major, int minor, int micro, int interp_size);
+
+/* The same for a free-threaded build (Py_GIL_DISABLED) when free_threaded
+ * is not 0: the newest table, and py_layout_select the one that
+ * py_layout_for_micro (interp_size -1) or py_layout_match would pick among
+ * the tables of that kind of build. */
+const struct py_layout *py_layout_for_build(int major, int minor, int free_threaded);
+const struct py_layout *py_layout_select(int major, int minor, int micro, int interp_size,
+                                         int free_threaded);
 
 /* Versions with a generated table, for --version output and tests. */
 extern const struct py_layout *const py_layouts_all[];
@@ -173,6 +200,9 @@ struct py_debug_layout {
     int is_gil_runtime_state, is_gil_locked, is_gil_holder;
     int ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
     int ts_datastack_chunk, ts_holds_gil;
+    /* Set by free-threaded builds only: the GIL's enabled flag (3.13+), a
+     * frame's own bytecode copy and the code object's copies (3.14+). */
+    int is_gil_enabled, fr_tlbc_index, co_tlbc;
     int fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
     int co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno;
     int co_code_adaptive;

@@ -9,6 +9,7 @@
 static const struct py_layout layout_2_7_18 = {
     .major = 2,
     .minor = 7,
+    .free_threaded = 0,
     .micro = 18,
     .debug_build = 0,
     .interp_size = 80,
@@ -104,12 +105,19 @@ static const struct py_layout layout_2_7_18 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = -1,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.6.15+, from 3.6.15 */
 static const struct py_layout layout_3_6_15 = {
     .major = 3,
     .minor = 6,
+    .free_threaded = 0,
     .micro = 15,
     .debug_build = 0,
     .interp_size = 120,
@@ -205,12 +213,19 @@ static const struct py_layout layout_3_6_15 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.7.16+, from 3.7.16 */
 static const struct py_layout layout_3_7_16 = {
     .major = 3,
     .minor = 7,
+    .free_threaded = 0,
     .micro = 16,
     .debug_build = 0,
     .interp_size = 2568,
@@ -306,12 +321,19 @@ static const struct py_layout layout_3_7_16 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.8.18+, from 3.8.18 */
 static const struct py_layout layout_3_8_18 = {
     .major = 3,
     .minor = 8,
+    .free_threaded = 0,
     .micro = 18,
     .debug_build = 0,
     .interp_size = 2720,
@@ -407,12 +429,19 @@ static const struct py_layout layout_3_8_18 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.9.18+, from 3.9.18 */
 static const struct py_layout layout_3_9_18 = {
     .major = 3,
     .minor = 9,
+    .free_threaded = 0,
     .micro = 18,
     .debug_build = 0,
     .interp_size = 5656,
@@ -508,12 +537,19 @@ static const struct py_layout layout_3_9_18 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 18, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.10.13+, from 3.10.13 */
 static const struct py_layout layout_3_10_13 = {
     .major = 3,
     .minor = 10,
+    .free_threaded = 0,
     .micro = 13,
     .debug_build = 0,
     .interp_size = 113528,
@@ -609,12 +645,19 @@ static const struct py_layout layout_3_10_13 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 20, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.11.2+, from 3.11.2, 3.11.7 */
 static const struct py_layout layout_3_11_2 = {
     .major = 3,
     .minor = 11,
+    .free_threaded = 0,
     .micro = 2,
     .debug_build = 0,
     .interp_size = 107752,
@@ -710,12 +753,19 @@ static const struct py_layout layout_3_11_2 = {
     .obmalloc_narenas = -1,
     .obmalloc_narenas_highwater = -1,
     .obmalloc_arena_bits = 20, /* mirror of ARENA_BITS of Objects/obmalloc.c */
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.12.1+, from 3.12.1 */
 static const struct py_layout layout_3_12_1 = {
     .major = 3,
     .minor = 12,
+    .free_threaded = 0,
     .micro = 1,
     .debug_build = 0,
     .interp_size = 383552,
@@ -811,12 +861,19 @@ static const struct py_layout layout_3_12_1 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.13.0+, from 3.13.0 */
 static const struct py_layout layout_3_13_0 = {
     .major = 3,
     .minor = 13,
+    .free_threaded = 0,
     .micro = 0,
     .debug_build = 0,
     .interp_size = 194968,
@@ -912,12 +969,127 @@ static const struct py_layout layout_3_13_0 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
+};
+
+/* CPython 3.13.5+ free-threaded, from 3.13.5 */
+static const struct py_layout layout_3_13_5t = {
+    .major = 3,
+    .minor = 13,
+    .free_threaded = 1,
+    .micro = 5,
+    .debug_build = 0,
+    .interp_size = 215616,
+    .runtime_interpreters_head = 632,
+    .runtime_gilstate_tstate_current = -1,
+    .interp_next = 7264,
+    .interp_tstate_head = 7344,
+    .interp_modules = 7664,
+    .interp_ceval_gil = 16,
+    .gil_locked = 24,
+    .gil_last_holder = 16,
+    .tstate_next = 8,
+    .tstate_interp = 16,
+    .tstate_frame = -1,
+    .tstate_cframe = -1,
+    .cframe_current_frame = -1,
+    .tstate_current_frame = 72,
+    .tstate_thread_id = 152,
+    .tstate_native_thread_id = 160,
+    .tstate_datastack_chunk = 232,
+    .tstate_holds_gil = -1,
+    .chunk_previous = 0,
+    .chunk_size = 8,
+    .chunk_top = 16,
+    .chunk_data = 24,
+    .frame_size = 80,
+    .frame_back = 8,
+    .frame_code = 0,
+    .frame_lasti = -1,
+    .frame_instr = 56,
+    .frame_owner = 70,
+    .frame_owned_by_cstack = 3,
+    .frame_is_entry = -1,
+    .code_size = 224,
+    .code_filename = 128,
+    .code_name = 136,
+    .code_qualname = 144,
+    .code_firstlineno = 84,
+    .code_lnotab = -1,
+    .code_linetable = 152,
+    .code_code = -1,
+    .code_code_adaptive = 216,
+    .object_type = 24,
+    .varobject_size = 32,
+    .bytes_sval = 48,
+    .unicode_length = 32,
+    .unicode_state = 48,
+    .unicode_ascii_size = 56,
+    .unicode_compact_size = 72,
+    .unicode2_length = -1,
+    .unicode2_str = -1,
+    .type_flags = 184,
+    .type_dictoffset = 304,
+    .type_basicsize = 48,
+    .heaptype_cached_keys = 896,
+    .dict_used = 32,
+    .dict_keys = 48,
+    .dict_values = 56,
+    .dict_mask = -1,
+    .dict_table = -1,
+    .dictkeys_size = -1,
+    .dictkeys_log2_size = 8,
+    .dictkeys_log2_index_bytes = 9,
+    .dictkeys_kind = 10,
+    .dictkeys_nentries = 24,
+    .dictkeys_indices = 32,
+    .dictentry_size = 24,
+    .dictunicodeentry_size = 16,
+    .module_dict = 32,
+    .long_digits = 40,
+    .int2_ival = -1,
+    .runtime_interpreters_main = 640,
+    .runtime_gc = -1,
+    .interp_gc = 7400,
+    .gc_generations = 24,
+    .gc_generation_stats = 128,
+    .gc_generation_size = 24,
+    .gc_generation_count = 20,
+    .gc_generation_threshold = 16,
+    .gc_stats_size = 24,
+    .gc_stats_collections = 0,
+    .gc_stats_collected = 8,
+    .gc_stats_uncollectable = 16,
+    .gc_stats_young = -1,
+    .gc_stats_young_index = -1,
+    .gc_stats_young_len = -1,
+    .gc_stats_old = -1,
+    .gc_stats_old_size = -1,
+    .gc_stats_old_index = -1,
+    .gc_stats_old_len = -1,
+    .interp_obmalloc = -1,
+    .interp_obmalloc_ptr = -1,
+    .obmalloc_narenas = -1,
+    .obmalloc_narenas_highwater = -1,
+    .obmalloc_arena_bits = -1,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = 0,
 };
 
 /* CPython 3.13.18+, from 3.13.18 */
 static const struct py_layout layout_3_13_18 = {
     .major = 3,
     .minor = 13,
+    .free_threaded = 0,
     .micro = 18,
     .debug_build = 0,
     .interp_size = 194984,
@@ -1013,12 +1185,19 @@ static const struct py_layout layout_3_13_18 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.14.10+, from 3.14.10 */
 static const struct py_layout layout_3_14_10 = {
     .major = 3,
     .minor = 14,
+    .free_threaded = 0,
     .micro = 10,
     .debug_build = 0,
     .interp_size = 225864,
@@ -1114,12 +1293,19 @@ static const struct py_layout layout_3_14_10 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.14.10+ debug build, from 3.14.10 */
 static const struct py_layout layout_3_14_10d = {
     .major = 3,
     .minor = 14,
+    .free_threaded = 0,
     .micro = 10,
     .debug_build = 1,
     .interp_size = 225880,
@@ -1215,12 +1401,19 @@ static const struct py_layout layout_3_14_10d = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 /* CPython 3.15.2+, from 3.15.2 */
 static const struct py_layout layout_3_15_2 = {
     .major = 3,
     .minor = 15,
+    .free_threaded = 0,
     .micro = 2,
     .debug_build = 0,
     .interp_size = 226240,
@@ -1316,6 +1509,12 @@ static const struct py_layout layout_3_15_2 = {
     .obmalloc_narenas = 1064,
     .obmalloc_narenas_highwater = 1080,
     .obmalloc_arena_bits = 20,
+    .unicode_kind_bit = 2,
+    .frame_tlbc_index = -1,
+    .code_tlbc = -1,
+    .codearray_size = -1,
+    .codearray_entries = -1,
+    .gil_enabled = -1,
 };
 
 const struct py_layout *const py_layouts_all[] = {
@@ -1328,6 +1527,7 @@ const struct py_layout *const py_layouts_all[] = {
     &layout_3_11_2,
     &layout_3_12_1,
     &layout_3_13_0,
+    &layout_3_13_5t,
     &layout_3_13_18,
     &layout_3_14_10,
     &layout_3_14_10d,
@@ -1337,21 +1537,32 @@ const size_t py_layouts_count = sizeof py_layouts_all / sizeof py_layouts_all[0]
 
 const struct py_layout *py_layout_for(int major, int minor)
 {
-    return py_layout_for_micro(major, minor, 1 << 30);
+    return py_layout_select(major, minor, 1 << 30, -1, 0);
+}
+
+const struct py_layout *py_layout_for_build(int major, int minor, int free_threaded)
+{
+    return py_layout_select(major, minor, 1 << 30, -1, free_threaded);
 }
 
 const struct py_layout *py_layout_for_micro(int major, int minor, int micro)
 {
-    return py_layout_match(major, minor, micro, -1);
+    return py_layout_select(major, minor, micro, -1, 0);
+}
+
+const struct py_layout *py_layout_match(int major, int minor, int micro, int interp_size)
+{
+    return py_layout_select(major, minor, micro, interp_size, 0);
 }
 
 /* interp_size -1: release builds' tables only. */
-const struct py_layout *py_layout_match(int major, int minor, int micro, int interp_size)
+const struct py_layout *py_layout_select(int major, int minor, int micro, int interp_size,
+                                         int free_threaded)
 {
     const struct py_layout *best = NULL;
     for (size_t i = 0; i < py_layouts_count; i++) {
         const struct py_layout *l = py_layouts_all[i];
-        if (l->major != major || l->minor != minor)
+        if (l->major != major || l->minor != minor || !l->free_threaded != !free_threaded)
             continue;
         if (interp_size < 0 ? l->debug_build : l->interp_size != interp_size)
             continue;
@@ -1362,7 +1573,7 @@ const struct py_layout *py_layout_match(int major, int minor, int micro, int int
     return best;
 }
 
-/* _Py_DebugOffsets of CPython 3.13, from 3.13.0, 3.13.18 */
+/* _Py_DebugOffsets of CPython 3.13, from 3.13.0, 3.13.5, 3.13.18 */
 static const struct py_debug_layout debug_layout_3_13 = {
     .major = 3,
     .minor = 13,
@@ -1388,6 +1599,9 @@ static const struct py_debug_layout debug_layout_3_13 = {
     .ts_native_thread_id = 200,
     .ts_datastack_chunk = 208,
     .ts_holds_gil = -1,
+    .is_gil_enabled = 128,
+    .fr_tlbc_index = -1,
+    .co_tlbc = -1,
     .fr_size = 224,
     .fr_previous = 232,
     .fr_executable = 240,
@@ -1453,6 +1667,9 @@ static const struct py_debug_layout debug_layout_3_14 = {
     .ts_native_thread_id = 224,
     .ts_datastack_chunk = 232,
     .ts_holds_gil = -1,
+    .is_gil_enabled = 136,
+    .fr_tlbc_index = 304,
+    .co_tlbc = 392,
     .fr_size = 248,
     .fr_previous = 256,
     .fr_executable = 264,
@@ -1518,6 +1735,9 @@ static const struct py_debug_layout debug_layout_3_15 = {
     .ts_native_thread_id = 248,
     .ts_datastack_chunk = 256,
     .ts_holds_gil = 272,
+    .is_gil_enabled = 136,
+    .fr_tlbc_index = 368,
+    .co_tlbc = 456,
     .fr_size = 312,
     .fr_previous = 320,
     .fr_executable = 328,

@@ -12,7 +12,8 @@
 /* PyASCIIObject.state bits on x86-64, identical in 3.3-3.13 (checked with
  * the bit-field declarations in each version's cpython/unicodeobject.h):
  * interned:2, kind:3, compact:1, ascii:1, then ready:1 up to 3.11 (which is
- * statically_allocated:1 from 3.12, when "ready" went away). */
+ * statically_allocated:1 from 3.12, when "ready" went away). Free-threaded
+ * 3.14+ make interned a whole byte: the rest starts at lay->unicode_kind_bit. */
 #define STATE_KIND_SHIFT 2
 #define STATE_KIND_MASK 7u
 #define STATE_COMPACT (1u << 5)
@@ -181,6 +182,9 @@ static int read_py3(struct mem_source *src, const struct py_layout *lay, uint64_
 
     int64_t length = (int64_t)bytes_u64(hdr + lay->unicode_length);
     uint32_t state = bytes_u32(hdr + lay->unicode_state);
+    /* Free-threaded 3.14+ moves kind and what follows up to bit 8. */
+    if (lay->unicode_kind_bit > STATE_KIND_SHIFT && lay->unicode_kind_bit < 24)
+        state >>= lay->unicode_kind_bit - STATE_KIND_SHIFT;
     unsigned kind = (state >> STATE_KIND_SHIFT) & STATE_KIND_MASK;
     if (length < 0 || (kind != 1 && kind != 2 && kind != 4))
         return -PT_ERR_BAD_DATA;

@@ -73,6 +73,7 @@ static int frame_span(const struct py_layout *l)
     n = max_off(n, l->frame_instr, 8);
     n = max_off(n, l->frame_owner, 1);
     n = max_off(n, l->frame_is_entry, 1);
+    n = max_off(n, l->frame_tlbc_index, 4);
     return n;
 }
 
@@ -318,6 +319,41 @@ static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, 
     return *err ? NULL : single;
 }
 
+/* Copies of one code object's bytecode a free-threaded 3.14+ keeps; far
+ * more than threads anyone runs. */
+#define TLBC_MAX 65536
+
+/* Free-threaded 3.14+: a frame with a non-zero tlbc_index runs that
+ * thread's own copy of the bytecode, code->co_tlbc->entries[index], not
+ * co_code_adaptive (entry 0). Its instruction address is carried over to
+ * the same offset in co_code_adaptive, where the code cache measures
+ * positions, so lines come out right. Unchanged when the frame runs entry
+ * 0 or the layout has no copies; a copy that cannot be read gives an
+ * address no code object holds, and so an unknown line, never a wrong one. */
+static uint64_t tlbc_instr(struct py_walker *w, const uint8_t *fb, uint64_t code, uint64_t instr)
+{
+    const struct py_layout *l = &w->layout;
+    /* None of these is at offset 0 where it exists. */
+    if (l->frame_tlbc_index <= 0 || l->code_tlbc <= 0 || l->codearray_size < 0 ||
+        l->codearray_entries <= 0 || l->code_code_adaptive <= 0)
+        return instr;
+    int32_t index = bytes_i32(fb + l->frame_tlbc_index);
+    if (index == 0)
+        return instr;
+    uint64_t array, base;
+    int64_t size;
+    if (index < 0 || index >= TLBC_MAX || !mem_ptr_plausible(code) ||
+        mem_read_u64(w->mem, code + (uint64_t)l->code_tlbc, &array) != 0 ||
+        !mem_ptr_plausible(array) ||
+        mem_read(w->mem, array + (uint64_t)l->codearray_size, &size, sizeof size) != 0 ||
+        size <= index || size > TLBC_MAX ||
+        mem_read_u64(w->mem, array + (uint64_t)l->codearray_entries + 8 * (uint64_t)index,
+                     &base) != 0 ||
+        !mem_ptr_plausible(base) || instr < base || instr - base > (PY_LINETABLE_MAX * 32ULL))
+        return 0;
+    return code + (uint64_t)l->code_code_adaptive + (instr - base);
+}
+
 /* Frames from 3.11: _PyInterpreterFrame structs, most of them contiguous
  * in the thread's data-stack chunks. */
 static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
@@ -380,7 +416,7 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         /* From 3.14 f_executable is a tagged stack reference. */
         if (l->major > 3 || (l->major == 3 && l->minor >= 14))
             code &= ~(uint64_t)7;
-        rc = decode_frame(w, f, code, 1, bytes_u64(fb + l->frame_instr), 0);
+        rc = decode_frame(w, f, code, 1, tlbc_instr(w, fb, code, bytes_u64(fb + l->frame_instr)), 0);
         if (rc)
             break;
         frame = back;
@@ -420,6 +456,16 @@ static uint64_t gil_holder(struct py_walker *w, uint64_t gil)
 {
     const struct py_layout *l = &w->layout;
     uint64_t holder = 0;
+    if (l->free_threaded) {
+        /* No GIL unless it was turned back on: then locked and last_holder
+         * mean what they mean in a build with one. */
+        int32_t enabled = 0;
+        if (l->gil_enabled < 0 || !mem_ptr_plausible(gil) ||
+            mem_read(w->mem, gil + (uint64_t)l->gil_enabled, &enabled, sizeof enabled) != 0 ||
+            enabled == 0)
+            return 0;
+        w->gil_enabled = 1;
+    }
     if (w->tstate_current_ptr) {
         if (mem_read_u64(w->mem, w->tstate_current_ptr, &holder) != 0)
             return 0;
@@ -590,6 +636,7 @@ int py_walk(struct py_walker *w, struct py_sample *s)
     s->nframes = 0;
     py_code_cache_trim(&w->codes);
     w->walks++;
+    w->gil_enabled = 0;
 
     uint64_t interp = w->interp_addr;
     if (w->interp_head_ptr) {

@@ -82,6 +82,10 @@ struct py_walker {
     /* py_walk lists threads without their frames (--native reads each
      * thread's frames while it holds it, with py_walk_thread_again). */
     int threads_only;
+    /* Free-threaded builds: the GIL was turned back on at the latest walk
+     * (PYTHON_GIL=1, or an extension that needs it), so a thread may hold
+     * it; 0 otherwise. */
+    int gil_enabled;
     /* Counters for statistics. */
     unsigned long walks, frame_errors, thread_errors;
 };

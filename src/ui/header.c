@@ -3,6 +3,7 @@
 #include "ui/header.h"
 
 #include "core/error.h"
+#include "core/sample.h"
 #include "ui/format.h"
 
 #include <stdio.h>
@@ -22,10 +23,14 @@ static void pair(const struct screen *scr, int y, int *x, const char *label, con
     *x += screen_put(scr, y, *x, scr->cols - *x, "  ", ROLE_NORMAL, 0);
 }
 
-static void target_line(const struct screen *scr, int y, const struct session_info *info)
+static void target_line(const struct screen *scr, int y, const struct session_info *info,
+                        const struct ui_summary *sum)
 {
-    char python[64], pid[32];
-    snprintf(python, sizeof python, "Python %s", info->python[0] ? info->python : "?");
+    char python[96], pid[32];
+    const char *ft = "";
+    if (python_free_threaded(info->python))
+        ft = sum->gil_held ? " (free-threaded, GIL on)" : " (free-threaded: no GIL)";
+    snprintf(python, sizeof python, "Python %s%s", info->python[0] ? info->python : "?", ft);
     snprintf(pid, sizeof pid, "%u", info->pid);
     int pw = text_width(python);
     int x = 0;
@@ -170,7 +175,7 @@ void header_draw(const struct screen *scr, const struct session_info *info,
                  const struct ui_query *q, const struct ui_summary *sum, int paused,
                  struct view *const *views, int nviews, int active)
 {
-    target_line(scr, 0, info);
+    target_line(scr, 0, info, sum);
     sampling_line(scr, 1, info);
     process_line(scr, 2, info, sum);
     query_line(scr, 3, q, paused, sum);

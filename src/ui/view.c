@@ -65,9 +65,12 @@ void ui_summary_read(struct ui_ctx *u)
     ui_counter_range(m, &u->q, &t0, &t1);
     if (model_counters(m, u->q.pid, t0, &pts, &n) != 0)
         n = 0;
+    sum.pid = u->q.pid ? u->q.pid : (nprocs ? procs[0].info.pid : 0);
+    struct model_gil gil;
+    model_gil(m, u->q.range, sum.pid, &gil);
+    sum.gil_held = gil.held > 0;
     session_unlock(u->session);
     sum.nprocs = nprocs;
-    sum.pid = u->q.pid ? u->q.pid : (nprocs ? procs[0].info.pid : 0);
     uint64_t span = u->q.range == MODEL_WINDOW ? tot.last_ns - tot.window_start_ns
                                                : tot.last_ns - tot.first_ns;
     if (nprocs > 1 && span > 0) {

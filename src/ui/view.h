@@ -58,6 +58,9 @@ struct ui_summary {
     int have_cpu;
     double cpu_percent;
     uint32_t threads;
+    /* Some thread of pid held a GIL in the range: on a free-threaded build,
+     * one turned back on (PYTHON_GIL=1, or an extension that needs it). */
+    int gil_held;
 };
 
 struct ui_ctx {

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "core/sample.h"
 #include "ui/format.h"
 #include "ui/view.h"
 
@@ -51,7 +52,19 @@ struct threads_view {
     uint32_t gil_pid;
     struct model_gil gil;
     char holder[96];                /* the holder's name and tid, "" for none */
+    /* Free-threaded processes (no GIL: their GIL column reads n/a). */
+    uint32_t ft_pids[16];
+    size_t nft;
+    int all_ft;                     /* every process seen is free-threaded */
 };
+
+static int is_free_threaded(const struct threads_view *tv, uint32_t pid)
+{
+    for (size_t i = 0; i < tv->nft; i++)
+        if (tv->ft_pids[i] == pid)
+            return 1;
+    return 0;
+}
 
 static enum thread_state state_of(const struct threads_view *tv, const struct model_thread_row *r)
 {
@@ -191,6 +204,14 @@ static void threads_query(struct view *v, struct ui_ctx *u)
     if (model_processes(m, MODEL_TOTAL, &procs, &nprocs) != 0)
         nprocs = 0;
     session_unlock(u->session);
+    tv->nft = 0;
+    tv->all_ft = nprocs > 0;
+    for (size_t i = 0; i < nprocs; i++) {
+        if (!python_free_threaded(procs[i].info.python))
+            tv->all_ft = 0;
+        else if (tv->nft < sizeof tv->ft_pids / sizeof tv->ft_pids[0])
+            tv->ft_pids[tv->nft++] = procs[i].info.pid;
+    }
     free(procs);
     if (rc != 0)
         return;
@@ -248,6 +269,11 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
         *role = ui_share_role(r->cpu_ns, r->wall_ns);
         break;
     case COL_GIL:
+        if (is_free_threaded(tv, r->pid) && tv->gil.held == 0) {
+            snprintf(buf, cap, "n/a");
+            *role = ROLE_DIM;
+            break;
+        }
         fmt_percent(buf, cap, r->gil, r->samples);
         *role = ui_share_role(r->gil, r->samples);
         break;
@@ -270,6 +296,17 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
 static void gil_line(const struct threads_view *tv, const struct screen *scr, int y)
 {
     char buf[256], held[16], none[16], who[64];
+    /* No single holder to show: every thread may run Python at once
+     * (unless the GIL was turned back on, and then some thread held it). */
+    if ((tv->gil_pid ? is_free_threaded(tv, tv->gil_pid) : tv->all_ft) && tv->gil.held == 0) {
+        if (tv->gil_pid && tv->nprocs > 1)
+            snprintf(buf, sizeof buf, "GIL (process %u): none, free-threaded: no GIL",
+                     tv->gil_pid);
+        else
+            snprintf(buf, sizeof buf, "GIL: none, free-threaded: no GIL");
+        screen_put(scr, y, 1, scr->cols - 1, buf, ROLE_HEADER, 0);
+        return;
+    }
     if (tv->gil.samples == 0) {
         screen_put(scr, y, 1, scr->cols - 1, "GIL: no samples in this range yet", ROLE_DIM, 0);
         return;

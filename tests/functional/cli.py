@@ -293,7 +293,13 @@ def t_units(c):
 # ---- --idle and --gil -------------------------------------------------------------
 
 def t_idle_gil(c):
-    tgt = c.start("idle_running.py", interp=newest(c))
+    # --gil keeps GIL holders: a free-threaded build has none.
+    with_gil = [i for i in c.suite.interps if not i.free_threaded]
+    if not with_gil:
+        raise TestSkip("no interpreter with a GIL among those found or selected (%s): --gil keeps "
+                       "nothing on a free-threaded build"
+                       % ", ".join(i.id for i in c.suite.interps))
+    tgt = c.start("idle_running.py", interp=with_gil[-1])
     got = {}
     for label, extra in (("cpu", []), ("idle", ["--idle"]), ("gil", ["--idle", "--gil"])):
         out = os.path.join(c.workdir, "%s.folded" % label)

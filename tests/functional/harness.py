@@ -311,7 +311,10 @@ def schema_problems(doc, pid):
             p.append("%s.name is %r" % (where, t.get("name")))
         if t.get("state") not in ("running", "idle"):
             p.append("%s.state is %r, want \"running\" or \"idle\"" % (where, t.get("state")))
-        if not isinstance(t.get("gil"), bool):
+        if doc.get("free_threaded") is True and doc.get("gil_enabled") is not True:
+            if t.get("gil") is not None:
+                p.append("%s.gil is %r on a free-threaded build, want null" % (where, t.get("gil")))
+        elif not isinstance(t.get("gil"), bool):
             p.append("%s.gil is %r, want true or false" % (where, t.get("gil")))
         if "error" in t:
             p.append("%s (tid %s) has an error: %r" % (where, t.get("tid"), t["error"]))
@@ -342,8 +345,9 @@ class Target(object):
     (see targets/target_support.py) is available as .report after start().
     """
 
-    def __init__(self, interp, script, workdir, env_extra=None, args=()):
+    def __init__(self, interp, script, workdir, env_extra=None, args=(), py_flags=()):
         self.interp = interp
+        self.py_flags = list(py_flags)    # interpreter options besides PY_FLAGS (-X gil=1)
         # The script on this machine (its markers are read here) and as the
         # interpreter sees it (what pytop must show): for an interpreter in
         # a root, a copy inside the root unless it is there already.
@@ -359,7 +363,8 @@ class Target(object):
         self.out_file = os.path.join(workdir, "target.out")
 
     def command(self):
-        return self.interp.command(PY_FLAGS + [self.path, self.interp.inside(self.ready_file)] + self.args,
+        return self.interp.command(PY_FLAGS + self.py_flags +
+                                   [self.path, self.interp.inside(self.ready_file)] + self.args,
                                    cwd=self.workdir)
 
     def environment(self):
@@ -463,7 +468,7 @@ class Case(object):
         """path on this machine as (the case's) interpreter sees it."""
         return (interp or self.interp).inside(path)
 
-    def start(self, script, env_extra=None, interp=None, args=()):
+    def start(self, script, env_extra=None, interp=None, args=(), py_flags=()):
         n = len(self.targets)
         interp = interp or self.interp
         if self.interp is not None and interp.root == self.interp.root:
@@ -471,7 +476,7 @@ class Case(object):
         else:
             d = tempfile.mkdtemp(prefix="target%d-" % n, dir=interp.scratch(self.suite.tmproot))
             self.dirs.append(d)
-        t = Target(interp, script, d, env_extra, args)
+        t = Target(interp, script, d, env_extra, args, py_flags)
         self.targets.append(t)
         return t.start()
 

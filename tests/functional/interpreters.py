@@ -148,6 +148,11 @@ class Interpreter(object):
         return self.flavour == "debian"
 
     @property
+    def free_threaded(self):
+        """A Py_GIL_DISABLED build (3.13t): no GIL holder, mimalloc."""
+        return "t" in self.abiflags
+
+    @property
     def key(self):
         return (self.version[0], self.version[1], self.flavour, self.abiflags)
 
@@ -410,4 +415,10 @@ def discover(restrict=None):
         else:
             where = "%s/versions/%d.%d.*/bin/%s" % (pyenv_root(), major, minor, name)
         skips.append((label, "not installed (looked for %s)" % where))
+    for label in ("python3.14t", "python3.15t"):
+        if not restrict and not any(i.free_threaded and i.version[:2] == (3, int(label[-3:-1]))
+                                    for i in interps):
+            skips.append((label, "no %s binary exists here (Debian unstable's source packages are not "
+                                 "served, so none can be built); its free-threaded paths are tested on "
+                                 "fake memory (tests/unit/test_free_threaded.c)" % label))
     return interps, skips, problems

@@ -220,13 +220,58 @@ def t_idle_running(c):
            extra=["dump %d: %s" % (i + 1, s) for i, s in enumerate(seen)], run=run, target=tgt)
 
 
-def t_gil(c):
-    tgt = c.start("idle_running.py")
+def t_gil_free_threaded(c, tgt):
+    """A free-threaded build has no GIL holder: --dump says so, in JSON and text."""
+    doc, run = c.dump(tgt)
+    idle_running_threads(c, doc, run, tgt)
+    if doc.get("free_threaded") is not True:
+        c.fail("\"free_threaded\" is %r on %s, want true" % (doc.get("free_threaded"), c.interp.id), run, tgt)
+    if not doc["python"].endswith("t"):
+        c.fail("\"python\" is %r, want the free-threaded name (ending in t)" % doc["python"], run, tgt)
+    held = [t for t in doc["threads"] if t["gil"] is not None]
+    if held:
+        c.fail("threads with a GIL value on a free-threaded build: %s" % summary(doc), run, tgt)
+    if doc.get("gil_enabled") is not False:
+        c.fail("\"gil_enabled\" is %r without PYTHON_GIL=1, want false" % doc.get("gil_enabled"), run, tgt)
+    run = c.pytop_run(["--dump", "-p", str(tgt.pid)])
+    if run.rc != 0 or "free-threaded: no GIL" not in run.stdout or "holds GIL" in run.stdout:
+        c.fail("the text dump does not say \"free-threaded: no GIL\" (or names a holder)", run, tgt)
+    # -X gil=1 (PYTHON_GIL=1, which -E ignores) turns the GIL back on: then
+    # there is a holder again.
+    tgt = c.start("idle_running.py", py_flags=["-X", "gil=1"])
     good, seen = 0, []
     for attempt in range(5):
         doc, run = c.dump(tgt)
         spinner, idlers = idle_running_threads(c, doc, run, tgt)
         seen.append(summary(doc))
+        if doc.get("free_threaded") is not True or doc.get("gil_enabled") is not True:
+            c.fail("with -X gil=1: \"free_threaded\" %r, \"gil_enabled\" %r, want true and true"
+                   % (doc.get("free_threaded"), doc.get("gil_enabled")), run, tgt)
+        holders = [t for t in doc["threads"] if t["gil"]]
+        if len(holders) > 1 or any(t["gil"] for t in idlers):
+            c.fail("with -X gil=1, dump %d: wrong GIL holders: %s" % (attempt + 1, summary(doc)), run, tgt)
+        if holders and holders[0]["tid"] == spinner["tid"]:
+            good += 1
+    if not good:
+        c.fail("with -X gil=1 the spinning MainThread never held the GIL in 5 dumps",
+               extra=["dump %d: %s" % (i + 1, s) for i, s in enumerate(seen)], run=run, target=tgt)
+    run = c.pytop_run(["--dump", "-p", str(tgt.pid)])
+    if run.rc != 0 or "the GIL was turned back on" not in run.stdout:
+        c.fail("with -X gil=1 the text dump does not say the GIL was turned back on", run, tgt)
+
+
+def t_gil(c):
+    tgt = c.start("idle_running.py")
+    if c.interp.free_threaded:
+        return t_gil_free_threaded(c, tgt)
+    good, seen = 0, []
+    for attempt in range(5):
+        doc, run = c.dump(tgt)
+        spinner, idlers = idle_running_threads(c, doc, run, tgt)
+        seen.append(summary(doc))
+        if doc.get("free_threaded") is not False:
+            c.fail("dump %d: \"free_threaded\" is %r on a build with a GIL" % (attempt + 1, doc.get("free_threaded")),
+                   run, tgt)
         holders = [t for t in doc["threads"] if t["gil"]]
         if len(holders) > 1:
             c.fail("dump %d: %d threads hold the GIL: %s" % (attempt + 1, len(holders), summary(doc)), run, tgt)

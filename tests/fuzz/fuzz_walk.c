@@ -159,11 +159,40 @@ static void mutate(struct fake_py *fp, const uint8_t *r)
     }
 }
 
+/* A free-threaded 3.14 layout (no binary exists here): the 3.13t table
+ * with 3.14's frame and code object changes, so that mutated tlbc_index
+ * words and co_tlbc arrays reach the walker's per-thread bytecode path
+ * (the same derivation as tests/unit/test_free_threaded.c). */
+static const struct py_layout *layout_314t(void)
+{
+    static struct py_layout l;
+    const struct py_layout *t = py_layout_for_build(3, 13, 1);
+    if (!t)
+        return NULL;
+    l = *t;
+    l.minor = 14;
+    l.frame_instr = 56;
+    l.frame_tlbc_index = 72;
+    l.frame_owner = 78;
+    l.frame_size = 88;
+    l.frame_owned_by_cstack = 3;
+    l.code_tlbc = t->code_code_adaptive + 8;
+    l.code_code_adaptive = t->code_code_adaptive + 16;
+    l.code_size = t->code_size + 16;
+    l.codearray_size = 0;
+    l.codearray_entries = 8;
+    l.unicode_kind_bit = 8;
+    return &l;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     if (n < 3 || py_layouts_count == 0)
         return 0;
-    const struct py_layout *lay = py_layouts_all[d[0] % py_layouts_count];
+    size_t pick = d[0] % (py_layouts_count + 1);
+    const struct py_layout *lay = pick < py_layouts_count ? py_layouts_all[pick] : layout_314t();
+    if (!lay)
+        return 0;
     struct fake_py fp;
     if (fake_py_init_sized(&fp, lay, 64u << 10) != 0)
         return 0;

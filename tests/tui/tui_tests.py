@@ -214,7 +214,8 @@ def t_hot_on_top(ctx, python, xy):
         problems.append("the header does not show the PID %d" % target.pid)
     if not shows_command(head, target):
         problems.append("the header does not show the command line (%s)" % target.cmdline())
-    if not re.search(r"(?i)\bpython\s+%s(?!\d)" % re.escape(xy), head):   # "Python 3.12.1", not a path
+    want = re.escape(xy) + r"(?!\d)" if not xy.endswith("t") else re.escape(xy[:-1]) + r"\.\d+t\b"
+    if not re.search(r"(?i)\bpython\s+%s" % want, head):   # "Python 3.12.1", not a path
         problems.append("the header does not show the Python version %s" % xy)
     if problems:
         raise pane.failure("; ".join(problems), scr)
@@ -766,9 +767,16 @@ def t_memory_counters(ctx, python, xy):
         out = []
         if not re.match(want_rate, counter_value(s, "minor faults") or ""):
             out.append("minor faults shows %r, not a rate per second" % counter_value(s, "minor faults"))
+        if xy.endswith("t"):
+            # Free-threaded: mimalloc allocates, so no pymalloc counters.
+            out += ["%s shows %r on free-threaded Python %s (expected: unavailable)"
+                    % (n, counter_value(s, n), xy) for n in COUNTER_ROWS["pymalloc"]
+                    if counter_value(s, n) != "unavailable"]
         if xy.startswith("3."):
-            # CPython 3 keeps the GC's counts and per-generation statistics.
-            if counter_value(s, "gen0 count") in (None, "unavailable"):
+            # CPython 3 keeps the GC's counts and per-generation statistics;
+            # a free-threaded generation 0 below zero is unavailable.
+            if counter_value(s, "gen0 count") is None or \
+                    (counter_value(s, "gen0 count") == "unavailable" and not xy.endswith("t")):
                 out.append("gen0 count shows %r on Python %s" % (counter_value(s, "gen0 count"), xy))
             if not re.match(want_rate, counter_value(s, "gen0 collections") or ""):
                 out.append("gen0 collections shows %r, not a rate" % counter_value(s, "gen0 collections"))
@@ -917,6 +925,26 @@ def t_gil(ctx):
         return m
     scr, m = pane.wait_for("the GIL line above the threads: held >= 50 %% (two threads spin), held + none = "
                            "100 %%, the holder one of the spinning threads or none", summary)
+    quit_ok(pane)
+
+
+def t_gil_free_threaded(ctx, python):
+    target = ctx.target("named_threads.py", python=python)
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"), what="hot_function in Functions")
+    pane.keys("2")
+
+    def shown(s):
+        rows = s.thread_rows() or []
+        spinners = [r for r in rows if "spin-alpha" in r or "spin-beta" in r]
+        if "GIL: none, free-threaded: no GIL" not in s.text or len(spinners) < 2:
+            return None
+        if not all(re.search(r"\bn/a\b", r) for r in spinners) or re.search(GIL_RX, s.text):
+            return None
+        if "free-threaded: no GIL" not in s.header():
+            return None
+        return True
+    pane.wait_for("'GIL: none, free-threaded: no GIL' above the threads, n/a in the spinning threads' GIL "
+                  "column, no holder named, and the header saying free-threaded: no GIL", shown)
     quit_ok(pane)
 
 
@@ -1300,8 +1328,8 @@ def build(pythons):
     """[(name, function(ctx) or None, skip reason or None)]"""
     tests = []
 
-    def xy(name):   # the version the header must show
-        return "%d.%d" % version_key(name)[:2]
+    def xy(name):   # the version the header must show: "3.13t" for a free-threaded build
+        return "%d.%d" % version_key(name)[:2] + ("t" if version_key(name)[2].startswith("t") else "")
     for name in sorted(set(REQUIRED_PYTHONS) | set(EXPECTED_EXTRA) | set(pythons), key=version_key):
         test = "tui hot function on top of Functions (python%s)" % name
         if name in pythons:
@@ -1349,6 +1377,9 @@ def build(pythons):
         ("tui b takes the shown window as the baseline: DIFF% follows the change", t_baseline, None),
         ("tui Memory view in a replay shows the recorded counters and growth", t_memory_replay, None),
         ("tui Threads shows the GIL summary line", t_gil, None),
+        ("tui Threads on a free-threaded build: no GIL line, GIL column n/a, header says so",
+         (lambda p: lambda ctx: t_gil_free_threaded(ctx, p))(pythons["3.13t"]) if "3.13t" in pythons else None,
+         None if "3.13t" in pythons else "python3.13t not built (scripts/build-python-ft.sh builds it)"),
         ("tui --subprocesses: processes N in the header, a PID column, P filters by process", t_processes, None),
         ("tui ? and h show the help, Esc closes it", t_help, None),
         ("tui p and space pause, r resets", t_pause_reset, None),

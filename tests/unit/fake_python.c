@@ -156,7 +156,8 @@ int fake_py_init_sized(struct fake_py *fp, const struct py_layout *lay, size_t a
     fp->str_type = fake_type(fp, py2 ? TPFLAGS_BYTES_SUBCLASS : TPFLAGS_UNICODE_SUBCLASS);
     fp->bytes_type = py2 ? fp->str_type : fake_type(fp, TPFLAGS_BYTES_SUBCLASS);
     fp->other_type = fake_type(fp, 0);
-    fp->none_obj = fake_alloc(fp, 16, FAKE_OBJ_OTHER);
+    /* A bare object: 16 bytes, 32 in a free-threaded build. */
+    fp->none_obj = fake_alloc(fp, (size_t)lay->object_type + 8, FAKE_OBJ_OTHER);
     if (fp->none_obj)
         object_head(fp, fp->none_obj, fp->other_type);
 
@@ -283,6 +284,8 @@ uint64_t fake_str(struct fake_py *fp, const char *utf8)
         uint32_t state = (kind << 2) | STATE_COMPACT | (ascii ? STATE_ASCII : 0);
         if (l->major == 3 && l->minor < 12)
             state |= STATE_READY;
+        if (l->unicode_kind_bit > 2)
+            state <<= l->unicode_kind_bit - 2;
         fake_put(fp, s + (uint64_t)l->unicode_state, &state, sizeof state);
         uint8_t *data = fake_local(fp, s + hdr, n * kind);
         for (size_t i = 0; data && i < n; i++) {

@@ -63,6 +63,9 @@ static void test_fields(void)
         for (size_t j = 0; j < sizeof presence / sizeof presence[0]; j++) {
             int v = get(l, presence[j].off);
             int want = vers(l) >= presence[j].from && vers(l) <= presence[j].to;
+            /* Free-threaded builds allocate with mimalloc: no pymalloc arenas. */
+            if (l->free_threaded && strstr(presence[j].name, "obmalloc"))
+                want = 0;
             if ((v >= 0) != want || v >= (1 << 20)) {
                 printf("#   %d.%d: %s = %d\n", l->major, l->minor, presence[j].name, v);
                 bad++;
@@ -74,7 +77,7 @@ static void test_fields(void)
         CHECK(bad == 0, what);
         /* 256 KiB arenas up to 3.9, 1 MiB from 3.10 (64-bit). */
         snprintf(what, sizeof what, "%d.%d: arena size", l->major, l->minor);
-        CHECK_INT(l->obmalloc_arena_bits, vers(l) <= V(3, 9) ? 18 : 20, what);
+        CHECK_INT(l->obmalloc_arena_bits, l->free_threaded ? -1 : vers(l) <= V(3, 9) ? 18 : 20, what);
         snprintf(what, sizeof what, "%d.%d: gc count inside its generation", l->major, l->minor);
         CHECK(l->gc_generation_count + 4 <= l->gc_generation_size, what);
     }
@@ -187,7 +190,7 @@ static int fake_build(struct fake *f, const struct py_layout *l)
         uint8_t *ob = l->interp_obmalloc >= 0 ? f->is + l->interp_obmalloc : f->ob;
         put64(ob + l->obmalloc_narenas, 5);
         put64(ob + l->obmalloc_narenas_highwater, 9);
-    } else {
+    } else if (!l->free_threaded) {   /* which has no pymalloc state */
         f->narenas = 5;
         f->high = 9;
         f->blocks = 12345;
@@ -260,10 +263,12 @@ static void test_read_every_version(void)
             expect(&c, (enum counter_id)(CTR_GC_COLLECTIONS0_TOTAL + g), stats, 100 + g, l);
         expect(&c, CTR_GC_COLLECTED_TOTAL, stats, 6000, l);
         expect(&c, CTR_GC_UNCOLLECTABLE_TOTAL, stats, 3, l);
-        expect(&c, CTR_PYMALLOC_ARENAS, 1, 5, l);
-        expect(&c, CTR_PYMALLOC_ARENAS_PEAK, v >= V(3, 6), 9, l);
-        expect(&c, CTR_PYMALLOC_ARENA_BYTES, 1, 5ULL << l->obmalloc_arena_bits, l);
-        expect(&c, CTR_PYMALLOC_BLOCKS, v >= V(3, 6) && v <= V(3, 8), 12345, l);
+        /* A free-threaded build allocates with mimalloc: unavailable. */
+        int pym = !l->free_threaded;
+        expect(&c, CTR_PYMALLOC_ARENAS, pym, 5, l);
+        expect(&c, CTR_PYMALLOC_ARENAS_PEAK, pym && v >= V(3, 6), 9, l);
+        expect(&c, CTR_PYMALLOC_ARENA_BYTES, pym, pym ? 5ULL << l->obmalloc_arena_bits : 0, l);
+        expect(&c, CTR_PYMALLOC_BLOCKS, pym && v >= V(3, 6) && v <= V(3, 8), 12345, l);
         py_heap_release(&h);
         fake_free(&f);
     }
@@ -334,6 +339,50 @@ static void test_garbage(void)
     fake_free(&f);
 }
 
+/* Free-threaded: generation 0 below zero is a real count there (threads
+ * add their allocations in batches); it is unavailable, its neighbours
+ * read, and nothing is counted as refused. A build with the GIL refuses it. */
+static void test_free_threaded_gen0(void)
+{
+    const struct py_layout *l = py_layout_for_build(3, 13, 1);
+    struct fake f;
+    if (!l || fake_build(&f, l) != 0) {
+        CHECK(0, "3.13t fake interpreter");
+        return;
+    }
+    uint8_t *gens = f.is + l->interp_gc + l->gc_generations;
+    put32(gens + l->gc_generation_count, -40);
+    struct py_heap h;
+    py_heap_plan(l, &f.roots, &h);
+    struct counters c;
+    memset(&c, 0, sizeof c);
+    CHECK_INT(py_heap_read(&h, &f.mem.base, &c), 0, "3.13t gen0 below zero: read");
+    CHECK(!counters_has(&c, CTR_GC_COUNT0), "3.13t gen0 below zero: unavailable");
+    CHECK(counters_has(&c, CTR_GC_COUNT1) && c.value[CTR_GC_COUNT1] == 22 &&
+          counters_has(&c, CTR_GC_COUNT2) && c.value[CTR_GC_COUNT2] == 33,
+          "3.13t gen0 below zero: gen1 and gen2 read");
+    CHECK_INT(h.rejected, 0, "3.13t gen0 below zero: not a refusal");
+    put32(gens + 2 * l->gc_generation_size + l->gc_generation_count, -1);
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(!counters_has(&c, CTR_GC_COUNT1) && h.rejected == 1,
+          "3.13t: an older generation below zero is still refused");
+    fake_free(&f);
+
+    const struct py_layout *g = py_layout_for(3, 13);
+    if (!g || fake_build(&f, g) != 0) {
+        CHECK(0, "3.13 fake interpreter");
+        return;
+    }
+    put32(f.is + g->interp_gc + g->gc_generations + g->gc_generation_count, -40);
+    py_heap_plan(g, &f.roots, &h);
+    memset(&c, 0, sizeof c);
+    py_heap_read(&h, &f.mem.base, &c);
+    CHECK(!counters_has(&c, CTR_GC_COUNT1) && h.rejected == 1,
+          "3.13 with the GIL: gen0 below zero refused");
+    fake_free(&f);
+}
+
 static void test_unreadable(void)
 {
     const struct py_layout *l = py_layout_for(3, 11);
@@ -388,6 +437,7 @@ int main(void)
     UNIT_RUN(test_fields);
     UNIT_RUN(test_read_every_version);
     UNIT_RUN(test_garbage);
+    UNIT_RUN(test_free_threaded_gen0);
     UNIT_RUN(test_unreadable);
     return unit_done();
 }

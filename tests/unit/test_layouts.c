@@ -105,21 +105,29 @@ static const struct { const char *name; size_t off; int from, to; } presence[] =
 
 static void test_versions(void)
 {
-    static const int want[] = { V(2, 7), V(3, 6), V(3, 7), V(3, 8), V(3, 9), V(3, 10),
-                                V(3, 11), V(3, 12), V(3, 13), V(3, 14), V(3, 15) };
+    /* One table at least for every version with the GIL; the
+     * free-threaded 3.13t table as well. */
+    static const struct { int v, ft; } want[] = {
+        { V(2, 7), 0 }, { V(3, 6), 0 }, { V(3, 7), 0 }, { V(3, 8), 0 }, { V(3, 9), 0 },
+        { V(3, 10), 0 }, { V(3, 11), 0 }, { V(3, 12), 0 }, { V(3, 13), 0 }, { V(3, 13), 1 },
+        { V(3, 14), 0 }, { V(3, 15), 0 },
+    };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const struct py_layout *l = py_layout_for(want[i] / 100, want[i] % 100);
+        const struct py_layout *l = py_layout_for_build(want[i].v / 100, want[i].v % 100, want[i].ft);
         char what[64];
-        snprintf(what, sizeof what, "py_layout_for(%d, %d) finds its table", want[i] / 100,
-                 want[i] % 100);
-        CHECK(l && vers(l) == want[i] && !l->debug_build, what);
+        snprintf(what, sizeof what, "py_layout_for_build(%d, %d, %d) finds its table",
+                 want[i].v / 100, want[i].v % 100, want[i].ft);
+        CHECK(l && vers(l) == want[i].v && l->free_threaded == want[i].ft && !l->debug_build, what);
+        if (!want[i].ft)
+            CHECK(py_layout_for(want[i].v / 100, want[i].v % 100) == l,
+                  "py_layout_for gives the build with the GIL");
     }
     for (size_t i = 1; i < py_layouts_count; i++) {
         const struct py_layout *a = py_layouts_all[i - 1], *b = py_layouts_all[i];
-        CHECK(vers(a) < vers(b) || (vers(a) == vers(b) && (a->micro < b->micro ||
-                                                           a->debug_build < b->debug_build)),
-              "py_layouts_all is in version, micro, build order");
+        CHECK(vers(a) < vers(b) || (vers(a) == vers(b) && a->micro <= b->micro),
+              "py_layouts_all is in version, micro order");
     }
+    CHECK(py_layout_for_build(3, 12, 1) == NULL, "no free-threaded 3.12");
     CHECK(py_layout_for(3, 5) == NULL, "no table for 3.5");
     CHECK(py_layout_for(3, 16) == NULL, "no table for 3.16");
     CHECK(py_layout_for(4, 0) == NULL, "no table for 4.0");
@@ -133,6 +141,19 @@ static void test_versions(void)
     CHECK(py_layout_for_micro(3, 13, -1) == a, "micro unknown: the oldest");
     CHECK(py_layout_match(3, 13, 5, b->interp_size) == b, "matched by interpreter size");
     CHECK(py_layout_match(3, 13, 0, 12345) == NULL, "no table of that size");
+    /* The 3.13t table is never taken for a build with the GIL, nor the
+     * other way round, even by size. */
+    const struct py_layout *t = py_layout_for_build(3, 13, 1);
+    CHECK(t && t->interp_size != b->interp_size, "3.13t's interpreter state has its own size");
+    CHECK(t && py_layout_match(3, 13, t->micro, t->interp_size) == NULL,
+          "the 3.13t table is not matched for a GIL build");
+    CHECK(t && py_layout_select(3, 13, t->micro, t->interp_size, 1) == t,
+          "the 3.13t table is matched by its size among free-threaded tables");
+    CHECK(py_layout_select(3, 13, 18, b->interp_size, 1) == NULL,
+          "a GIL table is not matched for a free-threaded build");
+    CHECK(t && py_layout_select(3, 13, 30, -1, 1) == t, "3.13t by version alone");
+    CHECK(t && t->gil_enabled >= 0 && t->obmalloc_narenas < 0 && b->gil_enabled < 0,
+          "3.13t: the GIL's enabled flag, no pymalloc arenas");
     int found_debug = 0;
     for (size_t i = 0; i < py_layouts_count; i++) {
         const struct py_layout *l = py_layouts_all[i];
@@ -225,13 +246,18 @@ static void test_inside(void)
         if (l->gil_locked >= 0)
             CHECK(l->gil_last_holder >= 0 && l->gil_last_holder != l->gil_locked,
                   "gil locked and last_holder distinct");
+        CHECK((l->gil_enabled >= 0) == (l->free_threaded != 0),
+              "the GIL's enabled flag exactly in free-threaded tables");
 
-        /* x86-64 object header: refcount, type, then ob_size. */
-        CHECK_INT(l->object_type, 8, "ob_type after the refcount");
-        CHECK_INT(l->varobject_size, 16, "ob_size after the object header");
-        CHECK_INT(l->module_dict, 16, "md_dict right after the object header");
+        /* x86-64 object header: refcount, type, then ob_size; a
+         * free-threaded build puts ob_tid, flags, mutex, GC bits and two
+         * reference counts before the type (Include/object.h). */
+        int head = l->free_threaded ? 16 : 0;
+        CHECK_INT(l->object_type, 8 + head, "ob_type after the refcount");
+        CHECK_INT(l->varobject_size, 16 + head, "ob_size after the object header");
+        CHECK_INT(l->module_dict, 16 + head, "md_dict right after the object header");
         CHECK(l->bytes_sval > l->varobject_size, "byte data after ob_size");
-        CHECK(l->long_digits >= 24, "long digits after the header");
+        CHECK(l->long_digits >= 24 + head, "long digits after the header");
         CHECK_INT(l->dictentry_size, 24, "dict entry is hash, key, value");
         if (l->major == 3) {
             CHECK(l->unicode_length > l->object_type && l->unicode_state > l->unicode_length &&
@@ -287,6 +313,8 @@ static void put(unsigned char *buf, int slot, uint64_t v)
 static size_t build(unsigned char *buf, const struct slots *s, const struct py_layout *l,
                     uint64_t version)
 {
+    /* A free-threaded object header is 16 bytes longer. */
+    uint64_t head = l->free_threaded ? 16 : 0;
     memset(buf, 0, 8 * (size_t)s->total);
     memcpy(buf, "xdebugpy", 8);
     put(buf, 1, version);
@@ -320,16 +348,16 @@ static size_t build(unsigned char *buf, const struct slots *s, const struct py_l
     put(buf, s->co_linetable, (uint64_t)l->code_linetable);
     put(buf, s->co_firstlineno, (uint64_t)l->code_firstlineno);
     put(buf, s->co_adaptive, (uint64_t)l->code_code_adaptive);
-    put(buf, s->ob_size, 16);
+    put(buf, s->ob_size, 16 + head);
     put(buf, s->ob_type, (uint64_t)l->object_type);
     put(buf, s->ty_size, 408);
     put(buf, s->ty_flags, (uint64_t)l->type_flags);
-    put(buf, s->tu_size, 32);
+    put(buf, s->tu_size, 32 + head);
     put(buf, s->tu_ob_size, (uint64_t)l->varobject_size);
-    put(buf, s->di_size, 48);
+    put(buf, s->di_size, 48 + head);
     put(buf, s->di_keys, (uint64_t)l->dict_keys);
     put(buf, s->di_values, (uint64_t)l->dict_values);
-    put(buf, s->lo_size, 32);
+    put(buf, s->lo_size, 32 + head);
     put(buf, s->lo_digit, (uint64_t)l->long_digits);
     put(buf, s->by_size, (uint64_t)l->bytes_sval + 1);
     put(buf, s->by_ob_size, (uint64_t)l->varobject_size);
@@ -494,9 +522,6 @@ static void test_debug_offsets_refused(void)
     CHECK_INT(version, 0x031000a0, "3.16 version still returned");
 
     len = build(buf, &slots313, l, 0x030d00f0);
-    put(buf, 2, 1);
-    CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_UNSUPPORTED,
-              "free-threaded build unsupported");
     put(buf, 2, 7);
     CHECK_INT(read_table(buf, len, l, &out, &version), -PT_ERR_BAD_DATA, "free_threaded not 0/1");
 
@@ -525,6 +550,93 @@ static void test_debug_offsets_refused(void)
     }
 }
 
+/* Free-threaded builds: the table says free_threaded = 1 and gives their
+ * larger objects' offsets. No GIL holder, no pymalloc counters (mimalloc
+ * allocates), and from 3.14 per-thread bytecode (tlbc_index, co_tlbc). */
+static void test_debug_offsets_free_threaded(void)
+{
+    const struct py_layout *ft = py_layout_for_build(3, 13, 1);
+    const struct py_layout *gil = py_layout_for(3, 13);
+    CHECK(ft != NULL, "a generated 3.13t table");
+    if (!ft)
+        return;
+    struct py_layout src = *ft;
+    unsigned char buf[PY_DEBUG_OFFSETS_MAX];
+    struct py_layout out;
+    uint64_t version = 0;
+
+    size_t len = build(buf, &slots313, &src, 0x030d05f0);
+    put(buf, 2, 1);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), 0, "3.13t debug offsets accepted");
+    CHECK(same(&out, ft, 0), "3.13t debug offsets + fallback equal the generated 3.13t table");
+    CHECK_INT(out.free_threaded, 1, "3.13t: free_threaded");
+    CHECK(out.gil_enabled == 0 && out.gil_locked == ft->gil_locked &&
+          out.gil_last_holder == ft->gil_last_holder,
+          "3.13t: a holder only when the GIL's enabled (first in _gil) says so");
+    CHECK(out.interp_obmalloc_ptr == -1 && out.obmalloc_narenas == -1 &&
+          out.obmalloc_arena_bits == -1, "3.13t: pymalloc counters unavailable");
+    CHECK(out.gc_generations == ft->gc_generations && out.gc_stats_size == ft->gc_stats_size,
+          "3.13t: GC state from the 3.13t table");
+    CHECK_INT(out.unicode_kind_bit, 2, "3.13t keeps interned:2");
+    CHECK(out.frame_tlbc_index == -1 && out.code_tlbc == -1, "3.13t: no per-thread bytecode");
+
+    /* A table made for an object header 16 bytes shorter would misplace
+     * what the debug offsets do not carry: only free-threaded tables are
+     * borrowed from, even when no table has this build's size. */
+    CHECK(gil && gil->module_dict != ft->module_dict, "3.13 and 3.13t place md_dict apart");
+    put(buf, slots313.is_size, (uint64_t)ft->interp_size + 8);
+    CHECK_INT(read_table(buf, len, gil, &out, &version), 0, "3.13t of an unknown size");
+    CHECK(out.object_type == 24 && out.module_dict == ft->module_dict &&
+          out.dict_used == ft->dict_used && out.chunk_data == ft->chunk_data,
+          "3.13t of an unknown size: the rest from the 3.13t table");
+    CHECK(out.gc_generations == -1 && out.obmalloc_narenas == -1,
+          "3.13t of an unknown size: its counters unavailable");
+    put(buf, slots313.is_size, (uint64_t)ft->interp_size);
+
+    struct fake_mem m;
+    fake_mem_init(&m);
+    fake_mem_add(&m, RUNTIME_ADDR, buf, len);
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), 1, "free_threaded probe: 1");
+    put(buf, 2, 0);
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), 0, "free_threaded probe: 0");
+    put(buf, 2, 2);
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), -PT_ERR_BAD_DATA,
+              "free_threaded probe: 2 refused");
+    buf[0] = 'X';
+    CHECK_INT(py_debug_offsets_free_threaded(&m.base, RUNTIME_ADDR), -PT_ERR_BAD_DATA,
+              "free_threaded probe: wrong cookie");
+
+    /* 3.14t (no binary here): the 3.14 table with tlbc_index (slot 38) and
+     * co_tlbc (slot 49), at their places in 3.14's headers: the frame's
+     * tlbc_index follows stackpointer (offset 72), co_tlbc comes just
+     * before co_code_adaptive. */
+    const struct py_debug_layout *dl = py_debug_layout_for(3, 14);
+    CHECK(dl && dl->fr_tlbc_index == 8 * 38 && dl->co_tlbc == 8 * 49 &&
+          py_debug_layout_for(3, 13)->is_gil_enabled == 8 * 16 && dl->is_gil_enabled == 8 * 17,
+          "generated positions of the free-threaded members equal the counted ones");
+    len = build(buf, &slots314, &src, 0x030e00f0);
+    put(buf, 2, 1);
+    put(buf, 38, 72);
+    put(buf, 49, (uint64_t)src.code_code_adaptive - 8);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), 0, "3.14t debug offsets accepted");
+    CHECK(out.free_threaded == 1 && out.minor == 14, "3.14t: free-threaded 3.14");
+    CHECK_INT(out.frame_tlbc_index, 72, "3.14t: frame tlbc_index");
+    CHECK_INT(out.code_tlbc, src.code_code_adaptive - 8, "3.14t: co_tlbc");
+    CHECK(out.codearray_size == 0 && out.codearray_entries == 8, "3.14t: _PyCodeArray size, entries");
+    CHECK_INT(out.unicode_kind_bit, 8, "3.14t: interned is a byte, kind starts at bit 8");
+    CHECK(out.gil_enabled == 0 && out.obmalloc_narenas == -1, "3.14t: GIL enabled flag, no pymalloc");
+    put(buf, 38, 0);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
+              "3.14t without a tlbc_index offset refused");
+    put(buf, 38, (uint64_t)src.frame_size);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
+              "3.14t tlbc_index past the frame refused");
+    put(buf, 38, 72);
+    put(buf, 49, (uint64_t)src.code_size);
+    CHECK_INT(read_table(buf, len, ft, &out, &version), -PT_ERR_BAD_DATA,
+              "3.14t co_tlbc past the code object refused");
+}
+
 int main(void)
 {
     UNIT_RUN(test_versions);
@@ -533,5 +645,6 @@ int main(void)
     UNIT_RUN(test_debug_offsets_313);
     UNIT_RUN(test_debug_offsets_314);
     UNIT_RUN(test_debug_offsets_refused);
+    UNIT_RUN(test_debug_offsets_free_threaded);
     return unit_done();
 }

@@ -22,7 +22,8 @@ static char what_buf[512];
 static const char *W(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *W(const char *fmt, ...)
 {
-    int n = snprintf(what_buf, sizeof what_buf, "%d.%d: ", L->major, L->minor);
+    int n = snprintf(what_buf, sizeof what_buf, "%d.%d%s: ", L->major, L->minor,
+                     L->free_threaded ? "t" : "");
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what_buf + n, sizeof what_buf - (size_t)n, fmt, ap);
@@ -223,7 +224,8 @@ static void test_threads_and_interpreters(void)
     if (s.nthreads == 5) {
         uint64_t want_ts[5] = { a1, a2, a3, b1, b2 };
         size_t want_n[5] = { 1, 2, 0, 1, 2 };
-        int want_gil[5] = { 0, 1, 0, 0, 0 };
+        /* A free-threaded build has no GIL holder at all. */
+        int want_gil[5] = { 0, !L->free_threaded, 0, 0, 0 };
         for (int i = 0; i < 5; i++) {
             const struct py_thread *t = &s.threads[i];
             CHECK(t->tstate == want_ts[i] && t->thread_id == (uint64_t)(i < 3 ? 101 + i : 198 + i),
@@ -247,7 +249,10 @@ static void test_threads_and_interpreters(void)
     int flagged = 0;
     for (size_t i = 0; i < s.nthreads; i++)
         flagged += s.threads[i].gil;
-    CHECK(s.nthreads == 5 && s.threads[4].gil && flagged == 1, W("threads: new GIL holder only"));
+    if (L->free_threaded)
+        CHECK(s.nthreads == 5 && flagged == 0, W("threads: no GIL holder, free-threaded"));
+    else
+        CHECK(s.nthreads == 5 && s.threads[4].gil && flagged == 1, W("threads: new GIL holder only"));
 
     fake_set_gil(&fp, i2, 0);
     CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the GIL free"));
@@ -255,6 +260,25 @@ static void test_threads_and_interpreters(void)
     for (size_t i = 0; i < s.nthreads; i++)
         flagged += s.threads[i].gil;
     CHECK_INT(flagged, 0, W("threads: nobody flagged when the GIL is free"));
+    if (L->free_threaded) {
+        /* PYTHON_GIL=1, or an extension that needs it, turns the GIL back
+         * on: then its holder is one, as in a build with a GIL. */
+        fake_set_gil(&fp, i2, b2);
+        uint64_t gil = fake_get_u64(&fp, i2 + (uint64_t)L->interp_ceval_gil);
+        fake_put_i32(&fp, gil + (uint64_t)L->gil_enabled, 1);
+        CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the GIL turned back on"));
+        flagged = 0;
+        for (size_t i = 0; i < s.nthreads; i++)
+            flagged += s.threads[i].gil;
+        CHECK(s.nthreads == 5 && s.threads[4].gil && flagged == 1 && w.gil_enabled,
+              W("threads: the GIL turned back on has its holder"));
+        fake_put_i32(&fp, gil + (uint64_t)L->gil_enabled, 0);
+        CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the GIL off again"));
+        flagged = 0;
+        for (size_t i = 0; i < s.nthreads; i++)
+            flagged += s.threads[i].gil;
+        CHECK(flagged == 0 && !w.gil_enabled, W("threads: off again, no holder"));
+    }
     py_sample_release(&s);
     py_walker_release(&w);
     fake_py_release(&fp);
@@ -833,7 +857,7 @@ static void test_layout_bounds(void)
 static void run_layout(const struct py_layout *lay)
 {
     L = lay;
-    printf("# layout %d.%d\n", L->major, L->minor);
+    printf("# layout %d.%d%s\n", L->major, L->minor, L->free_threaded ? "t" : "");
     test_layout_bounds();
     test_single_thread();
     test_names_and_unstarted();
