@@ -456,6 +456,10 @@ void native_unwinder_free(struct native_unwinder *u)
 
 static int seize(struct native_unwinder *u, pid_t tid)
 {
+    if (!proc_task_of(u->pid, tid)) {
+        u->stats.gone++;
+        return -ESRCH;
+    }
     if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
         int e = errno;
         /* The kernel refuses (EPERM) to attach to a thread that is
