@@ -33,6 +33,12 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define STACK_PAGES 32           /* per unwind */
 #define CODE_PAGES 64            /* code and unwind tables, across unwinds */
 #define STOP_WAIT_NS 500000000ull   /* how long a thread may take to stop */
+/* A wait for a stop wakes this often to look at the cancel flag: a stop
+ * request from another thread sends no signal to end waitpid. */
+#define WAIT_SLICE_NS 20000000ull
+/* At the end, all threads that did not stop in time together get this
+ * long to report; the kernel lets go of any left when pytop exits. */
+#define FREE_WAIT_NS 200000000ull
 #define PENDING_MAX 64
 /* The live part of a stack copied while the thread is stopped: from its
  * stack pointer up to the end of the mapping, at most this much. */
@@ -67,8 +73,14 @@ struct native_unwinder {
     timer_t timer;
     pid_t timer_tid;
     int have_timer;
+    const atomic_int *cancel;       /* borrowed; NULL: never cancelled */
     struct native_unwind_stats stats;
 };
+
+static int cancelled(const struct native_unwinder *u)
+{
+    return u->cancel && atomic_load(u->cancel);
+}
 
 static uint64_t now_ns(void)
 {
@@ -313,8 +325,9 @@ static void wake_install(void)
     sigaction(WAKE_SIGNAL, &sa, NULL);
 }
 
-/* A one-shot timer signalling the calling thread after ns (0 disarms).
- * Created on the thread that waits, which must not block the signal. */
+/* A timer signalling the calling thread after ns, then every
+ * WAIT_SLICE_NS (0 disarms). Created on the thread that waits, which must
+ * not block the signal. */
 static int timer_arm(struct native_unwinder *u, uint64_t ns)
 {
     pid_t self = (pid_t)syscall(SYS_gettid);
@@ -343,6 +356,8 @@ static int timer_arm(struct native_unwinder *u, uint64_t ns)
     memset(&it, 0, sizeof it);
     it.it_value.tv_sec = (time_t)(ns / 1000000000ull);
     it.it_value.tv_nsec = (long)(ns % 1000000000ull);
+    if (ns)
+        it.it_interval.tv_nsec = (long)WAIT_SLICE_NS;
     return timer_settime(u->timer, 0, &it, NULL) == 0 ? 0 : -errno;
 }
 
@@ -375,7 +390,7 @@ static int wait_stop(struct native_unwinder *u, pid_t tid, uint64_t limit_ns, in
     if (r != 0 || limit_ns == 0)
         return r;
     uint64_t deadline = now_ns() + limit_ns;
-    if (timer_arm(u, limit_ns) != 0)
+    if (timer_arm(u, limit_ns < WAIT_SLICE_NS ? limit_ns : WAIT_SLICE_NS) != 0)
         return 0;
     for (;;) {
         pid_t w = waitpid(tid, status, __WALL);
@@ -384,8 +399,8 @@ static int wait_stop(struct native_unwinder *u, pid_t tid, uint64_t limit_ns, in
             r = stop_reported(tid, w, status);
             break;
         }
-        /* A signal: ours at the deadline, or another one. */
-        if (now_ns() >= deadline) {
+        /* A signal: ours at a slice's end, or another one. */
+        if (now_ns() >= deadline || cancelled(u)) {
             r = stop_reported(tid, 0, status);
             break;
         }
@@ -420,6 +435,23 @@ static void reap_pending(struct native_unwinder *u, uint64_t limit_ns)
     u->npending = w;
 }
 
+/* The same with one bound for all of them together. */
+static void reap_pending_within(struct native_unwinder *u, uint64_t total_ns)
+{
+    uint64_t end = now_ns() + total_ns;
+    while (u->npending) {
+        uint64_t now = now_ns();
+        reap_pending(u, now < end ? (end - now) / (u->npending ? u->npending : 1) : 0);
+        if (now >= end)
+            break;
+    }
+}
+
+void native_unwinder_set_cancel(struct native_unwinder *u, const atomic_int *cancel)
+{
+    u->cancel = cancel;
+}
+
 int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_unwinder **out)
 {
     struct native_unwinder *u = calloc(1, sizeof *u);
@@ -446,7 +478,9 @@ void native_unwinder_free(struct native_unwinder *u)
 {
     if (!u)
         return;
-    reap_pending(u, STOP_WAIT_NS);
+    /* Not cancelled now: the threads must get their chance to report. */
+    u->cancel = NULL;
+    reap_pending_within(u, FREE_WAIT_NS);
     if (u->have_timer)
         timer_delete(u->timer);
     unw_destroy_addr_space(u->as);
@@ -530,6 +564,8 @@ int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, si
 {
     if (u->npending)
         reap_pending(u, 0);
+    if (cancelled(u))
+        return -ECANCELED;
     uint64_t t0 = now_ns();
     int rc = seize(u, tid);
     if (rc)
@@ -588,6 +624,13 @@ int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, si
     return -EOPNOTSUPP;
 }
 
+#endif
+
+#if !(defined(__x86_64__) && defined(HAVE_LIBUNWIND))
+void native_unwinder_set_cancel(struct native_unwinder *u, const atomic_int *cancel)
+{
+    (void)u, (void)cancel;
+}
 #endif
 
 void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind_stats *out)

@@ -14,6 +14,7 @@
 #ifndef PYTOP_NATIVE_UNWIND_H
 #define PYTOP_NATIVE_UNWIND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,6 +54,12 @@ void native_unwinder_free(struct native_unwinder *u);
 typedef void (*native_held_fn)(void *ctx);
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, size_t cap,
                          size_t *n, native_held_fn held, void *ctx);
+
+/* A flag (owned by the caller, e.g. the sampler's stop request) that ends
+ * a wait for a thread to stop within WAIT_SLICE: the thread is then
+ * treated as one that did not stop in time (detached when it reports),
+ * and no further thread is held while it is set (-ECANCELED). NULL: none. */
+void native_unwinder_set_cancel(struct native_unwinder *u, const atomic_int *cancel);
 
 void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind_stats *out);
 
