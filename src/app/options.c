@@ -38,7 +38,7 @@ static void usage(FILE *out)
         "  -d, --dump               print every thread's stack once and exit\n"
         "  -j, --json               with --dump: print one JSON document\n"
         "  -r, --record FILE        sample without a terminal into FILE until --duration\n"
-        "                           ends, the target exits, or SIGINT/SIGTERM\n"
+        "                           ends, the target exits, or SIGINT/SIGTERM/SIGHUP\n"
         "  -e, --export RECORDING   convert a recording to --format, on stdout or -o OUT\n"
         "\n"
         "Sampling:\n"

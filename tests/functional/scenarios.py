@@ -457,4 +457,6 @@ def build(interps):
     tests.extend(memory_counters.build(interps))
     import containers   # a target in another PID namespace (containers.py)
     tests.extend(containers.build(interps))
+    import signals   # how pytop ends: signals in every mode, SIGKILL (signals.py)
+    tests.extend(signals.build(interps))
     return tests
