@@ -302,6 +302,21 @@ static void test_unwind_child(void)
     /* A thread that does not exist. */
     if (ns)
         CHECK_INT(native_stacks_thread(ns, 0x3ffffff0, NULL, 0, NULL, NULL, &m), -ESRCH, "missing thread");
+    /* A live process that is not one of the target's tasks (an id from
+     * another PID namespace could name one): never held. */
+    if (ns)
+        CHECK_INT(native_stacks_thread(ns, getpid(), NULL, 0, NULL, NULL, &m), -ESRCH,
+                  "a process that is not a task of the target: not held");
+    /* A stop request: no thread is held any more. */
+    atomic_int cancel = 1;
+    if (ns) {
+        native_stacks_set_cancel(ns, &cancel);
+        CHECK_INT(native_stacks_thread(ns, child, NULL, 0, NULL, NULL, &m), -ECANCELED,
+                  "asked to stop: the thread is not held");
+        proc_field(child, "status", "TracerPid:", tracer, sizeof tracer);
+        CHECK(atoi(tracer) == 0, "child not traced after a cancelled hold");
+        native_stacks_set_cancel(ns, NULL);
+    }
     merged_stack_release(&m);
     native_stacks_free(ns);
     kill(child, SIGKILL);
