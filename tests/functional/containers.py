@@ -139,7 +139,17 @@ def t_container_host(c):
     by_own = dict((own, host) for host, own in tasks.items())
     ids = dict((k, by_own[tgt.own_tid(k)]) for k in KEYS)
     n = dump_until_running(c, tgt, ids)
-    return "host tids %s (own %s), running after %d dump(s)" % (
+    # --native holds each thread by its id: the host's, never the
+    # namespace's (1 would be the host's init).
+    run = c.pytop_run(["--dump", "--json", "--native", "-p", str(tgt.pid)])
+    if run.timed_out or run.rc != 0 or run.sanitizer_report():
+        c.fail("pytop --dump --native failed", run, tgt)
+    doc = json.loads(run.stdout)
+    check_threads(c, doc, run, tgt, ids)
+    unheld = ["%s: %s" % (t["tid"], t["native_error"]) for t in doc["threads"] if "native_error" in t]
+    if unheld:
+        c.fail("threads without native frames: %s" % ", ".join(unheld), run, tgt)
+    return "host tids %s (own %s), running after %d dump(s), native frames for all" % (
         ", ".join(str(ids[k]) for k in KEYS), ", ".join(str(tgt.own_tid(k)) for k in KEYS), n)
 
 
