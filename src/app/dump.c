@@ -12,6 +12,7 @@
 #include "python/thread_names.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,14 +265,23 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
 
 /* Unwind every thread's C stack and merge it with its Python frames,
  * read again while it is held. A thread that cannot be unwound keeps its
- * Python frames and says why. */
+ * Python frames and says why. SIGINT, SIGTERM and SIGHUP keep their
+ * default action (end pytop) but wait while a thread is held, so it is
+ * let go first. */
 static void merge_native(struct native_stacks *ns, struct py_walker *walker, struct py_sample *s,
                          struct thread_view *views)
 {
+    sigset_t quit, old;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGINT);
+    sigaddset(&quit, SIGTERM);
+    sigaddset(&quit, SIGHUP);
     native_stacks_begin_sample(ns);
     for (size_t i = 0; i < s->nthreads; i++) {
         struct thread_view *v = &views[i];
+        sigprocmask(SIG_BLOCK, &quit, &old);
         int rc = native_stacks_thread_of(ns, walker, s, i, &v->merged);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         if (rc == -ENOMEM)
             continue;
         v->native = 1;
