@@ -23,6 +23,7 @@ import argparse
 import os
 import random
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -329,6 +330,11 @@ def main():
     rng = random.Random(seed)
     print("seed %d" % seed)
     workdir = tempfile.mkdtemp(prefix="pytop-stress-")
+    # A copy: a rebuild of the original during a long run must not make
+    # the next start fail.
+    copy = os.path.join(workdir, "pytop")
+    shutil.copy2(opts.pytop, copy)
+    opts.pytop = copy
     target = Target(opts.python, workdir)
     bad = 0
     try:
@@ -341,6 +347,7 @@ def main():
             bad += len(failures)
     finally:
         target.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 1 if bad else 0
 
 
