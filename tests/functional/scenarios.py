@@ -528,4 +528,8 @@ def build(interps):
     tests.extend(cli.build(interps))
     import timing   # sampling instants and CPU credit (timing.py)
     tests.extend(timing.build(interps))
+    import containers   # a target in another PID namespace (containers.py)
+    tests.extend(containers.build(interps))
+    import signals   # how pytop ends: signals in every mode, SIGKILL (signals.py)
+    tests.extend(signals.build(interps))
     return tests
