@@ -4,8 +4,11 @@ check how fast it exits and what it leaves the target in; SIGKILL
 recorders at random moments and measure what the recording lost.
 
     tools/signal_stress.py --pytop build/pytop --python python3.12 \\
-        [--runs 100] [--modes live,record,dump,live-native,record-native,dump-native,kill] \\
+        [--runs 100] [--modes live,record,dump,live-native,...,dump-blocking,kill] \\
         [--signals INT,TERM,HUP] [--rate 100] [--seed N]
+
+Modes: live, record and dump, each also with --native (MODE-native) and
+with --blocking (MODE-blocking), and kill.
 
 For each run of a signal mode: start pytop against the target (the live
 view on a pseudo-terminal), wait a random moment, send a random one of
@@ -60,7 +63,10 @@ sleeper()
 """
 
 SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
-MODES = ("live", "record", "dump", "live-native", "record-native", "dump-native", "kill")
+MODES = ("live", "record", "dump", "live-native", "record-native", "dump-native",
+         "live-blocking", "record-blocking", "dump-blocking", "kill")
+# Each mode's holding option: a suffix of its name.
+HOLDS = {"native": "--native", "blocking": "--blocking"}
 
 
 class Target(object):
@@ -134,9 +140,10 @@ def kill_hard(proc):
 
 def signal_run(pytop, target, mode, sig, delay, workdir, limit, rate):
     """One run; returns (exit seconds or None, problems)."""
-    native = mode.endswith("-native")
-    base = mode.split("-")[0]
-    args = [pytop, "-p", str(target.pid), "--rate", str(rate)] + (["--native"] if native else [])
+    base, _, hold = mode.partition("-")
+    args = [pytop, "-p", str(target.pid)] + ([HOLDS[hold]] if hold else [])
+    if base != "dump":   # --dump reads once and refuses a --rate
+        args += ["--rate", str(rate)]
     env = dict(os.environ, TERM="xterm-256color")
     stop = threading.Event()
     drainer = None

@@ -1,6 +1,6 @@
 """Functional tests of how pytop ends: SIGINT, SIGTERM and SIGHUP at
-random moments in the live view, --record and --dump, with and without
---native, must end it within a second with every thread of the target
+random moments in the live view, --record and --dump, alone, with --native
+and with --blocking, must end it within a second with every thread of the target
 running and untraced; a recorder killed with SIGKILL at a random moment
 must have lost at most a second of samples.
 
@@ -17,7 +17,7 @@ from scenarios import Test
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import signal_stress  # noqa: E402
 
-RUNS = 10                # per mode: about 20 s for a live or record test
+RUNS = 10                # per mode: about 30 s for a live or record test
 KILL_RUNS = 12
 EXIT_LIMIT = 1.0         # seconds from the signal to the exit
 LOSS_LIMIT = 1.0         # seconds of samples a SIGKILL may lose
@@ -53,15 +53,15 @@ def run_modes(c, modes, runs):
 
 
 def t_signals_live(c):
-    return run_modes(c, ["live", "live-native"], RUNS)
+    return run_modes(c, ["live", "live-native", "live-blocking"], RUNS)
 
 
 def t_signals_record(c):
-    return run_modes(c, ["record", "record-native"], RUNS)
+    return run_modes(c, ["record", "record-native", "record-blocking"], RUNS)
 
 
 def t_signals_dump(c):
-    return run_modes(c, ["dump", "dump-native"], RUNS)
+    return run_modes(c, ["dump", "dump-native", "dump-blocking"], RUNS)
 
 
 def t_sigkill_loss(c):
