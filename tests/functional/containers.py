@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 
-from engine import ENGINE_INTERPRETERS, export, record
+from engine import engine_keys, export, record
 from harness import Target, TestSkip
 from scenarios import Test
 
@@ -219,7 +219,8 @@ def build(interps):
     for name, fn in PER_INTERPRETER:
         for interp in interps:
             tests.append(Test("%s[%s]" % (name, interp.id), fn, interp, skip=why))
-    chosen = [i for i in interps if (i.version[0], i.version[1], i.system) in ENGINE_INTERPRETERS]
+    keys = engine_keys()
+    chosen = [i for i in interps if i.key in keys or i.selected]
     for name, fn in ENGINE_ONLY:
         for interp in chosen:
             tests.append(Test("%s[%s]" % (name, interp.id), fn, interp, skip=why))
