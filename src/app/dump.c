@@ -13,6 +13,7 @@
 #include "python/thread_names.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,15 +319,24 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
 
 /* Unwind every thread's C stack and merge it with its Python frames,
  * read again while it is held. A thread that cannot be unwound keeps its
- * Python frames and says why. */
+ * Python frames and says why. SIGINT, SIGTERM and SIGHUP keep their
+ * default action (end pytop) but wait while a thread is held, so it is
+ * let go first. */
 static void merge_native(struct native_stacks *ns, struct py_walker *walker, struct py_sample *s,
                          struct thread_view *views)
 {
+    sigset_t quit, old;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGINT);
+    sigaddset(&quit, SIGTERM);
+    sigaddset(&quit, SIGHUP);
     native_stacks_begin_sample(ns);
     for (size_t i = 0; i < s->nthreads; i++) {
         struct thread_view *v = &views[i];
         uint64_t before = native_stacks_paused_ns(ns);
+        sigprocmask(SIG_BLOCK, &quit, &old);
         int rc = native_stacks_thread_of(ns, walker, s, i, &v->merged);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         v->held = rc == 0;
         v->hold_error = rc;
         v->pause_ns = native_stacks_paused_ns(ns) - before;
@@ -338,18 +348,26 @@ static void merge_native(struct native_stacks *ns, struct py_walker *walker, str
 }
 
 /* --blocking without --native: each thread's frames read while it is
- * held; one that cannot be held is read as it runs and says why. */
-static int hold_threads(struct py_walker *walker, struct py_sample *s, struct thread_view *views,
-                        uint64_t *span_ns)
+ * held; one that cannot be held is read as it runs and says why. As in
+ * merge_native, SIGINT, SIGTERM and SIGHUP wait while threads are held. */
+static int hold_threads(pid_t pid, struct py_walker *walker, struct py_sample *s,
+                        struct thread_view *views, uint64_t *span_ns)
 {
     struct thread_hold *h;
-    int rc = thread_hold_new(&h);
+    int rc = thread_hold_new(pid, &h);
     if (rc)
         return rc;
     size_t n = s->nthreads ? s->nthreads : 1;
     int *results = malloc(n * sizeof *results);
     uint64_t *pauses = malloc(n * sizeof *pauses);
+    sigset_t quit, old;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGINT);
+    sigaddset(&quit, SIGTERM);
+    sigaddset(&quit, SIGHUP);
+    sigprocmask(SIG_BLOCK, &quit, &old);
     rc = results && pauses ? native_hold_read_all(h, walker, s, results, pauses, span_ns) : -ENOMEM;
+    sigprocmask(SIG_SETMASK, &old, NULL);
     for (size_t i = 0; rc == 0 && i < s->nthreads; i++) {
         struct thread_view *v = &views[i];
         v->held = results[i] == 0;
@@ -399,7 +417,7 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
     }
     if (ns)
         merge_native(ns, &t->walker, &s, views);
-    else if (blocking && (rc = hold_threads(&t->walker, &s, views, &pause)) != 0)
+    else if (blocking && (rc = hold_threads(t->pid, &t->walker, &s, views, &pause)) != 0)
         goto out;
     if (ns)
         pause = total_pause(views, s.nthreads);

@@ -204,24 +204,26 @@ int record_run(struct py_target *target, struct launch *launched,
         return rc;
     }
 
-    struct sigaction sa, old_int, old_term, old_hup;
+    /* SIGINT, SIGTERM and SIGHUP (the terminal or session gone) end the
+     * recording cleanly: the summary is written and the file is whole. */
+    static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+    enum { NSTOP = sizeof stop_signals / sizeof *stop_signals };
+    struct sigaction sa, old[NSTOP];
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     signal_target = smp;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &sa, &old[i]);
     st.smp = smp;
     const char *term = getenv("TERM");
     st.progress = isatty(fileno(status)) && !(term && strcmp(term, "dumb") == 0);
 
     int end = sampler_run(smp, record_sink, &st);
 
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-    signal_target = NULL;
+    /* The handlers stay until the summary is written: a second signal
+     * meanwhile (while a launched program is being ended, say) only asks
+     * the stopped sampler to stop again. */
     if (st.progress)
         fprintf(status, "\r\033[K");
 
@@ -310,6 +312,10 @@ int record_run(struct py_target *target, struct launch *launched,
         fprintf(status, "pytop: %u snapshots written to %s%s\n", st.snapshots, o->snapshot_dir,
                 st.snapshot_failures ? " (some failed, see above)" : "");
 
+    /* Only now: a signal while the summary was written must not cut it. */
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &old[i], NULL);
+    signal_target = NULL;
     sampler_free(smp);
     model_free(st.snap_model);
     stack_table_free(dict);

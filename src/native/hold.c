@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -16,12 +17,21 @@
 #include <unistd.h>
 
 #define STOP_WAIT_NS 500000000ull   /* how long a thread may take to stop */
+/* A wait for a stop wakes this often to look at the cancel flag: a stop
+ * request from another thread or a signal handler sends no signal to end
+ * waitpid. */
+#define WAIT_SLICE_NS 20000000ull
+/* At the end, all threads that did not stop in time together get this
+ * long to report; the kernel lets go of any left when pytop exits. */
+#define FREE_WAIT_NS 200000000ull
 #define PENDING_MAX 64
-/* Ends a wait for a stop that takes too long: a timer sends it to the
- * waiting thread only, and its empty handler makes waitpid return EINTR. */
+/* Ends a wait for a stop at each slice: a timer sends it to the waiting
+ * thread only, and its empty handler makes waitpid return EINTR. */
 #define WAKE_SIGNAL (SIGRTMIN + 5)
 
 struct thread_hold {
+    pid_t pid;                       /* the process whose threads are held */
+    const atomic_int *cancel;        /* borrowed; NULL: never cancelled */
     /* Threads that did not stop in time: seized with an interrupt pending,
      * detached as soon as they report the stop. */
     pid_t pending[PENDING_MAX];
@@ -34,6 +44,11 @@ struct thread_hold {
     uint64_t *start;                 /* thread_hold_all: each thread's interrupt time */
     size_t cap_start;
 };
+
+static int cancelled(const struct thread_hold *h)
+{
+    return h->cancel && atomic_load(h->cancel);
+}
 
 static uint64_t now_ns(void)
 {
@@ -59,8 +74,9 @@ static void wake_install(void)
     sigaction(WAKE_SIGNAL, &sa, NULL);
 }
 
-/* A one-shot timer signalling the calling thread after ns (0 disarms).
- * Created on the thread that waits, which must not block the signal. */
+/* A timer signalling the calling thread after ns, then every
+ * WAIT_SLICE_NS (0 disarms). Created on the thread that waits, which must
+ * not block the signal. */
 static int timer_arm(struct thread_hold *h, uint64_t ns)
 {
     pid_t self = (pid_t)syscall(SYS_gettid);
@@ -89,6 +105,8 @@ static int timer_arm(struct thread_hold *h, uint64_t ns)
     memset(&it, 0, sizeof it);
     it.it_value.tv_sec = (time_t)(ns / 1000000000ull);
     it.it_value.tv_nsec = (long)(ns % 1000000000ull);
+    if (ns)
+        it.it_interval.tv_nsec = (long)WAIT_SLICE_NS;
     return timer_settime(h->timer, 0, &it, NULL) == 0 ? 0 : -errno;
 }
 
@@ -111,17 +129,18 @@ static int stop_reported(pid_t tid, pid_t r, int *status)
     return 0;
 }
 
-/* Wait for tid to report a stop, for at most limit_ns (0: only look).
- * Returns 1 with *status, 0 on timeout, -ESRCH when it is gone. waitpid
- * blocks (polling would cost more CPU than the hold); a timer signal
- * ends it at the bound. */
+/* Wait for tid to report a stop, for at most limit_ns (0: only look), or
+ * until a stop request. Returns 1 with *status, 0 on timeout or stop
+ * request, -ESRCH when it is gone. waitpid blocks (polling would cost
+ * more CPU than the hold); a timer signal ends it every slice, to look at
+ * the clock and the cancel flag. */
 static int wait_stop(struct thread_hold *h, pid_t tid, uint64_t limit_ns, int *status)
 {
     int r = stop_reported(tid, waitpid(tid, status, __WALL | WNOHANG), status);
-    if (r != 0 || limit_ns == 0)
+    if (r != 0 || limit_ns == 0 || cancelled(h))
         return r;
     uint64_t deadline = now_ns() + limit_ns;
-    if (timer_arm(h, limit_ns) != 0)
+    if (timer_arm(h, limit_ns < WAIT_SLICE_NS ? limit_ns : WAIT_SLICE_NS) != 0)
         return 0;
     for (;;) {
         pid_t w = waitpid(tid, status, __WALL);
@@ -130,8 +149,8 @@ static int wait_stop(struct thread_hold *h, pid_t tid, uint64_t limit_ns, int *s
             r = stop_reported(tid, w, status);
             break;
         }
-        /* A signal: ours at the deadline, or another one. */
-        if (now_ns() >= deadline) {
+        /* A signal: ours at a slice's end, or another one. */
+        if (now_ns() >= deadline || cancelled(h)) {
             r = stop_reported(tid, 0, status);
             break;
         }
@@ -166,20 +185,40 @@ static void reap_pending(struct thread_hold *h, uint64_t limit_ns)
     h->npending = w;
 }
 
-int thread_hold_new(struct thread_hold **out)
+/* The same with one bound for all of them together. */
+static void reap_pending_within(struct thread_hold *h, uint64_t total_ns)
+{
+    uint64_t end = now_ns() + total_ns;
+    while (h->npending) {
+        uint64_t now = now_ns();
+        reap_pending(h, now < end ? (end - now) / h->npending : 0);
+        if (now >= end)
+            break;
+    }
+}
+
+int thread_hold_new(pid_t pid, struct thread_hold **out)
 {
     struct thread_hold *h = calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
+    h->pid = pid;
     *out = h;
     return 0;
+}
+
+void thread_hold_set_cancel(struct thread_hold *h, const atomic_int *cancel)
+{
+    h->cancel = cancel;
 }
 
 void thread_hold_free(struct thread_hold *h)
 {
     if (!h)
         return;
-    reap_pending(h, STOP_WAIT_NS);
+    /* Not cancelled now: the threads must get their chance to report. */
+    h->cancel = NULL;
+    reap_pending_within(h, FREE_WAIT_NS);
     if (h->have_timer)
         timer_delete(h->timer);
     free(h->start);
@@ -188,6 +227,13 @@ void thread_hold_free(struct thread_hold *h)
 
 static int seize(struct thread_hold *h, pid_t tid)
 {
+    /* Never a process that is not one of the target's tasks: an id
+     * misread, or one of another PID namespace (where 1 is the host's
+     * init), must not stop it. */
+    if (!proc_task_of(h->pid, tid)) {
+        h->stats.gone++;
+        return -ESRCH;
+    }
     if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
         int e = errno;
         /* The kernel refuses (EPERM) to attach to a thread that is
@@ -207,7 +253,7 @@ static int seize(struct thread_hold *h, pid_t tid)
     return 0;
 }
 
-static void add_pending(struct thread_hold *h, pid_t tid);
+static void add_pending(struct thread_hold *h, pid_t tid, int timeout);
 
 int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *ctx,
                     uint64_t *pause_ns)
@@ -218,6 +264,8 @@ int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *c
         return -ESRCH;
     if (h->npending)
         reap_pending(h, 0);
+    if (cancelled(h))
+        return -ECANCELED;
     uint64_t t0 = now_ns();
     int rc = seize(h, tid);
     if (rc)
@@ -225,9 +273,11 @@ int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *c
     int status = 0;
     int r = wait_stop(h, tid, STOP_WAIT_NS, &status);
     if (r == 0) {
-        /* Still running, or in uninterruptible sleep. */
-        add_pending(h, tid);
-        return -ETIMEDOUT;
+        /* Still running, or in uninterruptible sleep; or a stop request
+         * cut the wait short. */
+        int stop = cancelled(h);
+        add_pending(h, tid, !stop);
+        return stop ? -ECANCELED : -ETIMEDOUT;
     }
     if (r < 0) {
         h->stats.gone++;
@@ -245,12 +295,14 @@ int thread_hold_run(struct thread_hold *h, pid_t tid, thread_held_fn fn, void *c
     return rc;
 }
 
-/* A thread that did not stop in time: its interrupt stays pending, and
- * the stop it brings is detached when it comes. With no room left, wait
- * for the oldest rather than lose one. */
-static void add_pending(struct thread_hold *h, pid_t tid)
+/* A thread that did not stop in time (timeout), or whose wait a stop
+ * request ended: its interrupt stays pending, and the stop it brings is
+ * detached when it comes. With no room left, wait for the oldest rather
+ * than lose one. */
+static void add_pending(struct thread_hold *h, pid_t tid, int timeout)
 {
-    h->stats.timeouts++;
+    if (timeout)
+        h->stats.timeouts++;
     if (h->npending == PENDING_MAX)
         reap_pending(h, STOP_WAIT_NS);
     if (h->npending < PENDING_MAX)
@@ -273,24 +325,36 @@ int thread_hold_all(struct thread_hold *h, const pid_t *tids, size_t n, thread_h
     for (size_t i = 0; i < n; i++) {
         pauses[i] = 0;
         h->start[i] = now_ns();
-        results[i] = tids[i] > 0 ? seize(h, tids[i]) : -ESRCH;
+        if (cancelled(h))
+            results[i] = -ECANCELED;
+        else
+            results[i] = tids[i] > 0 ? seize(h, tids[i]) : -ESRCH;
     }
     uint64_t deadline = now_ns() + STOP_WAIT_NS, last = 0;
     for (size_t i = 0; i < n; i++) {
         if (results[i])
             continue;
+        /* After a stop request only look, and let each thread go unread:
+         * the stops already asked for end at once or when they come. */
+        int stop = cancelled(h);
         uint64_t now = now_ns();
         int status = 0;
         /* Past the bound, only look: the rest had as long as the first. */
-        int r = wait_stop(h, tids[i], deadline > now ? deadline - now : 0, &status);
+        int r = wait_stop(h, tids[i], !stop && deadline > now ? deadline - now : 0, &status);
+        stop = stop || cancelled(h);
         if (r == 0) {
-            add_pending(h, tids[i]);
-            results[i] = -ETIMEDOUT;
+            add_pending(h, tids[i], !stop);
+            results[i] = stop ? -ECANCELED : -ETIMEDOUT;
             continue;
         }
         if (r < 0) {
             h->stats.gone++;
             results[i] = -ESRCH;
+            continue;
+        }
+        if (stop) {
+            release(tids[i], status);
+            results[i] = -ECANCELED;
             continue;
         }
         uint64_t t1 = now_ns();

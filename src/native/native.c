@@ -45,6 +45,11 @@ int native_stacks_new(pid_t pid, const char *interp_path, int py_major, int keep
     return 0;
 }
 
+void native_stacks_set_cancel(struct native_stacks *ns, const atomic_int *cancel)
+{
+    native_unwinder_set_cancel(ns->unwinder, cancel);
+}
+
 void native_stacks_free(struct native_stacks *ns)
 {
     if (!ns)

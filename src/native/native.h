@@ -8,6 +8,7 @@
 #ifndef PYTOP_NATIVE_NATIVE_H
 #define PYTOP_NATIVE_NATIVE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,11 @@ int native_stacks_new(pid_t pid, const char *interp_path, int py_major, int keep
 void native_stacks_free(struct native_stacks *ns);   /* NULL is fine */
 
 void native_stacks_begin_sample(struct native_stacks *ns);
+
+/* A stop request that cuts a wait for a thread short (see
+ * native_unwinder_set_cancel); threads are then left unheld
+ * (-ECANCELED). NULL: none. */
+void native_stacks_set_cancel(struct native_stacks *ns, const atomic_int *cancel);
 
 /* Unwind thread tid and merge its C frames with py (its Python frames,
  * innermost first) into out. Returns 0; or, when the thread could not be

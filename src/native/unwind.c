@@ -279,7 +279,7 @@ int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_un
     u->syms = syms;
     u->stack_copy = malloc(STACK_COPY_MAX);
     u->as = u->stack_copy ? unw_create_addr_space(&accessors, 0) : NULL;
-    if (!u->as || thread_hold_new(&u->hold) != 0) {
+    if (!u->as || thread_hold_new(pid, &u->hold) != 0) {
         if (u->as)
             unw_destroy_addr_space(u->as);
         free(u->stack_copy);
@@ -292,6 +292,11 @@ int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_un
     unw_set_cache_size(u->as, 4096, 0);
     *out = u;
     return 0;
+}
+
+void native_unwinder_set_cancel(struct native_unwinder *u, const atomic_int *cancel)
+{
+    thread_hold_set_cancel(u->hold, cancel);
 }
 
 void native_unwinder_free(struct native_unwinder *u)
@@ -399,6 +404,11 @@ int native_unwinder_new(pid_t pid, struct native_symbols *syms, struct native_un
 void native_unwinder_free(struct native_unwinder *u)
 {
     free(u);
+}
+
+void native_unwinder_set_cancel(struct native_unwinder *u, const atomic_int *cancel)
+{
+    (void)u, (void)cancel;
 }
 
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,

@@ -13,6 +13,7 @@
 #ifndef PYTOP_NATIVE_UNWIND_H
 #define PYTOP_NATIVE_UNWIND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,6 +47,7 @@ void native_unwinder_free(struct native_unwinder *u);
  * not NULL, each frame's stack pointer; returns 0 and
  * *n, or -ESRCH (the thread or process is gone), -EPERM (not allowed, or
  * already traced by someone else), -ETIMEDOUT (it did not stop in time),
+ * -ECANCELED (a stop request, see native_unwinder_set_cancel),
  * -PT_ERR_BAD_DATA (no frame could be read). The thread is never left
  * held or traced. held, when not NULL, is called with ctx while the
  * thread is stopped, after its registers and stack were copied (to read
@@ -53,6 +55,10 @@ void native_unwinder_free(struct native_unwinder *u);
 typedef void (*native_held_fn)(void *ctx);
 int native_unwind_thread(struct native_unwinder *u, pid_t tid, uint64_t *ips, uint64_t *sps,
                          size_t cap, size_t *n, native_held_fn held, void *ctx);
+
+/* A stop request that cuts a wait for a thread to stop short and holds no
+ * further thread (-ECANCELED); see thread_hold_set_cancel. NULL: none. */
+void native_unwinder_set_cancel(struct native_unwinder *u, const atomic_int *cancel);
 
 void native_unwinder_stats(const struct native_unwinder *u, struct native_unwind_stats *out);
 

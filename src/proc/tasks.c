@@ -196,6 +196,15 @@ int proc_task_state(pid_t pid, pid_t tid, char *state)
     return rc;
 }
 
+int proc_task_of(pid_t pid, pid_t tid)
+{
+    char path[80];
+    if (pid <= 0 || tid <= 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%d", (int)pid, (int)tid);
+    return access(path, F_OK) == 0;
+}
+
 int proc_task_stat_open(pid_t pid, pid_t tid, struct proc_task_stat *st)
 {
     char path[80];

@@ -14,6 +14,11 @@ int proc_tasks_list(pid_t pid, pid_t **out, size_t *count);
  * 'D', ...), or a negative error. */
 int proc_task_state(pid_t pid, pid_t tid, char *state);
 
+/* Whether tid is a thread of process pid in pytop's PID namespace (1),
+ * or not (0): before holding a thread, so that an id misread, or given in
+ * the target's namespace, never stops an unrelated process. */
+int proc_task_of(pid_t pid, pid_t tid);
+
 /* Does the process exist, and may we read its memory? Returns 0, -ESRCH,
  * or -EPERM (ptrace access check failed). */
 int proc_check_access(pid_t pid);

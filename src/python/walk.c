@@ -148,6 +148,7 @@ void py_walker_release(struct py_walker *w)
     w->chunk_buf = NULL;
     py_sample_release(&w->again);
     py_code_cache_release(&w->codes);
+    proc_pidns_release(&w->pidns);
 }
 
 uint64_t py_walker_first_interp(struct py_walker *w)
@@ -532,27 +533,47 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
     return 0;
 }
 
-/* Fill in OS thread ids from pthread_t values (before 3.11). */
+/* Thread ids as /proc numbers them (pytop's PID namespace): 3.11+ record
+ * the thread's own id (its namespace's); before, the pthread_t is matched
+ * against the tasks' ids in the target's namespace, which are what glibc
+ * keeps in its descriptors. A thread no task has (exiting) gets 0. */
 static void resolve_tids(struct py_walker *w, struct py_sample *s)
 {
-    if (w->layout.tstate_native_thread_id >= 0 || w->pid <= 0 || s->nthreads == 0)
+    if (w->pid <= 0 || s->nthreads == 0)
         return;
-    pid_t *tasks = NULL;
-    size_t ntasks = 0;
-    if (proc_tasks_list(w->pid, &tasks, &ntasks) != 0)
-        return;
-    uint64_t *pts = malloc(s->nthreads * sizeof *pts);
+    if (w->pidns.pid != w->pid) {
+        proc_pidns_release(&w->pidns);
+        proc_pidns_init(&w->pidns, w->pid);
+    }
     pid_t *out = malloc(s->nthreads * sizeof *out);
-    if (pts && out) {
+    if (!out)
+        return;
+    if (w->layout.tstate_native_thread_id >= 0) {
+        for (size_t i = 0; i < s->nthreads; i++)
+            out[i] = s->threads[i].tid;
+        if (proc_pidns_to_host(&w->pidns, out, s->nthreads) == 0)
+            for (size_t i = 0; i < s->nthreads; i++)
+                s->threads[i].tid = out[i];
+        free(out);
+        return;
+    }
+    const struct proc_pidns_task *tasks;
+    size_t ntasks = 0;
+    uint64_t *pts = malloc(s->nthreads * sizeof *pts);
+    pid_t *own = NULL;
+    if (pts && proc_pidns_tasks(&w->pidns, &tasks, &ntasks) == 0 && ntasks &&
+        (own = malloc(ntasks * sizeof *own)) != NULL) {
+        for (size_t i = 0; i < ntasks; i++)
+            own[i] = tasks[i].own;
         for (size_t i = 0; i < s->nthreads; i++)
             pts[i] = s->threads[i].thread_id;
-        pthread_tid_resolve(&w->tids, w->mem, pts, s->nthreads, tasks, ntasks, out);
+        pthread_tid_resolve(&w->tids, w->mem, pts, s->nthreads, own, ntasks, out);
         for (size_t i = 0; i < s->nthreads; i++)
-            s->threads[i].tid = out[i];
+            s->threads[i].tid = out[i] > 0 ? proc_pidns_host_of(&w->pidns, out[i]) : 0;
     }
+    free(own);
     free(pts);
     free(out);
-    free(tasks);
 }
 
 static int verify_reserve(struct py_walker *w, size_t n)

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "proc/memsrc.h"
+#include "proc/pidns.h"
 #include "python/code_cache.h"
 #include "python/layout.h"
 #include "python/pthread_tid.h"
@@ -71,6 +72,9 @@ struct py_walker {
     uint64_t code_type;              /* &PyCode_Type in the target, or 0 */
     struct py_code_cache codes;
     struct pthread_tid_map tids;
+    /* The target's ids are its PID namespace's; tids are given as /proc's
+     * (pytop's), so that per-thread /proc files and ptrace find them. */
+    struct proc_pidns pidns;
     uint8_t *chunk_buf;              /* data-stack chunk copies (3.11+), owned */
     /* Scratch for checking cached code objects, grown as needed, owned. */
     struct py_code_info **verify_ci;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The byte layout is described in docs/recording.md; keep the two in step. */
@@ -36,7 +37,11 @@ enum rec_type {
     REC_PROCESS = 7,                /* the next sample's process: pid, ppid, python, command (1.1) */
 };
 
-#define FLUSH_INTERVAL_NS 1000000000ull
+/* A flush at least this often, in sample time and by the wall clock, so a
+ * recorder killed with SIGKILL loses a quarter of a second of samples
+ * plus however long the sampler was kept from running: sample time alone
+ * stalls when samples are late on a busy machine. */
+#define FLUSH_INTERVAL_NS 250000000ull
 #define FLUSH_BYTES (64u << 10)
 
 /* ---- writer ------------------------------------------------------------- */
@@ -50,6 +55,8 @@ struct rec_writer {
     uint32_t strings_done, frames_done, nodes_done;
     uint64_t last_time_ns;          /* previous sample, for time deltas */
     uint64_t flush_time_ns;         /* sample time of the last flush */
+    uint64_t flush_wall_ns;         /* monotonic clock at the last flush */
+    uint64_t flush_every_wall_ns;   /* FLUSH_INTERVAL_NS, unless a test says */
     uint64_t samples;
     struct process_info target;     /* from the metadata: who meta.pid is */
     uint32_t *described;            /* pids with a process record, sorted */
@@ -107,12 +114,20 @@ static void write_all(struct rec_writer *w)
     w->buf.len = 0;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void writer_flush(struct rec_writer *w)
 {
     if (w->buf.oom)
         set_err(w, -ENOMEM);
     write_all(w);
     w->flush_time_ns = w->last_time_ns;
+    w->flush_wall_ns = mono_ns();
 }
 
 static size_t bounded_len(const char *s, size_t max)
@@ -155,6 +170,7 @@ int rec_writer_open_fd(int fd, const struct recording_meta *meta, struct rec_wri
     if (!w)
         return -ENOMEM;
     w->fd = fd;
+    w->flush_every_wall_ns = FLUSH_INTERVAL_NS;
     w->target.pid = meta->pid;
     memcpy(w->target.python, meta->python, sizeof w->target.python);
     w->target.python[sizeof w->target.python - 1] = '\0';
@@ -381,9 +397,16 @@ int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
      * recording as soon as there is something to read. Sample time going
      * backwards counts as time passed. */
     if (w->samples++ == 0 || b->len >= FLUSH_BYTES || b->oom ||
-        s->time_ns - w->flush_time_ns >= FLUSH_INTERVAL_NS)
+        s->time_ns - w->flush_time_ns >= FLUSH_INTERVAL_NS ||
+        mono_ns() - w->flush_wall_ns >= w->flush_every_wall_ns)
         writer_flush(w);
     return w->err;
+}
+
+void rec_writer_set_wall_flush(struct rec_writer *w, uint64_t every_ns)
+{
+    if (w)
+        w->flush_every_wall_ns = every_ns ? every_ns : FLUSH_INTERVAL_NS;
 }
 
 int rec_writer_flush(struct rec_writer *w)

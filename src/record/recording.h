@@ -3,8 +3,9 @@
  * A recording is a header (magic, format version, metadata) followed by
  * length-prefixed records: dictionary entries (strings, frames, call-path
  * nodes) as they first appear, samples that refer to them, and a closing
- * summary. The writer flushes at least once a second, so a recorder killed
- * with SIGKILL leaves a file that reads back up to its last whole record.
+ * summary. The writer flushes at least four times a second, by sample time
+ * and by the wall clock, so a recorder killed with SIGKILL leaves a file
+ * that reads back up to its last whole record, a quarter of a second ago.
  * Readers skip record types they do not know (same major version) and
  * refuse another major version. The byte layout is in docs/recording.md. */
 #ifndef PYTOP_RECORD_RECORDING_H
@@ -49,9 +50,10 @@ int rec_writer_open_fd(int fd, const struct recording_meta *meta, struct rec_wri
  * were not written yet, then its attachments: a process record before
  * the first sample of each pid (s->process, else for meta's pid the
  * metadata's python and command, else just the pid) and whenever
- * s->process is set, and a counters record when s->counters is set. Flushes to the file when a second of sample time
- * has passed since the last flush. Also flushes the first sample (with
- * the header) at once, and whenever 64 KiB are buffered. dict must be the
+ * s->process is set, and a counters record when s->counters is set.
+ * Flushes to the file when 250 ms of sample time, or of the wall clock
+ * (monotonic), have passed since the last flush. Also flushes the first
+ * sample (with the header) at once, and whenever 64 KiB are buffered. dict must be the
  * same table at every call and hold every name and stack the sample
  * refers to, and a sample has at most 65536 threads, else -EINVAL (the
  * sample is not written; the writer goes on). A write error sticks: this
@@ -59,6 +61,9 @@ int rec_writer_open_fd(int fd, const struct recording_meta *meta, struct rec_wri
 int rec_writer_sample(struct rec_writer *w, const struct stack_table *dict,
                       const struct sample *s);
 int rec_writer_flush(struct rec_writer *w);
+/* Flush by the wall clock every every_ns instead of 250 ms (0: back to
+ * 250 ms); for tests that check the sample-time rule alone. */
+void rec_writer_set_wall_flush(struct rec_writer *w, uint64_t every_ns);
 /* Write the summary, flush and close. Returns the first error seen by any
  * call (so a failed write is never silent). NULL is fine. */
 int rec_writer_close(struct rec_writer *w, const struct recording_summary *summary);

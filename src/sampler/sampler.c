@@ -13,11 +13,13 @@
 #include "python/walk.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +101,7 @@ struct sampler {
     struct sampler_config cfg;
     uint64_t period_ns;
     atomic_int stop;
+    int wake_fd;                 /* eventfd sampler_stop writes to end a sleep; -1: none */
     uint64_t rng;
     uint64_t round;
 
@@ -214,11 +217,17 @@ static int proc_track_add(struct sampler *s, struct py_target *target, int owned
             proc_track_free(p);
             return rc;
         }
+        /* A stop request ends a wait for a thread to be held. */
+        if (p->native)
+            native_stacks_set_cancel(p->native, &s->stop);
     }
     /* --native holds each thread already. */
-    if (s->cfg.blocking && !p->native && thread_hold_new(&p->hold) != 0) {
-        proc_track_free(p);
-        return -ENOMEM;
+    if (s->cfg.blocking && !p->native) {
+        if (thread_hold_new(target->pid, &p->hold) != 0) {
+            proc_track_free(p);
+            return -ENOMEM;
+        }
+        thread_hold_set_cancel(p->hold, &s->stop);
     }
     s->procs[s->nprocs++] = p;
     s->procs_seen++;
@@ -255,6 +264,7 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
     if (s->period_ns == 0)
         s->period_ns = 1;
     s->rng = now_ns(CLOCK_MONOTONIC) | 1;
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&s->stats_lock, NULL);
     py_sample_init(&s->ps);
     int rc = proc_track_add(s, target, 0, 0, NULL);
@@ -283,12 +293,24 @@ void sampler_free(struct sampler *s)
     free(s->merged);
     py_sample_release(&s->ps);
     pthread_mutex_destroy(&s->stats_lock);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
     free(s);
 }
 
+/* From a signal handler or another thread: the flag is looked at between
+ * samples and threads, and the eventfd ends a sleep at once (both are
+ * async-signal-safe). */
 void sampler_stop(struct sampler *s)
 {
     atomic_store(&s->stop, 1);
+    if (s->wake_fd >= 0) {
+        int saved = errno;
+        uint64_t one = 1;
+        ssize_t w = write(s->wake_fd, &one, sizeof one);
+        (void)w;   /* a full counter already wakes the sampler */
+        errno = saved;
+    }
 }
 
 void sampler_get_stats(struct sampler *s, struct sampler_stats *out)
@@ -764,7 +786,8 @@ static void count_pauses(struct sampler *s, uint64_t total);
 
 /* --native: each thread's C stack, with its Python frames read again
  * while it is held (outside the dictionary lock). A thread that cannot be
- * unwound keeps the Python frames of the walk. */
+ * unwound keeps the Python frames of the walk. Returns 0, 1 when asked to
+ * stop meanwhile, or -ENOMEM. */
 static int unwind_threads(struct sampler *s, struct proc_track *p)
 {
     if (s->ps.nthreads > s->cap_merged) {
@@ -780,6 +803,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
     uint64_t missing = 0, denied = 0, mismatch = 0, total = 0;
     uint64_t paused = native_stacks_paused_ns(p->native);
     for (size_t i = 0; i < s->ps.nthreads; i++) {
+        /* Asked to stop: hold no more threads (this sample is dropped). */
+        if (atomic_load(&s->stop))
+            return 1;
         int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
@@ -791,6 +817,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         total += s->pauses[i];
         paused = now;
     }
+    /* A stop request cut the last hold short: drop the sample too. */
+    if (atomic_load(&s->stop))
+        return 1;
     pthread_mutex_lock(&s->stats_lock);
     s->stats.native_threads += s->ps.nthreads;
     s->stats.native_missing += missing;
@@ -824,13 +853,18 @@ static void count_pauses(struct sampler *s, uint64_t total)
 /* --blocking without --native: each thread's frames read while it is
  * held, so they are of one moment. A thread that cannot be held (gone,
  * not allowed, too slow to stop), or whose frames could not be read then,
- * is read as it runs and counted. */
+ * is read as it runs and counted. Returns 0, 1 when asked to stop (no
+ * thread is held after that and the sample is dropped), or -ENOMEM. */
 static int hold_threads(struct sampler *s, struct proc_track *p)
 {
     uint64_t unheld = 0, denied = 0, span;
+    if (atomic_load(&s->stop))
+        return 1;
     if (native_hold_read_all(p->hold, &p->target->walker, &s->ps, s->hold_results, s->pauses,
                              &span) != 0)
         return -ENOMEM;
+    if (atomic_load(&s->stop))
+        return 1;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         int rc = s->hold_results[i];
         if (rc)
@@ -910,10 +944,16 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     }
     /* After the threads' states were read: holding a sleeping thread
      * wakes it for a moment. */
-    if (p->native && unwind_threads(s, p) != 0)
-        return -ENOMEM;
-    if (p->hold && hold_threads(s, p) != 0)
-        return -ENOMEM;
+    if (p->native) {
+        int u = unwind_threads(s, p);
+        if (u != 0)
+            return u;
+    }
+    if (p->hold) {
+        int u = hold_threads(s, p);
+        if (u != 0)
+            return u;
+    }
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         if (s->ps.threads[i].error) {
             s->out[i].flags |= SAMPLE_PARTIAL;
@@ -995,13 +1035,35 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
     return result;
 }
 
+/* Sleep until the monotonic deadline, or until sampler_stop: waiting on
+ * the eventfd, a stop from another thread (the live view's) or a signal
+ * handler ends the sleep at once, whatever the period. */
 static void sleep_until(struct sampler *s, uint64_t deadline)
 {
-    struct timespec ts = { .tv_sec = (time_t)(deadline / NS_PER_SEC),
-                           .tv_nsec = (long)(deadline % NS_PER_SEC) };
-    while (!atomic_load(&s->stop) &&
-           clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    while (!atomic_load(&s->stop)) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (now >= deadline)
+            return;
+        uint64_t left = deadline - now;
+        struct timespec ts = { .tv_sec = (time_t)(left / NS_PER_SEC),
+                               .tv_nsec = (long)(left % NS_PER_SEC) };
+        if (s->wake_fd < 0) {
+            struct timespec abs = { .tv_sec = (time_t)(deadline / NS_PER_SEC),
+                                    .tv_nsec = (long)(deadline % NS_PER_SEC) };
+            if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL) != EINTR)
+                return;
+            continue;
+        }
+        struct pollfd pfd = { .fd = s->wake_fd, .events = POLLIN };
+        int r = ppoll(&pfd, 1, &ts, NULL);
+        if (r > 0) {
+            uint64_t v;
+            ssize_t got = read(s->wake_fd, &v, sizeof v);
+            (void)got;
+        } else if (r < 0 && errno != EINTR) {
+            return;
+        }
+    }
 }
 
 /* ---- when to sample ------------------------------------------------------------------------- */

@@ -575,4 +575,8 @@ def build(interps):
     tests.extend(timing.build(interps))
     import exports_timeline   # gecko, chrometrace, annotate, heatmap, --baseline
     tests.extend(exports_timeline.build(interps))
+    import containers   # a target in another PID namespace (containers.py)
+    tests.extend(containers.build(interps))
+    import signals   # how pytop ends: signals in every mode, SIGKILL (signals.py)
+    tests.extend(signals.build(interps))
     return tests

@@ -16,11 +16,14 @@
 #include "native/native.h"
 #include "native/symbolize.h"
 #include "native/unwind.h"
+#include "proc/tasks.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -325,6 +328,22 @@ static void test_unwind_child(void)
         CHECK_INT(native_stacks_thread(ns, 0x3ffffff0, NULL, 0, NULL, NULL, &m), -ESRCH, "missing thread");
         CHECK_INT(m.error, -ESRCH, "a missing thread's stack says why it has no C frames");
     }
+    /* A live process that is not one of the target's tasks (an id from
+     * another PID namespace could name one): never held. */
+    if (ns)
+        CHECK_INT(native_stacks_thread(ns, getpid(), NULL, 0, NULL, NULL, &m), -ESRCH,
+                  "a process that is not a task of the target: not held");
+    /* A stop request: no thread is held any more. */
+    atomic_int cancel = 1;
+    if (ns) {
+        native_stacks_set_cancel(ns, &cancel);
+        CHECK_INT(native_stacks_thread(ns, child, NULL, 0, NULL, NULL, &m), -ECANCELED,
+                  "asked to stop: the thread is not held");
+        CHECK_INT(m.error, -ECANCELED, "a stack not unwound for a stop request says so");
+        proc_field(child, "status", "TracerPid:", tracer, sizeof tracer);
+        CHECK(atoi(tracer) == 0, "child not traced after a cancelled hold");
+        native_stacks_set_cancel(ns, NULL);
+    }
     merged_stack_release(&m);
     native_stacks_free(ns);
     kill(child, SIGKILL);
@@ -509,7 +528,7 @@ static void test_hold_child(void)
     struct timespec ts = { 0, 20000000 };
     nanosleep(&ts, NULL);
     struct thread_hold *h = NULL;
-    CHECK_INT(thread_hold_new(&h), 0, "thread_hold_new");
+    CHECK_INT(thread_hold_new(child, &h), 0, "thread_hold_new");
     int stopped = 0, returned = 0;
     uint64_t pause = 0, max_pause = 0;
     for (int round = 0; h && round < 20; round++) {
@@ -533,6 +552,35 @@ static void test_hold_child(void)
     CHECK_INT(hs.holds, 20, "20 holds counted");
     CHECK_INT(thread_hold_run(h, 0x3ffffff0, see_state, NULL, &pause), -ESRCH, "missing thread");
     CHECK_INT(pause, 0, "no pause for a thread not held");
+
+    /* A live process that is not a task of the target (in a container,
+     * tid 1 of the target's namespace is the host's init): never held. */
+    pid_t other = fork();
+    if (other == 0) {
+        unit_native_outer();
+        _exit(0);
+    }
+    struct seen_state ost = { other, '?' };
+    CHECK_INT(thread_hold_run(h, other, see_state, &ost, &pause), -ESRCH,
+              "a process that is not a task of the target: not held");
+    CHECK(ost.state == '?' && pause == 0, "its function is not called");
+    proc_field(other, "status", "TracerPid:", tracer, sizeof tracer);
+    CHECK(atoi(tracer) == 0, "the other process is not traced");
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+
+    /* A stop request: no thread is held while it is set. */
+    atomic_int cancel = 1;
+    thread_hold_set_cancel(h, &cancel);
+    struct seen_state cst = { child, '?' };
+    CHECK_INT(thread_hold_run(h, child, see_state, &cst, &pause), -ECANCELED,
+              "asked to stop: the thread is not held");
+    CHECK(cst.state == '?' && pause == 0, "its function is not called");
+    proc_field(child, "status", "TracerPid:", tracer, sizeof tracer);
+    CHECK(atoi(tracer) == 0, "child not traced after a cancelled hold");
+    atomic_store(&cancel, 0);
+    CHECK_INT(thread_hold_run(h, child, see_state, &cst, &pause), 7, "held again once cleared");
+    thread_hold_set_cancel(h, NULL);
     thread_hold_free(h);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
@@ -545,46 +593,96 @@ static int see_state_each(void *arg, size_t i)
     return (int)i + 10;
 }
 
-/* Several threads held together: each stopped while its call runs. */
+static void *spin_thread(void *arg)
+{
+    (void)arg;
+    unit_native_outer();
+    return NULL;
+}
+
+/* Several threads of one process held together: each stopped while its
+ * call runs; a process that is not the target's, never. */
 static void test_hold_all(void)
 {
-    pid_t kids[3];
-    for (int i = 0; i < 3; i++) {
-        kids[i] = fork();
-        if (kids[i] == 0) {
-            unit_native_outer();
-            _exit(0);
-        }
+    pid_t child = fork();
+    if (child == 0) {
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            if (pthread_create(&th[i], NULL, spin_thread, NULL) != 0)
+                _exit(1);
+        unit_native_outer();
+        _exit(0);
     }
-    struct timespec ts = { 0, 20000000 };
-    nanosleep(&ts, NULL);
+    pid_t other = fork();
+    if (other == 0) {
+        unit_native_outer();
+        _exit(0);
+    }
+    /* The child's three threads, once they are all there. */
+    pid_t *tasks = NULL;
+    size_t ntasks = 0;
+    for (int tries = 0; tries < 200 && ntasks < 3; tries++) {
+        free(tasks);
+        tasks = NULL;
+        ntasks = 0;
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+        if (proc_tasks_list(child, &tasks, &ntasks) != 0)
+            ntasks = 0;
+    }
+    CHECK_INT(ntasks, 3, "the child runs three threads");
     struct thread_hold *h = NULL;
-    CHECK_INT(thread_hold_new(&h), 0, "thread_hold_new");
-    pid_t tids[4] = { kids[0], 0x3ffffff0, kids[1], kids[2] };
-    struct seen_state seen[4];
-    int results[4];
-    uint64_t pauses[4], span = 0;
+    CHECK_INT(thread_hold_new(child, &h), 0, "thread_hold_new");
+    pid_t tids[5] = { ntasks == 3 ? tasks[0] : 0x3ffffff0, 0x3ffffff0,
+                      ntasks == 3 ? tasks[1] : 0x3ffffff0, ntasks == 3 ? tasks[2] : 0x3ffffff0,
+                      other };
+    free(tasks);
+    struct seen_state seen[5];
+    int results[5];
+    uint64_t pauses[5], span = 0;
     int stopped = 0, ok = 0;
     for (int round = 0; h && round < 10; round++) {
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             seen[i] = (struct seen_state){ tids[i], '?' };
-        CHECK_INT(thread_hold_all(h, tids, 4, see_state_each, seen, results, pauses, &span), 0,
+        CHECK_INT(thread_hold_all(h, tids, 5, see_state_each, seen, results, pauses, &span), 0,
                   "thread_hold_all");
-        ok += results[0] == 10 && results[2] == 12 && results[3] == 13 && results[1] == -ESRCH;
-        stopped += seen[0].state == 't' && seen[2].state == 't' && seen[3].state == 't';
+        ok += results[0] == 10 && results[2] == 12 && results[3] == 13 && results[1] == -ESRCH &&
+              results[4] == -ESRCH;
+        stopped += seen[0].state == 't' && seen[2].state == 't' && seen[3].state == 't' &&
+                   seen[4].state == '?';
     }
-    CHECK_INT(ok, 10, "each held thread's result, and -ESRCH for a missing one");
+    CHECK_INT(ok, 10, "each held thread's result; -ESRCH for a missing one and another process's");
     CHECK_INT(stopped, 10, "each thread is in a tracing stop while its call runs");
-    CHECK(pauses[1] == 0 && pauses[0] > 0 && span >= pauses[3] && span < 1000000000ull,
-          "pauses and the span are measured");
-    for (int i = 0; i < 3; i++) {
+    CHECK(pauses[1] == 0 && pauses[4] == 0 && pauses[0] > 0 && span >= pauses[3] &&
+          span < 1000000000ull, "pauses and the span are measured");
+
+    /* A stop request: none is held. */
+    atomic_int cancel = 1;
+    if (h) {
+        thread_hold_set_cancel(h, &cancel);
+        for (int i = 0; i < 5; i++)
+            seen[i] = (struct seen_state){ tids[i], '?' };
+        CHECK_INT(thread_hold_all(h, tids, 5, see_state_each, seen, results, pauses, &span), 0,
+                  "thread_hold_all, asked to stop");
+        int none = span == 0;
+        for (int i = 0; i < 5; i++)
+            none &= results[i] == -ECANCELED && pauses[i] == 0 && seen[i].state == '?';
+        CHECK(none, "asked to stop: no thread held, each says why");
+        thread_hold_set_cancel(h, NULL);
+    }
+    pid_t procs[2] = { child, other };
+    for (int i = 0; i < 5; i++) {
+        if (i == 1)
+            continue;
         char tracer[64] = "";
-        proc_field(kids[i], "status", "TracerPid:", tracer, sizeof tracer);
-        char state = child_state(kids[i]);
+        proc_field(tids[i], "status", "TracerPid:", tracer, sizeof tracer);
+        char state = child_state(tids[i]);
         CHECK(state != 't' && state != 'T' && atoi(tracer) == 0,
-              "child neither stopped nor traced after the holds");
-        kill(kids[i], SIGKILL);
-        waitpid(kids[i], NULL, 0);
+              "thread neither stopped nor traced after the holds");
+    }
+    for (int i = 0; i < 2; i++) {
+        kill(procs[i], SIGKILL);
+        waitpid(procs[i], NULL, 0);
     }
     thread_hold_free(h);
 }

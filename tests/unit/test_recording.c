@@ -1130,6 +1130,8 @@ static void test_flush_policy(void)
     struct stack_table *t = stack_table_new();
     struct rec_writer *w;
     rec_writer_open(path, &meta, &w);
+    /* The sample-time rule alone, whatever the machine's speed. */
+    rec_writer_set_wall_flush(w, 3600 * SEC);
     struct stat st;
     CHECK(stat(path, &st) == 0 && st.st_size > 0, "the header is written at open");
     CHECK_INT(count_samples(path), 0, "a recording with no samples reads back empty");
@@ -1139,15 +1141,15 @@ static void test_flush_policy(void)
     rec_writer_sample(w, t, &s);
     CHECK_INT(count_samples(path), 1, "the first sample is on disk at once");
     for (int i = 1; i < 50; i++) {
-        s.time_ns = (uint64_t)i * 10 * MS;     /* up to 0.49 s */
+        s.time_ns = (uint64_t)i * 5 * MS;     /* up to 0.245 s */
         th.stack = random_stack(t, 10);
         rec_writer_sample(w, t, &s);
     }
-    CHECK_INT(count_samples(path), 1, "later samples wait for a second of sample time");
-    s.time_ns = 1 * SEC;
+    CHECK_INT(count_samples(path), 1, "later samples wait for 250 ms of sample time");
+    s.time_ns = 250 * MS;
     rec_writer_sample(w, t, &s);
-    CHECK_INT(count_samples(path), 51, "a second after the last flush: all on disk");
-    s.time_ns = 1 * SEC + 1;
+    CHECK_INT(count_samples(path), 51, "250 ms after the last flush: all on disk");
+    s.time_ns = 250 * MS + 1;
     rec_writer_sample(w, t, &s);
     CHECK_INT(count_samples(path), 51, "the timer restarts at that flush");
     CHECK_INT(rec_writer_flush(w), 0, "an explicit flush");
@@ -1156,12 +1158,25 @@ static void test_flush_policy(void)
     static struct sample_thread many[512];
     for (int i = 0; i < 512; i++)
         many[i] = (struct sample_thread){ (uint32_t)i, 0, th.stack, 0, 1ull << 62, 1ull << 62, 0, 0 };
-    struct sample big = { .time_ns = 1 * SEC + 2, .pid = 1, .nthreads = 512, .threads = many };
+    struct sample big = { .time_ns = 250 * MS + 2, .pid = 1, .nthreads = 512, .threads = many };
     for (int i = 0; i < 8; i++)
         rec_writer_sample(w, t, &big);
     CHECK(count_samples(path) > 52, "a buffer over 64 KiB is flushed early");
     CHECK_INT(rec_writer_close(w, NULL), 0, "close");
     CHECK_INT(count_samples(path), 60, "close writes the rest");
+
+    /* By the wall clock: samples whose time stands still (a stalled
+     * sampler's) still reach the file once the interval has passed. */
+    rec_writer_open(path, &meta, &w);
+    rec_writer_set_wall_flush(w, 50 * MS);
+    s.time_ns = 0;
+    rec_writer_sample(w, t, &s);
+    rec_writer_sample(w, t, &s);
+    struct timespec pause = { 0, 60 * 1000000L };
+    nanosleep(&pause, NULL);
+    rec_writer_sample(w, t, &s);
+    CHECK_INT(count_samples(path), 3, "50 ms of wall clock later: all on disk, sample time unmoved");
+    CHECK_INT(rec_writer_close(w, NULL), 0, "close");
     stack_table_free(t);
 }
 
