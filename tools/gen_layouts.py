@@ -189,6 +189,7 @@ def rules(v):
     r["tstate_thread_id"] = off(TS, "thread_id")
     r["tstate_native_thread_id"] = off(TS, "native_thread_id") if v >= (3, 11) else None
     r["tstate_datastack_chunk"] = off(TS, "datastack_chunk") if v >= (3, 11) else None
+    r["tstate_recursion_depth"] = off(TS, "recursion_depth") if v <= (3, 10) else None
     for f in ("previous", "size", "top", "data"):
         r["chunk_" + f] = off("_PyStackChunk", f) if v >= (3, 11) else None
 
@@ -217,6 +218,7 @@ def rules(v):
     r["code_name"] = off(CO, "co_name")
     r["code_qualname"] = off(CO, "co_qualname") if v >= (3, 11) else None
     r["code_firstlineno"] = off(CO, "co_firstlineno")
+    r["code_flags"] = off(CO, "co_flags") if v <= (3, 10) else None
     r["code_lnotab"] = off(CO, "co_lnotab") if v <= (3, 9) else None
     r["code_linetable"] = off(CO, "co_linetable") if v >= (3, 10) else None
     r["code_code"] = off(CO, "co_code") if v <= (3, 10) else None
@@ -583,6 +585,8 @@ co = make().__code__
 check(ptr(id(co) + L['code_filename']) == id(co.co_filename), 'code_filename')
 check(ptr(id(co) + L['code_name']) == id(co.co_name), 'code_name')
 check(rd(id(co) + L['code_firstlineno'], ctypes.c_int) == co.co_firstlineno, 'code_firstlineno')
+if L['code_flags'] >= 0:
+    check(rd(id(co) + L['code_flags'], ctypes.c_int) == co.co_flags, 'code_flags')
 if L['code_qualname'] >= 0:
     check(ptr(id(co) + L['code_qualname']) == id(co.co_qualname), 'code_qualname')
 if L['code_lnotab'] >= 0:

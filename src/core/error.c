@@ -17,6 +17,7 @@ const char *pt_strerror(int err)
     case PT_ERR_TRUNCATED: return "data cut short at a safety bound";
     case PT_ERR_FORMAT: return "unrecognised file format";
     case PT_ERR_NO_SYMBOL: return "symbol not found";
+    case PT_ERR_TORN: return "the stack changed while it was read";
     default: break;
     }
     if (err < PT_ERR_BASE)

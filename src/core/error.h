@@ -16,6 +16,7 @@ enum pt_error {
     PT_ERR_TRUNCATED,       /* a bound was hit: a stack or string was cut short */
     PT_ERR_FORMAT,          /* a file is not in the expected format */
     PT_ERR_NO_SYMBOL,       /* a symbol was not found */
+    PT_ERR_TORN,            /* a stack changed while it was read and no re-read was whole */
     PT_ERR_LAST
 };
 

@@ -287,6 +287,8 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->code_qualname = (int)d->co_qualname;
     out->code_firstlineno = (int)d->co_firstlineno;
     out->code_lnotab = -1;
+    out->code_flags = -1;           /* owners say "generator" from 3.11 */
+    out->tstate_recursion_depth = -1;
     out->code_linetable = (int)d->co_linetable;
     out->code_code = -1;
     out->code_code_adaptive = (int)d->co_code_adaptive;

@@ -37,6 +37,7 @@ struct py_layout {
     int tstate_thread_id;        /* unsigned long thread_id (a pthread_t) */
     int tstate_native_thread_id; /* 3.11+ */
     int tstate_datastack_chunk;  /* _PyStackChunk *, 3.11+ */
+    int tstate_recursion_depth;  /* int recursion_depth, up to 3.10: at least the frames running */
 
     /* _PyStackChunk, 3.11+ */
     int chunk_previous;
@@ -60,6 +61,7 @@ struct py_layout {
     int code_name;
     int code_qualname;           /* 3.11+ */
     int code_firstlineno;
+    int code_flags;              /* int co_flags, up to 3.10 (3.11+ frames say "generator" themselves) */
     int code_lnotab;             /* bytes, up to 3.9 */
     int code_linetable;          /* bytes, 3.10+ */
     int code_code;               /* co_code bytes, up to 3.10 */

@@ -61,6 +61,8 @@ static int tstate_span(const struct py_layout *l)
     n = max_off(n, l->tstate_thread_id, 8);
     n = max_off(n, l->tstate_native_thread_id, 8);
     n = max_off(n, l->tstate_datastack_chunk, 8);
+    if (l->tstate_recursion_depth > 0)
+        n = max_off(n, l->tstate_recursion_depth, 4);
     return n;
 }
 
@@ -73,6 +75,8 @@ static int frame_span(const struct py_layout *l)
     n = max_off(n, l->frame_instr, 8);
     n = max_off(n, l->frame_owner, 1);
     n = max_off(n, l->frame_is_entry, 1);
+    if (l->object_type > 0)
+        n = max_off(n, l->object_type, 8);
     return n;
 }
 
@@ -121,6 +125,63 @@ static struct py_frame *sample_add_frame(struct py_sample *s, struct py_thread *
     f->line = -1;
     t->nframes++;
     return f;
+}
+
+/* _PyInterpreterFrame.owner of a generator's or coroutine's frame (3.11+). */
+#define FRAME_OWNED_BY_GENERATOR 1
+#define KEEP_OUTER (PY_MAX_DEPTH - PY_KEEP_INNER - 1)
+
+/* Where walked_frame put Python frame number `walked` (while it is kept). */
+static size_t last_slot(unsigned long walked)
+{
+    if (walked < PY_MAX_DEPTH)
+        return walked;
+    return PY_KEEP_INNER + 1 + (walked - PY_KEEP_INNER - 1) % KEEP_OUTER;
+}
+
+/* The slot for the Python frame number `walked` (0 innermost) of thread
+ * t, whose frames are the last of s. Past PY_MAX_DEPTH the outermost
+ * frames go round a ring after the innermost PY_KEEP_INNER and the slot
+ * between them (see finish_elision), so a stack of any depth keeps both
+ * ends. NULL when the sample is full. */
+static struct py_frame *walked_frame(struct py_sample *s, struct py_thread *t,
+                                     unsigned long walked)
+{
+    if (walked < PY_MAX_DEPTH)
+        return sample_add_frame(s, t);
+    struct py_frame *f = &s->frames[t->first_frame + last_slot(walked)];
+    memset(f, 0, sizeof *f);
+    f->line = -1;
+    return f;
+}
+
+static void reverse_frames(struct py_frame *f, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        struct py_frame x = f[i];
+        f[i] = f[n - 1 - i];
+        f[n - 1 - i] = x;
+    }
+}
+
+/* After `walked` Python frames: put the ring of outermost frames in order
+ * (innermost first) and turn the slot before it into the marker of the
+ * frames left out. */
+static void finish_elision(struct py_walker *w, struct py_sample *s, struct py_thread *t,
+                           unsigned long walked)
+{
+    if (walked <= PY_MAX_DEPTH)
+        return;
+    struct py_frame *ring = &s->frames[t->first_frame + PY_KEEP_INNER + 1];
+    size_t oldest = (walked - PY_KEEP_INNER - 1) % KEEP_OUTER;
+    reverse_frames(ring, oldest);
+    reverse_frames(ring + oldest, KEEP_OUTER - oldest);
+    reverse_frames(ring, KEEP_OUTER);
+    struct py_frame *m = &s->frames[t->first_frame + PY_KEEP_INNER];
+    memset(m, 0, sizeof *m);
+    m->line = -1;
+    m->elided = (uint32_t)(walked - PY_MAX_DEPTH + 1);
+    w->elided++;
 }
 
 int py_walker_init(struct py_walker *w, struct mem_source *mem, const struct py_layout *layout)
@@ -217,9 +278,11 @@ static int decode_frame(struct py_walker *w, struct py_frame *f, uint64_t code_a
     return 0;
 }
 
-/* Frames up to 3.10: a chain of heap PyFrameObjects, one read each. */
+/* Frames up to 3.10: a chain of heap PyFrameObjects, one read each.
+ * max_depth is the thread's recursion depth (0: unknown): a live chain is
+ * never longer, a chain that ran into freed frames can be. */
 static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct py_thread *t,
-                              uint64_t frame)
+                              uint64_t frame, unsigned long max_depth)
 {
     const struct py_layout *l = &w->layout;
     uint8_t buf[STRUCT_READ_MAX];
@@ -228,28 +291,59 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
     cycle_guard_init(&guard);
     /* 3.10 counts f_lasti in 2-byte code units, earlier versions in bytes. */
     int unit = (l->major == 3 && l->minor >= 10) ? 2 : 1;
+    uint64_t type = 0;
+    unsigned long depth = 0;
+    int rc = 0;
+    const struct py_frame *last = NULL;
 
-    for (unsigned depth = 0; frame; depth++) {
-        /* Keep the last slot for the frame that marks the cut. */
-        if (depth >= PY_MAX_DEPTH - 1)
-            return -PT_ERR_TRUNCATED;
-        if (!mem_ptr_plausible(frame) || cycle_seen(&guard, frame))
-            return -PT_ERR_BAD_DATA;
-        int rc = mem_read(w->mem, frame, buf, span);
+    for (; frame; depth++) {
+        if (depth >= PY_MAX_WALK) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
+        /* More frames than the thread's recursion: a stale chain. */
+        if (max_depth && depth >= max_depth) {
+            rc = -PT_ERR_TORN;
+            break;
+        }
+        if (!mem_ptr_plausible(frame) || cycle_seen(&guard, frame)) {
+            rc = -PT_ERR_BAD_DATA;
+            break;
+        }
+        rc = mem_read(w->mem, frame, buf, span);
         if (rc)
-            return rc;
-        struct py_frame *f = sample_add_frame(s, t);
-        if (!f)
-            return -PT_ERR_TRUNCATED;
+            break;
+        /* Every frame of a chain is a PyFrameObject: something else means
+         * a freed frame's memory was reused. */
+        if (l->object_type > 0) {
+            uint64_t ty = bytes_u64(buf + l->object_type);
+            if (depth == 0)
+                type = ty;
+            else if (ty != type) {
+                rc = -PT_ERR_TORN;
+                break;
+            }
+        }
+        struct py_frame *f = walked_frame(s, t, depth);
+        if (!f) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
         int32_t lasti = bytes_i32(buf + l->frame_lasti);
         f->entry = 1;   /* one eval-loop call per frame object */
         rc = decode_frame(w, f, bytes_u64(buf + l->frame_code), 0, 0,
                           lasti < 0 ? -1 : (int64_t)lasti * unit);
         if (rc)
-            return rc;
+            break;
+        last = f;
         frame = bytes_u64(buf + l->frame_back);
     }
-    return 0;
+    finish_elision(w, s, t, depth);
+    /* A generator's frame has no f_back while it is suspended: a chain
+     * ending at one was read after the generator left the thread. */
+    if (rc == 0 && last && last->code && last->code->generator)
+        rc = -PT_ERR_TORN;
+    return rc;
 }
 
 /* Data-stack chunks met during one walk: the headers read so far (newest
@@ -335,9 +429,11 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         w->chunk_buf = malloc(CHUNK_COPY_MAX);
     cw.buf = w->chunk_buf;
     int rc = 0;
+    unsigned long walked = 0;
+    int last_owner = -1;
 
-    for (unsigned depth = 0; frame; depth++) {
-        if (depth >= PY_MAX_DEPTH * 2) {
+    for (unsigned long depth = 0; frame; depth++) {
+        if (depth >= PY_MAX_WALK * 2UL) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
@@ -349,26 +445,29 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         if (!fb)
             break;
         uint64_t back = bytes_u64(fb + l->frame_back);
+        int owner = l->frame_owner >= 0 ? (signed char)fb[l->frame_owner] : -1;
         if (l->frame_owner >= 0 && l->frame_owned_by_cstack >= 0 &&
-            (signed char)fb[l->frame_owner] >= l->frame_owned_by_cstack) {
+            owner >= l->frame_owned_by_cstack) {
             /* A shim frame pushed by C code to start the interpreter (from
              * 3.14 also interpreter-owned ones: owners past the C-stack value
              * are never Python calls). The frame just inside it is where
              * that call of the eval loop began. */
-            if (t->nframes > 0)
-                s->frames[s->nframes - 1].entry = 1;
+            if (walked > 0)
+                s->frames[t->first_frame + last_slot(walked - 1)].entry = 1;
             frame = back;
             continue;
         }
-        if (t->nframes >= PY_MAX_DEPTH - 1) {
+        if (walked >= PY_MAX_WALK) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
-        struct py_frame *f = sample_add_frame(s, t);
+        struct py_frame *f = walked_frame(s, t, walked);
         if (!f) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
+        walked++;
+        last_owner = owner;
         if (l->frame_is_entry >= 0)
             f->entry = fb[l->frame_is_entry] != 0;
         uint64_t code = bytes_u64(fb + l->frame_code);
@@ -380,6 +479,11 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
             break;
         frame = back;
     }
+    finish_elision(w, s, t, walked);
+    /* A generator's or coroutine's frame loses its link back when it
+     * suspends: a walk ending at one was read after it left the thread. */
+    if (rc == 0 && last_owner == FRAME_OWNED_BY_GENERATOR)
+        rc = -PT_ERR_TORN;
     return rc;
 }
 
@@ -433,12 +537,38 @@ static uint64_t gil_holder(struct py_walker *w, uint64_t gil)
     return 0;
 }
 
+/* One walk of a thread's frames from its state ts. */
+static int walk_frames(struct py_walker *w, struct py_sample *s, struct py_thread *t,
+                       const uint8_t *ts)
+{
+    const struct py_layout *l = &w->layout;
+    uint64_t frame;
+    int rc = first_frame(w, ts, &frame);
+    if (rc || !frame)
+        return rc;
+    if (l->tstate_frame >= 0) {
+        int32_t depth = l->tstate_recursion_depth > 0 ? bytes_i32(ts + l->tstate_recursion_depth) : 0;
+        /* +1: the frame and the depth are read a moment apart. */
+        return walk_frame_objects(w, s, t, frame, depth > 0 ? (unsigned long)depth + 1 : 0);
+    }
+    return walk_interpreter_frames(w, s, t, frame,
+                                   l->tstate_datastack_chunk >= 0
+                                       ? bytes_u64(ts + l->tstate_datastack_chunk) : 0);
+}
+
+/* Worth reading the thread again: the stack moved under the walk. */
+static int walk_retryable(int rc)
+{
+    return rc == -PT_ERR_TORN || rc == -PT_ERR_BAD_DATA || rc == -EFAULT;
+}
+
 static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp,
                        uint64_t tstate, uint64_t holder, uint64_t *next)
 {
     const struct py_layout *l = &w->layout;
     uint8_t ts[STRUCT_READ_MAX];
-    int rc = mem_read(w->mem, tstate, ts, (size_t)tstate_span(l));
+    size_t ts_len = (size_t)tstate_span(l);
+    int rc = mem_read(w->mem, tstate, ts, ts_len);
     if (rc)
         return rc;
     if (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp)
@@ -457,16 +587,20 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
 
     if (w->threads_only)
         return 0;
-    uint64_t frame;
-    rc = first_frame(w, ts, &frame);
-    if (rc == 0 && frame) {
-        if (l->tstate_frame >= 0)
-            rc = walk_frame_objects(w, s, t, frame);
-        else
-            rc = walk_interpreter_frames(w, s, t, frame,
-                                         l->tstate_datastack_chunk >= 0
-                                             ? bytes_u64(ts + l->tstate_datastack_chunk) : 0);
+    for (int attempt = 0;; attempt++) {
+        rc = walk_frames(w, s, t, ts);
+        if (!walk_retryable(rc) || attempt == PY_WALK_RETRIES)
+            break;
+        /* Read the thread from its state again, dropping this walk. */
+        w->retries++;
+        s->nframes = t->first_frame;
+        t->nframes = 0;
+        if (mem_read(w->mem, tstate, ts, ts_len) != 0 ||
+            (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp))
+            break;   /* the thread is gone: keep the error of the last walk */
     }
+    if (rc == -PT_ERR_TORN)
+        w->torn++;
     if (rc) {
         t->error = rc;
         w->thread_errors++;
