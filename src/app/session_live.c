@@ -110,6 +110,8 @@ static void live_info(struct session *s, struct session_info *out)
     out->samples = st.samples;
     out->late = st.late;
     out->errors = st.errors + st.partial;
+    out->have_stacks = 1;
+    memcpy(out->stacks, st.stacks, sizeof out->stacks);
     out->achieved_hz = st.achieved_hz;
     pthread_mutex_lock(&s->lock);
     out->have_cpu = ls->have_cpu;

@@ -338,11 +338,12 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
         last = f;
         frame = bytes_u64(buf + l->frame_back);
     }
-    finish_elision(w, s, t, depth);
     /* A generator's frame has no f_back while it is suspended: a chain
-     * ending at one was read after the generator left the thread. */
+     * ending at one was read after the generator left the thread. (Asked
+     * before the elision moves frames.) */
     if (rc == 0 && last && last->code && last->code->generator)
         rc = -PT_ERR_TORN;
+    finish_elision(w, s, t, depth);
     return rc;
 }
 
