@@ -210,6 +210,9 @@ def rules(v):
     # 3.11 marks C-stack entry frames with is_entry, not with an owner value.
     r["frame_owned_by_cstack"] = "FRAME_OWNED_BY_CSTACK" if v >= (3, 12) else None
     r["frame_is_entry"] = off(FR, "is_entry") if v == (3, 11) else None
+    # Whether a frame object is running (a live caller) or freed, done or suspended.
+    r["frame_executing"] = off(FR, "f_executing") if (3, 6) <= v <= (3, 9) else None
+    r["frame_state"] = off(FR, "f_state") if v == (3, 10) else None
 
     # Code objects.
     CO = "PyCodeObject"
@@ -553,6 +556,10 @@ def inner():
     if L['tstate_frame'] >= 0:
         check(f == id(me), 'tstate_frame')
         check(ptr(f + L['frame_back']) == id(me.f_back), 'frame_back')
+        if L['frame_executing'] >= 0:
+            check(rd(f + L['frame_executing'], ctypes.c_int8) == 1, 'frame_executing')
+        if L['frame_state'] >= 0:
+            check(rd(f + L['frame_state'], ctypes.c_int8) == 0, 'frame_state')
         lasti = rd(f + L['frame_lasti'], ctypes.c_int)
         # 3.10 counts code units, the attribute bytes; lasti is past the read.
         want = me.f_lasti // 2 if V >= (3, 10) else me.f_lasti

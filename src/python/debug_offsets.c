@@ -274,6 +274,8 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->frame_instr = (int)d->fr_instr_ptr;
     out->frame_owner = (int)d->fr_owner;
     out->frame_is_entry = -1;   /* 3.11 only */
+    out->frame_executing = -1;  /* frame objects, up to 3.10 */
+    out->frame_state = -1;
     /* 3.14 renamed 3.13's shim owner (3) to FRAME_OWNED_BY_INTERPRETER and
      * added FRAME_OWNED_BY_CSTACK = 4: every owner >= 3 is a shim there. */
     if (minor >= 14)

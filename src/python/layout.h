@@ -54,6 +54,8 @@ struct py_layout {
     int frame_owner;             /* char owner, 3.11+ */
     int frame_owned_by_cstack;   /* value of owner for C-stack shim frames, or -1 */
     int frame_is_entry;          /* bool is_entry: the eval loop was entered here (3.11 only) */
+    int frame_executing;         /* char f_executing, 3.6-3.9: non-zero while the frame runs */
+    int frame_state;             /* signed char f_state, 3.10: 0 executing, 2 unwinding */
 
     /* PyCodeObject */
     int code_size;               /* sizeof(PyCodeObject) */

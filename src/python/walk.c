@@ -8,6 +8,7 @@
 #include "python/linetable.h"
 
 #include <errno.h>
+#include <time.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,10 @@ static int frame_span(const struct py_layout *l)
     n = max_off(n, l->frame_instr, 8);
     n = max_off(n, l->frame_owner, 1);
     n = max_off(n, l->frame_is_entry, 1);
+    if (l->frame_executing > 0)
+        n = max_off(n, l->frame_executing, 1);
+    if (l->frame_state > 0)
+        n = max_off(n, l->frame_state, 1);
     if (l->object_type > 0)
         n = max_off(n, l->object_type, 8);
     return n;
@@ -323,6 +328,14 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
                 rc = -PT_ERR_TORN;
                 break;
             }
+        }
+        /* Every frame of a thread's chain is running (its callers wait in
+         * a call): one that is not was freed, finished or suspended since
+         * the link to it was read. */
+        if ((l->frame_executing > 0 && buf[l->frame_executing] == 0) ||
+            (l->frame_state > 0 && buf[l->frame_state] != 0 && buf[l->frame_state] != 2)) {
+            rc = -PT_ERR_TORN;
+            break;
         }
         struct py_frame *f = walked_frame(s, t, depth);
         if (!f) {
@@ -590,10 +603,21 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
         return 0;
     for (int attempt = 0;; attempt++) {
         rc = walk_frames(w, s, t, ts);
-        if (!walk_retryable(rc) || attempt == PY_WALK_RETRIES)
+        /* No frame at all: a thread starting or ending, or one caught
+         * between two frames (3.12 can show a stale current frame for a
+         * moment): worth one more look, which costs a read or two. */
+        int empty = rc == 0 && t->nframes == 0 && attempt == 0;
+        if ((!walk_retryable(rc) && !empty) || attempt == PY_WALK_RETRIES)
             break;
-        /* Read the thread from its state again, dropping this walk. */
+        /* Read the thread from its state again, dropping this walk. A
+         * thread taken off its CPU in the middle of a change stays torn
+         * for immediate re-reads: the last one waits a moment. */
         w->retries++;
+        if (attempt == PY_WALK_RETRIES - 1 && w->torn_pause_ns) {
+            struct timespec d = { (time_t)(w->torn_pause_ns / 1000000000u),
+                                  (long)(w->torn_pause_ns % 1000000000u) };
+            nanosleep(&d, NULL);
+        }
         s->nframes = t->first_frame;
         t->nframes = 0;
         if (mem_read(w->mem, tstate, ts, ts_len) != 0 ||

@@ -105,6 +105,9 @@ struct py_walker {
     unsigned long retries;           /* threads read again: a walk not proven whole */
     unsigned long torn;              /* stacks left torn after every retry */
     unsigned long elided;            /* stacks with frames left out of the middle */
+    /* Pause before the last read of a thread still torn (0: none; the
+     * sampler sets one, tests and the fuzzer do not). */
+    unsigned long torn_pause_ns;
 };
 
 /* The walker copies layout. Returns 0 or -ENOMEM. */

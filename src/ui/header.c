@@ -49,7 +49,7 @@ static void stacks_pair(const struct screen *scr, int y, int *x, const struct se
         total += info->stacks[k];
     if (!info->have_stacks || total == 0)
         return;
-    char buf[128], t[32], c[32], u[32], n[32];
+    char buf[192], t[32], c[32], u[32], n[32];
     uint64_t whole = info->stacks[STACK_WHOLE];
     /* Never round a share with bad stacks up to 100 %. */
     double good = 100.0 * (double)whole / (double)total;

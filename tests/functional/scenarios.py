@@ -455,4 +455,6 @@ def build(interps):
     tests.extend(native.build(interps))
     import memory_counters   # the "counters" object of --dump --json (memory_counters.py)
     tests.extend(memory_counters.build(interps))
+    import stacks   # whole stacks: torn, deep and stale ones (stacks.py)
+    tests.extend(stacks.build(interps))
     return tests

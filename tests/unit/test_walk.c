@@ -858,6 +858,18 @@ static void test_torn(void)
         fake_put_u64(&fp, f3[1] + (uint64_t)L->object_type, ty);
         CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
         CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: restored: whole"));
+        /* A frame no longer running: freed, returned or suspended. */
+        int state_off = L->frame_executing > 0 ? L->frame_executing : L->frame_state;
+        if (state_off > 0) {
+            uint8_t live = L->frame_executing > 0 ? 1 : 0, dead = L->frame_executing > 0 ? 0 : 1;
+            fake_put_u8(&fp, f3[2] + (uint64_t)state_off, dead);
+            CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+            CHECK(s.nthreads == 3 && s.threads[2].error == -PT_ERR_TORN,
+                  W("stale chain: a frame not running: torn"));
+            fake_put_u8(&fp, f3[2] + (uint64_t)state_off, live);
+            CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+            CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: running again: whole"));
+        }
     }
     py_sample_release(&s);
     py_walker_release(&w);
