@@ -1294,7 +1294,7 @@ static int write_seeds(const char *dir)
 {
     char path[1024];
     int err;
-    struct recording_summary sum = { 3, 1, 0, 3 * MS, 1, 0, 0, { 0 }, 0 };
+    struct recording_summary sum = { 3, 1, 0, 3 * MS, 1, 0, 1, { 5, 1, 0, 0, 1 }, 2 };
     rng_state = 1;
     snprintf(path, sizeof path, "%s/small.rec", dir);
     stack_table_free(write_random(path, 3, 4, NULL, &sum, &err));
