@@ -329,11 +329,14 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
                 break;
             }
         }
-        /* Every frame of a thread's chain is running (its callers wait in
-         * a call): one that is not was freed, finished or suspended since
-         * the link to it was read. */
-        if ((l->frame_executing > 0 && buf[l->frame_executing] == 0) ||
-            (l->frame_state > 0 && buf[l->frame_state] != 0 && buf[l->frame_state] != 2)) {
+        /* Every caller on a thread's chain is running (it waits in a
+         * call): one that is not was freed, finished or suspended since
+         * the link to it was read. The innermost frame is exempt: it is
+         * the thread's current frame a moment before it starts running
+         * and after it stops. */
+        if (depth > 0 && ((l->frame_executing > 0 && buf[l->frame_executing] == 0) ||
+                          (l->frame_state > 0 && buf[l->frame_state] != 0 &&
+                           buf[l->frame_state] != 2))) {
             rc = -PT_ERR_TORN;
             break;
         }

@@ -869,6 +869,12 @@ static void test_torn(void)
             fake_put_u8(&fp, f3[2] + (uint64_t)state_off, live);
             CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
             CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: running again: whole"));
+            /* The innermost frame, about to start or just done: whole. */
+            fake_put_u8(&fp, f3[4] + (uint64_t)state_off, dead);
+            CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+            CHECK(s.nthreads == 3 && s.threads[2].error == 0 && s.threads[2].nframes == 5,
+                  W("stale chain: innermost frame not running yet: whole"));
+            fake_put_u8(&fp, f3[4] + (uint64_t)state_off, live);
         }
     }
     py_sample_release(&s);
