@@ -366,7 +366,7 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
 /* Data-stack chunks met during one walk: the headers read so far (newest
  * first, so at most one header read per chunk per walk) and a local copy
  * of the part of one chunk that holds the frames being decoded. */
-#define CHUNK_HEADERS_MAX 32
+#define CHUNK_HEADERS_MAX 256   /* a recursion 10,000 deep spans about 70 chunks on 3.12 */
 struct chunk_window {
     uint64_t base;
     size_t len;
