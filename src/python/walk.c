@@ -404,6 +404,9 @@ static int chunk_read_next(struct py_walker *w, struct chunk_window *cw)
 static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, uint64_t addr,
                                   size_t span, uint8_t *single, int *err)
 {
+    /* Read with the thread state, a moment before the frames that lead to it. */
+    if (w->hint_len && addr == w->hint_addr && span <= w->hint_len)
+        return w->hint_buf;
     if (addr >= cw->base && addr - cw->base + span <= cw->len)
         return cw->buf + (addr - cw->base);
     if (cw->buf) {
@@ -448,6 +451,7 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
     int rc = 0;
     unsigned long walked = 0;
     int last_owner = -1;
+    uint64_t last_addr = 0;
 
     for (unsigned long depth = 0; frame; depth++) {
         if (depth >= PY_MAX_WALK * 2UL) {
@@ -485,6 +489,7 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         }
         walked++;
         last_owner = owner;
+        last_addr = frame;
         if (l->frame_is_entry >= 0)
             f->entry = fb[l->frame_is_entry] != 0;
         uint64_t code = bytes_u64(fb + l->frame_code);
@@ -499,8 +504,10 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
     finish_elision(w, s, t, walked);
     /* A generator's or coroutine's frame loses its link back when it
      * suspends: a walk ending at one was read after it left the thread. */
-    if (rc == 0 && last_owner == FRAME_OWNED_BY_GENERATOR)
+    if (rc == 0 && last_owner == FRAME_OWNED_BY_GENERATOR) {
         rc = -PT_ERR_TORN;
+        w->hint_addr = last_addr;   /* for the next attempt (walk_thread) */
+    }
     return rc;
 }
 
@@ -623,10 +630,26 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
         }
         s->nframes = t->first_frame;
         t->nframes = 0;
-        if (mem_read(w->mem, tstate, ts, ts_len) != 0 ||
-            (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp))
+        /* A fast generator current when the thread state was read has
+         * often yielded (clearing its link back) by the time its frame is
+         * read: read the frame a torn walk ended at together with the
+         * thread state, so that the two are of one moment. */
+        struct mem_iov iov[2] = {
+            { tstate, ts, ts_len, 0 },
+            { w->hint_addr, w->hint_buf, (size_t)frame_span(l), 0 },
+        };
+        size_t niov = rc == -PT_ERR_TORN && mem_ptr_plausible(w->hint_addr) &&
+                      iov[1].len <= sizeof w->hint_buf ? 2 : 1;
+        w->hint_len = 0;
+        mem_readv(w->mem, iov, niov);
+        if (niov == 2 && iov[1].ok)
+            w->hint_len = iov[1].len;
+        w->hint_addr = niov == 2 ? w->hint_addr : 0;
+        if (!iov[0].ok || (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp))
             break;   /* the thread is gone: keep the error of the last walk */
     }
+    w->hint_addr = 0;
+    w->hint_len = 0;
     if (rc == -PT_ERR_TORN)
         w->torn++;
     if (rc) {

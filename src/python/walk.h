@@ -108,6 +108,12 @@ struct py_walker {
     /* Pause before the last read of a thread still torn (0: none; the
      * sampler sets one, tests and the fuzzer do not). */
     unsigned long torn_pause_ns;
+    /* The generator frame a torn walk ended at, re-read in one system
+     * call with the thread state by the next attempt (hint_len bytes,
+     * used when the walk meets that frame again; 0: none). */
+    uint64_t hint_addr;
+    size_t hint_len;
+    uint8_t hint_buf[4096];
 };
 
 /* The walker copies layout. Returns 0 or -ENOMEM. */
