@@ -318,9 +318,15 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
         rc = mem_read(w->mem, frame, buf, span);
         if (rc)
             break;
-        /* Every frame of a chain is a PyFrameObject: something else means
-         * a freed frame's memory was reused. */
-        if (l->object_type > 0) {
+        /* Every frame of a chain is a live PyFrameObject: one with no
+         * reference was freed (CPython keeps freed frames for reuse, their
+         * f_back pointing into the free list), and one of another type
+         * had its memory reused. ob_refcnt sits just before ob_type. */
+        if (l->object_type >= 8) {
+            if (bytes_u64(buf + l->object_type - 8) == 0) {
+                rc = -PT_ERR_TORN;
+                break;
+            }
             uint64_t ty = bytes_u64(buf + l->object_type);
             if (depth == 0)
                 type = ty;

@@ -858,6 +858,12 @@ static void test_torn(void)
         fake_put_u64(&fp, f3[1] + (uint64_t)L->object_type, ty);
         CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
         CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: restored: whole"));
+        /* A freed frame: no reference left. */
+        fake_put_u64(&fp, f3[1], 0);
+        CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+        CHECK(s.nthreads == 3 && s.threads[2].error == -PT_ERR_TORN,
+              W("stale chain: a frame with no reference: torn"));
+        fake_put_u64(&fp, f3[1], 1);
         /* A frame no longer running: freed, returned or suspended. */
         int state_off = L->frame_executing > 0 ? L->frame_executing : L->frame_state;
         if (state_off > 0) {
