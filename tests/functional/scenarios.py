@@ -528,4 +528,6 @@ def build(interps):
     tests.extend(cli.build(interps))
     import timing   # sampling instants and CPU credit (timing.py)
     tests.extend(timing.build(interps))
+    import stacks   # whole stacks: torn, deep and stale ones (stacks.py)
+    tests.extend(stacks.build(interps))
     return tests
