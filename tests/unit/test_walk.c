@@ -835,6 +835,15 @@ static void test_torn(void)
         CHECK_INT(s.threads[2].error, 0, W("torn: five frames are whole"));
         CHECK(w.retries == PY_WALK_RETRIES && w.torn == 1,
               W("torn: read again %d times (%lu), counted (%lu)", PY_WALK_RETRIES, w.retries, w.torn));
+        /* A held thread (--blocking, --native) cannot move: one walk,
+         * still proven, and no re-read of the walker's own. */
+        unsigned long retries = w.retries;
+        w.held = 1;
+        CHECK_INT(py_walk_thread_again(&w, &s, 0), 0, W("torn, held: read again"));
+        w.held = 0;
+        CHECK(s.threads[0].error == -PT_ERR_TORN && w.retries == retries && w.torn == 2,
+              W("torn, held: torn (%d) after one walk (%lu re-reads), counted (%lu)",
+                s.threads[0].error, w.retries - retries, w.torn));
     } else {
         CHECK(0, W("torn: three threads (%zu)", s.nthreads));
     }
