@@ -258,6 +258,12 @@ def rules(v, ft=0):
                                   "FRAME_OWNED_BY_CSTACK" if v >= (3, 12) else None)
     r["frame_is_entry"] = off(FR, "is_entry") if v == (3, 11) else None
 
+    # Whole-stack proof up to 3.10 (walk.c): whether a frame object is running
+    # (a live caller) or freed, done or suspended, and the thread's depth.
+    r["tstate_recursion_depth"] = off(TS, "recursion_depth") if v <= (3, 10) else None
+    r["frame_executing"] = off(FR, "f_executing") if (3, 6) <= v <= (3, 9) else None
+    r["frame_state"] = off(FR, "f_state") if v == (3, 10) else None
+
     # Code objects.
     CO = "PyCodeObject"
     r["code_size"] = size(CO)
@@ -265,6 +271,7 @@ def rules(v, ft=0):
     r["code_name"] = off(CO, "co_name")
     r["code_qualname"] = off(CO, "co_qualname") if v >= (3, 11) else None
     r["code_firstlineno"] = off(CO, "co_firstlineno")
+    r["code_flags"] = off(CO, "co_flags") if v <= (3, 10) else None
     r["code_lnotab"] = off(CO, "co_lnotab") if v <= (3, 9) else None
     r["code_linetable"] = off(CO, "co_linetable") if v >= (3, 10) else None
     r["code_code"] = off(CO, "co_code") if v <= (3, 10) else None
@@ -818,6 +825,10 @@ def inner():
     if L['tstate_frame'] >= 0:
         check(f == id(me), 'tstate_frame')
         check(ptr(f + L['frame_back']) == id(me.f_back), 'frame_back')
+        if L['frame_executing'] >= 0:
+            check(rd(f + L['frame_executing'], ctypes.c_int8) == 1, 'frame_executing')
+        if L['frame_state'] >= 0:
+            check(rd(f + L['frame_state'], ctypes.c_int8) == 0, 'frame_state')
         lasti = rd(f + L['frame_lasti'], ctypes.c_int)
         # 3.10 counts code units, the attribute bytes; lasti is past the read.
         want = me.f_lasti // 2 if V >= (3, 10) else me.f_lasti
@@ -850,6 +861,8 @@ co = make().__code__
 check(ptr(id(co) + L['code_filename']) == id(co.co_filename), 'code_filename')
 check(ptr(id(co) + L['code_name']) == id(co.co_name), 'code_name')
 check(rd(id(co) + L['code_firstlineno'], ctypes.c_int) == co.co_firstlineno, 'code_firstlineno')
+if L['code_flags'] >= 0:
+    check(rd(id(co) + L['code_flags'], ctypes.c_int) == co.co_flags, 'code_flags')
 if L['code_qualname'] >= 0:
     check(ptr(id(co) + L['code_qualname']) == id(co.co_qualname), 'code_qualname')
 if L['code_lnotab'] >= 0:

@@ -50,6 +50,12 @@ static int by_tid(const void *a, const void *b)
 
 static void put_frame_json(struct strbuf *sb, const struct py_frame *f)
 {
+    if (f->elided) {
+        /* The middle of a deeper stack, left out: both ends are kept. */
+        strbuf_printf(sb, "{\"function\": \"<%u frames elided>\", \"file\": \"\", \"line\": null, "
+                      "\"elided\": %u}", f->elided, f->elided);
+        return;
+    }
     strbuf_puts(sb, "{\"function\": ");
     json_put_string(sb, f->code ? f->code->name : "<unknown>");
     strbuf_puts(sb, ", \"file\": ");
@@ -307,6 +313,8 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
                 k = (size_t)m->py;
             }
             const struct py_frame *f = &s->frames[th->first_frame + k];
+            if (f->elided)
+                strbuf_printf(sb, "    <%u frames elided>\n", f->elided);
             if (f->code && f->line >= 0)
                 strbuf_printf(sb, "    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
             else if (f->code)   /* an instruction CPython gives no line number */

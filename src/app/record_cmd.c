@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -108,6 +109,26 @@ static int record_sink(void *ctx, const struct stack_table *dict, const struct s
         model_add(st->snap_model, s);
     }
     return 0;
+}
+
+/* The thread stacks of the run by kind: how many were whole, and why the
+ * others were not. */
+static void print_stack_kinds(FILE *out, const uint64_t *k, uint64_t retries, uint64_t elided)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < STACK_KINDS; i++)
+        total += k[i];
+    if (total == 0)
+        return;
+    fprintf(out,
+            "pytop: thread stacks: %.2f %% good (%llu of %llu whole); %llu torn, %llu cut at a "
+            "bound, %llu unreadable, %llu without a Python frame; %llu read again, %llu with "
+            "frames elided\n",
+            100.0 * (double)k[STACK_WHOLE] / (double)total, (unsigned long long)k[STACK_WHOLE],
+            (unsigned long long)total, (unsigned long long)k[STACK_TORN],
+            (unsigned long long)k[STACK_CUT], (unsigned long long)k[STACK_UNREADABLE],
+            (unsigned long long)k[STACK_NO_PYTHON], (unsigned long long)retries,
+            (unsigned long long)elided);
 }
 
 static uint64_t realtime_ns(void)
@@ -247,7 +268,10 @@ int record_run(struct py_target *target, struct launch *launched,
         .duration_ns = ss.elapsed_ns,
         .target_exited = end == SAMPLER_TARGET_EXITED,
         .exit_status = launched ? launch_exit_code(launched) : -1,
+        .have_stacks = 1,
+        .retries = ss.retries,
     };
+    memcpy(sum.stacks, ss.stacks, sizeof sum.stacks);
     int close_rc = rec_writer_close(st.writer, &sum);
     if (st.write_error)
         rc = st.write_error;
@@ -281,6 +305,7 @@ int record_run(struct py_target *target, struct launch *launched,
                     100.0 * ss.achieved_hz / o->rate_hz, o->rate_hz,
                     (unsigned long long)ss.late, (unsigned long long)ss.skipped);
     }
+    print_stack_kinds(status, ss.stacks, ss.retries, ss.elided);
     if (o->subprocesses)
         fprintf(status, "pytop: %u process%s sampled\n", ss.processes_seen,
                 ss.processes_seen == 1 ? "" : "es");

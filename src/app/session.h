@@ -28,6 +28,10 @@ struct session_info {
     double speed;               /* replay speed */
     uint64_t samples;           /* taken (live) or replayed so far */
     uint64_t late, errors;      /* live: so far; replay: the whole recording's */
+    /* Thread samples by enum stack_kind, as errors; have_stacks is 0 when
+     * unknown (a recording before format 1.2, or cut short). */
+    int have_stacks;
+    uint64_t stacks[STACK_KINDS];
     double rate_hz;             /* requested */
     double achieved_hz;
     int have_cpu;               /* cpu_percent is known */

@@ -121,6 +121,8 @@ static void live_info(struct session *s, struct session_info *out)
     out->samples = st.samples;
     out->late = st.late;
     out->errors = st.errors + st.partial;
+    out->have_stacks = 1;
+    memcpy(out->stacks, st.stacks, sizeof out->stacks);
     out->achieved_hz = st.achieved_hz;
     out->blocking = ls->blocking;
     out->pause_samples = st.pause_sample.count;

@@ -193,6 +193,8 @@ static void replay_info(struct session *s, struct session_info *out)
     if (rs->has_summary) {
         out->late = rs->summary.late;
         out->errors = rs->summary.errors;
+        out->have_stacks = rs->summary.have_stacks;
+        memcpy(out->stacks, rs->summary.stacks, sizeof out->stacks);
     }
     struct model_totals tot;
     uint64_t rounds;

@@ -20,6 +20,7 @@ const char *pt_strerror(int err)
     case PT_ERR_FORMAT: return "unrecognised file format";
     case PT_ERR_NO_SYMBOL: return "symbol not found";
     case PT_ERR_TOO_NEW: return "a Python version newer than this pytop";
+    case PT_ERR_TORN: return "the stack changed while it was read";
     default: break;
     }
     if (err < PT_ERR_BASE)

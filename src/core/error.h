@@ -18,6 +18,7 @@ enum pt_error {
     PT_ERR_FORMAT,          /* a file is not in the expected format */
     PT_ERR_NO_SYMBOL,       /* a symbol was not found */
     PT_ERR_TOO_NEW,         /* a CPython version newer than pytop's tables */
+    PT_ERR_TORN,            /* a stack changed while it was read and no re-read was whole */
     PT_ERR_LAST
 };
 

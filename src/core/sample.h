@@ -18,6 +18,20 @@ enum sample_thread_flags {
      * when last seen on a CPU, because it is not on one now. Counts no
      * sample, wall time, running or GIL; follows the thread's own entry. */
     SAMPLE_CARRY = 1u << 3,
+    /* With SAMPLE_PARTIAL, why (neither: unreadable data): */
+    SAMPLE_TORN = 1u << 4,      /* it changed under every read of it */
+    SAMPLE_CUT = 1u << 5,       /* a safety bound was reached */
+};
+
+/* What a thread's stack in a sample is: whole, or why not. The sampler,
+ * the record summary and the live header count thread samples by kind. */
+enum stack_kind {
+    STACK_WHOLE,                /* read to its outermost frame (deep ones with frames elided) */
+    STACK_TORN,                 /* changed under every read: kept under "<torn>" */
+    STACK_CUT,                  /* a safety bound was reached: "[truncated]" */
+    STACK_UNREADABLE,           /* data that did not read as a stack: "[truncated]" */
+    STACK_NO_PYTHON,            /* no Python frame (start-up, shutdown, C threads) */
+    STACK_KINDS
 };
 
 struct sample_thread {

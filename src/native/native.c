@@ -190,10 +190,19 @@ struct rewalk {
     int ok;                      /* the frames were read */
 };
 
-static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
+/* Thread i read again; held: while it is stopped (one walk: the walker's
+ * own re-reads could not see it move; a new hold does instead). */
+static int read_again(struct rewalk *r, size_t i, int held)
 {
-    struct rewalk *r = arg;
-    int rc = py_walk_thread_again(r->walker, r->sample, r->index);
+    r->walker->held = held;
+    int rc = py_walk_thread_again(r->walker, r->sample, i);
+    r->walker->held = 0;
+    return rc;
+}
+
+static int rewalk_as(struct rewalk *r, const struct py_frame **py, size_t *npy, int held)
+{
+    int rc = read_again(r, r->index, held);
     if (rc)
         return rc;
     r->ok = 1;
@@ -201,6 +210,11 @@ static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
     *py = t->nframes ? &r->sample->frames[t->first_frame] : NULL;
     *npy = t->nframes;
     return 0;
+}
+
+static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
+{
+    return rewalk_as(arg, py, npy, 1);
 }
 
 /* Before holding a thread again: let it run on (on a busy machine it may
@@ -256,14 +270,16 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
     for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
         r.ok = 0;
         rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
-        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index) || !let_run(t->tid))
+        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index) ||
+            tries + 1 == NATIVE_HOLD_TRIES || !let_run(t->tid))
             break;
+        w->retries++;   /* read again, as the walker counts its own re-reads */
     }
     if (rc == -ENOMEM || r.ok)
         return rc;
     const struct py_frame *py;
     size_t npy;
-    if (rewalk(&r, &py, &npy) == 0) {
+    if (rewalk_as(&r, &py, &npy, 0) == 0) {
         if (merged_stack_python_only(out, npy) != 0)
             return -ENOMEM;
         out->error = rc;
@@ -274,7 +290,7 @@ int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struc
 static int read_held(void *arg)
 {
     struct rewalk *r = arg;
-    return py_walk_thread_again(r->walker, r->sample, r->index);
+    return read_again(r, r->index, 1);
 }
 
 int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
@@ -287,18 +303,20 @@ int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sampl
         uint64_t pause;
         rc = thread_hold_run(h, s->threads[index].tid, read_held, &r, &pause);
         *pause_ns += pause;
-        if (rc != 0 || !py_thread_cut(w, s, index) || !let_run(s->threads[index].tid))
+        if (rc != 0 || !py_thread_cut(w, s, index) ||
+            tries + 1 == NATIVE_HOLD_TRIES || !let_run(s->threads[index].tid))
             break;
+        w->retries++;
     }
     if (rc != 0)
-        (void)read_held(&r);   /* a thread it fails for keeps its error */
+        (void)read_again(&r, index, 0);   /* a thread it fails for keeps its error */
     return rc;
 }
 
 static int read_each(void *arg, size_t i)
 {
     struct rewalk *r = arg;
-    return py_walk_thread_again(r->walker, r->sample, i);
+    return read_again(r, i, 1);
 }
 
 int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
@@ -320,10 +338,11 @@ int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_s
             uint64_t pause;
             if (!let_run(s->threads[i].tid))
                 continue;
+            w->retries++;
             results[i] = native_hold_read(h, w, s, i, &pause);
             pauses[i] += pause;
         } else if (results[i] != 0) {
-            (void)read_each(&r, i);   /* a thread it fails for keeps its error */
+            (void)read_again(&r, i, 0);   /* a thread it fails for keeps its error */
         }
     }
     return 0;

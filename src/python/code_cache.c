@@ -211,6 +211,9 @@ static int code_read(struct mem_source *src, const struct py_layout *lay, uint64
     int32_t first;
     memcpy(&first, obj + lay->code_firstlineno, sizeof first);
     ci->firstlineno = first;
+    /* 0 when the layout has no co_flags (3.11+, or a zeroed test layout). */
+    if (lay->code_flags > 0 && lay->code_flags + 4 <= lay->code_size)
+        ci->generator = (bytes_u32(obj + lay->code_flags) & PY_CO_GENERATOR_FLAGS) != 0;
     fingerprint(lay, obj, &ci->fp_name, &ci->fp_filename, &ci->fp_table, &ci->fp_size,
                 &ci->fp_firstline);
 

@@ -20,6 +20,7 @@ struct py_code_info {
     char *name;               /* owned, UTF-8 */
     char *filename;           /* owned, UTF-8 */
     int firstlineno;
+    int generator;            /* a generator, coroutine or async generator (up to 3.10) */
     uint8_t *linetable;       /* owned copy of co_lnotab / co_linetable */
     size_t linetable_len;
     uint64_t code_start;      /* remote address of the first instruction */
@@ -49,6 +50,8 @@ struct py_code_cache {
 /* Largest line table pytop copies out of a target (and, times 16, the
  * largest bytecode it accepts); strings are bounded by PY_STR_MAX_CHARS. */
 #define PY_LINETABLE_MAX (1u << 20)
+/* CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR */
+#define PY_CO_GENERATOR_FLAGS 0x3a0u
 
 int py_code_cache_init(struct py_code_cache *c, size_t cap);
 void py_code_cache_release(struct py_code_cache *c);

@@ -327,6 +327,8 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->frame_instr = (int)d->fr_instr_ptr;
     out->frame_owner = (int)d->fr_owner;
     out->frame_is_entry = -1;   /* 3.11 only */
+    out->frame_executing = -1;  /* frame objects, up to 3.10 */
+    out->frame_state = -1;
     /* 3.14 renamed 3.13's shim owner (3) to FRAME_OWNED_BY_INTERPRETER and
      * added FRAME_OWNED_BY_CSTACK = 4 (gone again in 3.15): every owner
      * from 3 up is no Python function's frame. */
@@ -338,6 +340,8 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->code_qualname = (int)d->co_qualname;
     out->code_firstlineno = (int)d->co_firstlineno;
     out->code_lnotab = -1;
+    out->code_flags = -1;           /* owners say "generator" from 3.11 */
+    out->tstate_recursion_depth = -1;
     out->code_linetable = (int)d->co_linetable;
     out->code_code = -1;
     out->code_code_adaptive = (int)d->co_code_adaptive;

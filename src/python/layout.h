@@ -63,6 +63,15 @@ struct py_layout {
                                   * shims; interpreter-owned from 3.14), or -1 */
     int frame_is_entry;          /* bool is_entry: the eval loop was entered here (3.11 only) */
 
+    /* Whole-stack proof up to 3.10 (walk.c, branch torn): a frame on a
+     * thread's chain must be running, the chain no longer than the thread's
+     * recursion depth, and a chain ending at a generator's frame is torn;
+     * -1 from 3.11 (3.11+ frames say "generator" themselves). */
+    int tstate_recursion_depth;  /* int recursion_depth: at least the frames running */
+    int frame_executing;         /* char f_executing, 3.6-3.9: non-zero while the frame runs */
+    int frame_state;             /* signed char f_state, 3.10: 0 executing, 2 unwinding */
+    int code_flags;              /* int co_flags of PyCodeObject */
+
     /* PyCodeObject */
     int code_size;               /* sizeof(PyCodeObject) */
     int code_filename;

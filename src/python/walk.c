@@ -8,6 +8,7 @@
 #include "python/linetable.h"
 
 #include <errno.h>
+#include <time.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,8 @@ static int tstate_span(const struct py_layout *l)
     n = max_off(n, l->tstate_thread_id, 8);
     n = max_off(n, l->tstate_native_thread_id, 8);
     n = max_off(n, l->tstate_datastack_chunk, 8);
+    if (l->tstate_recursion_depth > 0)
+        n = max_off(n, l->tstate_recursion_depth, 4);
     return n;
 }
 
@@ -74,6 +77,12 @@ static int frame_span(const struct py_layout *l)
     n = max_off(n, l->frame_owner, 1);
     n = max_off(n, l->frame_is_entry, 1);
     n = max_off(n, l->frame_tlbc_index, 4);
+    if (l->frame_executing > 0)
+        n = max_off(n, l->frame_executing, 1);
+    if (l->frame_state > 0)
+        n = max_off(n, l->frame_state, 1);
+    if (l->object_type > 0)
+        n = max_off(n, l->object_type, 8);
     return n;
 }
 
@@ -122,6 +131,62 @@ static struct py_frame *sample_add_frame(struct py_sample *s, struct py_thread *
     f->line = -1;
     t->nframes++;
     return f;
+}
+
+/* _PyInterpreterFrame.owner of a generator's or coroutine's frame (3.11+). */
+#define FRAME_OWNED_BY_GENERATOR 1
+#define KEEP_OUTER (PY_MAX_DEPTH - PY_KEEP_INNER - 1)
+
+/* Where walked_frame put Python frame number `walked` (while it is kept). */
+static size_t last_slot(unsigned long walked)
+{
+    if (walked < PY_MAX_DEPTH)
+        return walked;
+    return PY_KEEP_INNER + 1 + (walked - PY_KEEP_INNER - 1) % KEEP_OUTER;
+}
+
+/* The slot for the Python frame number `walked` (0 innermost) of thread
+ * t, whose frames are the last of s. Past PY_MAX_DEPTH the outermost
+ * frames go round a ring after the innermost PY_KEEP_INNER and the slot
+ * between them (see finish_elision), so a stack of any depth keeps both
+ * ends. NULL when the sample is full. */
+static struct py_frame *walked_frame(struct py_sample *s, struct py_thread *t,
+                                     unsigned long walked)
+{
+    if (walked < PY_MAX_DEPTH)
+        return sample_add_frame(s, t);
+    struct py_frame *f = &s->frames[t->first_frame + last_slot(walked)];
+    memset(f, 0, sizeof *f);
+    f->line = -1;
+    return f;
+}
+
+static void reverse_frames(struct py_frame *f, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        struct py_frame x = f[i];
+        f[i] = f[n - 1 - i];
+        f[n - 1 - i] = x;
+    }
+}
+
+/* After `walked` Python frames: put the ring of outermost frames in order
+ * (innermost first) and turn the slot before it into the marker of the
+ * frames left out. */
+static void finish_elision(struct py_sample *s, struct py_thread *t,
+                           unsigned long walked)
+{
+    if (walked <= PY_MAX_DEPTH)
+        return;
+    struct py_frame *ring = &s->frames[t->first_frame + PY_KEEP_INNER + 1];
+    size_t oldest = (walked - PY_KEEP_INNER - 1) % KEEP_OUTER;
+    reverse_frames(ring, oldest);
+    reverse_frames(ring + oldest, KEEP_OUTER - oldest);
+    reverse_frames(ring, KEEP_OUTER);
+    struct py_frame *m = &s->frames[t->first_frame + PY_KEEP_INNER];
+    memset(m, 0, sizeof *m);
+    m->line = -1;
+    m->elided = (uint32_t)(walked - PY_MAX_DEPTH + 1);
 }
 
 int py_walker_init(struct py_walker *w, struct mem_source *mem, const struct py_layout *layout)
@@ -219,9 +284,11 @@ static int decode_frame(struct py_walker *w, struct py_frame *f, uint64_t code_a
     return 0;
 }
 
-/* Frames up to 3.10: a chain of heap PyFrameObjects, one read each. */
+/* Frames up to 3.10: a chain of heap PyFrameObjects, one read each.
+ * max_depth is the thread's recursion depth (0: unknown): a live chain is
+ * never longer, a chain that ran into freed frames can be. */
 static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct py_thread *t,
-                              uint64_t frame)
+                              uint64_t frame, unsigned long max_depth)
 {
     const struct py_layout *l = &w->layout;
     uint8_t buf[STRUCT_READ_MAX];
@@ -230,34 +297,83 @@ static int walk_frame_objects(struct py_walker *w, struct py_sample *s, struct p
     cycle_guard_init(&guard);
     /* 3.10 counts f_lasti in 2-byte code units, earlier versions in bytes. */
     int unit = (l->major == 3 && l->minor >= 10) ? 2 : 1;
+    uint64_t type = 0;
+    unsigned long depth = 0;
+    int rc = 0;
+    const struct py_frame *last = NULL;
 
-    for (unsigned depth = 0; frame; depth++) {
-        /* Keep the last slot for the frame that marks the cut. */
-        if (depth >= PY_MAX_DEPTH - 1)
-            return -PT_ERR_TRUNCATED;
-        if (!mem_ptr_plausible(frame) || cycle_seen(&guard, frame))
-            return -PT_ERR_BAD_DATA;
-        int rc = mem_read(w->mem, frame, buf, span);
+    for (; frame; depth++) {
+        if (depth >= PY_MAX_WALK) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
+        /* More frames than the thread's recursion: a stale chain. */
+        if (max_depth && depth >= max_depth) {
+            rc = -PT_ERR_TORN;
+            break;
+        }
+        if (!mem_ptr_plausible(frame) || cycle_seen(&guard, frame)) {
+            rc = -PT_ERR_BAD_DATA;
+            break;
+        }
+        rc = mem_read(w->mem, frame, buf, span);
         if (rc)
-            return rc;
-        struct py_frame *f = sample_add_frame(s, t);
-        if (!f)
-            return -PT_ERR_TRUNCATED;
+            break;
+        /* Every frame of a chain is a live PyFrameObject: one with no
+         * reference was freed (CPython keeps freed frames for reuse, their
+         * f_back pointing into the free list), and one of another type
+         * had its memory reused. ob_refcnt sits just before ob_type. */
+        if (l->object_type >= 8) {
+            if (bytes_u64(buf + l->object_type - 8) == 0) {
+                rc = -PT_ERR_TORN;
+                break;
+            }
+            uint64_t ty = bytes_u64(buf + l->object_type);
+            if (depth == 0)
+                type = ty;
+            else if (ty != type) {
+                rc = -PT_ERR_TORN;
+                break;
+            }
+        }
+        /* Every caller on a thread's chain is running (it waits in a
+         * call): one that is not was freed, finished or suspended since
+         * the link to it was read. The innermost frame is exempt: it is
+         * the thread's current frame a moment before it starts running
+         * and after it stops. */
+        if (depth > 0 && ((l->frame_executing > 0 && buf[l->frame_executing] == 0) ||
+                          (l->frame_state > 0 && buf[l->frame_state] != 0 &&
+                           buf[l->frame_state] != 2))) {
+            rc = -PT_ERR_TORN;
+            break;
+        }
+        struct py_frame *f = walked_frame(s, t, depth);
+        if (!f) {
+            rc = -PT_ERR_TRUNCATED;
+            break;
+        }
         int32_t lasti = bytes_i32(buf + l->frame_lasti);
         f->entry = 1;   /* one eval-loop call per frame object */
         rc = decode_frame(w, f, bytes_u64(buf + l->frame_code), 0, 0,
                           lasti < 0 ? -1 : (int64_t)lasti * unit);
         if (rc)
-            return rc;
+            break;
+        last = f;
         frame = bytes_u64(buf + l->frame_back);
     }
-    return 0;
+    /* A generator's frame has no f_back while it is suspended: a chain
+     * ending at one was read after the generator left the thread. (Asked
+     * before the elision moves frames.) */
+    if (rc == 0 && last && last->code && last->code->generator)
+        rc = -PT_ERR_TORN;
+    finish_elision(s, t, depth);
+    return rc;
 }
 
 /* Data-stack chunks met during one walk: the headers read so far (newest
  * first, so at most one header read per chunk per walk) and a local copy
  * of the part of one chunk that holds the frames being decoded. */
-#define CHUNK_HEADERS_MAX 32
+#define CHUNK_HEADERS_MAX 256   /* a recursion 10,000 deep spans about 70 chunks on 3.12 */
 struct chunk_window {
     uint64_t base;
     size_t len;
@@ -295,6 +411,9 @@ static int chunk_read_next(struct py_walker *w, struct chunk_window *cw)
 static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, uint64_t addr,
                                   size_t span, uint8_t *single, int *err)
 {
+    /* Read with the thread state, a moment before the frames that lead to it. */
+    if (w->hint_len && addr == w->hint_addr && span <= w->hint_len)
+        return w->hint_buf;
     if (addr >= cw->base && addr - cw->base + span <= cw->len)
         return cw->buf + (addr - cw->base);
     if (cw->buf) {
@@ -372,9 +491,12 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         w->chunk_buf = malloc(CHUNK_COPY_MAX);
     cw.buf = w->chunk_buf;
     int rc = 0;
+    unsigned long walked = 0;
+    int last_owner = -1;
+    uint64_t last_addr = 0;
 
-    for (unsigned depth = 0; frame; depth++) {
-        if (depth >= PY_MAX_DEPTH * 2) {
+    for (unsigned long depth = 0; frame; depth++) {
+        if (depth >= PY_MAX_WALK * 2UL) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
@@ -386,31 +508,36 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         if (!fb)
             break;
         uint64_t back = bytes_u64(fb + l->frame_back);
+        int owner = l->frame_owner >= 0 ? (signed char)fb[l->frame_owner] : -1;
         if (l->frame_owner >= 0 && l->frame_owned_by_cstack >= 0 &&
-            (signed char)fb[l->frame_owner] >= l->frame_owned_by_cstack) {
+            owner >= l->frame_owned_by_cstack) {
             /* A shim frame pushed by C code to start the interpreter (from
              * 3.14 also interpreter-owned ones: owners past the C-stack value
              * are never Python calls). The frame just inside it is where
              * that call of the eval loop began. */
-            if (t->nframes > 0) {
-                s->frames[s->nframes - 1].entry = 1;
+            if (walked > 0) {
+                struct py_frame *in = &s->frames[t->first_frame + last_slot(walked - 1)];
+                in->entry = 1;
                 /* The first shim outside it; from 3.14 the thread's base
                  * frame (in its thread state) may follow. */
-                if (!s->frames[s->nframes - 1].shim)
-                    s->frames[s->nframes - 1].shim = frame;
+                if (!in->shim)
+                    in->shim = frame;
             }
             frame = back;
             continue;
         }
-        if (t->nframes >= PY_MAX_DEPTH - 1) {
+        if (walked >= PY_MAX_WALK) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
-        struct py_frame *f = sample_add_frame(s, t);
+        struct py_frame *f = walked_frame(s, t, walked);
         if (!f) {
             rc = -PT_ERR_TRUNCATED;
             break;
         }
+        walked++;
+        last_owner = owner;
+        last_addr = frame;
         if (l->frame_is_entry >= 0)
             f->entry = fb[l->frame_is_entry] != 0;
         uint64_t code = bytes_u64(fb + l->frame_code);
@@ -421,6 +548,13 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         if (rc)
             break;
         frame = back;
+    }
+    finish_elision(s, t, walked);
+    /* A generator's or coroutine's frame loses its link back when it
+     * suspends: a walk ending at one was read after it left the thread. */
+    if (rc == 0 && last_owner == FRAME_OWNED_BY_GENERATOR) {
+        rc = -PT_ERR_TORN;
+        w->hint_addr = last_addr;   /* for the next attempt (walk_thread) */
     }
     return rc;
 }
@@ -485,12 +619,38 @@ static uint64_t gil_holder(struct py_walker *w, uint64_t gil)
     return 0;
 }
 
+/* One walk of a thread's frames from its state ts. */
+static int walk_frames(struct py_walker *w, struct py_sample *s, struct py_thread *t,
+                       const uint8_t *ts)
+{
+    const struct py_layout *l = &w->layout;
+    uint64_t frame;
+    int rc = first_frame(w, ts, &frame);
+    if (rc || !frame)
+        return rc;
+    if (l->tstate_frame >= 0) {
+        int32_t depth = l->tstate_recursion_depth > 0 ? bytes_i32(ts + l->tstate_recursion_depth) : 0;
+        /* +1: the frame and the depth are read a moment apart. */
+        return walk_frame_objects(w, s, t, frame, depth > 0 ? (unsigned long)depth + 1 : 0);
+    }
+    return walk_interpreter_frames(w, s, t, frame,
+                                   l->tstate_datastack_chunk >= 0
+                                       ? bytes_u64(ts + l->tstate_datastack_chunk) : 0);
+}
+
+/* Worth reading the thread again: the stack moved under the walk. */
+static int walk_retryable(int rc)
+{
+    return rc == -PT_ERR_TORN || rc == -PT_ERR_BAD_DATA || rc == -EFAULT;
+}
+
 static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp,
                        uint64_t tstate, uint64_t holder, uint64_t *next)
 {
     const struct py_layout *l = &w->layout;
     uint8_t ts[STRUCT_READ_MAX];
-    int rc = mem_read(w->mem, tstate, ts, (size_t)tstate_span(l));
+    size_t ts_len = (size_t)tstate_span(l);
+    int rc = mem_read(w->mem, tstate, ts, ts_len);
     if (rc)
         return rc;
     if (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp)
@@ -509,16 +669,50 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
 
     if (w->threads_only)
         return 0;
-    uint64_t frame;
-    rc = first_frame(w, ts, &frame);
-    if (rc == 0 && frame) {
-        if (l->tstate_frame >= 0)
-            rc = walk_frame_objects(w, s, t, frame);
-        else
-            rc = walk_interpreter_frames(w, s, t, frame,
-                                         l->tstate_datastack_chunk >= 0
-                                             ? bytes_u64(ts + l->tstate_datastack_chunk) : 0);
+    for (int attempt = 0;; attempt++) {
+        rc = walk_frames(w, s, t, ts);
+        /* No frame at all: a thread starting or ending, or one caught
+         * between two frames (3.12 can show a stale current frame for a
+         * moment): worth one more look, which costs a read or two. */
+        int empty = rc == 0 && t->nframes == 0 && attempt == 0;
+        if ((!walk_retryable(rc) && !empty) || attempt == PY_WALK_RETRIES || w->held)
+            break;
+        /* Read the thread from its state again, dropping this walk. A
+         * thread taken off its CPU in the middle of a change stays torn
+         * for immediate re-reads: the last one waits a moment. */
+        w->retries++;
+        if (attempt == PY_WALK_RETRIES - 1 && w->torn_pause_ns) {
+            struct timespec d = { (time_t)(w->torn_pause_ns / 1000000000u),
+                                  (long)(w->torn_pause_ns % 1000000000u) };
+            nanosleep(&d, NULL);
+        }
+        s->nframes = t->first_frame;
+        t->nframes = 0;
+        /* A fast generator current when the thread state was read has
+         * often yielded (clearing its link back) by the time its frame is
+         * read: read the frame a torn walk ended at together with the
+         * thread state, so that the two are of one moment. */
+        struct mem_iov iov[2] = {
+            { tstate, ts, ts_len, 0 },
+            { w->hint_addr, w->hint_buf, (size_t)frame_span(l), 0 },
+        };
+        size_t niov = rc == -PT_ERR_TORN && mem_ptr_plausible(w->hint_addr) &&
+                      iov[1].len <= sizeof w->hint_buf ? 2 : 1;
+        w->hint_len = 0;
+        mem_readv(w->mem, iov, niov);
+        if (niov == 2 && iov[1].ok)
+            w->hint_len = iov[1].len;
+        w->hint_addr = niov == 2 ? w->hint_addr : 0;
+        if (!iov[0].ok || (l->tstate_interp >= 0 && bytes_u64(ts + l->tstate_interp) != interp))
+            break;   /* the thread is gone: keep the error of the last walk */
     }
+    w->hint_addr = 0;
+    w->hint_len = 0;
+    if (rc == -PT_ERR_TORN)
+        w->torn++;
+    /* Counted here, not in finish_elision: once a read, not once a try. */
+    if (t->nframes > PY_KEEP_INNER && s->frames[t->first_frame + PY_KEEP_INNER].elided)
+        w->elided++;
     if (rc) {
         t->error = rc;
         w->thread_errors++;

@@ -5,7 +5,17 @@
  * code runs against a live process and against fake structures in tests.
  * Target memory changes under our feet: every pointer is checked before
  * it is followed, every loop is bounded, and a thread whose walk breaks
- * keeps the frames read so far, with the error recorded. */
+ * keeps the frames read so far, with the error recorded.
+ *
+ * A thread runs on while it is read, so a walk must prove its stack whole
+ * before it is kept: it must end at a frame that can be a thread's first
+ * (not a generator or coroutine frame, whose link back is cleared when it
+ * suspends), every frame must be of one type, and up to 3.10 the chain
+ * may not be longer than the thread's recursion depth (a freed frame's
+ * f_back leads into the free list). A walk that fails a check, or meets
+ * unreadable data, reads the thread again (PY_WALK_RETRIES times); a
+ * stack still not whole keeps what was read with -PT_ERR_TORN. The checks
+ * use what the walk reads anyway: no extra read. */
 #ifndef PYTOP_PYTHON_WALK_H
 #define PYTOP_PYTHON_WALK_H
 
@@ -19,7 +29,13 @@
 #include "python/layout.h"
 #include "python/pthread_tid.h"
 
-#define PY_MAX_DEPTH 4096        /* frames per thread */
+#define PY_MAX_DEPTH 4096        /* frames kept per thread, a marker included */
+/* A deeper stack keeps its innermost PY_KEEP_INNER frames, a marker frame
+ * (py_frame.elided) and its outermost PY_MAX_DEPTH - PY_KEEP_INNER - 1. */
+#define PY_KEEP_INNER 2048
+#define PY_MAX_WALK (1u << 17)   /* frames followed per thread before the walk is cut */
+/* Reads of a thread after the first when a walk cannot be proven whole. */
+#define PY_WALK_RETRIES 3
 #define PY_MAX_THREADS 4096      /* thread states per interpreter */
 #define PY_MAX_INTERPRETERS 64
 
@@ -39,6 +55,9 @@ struct py_frame {
      * It lives in the eval loop's own C frame, so it tells which native
      * frame ran this group where no symbol names the eval loop. */
     uint64_t shim;
+    /* Not a frame: a marker standing for this many frames left out of
+     * the middle of a deeper stack (code is NULL). */
+    uint32_t elided;
 };
 
 struct py_thread {
@@ -47,7 +66,10 @@ struct py_thread {
     uint64_t thread_id;        /* the pthread_t recorded by Python */
     pid_t tid;                 /* OS thread id, 0 when unknown */
     int gil;                   /* holds the GIL */
-    int error;                 /* 0, or why the walk stopped before the outermost frame */
+    /* 0, or why the walk could not end at the outermost frame:
+     * -PT_ERR_TORN (it changed under every read), -PT_ERR_TRUNCATED (a
+     * safety bound), or another error (unreadable). */
+    int error;
     size_t first_frame;        /* index into py_sample.frames, innermost first */
     size_t nframes;
 };
@@ -90,8 +112,25 @@ struct py_walker {
      * (PYTHON_GIL=1, or an extension that needs it), so a thread may hold
      * it; 0 otherwise. */
     int gil_enabled;
+    /* The thread read is held (stopped: --native, --blocking): a walk
+     * not proven whole is not read again at once, as the thread cannot
+     * have moved; the caller holds it again once it ran (native.c), and
+     * counts that in retries. */
+    int held;
     /* Counters for statistics. */
     unsigned long walks, frame_errors, thread_errors;
+    unsigned long retries;           /* threads read again: a walk not proven whole */
+    unsigned long torn;              /* stacks left torn after every retry */
+    unsigned long elided;            /* reads of a thread with frames left out of the middle */
+    /* Pause before the last read of a thread still torn (0: none; the
+     * sampler sets one, tests and the fuzzer do not). */
+    unsigned long torn_pause_ns;
+    /* The generator frame a torn walk ended at, re-read in one system
+     * call with the thread state by the next attempt (hint_len bytes,
+     * used when the walk meets that frame again; 0: none). */
+    uint64_t hint_addr;
+    size_t hint_len;
+    uint8_t hint_buf[4096];
 };
 
 /* The walker copies layout. Returns 0 or -ENOMEM. */

@@ -431,6 +431,11 @@ int rec_writer_close(struct rec_writer *w, const struct recording_summary *summa
         vbuf_put_uvarint(b, summary->duration_ns);
         vbuf_put_uvarint(b, summary->target_exited ? 1 : 0);
         vbuf_put_svarint(b, summary->exit_status);
+        if (summary->have_stacks) {
+            for (int k = 0; k < STACK_KINDS; k++)
+                vbuf_put_uvarint(b, summary->stacks[k]);
+            vbuf_put_uvarint(b, summary->retries);
+        }
         record_end(b, start);
     }
     if (!w->err)
@@ -709,6 +714,7 @@ static int read_node(struct rec_reader *r, struct vcur *c)
 static int read_summary(struct rec_reader *r, struct vcur *c)
 {
     struct recording_summary s;
+    memset(&s, 0, sizeof s);
     uint64_t exited;
     int64_t status;
     vcur_uvarint(c, &s.samples);
@@ -721,6 +727,15 @@ static int read_summary(struct rec_reader *r, struct vcur *c)
         return -PT_ERR_FORMAT;
     s.target_exited = (int)exited;
     s.exit_status = (int)status;
+    /* 1.2: stacks by kind, then re-reads (absent before). */
+    if (vcur_left(c) > 0) {
+        for (int k = 0; k < STACK_KINDS; k++)
+            vcur_uvarint(c, &s.stacks[k]);
+        vcur_uvarint(c, &s.retries);
+        if (c->err)
+            return -PT_ERR_FORMAT;
+        s.have_stacks = 1;
+    }
     r->summary = s;
     r->has_summary = 1;
     return 0;

@@ -18,7 +18,7 @@
 #include "core/stacks.h"
 
 #define REC_FORMAT_MAJOR 1
-#define REC_FORMAT_MINOR 1
+#define REC_FORMAT_MINOR 2
 
 struct recording_meta {
     uint32_t pid;
@@ -35,6 +35,11 @@ struct recording_summary {
     uint64_t duration_ns;
     int target_exited;          /* the run ended because the target exited */
     int exit_status;            /* its exit status, when pytop launched it; else -1 */
+    /* 1.2: thread samples by enum stack_kind, and threads read again
+     * because a walk was not proven whole; have_stacks is 0 in older files. */
+    int have_stacks;
+    uint64_t stacks[STACK_KINDS];
+    uint64_t retries;
 };
 
 struct rec_writer;

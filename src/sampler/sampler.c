@@ -108,6 +108,7 @@ struct sampler {
     struct proc_track **procs;   /* procs[0] is the target */
     size_t nprocs, cap_procs;
     uint32_t procs_seen;
+    unsigned long gone_retries;   /* walker counters of processes removed */
 
     struct candidate *cands;
     size_t ncands, cap_cands;
@@ -116,6 +117,8 @@ struct sampler {
 
     uint32_t truncated_frame;    /* "[truncated]" root marker */
     int have_truncated_frame;
+    uint32_t torn_frame;         /* "<torn>" root marker */
+    int have_torn_frame;
 
     struct py_sample ps;
     struct sample_thread *out;
@@ -238,6 +241,8 @@ static int proc_track_add(struct sampler *s, struct py_target *target, int owned
 
 static void proc_track_remove(struct sampler *s, size_t i)
 {
+    /* Its walker's counters outlive it in the run's totals. */
+    s->gone_retries += s->procs[i]->target->walker.retries;
     proc_track_free(s->procs[i]);
     memmove(&s->procs[i], &s->procs[i + 1], (s->nprocs - i - 1) * sizeof *s->procs);
     s->nprocs--;
@@ -570,6 +575,29 @@ static int frame_id(struct sampler *s, struct proc_track *p, const struct py_fra
     return 0;
 }
 
+/* The frame id of a marker named `name`, made once and kept in *id. */
+static int marker_frame(struct sampler *s, const char *name, uint32_t *id, int *have)
+{
+    if (!*have && intern_named_frame(s, name, "", -1, 0, id) == 0)
+        *have = 1;
+    return *have ? 0 : -ENOMEM;
+}
+
+/* A Python frame of a walk, or the marker of frames left out of a deep
+ * stack; -ENOENT for a frame with nothing to show. */
+static int walked_frame_id(struct sampler *s, struct proc_track *p, const struct py_frame *pf,
+                           uint32_t *id)
+{
+    if (pf->elided) {
+        char name[48];
+        snprintf(name, sizeof name, "<%u frames elided>", pf->elided);
+        return intern_named_frame(s, name, "", -1, 0, id);
+    }
+    if (!pf->code)
+        return -ENOENT;
+    return frame_id(s, p, pf, id);
+}
+
 /* --native: the merged stack's frames, root first; native frames are
  * (symbol, object) with STACK_FRAME_NATIVE. */
 static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t node,
@@ -580,9 +608,9 @@ static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t 
         uint32_t fid, child;
         int rc;
         if (mf->py >= 0) {
-            if (!frames[mf->py].code)
+            rc = walked_frame_id(s, p, &frames[mf->py], &fid);
+            if (rc == -ENOENT)
                 continue;
-            rc = frame_id(s, p, &frames[mf->py], &fid);
         } else {
             rc = intern_named_frame(s, mf->function, mf->file, -1, STACK_FRAME_NATIVE, &fid);
         }
@@ -599,9 +627,10 @@ static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t 
     return node;
 }
 
-/* The leaf node of a thread's stack, root first. A stack cut short gets a
- * "[truncated]" root so its frames are not mistaken for top-level calls.
- * merged: the thread's native merge, or NULL. */
+/* The leaf node of a thread's stack, root first. A stack that could not
+ * be read whole gets a root marker so its frames are not mistaken for
+ * top-level calls: "<torn>" when it changed under every read, else
+ * "[truncated]". merged: the thread's native merge, or NULL. */
 static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
                              const struct merged_stack *merged)
 {
@@ -610,20 +639,23 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
     const struct py_frame *frames = t->nframes ? &s->ps.frames[t->first_frame] : NULL;
     uint32_t node = 0;
     if (t->error) {
-        if (!s->have_truncated_frame &&
-            intern_named_frame(s, "[truncated]", "", -1, 0, &s->truncated_frame) == 0)
-            s->have_truncated_frame = 1;
-        if (s->have_truncated_frame &&
-            stack_table_node(s->dict, 0, s->truncated_frame, &node) != 0)
+        uint32_t root;
+        int rc = t->error == -PT_ERR_TORN
+                     ? marker_frame(s, "<torn>", &s->torn_frame, &s->have_torn_frame)
+                     : marker_frame(s, "[truncated]", &s->truncated_frame,
+                                    &s->have_truncated_frame);
+        root = t->error == -PT_ERR_TORN ? s->torn_frame : s->truncated_frame;
+        if (rc == 0 && stack_table_node(s->dict, 0, root, &node) != 0)
             return 0;
     }
     if (merged)
         return intern_merged(s, p, node, frames, merged);
     for (size_t k = t->nframes; k-- > 0;) {
-        if (!frames[k].code)
-            continue;
         uint32_t fid, child;
-        if (frame_id(s, p, &frames[k], &fid) != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
+        int rc = walked_frame_id(s, p, &frames[k], &fid);
+        if (rc == -ENOENT)
+            continue;
+        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
             break;   /* dictionary full: keep the path so far */
         node = child;
     }
@@ -880,6 +912,27 @@ static int hold_threads(struct sampler *s, struct proc_track *p)
     return 0;
 }
 
+/* What a thread's stack in s is (enum stack_kind). */
+static enum stack_kind thread_kind(const struct py_sample *s, const struct py_thread *t)
+{
+    if (t->error == -PT_ERR_TORN)
+        return STACK_TORN;
+    if (t->error == -PT_ERR_TRUNCATED)
+        return STACK_CUT;
+    if (t->error)
+        return STACK_UNREADABLE;
+    for (size_t k = 0; k < t->nframes; k++)
+        if (s->frames[t->first_frame + k].code)
+            return STACK_WHOLE;
+    return STACK_NO_PYTHON;
+}
+
+/* 1 when the thread's stack in s keeps a <N frames elided> marker. */
+static int thread_elided(const struct py_sample *s, const struct py_thread *t)
+{
+    return t->nframes > PY_KEEP_INNER && s->frames[t->first_frame + PY_KEEP_INNER].elided;
+}
+
 /* One sample of one process. Returns 0, 1 when the sink asked to stop, or
  * a negative error (-ESRCH: the process is gone). */
 static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
@@ -888,6 +941,11 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     /* With --native or --blocking each thread's frames are read while it
      * is held. */
     p->target->walker.threads_only = p->native != NULL || p->hold != NULL;
+    /* A thread still torn after immediate re-reads was mostly taken off
+     * its CPU mid-change: give it 200 us (measured: halves what stays torn
+     * on a loaded machine; about 1 % of samples). A held read makes one
+     * walk, without it (walker.held): a held thread cannot move. */
+    p->target->walker.torn_pause_ns = 200000;
     int rc = py_walk(&p->target->walker, &s->ps);
     p->target->walker.threads_only = 0;
     if (rc) {
@@ -954,9 +1012,16 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         if (u != 0)
             return u;
     }
+    /* Counted from the stacks kept, after any held re-read: once a thread
+     * sample however often it was read. */
+    uint64_t kinds[STACK_KINDS] = { 0 }, elided = 0;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
+        enum stack_kind k = thread_kind(&s->ps, &s->ps.threads[i]);
+        kinds[k]++;
+        elided += thread_elided(&s->ps, &s->ps.threads[i]);
         if (s->ps.threads[i].error) {
-            s->out[i].flags |= SAMPLE_PARTIAL;
+            s->out[i].flags |= SAMPLE_PARTIAL | (k == STACK_TORN ? SAMPLE_TORN : 0) |
+                               (k == STACK_CUT ? SAMPLE_CUT : 0);
             partial++;
         }
     }
@@ -991,6 +1056,9 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
 
     pthread_mutex_lock(&s->stats_lock);
     s->stats.partial += partial;
+    for (int k = 0; k < STACK_KINDS; k++)
+        s->stats.stacks[k] += kinds[k];
+    s->stats.elided += elided;
     pthread_mutex_unlock(&s->stats_lock);
     return stop ? 1 : 0;
 }
@@ -1023,12 +1091,15 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
         }
         i++;
     }
-    uint64_t reads = 0;
-    for (size_t i = 0; i < s->nprocs; i++)
+    uint64_t reads = 0, retries = s->gone_retries;
+    for (size_t i = 0; i < s->nprocs; i++) {
         reads += s->procs[i]->target->live.base.reads;
+        retries += s->procs[i]->target->walker.retries;
+    }
     pthread_mutex_lock(&s->stats_lock);
     s->stats.samples++;
     s->stats.remote_reads = reads;
+    s->stats.retries = retries;
     s->stats.processes = (uint32_t)s->nprocs;
     s->stats.processes_seen = s->procs_seen;
     pthread_mutex_unlock(&s->stats_lock);

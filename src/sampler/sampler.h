@@ -62,6 +62,9 @@ struct sampler_stats {
     uint64_t skipped;            /* instants skipped after falling a period behind */
     uint64_t errors;             /* walks that failed as a whole */
     uint64_t partial;            /* thread stacks that could not be read to the end */
+    uint64_t stacks[STACK_KINDS]; /* thread samples by enum stack_kind */
+    uint64_t retries;            /* threads read again in a sample: a walk not proven whole */
+    uint64_t elided;             /* stacks deeper than PY_MAX_DEPTH, kept with both ends */
     uint64_t elapsed_ns;         /* since the first sample */
     uint64_t busy_ns;            /* the sampler thread's own CPU time */
     double achieved_hz;          /* samples / elapsed */

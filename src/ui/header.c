@@ -45,6 +45,33 @@ static void target_line(const struct screen *scr, int y, const struct session_in
         screen_put(scr, y, scr->cols - pw, pw, python, ROLE_HEADER, 0);
 }
 
+/* The share of thread stacks read whole ("99.96 % good"), and the
+ * incomplete ones by kind when there are any. */
+static void stacks_pair(const struct screen *scr, int y, int *x, const struct session_info *info)
+{
+    uint64_t total = 0;
+    for (int k = 0; k < STACK_KINDS; k++)
+        total += info->stacks[k];
+    if (!info->have_stacks || total == 0)
+        return;
+    char buf[192], t[32], c[32], u[32], n[32];
+    uint64_t whole = info->stacks[STACK_WHOLE];
+    /* Never round a share with bad stacks up to 100 %. */
+    double good = 100.0 * (double)whole / (double)total;
+    if (whole < total && good > 99.99)
+        good = 99.99;
+    snprintf(buf, sizeof buf, "%.2f %% good", good);
+    pair(scr, y, x, NULL, buf, whole < total ? ROLE_WARM : ROLE_VALUE);
+    if (whole == total)
+        return;
+    fmt_count(t, sizeof t, info->stacks[STACK_TORN]);
+    fmt_count(c, sizeof c, info->stacks[STACK_CUT]);
+    fmt_count(u, sizeof u, info->stacks[STACK_UNREADABLE]);
+    fmt_count(n, sizeof n, info->stacks[STACK_NO_PYTHON]);
+    snprintf(buf, sizeof buf, "torn %s cut %s unreadable %s no-python %s", t, c, u, n);
+    pair(scr, y, x, NULL, buf, ROLE_DIM);
+}
+
 /* The sampler: time, samples, rate, and what went wrong. */
 static void sampling_line(const struct screen *scr, int y, const struct session_info *info)
 {
@@ -75,6 +102,7 @@ static void sampling_line(const struct screen *scr, int y, const struct session_
         snprintf(buf, sizeof buf, "%s/sample (p90 %s)", a, b);
         pair(scr, y, &x, "paused", buf, ROLE_VALUE);
     }
+    stacks_pair(scr, y, &x, info);
     if (info->error) {
         snprintf(buf, sizeof buf, "sampling stopped: %s", pt_strerror(info->error));
         pair(scr, y, &x, NULL, buf, ROLE_ALERT);

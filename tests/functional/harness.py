@@ -327,6 +327,12 @@ def schema_problems(doc, pid):
             if not isinstance(f, dict):
                 p.append("%s is not an object" % fw)
                 continue
+            if "elided" in f:
+                # The middle of a stack deeper than pytop keeps.
+                if not _is_int(f["elided"]) or f["elided"] <= 0 or f.get("line") is not None or \
+                        f.get("function") != "<%s frames elided>" % f["elided"]:
+                    p.append("%s malformed marker: %s" % (fw, json.dumps(f, ensure_ascii=False)))
+                continue
             if "error" in f or f.get("function") == "<unknown>":
                 p.append("%s could not be read: %s" % (fw, json.dumps(f, ensure_ascii=False)))
                 continue

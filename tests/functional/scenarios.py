@@ -579,4 +579,6 @@ def build(interps):
     tests.extend(containers.build(interps))
     import signals   # how pytop ends: signals in every mode, SIGKILL (signals.py)
     tests.extend(signals.build(interps))
+    import stacks   # whole stacks: torn, deep and stale ones (stacks.py)
+    tests.extend(stacks.build(interps))
     return tests

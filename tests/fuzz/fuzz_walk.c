@@ -5,10 +5,16 @@
  * objects that changed under it).
  *
  * Input: layout, shape (threads, depth), flags, then 5-byte records (op,
- * object, offset lo, offset hi, value); op 0xFF walks now instead. Invariants: no crash or
- * sanitizer report, no thread with more than PY_MAX_DEPTH frames, every
- * frame has a code object or an error, and threads' frames tile the
- * sample in order. */
+ * object, offset lo, offset hi, value); op 0xFF walks now instead. Bits
+ * of the first byte also make the outermost frame a generator's (0x20: a
+ * torn stack) and give threads a recursion depth (0x40; odd threads one
+ * too small: a stale chain, up to 3.10). Invariants: no crash or
+ * sanitizer report, no thread with more than PY_MAX_DEPTH frames (and an
+ * error marker), every frame has a code object, an error or is the
+ * marker of elided frames (only after the innermost PY_KEEP_INNER), no
+ * stack taken as whole that ends at a generator's frame (up to 3.10,
+ * where the code says so), and threads' frames tile the sample in
+ * order. */
 #include "config.h"
 
 #include "../unit/fake_python.h"
@@ -50,14 +56,16 @@ static void check_sample(const struct py_sample *s, int rc)
     size_t next = 0;
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct py_thread *t = &s->threads[i];
-        if (t->first_frame != next || t->nframes > PY_MAX_DEPTH)
+        if (t->first_frame != next || t->nframes > PY_MAX_DEPTH + 1)
             fail();
         next += t->nframes;
         if (next > s->nframes)
             fail();
         for (size_t k = 0; k < t->nframes; k++) {
             const struct py_frame *f = &s->frames[t->first_frame + k];
-            if (!f->code && !f->error)
+            if (!f->code && !f->error && !f->elided)
+                fail();
+            if (f->elided && (f->code || k != PY_KEEP_INNER))
                 fail();
             if (f->code) {
                 /* Touch what a caller would print, so a stale pointer
@@ -74,6 +82,14 @@ static void check_sample(const struct py_sample *s, int rc)
     }
     if (next != s->nframes)
         fail();
+    /* A generator's frame is never a thread's first: a stack ending at
+     * one is torn, never whole. */
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct py_thread *t = &s->threads[i];
+        const struct py_frame *last = t->nframes ? &s->frames[t->first_frame + t->nframes - 1] : NULL;
+        if (!t->error && last && last->code && last->code->generator)
+            fail();
+    }
 }
 
 static void build(struct fake_py *fp, uint8_t first, uint8_t shape, uint8_t flags)
@@ -85,6 +101,9 @@ static void build(struct fake_py *fp, uint8_t first, uint8_t shape, uint8_t flag
         codes[i] = fake_code_lines(fp, names[i], names[(i + 1) % NCODES], "/f.py", 10 * i + 1,
                                    8 + 8 * (size_t)i, (unsigned)i + 1);
 
+    int gen_root = (first & 0x20) != 0;
+    if (gen_root && l->code_flags > 0)
+        fake_put_i32(fp, codes[3] + (uint64_t)l->code_flags, 0x20);   /* CO_GENERATOR */
     uint64_t interps[2] = { fake_interp(fp), 0 };
     if (flags & F_SECOND_INTERP)
         interps[1] = fake_interp(fp);
@@ -109,8 +128,15 @@ static void build(struct fake_py *fp, uint8_t first, uint8_t shape, uint8_t flag
             if ((flags & F_SMALL_CHUNK) && k == depth / 2 && l->chunk_data >= 0)
                 fake_chunk(fp, ts, (size_t)l->chunk_data + 3 * ((size_t)l->frame_size + 24));
             int i = (int)((k + t) % NCODES);
+            if (k == 0 && gen_root) {
+                i = 3;
+                where = FAKE_FRAME_GENERATOR;
+            }
             fake_frame(fp, ts, codes[i], k % 5 == 4 ? -1 : (int)(2 * (k % (8 + 8 * i))), where);
         }
+        if ((first & 0x40) && l->tstate_recursion_depth > 0)
+            fake_put_i32(fp, ts + (uint64_t)l->tstate_recursion_depth,
+                         (int32_t)d_max - 2 * (int32_t)(t & 1));
         if (flags & F_GIL)
             fake_set_gil(fp, interp, ts);
     }

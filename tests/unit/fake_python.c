@@ -701,6 +701,9 @@ uint64_t fake_frame(struct fake_py *fp, uint64_t tstate, uint64_t code, int offs
         object_head(fp, frame, fp->other_type);
         int32_t lasti = offset < 0 ? -1 : (l->major == 3 && l->minor >= 10) ? offset / 2 : offset;
         fake_put_i32(fp, frame + (uint64_t)l->frame_lasti, lasti);
+        /* A frame on a thread's chain is running (f_state 0 on 3.10). */
+        if (l->frame_executing > 0)
+            fake_put_u8(fp, frame + (uint64_t)l->frame_executing, 1);
     } else {
         size_t fsize = round_up((size_t)l->frame_size, 8) + fp->frame_extra_words * 8u;
         int owner = FAKE_OWNED_BY_THREAD;

@@ -372,7 +372,8 @@ enum { NSAMPLES = 3000 };
 static void test_round_trip(void)
 {
     static struct kept kept[NSAMPLES];
-    struct recording_summary sum = { NSAMPLES, 5, 7, 3 * SEC + 17, 1, -9 };
+    struct recording_summary sum = { NSAMPLES, 5, 7, 3 * SEC + 17, 1, -9, 1,
+                                     { 2900, 40, 3, 2, 55 }, 131 };
     const char *path = tmp_path("round.rec");
     int err;
     struct stack_table *t = write_random(path, NSAMPLES, 40, kept, &sum, &err);
@@ -442,6 +443,9 @@ static void test_round_trip(void)
     CHECK(got.samples == sum.samples && got.late == sum.late && got.errors == sum.errors &&
           got.duration_ns == sum.duration_ns && got.target_exited == 1 && got.exit_status == -9,
           "summary as written");
+    CHECK(got.have_stacks && memcmp(got.stacks, sum.stacks, sizeof sum.stacks) == 0 &&
+              got.retries == 131,
+          "summary: stacks by kind and re-reads (1.2) as written");
     CHECK_INT(rec_reader_next(r, &s), 0, "the end stays the end");
     rec_reader_close(r);
     rec_reader_close(NULL);
@@ -602,7 +606,7 @@ static int walk_records(const uint8_t *d, size_t len, struct bounds *b)
 static void test_truncation(void)
 {
     const char *path = tmp_path("cut-src.rec");
-    struct recording_summary sum = { 12, 0, 0, SEC, 0, -1 };
+    struct recording_summary sum = { 12, 0, 0, SEC, 0, -1, 0, { 0 }, 0 };
     static struct kept kept[12];
     int err;
     struct stack_table *t = write_random(path, 12, 6, kept, &sum, &err);
@@ -913,6 +917,7 @@ static void test_v1_0_file(void)
     struct recording_summary sum;
     CHECK(rec_reader_summary(r, &sum) == 1 && sum.samples == 3 && !rec_reader_truncated(r),
           "... and its summary");
+    CHECK(!sum.have_stacks, "... with no stacks by kind (1.2 added them)");
     rec_reader_close(r);
     unlink(path);
 }
@@ -1304,7 +1309,7 @@ static int write_seeds(const char *dir)
 {
     char path[1024];
     int err;
-    struct recording_summary sum = { 3, 1, 0, 3 * MS, 1, 0 };
+    struct recording_summary sum = { 3, 1, 0, 3 * MS, 1, 0, 1, { 5, 1, 0, 0, 1 }, 2 };
     rng_state = 1;
     snprintf(path, sizeof path, "%s/small.rec", dir);
     stack_table_free(write_random(path, 3, 4, NULL, &sum, &err));

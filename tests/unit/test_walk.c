@@ -398,37 +398,60 @@ static void test_list_cycles(void)
     fake_py_release(&fp);
 }
 
-static void test_truncated(void)
+/* A stack deeper than PY_MAX_DEPTH keeps its innermost PY_KEEP_INNER
+ * frames, a marker of the frames left out and its outermost frames, in
+ * order, with no error; depth picks how often the ring of outer frames
+ * wrapped. */
+static void check_deep(int depth)
 {
     struct fake_py fp;
     struct py_walker w;
     struct py_sample s;
     py_sample_init(&s);
     uint64_t interp = setup(&fp);
-    struct fn run = fn_run();
+    struct fn mod = fn_module(), run = fn_run();
+    make_fn(&fp, &mod);
     make_fn(&fp, &run);
     uint64_t ts = fake_thread(&fp, interp, 1, 1);
-    int depth = PY_MAX_DEPTH + 10;
-    for (int i = 0; i < depth; i++)
+    /* Pushed outermost first: frame i (from the outside) is at 2 * (i % 30). */
+    fake_frame(&fp, ts, mod.code, 0, FAKE_FRAME_STACK);
+    for (int i = 1; i < depth; i++)
         fake_frame(&fp, ts, run.code, 2 * (i % 30), FAKE_FRAME_STACK);
-    CHECK(!fp.failed, W("deep stack: fake built"));
+    CHECK(!fp.failed, W("deep stack %d: fake built", depth));
     fake_walker_init(&fp, &w);
-    CHECK_INT(py_walk(&w, &s), 0, W("deep stack: walk"));
+    CHECK_INT(py_walk(&w, &s), 0, W("deep stack %d: walk", depth));
     if (s.nthreads == 1) {
         const struct py_thread *t = &s.threads[0];
-        CHECK_INT(t->error, -PT_ERR_TRUNCATED, W("deep stack: truncated"));
-        CHECK(t->nframes <= PY_MAX_DEPTH && t->nframes >= PY_MAX_DEPTH - 1,
-              W("deep stack: at most PY_MAX_DEPTH frames (%zu)", t->nframes));
-        const struct py_frame *f = last_frame(&s, 0);
-        CHECK(f->code == NULL && f->error == -PT_ERR_TRUNCATED, W("deep stack: marked where cut"));
+        size_t outer = PY_MAX_DEPTH - PY_KEEP_INNER - 1;
+        CHECK_INT(t->error, 0, W("deep stack %d: not an error", depth));
+        CHECK_INT((int)t->nframes, PY_MAX_DEPTH, W("deep stack %d: PY_MAX_DEPTH frames kept", depth));
+        const struct py_frame *m = &s.frames[t->first_frame + PY_KEEP_INNER];
+        CHECK(m->code == NULL && m->error == 0 && m->elided == (uint32_t)(depth - PY_MAX_DEPTH + 1),
+              W("deep stack %d: marker of %d frames elided (%u)", depth, depth - PY_MAX_DEPTH + 1,
+                m->elided));
         check_frame(&s, 0, 0, &run, 2 * ((depth - 1) % 30), "deep stack, innermost");
-        check_frame(&s, 0, 100, &run, 2 * ((depth - 101) % 30), "deep stack, 100th");
+        check_frame(&s, 0, PY_KEEP_INNER - 1, &run, 2 * ((depth - PY_KEEP_INNER) % 30),
+                    "deep stack, last inner");
+        for (size_t j = 0; j + 1 < outer; j += 97) {
+            int i = (int)(outer - 1 - j);   /* from the outside */
+            check_frame(&s, 0, PY_KEEP_INNER + 1 + j, &run, 2 * (i % 30), "deep stack, outer");
+        }
+        check_frame(&s, 0, PY_MAX_DEPTH - 2, &run, 2, "deep stack, second outermost");
+        check_frame(&s, 0, PY_MAX_DEPTH - 1, &mod, 0, "deep stack, outermost <module>");
+        CHECK(w.elided == 1, W("deep stack %d: counted as elided", depth));
     } else {
-        CHECK(0, W("deep stack: one thread"));
+        CHECK(0, W("deep stack %d: one thread", depth));
     }
     py_sample_release(&s);
     py_walker_release(&w);
     fake_py_release(&fp);
+}
+
+static void test_deep(void)
+{
+    check_deep(PY_MAX_DEPTH + 10);
+    check_deep(3 * PY_MAX_DEPTH + 17);   /* the ring of outer frames wraps */
+    check_deep(10000);
 }
 
 static void test_unmapped_back(void)
@@ -791,6 +814,113 @@ static void test_generators(void)
     fake_py_release(&fp);
 }
 
+/* A walk that cannot be proven whole is read again, then kept under
+ * -PT_ERR_TORN: a chain ending at a generator's frame (its link back is
+ * cleared when it suspends), and up to 3.10 a chain longer than the
+ * thread's recursion depth or with a frame of another type. */
+static void test_torn(void)
+{
+    struct fake_py fp;
+    struct py_walker w;
+    struct py_sample s;
+    py_sample_init(&s);
+    uint64_t interp = setup(&fp);
+    struct fn mod = fn_module(), run = fn_run();
+    struct fn gen = { "gen", "Server.gen", "/app/gen.py", 40, 20, 2, 0 };
+    make_fn(&fp, &mod);
+    make_fn(&fp, &run);
+    make_fn(&fp, &gen);
+    if (L->code_flags > 0)
+        fake_put_i32(&fp, gen.code + (uint64_t)L->code_flags, 0x20);   /* CO_GENERATOR */
+    /* Thread 1: a generator's frame read after it suspended. */
+    uint64_t t1 = fake_thread(&fp, interp, 1, 1);
+    fake_frame(&fp, t1, gen.code, 4, FAKE_FRAME_GENERATOR);
+    fake_frame(&fp, t1, run.code, 6, FAKE_FRAME_STACK);
+    /* Thread 2: whole, with a generator in the middle. */
+    uint64_t t2 = fake_thread(&fp, interp, 2, 2);
+    fake_frame(&fp, t2, mod.code, 2, FAKE_FRAME_STACK);
+    fake_frame(&fp, t2, gen.code, 8, FAKE_FRAME_GENERATOR);
+    fake_frame(&fp, t2, run.code, 10, FAKE_FRAME_STACK);
+    /* Thread 3: five frames. */
+    uint64_t t3 = fake_thread(&fp, interp, 3, 3);
+    uint64_t f3[5];
+    f3[0] = fake_frame(&fp, t3, mod.code, 2, FAKE_FRAME_STACK);
+    for (int i = 1; i < 5; i++)
+        f3[i] = fake_frame(&fp, t3, run.code, 2 * i, FAKE_FRAME_STACK);
+    CHECK(!fp.failed, W("torn: fake built"));
+    fake_walker_init(&fp, &w);
+    CHECK_INT(py_walk(&w, &s), 0, W("torn: walk"));
+    if (s.nthreads == 3) {
+        const struct py_thread *t = &s.threads[0];
+        CHECK_INT(t->error, -PT_ERR_TORN, W("torn: ends at a generator"));
+        check_frame(&s, 0, 0, &run, 6, "torn: what was read is kept");
+        check_frame(&s, 0, 1, &gen, 4, "torn: what was read is kept");
+        CHECK_INT(s.threads[1].error, 0, W("torn: a generator inside is whole"));
+        CHECK_INT(s.threads[2].error, 0, W("torn: five frames are whole"));
+        CHECK(w.retries == PY_WALK_RETRIES && w.torn == 1,
+              W("torn: read again %d times (%lu), counted (%lu)", PY_WALK_RETRIES, w.retries, w.torn));
+        /* A held thread (--blocking, --native) cannot move: one walk,
+         * still proven, and no re-read of the walker's own. */
+        unsigned long retries = w.retries;
+        w.held = 1;
+        CHECK_INT(py_walk_thread_again(&w, &s, 0), 0, W("torn, held: read again"));
+        w.held = 0;
+        CHECK(s.threads[0].error == -PT_ERR_TORN && w.retries == retries && w.torn == 2,
+              W("torn, held: torn (%d) after one walk (%lu re-reads), counted (%lu)",
+                s.threads[0].error, w.retries - retries, w.torn));
+    } else {
+        CHECK(0, W("torn: three threads (%zu)", s.nthreads));
+    }
+    if (L->tstate_recursion_depth > 0) {
+        /* Up to 3.10: at most as many frames as the recursion depth. */
+        fake_put_i32(&fp, t3 + (uint64_t)L->tstate_recursion_depth, 5);
+        CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+        CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: depth 5, five frames"));
+        fake_put_i32(&fp, t3 + (uint64_t)L->tstate_recursion_depth, 3);
+        CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+        CHECK(s.nthreads == 3 && s.threads[2].error == -PT_ERR_TORN &&
+              s.threads[2].nframes <= 5 + 1,
+              W("stale chain: depth 3, five frames: torn"));
+        fake_put_i32(&fp, t3 + (uint64_t)L->tstate_recursion_depth, 0);
+        /* A frame of another type: a freed frame's memory reused. */
+        uint64_t ty = fake_get_u64(&fp, f3[1] + (uint64_t)L->object_type);
+        fake_put_u64(&fp, f3[1] + (uint64_t)L->object_type, ty + 64);
+        CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+        CHECK(s.nthreads == 3 && s.threads[2].error == -PT_ERR_TORN,
+              W("stale chain: a frame of another type: torn"));
+        fake_put_u64(&fp, f3[1] + (uint64_t)L->object_type, ty);
+        CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+        CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: restored: whole"));
+        /* A freed frame: no reference left. */
+        fake_put_u64(&fp, f3[1], 0);
+        CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+        CHECK(s.nthreads == 3 && s.threads[2].error == -PT_ERR_TORN,
+              W("stale chain: a frame with no reference: torn"));
+        fake_put_u64(&fp, f3[1], 1);
+        /* A frame no longer running: freed, returned or suspended. */
+        int state_off = L->frame_executing > 0 ? L->frame_executing : L->frame_state;
+        if (state_off > 0) {
+            uint8_t live = L->frame_executing > 0 ? 1 : 0, dead = L->frame_executing > 0 ? 0 : 1;
+            fake_put_u8(&fp, f3[2] + (uint64_t)state_off, dead);
+            CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+            CHECK(s.nthreads == 3 && s.threads[2].error == -PT_ERR_TORN,
+                  W("stale chain: a frame not running: torn"));
+            fake_put_u8(&fp, f3[2] + (uint64_t)state_off, live);
+            CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+            CHECK(s.nthreads == 3 && s.threads[2].error == 0, W("stale chain: running again: whole"));
+            /* The innermost frame, about to start or just done: whole. */
+            fake_put_u8(&fp, f3[4] + (uint64_t)state_off, dead);
+            CHECK_INT(py_walk(&w, &s), 0, W("stale chain: walk"));
+            CHECK(s.nthreads == 3 && s.threads[2].error == 0 && s.threads[2].nframes == 5,
+                  W("stale chain: innermost frame not running yet: whole"));
+            fake_put_u8(&fp, f3[4] + (uint64_t)state_off, live);
+        }
+    }
+    py_sample_release(&s);
+    py_walker_release(&w);
+    fake_py_release(&fp);
+}
+
 /* 3.12+: the C stack's entry frames are not Python frames. */
 static void test_shims(void)
 {
@@ -865,12 +995,13 @@ static void run_layout(const struct py_layout *lay)
     test_no_interpreter();
     test_frame_cycle();
     test_list_cycles();
-    test_truncated();
+    test_deep();
     test_unmapped_back();
     test_bad_code();
     test_stale_code();
     test_stale_same_walk();
     test_generators();
+    test_torn();
     test_real_linetables();
     if (L->major == 3 && L->minor >= 10)
         test_empty_code_range();

@@ -1,9 +1,10 @@
-# Deep recursion, then a spin in the innermost call.
+# Deep recursion, then a spin in the innermost call. The depth is 500, or
+# the argument after the ready file.
 import sys
 
 import target_support as ts
 
-DEPTH = 500
+DEPTH = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 
 
 def recurse(depth):
