@@ -345,8 +345,10 @@ static void merge_native(struct native_stacks *ns, struct py_walker *walker, str
         sigprocmask(SIG_BLOCK, &quit, &old);
         int rc = native_stacks_thread_of(ns, walker, s, i, &v->merged);
         sigprocmask(SIG_SETMASK, &old, NULL);
-        v->held = rc == 0;
-        v->hold_error = rc;
+        /* C frames that do not match the Python ones were still read while
+         * the thread was held: the hold worked, the merge did not. */
+        v->held = rc == 0 || rc == -PT_ERR_NATIVE_MISMATCH;
+        v->hold_error = v->held ? 0 : rc;
         v->pause_ns = native_stacks_paused_ns(ns) - before;
         if (rc == -ENOMEM)
             continue;

@@ -845,7 +845,8 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         denied += rc == -EPERM;
         mismatch += rc == -PT_ERR_NATIVE_MISMATCH;
         uint64_t now = native_stacks_paused_ns(p->native);
-        s->pauses[i] = rc == 0 ? now - paused : 0;
+        /* Held even when its C frames did not match the Python ones. */
+        s->pauses[i] = rc == 0 || rc == -PT_ERR_NATIVE_MISMATCH ? now - paused : 0;
         total += s->pauses[i];
         paused = now;
     }
@@ -858,7 +859,7 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
     s->stats.native_denied += denied;
     s->stats.native_mismatch += mismatch;
     /* Held or not, as --blocking counts: the C frames are what is missing. */
-    s->stats.unheld += missing;
+    s->stats.unheld += missing - mismatch;   /* a mismatch was still held */
     s->stats.unheld_denied += denied;
     count_pauses(s, total);
     pthread_mutex_unlock(&s->stats_lock);
