@@ -263,6 +263,21 @@ int record_run(struct py_target *target, struct launch *launched,
             (unsigned long long)(ss.errors + ss.partial),
             ss.samples ? (double)ss.busy_ns / 1e3 / (double)ss.samples : 0.0, o->path,
             end == SAMPLER_TARGET_EXITED ? "; the target exited" : "");
+    if (end == SAMPLER_TARGET_EXECED) {
+        char cmd[256];
+        sampler_exec_command(smp, cmd, sizeof cmd);
+        fprintf(status, "pytop: process %d exec'd a program that is not Python (%s); "
+                        "the recording ends there\n",
+                (int)target->pid, cmd[0] ? cmd : "command unknown");
+    }
+    if (ss.execs)
+        fprintf(status, "pytop: process %d exec'd a new Python %u time(s); its samples go on "
+                        "in the same recording, each image with its own process record\n",
+                (int)target->pid, ss.execs);
+    if (ss.dict_full)
+        fprintf(status, "pytop: %llu thread stacks were cut short: the stack dictionary reached "
+                        "its bound (docs/performance.md, Memory budget)\n",
+                (unsigned long long)ss.dict_full);
     if (ss.samples >= 10 && ss.achieved_hz < 0.9 * o->rate_hz) {
         double per_sample_us = (double)ss.busy_ns / 1e3 / (double)ss.samples;
         double period_us = 1e6 / o->rate_hz;

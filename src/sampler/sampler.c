@@ -7,6 +7,7 @@
 #include "native/native.h"
 #include "proc/children.h"
 #include "proc/memstat.h"
+#include "proc/process.h"
 #include "proc/tasks.h"
 #include "python/heap.h"
 #include "python/thread_names.h"
@@ -35,6 +36,11 @@ struct thread_track {
     int running;
     int on_cpu;                  /* on a CPU (or holding the GIL) at this sample */
     uint32_t cpu_stack;          /* its stack when last seen on a CPU; 0: never */
+    uint64_t last_slices;        /* times put on a CPU, at the last sample (0: unknown) */
+    uint64_t tstate;             /* its thread state's address at the last sample */
+    uint32_t stack;              /* its stack at the last sample */
+    int have_stack;              /* stack is set (and partial with it) */
+    int partial;                 /* that stack was cut short */
 };
 
 /* (code object serial, line) -> frame id, so a frame seen before costs one
@@ -54,12 +60,16 @@ struct proc_track {
 
     struct thread_track *tracks;
     size_t ntracks, cap_tracks;
+    size_t track_hint;           /* where track_lookup starts */
     uint64_t names_at_ns;        /* when names were last read; 0: never */
     int names_dirty;             /* a new thread appeared */
 
     /* Code serials are per walker, so the frame map is per process. */
     struct frame_slot *frames;
     size_t cap_frames, nframes;
+
+    uint64_t image;              /* proc_image_id at attach */
+    int have_image;
 
     struct proc_memstat mem;
     int have_mem;
@@ -71,6 +81,7 @@ struct proc_track {
     struct counters counters;
 
     unsigned failures;           /* walks failed in a row */
+    int lazy_walk;               /* many threads: read frames only of threads that ran */
 
     struct native_stacks *native;   /* --native: C stacks of this process, or NULL */
     struct thread_hold *hold;       /* --blocking without --native, or NULL */
@@ -111,6 +122,11 @@ struct sampler {
     uint64_t children_at_ns;     /* last discovery; 0: never */
     uint64_t discovery_round;
 
+    /* The target exec'd: waiting for the new image's interpreter. */
+    int exec_pending;
+    uint64_t exec_since_ns, exec_tried_ns, image_at_ns;
+    char exec_command[256];
+
     uint32_t truncated_frame;    /* "[truncated]" root marker */
     int have_truncated_frame;
 
@@ -120,6 +136,7 @@ struct sampler {
     size_t *track_of;            /* per thread of ps: its track's index + 1, 0: none */
     uint64_t *pauses;            /* per thread of ps: how long it was held, 0: not held */
     int *hold_results;           /* per thread of ps: how its hold went */
+    unsigned char *still;        /* per thread of ps: has not run, its last stack holds */
     struct merged_stack *merged;  /* --native: per thread of ps */
     size_t cap_merged;
 
@@ -203,6 +220,7 @@ static int proc_track_add(struct sampler *s, struct py_target *target, int owned
     if (proc_cmdline(target->pid, p->info.command, sizeof p->info.command) != 0)
         p->info.command[0] = '\0';
     p->announce = 1;
+    p->have_image = proc_image_id(target->pid, &p->image) == 0;
     p->have_mem = proc_memstat_open(target->pid, &p->mem) == 0;
     p->have_heap = py_heap_locate(target, &p->heap) == 0;
     if (s->cfg.native) {
@@ -278,6 +296,7 @@ void sampler_free(struct sampler *s)
     free(s->track_of);
     free(s->pauses);
     free(s->hold_results);
+    free(s->still);
     for (size_t i = 0; i < s->cap_merged; i++)
         merged_stack_release(&s->merged[i]);
     free(s->merged);
@@ -289,6 +308,12 @@ void sampler_free(struct sampler *s)
 void sampler_stop(struct sampler *s)
 {
     atomic_store(&s->stop, 1);
+}
+
+void sampler_exec_command(struct sampler *s, char *buf, size_t cap)
+{
+    if (cap)
+        snprintf(buf, cap, "%s", s->exec_command);
 }
 
 void sampler_get_stats(struct sampler *s, struct sampler_stats *out)
@@ -409,17 +434,32 @@ static void discover_children(struct sampler *s, uint64_t now)
 
 /* ---- threads -------------------------------------------------------------------------------- */
 
+/* Threads come in the same order at every sample, so the search starts
+ * just after the last one found: one comparison per thread in the steady
+ * state, instead of a scan (1,000 threads made that a million a sample). */
+static struct thread_track *track_lookup(struct proc_track *p, pid_t tid)
+{
+    size_t n = p->ntracks;
+    size_t start = p->track_hint < n ? p->track_hint : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = start + k < n ? start + k : start + k - n;
+        if (p->tracks[i].tid == tid) {
+            p->track_hint = i + 1;
+            return &p->tracks[i];
+        }
+    }
+    return NULL;
+}
+
 static struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
 {
+    struct thread_track *found = track_lookup(p, tid);
+    if (found || !create)
+        return found;
     struct thread_track *free_slot = NULL;
-    for (size_t i = 0; i < p->ntracks; i++) {
-        if (p->tracks[i].tid == tid)
-            return &p->tracks[i];
-        if (!p->tracks[i].tid && !free_slot)
+    for (size_t i = 0; i < p->ntracks && !free_slot; i++)
+        if (!p->tracks[i].tid)
             free_slot = &p->tracks[i];
-    }
-    if (!create)
-        return NULL;
     if (!free_slot) {
         if (p->ntracks == p->cap_tracks) {
             size_t cap = p->cap_tracks ? p->cap_tracks * 2 : 16;
@@ -446,11 +486,18 @@ static struct thread_track *track_find(struct proc_track *p, pid_t tid, int crea
  * when the CPU time did not move and the thread was running before (the
  * kernel updates a running task's time only at ticks). */
 static void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
-                         uint64_t *cpu_ns, uint64_t *wall_ns, int *running)
+                         uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
 {
-    uint64_t run = t->last_run_ns;
+    uint64_t run = t->last_run_ns, slices = 0;
     int fresh = t->last_wall_ns == 0;
-    int have_run = proc_task_cpu_read(&t->cpu, &run) == 0;
+    int have_run = proc_task_cpu_read_slices(&t->cpu, &run, &slices) == 0;
+    /* Not on a CPU at the last sample, and neither its CPU time nor the
+     * times it was put on one moved since: it has not run, so its Python
+     * stack is the one read then (see sample_process). */
+    *still = !fresh && have_run && !t->running && slices != 0 && slices == t->last_slices &&
+             run == t->last_run_ns;
+    if (have_run)
+        t->last_slices = slices;
     *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
     *wall_ns = fresh ? s->period_ns : now - t->last_wall_ns;
     if (*cpu_ns > *wall_ns && !fresh)
@@ -465,6 +512,8 @@ static void track_update(struct sampler *s, struct thread_track *t, uint64_t now
     t->last_wall_ns = now;
     t->running = ran;
     *running = ran;
+    if (ran)
+        *still = 0;
 }
 
 static void sweep_tracks(struct proc_track *p, uint64_t round)
@@ -846,6 +895,28 @@ static int hold_threads(struct sampler *s, struct proc_track *p)
     return 0;
 }
 
+/* From this many threads on, a sample lists the threads first and reads
+ * the frames only of those that ran since the previous sample: a thread
+ * that has not run cannot have changed its Python stack. With 1,000
+ * threads mostly waiting that is one thread-state read and one schedstat
+ * read per waiting thread, no frame reads and no interning. Below it, one
+ * walk reads everything (listing first would cost a read more). */
+#define LAZY_WALK_MIN_THREADS 16
+
+/* The frames of the threads that ran (s->still[i] == 0), each read as
+ * py_walk would have. A thread whose read fails is marked with its error
+ * and gets a "[truncated]" stack, as a walk cut short does. */
+static void read_moved_threads(struct sampler *s, struct proc_track *p)
+{
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        if (s->still[i])
+            continue;
+        int rc = py_walk_thread_again(&p->target->walker, &s->ps, i);
+        if (rc && !s->ps.threads[i].error)
+            s->ps.threads[i].error = rc;
+    }
+}
+
 /* One sample of one process. Returns 0, 1 when the sink asked to stop, or
  * a negative error (-ESRCH: the process is gone). */
 static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
@@ -853,7 +924,8 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
 {
     /* With --native or --blocking each thread's frames are read while it
      * is held. */
-    p->target->walker.threads_only = p->native != NULL || p->hold != NULL;
+    int lazy = p->lazy_walk && !p->native && !p->hold;
+    p->target->walker.threads_only = p->native != NULL || p->hold != NULL || lazy;
     int rc = py_walk(&p->target->walker, &s->ps);
     p->target->walker.threads_only = 0;
     if (rc) {
@@ -878,9 +950,12 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         if (d)
             s->pauses = d;
         int *hr = d ? realloc(s->hold_results, 2 * s->ps.nthreads * sizeof *hr) : NULL;
-        if (!hr)
+        if (hr)
+            s->hold_results = hr;
+        unsigned char *st = hr ? realloc(s->still, 2 * s->ps.nthreads) : NULL;
+        if (!st)
             return -ENOMEM;
-        s->hold_results = hr;
+        s->still = st;
         s->cap_out = 2 * s->ps.nthreads;
     }
     uint64_t partial = 0;
@@ -894,9 +969,13 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         struct thread_track *tr = pt->tid > 0 ? track_find(p, pt->tid, 1) : NULL;
         /* An index, not a pointer: later threads may grow the array. */
         s->track_of[i] = tr ? (size_t)(tr - p->tracks) + 1 : 0;
+        s->still[i] = 0;
         if (tr) {
+            int still;
             tr->round = s->round;
-            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running);
+            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running, &still);
+            s->still[i] = lazy && still && !pt->gil && tr->have_stack && tr->tstate == pt->tstate;
+            tr->tstate = pt->tstate;
             o->name = tr->name;
             /* CPU time used since the last sample by a thread that is not
              * on a CPU now was spent elsewhere: see carry_cpu. */
@@ -908,6 +987,9 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         }
         o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0);
     }
+    if (lazy)
+        read_moved_threads(s, p);
+    p->lazy_walk = s->ps.nthreads >= LAZY_WALK_MIN_THREADS;
     /* After the threads' states were read: holding a sleeping thread
      * wakes it for a moment. */
     if (p->native && unwind_threads(s, p) != 0)
@@ -915,7 +997,8 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     if (p->hold && hold_threads(s, p) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
-        if (s->ps.threads[i].error) {
+        const struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
+        if (s->still[i] ? tr->partial : s->ps.threads[i].error != 0) {
             s->out[i].flags |= SAMPLE_PARTIAL;
             partial++;
         }
@@ -932,7 +1015,17 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         /* Names may have just been (re)read. */
         struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
         s->out[i].name = tr ? tr->name : 0;
-        s->out[i].stack = intern_stack(s, p, &s->ps.threads[i], p->native ? &s->merged[i] : NULL);
+        if (s->still[i]) {
+            s->out[i].stack = tr->stack;   /* it has not run: see read_moved_threads */
+        } else {
+            s->out[i].stack = intern_stack(s, p, &s->ps.threads[i],
+                                           p->native ? &s->merged[i] : NULL);
+            if (tr) {
+                tr->stack = s->out[i].stack;
+                tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
+                tr->have_stack = 1;
+            }
+        }
         if (tr)
             nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
     }
@@ -955,6 +1048,73 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     return stop ? 1 : 0;
 }
 
+/* ---- the target's exec ---------------------------------------------------------------------- */
+
+#define EXEC_CHECK_EVERY_NS NS_PER_SEC          /* look for an exec this often anyway */
+#define EXEC_RETRY_EVERY_NS (NS_PER_SEC / 50)   /* attach attempts to the new image */
+#define EXEC_NOT_PYTHON_NS (2 * NS_PER_SEC)     /* no interpreter mapped by then: not Python */
+#define EXEC_GIVE_UP_NS (10 * NS_PER_SEC)       /* Python, but never initialised */
+
+/* Whether the target runs another program than the one attached to (an
+ * exec): its image identity changed while its pid lives on. */
+static int target_execd(struct sampler *s, uint64_t now)
+{
+    struct proc_track *p = s->procs[0];
+    s->image_at_ns = now;
+    uint64_t id;
+    if (!p->have_image || proc_image_id(p->target->pid, &id) != 0 || id == p->image)
+        return 0;
+    if (proc_cmdline(p->target->pid, s->exec_command, sizeof s->exec_command) != 0)
+        s->exec_command[0] = '\0';
+    s->exec_pending = 1;
+    s->exec_since_ns = now;
+    s->exec_tried_ns = 0;
+    return 1;
+}
+
+/* Attach to the target's new image, the way a descendant's exec is met in
+ * discover_children: the new process gets its own process record (same
+ * pid, new command) and its samples go on in the same run. Returns 0
+ * (attached, or still waiting for its interpreter), -ESRCH (it exited),
+ * or -PT_ERR_NOT_PYTHON (it runs something else: the run ends). */
+static int follow_exec(struct sampler *s, uint64_t now)
+{
+    if (s->exec_tried_ns && now - s->exec_tried_ns < EXEC_RETRY_EVERY_NS)
+        return 0;
+    s->exec_tried_ns = now;
+    pid_t pid = s->procs[0]->target->pid;
+    struct py_target *t;
+    int rc = py_target_open(pid, s->cfg.layout_source, &t);
+    if (rc == 0) {
+        struct proc_track *np;
+        if (proc_track_add(s, t, 1, 0, &np) != 0) {
+            py_target_free(t);
+            return 0;   /* out of memory now: try again */
+        }
+        /* The new image takes the target's place, first in procs. */
+        s->nprocs--;
+        proc_track_free(s->procs[0]);
+        s->procs[0] = np;
+        s->target = t;
+        s->exec_pending = 0;
+        pthread_mutex_lock(&s->stats_lock);
+        s->stats.execs++;
+        pthread_mutex_unlock(&s->stats_lock);
+        return 0;
+    }
+    if (rc == -ESRCH || proc_is_dead(pid) == 1)
+        return -ESRCH;
+    uint64_t waited = now - s->exec_since_ns;
+    if ((rc == -PT_ERR_NOT_PYTHON && waited >= EXEC_NOT_PYTHON_NS) || waited >= EXEC_GIVE_UP_NS) {
+        /* It may have exec'd again meanwhile: name what runs now. */
+        char cmd[sizeof s->exec_command];
+        if (proc_cmdline(pid, cmd, sizeof cmd) == 0)
+            memcpy(s->exec_command, cmd, sizeof cmd);
+        return -PT_ERR_NOT_PYTHON;
+    }
+    return 0;
+}
+
 /* One round: a sample of every process. Returns 0, 1 when the sink asked
  * to stop, or a negative error (-ESRCH: the target is gone). */
 static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sink, void *ctx)
@@ -964,12 +1124,25 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
     s->round++;
     uint64_t t = now - start_ns;
     int result = 0;
-    for (size_t i = 0; i < s->nprocs;) {
+    if (!s->exec_pending && now - s->image_at_ns >= EXEC_CHECK_EVERY_NS)
+        target_execd(s, now);
+    if (s->exec_pending) {
+        int rc = follow_exec(s, now);
+        if (rc < 0)
+            return rc;
+    }
+    /* While the target's new image starts, its descendants go on. */
+    for (size_t i = s->exec_pending ? 1 : 0; i < s->nprocs;) {
         struct proc_track *p = s->procs[i];
         int rc = sample_process(s, p, now, t, sink, ctx);
         if (rc == 1) {
             result = 1;
             break;
+        }
+        /* The target's walk failing may be an exec: then it is followed. */
+        if (i == 0 && (rc < 0 || p->failures) && target_execd(s, now)) {
+            i++;
+            continue;
         }
         if (rc < 0 && i == 0)
             return rc;   /* the target itself: the run ends */
@@ -987,7 +1160,8 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
     for (size_t i = 0; i < s->nprocs; i++)
         reads += s->procs[i]->target->live.base.reads;
     pthread_mutex_lock(&s->stats_lock);
-    s->stats.samples++;
+    if (!s->exec_pending || s->nprocs > 1)
+        s->stats.samples++;   /* not a round that only waited for a new image */
     s->stats.remote_reads = reads;
     s->stats.processes = (uint32_t)s->nprocs;
     s->stats.processes_seen = s->procs_seen;
@@ -1081,6 +1255,10 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
         int rc = take_sample(s, start, sink, ctx);
         if (rc == -ESRCH) {
             result = SAMPLER_TARGET_EXITED;
+            break;
+        }
+        if (rc == -PT_ERR_NOT_PYTHON) {
+            result = SAMPLER_TARGET_EXECED;
             break;
         }
         if (rc < 0) {
