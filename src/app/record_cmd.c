@@ -3,6 +3,7 @@
 #include "app/record_cmd.h"
 
 #include "app/export_cmd.h"
+#include "app/dict_budget.h"
 #include "app/gil_filter.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -168,7 +169,7 @@ int record_run(struct py_target *target, struct launch *launched,
     st.ctx.start_unix_ns = meta.start_unix_ns;
     st.ctx.rate_hz = meta.rate_hz;
 
-    struct stack_table *dict = stack_table_new();
+    struct stack_table *dict = app_dict_new();
     if (!dict)
         return -ENOMEM;
     st.gil.on = o->gil;

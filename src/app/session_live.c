@@ -2,6 +2,8 @@
 
 #include "app/session_live.h"
 
+#include "app/dict_budget.h"
+
 #include "model/phases.h"
 #include "proc/process.h"
 #include "proc/tasks.h"
@@ -214,7 +216,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
     s->rate_hz = (uint32_t)(o->rate_hz + 0.5);
 
     int rc = -ENOMEM;
-    ls->owned_dict = stack_table_new();
+    ls->owned_dict = app_dict_new();
     s->dict = ls->owned_dict;
     if (ls->owned_dict)
         s->model = session_new_model(s, ls->owned_dict);

@@ -129,6 +129,10 @@ struct sampler {
 
     uint32_t truncated_frame;    /* "[truncated]" root marker */
     int have_truncated_frame;
+    uint32_t full_frame;         /* "[dictionary full]" leaf marker, interned at start */
+    uint32_t full_node;          /* the stack of that marker alone */
+    int have_full_frame;
+    uint64_t dict_full;          /* stacks cut this round, for the stats */
 
     struct py_sample ps;
     struct sample_thread *out;
@@ -275,6 +279,12 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
     s->rng = now_ns(CLOCK_MONOTONIC) | 1;
     pthread_mutex_init(&s->stats_lock, NULL);
     py_sample_init(&s->ps);
+    /* Interned before anything else, so a full dictionary still has it. */
+    struct stack_frame full = { .function = 0, .file = 0, .line = -1, .firstline = 0 };
+    if (stack_table_string(dict, "[dictionary full]", 17, &full.function) == 0 &&
+        stack_table_frame(dict, &full, &s->full_frame) == 0 &&
+        stack_table_node(dict, 0, s->full_frame, &s->full_node) == 0)
+        s->have_full_frame = 1;
     int rc = proc_track_add(s, target, 0, 0, NULL);
     if (rc) {
         sampler_free(s);
@@ -531,8 +541,19 @@ static size_t frame_slot_of(uint64_t serial, int32_t line, size_t cap)
     return (size_t)(h ^ (h >> 31)) & (cap - 1);
 }
 
+/* The (code serial, line) map grows with the distinct code objects seen,
+ * which a target that makes functions without end never stops making: at
+ * this many slots (32 MiB) it is emptied instead, and fills again from the
+ * dictionary (whose ids do not change). */
+#define FRAME_MAP_MAX_SLOTS (1u << 21)
+
 static int frame_map_grow(struct proc_track *p)
 {
+    if (p->cap_frames >= FRAME_MAP_MAX_SLOTS) {
+        memset(p->frames, 0, p->cap_frames * sizeof *p->frames);
+        p->nframes = 0;
+        return 0;
+    }
     size_t cap = p->cap_frames * 2;
     struct frame_slot *n = calloc(cap, sizeof *n);
     if (!n)
@@ -597,6 +618,20 @@ static int frame_id(struct sampler *s, struct proc_track *p, const struct py_fra
     return 0;
 }
 
+/* The dictionary reached a bound (or memory ran out) while a stack was
+ * interned: the stack keeps the path so far and ends in a "[dictionary
+ * full]" frame when there is room for that node, and is counted. */
+static uint32_t cut_at_full(struct sampler *s, uint32_t node)
+{
+    uint32_t child;
+    s->dict_full++;
+    if (s->have_full_frame && stack_table_node(s->dict, node, s->full_frame, &child) == 0)
+        return child;
+    /* No room for that node either: the marker alone, made at start, so a
+     * cut stack never passes for a shorter complete one. */
+    return s->have_full_frame ? s->full_node : node;
+}
+
 /* --native: the merged stack's frames, root first; native frames are
  * (symbol, object) with STACK_FRAME_NATIVE. */
 static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t node,
@@ -614,7 +649,7 @@ static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t 
             rc = intern_named_frame(s, mf->function, mf->file, -1, STACK_FRAME_NATIVE, &fid);
         }
         if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            return node;   /* dictionary full: keep the path so far */
+            return cut_at_full(s, node);
         node = child;
     }
     /* A stack left without its C frames says so at its leaf, rather than
@@ -650,8 +685,9 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
         if (!frames[k].code)
             continue;
         uint32_t fid, child;
-        if (frame_id(s, p, &frames[k], &fid) != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            break;   /* dictionary full: keep the path so far */
+        if (frame_id(s, p, &frames[k], &fid) != 0 ||
+            stack_table_node(s->dict, node, fid, &child) != 0)
+            return cut_at_full(s, node);
         node = child;
     }
     return node;
@@ -1044,7 +1080,9 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
 
     pthread_mutex_lock(&s->stats_lock);
     s->stats.partial += partial;
+    s->stats.dict_full += s->dict_full;
     pthread_mutex_unlock(&s->stats_lock);
+    s->dict_full = 0;
     return stop ? 1 : 0;
 }
 
