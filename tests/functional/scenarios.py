@@ -528,4 +528,6 @@ def build(interps):
     tests.extend(cli.build(interps))
     import timing   # sampling instants and CPU credit (timing.py)
     tests.extend(timing.build(interps))
+    import scale   # 1,000 threads, bounded dictionary, exec (scale.py)
+    tests.extend(scale.build(interps))
     return tests
