@@ -158,22 +158,14 @@ def t_memory_budget(c):
     tgt = c.start("new_code.py")
     rec = os.path.join(c.workdir, "soak.pytop")
     # An ASan build holds freed memory in its quarantine, which would read
-    # as growth: without it, resident memory is what pytop keeps.
-    env = {"PYTOP_DICT_MAX": str(DICT_MAX),
-           "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                  "quarantine_size_mb=0",
-                                                  "thread_local_quarantine_size_kb=0"]))}
-    saved = dict((k, os.environ.get(k)) for k in env)
-    os.environ.update(env)
-    try:
-        r = Recorder(c, ["--record", rec, "--rate", "1000", "--duration", str(SOAK_SECONDS),
-                         "-p", str(tgt.pid)])
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
+    # as growth: without it, resident memory is what pytop keeps. (Tests
+    # run on threads: the environment is this process's own, not os.environ.)
+    env = pytop_env()
+    env["PYTOP_DICT_MAX"] = str(DICT_MAX)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=0",
+                                                 "thread_local_quarantine_size_kb=0"]))
+    r = Recorder(c, ["--record", rec, "--rate", "1000", "--duration", str(SOAK_SECONDS),
+                     "-p", str(tgt.pid)], env=env)
     curve = []
     t0 = time.time()
     while r.proc.poll() is None and time.time() - t0 < SOAK_SECONDS + 30:
