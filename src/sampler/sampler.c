@@ -98,6 +98,11 @@ struct candidate {
     uint64_t round;              /* the last discovery that saw it */
 };
 
+/* From this many threads on, a sample lists the threads first and reads
+ * the frames only of those that ran since the previous sample (see
+ * read_moved_threads). */
+#define LAZY_WALK_MIN_THREADS 16
+
 /* Bounds on what --subprocesses follows. */
 #define SAMPLER_MAX_PROCESSES 256
 #define CANDIDATE_MAX_ATTEMPTS 200    /* ~10 s of retries at 50 ms while Python starts */
@@ -695,10 +700,17 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
 
 /* Re-read thread names when a thread appeared, and now and then, since
  * threads can be renamed. Remote reads happen before the lock is taken. */
+/* Reading the names costs about a read per thread: with many threads, a
+ * target that keeps starting new ones has them read at most this often. */
+#define NAMES_DIRTY_MIN_NS (NS_PER_SEC / 20)
+
 static void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now)
 {
-    if (!p->names_dirty && p->names_at_ns && now - p->names_at_ns < s->cfg.names_refresh_ns)
+    uint64_t since = now - p->names_at_ns;
+    if (!p->names_dirty && p->names_at_ns && since < s->cfg.names_refresh_ns)
         return;
+    if (p->names_at_ns && s->ps.nthreads >= LAZY_WALK_MIN_THREADS && since < NAMES_DIRTY_MIN_NS)
+        return;   /* names_dirty stays set */
     p->names_dirty = 0;
     p->names_at_ns = now;
     size_t n = s->ps.nthreads;
@@ -931,15 +943,14 @@ static int hold_threads(struct sampler *s, struct proc_track *p)
     return 0;
 }
 
-/* From this many threads on, a sample lists the threads first and reads
- * the frames only of those that ran since the previous sample: a thread
- * that has not run cannot have changed its Python stack. With 1,000
- * threads mostly waiting that is one thread-state read and one schedstat
- * read per waiting thread, no frame reads and no interning. Below it, one
- * walk reads everything (listing first would cost a read more). */
-#define LAZY_WALK_MIN_THREADS 16
-
-/* The frames of the threads that ran (s->still[i] == 0), each read as
+/* With LAZY_WALK_MIN_THREADS threads or more, a sample lists the threads
+ * first and reads the frames only of those that ran since the previous
+ * sample: a thread that has not run cannot have changed its Python stack.
+ * With 1,000 threads mostly waiting that is one thread-state read and one
+ * schedstat read per waiting thread, no frame reads and no interning.
+ * Below it, one walk reads everything (listing first costs a read more).
+ *
+ * The frames of the threads that ran (s->still[i] == 0), each read as
  * py_walk would have. A thread whose read fails is marked with its error
  * and gets a "[truncated]" stack, as a walk cut short does. */
 static void read_moved_threads(struct sampler *s, struct proc_track *p)
