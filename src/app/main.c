@@ -680,7 +680,12 @@ static int run_top(const struct pytop_options *opt)
     if (ui_rc >= 0)
         fprintf(stderr, "pytop: %llu samples of process %d in %.1f s%s\n",
                 (unsigned long long)info.samples, (int)pid, (double)info.elapsed_ns / 1e9,
-                info.ended ? "; the target exited" : "");
+                info.ended ? "; the target exited"
+                : info.execd ? "; the target exec'd a program that is not Python" : "");
+    if (ui_rc >= 0 && info.dict_full)
+        fprintf(stderr, "pytop: %llu thread stacks were cut short: the stack dictionary "
+                        "reached its bound (docs/performance.md, Memory budget)\n",
+                (unsigned long long)info.dict_full);
     report_output_log(log_path);
     if (ui_rc < 0)
         return 1;

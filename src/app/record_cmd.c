@@ -3,6 +3,7 @@
 #include "app/record_cmd.h"
 
 #include "app/export_cmd.h"
+#include "app/dict_budget.h"
 #include "app/gil_filter.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -189,7 +190,7 @@ int record_run(struct py_target *target, struct launch *launched,
     st.ctx.start_unix_ns = meta.start_unix_ns;
     st.ctx.rate_hz = meta.rate_hz;
 
-    struct stack_table *dict = stack_table_new();
+    struct stack_table *dict = app_dict_new();
     if (!dict)
         return -ENOMEM;
     st.gil.on = o->gil;
@@ -289,6 +290,21 @@ int record_run(struct py_target *target, struct launch *launched,
             (unsigned long long)(ss.errors + ss.partial),
             ss.samples ? (double)ss.busy_ns / 1e3 / (double)ss.samples : 0.0, o->path,
             end == SAMPLER_TARGET_EXITED ? "; the target exited" : "");
+    if (end == SAMPLER_TARGET_EXECED) {
+        char cmd[256];
+        sampler_exec_command(smp, cmd, sizeof cmd);
+        fprintf(status, "pytop: process %d exec'd a program that is not Python (%s); "
+                        "the recording ends there\n",
+                (int)target->pid, cmd[0] ? cmd : "command unknown");
+    }
+    if (ss.execs)
+        fprintf(status, "pytop: process %d exec'd a new Python %u time(s); its samples go on "
+                        "in the same recording, each image with its own process record\n",
+                (int)target->pid, ss.execs);
+    if (ss.dict_full)
+        fprintf(status, "pytop: %llu thread stacks were cut short: the stack dictionary reached "
+                        "its bound (docs/performance.md, Memory budget)\n",
+                (unsigned long long)ss.dict_full);
     if (ss.samples >= 10 && ss.achieved_hz < 0.9 * o->rate_hz) {
         double per_sample_us = (double)ss.busy_ns / 1e3 / (double)ss.samples;
         double period_us = 1e6 / o->rate_hz;

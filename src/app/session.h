@@ -44,6 +44,9 @@ struct session_info {
     uint32_t threads;           /* threads now (0: unknown) */
     int ended;                  /* the target exited (replay: and the clock is at the end) */
     int exit_status;            /* its exit code when known, else -1 */
+    int execd;                  /* live: the target exec'd a program that is not Python */
+    uint32_t execs;             /* live: new Python images of the target followed */
+    uint64_t dict_full;         /* live: thread stacks cut short, the dictionary full */
     int error;                  /* sampling stopped on this error (negative), else 0 */
     int done;                   /* live: sampling ended by its duration */
     int truncated;              /* replay: the recording was cut short */

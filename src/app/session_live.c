@@ -2,6 +2,8 @@
 
 #include "app/session_live.h"
 
+#include "app/dict_budget.h"
+
 #include "model/phases.h"
 #include "proc/process.h"
 #include "proc/tasks.h"
@@ -43,7 +45,7 @@ struct live_session {
     double cpu_percent;
     uint64_t rss;
     uint32_t threads;
-    int done, ended, exit_status, error;
+    int done, ended, execd, exit_status, error;
 };
 
 /* Process counters, on the sampler thread, at most every POINT_EVERY_NS:
@@ -105,6 +107,7 @@ static void *sampler_main(void *arg)
     pthread_mutex_lock(&ls->base.lock);
     ls->done = end == SAMPLER_DURATION;
     ls->ended = end == SAMPLER_TARGET_EXITED;
+    ls->execd = end == SAMPLER_TARGET_EXECED;
     ls->exit_status = status;
     ls->error = end < 0 ? end : 0;
     ls->have_cpu = 0;
@@ -128,6 +131,8 @@ static void live_info(struct session *s, struct session_info *out)
     out->pause_samples = st.pause_sample.count;
     out->pause_median_ns = hist_quantile(&st.pause_sample, 0.5);
     out->pause_p90_ns = hist_quantile(&st.pause_sample, 0.9);
+    out->execs = st.execs;
+    out->dict_full = st.dict_full;
     pthread_mutex_lock(&s->lock);
     out->have_cpu = ls->have_cpu;
     out->cpu_percent = ls->cpu_percent;
@@ -135,6 +140,7 @@ static void live_info(struct session *s, struct session_info *out)
     out->rss_bytes = ls->rss;
     out->threads = ls->threads;
     out->ended = ls->ended;
+    out->execd = ls->execd;
     out->exit_status = ls->exit_status;
     out->error = ls->error;
     out->done = ls->done;
@@ -212,7 +218,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
     s->rate_hz = (uint32_t)(o->rate_hz + 0.5);
 
     int rc = -ENOMEM;
-    ls->owned_dict = stack_table_new();
+    ls->owned_dict = app_dict_new();
     s->dict = ls->owned_dict;
     if (ls->owned_dict)
         s->model = session_new_model(s, ls->owned_dict);

@@ -96,3 +96,25 @@ int proc_open_target_file(pid_t pid, const char *path, int *fd)
     *fd = f;
     return 0;
 }
+
+int proc_image_id(pid_t pid, uint64_t *out)
+{
+    char path[64], buf[1024];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/auxv", (int)pid);
+    int rc = proc_read_file(path, buf, sizeof buf, &len);
+    if (rc < 0)
+        return rc;
+    if (len == 0)
+        return -ESRCH;   /* a zombie has no memory map left */
+    /* FNV-1a over the vector, then the executable's path. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ULL;
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, buf, sizeof buf);
+    for (ssize_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ULL;
+    *out = h;
+    return 0;
+}

@@ -25,4 +25,11 @@ int proc_usage_read(pid_t pid, struct proc_usage *out);
  * or -errno. */
 int proc_open_target_file(pid_t pid, const char *path, int *fd);
 
+/* An identity of the process's current program image: a hash of its
+ * auxiliary vector (/proc/PID/auxv), whose entry point, stack and loader
+ * addresses are new at every exec (address randomisation), with its
+ * executable's path. Two reads that differ mean the process exec'd
+ * between them. Returns 0, -ESRCH, or another -errno. */
+int proc_image_id(pid_t pid, uint64_t *out);
+
 #endif

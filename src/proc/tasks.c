@@ -278,6 +278,35 @@ int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns)
     return 0;
 }
 
+int proc_task_cpu_read_slices(struct proc_task_cpu *c, uint64_t *run_ns, uint64_t *slices)
+{
+    char buf[96];
+    size_t len;
+    if (c->fd < 0)
+        return -EBADF;
+    int rc = proc_read_fd(c->fd, buf, sizeof buf - 1, &len);
+    if (rc < 0)
+        return rc;
+    if (len == 0)
+        return -ESRCH;
+    buf[len] = '\0';
+    /* "run_ns wait_ns timeslices\n": three decimal fields. */
+    uint64_t v[3] = { 0, 0, 0 };
+    size_t i = 0;
+    for (int f = 0; f < 3; f++) {
+        size_t start = i;
+        while (i < len && buf[i] >= '0' && buf[i] <= '9' && i - start < 20)
+            v[f] = v[f] * 10 + (uint64_t)(buf[i++] - '0');
+        if (i == start || (i < len && buf[i] != ' ' && buf[i] != '\n'))
+            return -PT_ERR_FORMAT;
+        if (f < 2 && (i >= len || buf[i++] != ' '))
+            return -PT_ERR_FORMAT;
+    }
+    *run_ns = v[0];
+    *slices = v[2];
+    return 0;
+}
+
 void proc_task_cpu_close(struct proc_task_cpu *c)
 {
     if (c->fd >= 0)

@@ -77,6 +77,11 @@ int proc_task_cpu_open(pid_t pid, pid_t tid, struct proc_task_cpu *c);
 /* Returns 0 and the time the task has spent on a CPU, -ESRCH once it has
  * exited, -PT_ERR_FORMAT for an unparsable line. */
 int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns);
+/* The same, and how many times the task was put on a CPU (schedstat's
+ * third field; 0 when the kernel does not count them). The pair unchanged
+ * between two reads of a task that was not running means it never ran in
+ * between. */
+int proc_task_cpu_read_slices(struct proc_task_cpu *c, uint64_t *run_ns, uint64_t *slices);
 void proc_task_cpu_close(struct proc_task_cpu *c);      /* idempotent */
 
 #endif

@@ -7,6 +7,7 @@
 #include "native/native.h"
 #include "proc/children.h"
 #include "proc/memstat.h"
+#include "proc/process.h"
 #include "proc/tasks.h"
 #include "python/heap.h"
 #include "python/thread_names.h"
@@ -37,6 +38,13 @@ struct thread_track {
     int running;
     int on_cpu;                  /* on a CPU (or holding the GIL) at this sample */
     uint32_t cpu_stack;          /* its stack when last seen on a CPU; 0: never */
+    uint64_t last_slices;        /* times put on a CPU, at the last sample (0: unknown) */
+    uint64_t tstate;             /* its thread state's address at the last sample */
+    uint32_t stack;              /* its stack at the last sample */
+    int have_stack;              /* stack is set (and partial with it) */
+    int partial;                 /* that stack was cut short */
+    int kind;                    /* that stack's enum stack_kind */
+    int elided;                  /* that stack keeps a <N frames elided> marker */
 };
 
 /* (code object serial, line) -> frame id, so a frame seen before costs one
@@ -56,12 +64,16 @@ struct proc_track {
 
     struct thread_track *tracks;
     size_t ntracks, cap_tracks;
+    size_t track_hint;           /* where track_lookup starts */
     uint64_t names_at_ns;        /* when names were last read; 0: never */
     int names_dirty;             /* a new thread appeared */
 
     /* Code serials are per walker, so the frame map is per process. */
     struct frame_slot *frames;
     size_t cap_frames, nframes;
+
+    uint64_t image;              /* proc_image_id at attach */
+    int have_image;
 
     struct proc_memstat mem;
     int have_mem;
@@ -73,6 +85,7 @@ struct proc_track {
     struct counters counters;
 
     unsigned failures;           /* walks failed in a row */
+    int lazy_walk;               /* many threads: read frames only of threads that ran */
 
     struct native_stacks *native;   /* --native: C stacks of this process, or NULL */
     struct thread_hold *hold;       /* --blocking without --native, or NULL */
@@ -88,6 +101,11 @@ struct candidate {
     unsigned attempts;
     uint64_t round;              /* the last discovery that saw it */
 };
+
+/* From this many threads on, a sample lists the threads first and reads
+ * the frames only of those that ran since the previous sample (see
+ * read_moved_threads). */
+#define LAZY_WALK_MIN_THREADS 16
 
 /* Bounds on what --subprocesses follows. */
 #define SAMPLER_MAX_PROCESSES 256
@@ -115,10 +133,19 @@ struct sampler {
     uint64_t children_at_ns;     /* last discovery; 0: never */
     uint64_t discovery_round;
 
+    /* The target exec'd: waiting for the new image's interpreter. */
+    int exec_pending;
+    uint64_t exec_since_ns, exec_tried_ns, image_at_ns;
+    char exec_command[256];
+
     uint32_t truncated_frame;    /* "[truncated]" root marker */
     int have_truncated_frame;
     uint32_t torn_frame;         /* "<torn>" root marker */
     int have_torn_frame;
+    uint32_t full_frame;         /* "[dictionary full]" leaf marker, interned at start */
+    uint32_t full_node;          /* the stack of that marker alone */
+    int have_full_frame;
+    uint64_t dict_full;          /* stacks cut this round, for the stats */
 
     struct py_sample ps;
     struct sample_thread *out;
@@ -126,6 +153,7 @@ struct sampler {
     size_t *track_of;            /* per thread of ps: its track's index + 1, 0: none */
     uint64_t *pauses;            /* per thread of ps: how long it was held, 0: not held */
     int *hold_results;           /* per thread of ps: how its hold went */
+    unsigned char *still;        /* per thread of ps: has not run, its last stack holds */
     struct merged_stack *merged;  /* --native: per thread of ps */
     size_t cap_merged;
 
@@ -209,6 +237,7 @@ static int proc_track_add(struct sampler *s, struct py_target *target, int owned
     if (proc_cmdline(target->pid, p->info.command, sizeof p->info.command) != 0)
         p->info.command[0] = '\0';
     p->announce = 1;
+    p->have_image = proc_image_id(target->pid, &p->image) == 0;
     p->have_mem = proc_memstat_open(target->pid, &p->mem) == 0;
     p->have_heap = py_heap_locate(target, &p->heap) == 0;
     if (s->cfg.native) {
@@ -272,6 +301,12 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&s->stats_lock, NULL);
     py_sample_init(&s->ps);
+    /* Interned before anything else, so a full dictionary still has it. */
+    struct stack_frame full = { .function = 0, .file = 0, .line = -1, .firstline = 0 };
+    if (stack_table_string(dict, "[dictionary full]", 17, &full.function) == 0 &&
+        stack_table_frame(dict, &full, &s->full_frame) == 0 &&
+        stack_table_node(dict, 0, s->full_frame, &s->full_node) == 0)
+        s->have_full_frame = 1;
     int rc = proc_track_add(s, target, 0, 0, NULL);
     if (rc) {
         sampler_free(s);
@@ -293,6 +328,7 @@ void sampler_free(struct sampler *s)
     free(s->track_of);
     free(s->pauses);
     free(s->hold_results);
+    free(s->still);
     for (size_t i = 0; i < s->cap_merged; i++)
         merged_stack_release(&s->merged[i]);
     free(s->merged);
@@ -316,6 +352,12 @@ void sampler_stop(struct sampler *s)
         (void)w;   /* a full counter already wakes the sampler */
         errno = saved;
     }
+}
+
+void sampler_exec_command(struct sampler *s, char *buf, size_t cap)
+{
+    if (cap)
+        snprintf(buf, cap, "%s", s->exec_command);
 }
 
 void sampler_get_stats(struct sampler *s, struct sampler_stats *out)
@@ -436,17 +478,32 @@ static void discover_children(struct sampler *s, uint64_t now)
 
 /* ---- threads -------------------------------------------------------------------------------- */
 
+/* Threads come in the same order at every sample, so the search starts
+ * just after the last one found: one comparison per thread in the steady
+ * state, instead of a scan (1,000 threads made that a million a sample). */
+static struct thread_track *track_lookup(struct proc_track *p, pid_t tid)
+{
+    size_t n = p->ntracks;
+    size_t start = p->track_hint < n ? p->track_hint : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = start + k < n ? start + k : start + k - n;
+        if (p->tracks[i].tid == tid) {
+            p->track_hint = i + 1;
+            return &p->tracks[i];
+        }
+    }
+    return NULL;
+}
+
 static struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
 {
+    struct thread_track *found = track_lookup(p, tid);
+    if (found || !create)
+        return found;
     struct thread_track *free_slot = NULL;
-    for (size_t i = 0; i < p->ntracks; i++) {
-        if (p->tracks[i].tid == tid)
-            return &p->tracks[i];
-        if (!p->tracks[i].tid && !free_slot)
+    for (size_t i = 0; i < p->ntracks && !free_slot; i++)
+        if (!p->tracks[i].tid)
             free_slot = &p->tracks[i];
-    }
-    if (!create)
-        return NULL;
     if (!free_slot) {
         if (p->ntracks == p->cap_tracks) {
             size_t cap = p->cap_tracks ? p->cap_tracks * 2 : 16;
@@ -473,11 +530,18 @@ static struct thread_track *track_find(struct proc_track *p, pid_t tid, int crea
  * when the CPU time did not move and the thread was running before (the
  * kernel updates a running task's time only at ticks). */
 static void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
-                         uint64_t *cpu_ns, uint64_t *wall_ns, int *running)
+                         uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
 {
-    uint64_t run = t->last_run_ns;
+    uint64_t run = t->last_run_ns, slices = 0;
     int fresh = t->last_wall_ns == 0;
-    int have_run = proc_task_cpu_read(&t->cpu, &run) == 0;
+    int have_run = proc_task_cpu_read_slices(&t->cpu, &run, &slices) == 0;
+    /* Not on a CPU at the last sample, and neither its CPU time nor the
+     * times it was put on one moved since: it has not run, so its Python
+     * stack is the one read then (see sample_process). */
+    *still = !fresh && have_run && !t->running && slices != 0 && slices == t->last_slices &&
+             run == t->last_run_ns;
+    if (have_run)
+        t->last_slices = slices;
     *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
     *wall_ns = fresh ? s->period_ns : now - t->last_wall_ns;
     if (*cpu_ns > *wall_ns && !fresh)
@@ -492,6 +556,8 @@ static void track_update(struct sampler *s, struct thread_track *t, uint64_t now
     t->last_wall_ns = now;
     t->running = ran;
     *running = ran;
+    if (ran)
+        *still = 0;
 }
 
 static void sweep_tracks(struct proc_track *p, uint64_t round)
@@ -509,8 +575,19 @@ static size_t frame_slot_of(uint64_t serial, int32_t line, size_t cap)
     return (size_t)(h ^ (h >> 31)) & (cap - 1);
 }
 
+/* The (code serial, line) map grows with the distinct code objects seen,
+ * which a target that makes functions without end never stops making: at
+ * this many slots (32 MiB) it is emptied instead, and fills again from the
+ * dictionary (whose ids do not change). */
+#define FRAME_MAP_MAX_SLOTS (1u << 21)
+
 static int frame_map_grow(struct proc_track *p)
 {
+    if (p->cap_frames >= FRAME_MAP_MAX_SLOTS) {
+        memset(p->frames, 0, p->cap_frames * sizeof *p->frames);
+        p->nframes = 0;
+        return 0;
+    }
     size_t cap = p->cap_frames * 2;
     struct frame_slot *n = calloc(cap, sizeof *n);
     if (!n)
@@ -598,6 +675,20 @@ static int walked_frame_id(struct sampler *s, struct proc_track *p, const struct
     return frame_id(s, p, pf, id);
 }
 
+/* The dictionary reached a bound (or memory ran out) while a stack was
+ * interned: the stack keeps the path so far and ends in a "[dictionary
+ * full]" frame when there is room for that node, and is counted. */
+static uint32_t cut_at_full(struct sampler *s, uint32_t node)
+{
+    uint32_t child;
+    s->dict_full++;
+    if (s->have_full_frame && stack_table_node(s->dict, node, s->full_frame, &child) == 0)
+        return child;
+    /* No room for that node either: the marker alone, made at start, so a
+     * cut stack never passes for a shorter complete one. */
+    return s->have_full_frame ? s->full_node : node;
+}
+
 /* --native: the merged stack's frames, root first; native frames are
  * (symbol, object) with STACK_FRAME_NATIVE. */
 static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t node,
@@ -615,7 +706,7 @@ static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t 
             rc = intern_named_frame(s, mf->function, mf->file, -1, STACK_FRAME_NATIVE, &fid);
         }
         if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            return node;   /* dictionary full: keep the path so far */
+            return cut_at_full(s, node);
         node = child;
     }
     /* A stack left without its C frames says so at its leaf, rather than
@@ -645,8 +736,9 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
                      : marker_frame(s, "[truncated]", &s->truncated_frame,
                                     &s->have_truncated_frame);
         root = t->error == -PT_ERR_TORN ? s->torn_frame : s->truncated_frame;
-        if (rc == 0 && stack_table_node(s->dict, 0, root, &node) != 0)
-            return 0;
+        /* Without its root marker a cut stack would pass for a whole one. */
+        if (rc != 0 || stack_table_node(s->dict, 0, root, &node) != 0)
+            return cut_at_full(s, 0);
     }
     if (merged)
         return intern_merged(s, p, node, frames, merged);
@@ -656,7 +748,7 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
         if (rc == -ENOENT)
             continue;
         if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            break;   /* dictionary full: keep the path so far */
+            return cut_at_full(s, node);
         node = child;
     }
     return node;
@@ -664,10 +756,17 @@ static uint32_t intern_stack(struct sampler *s, struct proc_track *p, const stru
 
 /* Re-read thread names when a thread appeared, and now and then, since
  * threads can be renamed. Remote reads happen before the lock is taken. */
+/* Reading the names costs about a read per thread: with many threads, a
+ * target that keeps starting new ones has them read at most this often. */
+#define NAMES_DIRTY_MIN_NS (NS_PER_SEC / 20)
+
 static void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now)
 {
-    if (!p->names_dirty && p->names_at_ns && now - p->names_at_ns < s->cfg.names_refresh_ns)
+    uint64_t since = now - p->names_at_ns;
+    if (!p->names_dirty && p->names_at_ns && since < s->cfg.names_refresh_ns)
         return;
+    if (p->names_at_ns && s->ps.nthreads >= LAZY_WALK_MIN_THREADS && since < NAMES_DIRTY_MIN_NS)
+        return;   /* names_dirty stays set */
     p->names_dirty = 0;
     p->names_at_ns = now;
     size_t n = s->ps.nthreads;
@@ -934,6 +1033,27 @@ static int thread_elided(const struct py_sample *s, const struct py_thread *t)
     return t->nframes > PY_KEEP_INNER && s->frames[t->first_frame + PY_KEEP_INNER].elided;
 }
 
+/* With LAZY_WALK_MIN_THREADS threads or more, a sample lists the threads
+ * first and reads the frames only of those that ran since the previous
+ * sample: a thread that has not run cannot have changed its Python stack.
+ * With 1,000 threads mostly waiting that is one thread-state read and one
+ * schedstat read per waiting thread, no frame reads and no interning.
+ * Below it, one walk reads everything (listing first costs a read more).
+ *
+ * The frames of the threads that ran (s->still[i] == 0), each read as
+ * py_walk would have. A thread whose read fails is marked with its error
+ * and gets a "[truncated]" stack, as a walk cut short does. */
+static void read_moved_threads(struct sampler *s, struct proc_track *p)
+{
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        if (s->still[i])
+            continue;
+        int rc = py_walk_thread_again(&p->target->walker, &s->ps, i);
+        if (rc && !s->ps.threads[i].error)
+            s->ps.threads[i].error = rc;
+    }
+}
+
 /* One sample of one process. Returns 0, 1 when the sink asked to stop, or
  * a negative error (-ESRCH: the process is gone). */
 static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
@@ -941,11 +1061,13 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
 {
     /* With --native or --blocking each thread's frames are read while it
      * is held. */
-    p->target->walker.threads_only = p->native != NULL || p->hold != NULL;
+    int lazy = p->lazy_walk && !p->native && !p->hold;
+    p->target->walker.threads_only = p->native != NULL || p->hold != NULL || lazy;
     /* A thread still torn after immediate re-reads was mostly taken off
      * its CPU mid-change: give it 200 us (measured: halves what stays torn
      * on a loaded machine; about 1 % of samples). A held read makes one
-     * walk, without it (walker.held): a held thread cannot move. */
+     * walk, without it (walker.held): a held thread cannot move. The lazy
+     * walk's re-reads (py_walk_thread_again) go through the same proof. */
     p->target->walker.torn_pause_ns = 200000;
     int rc = py_walk(&p->target->walker, &s->ps);
     p->target->walker.threads_only = 0;
@@ -971,9 +1093,12 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         if (d)
             s->pauses = d;
         int *hr = d ? realloc(s->hold_results, 2 * s->ps.nthreads * sizeof *hr) : NULL;
-        if (!hr)
+        if (hr)
+            s->hold_results = hr;
+        unsigned char *st = hr ? realloc(s->still, 2 * s->ps.nthreads) : NULL;
+        if (!st)
             return -ENOMEM;
-        s->hold_results = hr;
+        s->still = st;
         s->cap_out = 2 * s->ps.nthreads;
     }
     uint64_t partial = 0;
@@ -987,9 +1112,13 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         struct thread_track *tr = pt->tid > 0 ? track_find(p, pt->tid, 1) : NULL;
         /* An index, not a pointer: later threads may grow the array. */
         s->track_of[i] = tr ? (size_t)(tr - p->tracks) + 1 : 0;
+        s->still[i] = 0;
         if (tr) {
+            int still;
             tr->round = s->round;
-            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running);
+            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running, &still);
+            s->still[i] = lazy && still && !pt->gil && tr->have_stack && tr->tstate == pt->tstate;
+            tr->tstate = pt->tstate;
             o->name = tr->name;
             /* CPU time used since the last sample by a thread that is not
              * on a CPU now was spent elsewhere: see carry_cpu. */
@@ -1001,6 +1130,9 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         }
         o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0);
     }
+    if (lazy)
+        read_moved_threads(s, p);
+    p->lazy_walk = s->ps.nthreads >= LAZY_WALK_MIN_THREADS;
     /* After the threads' states were read: holding a sleeping thread
      * wakes it for a moment. */
     if (p->native) {
@@ -1017,10 +1149,25 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
      * sample however often it was read. */
     uint64_t kinds[STACK_KINDS] = { 0 }, elided = 0;
     for (size_t i = 0; i < s->ps.nthreads; i++) {
-        enum stack_kind k = thread_kind(&s->ps, &s->ps.threads[i]);
+        /* A thread that has not run keeps its last stack, and with it that
+         * stack's kind and flags: it is counted as what it shows. */
+        struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
+        enum stack_kind k;
+        int el;
+        if (s->still[i]) {
+            k = (enum stack_kind)tr->kind;
+            el = tr->elided;
+        } else {
+            k = thread_kind(&s->ps, &s->ps.threads[i]);
+            el = thread_elided(&s->ps, &s->ps.threads[i]);
+            if (tr) {
+                tr->kind = k;
+                tr->elided = el;
+            }
+        }
         kinds[k]++;
-        elided += thread_elided(&s->ps, &s->ps.threads[i]);
-        if (s->ps.threads[i].error) {
+        elided += el != 0;
+        if (k == STACK_TORN || k == STACK_CUT || k == STACK_UNREADABLE) {
             s->out[i].flags |= SAMPLE_PARTIAL | (k == STACK_TORN ? SAMPLE_TORN : 0) |
                                (k == STACK_CUT ? SAMPLE_CUT : 0);
             partial++;
@@ -1038,7 +1185,17 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         /* Names may have just been (re)read. */
         struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
         s->out[i].name = tr ? tr->name : 0;
-        s->out[i].stack = intern_stack(s, p, &s->ps.threads[i], p->native ? &s->merged[i] : NULL);
+        if (s->still[i]) {
+            s->out[i].stack = tr->stack;   /* it has not run: see read_moved_threads */
+        } else {
+            s->out[i].stack = intern_stack(s, p, &s->ps.threads[i],
+                                           p->native ? &s->merged[i] : NULL);
+            if (tr) {
+                tr->stack = s->out[i].stack;
+                tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
+                tr->have_stack = 1;
+            }
+        }
         if (tr)
             nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
     }
@@ -1060,8 +1217,77 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
     for (int k = 0; k < STACK_KINDS; k++)
         s->stats.stacks[k] += kinds[k];
     s->stats.elided += elided;
+    s->stats.dict_full += s->dict_full;
     pthread_mutex_unlock(&s->stats_lock);
+    s->dict_full = 0;
     return stop ? 1 : 0;
+}
+
+/* ---- the target's exec ---------------------------------------------------------------------- */
+
+#define EXEC_CHECK_EVERY_NS NS_PER_SEC          /* look for an exec this often anyway */
+#define EXEC_RETRY_EVERY_NS (NS_PER_SEC / 50)   /* attach attempts to the new image */
+#define EXEC_NOT_PYTHON_NS (2 * NS_PER_SEC)     /* no interpreter mapped by then: not Python */
+#define EXEC_GIVE_UP_NS (10 * NS_PER_SEC)       /* Python, but never initialised */
+
+/* Whether the target runs another program than the one attached to (an
+ * exec): its image identity changed while its pid lives on. */
+static int target_execd(struct sampler *s, uint64_t now)
+{
+    struct proc_track *p = s->procs[0];
+    s->image_at_ns = now;
+    uint64_t id;
+    if (!p->have_image || proc_image_id(p->target->pid, &id) != 0 || id == p->image)
+        return 0;
+    if (proc_cmdline(p->target->pid, s->exec_command, sizeof s->exec_command) != 0)
+        s->exec_command[0] = '\0';
+    s->exec_pending = 1;
+    s->exec_since_ns = now;
+    s->exec_tried_ns = 0;
+    return 1;
+}
+
+/* Attach to the target's new image, the way a descendant's exec is met in
+ * discover_children: the new process gets its own process record (same
+ * pid, new command) and its samples go on in the same run. Returns 0
+ * (attached, or still waiting for its interpreter), -ESRCH (it exited),
+ * or -PT_ERR_NOT_PYTHON (it runs something else: the run ends). */
+static int follow_exec(struct sampler *s, uint64_t now)
+{
+    if (s->exec_tried_ns && now - s->exec_tried_ns < EXEC_RETRY_EVERY_NS)
+        return 0;
+    s->exec_tried_ns = now;
+    pid_t pid = s->procs[0]->target->pid;
+    struct py_target *t;
+    int rc = py_target_open(pid, s->cfg.layout_source, &t);
+    if (rc == 0) {
+        struct proc_track *np;
+        if (proc_track_add(s, t, 1, 0, &np) != 0) {
+            py_target_free(t);
+            return 0;   /* out of memory now: try again */
+        }
+        /* The new image takes the target's place, first in procs. */
+        s->nprocs--;
+        proc_track_free(s->procs[0]);
+        s->procs[0] = np;
+        s->target = t;
+        s->exec_pending = 0;
+        pthread_mutex_lock(&s->stats_lock);
+        s->stats.execs++;
+        pthread_mutex_unlock(&s->stats_lock);
+        return 0;
+    }
+    if (rc == -ESRCH || proc_is_dead(pid) == 1)
+        return -ESRCH;
+    uint64_t waited = now - s->exec_since_ns;
+    if ((rc == -PT_ERR_NOT_PYTHON && waited >= EXEC_NOT_PYTHON_NS) || waited >= EXEC_GIVE_UP_NS) {
+        /* It may have exec'd again meanwhile: name what runs now. */
+        char cmd[sizeof s->exec_command];
+        if (proc_cmdline(pid, cmd, sizeof cmd) == 0)
+            memcpy(s->exec_command, cmd, sizeof cmd);
+        return -PT_ERR_NOT_PYTHON;
+    }
+    return 0;
 }
 
 /* One round: a sample of every process. Returns 0, 1 when the sink asked
@@ -1073,12 +1299,25 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
     s->round++;
     uint64_t t = now - start_ns;
     int result = 0;
-    for (size_t i = 0; i < s->nprocs;) {
+    if (!s->exec_pending && now - s->image_at_ns >= EXEC_CHECK_EVERY_NS)
+        target_execd(s, now);
+    if (s->exec_pending) {
+        int rc = follow_exec(s, now);
+        if (rc < 0)
+            return rc;
+    }
+    /* While the target's new image starts, its descendants go on. */
+    for (size_t i = s->exec_pending ? 1 : 0; i < s->nprocs;) {
         struct proc_track *p = s->procs[i];
         int rc = sample_process(s, p, now, t, sink, ctx);
         if (rc == 1) {
             result = 1;
             break;
+        }
+        /* The target's walk failing may be an exec: then it is followed. */
+        if (i == 0 && (rc < 0 || p->failures) && target_execd(s, now)) {
+            i++;
+            continue;
         }
         if (rc < 0 && i == 0)
             return rc;   /* the target itself: the run ends */
@@ -1098,7 +1337,8 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
         retries += s->procs[i]->target->walker.retries;
     }
     pthread_mutex_lock(&s->stats_lock);
-    s->stats.samples++;
+    if (!s->exec_pending || s->nprocs > 1)
+        s->stats.samples++;   /* not a round that only waited for a new image */
     s->stats.remote_reads = reads;
     s->stats.retries = retries;
     s->stats.processes = (uint32_t)s->nprocs;
@@ -1215,6 +1455,10 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
         int rc = take_sample(s, start, sink, ctx);
         if (rc == -ESRCH) {
             result = SAMPLER_TARGET_EXITED;
+            break;
+        }
+        if (rc == -PT_ERR_NOT_PYTHON) {
+            result = SAMPLER_TARGET_EXECED;
             break;
         }
         if (rc < 0) {

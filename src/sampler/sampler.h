@@ -71,6 +71,8 @@ struct sampler_stats {
     uint64_t remote_reads;       /* process_vm_readv calls */
     uint32_t processes;          /* processes being sampled now */
     uint32_t processes_seen;     /* processes sampled at some point */
+    uint32_t execs;              /* times the target exec'd a new Python, followed */
+    uint64_t dict_full;          /* thread stacks cut short: the dictionary was full */
     uint64_t native_threads;     /* --native: thread stacks it tried to unwind */
     uint64_t native_missing;     /* of which left with Python frames only */
     uint64_t native_denied;      /* of which not allowed (no ptrace permission, or traced) */
@@ -87,6 +89,7 @@ enum sampler_end {
     SAMPLER_STOPPED,             /* sampler_stop() or the sink asked */
     SAMPLER_DURATION,            /* the duration ran out */
     SAMPLER_TARGET_EXITED,
+    SAMPLER_TARGET_EXECED,       /* the target exec'd a program that is not Python */
 };
 
 /* Called once per sample with dict_lock held (if any). A non-zero return
@@ -108,6 +111,10 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx);
 
 /* Ask sampler_run to return soon. Async-signal-safe. */
 void sampler_stop(struct sampler *s);
+
+/* After SAMPLER_TARGET_EXECED: the command line the target exec'd ("" if
+ * unknown), NUL-terminated in buf. */
+void sampler_exec_command(struct sampler *s, char *buf, size_t cap);
 
 /* A consistent copy of the counters, from any thread. */
 void sampler_get_stats(struct sampler *s, struct sampler_stats *out);

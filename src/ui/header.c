@@ -103,6 +103,11 @@ static void sampling_line(const struct screen *scr, int y, const struct session_
         pair(scr, y, &x, "paused", buf, ROLE_VALUE);
     }
     stacks_pair(scr, y, &x, info);
+    if (info->dict_full) {
+        /* Memory is bounded: stacks past the dictionary's bound are cut. */
+        fmt_count(a, sizeof a, info->dict_full);
+        pair(scr, y, &x, "dict full, stacks cut", a, ROLE_WARM);
+    }
     if (info->error) {
         snprintf(buf, sizeof buf, "sampling stopped: %s", pt_strerror(info->error));
         pair(scr, y, &x, NULL, buf, ROLE_ALERT);
@@ -123,6 +128,11 @@ static void process_line(const struct screen *scr, int y, const struct session_i
         else
             snprintf(buf, sizeof buf, "target exited");
         pair(scr, y, &x, NULL, buf, ROLE_ALERT);
+    } else if (info->execd) {
+        pair(scr, y, &x, NULL, "target exec'd a program that is not Python", ROLE_ALERT);
+    } else if (info->execs) {
+        snprintf(buf, sizeof buf, "followed %u exec(s)", info->execs);
+        pair(scr, y, &x, NULL, buf, ROLE_DIM);
     }
     if (sum->have_cpu) {
         snprintf(buf, sizeof buf, "%.1f%%", sum->cpu_percent);

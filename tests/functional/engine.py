@@ -57,13 +57,13 @@ def pytop_env():
 class Recorder(object):
     """pytop --record running in the background, for tests that signal it."""
 
-    def __init__(self, c, args):
+    def __init__(self, c, args, env=None):
         self.cmd = [c.pytop] + list(args)
         self.err_path = os.path.join(c.workdir, "recorder-%d.err" % len(os.listdir(c.workdir)))
         self._err = open(self.err_path, "wb")
         self.t0 = time.time()
         self.proc = popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err,
-                          env=pytop_env(), cwd="/")
+                          env=env or pytop_env(), cwd="/")
 
     def wait(self, timeout):
         """A finished PytopRun (killed and marked timed out after timeout)."""

@@ -581,4 +581,6 @@ def build(interps):
     tests.extend(signals.build(interps))
     import stacks   # whole stacks: torn, deep and stale ones (stacks.py)
     tests.extend(stacks.build(interps))
+    import scale   # 1,000 threads, bounded dictionary, exec (scale.py)
+    tests.extend(scale.build(interps))
     return tests
