@@ -2,6 +2,8 @@
 
 #include "python/pthread_tid.h"
 
+#include "proc/tasks.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,15 @@
 void pthread_tid_map_init(struct pthread_tid_map *m)
 {
     m->offset = -1;
+    m->tasks = NULL;
+    m->ntasks = 0;
+}
+
+void pthread_tid_map_release(struct pthread_tid_map *m)
+{
+    free(m->tasks);
+    m->tasks = NULL;
+    m->ntasks = 0;
 }
 
 static int is_task(pid_t v, const pid_t *tids, size_t ntids)
@@ -94,4 +105,34 @@ size_t pthread_tid_resolve(struct pthread_tid_map *m, struct mem_source *src,
         m->offset = -1;
     }
     return resolved;
+}
+
+size_t pthread_tid_resolve_pid(struct pthread_tid_map *m, struct mem_source *src, pid_t pid,
+                               const uint64_t *pthreads, size_t n, pid_t *out_tids)
+{
+    if (m->offset >= 0 && m->tasks) {
+        size_t resolved = 0;
+        for (size_t i = 0; i < n; i++) {
+            int32_t v = 0;
+            out_tids[i] = 0;
+            if (mem_read(src, pthreads[i] + (uint64_t)m->offset, &v, sizeof v) == 0 && v > 0 &&
+                is_task(v, m->tasks, m->ntasks)) {
+                out_tids[i] = v;
+                resolved++;
+            }
+        }
+        if (resolved == n)
+            return resolved;
+    }
+    pid_t *tasks = NULL;
+    size_t ntasks = 0;
+    if (proc_tasks_list(pid, &tasks, &ntasks) != 0) {
+        for (size_t i = 0; i < n; i++)
+            out_tids[i] = 0;
+        return 0;
+    }
+    free(m->tasks);
+    m->tasks = tasks;
+    m->ntasks = ntasks;
+    return pthread_tid_resolve(m, src, pthreads, n, tasks, ntasks, out_tids);
 }

@@ -20,9 +20,13 @@
 
 struct pthread_tid_map {
     int offset;          /* -1 until found */
+    /* The process's tasks as last listed (see pthread_tid_resolve_pid). */
+    pid_t *tasks;
+    size_t ntasks;
 };
 
 void pthread_tid_map_init(struct pthread_tid_map *m);
+void pthread_tid_map_release(struct pthread_tid_map *m);
 
 /* For each of n pthread_t values, write its tid into out_tids (0 where it
  * cannot be found). tids lists the process's tasks. Returns the number
@@ -30,5 +34,15 @@ void pthread_tid_map_init(struct pthread_tid_map *m);
 size_t pthread_tid_resolve(struct pthread_tid_map *m, struct mem_source *src,
                            const uint64_t *pthreads, size_t n, const pid_t *tids,
                            size_t ntids, pid_t *out_tids);
+
+/* The same for process pid, listing its tasks only when needed: the
+ * tids read at the known offset are checked against the last listing,
+ * and the tasks are listed again (and the offset searched again if it no
+ * longer fits) only when one is not in it, as when a thread started. A
+ * tid read there is the thread's own while it lives (the kernel clears it
+ * when the thread exits), so the old listing cannot vouch for a dead one
+ * for long: its tid is not reused until the pid space wraps. */
+size_t pthread_tid_resolve_pid(struct pthread_tid_map *m, struct mem_source *src, pid_t pid,
+                               const uint64_t *pthreads, size_t n, pid_t *out_tids);
 
 #endif

@@ -147,6 +147,7 @@ void py_walker_release(struct py_walker *w)
     w->chunk_buf = NULL;
     py_sample_release(&w->again);
     py_code_cache_release(&w->codes);
+    pthread_tid_map_release(&w->tids);
 }
 
 uint64_t py_walker_first_interp(struct py_walker *w)
@@ -491,22 +492,17 @@ static void resolve_tids(struct py_walker *w, struct py_sample *s)
 {
     if (w->layout.tstate_native_thread_id >= 0 || w->pid <= 0 || s->nthreads == 0)
         return;
-    pid_t *tasks = NULL;
-    size_t ntasks = 0;
-    if (proc_tasks_list(w->pid, &tasks, &ntasks) != 0)
-        return;
     uint64_t *pts = malloc(s->nthreads * sizeof *pts);
     pid_t *out = malloc(s->nthreads * sizeof *out);
     if (pts && out) {
         for (size_t i = 0; i < s->nthreads; i++)
             pts[i] = s->threads[i].thread_id;
-        pthread_tid_resolve(&w->tids, w->mem, pts, s->nthreads, tasks, ntasks, out);
+        pthread_tid_resolve_pid(&w->tids, w->mem, w->pid, pts, s->nthreads, out);
         for (size_t i = 0; i < s->nthreads; i++)
             s->threads[i].tid = out[i];
     }
     free(pts);
     free(out);
-    free(tasks);
 }
 
 static int verify_reserve(struct py_walker *w, size_t n)
