@@ -16,7 +16,9 @@ times: they do not depend on the machine's load. Then, at depth 20 with one
 thread, the rate achieved when 10, 50 and 100 kHz are asked (1 s each;
 this one depends on the load).
 
-The raw counts go to bench/results/syscalls-LABEL.json, a table to stdout.
+The raw counts go to bench/results/syscalls-LABEL.json, a line per row to
+stdout; `bench/syscalls.py --table BEFORE.json AFTER.json` prints the two
+side by side in Markdown.
 """
 from __future__ import print_function
 
@@ -115,7 +117,34 @@ def per_sample(pytop, pid, tmp):
     return {k: (c3.get(k, 0) - c1.get(k, 0)) / float(n3 - n1) for k in c3}
 
 
+def table(before_path, after_path):
+    """Markdown: calls per sample before -> after, and after by kind."""
+    with open(before_path) as f:
+        b = json.load(f)
+    with open(after_path) as f:
+        a = json.load(f)
+    key = lambda r: (r["python"], r["depth"], r["threads"])
+    old = dict((key(r), r["per_sample"] or {}) for r in b["rows"])
+    print("| target | depth x threads | %s | %s | %s by kind |" % (b["label"], a["label"], a["label"]))
+    print("|---|---|---|---|---|")
+    for r in a["rows"]:
+        c = r["per_sample"] or {}
+        o = old.get(key(r), {})
+        kinds = ", ".join("%s %.2f" % (k, v) for k, v in sorted(c.items()) if k != "all" and v >= 0.005)
+        print("| %s | %d x %d | %.1f | %.1f | %s |" % (r["python"], r["depth"], r["threads"],
+                                                      o.get("all", float("nan")), c.get("all", float("nan")), kinds))
+    print()
+    rb = dict(((r["python"], r["asked"]), r["achieved"]) for r in b["rates"])
+    print("| target | asked | %s | %s |" % (b["label"], a["label"]))
+    print("|---|---|---|---|")
+    for r in a["rates"]:
+        print("| %s | %d Hz | %.0f Hz | %.0f Hz |" % (r["python"], r["asked"],
+                                                      rb.get((r["python"], r["asked"]), float("nan")), r["achieved"]))
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--table":
+        return table(sys.argv[2], sys.argv[3])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pytop", required=True)
     ap.add_argument("--label", required=True)
