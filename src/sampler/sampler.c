@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1074,9 +1073,6 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
     uint64_t rounds = 0;
     int result = SAMPLER_STOPPED;
 
-    /* The default timer slack (50 us) would stretch every short sleep:
-     * at 10 kHz, half a period. Ask for none on this thread. */
-    (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     for (;;) {
         if (atomic_load(&s->stop))
             break;
