@@ -464,7 +464,8 @@ def t_rate(ctx):
 
 
 def t_slow_view(ctx):
-    """A view that holds its lock 400 ms per tick (test hook) must not slow sampling."""
+    """A view that holds its lock 400 ms longer each time (test hook: a slow
+    query) must not slow sampling."""
     target = ctx.target("hot_cold.py")
     pane = ctx.tmux.session(["env", "PYTOP_TEST_UI_DELAY_MS=400", ctx.pytop, "--rate", "100",
                              "-p", str(target.pid)], 120, 40, cwd=ctx.workdir)
@@ -1303,7 +1304,7 @@ def build(pythons):
         ("tui resize to 40x10 keeps running and recovers; at 10x3 it says the size it needs", t_resize_tiny, None),
         ("tui refreshes about once a second, every 2 s with --refresh 2", t_refresh, None),
         ("tui --rate 40 samples at about 40 Hz", t_rate, None),
-        ("tui a view that holds its lock 400 ms per tick keeps the sampler at its rate", t_slow_view, None),
+        ("tui a view that holds its lock 400 ms longer each time keeps the sampler at its rate", t_slow_view, None),
         ("tui q exits 0, restores the terminal, target keeps running", lambda c: quit_test(c, "q"), None),
         ("tui Ctrl-C restores the terminal, target keeps running", lambda c: quit_test(c, "C-c"), None),
         ("tui SIGTERM restores the terminal, target keeps running", lambda c: quit_test(c, "TERM"), None),
