@@ -311,9 +311,11 @@ int record_run(struct py_target *target, struct launch *launched,
         if (per_sample_us > 0.5 * period_us)
             fprintf(status, "pytop: warning: only %.0f %% of the %.0f Hz asked: each sample took "
                             "%.0f us of pytop's CPU, most of the %.0f us between samples (many "
-                            "threads or deep stacks%s); ask for a lower --rate\n",
+                            "threads or deep stacks%s; %llu instants skipped); ask for a lower "
+                            "--rate\n",
                     100.0 * ss.achieved_hz / o->rate_hz, o->rate_hz, per_sample_us, period_us,
-                    o->native ? ", and --native unwinds each thread" : "");
+                    o->native ? ", and --native unwinds each thread" : "",
+                    (unsigned long long)ss.skipped);
         else
             fprintf(status, "pytop: warning: only %.0f %% of the %.0f Hz asked: pytop's sampler "
                             "did not get a CPU in time (%llu samples late, %llu skipped): the "

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SOURCE_MAX_BYTES (16u << 20)
@@ -20,6 +21,9 @@ void session_base_init(struct session *s, const struct session_ops *ops,
     s->snapshot_dir = o->snapshot_dir ? o->snapshot_dir : ".";
     s->snapshot_format = o->snapshot_format;
     s->gil.on = o->gil;
+    const char *delay = getenv("PYTOP_TEST_UI_DELAY_MS");
+    if (delay && *delay)
+        s->ui_delay_ns = strtoull(delay, NULL, 10) * 1000000ULL;
 }
 
 int session_model_add(struct session *s, struct model *m, const struct sample *smp)
@@ -42,6 +46,12 @@ void session_lock(struct session *s)
 
 void session_unlock(struct session *s)
 {
+    if (s->ui_delay_ns) {
+        struct timespec ts = { .tv_sec = (time_t)(s->ui_delay_ns / 1000000000ULL),
+                               .tv_nsec = (long)(s->ui_delay_ns % 1000000000ULL) };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -6,7 +6,8 @@
  * controls (session_info.replay).
  *
  * Threads: every function here is for the one UI thread. A live session's
- * sampler thread takes the same lock while it feeds the model. */
+ * sampler thread never takes the lock: it queues its samples, and
+ * session_tick feeds them to the model. */
 #ifndef PYTOP_APP_SESSION_H
 #define PYTOP_APP_SESSION_H
 
@@ -32,6 +33,9 @@ struct session_info {
      * unknown (a recording before format 1.2, or cut short). */
     int have_stacks;
     uint64_t stacks[STACK_KINDS];
+    /* live: samples taken but not shown, as the queue to the view was
+     * full (the view fell seconds behind); 0 otherwise. */
+    uint64_t dropped;
     double rate_hz;             /* requested */
     double achieved_hz;
     int have_cpu;               /* cpu_percent is known */

@@ -37,6 +37,9 @@ struct session_options {
 struct session {
     const struct session_ops *ops;
     pthread_mutex_t lock;
+    /* Test hook (PYTOP_TEST_UI_DELAY_MS): session_unlock holds the lock
+     * this much longer, as a slow query would. */
+    uint64_t ui_delay_ns;
     struct model *model;                /* under the lock */
     const struct stack_table *dict;     /* under the lock */
     uint64_t window_ns;

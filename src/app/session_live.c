@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,34 @@
  * over at least a second. */
 #define POINT_EVERY_NS (250ULL * 1000000ULL)
 #define CPU_SPAN_NS NS_PER_SEC
+/* The queue between the sampler and the UI holds this much sampling
+ * (within these bounds): the UI drains it at least every 200 ms, so a
+ * query would have to stall the view for seconds before samples are
+ * dropped (counted and shown, never silent). */
+#define QUEUE_SPAN_NS (2ULL * NS_PER_SEC)
+#define QUEUE_MIN_SLOTS 1024u
+#define QUEUE_MAX_SLOTS (1u << 18)
+
+/* A sample as handed over: copies of what the sink was lent. */
+struct queued_sample {
+    struct sample smp;
+    struct sample_thread *threads;   /* owned; grown by the sampler thread */
+    size_t cap;
+    struct process_info process;
+    struct counters counters;
+};
+
+/* A ring with one producer (the sampler thread) and one consumer (the UI
+ * thread): the sampler never waits for the UI's lock, so a slow query
+ * delays the view, never sampling. A slot between tail and head belongs
+ * to the consumer, the others to the producer; each index is published
+ * with release order after the slots it covers. */
+struct sample_queue {
+    struct queued_sample *slots;
+    size_t mask;
+    _Atomic uint64_t head, tail;
+    _Atomic uint64_t dropped;      /* samples the full queue refused */
+};
 
 struct live_session {
     struct session base;
@@ -36,8 +65,14 @@ struct live_session {
     struct sampler *sampler;
     pthread_t thread;
     int thread_started;
+    struct sample_queue queue;
+    /* Test hook (PYTOP_TEST_UI_DELAY_MS): the UI holds the lock this long
+     * per tick, as a slow query would. */
+    uint64_t ui_delay_ns;
 
-    /* Written by the sampler thread under base.lock. */
+    /* Written by the sampler thread under info_lock (never base.lock:
+     * the UI holds that for whole queries). */
+    pthread_mutex_t info_lock;
     uint64_t next_point_ns;
     uint64_t cpu_ref_time_ns, cpu_ref_ns;
     int have_cpu_ref;
@@ -73,25 +108,115 @@ static void read_counters(struct live_session *ls, uint64_t t)
     }
 }
 
-/* Called by the sampler with base.lock held. */
+static int queue_init(struct sample_queue *q, double rate_hz)
+{
+    double want = rate_hz * (double)QUEUE_SPAN_NS / (double)NS_PER_SEC;
+    size_t n = QUEUE_MIN_SLOTS;
+    while (n < QUEUE_MAX_SLOTS && (double)n < want)
+        n <<= 1;
+    q->slots = calloc(n, sizeof *q->slots);
+    if (!q->slots)
+        return -ENOMEM;
+    q->mask = n - 1;
+    atomic_init(&q->head, 0);
+    atomic_init(&q->tail, 0);
+    atomic_init(&q->dropped, 0);
+    return 0;
+}
+
+static void queue_release(struct sample_queue *q)
+{
+    if (!q->slots)
+        return;
+    for (size_t i = 0; i <= q->mask; i++)
+        free(q->slots[i].threads);
+    free(q->slots);
+    q->slots = NULL;
+}
+
+/* Sampler thread: copy s into the next free slot; a full queue (or no
+ * memory for the copy) drops it and counts it. */
+static void queue_push(struct sample_queue *q, const struct sample *s)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (head - tail > q->mask) {
+        atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    struct queued_sample *slot = &q->slots[head & q->mask];
+    if (s->nthreads > slot->cap) {
+        struct sample_thread *t = realloc(slot->threads, s->nthreads * sizeof *t);
+        if (!t) {
+            atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
+            return;
+        }
+        slot->threads = t;
+        slot->cap = s->nthreads;
+    }
+    if (s->nthreads)
+        memcpy(slot->threads, s->threads, s->nthreads * sizeof *s->threads);
+    slot->smp = *s;
+    slot->smp.threads = slot->threads;
+    if (s->process) {
+        slot->process = *s->process;
+        slot->smp.process = &slot->process;
+    }
+    if (s->counters) {
+        slot->counters = *s->counters;
+        slot->smp.counters = &slot->counters;
+    }
+    atomic_store_explicit(&q->head, head + 1, memory_order_release);
+}
+
+/* UI thread, under base.lock: feed the model every queued sample, in the
+ * order taken, so the model is what it would be fed directly. */
+static void queue_drain(struct session *s, struct sample_queue *q)
+{
+    uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+    for (; tail != head; tail++) {
+        /* A sample the model cannot take (out of memory) is lost to the
+         * view only; sampling goes on. */
+        (void)session_model_add(s, s->model, &q->slots[tail & q->mask].smp);
+        /* Hand slots back as we go, so a long drain does not fill it. */
+        atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+    }
+}
+
+/* Called by the sampler; the only thread that adds to the dictionary. */
 static int live_sink(void *ctx, const struct stack_table *dict, const struct sample *s)
 {
     (void)dict;
     struct live_session *ls = ctx;
     struct sample labelled;
     if (ls->have_phases) {
-        /* The dictionary is ours, and its lock is held. */
         phase_labels_apply(&ls->phases, ls->owned_dict, s, &labelled);
         s = &labelled;
     }
-    /* A sample the model cannot take (out of memory) is lost to the view
-     * only; sampling goes on. */
-    (void)session_model_add(&ls->base, ls->base.model, s);
+    queue_push(&ls->queue, s);
     if (s->time_ns >= ls->next_point_ns) {
+        pthread_mutex_lock(&ls->info_lock);
         read_counters(ls, s->time_ns);
+        pthread_mutex_unlock(&ls->info_lock);
         ls->next_point_ns = s->time_ns + POINT_EVERY_NS;
     }
     return 0;
+}
+
+static void live_tick(struct session *s, uint64_t mono_ns)
+{
+    (void)mono_ns;
+    struct live_session *ls = (struct live_session *)s;
+    pthread_mutex_lock(&s->lock);
+    queue_drain(s, &ls->queue);
+    if (ls->ui_delay_ns) {
+        struct timespec ts = { .tv_sec = (time_t)(ls->ui_delay_ns / NS_PER_SEC),
+                               .tv_nsec = (long)(ls->ui_delay_ns % NS_PER_SEC) };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void *sampler_main(void *arg)
@@ -104,14 +229,14 @@ static void *sampler_main(void *arg)
         launch_finish(ls->launched, 0);
         status = launch_exit_code(ls->launched);
     }
-    pthread_mutex_lock(&ls->base.lock);
+    pthread_mutex_lock(&ls->info_lock);
     ls->done = end == SAMPLER_DURATION;
     ls->ended = end == SAMPLER_TARGET_EXITED;
     ls->execd = end == SAMPLER_TARGET_EXECED;
     ls->exit_status = status;
     ls->error = end < 0 ? end : 0;
     ls->have_cpu = 0;
-    pthread_mutex_unlock(&ls->base.lock);
+    pthread_mutex_unlock(&ls->info_lock);
     return NULL;
 }
 
@@ -133,7 +258,8 @@ static void live_info(struct session *s, struct session_info *out)
     out->pause_p90_ns = hist_quantile(&st.pause_sample, 0.9);
     out->execs = st.execs;
     out->dict_full = st.dict_full;
-    pthread_mutex_lock(&s->lock);
+    out->dropped = atomic_load_explicit(&ls->queue.dropped, memory_order_relaxed);
+    pthread_mutex_lock(&ls->info_lock);
     out->have_cpu = ls->have_cpu;
     out->cpu_percent = ls->cpu_percent;
     out->have_memory = ls->have_memory;
@@ -144,7 +270,7 @@ static void live_info(struct session *s, struct session_info *out)
     out->exit_status = ls->exit_status;
     out->error = ls->error;
     out->done = ls->done;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&ls->info_lock);
 }
 
 /* The target's own view first: its mount namespace and working
@@ -170,6 +296,8 @@ static void live_release(struct session *s)
         pthread_join(ls->thread, NULL);
     }
     sampler_free(ls->sampler);
+    queue_release(&ls->queue);
+    pthread_mutex_destroy(&ls->info_lock);
     phase_labels_release(&ls->phases);
     model_free(s->model);
     stack_table_free(ls->owned_dict);
@@ -177,6 +305,7 @@ static void live_release(struct session *s)
 
 static const struct session_ops live_ops = {
     .info = live_info,
+    .tick = live_tick,
     .open_file = live_open_file,
     .release = live_release,
 };
@@ -200,6 +329,10 @@ int session_live_new(struct py_target *target, struct launch *launched,
     ls->launched = launched;
     ls->blocking = o->blocking;
     ls->exit_status = -1;
+    pthread_mutex_init(&ls->info_lock, NULL);
+    const char *delay = getenv("PYTOP_TEST_UI_DELAY_MS");
+    if (delay && *delay)
+        ls->ui_delay_ns = strtoull(delay, NULL, 10) * 1000000ULL;
     s->pid = (uint32_t)target->pid;
     snprintf(s->python, sizeof s->python, "%s", target->version.text);
     if (proc_cmdline(target->pid, s->command, sizeof s->command) != 0)
@@ -219,6 +352,10 @@ int session_live_new(struct py_target *target, struct launch *launched,
 
     int rc = -ENOMEM;
     ls->owned_dict = app_dict_new();
+    if (ls->owned_dict && queue_init(&ls->queue, o->rate_hz) != 0) {
+        stack_table_free(ls->owned_dict);
+        ls->owned_dict = NULL;
+    }
     s->dict = ls->owned_dict;
     if (ls->owned_dict)
         s->model = session_new_model(s, ls->owned_dict);
@@ -226,7 +363,9 @@ int session_live_new(struct py_target *target, struct launch *launched,
         struct sampler_config sc = {
             .rate_hz = o->rate_hz,
             .duration_ns = o->duration_ns,
-            .dict_lock = &s->lock,
+            /* The sampler adds to the dictionary alone; readers need no
+             * lock (see core/stacks.h). */
+            .dict_lock = NULL,
             .native = o->native,
             .native_all = o->native_all,
             .blocking = o->blocking,

@@ -751,19 +751,33 @@ static void resolve_tids(struct py_walker *w, struct py_sample *s)
         free(out);
         return;
     }
-    const struct proc_pidns_task *tasks;
-    size_t ntasks = 0;
+    /* The tasks as last listed first: /proc/PID/task is listed again only
+     * when a thread is not among them (a new thread), not every sample. */
+    const struct proc_pidns_task *tasks = w->pidns.tasks;
+    size_t ntasks = w->pidns.ntasks;
     uint64_t *pts = malloc(s->nthreads * sizeof *pts);
     pid_t *own = NULL;
-    if (pts && proc_pidns_tasks(&w->pidns, &tasks, &ntasks) == 0 && ntasks &&
-        (own = malloc(ntasks * sizeof *own)) != NULL) {
+    int listed = 0;
+    for (int pass = 0; pts && pass < 2; pass++) {
+        if (ntasks == 0 || pass == 1) {
+            if (proc_pidns_tasks(&w->pidns, &tasks, &ntasks) != 0 || ntasks == 0)
+                break;
+            listed = 1;
+        }
+        pid_t *grown = realloc(own, ntasks * sizeof *own);
+        if (!grown)
+            break;
+        own = grown;
         for (size_t i = 0; i < ntasks; i++)
             own[i] = tasks[i].own;
         for (size_t i = 0; i < s->nthreads; i++)
             pts[i] = s->threads[i].thread_id;
-        pthread_tid_resolve(&w->tids, w->mem, pts, s->nthreads, own, ntasks, out);
-        for (size_t i = 0; i < s->nthreads; i++)
-            s->threads[i].tid = out[i] > 0 ? proc_pidns_host_of(&w->pidns, out[i]) : 0;
+        size_t found = pthread_tid_resolve(&w->tids, w->mem, pts, s->nthreads, own, ntasks, out);
+        if (found == s->nthreads || listed) {
+            for (size_t i = 0; i < s->nthreads; i++)
+                s->threads[i].tid = out[i] > 0 ? proc_pidns_host_of(&w->pidns, out[i]) : 0;
+            break;
+        }
     }
     free(own);
     free(pts);

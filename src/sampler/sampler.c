@@ -79,6 +79,7 @@ struct proc_track {
     int have_mem;
     uint64_t last_rss;           /* resident bytes at the previous credited sample */
     int have_rss;
+    uint64_t rss_read_ns;        /* when statm was last read */
     struct py_heap heap;
     int have_heap;
     uint64_t next_counters_ns;
@@ -818,11 +819,22 @@ static uint64_t credit_weight(enum credit_rule rule, const struct sample_thread 
     return 0;
 }
 
-static void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n)
+/* statm is read at most this often, not every sample: a change is
+ * credited at the first sample MEM_EVERY_NS after the previous read, to
+ * the threads running then. The instants are random, so where memory
+ * grows is still sampled without bias, at a 10 ms grain. */
+#define MEM_EVERY_NS (10ULL * 1000000ULL)
+
+static void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n, uint64_t now)
 {
     uint64_t rss;
-    if (!p->have_mem || n == 0 || proc_memstat_rss(&p->mem, &rss) != 0)
+    if (!p->have_mem || n == 0)
         return;
+    if (p->have_rss && now - p->rss_read_ns < MEM_EVERY_NS)
+        return;
+    if (proc_memstat_rss(&p->mem, &rss) != 0)
+        return;
+    p->rss_read_ns = now;
     if (!p->have_rss) {
         p->have_rss = 1;
         p->last_rss = rss;
@@ -1174,7 +1186,7 @@ static int sample_process(struct sampler *s, struct proc_track *p, uint64_t now,
         }
     }
     sweep_tracks(p, s->round);
-    credit_memory(p, s->out, s->ps.nthreads);
+    credit_memory(p, s->out, s->ps.nthreads, now);
     const struct counters *counters = read_counters(s, p, t);
     refresh_names(s, p, now);
 
@@ -1403,10 +1415,12 @@ static uint64_t schedule_gap(struct sampler *s)
 }
 
 /* The instant after `instant`, given that the sample before it ended at
- * `now`. A sampler more than a period behind skips the instants it
- * missed (counted in skipped, not late) rather than taking them in a
- * burst; the next one left may still be up to a period in the past, and
- * is then taken at once (late if more than half a period behind). */
+ * `now`. A sampler more than a period behind cannot keep the rate: it
+ * skips the instants it missed (counted in skipped, not late) rather than
+ * taking them in a burst, and takes the next sample at once, back to
+ * back, so that it samples as often as the machine lets it instead of
+ * sleeping into the next drawn instant. Less than a period behind, the
+ * instant drawn is kept (taken at once when it is past). */
 #define SCHEDULE_MAX_DRAWS 4096
 static uint64_t schedule_next(struct sampler *s, uint64_t instant, uint64_t now, uint64_t *skipped)
 {
@@ -1421,7 +1435,7 @@ static uint64_t schedule_next(struct sampler *s, uint64_t instant, uint64_t now,
         next += schedule_gap(s);
         (*skipped)++;
     }
-    return next;
+    return *skipped ? now : next;
 }
 
 int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)

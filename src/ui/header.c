@@ -95,6 +95,11 @@ static void sampling_line(const struct screen *scr, int y, const struct session_
     pair(scr, y, &x, "late", a, info->late ? ROLE_WARM : ROLE_VALUE);
     fmt_count(a, sizeof a, info->errors);
     pair(scr, y, &x, "errors", a, info->errors ? ROLE_WARM : ROLE_VALUE);
+    if (info->dropped) {
+        /* The view fell behind sampling: these samples are not in it. */
+        fmt_count(a, sizeof a, info->dropped);
+        pair(scr, y, &x, "not shown", a, ROLE_WARM);
+    }
     if (info->blocking && info->pause_samples) {
         /* --blocking: how long the target's threads were held per sample. */
         fmt_pause(a, sizeof a, info->pause_median_ns);

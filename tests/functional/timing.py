@@ -30,11 +30,12 @@ do not catch a lock; the wall-mode ones do.
 """
 import math
 import os
+import re
 import subprocess
 import time
 
 from engine import export, parse_folded, pytop_env, summary_of
-from harness import kill_group, popen
+from harness import TestSkip, kill_group, popen
 from scenarios import Test
 
 RECORD_SECONDS = 10
@@ -222,6 +223,57 @@ def t_busy(c):
     return check_shares(c, tgt, got, truth, 3.0, "75/25 of CPU with two CPU hogs beside it")
 
 
+def strace_available():
+    try:
+        return subprocess.call(["strace", "-qq", "-o", os.devnull, "true"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) == 0
+    except OSError:
+        return False
+
+
+def t_catch_up(c):
+    """Asked for more than the machine gives, the sampler samples back to
+    back: it counts the instants it skipped and does not sleep between
+    samples (counted with strace, which also slows each sample, so the
+    sampler is behind whatever the load). Under SCHED_FIFO, where allowed,
+    it is also busy sampling for most of the run."""
+    if not strace_available():
+        raise TestSkip("strace is not installed or not allowed here")
+    tgt = c.start("engine_spin.py")
+    counts = os.path.join(c.workdir, "strace.txt")
+    # LeakSanitizer cannot run under ptrace.
+    asan = ":".join(o for o in (os.environ.get("ASAN_OPTIONS", ""), "detect_leaks=0") if o)
+    prefix = ["strace", "-f", "-qq", "-c", "-e", "trace=clock_nanosleep", "-o", counts,
+              "-E", "ASAN_OPTIONS=" + asan]
+    recs = start_recorders(c, tgt, [50000], 2, prefix)
+    (rate, rec, run, summ), = wait_recorders(c, tgt, recs, 2)
+    samples = int(summ["samples"])
+    sleeps = 0
+    with open(counts) as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[-1] == "clock_nanosleep":
+                sleeps = int(fields[3])
+    skipped = [l for l in run.stderr.splitlines() if "skipped" in l]
+    if not skipped or not re.search(r"[1-9]\d*( instants)? skipped", skipped[0]):
+        c.fail("asked for 50 kHz under strace, no skipped instants were reported", run, tgt)
+    if sleeps > 0.05 * samples:
+        c.fail("the sampler slept %d times in %d samples though it was behind (want back to back: "
+               "at most 5 %%)" % (sleeps, samples), run, tgt)
+    line = "%d sleeps in %d samples at 50 kHz under strace" % (sleeps, samples)
+    prefix = realtime_prefix()
+    if not prefix:
+        return line + "; SCHED_FIFO not allowed: busy share not checked"
+    recs = start_recorders(c, tgt, [100000], 2, prefix)
+    (rate, rec, run, summ), = wait_recorders(c, tgt, recs, 2)
+    busy = float(summ["achieved"]) * float(summ["us"]) / 1e6
+    if busy < 0.6:
+        c.fail("asked for 100 kHz under SCHED_FIFO, the sampler was busy %.0f %% of the run "
+               "(%.0f Hz at %.1f us of CPU per sample); want 60 %% or more"
+               % (100 * busy, float(summ["achieved"]), float(summ["us"])), run, tgt)
+    return line + "; %.0f Hz at 100 kHz under SCHED_FIFO, busy %.0f %%" % (float(summ["achieved"]), 100 * busy)
+
+
 def build(interps):
     tests = []
     # Interpreters run here directly: the targets write their status file by
@@ -237,6 +289,10 @@ def build(interps):
                 tests.append(Test(name, None, skip="no pyenv Python 3 interpreter found"))
             else:
                 tests.append(Test(name, t_periodic(mode, cycle, bound_pp), periodic))
+    if periodic is None:
+        tests.append(Test("sampling_catch_up", None, skip="no pyenv Python 3 interpreter found"))
+    else:
+        tests.append(Test("sampling_catch_up", t_catch_up, periodic))
     for major, minor in BUSY_INTERPRETERS:
         found = [i for i in interps if i.version[:2] == (major, minor) and not i.system and not i.root]
         if not found:

@@ -464,6 +464,23 @@ def t_rate(ctx):
     quit_ok(pane)
 
 
+def t_slow_view(ctx):
+    """A view that holds its lock 400 ms longer each time (test hook: a slow
+    query) must not slow sampling."""
+    target = ctx.target("hot_cold.py")
+    pane = ctx.tmux.session(["env", "PYTOP_TEST_UI_DELAY_MS=400", ctx.pytop, "--rate", "100",
+                             "-p", str(target.pid)], 120, 40, cwd=ctx.workdir)
+    pane.wait_for("hot_function on top of Functions", hot_on_top, h.START_WAIT)
+    time.sleep(3)
+    scr, rate = pane.wait_for("an achieved rate of 70-115 Hz with --rate 100 and a slow view",
+                              lambda s: (achieved_rate(s) or 0) >= 70 and achieved_rate(s))
+    if rate > 115:
+        raise pane.failure("achieved %.1f Hz, above the 100 Hz asked" % rate, scr)
+    if "not shown" in scr.header():
+        raise pane.failure("samples were dropped though the view is only 400 ms late", scr)
+    quit_ok(pane)
+
+
 def quit_test(ctx, how):
     target = ctx.target("hot_cold.py")
     pane, scr = attach(ctx, target)
@@ -1359,6 +1376,7 @@ def build(pythons):
         ("tui resize to 40x10 keeps running and recovers; at 10x3 it says the size it needs", t_resize_tiny, None),
         ("tui refreshes about once a second, every 2 s with --refresh 2", t_refresh, None),
         ("tui --rate 40 samples at about 40 Hz", t_rate, None),
+        ("tui a view that holds its lock 400 ms longer each time keeps the sampler at its rate", t_slow_view, None),
         ("tui q exits 0, restores the terminal, target keeps running", lambda c: quit_test(c, "q"), None),
         ("tui Ctrl-C restores the terminal, target keeps running", lambda c: quit_test(c, "C-c"), None),
         ("tui SIGTERM restores the terminal, target keeps running", lambda c: quit_test(c, "TERM"), None),
