@@ -112,8 +112,16 @@ def t_blocking_native(c):
     """--blocking with --native: the hold --native has, and the pause printed."""
     tgt = c.start(TARGET)
     rec, run, summ = record(c, tgt, ["--blocking", "--native", "--rate", "200", "--duration", "2"])
-    if any(l.startswith("pytop: --native: ") for l in run.stderr.splitlines()):
-        raise TestSkip("--native cannot unwind this interpreter's threads here: %s" % run.stderr.strip())
+    # A few stacks whose C frames did not match (the walk met a frame
+    # switch) are said and kept with Python frames only; most of them
+    # without C frames means --native cannot unwind this interpreter here.
+    missing = 0
+    for l in run.stderr.splitlines():
+        m = re.match(r"pytop: --native: (\d+) of (\d+) thread stacks have no C frames", l)
+        if m and int(m.group(1)) * 2 > int(m.group(2)):
+            raise TestSkip("--native cannot unwind this interpreter's threads here: %s" % l)
+        if m:
+            missing = int(m.group(1))
     p = pause_line(c, run, tgt)
     data, erun = export(c, rec, "folded", "wall", target=tgt)
     stacks = parse_folded(c, data, "folded export of --record --blocking --native", erun, tgt)
@@ -123,7 +131,8 @@ def t_blocking_native(c):
         c.fail("--blocking --native: Python frames of stacks blocking_fast.py cannot have", erun, tgt,
                extra=[engine._folded_line(s) for s in bad[:8]])
     check_untraced(c, tgt, "after pytop --record --blocking --native ended")
-    return "%s samples, held %s per sample (p90 %s)" % (summ["samples"], p["median"], p["p90"])
+    return "%s samples, held %s per sample (p90 %s); %d thread stacks without C frames" % (
+        summ["samples"], p["median"], p["p90"], missing)
 
 
 def t_blocking_dump(c):
