@@ -48,9 +48,10 @@ A_SHARE = 75.0
 # Bound in points: on cycles of a millisecond or less, some runs read
 # func_a 1-2 points off at both rates (so not a lock: at 100 Hz the cycle
 # divides the period); a call and the clock reads around it are then a
-# noticeable part of the cycle. They get 3 points.
+# noticeable part of the cycle. They get 3 points, the 0.5 ms cycle 4 (one
+# suite run of about a dozen on a loaded machine read just over 3).
 CYCLES = [("cycle=period@100Hz", 10.0, 2.0), ("cycle=period@1kHz", 1.0, 3.0),
-          ("cycle=2periods@100Hz", 20.0, 2.0), ("cycle=period/2@1kHz", 0.5, 3.0)]
+          ("cycle=2periods@100Hz", 20.0, 2.0), ("cycle=period/2@1kHz", 0.5, 4.0)]
 
 # The CPU-hog tests run on these (major, minor); one named SKIP for each missing.
 BUSY_INTERPRETERS = [(2, 7), (3, 8), (3, 12), (3, 13)]
