@@ -255,29 +255,6 @@ int proc_task_cpu_open(pid_t pid, pid_t tid, struct proc_task_cpu *c)
     return 0;
 }
 
-int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns)
-{
-    char buf[96];
-    size_t len;
-    if (c->fd < 0)
-        return -EBADF;
-    int rc = proc_read_fd(c->fd, buf, sizeof buf - 1, &len);
-    if (rc < 0)
-        return rc;
-    if (len == 0)
-        return -ESRCH;
-    buf[len] = '\0';
-    /* "run_ns wait_ns timeslices\n" */
-    uint64_t v = 0;
-    size_t i = 0;
-    while (i < len && buf[i] >= '0' && buf[i] <= '9' && i < 20)
-        v = v * 10 + (uint64_t)(buf[i++] - '0');
-    if (i == 0 || (i < len && buf[i] != ' '))
-        return -PT_ERR_FORMAT;
-    *run_ns = v;
-    return 0;
-}
-
 int proc_task_cpu_read_slices(struct proc_task_cpu *c, uint64_t *run_ns, uint64_t *slices)
 {
     char buf[96];
@@ -305,6 +282,12 @@ int proc_task_cpu_read_slices(struct proc_task_cpu *c, uint64_t *run_ns, uint64_
     *run_ns = v[0];
     *slices = v[2];
     return 0;
+}
+
+int proc_task_cpu_read(struct proc_task_cpu *c, uint64_t *run_ns)
+{
+    uint64_t slices;
+    return proc_task_cpu_read_slices(c, run_ns, &slices);
 }
 
 void proc_task_cpu_close(struct proc_task_cpu *c)

@@ -204,28 +204,8 @@ def t_blocking_sigkill(c):
 
 def t_blocking_signals(c):
     tgt = c.start(TARGET)
-    details = []
-    for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
-        rec = os.path.join(c.workdir, "%s.pytop" % name)
-        r = Recorder(c, ["--record", rec, "--blocking", "--rate", "1000", "-p", str(tgt.pid)])
-        try:
-            if not wait_for_file(rec, r.proc):
-                c.fail("%s: pytop never created %s" % (name, rec), r.wait(1), tgt)
-            time.sleep(1.0)
-            t0 = time.time()
-            r.proc.send_signal(sig)
-            run = r.wait(10)
-        finally:
-            kill_group(r.proc)
-        if run.timed_out or run.rc != 0 or run.sanitizer_report():
-            c.fail("pytop --record --blocking ended by %s: want exit 0 within 10 s" % name, run, tgt)
-        summ = summary_of(c, run, rec, tgt)
-        pause_line(c, run, tgt)
-        check_untraced(c, tgt, "after %s" % name)
-        check_target_running(c, tgt, "after pytop --record --blocking was ended by %s" % name)
-        details.append("%s: %s samples, exit after %.0f ms" % (name, summ["samples"], (time.time() - t0) * 1000))
-    return "; ".join(details)
-
+    return native.record_ended_by_signals(c, tgt, ["--blocking"], 1000,
+                                          after=lambda run: pause_line(c, run, tgt))
 
 def t_blocking_target_exits(c):
     details = []

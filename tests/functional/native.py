@@ -281,12 +281,15 @@ def t_native_sigkill(c):
     return "target running and untraced after SIGKILL at " + ", ".join(details)
 
 
-def t_native_signals(c):
-    tgt = start_target(c)
+def record_ended_by_signals(c, tgt, flags, rate, after=None):
+    """pytop --record FLAGS ended by SIGINT, then SIGTERM: exit 0 within 10 s,
+    a whole recording, and the target running and untraced afterwards.
+    after(run) checks more of each run."""
     details = []
+    what = " ".join(flags)
     for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
         rec = os.path.join(c.workdir, "%s.pytop" % name)
-        r = Recorder(c, ["--record", rec, "--native", "--rate", "200", "-p", str(tgt.pid)])
+        r = Recorder(c, ["--record", rec] + flags + ["--rate", str(rate), "-p", str(tgt.pid)])
         try:
             if not wait_for_file(rec, r.proc):
                 c.fail("%s: pytop never created %s" % (name, rec), r.wait(1), tgt)
@@ -297,12 +300,18 @@ def t_native_signals(c):
         finally:
             kill_group(r.proc)
         if run.timed_out or run.rc != 0 or run.sanitizer_report():
-            c.fail("pytop --record --native ended by %s: want exit 0 within 10 s" % name, run, tgt)
+            c.fail("pytop --record %s ended by %s: want exit 0 within 10 s" % (what, name), run, tgt)
         summ = summary_of(c, run, rec, tgt)
+        if after:
+            after(run)
         check_untraced(c, tgt, "after %s" % name)
-        check_target_running(c, tgt, "after pytop --record --native was ended by %s" % name)
+        check_target_running(c, tgt, "after pytop --record %s was ended by %s" % (what, name))
         details.append("%s: %s samples, exit after %.0f ms" % (name, summ["samples"], (time.time() - t0) * 1000))
     return "; ".join(details)
+
+
+def t_native_signals(c):
+    return record_ended_by_signals(c, start_target(c), ["--native"], 200)
 
 
 def t_native_target_exits(c):
