@@ -395,6 +395,31 @@ def t_output_files(c):
         c.fail("temporary files left behind: %s" % left, run)
 
 
+def uvarint(data, pos):
+    """(value, position after it) of the unsigned LEB128 number at pos."""
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+
+
+def header_end(data):
+    """(position, length) of a recording's metadata: records start after it
+    (docs/recording.md: 12 bytes of magic and version, then its length)."""
+    meta_len, pos = uvarint(data, 12)
+    return pos, meta_len
+
+
+def record_end(data, pos):
+    """Where the record at pos ends: a type byte, a length, the payload."""
+    plen, pos = uvarint(data, pos + 1)
+    return pos + plen
+
+
 def t_damaged_recording(c):
     tgt = c.start("idle_running.py", interp=newest(c))
     rec = small_recording(c, tgt, seconds="1s")
@@ -410,9 +435,17 @@ def t_damaged_recording(c):
         c.fail("a recording cut in half: want exit 0, a profile, and a note that it ends early", run)
     details.append(run.stderr.strip())
     # Damaged in the middle: what reads back, exit 3, never "not a recording".
+    # The record found at the middle becomes a string record with an empty
+    # payload, which cannot hold its id: damage no reader can take for a
+    # later version's record or for a file cut short (random bytes there
+    # can be either).
+    pos, meta_len = header_end(data)
+    middle = pos + meta_len
+    while middle < len(data) // 2:
+        middle = record_end(data, middle)
     bad = bytearray(data)
-    for i in range(len(bad) // 2, len(bad) // 2 + 64):
-        bad[i] ^= 0xFF
+    bad[middle] = 1
+    bad[middle + 1] = 0
     dmg = os.path.join(c.workdir, "damaged.pytop")
     with open(dmg, "wb") as f:
         f.write(bad)
@@ -427,17 +460,12 @@ def t_damaged_recording(c):
         c.fail("the message does not name the damaged file", run)
     details.append(run.stderr.strip())
     # Damaged right after a good header: a recording still, with nothing to show.
-    pos, meta_len, shift = 12, 0, 0
-    while True:
-        b = bytearray(data[pos:pos + 1])[0]
-        pos += 1
-        meta_len |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
+    # The first record becomes a string record with an empty payload, which
+    # cannot hold its id: damage no reader can take for a later version's
+    # record or for a file cut short (random bytes there can be either).
     early = bytearray(data)
-    for i in range(pos + meta_len, min(len(early), pos + meta_len + 256)):
-        early[i] ^= 0x5A
+    early[pos + meta_len] = 1
+    early[pos + meta_len + 1] = 0
     path = os.path.join(c.workdir, "early.pytop")
     with open(path, "wb") as f:
         f.write(early)
