@@ -3,6 +3,7 @@
 #include "proc/memsrc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -24,10 +25,9 @@ int mem_read_i32(struct mem_source *src, uint64_t addr, int32_t *out)
     return rc;
 }
 
-void mem_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
+/* Straight to the source, with no snapshot. */
+static void raw_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
 {
-    if (n == 0)
-        return;
     src->reads++;
     if (src->readv) {
         src->readv(src, iov, n);
@@ -35,6 +35,18 @@ void mem_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         iov[i].ok = src->read(src, iov[i].addr, iov[i].buf, iov[i].len) == 0;
+}
+
+static void snap_readv(struct mem_source *src, struct mem_iov *iov, size_t n);
+
+void mem_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
+{
+    if (n == 0)
+        return;
+    if (src->snap && src->snap->active)
+        snap_readv(src, iov, n);
+    else
+        raw_readv(src, iov, n);
 }
 
 static int live_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
@@ -55,34 +67,40 @@ static int live_read(struct mem_source *src, uint64_t addr, void *buf, size_t le
     return 0;
 }
 
-/* The kernel takes up to IOV_MAX pieces per call; 256 keeps the arrays on
- * the stack. A short total means some piece failed: those few are then
- * read one by one to find which. */
-#define LIVE_READV_BATCH 256
+/* The kernel takes up to UIO_MAXIOV (1024) pieces per call. It copies
+ * them in order and stops at the first it cannot read whole, returning
+ * the bytes copied so far (or -1 with EFAULT when that is the first): the
+ * pieces wholly inside that prefix were read, the one it stopped at was
+ * not, and the call is made again from the one after. So a batch with an
+ * unreadable piece costs a call more per such piece, never a wrong byte. */
+#define LIVE_READV_BATCH 1024
 
 static void live_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
 {
     struct live_mem *m = (struct live_mem *)src;
-    struct iovec local[LIVE_READV_BATCH], remote[LIVE_READV_BATCH];
-    for (size_t start = 0; start < n; start += LIVE_READV_BATCH) {
+    static _Thread_local struct iovec local[LIVE_READV_BATCH], remote[LIVE_READV_BATCH];
+    for (size_t i = 0; i < n; i++)
+        iov[i].ok = 0;
+    size_t start = 0;
+    while (start < n) {
         size_t count = n - start < LIVE_READV_BATCH ? n - start : LIVE_READV_BATCH;
-        size_t total = 0;
         for (size_t i = 0; i < count; i++) {
             struct mem_iov *p = &iov[start + i];
             local[i].iov_base = p->buf;
             local[i].iov_len = p->len;
             remote[i].iov_base = (void *)(uintptr_t)p->addr;
             remote[i].iov_len = p->len;
-            total += p->len;
         }
         ssize_t got = process_vm_readv(m->pid, local, count, remote, count, 0);
-        for (size_t i = 0; i < count; i++) {
-            struct mem_iov *p = &iov[start + i];
-            if (got >= 0 && (size_t)got == total)
-                p->ok = 1;
-            else
-                p->ok = live_read(src, p->addr, p->buf, p->len) == 0;
+        if (got < 0 && errno != EFAULT)
+            return;   /* gone or not allowed: every piece left fails */
+        size_t done = 0, i = 0;
+        for (; got >= 0 && i < count && iov[start + i].len <= (size_t)got - done; i++) {
+            iov[start + i].ok = 1;
+            done += iov[start + i].len;
         }
+        /* Piece i (if any) stopped the copy. */
+        start += i < count ? i + 1 : count;
     }
 }
 
@@ -125,4 +143,183 @@ int fake_mem_add(struct fake_mem *m, uint64_t addr, const void *data, size_t len
     m->regions[m->count].len = len;
     m->count++;
     return 0;
+}
+
+/* ---- replay of the last sample's reads -------------------------------------------------- */
+
+void mem_snap_attach(struct mem_source *src, struct mem_snap *snap)
+{
+    memset(snap, 0, sizeof *snap);
+    src->snap = snap;
+}
+
+void mem_snap_release(struct mem_snap *snap)
+{
+    free(snap->have);
+    free(snap->want);
+    free(snap->buf);
+    free(snap->iov);
+    memset(snap, 0, sizeof *snap);
+}
+
+/* Remember a range read whole in this sample, for the next one's batch.
+ * Ranges inside one already remembered are not added again. */
+static void snap_record(struct mem_snap *sn, uint64_t addr, size_t len)
+{
+    if (len == 0 || sn->nwant >= MEM_SNAP_MAX_RANGES || len > MEM_SNAP_MAX_BYTES - sn->want_bytes)
+        return;
+    for (size_t i = sn->nwant; i-- > 0;) {
+        const struct mem_snap_range *r = &sn->want[i];
+        if (addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr))
+            return;
+    }
+    struct mem_snap_range *r = &sn->want[sn->nwant++];
+    r->addr = addr;
+    r->len = len;
+    r->off = 0;
+    r->ok = 0;
+    sn->want_bytes += len;
+}
+
+/* The bytes at addr from the snapshot, or NULL when no range fetched
+ * whole holds all len of them. */
+static const uint8_t *snap_find(const struct mem_snap *sn, uint64_t addr, size_t len)
+{
+    if (!sn->serving)
+        return NULL;
+    for (size_t i = 0; i < sn->nhave; i++) {
+        const struct mem_snap_range *r = &sn->have[i];
+        if (r->ok && addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr))
+            return sn->buf + r->off + (addr - r->addr);
+    }
+    return NULL;
+}
+
+int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
+{
+    struct mem_snap *sn = src->snap;
+    if (!sn->active || len == 0 || addr + len < addr) {
+        src->reads++;
+        return src->read(src, addr, buf, len);
+    }
+    const uint8_t *p = snap_find(sn, addr, len);
+    if (p) {
+        memcpy(buf, p, len);
+        sn->hits++;
+        snap_record(sn, addr, len);
+        return 0;
+    }
+    sn->misses++;
+    src->reads++;
+    int rc = src->read(src, addr, buf, len);
+    if (rc == 0)
+        snap_record(sn, addr, len);
+    return rc;
+}
+
+static void snap_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
+{
+    struct mem_snap *sn = src->snap;
+    /* The misses, read together; sn->iov is free during a sample. */
+    size_t nmiss = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = iov[i].addr + iov[i].len >= iov[i].addr
+                               ? snap_find(sn, iov[i].addr, iov[i].len) : NULL;
+        if (p) {
+            memcpy(iov[i].buf, p, iov[i].len);
+            iov[i].ok = 1;
+            sn->hits++;
+            snap_record(sn, iov[i].addr, iov[i].len);
+            continue;
+        }
+        sn->misses++;
+        if (nmiss < MEM_SNAP_MAX_RANGES) {
+            sn->iov[nmiss++] = iov[i];
+            iov[i].ok = -1;   /* in the batch below */
+        } else {
+            src->reads++;
+            iov[i].ok = src->read(src, iov[i].addr, iov[i].buf, iov[i].len) == 0;
+            if (iov[i].ok)
+                snap_record(sn, iov[i].addr, iov[i].len);
+        }
+    }
+    if (nmiss == 0)
+        return;
+    raw_readv(src, sn->iov, nmiss);
+    /* Back to the caller's pieces, in the same order. */
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < nmiss; i++) {
+        if (iov[i].ok != -1)
+            continue;
+        iov[i].ok = sn->iov[k].ok;
+        if (iov[i].ok)
+            snap_record(sn, iov[i].addr, iov[i].len);
+        k++;
+    }
+}
+
+void mem_sample_begin(struct mem_source *src)
+{
+    struct mem_snap *sn = src->snap;
+    if (!sn)
+        return;
+    sn->active = 0;
+    if (!sn->have) {
+        sn->have = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->have);
+        sn->want = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->want);
+        sn->iov = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->iov);
+        if (!sn->have || !sn->want || !sn->iov) {
+            mem_snap_release(sn);   /* no snapshot: reads pass through */
+            return;
+        }
+    }
+    struct mem_snap_range *t = sn->have;
+    sn->have = sn->want;
+    sn->want = t;
+    sn->nhave = sn->nwant;
+    sn->nwant = 0;
+    size_t bytes = sn->want_bytes;
+    sn->want_bytes = 0;
+    if (bytes > sn->buf_cap) {
+        uint8_t *b = realloc(sn->buf, bytes);
+        if (b) {
+            sn->buf = b;
+            sn->buf_cap = bytes;
+        } else {
+            sn->nhave = 0;
+        }
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < sn->nhave; i++) {
+        struct mem_snap_range *r = &sn->have[i];
+        r->off = off;
+        r->ok = 0;
+        sn->iov[i].addr = r->addr;
+        sn->iov[i].buf = sn->buf + off;
+        sn->iov[i].len = r->len;
+        sn->iov[i].ok = 0;
+        off += r->len;
+    }
+    if (sn->nhave) {
+        raw_readv(src, sn->iov, sn->nhave);
+        sn->batches++;
+        for (size_t i = 0; i < sn->nhave; i++) {
+            sn->have[i].ok = sn->iov[i].ok;
+            sn->failed += !sn->iov[i].ok;
+        }
+    }
+    sn->active = 1;
+    sn->serving = 1;
+}
+
+void mem_sample_fresh(struct mem_source *src)
+{
+    if (src->snap)
+        src->snap->serving = 0;
+}
+
+void mem_sample_end(struct mem_source *src)
+{
+    if (src->snap)
+        src->snap->active = 0;
 }

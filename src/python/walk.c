@@ -425,12 +425,20 @@ static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, 
                 break;
         }
         if (i < cw->nhdrs) {
-            uint64_t from = cw->hdrs[i].start;
-            if (addr + span - from > CHUNK_COPY_MAX)
+            /* The whole chunk (or the CHUNK_COPY_MAX ending at the frame):
+             * the same range at every sample while the thread stays in
+             * this chunk, so that a snapshot (memsrc.h) serves it even
+             * when the stack grew by a few frames. */
+            uint64_t from = cw->hdrs[i].start, to = cw->hdrs[i].end;
+            if (addr + span - from > CHUNK_COPY_MAX) {
                 from = addr + span - CHUNK_COPY_MAX;
-            if (mem_read(w->mem, from, cw->buf, (size_t)(addr + span - from)) == 0) {
+                to = addr + span;
+            } else if (to - from > CHUNK_COPY_MAX) {
+                to = from + CHUNK_COPY_MAX;
+            }
+            if (mem_read(w->mem, from, cw->buf, (size_t)(to - from)) == 0) {
                 cw->base = from;
-                cw->len = (size_t)(addr + span - from);
+                cw->len = (size_t)(to - from);
                 return cw->buf + (addr - from);
             }
         }
@@ -688,6 +696,9 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
         }
         s->nframes = t->first_frame;
         t->nframes = 0;
+        /* Not the bytes of the start of the sample again: the target's
+         * as they are now, for the rest of this sample. */
+        mem_sample_fresh(w->mem);
         /* A fast generator current when the thread state was read has
          * often yielded (clearing its link back) by the time its frame is
          * read: read the frame a torn walk ended at together with the
@@ -858,7 +869,7 @@ static void verify_codes(struct py_walker *w, struct py_sample *s)
     }
 }
 
-int py_walk(struct py_walker *w, struct py_sample *s)
+static int walk_all(struct py_walker *w, struct py_sample *s)
 {
     const struct py_layout *l = &w->layout;
     s->nthreads = 0;
@@ -920,6 +931,16 @@ int py_walk(struct py_walker *w, struct py_sample *s)
     verify_codes(w, s);
     resolve_tids(w, s);
     return 0;
+}
+
+int py_walk(struct py_walker *w, struct py_sample *s)
+{
+    /* With a snapshot attached, the ranges the last walk read come in
+     * one batch first, and this walk's reads are served from it. */
+    mem_sample_begin(w->mem);
+    int rc = walk_all(w, s);
+    mem_sample_end(w->mem);
+    return rc;
 }
 
 int py_walk_thread_again(struct py_walker *w, struct py_sample *s, size_t index)
