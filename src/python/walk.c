@@ -212,6 +212,7 @@ void py_walker_release(struct py_walker *w)
     free(w->chunk_buf);
     w->chunk_buf = NULL;
     py_sample_release(&w->again);
+    mem_snap_release(&w->names_snap);
     py_code_cache_release(&w->codes);
     proc_pidns_release(&w->pidns);
 }

@@ -105,6 +105,8 @@ struct py_walker {
     size_t verify_cap;
     unsigned long stale_codes;       /* cache entries found replaced */
     struct py_sample again;          /* scratch of py_walk_thread_again, owned */
+    /* py_thread_names' own replay, when mem has one (thread_names.c). */
+    struct mem_snap names_snap;
     /* py_walk lists threads without their frames (--native reads each
      * thread's frames while it holds it, with py_walk_thread_again). */
     int threads_only;
