@@ -5,9 +5,10 @@ more than the machine may give.
   bench/syscalls.py --pytop build/pytop --label after
   bench/syscalls.py --pytop build/pytop --label after --python 3.12 --quick
 
-For each interpreter found (pyenv's 2.7, 3.10, 3.12 and 3.13 under
-$PYENV_ROOT, and 3.14 and 3.15 in the Debian sid root /var/cache/pytop/sid,
-run there as `chroot ROOT python3.X`), bench/target.py runs at depth 5, 20
+For each interpreter found (pyenv's 2.7, 3.10, 3.11, 3.12 and 3.13 under
+$PYENV_ROOT, the free-threaded 3.13t of scripts/build-python-ft.sh, and
+3.14 and 3.15 in the Debian sid root /var/cache/pytop/sid, run there as
+`chroot ROOT python3.X`), bench/target.py runs at depth 5, 20
 and 100 with 1 and 10 threads; pytop records it at 1 kHz for 3 s and for
 1 s under `perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_<kind>`,
 and the difference of the counts over the difference of the samples gives
@@ -36,8 +37,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SID = "/var/cache/pytop/sid"
-KINDS = ["process_vm_readv", "pread64", "read", "clock_nanosleep", "openat", "getdents64",
-         "newfstatat", "close", "futex"]
+KINDS = ["process_vm_readv", "pread64", "read", "clock_nanosleep", "ppoll", "openat",
+         "getdents64", "newfstatat", "close", "futex", "write", "readlinkat"]
 SUMMARY_RE = re.compile(r"recorded (\d+) samples in ([\d.]+) s \(([\d.]+) Hz achieved")
 DEPTHS = [5, 20, 100]
 THREADS = [1, 10]
@@ -48,7 +49,7 @@ def interpreters(wanted):
     """[(label, argv prefix, root or None)] for the versions found."""
     out = []
     pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    for v in ("2.7", "3.10", "3.12", "3.13"):
+    for v in ("2.7", "3.10", "3.11", "3.12", "3.13"):
         if wanted and v not in wanted:
             continue
         found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
@@ -56,6 +57,13 @@ def interpreters(wanted):
             out.append((v, [found[-1]], None))
         else:
             print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    if not wanted or "3.13t" in wanted:
+        # scripts/build-python-ft.sh's free-threaded build.
+        ft = os.path.join(os.path.dirname(SID), "python3.13t", "bin", "python3.13t")
+        if os.path.exists(ft):
+            out.append(("3.13t", [ft], None))
+        else:
+            print("SKIP python3.13t: no %s" % ft, file=sys.stderr)
     for v in ("3.14", "3.15"):
         if wanted and v not in wanted:
             continue

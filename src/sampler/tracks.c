@@ -162,11 +162,12 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
     return free_slot;
 }
 
-/* CPU time since the thread's last sample, and whether it ran. Reading
- * the state from stat costs three schedstat reads, so it is done only
- * when the CPU time did not move and the thread was running before (the
- * kernel updates a running task's time only at ticks). */
-void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
+/* CPU time since the thread's last sample, and whether it ran. The
+ * kernel updates a running task's time only at ticks: when it did not
+ * move for a thread running before, seen_running (it holds the GIL, or
+ * its innermost Python frame moved: read with the stack, no system call)
+ * says it still runs; else its state is read from stat, one pread more. */
+void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int seen_running,
                   uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
 {
     uint64_t run = t->last_run_ns, slices = 0;
@@ -186,7 +187,7 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
     int ran = *cpu_ns > 0;
     if (!ran && (fresh || t->running)) {
         char st;
-        ran = proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R';
+        ran = seen_running || (proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R');
     }
     if (have_run)
         t->last_run_ns = run;
