@@ -159,20 +159,30 @@ void mem_snap_release(struct mem_snap *snap)
     free(snap->want);
     free(snap->buf);
     free(snap->iov);
+    free(snap->miss);
     memset(snap, 0, sizeof *snap);
 }
 
+static int range_holds(const struct mem_snap_range *r, uint64_t addr, size_t len)
+{
+    return addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr);
+}
+
+/* Ranges a new one is compared with before it is remembered: a walk reads
+ * a range again soon after, if at all (a frame in its chunk's copy, a
+ * field of a thread state), and a range remembered twice costs only its
+ * copy; comparing with all would make a deep walk quadratic. */
+#define SNAP_RECORD_LOOKBACK 8
+
 /* Remember a range read whole in this sample, for the next one's batch.
- * Ranges inside one already remembered are not added again. */
+ * Ranges inside one of the last remembered are not added again. */
 static void snap_record(struct mem_snap *sn, uint64_t addr, size_t len)
 {
     if (len == 0 || sn->nwant >= MEM_SNAP_MAX_RANGES || len > MEM_SNAP_MAX_BYTES - sn->want_bytes)
         return;
-    for (size_t i = sn->nwant; i-- > 0;) {
-        const struct mem_snap_range *r = &sn->want[i];
-        if (addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr))
+    for (size_t i = sn->nwant, k = 0; i-- > 0 && k < SNAP_RECORD_LOOKBACK; k++)
+        if (range_holds(&sn->want[i], addr, len))
             return;
-    }
     struct mem_snap_range *r = &sn->want[sn->nwant++];
     r->addr = addr;
     r->len = len;
@@ -181,16 +191,63 @@ static void snap_record(struct mem_snap *sn, uint64_t addr, size_t len)
     sn->want_bytes += len;
 }
 
-/* The bytes at addr from the snapshot, or NULL when no range fetched
- * whole holds all len of them. */
-static const uint8_t *snap_find(const struct mem_snap *sn, uint64_t addr, size_t len)
+/* Fetch the snapshot's ranges from index `from` on, in one batch. */
+static void snap_fetch(struct mem_source *src, struct mem_snap *sn, size_t from)
 {
-    if (!sn->serving)
+    size_t n = 0;
+    for (size_t i = from; i < sn->nhave; i++, n++) {
+        struct mem_snap_range *r = &sn->have[i];
+        sn->iov[n].addr = r->addr;
+        sn->iov[n].buf = sn->buf + r->off;
+        sn->iov[n].len = r->len;
+        sn->iov[n].ok = 0;
+    }
+    raw_readv(src, sn->iov, n);
+    for (size_t i = from; i < sn->nhave; i++)
+        sn->have[i].ok = sn->iov[i - from].ok;
+}
+
+/* The bytes at addr from the snapshot, or NULL when no range fetched
+ * whole holds all len of them. A walk reads in the order the last one
+ * did: the search starts at the range after the last one found.
+ *
+ * Bytes served are never older than any read before them in the sample,
+ * as with reads one by one: a walk that read a new frame (a miss) and
+ * follows its link back into the snapshot must not find the caller as it
+ * was before the miss (freed and reused since, on a stack that moves
+ * fast). So the first hit after a miss fetches the snapshot's ranges
+ * from there on again, in one batch; after SNAP_REFETCH_MAX of those in
+ * a sample, reads go to the source. */
+#define SNAP_REFETCH_MAX 4
+
+static const uint8_t *snap_find(struct mem_source *src, uint64_t addr, size_t len)
+{
+    struct mem_snap *sn = src->snap;
+    if (!sn->serving || sn->nhave == 0)
         return NULL;
-    for (size_t i = 0; i < sn->nhave; i++) {
-        const struct mem_snap_range *r = &sn->have[i];
-        if (r->ok && addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr))
-            return sn->buf + r->off + (addr - r->addr);
+    size_t start = sn->next < sn->nhave ? sn->next : 0;
+    for (size_t k = 0; k < sn->nhave; k++) {
+        size_t i = start + k < sn->nhave ? start + k : start + k - sn->nhave;
+        struct mem_snap_range *r = &sn->have[i];
+        if (!range_holds(r, addr, len))
+            continue;
+        if (sn->stale) {
+            if (sn->refetches >= SNAP_REFETCH_MAX) {
+                sn->serving = 0;
+                return NULL;
+            }
+            /* Ranges before this one stay as fetched, older than the
+             * miss: they are not served again. */
+            sn->refetches++;
+            sn->stale = 0;
+            for (size_t j = 0; j < i; j++)
+                sn->have[j].ok = 0;
+            snap_fetch(src, sn, i);
+        }
+        if (!r->ok)
+            continue;
+        sn->next = i + 1;
+        return sn->buf + r->off + (addr - r->addr);
     }
     return NULL;
 }
@@ -202,7 +259,7 @@ int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
         src->reads++;
         return src->read(src, addr, buf, len);
     }
-    const uint8_t *p = snap_find(sn, addr, len);
+    const uint8_t *p = snap_find(src, addr, len);
     if (p) {
         memcpy(buf, p, len);
         sn->hits++;
@@ -210,6 +267,7 @@ int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
         return 0;
     }
     sn->misses++;
+    sn->stale = 1;
     src->reads++;
     int rc = src->read(src, addr, buf, len);
     if (rc == 0)
@@ -220,11 +278,11 @@ int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
 static void snap_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
 {
     struct mem_snap *sn = src->snap;
-    /* The misses, read together; sn->iov is free during a sample. */
+    /* The misses, read together. */
     size_t nmiss = 0;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = iov[i].addr + iov[i].len >= iov[i].addr
-                               ? snap_find(sn, iov[i].addr, iov[i].len) : NULL;
+                               ? snap_find(src, iov[i].addr, iov[i].len) : NULL;
         if (p) {
             memcpy(iov[i].buf, p, iov[i].len);
             iov[i].ok = 1;
@@ -234,10 +292,11 @@ static void snap_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
         }
         sn->misses++;
         if (nmiss < MEM_SNAP_MAX_RANGES) {
-            sn->iov[nmiss++] = iov[i];
+            sn->miss[nmiss++] = iov[i];
             iov[i].ok = -1;   /* in the batch below */
         } else {
             src->reads++;
+            sn->stale = 1;
             iov[i].ok = src->read(src, iov[i].addr, iov[i].buf, iov[i].len) == 0;
             if (iov[i].ok)
                 snap_record(sn, iov[i].addr, iov[i].len);
@@ -245,13 +304,15 @@ static void snap_readv(struct mem_source *src, struct mem_iov *iov, size_t n)
     }
     if (nmiss == 0)
         return;
-    raw_readv(src, sn->iov, nmiss);
+    /* Read after this call's hits: a hit later in the sample is newer. */
+    sn->stale = 1;
+    raw_readv(src, sn->miss, nmiss);
     /* Back to the caller's pieces, in the same order. */
     size_t k = 0;
     for (size_t i = 0; i < n && k < nmiss; i++) {
         if (iov[i].ok != -1)
             continue;
-        iov[i].ok = sn->iov[k].ok;
+        iov[i].ok = sn->miss[k].ok;
         if (iov[i].ok)
             snap_record(sn, iov[i].addr, iov[i].len);
         k++;
@@ -268,7 +329,8 @@ void mem_sample_begin(struct mem_source *src)
         sn->have = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->have);
         sn->want = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->want);
         sn->iov = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->iov);
-        if (!sn->have || !sn->want || !sn->iov) {
+        sn->miss = calloc(MEM_SNAP_MAX_RANGES, sizeof *sn->miss);
+        if (!sn->have || !sn->want || !sn->iov || !sn->miss) {
             mem_snap_release(sn);   /* no snapshot: reads pass through */
             return;
         }
@@ -294,20 +356,17 @@ void mem_sample_begin(struct mem_source *src)
         struct mem_snap_range *r = &sn->have[i];
         r->off = off;
         r->ok = 0;
-        sn->iov[i].addr = r->addr;
-        sn->iov[i].buf = sn->buf + off;
-        sn->iov[i].len = r->len;
-        sn->iov[i].ok = 0;
         off += r->len;
     }
     if (sn->nhave) {
-        raw_readv(src, sn->iov, sn->nhave);
+        snap_fetch(src, sn, 0);
         sn->batches++;
-        for (size_t i = 0; i < sn->nhave; i++) {
-            sn->have[i].ok = sn->iov[i].ok;
-            sn->failed += !sn->iov[i].ok;
-        }
+        for (size_t i = 0; i < sn->nhave; i++)
+            sn->failed += !sn->have[i].ok;
     }
+    sn->next = 0;
+    sn->stale = 0;
+    sn->refetches = 0;
     sn->active = 1;
     sn->serving = 1;
 }

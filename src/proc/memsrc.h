@@ -81,9 +81,12 @@ struct mem_snap {
     struct mem_snap_range *have;   /* fetched at this sample's start */
     struct mem_snap_range *want;   /* read in this sample, for the next */
     size_t nhave, nwant, want_bytes;
+    size_t next;                /* where the next search of have starts */
+    int stale;                  /* a read missed since the last fetch */
+    unsigned refetches;         /* fetches after a miss in this sample */
     uint8_t *buf;
     size_t buf_cap;
-    struct mem_iov *iov;
+    struct mem_iov *iov, *miss;    /* a fetch's pieces; a readv's misses */
     /* Statistics: reads answered from the snapshot, reads that were not,
      * batches fetched, ranges a batch could not read. */
     unsigned long hits, misses, batches, failed;

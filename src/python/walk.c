@@ -678,19 +678,24 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
 
     if (w->threads_only)
         return 0;
+    /* A first walk served from the snapshot (memsrc.h) read the thread at
+     * the start of the sample: one not proven whole gets its
+     * PY_WALK_RETRIES reads of the thread as it is now all the same. */
+    int retries = PY_WALK_RETRIES + (w->mem->snap && w->mem->snap->active &&
+                                     w->mem->snap->serving);
     for (int attempt = 0;; attempt++) {
         rc = walk_frames(w, s, t, ts);
         /* No frame at all: a thread starting or ending, or one caught
          * between two frames (3.12 can show a stale current frame for a
          * moment): worth one more look, which costs a read or two. */
         int empty = rc == 0 && t->nframes == 0 && attempt == 0;
-        if ((!walk_retryable(rc) && !empty) || attempt == PY_WALK_RETRIES || w->held)
+        if ((!walk_retryable(rc) && !empty) || attempt == retries || w->held)
             break;
         /* Read the thread from its state again, dropping this walk. A
          * thread taken off its CPU in the middle of a change stays torn
          * for immediate re-reads: the last one waits a moment. */
         w->retries++;
-        if (attempt == PY_WALK_RETRIES - 1 && w->torn_pause_ns) {
+        if (attempt == retries - 1 && w->torn_pause_ns) {
             struct timespec d = { (time_t)(w->torn_pause_ns / 1000000000u),
                                   (long)(w->torn_pause_ns % 1000000000u) };
             nanosleep(&d, NULL);
