@@ -215,9 +215,10 @@ static void snap_fetch(struct mem_source *src, struct mem_snap *sn, size_t from)
  * as with reads one by one: a walk that read a new frame (a miss) and
  * follows its link back into the snapshot must not find the caller as it
  * was before the miss (freed and reused since, on a stack that moves
- * fast). So the first hit after a miss fetches the snapshot's ranges
- * from there on again, in one batch; after SNAP_REFETCH_MAX of those in
- * a sample, reads go to the source. */
+ * fast). So the first hit after a miss, or on a range fetched before the
+ * last one served (read in another order than the last sample did),
+ * fetches the snapshot's ranges from there on again, in one batch; after
+ * SNAP_REFETCH_MAX of those in a sample, reads go to the source. */
 #define SNAP_REFETCH_MAX 4
 
 static const uint8_t *snap_find(struct mem_source *src, uint64_t addr, size_t len)
@@ -231,7 +232,7 @@ static const uint8_t *snap_find(struct mem_source *src, uint64_t addr, size_t le
         struct mem_snap_range *r = &sn->have[i];
         if (!range_holds(r, addr, len))
             continue;
-        if (sn->stale) {
+        if (sn->stale || i + 1 < sn->next) {
             if (sn->refetches >= SNAP_REFETCH_MAX) {
                 sn->serving = 0;
                 return NULL;

@@ -426,10 +426,12 @@ static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, 
                 break;
         }
         if (i < cw->nhdrs) {
-            /* The whole chunk (or the CHUNK_COPY_MAX ending at the frame):
-             * the same range at every sample while the thread stays in
-             * this chunk, so that a snapshot (memsrc.h) serves it even
-             * when the stack grew by a few frames. */
+            /* Read the whole chunk (or the CHUNK_COPY_MAX ending at the
+             * frame): the same range at every sample while the thread
+             * stays in this chunk, so that a snapshot (memsrc.h) serves
+             * it even when the stack grew by a few frames. Only the part
+             * up to this frame is used: what lies above it was not
+             * reached through a link read before it, and may be stale. */
             uint64_t from = cw->hdrs[i].start, to = cw->hdrs[i].end;
             if (addr + span - from > CHUNK_COPY_MAX) {
                 from = addr + span - CHUNK_COPY_MAX;
@@ -439,7 +441,7 @@ static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, 
             }
             if (mem_read(w->mem, from, cw->buf, (size_t)(to - from)) == 0) {
                 cw->base = from;
-                cw->len = (size_t)(to - from);
+                cw->len = (size_t)(addr + span - from);
                 return cw->buf + (addr - from);
             }
         }
