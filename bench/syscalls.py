@@ -141,6 +141,8 @@ def table(before_path, after_path):
         kinds = ", ".join("%s %.2f" % (k, v) for k, v in sorted(c.items()) if k != "all" and v >= 0.005)
         print("| %s | %d x %d | %.1f | %.1f | %s |" % (r["python"], r["depth"], r["threads"],
                                                       o.get("all", float("nan")), c.get("all", float("nan")), kinds))
+    if not a["rates"]:
+        return
     print()
     rb = dict(((r["python"], r["asked"]), r["achieved"]) for r in b["rates"])
     print("| target | asked | %s | %s |" % (b["label"], a["label"]))
@@ -158,6 +160,9 @@ def main():
     ap.add_argument("--label", required=True)
     ap.add_argument("--python", action="append", default=[], help="only these versions (2.7, 3.12, 3.15...)")
     ap.add_argument("--quick", action="store_true", help="depth 20 only")
+    ap.add_argument("--depth", type=int, action="append", default=[],
+                    help="only these depths (repeatable; default 5, 20, 100)")
+    ap.add_argument("--no-rates", action="store_true", help="skip the achieved-rate runs")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if not shutil.which("perf"):
@@ -165,7 +170,7 @@ def main():
     pytop = os.path.abspath(a.pytop)
     res = {"label": a.label, "rows": [], "rates": []}
     tmp = tempfile.mkdtemp(prefix="pytop-bench-rec-")
-    depths = [20] if a.quick else DEPTHS
+    depths = a.depth or ([20] if a.quick else DEPTHS)
     try:
         for label, argv, root in interpreters(a.python):
             for depth in depths:
@@ -179,6 +184,8 @@ def main():
                     res["rows"].append({"python": label, "depth": depth, "threads": threads, "per_sample": c})
                     print("%-9s depth %3d x %2d: %s" % (label, depth, threads, " ".join(
                         "%s %.2f" % (k, v) for k, v in sorted((c or {}).items()) if v >= 0.005)), flush=True)
+            if a.no_rates:
+                continue
             t = Target(argv, root, 20, 1)
             try:
                 for rate in RATES:

@@ -122,8 +122,12 @@ size_t carry_cpu(struct thread_track *tr, struct sample_thread *o,
      * one it last had there: only then is stat read (one pread). */
     if (tr->on_cpu < 0) {
         char st;
-        tr->on_cpu = tr->cpu_stack && tr->cpu_stack == o->stack
-                         ? 1 : proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
+        if (tr->cpu_stack && tr->cpu_stack == o->stack) {
+            tr->on_cpu = 1;
+        } else {
+            tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
+            tr->runnable = tr->on_cpu;   /* for the next sample: see track_update */
+        }
     }
     if (tr->on_cpu) {
         tr->cpu_stack = o->stack;

@@ -36,6 +36,10 @@ struct thread_track {
     uint64_t round;              /* the last sampling round that saw it */
     uint32_t name;               /* string id of its Python name */
     int running;
+    /* In state R (on a CPU or waiting for one) at the last sample's
+     * instant, as its stat said or as follows from that: not merely run
+     * since the sample before. */
+    int runnable;
     /* On a CPU (or holding the GIL) at this sample; -1: it used CPU time
      * since the last one, and whether it is on a CPU now is asked of its
      * stat only if that matters (see carry_cpu). */

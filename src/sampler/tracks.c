@@ -166,7 +166,8 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
  * kernel updates a running task's time only at ticks: when it did not
  * move for a thread running before, seen_running (it holds the GIL, or
  * its innermost Python frame moved: read with the stack, no system call)
- * says it still runs; else its state is read from stat, one pread more. */
+ * or its schedstat counts (in R then and nothing moved) say it still
+ * runs; else its state is read from stat, one pread more. */
 void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int seen_running,
                   uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
 {
@@ -178,6 +179,11 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int s
      * stack is the one read then (see sample_process). */
     *still = !fresh && have_run && !t->running && slices != 0 && slices == t->last_slices &&
              run == t->last_run_ns;
+    /* In state R at the last sample, and neither count moved: in R still.
+     * It cannot have left the CPU (that adds its time) nor got on one
+     * (that counts), and it cannot block without running. */
+    int runnable = !fresh && have_run && t->runnable && slices != 0 &&
+                   slices == t->last_slices && run == t->last_run_ns;
     if (have_run)
         t->last_slices = slices;
     *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
@@ -187,8 +193,14 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int s
     int ran = *cpu_ns > 0;
     if (!ran && (fresh || t->running)) {
         char st;
-        ran = seen_running || (proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R');
+        if (seen_running || runnable) {
+            ran = 1;
+        } else {
+            ran = proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R';
+            runnable = ran;
+        }
     }
+    t->runnable = runnable;
     if (have_run)
         t->last_run_ns = run;
     t->last_wall_ns = now;
