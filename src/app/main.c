@@ -182,6 +182,19 @@ static void report_attach_error(pid_t pid, int err, enum py_layout_source layout
     }
 }
 
+/* --async on a target whose tasks pytop does not read: one line. */
+static void report_async_unsupported(const struct py_target *t)
+{
+    if (t->walker.layout.free_threaded)
+        fprintf(stderr, "pytop: --async does not read the tasks of a free-threaded build "
+                        "(process %d runs CPython %s); drop --async: its threads' stacks "
+                        "still show the running coroutines\n", (int)t->pid, t->version.text);
+    else
+        fprintf(stderr, "pytop: --async reads asyncio tasks of CPython 3.11 and later; process "
+                        "%d runs %s: drop --async (its threads' stacks still show the running "
+                        "coroutines)\n", (int)t->pid, t->version.text);
+}
+
 static int run_dump(const struct pytop_options *opt)
 {
     struct py_target *target;
@@ -190,7 +203,13 @@ static int run_dump(const struct pytop_options *opt)
         report_attach_error(opt->pid, rc, opt->layout_source);
         return 1;
     }
-    rc = dump_run_with(target, opt->json, opt->native, opt->native_all, opt->blocking, stdout);
+    rc = dump_run_async(target, opt->json, opt->native, opt->native_all, opt->blocking,
+                        opt->async, stdout);
+    if (rc == -PT_ERR_UNSUPPORTED && opt->async) {
+        report_async_unsupported(target);
+        py_target_free(target);
+        return 1;
+    }
     if (rc == -ESRCH || (rc && proc_is_dead(opt->pid) == 1))
         fprintf(stderr, "pytop: process %d exited while being read\n", (int)opt->pid);
     else if (rc)
