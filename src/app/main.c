@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "proc/tasks.h"
 #include "record/recording.h"
+#include "python/asyncio_tasks.h"
 #include "python/discover.h"
 #include "ui/ui.h"
 
@@ -417,6 +418,7 @@ static int run_record(const struct pytop_options *opt)
         .subprocesses = opt->subprocesses,
         .layout_source = opt->layout_source,
         .gil = opt->gil,
+        .async = opt->async,
     };
     int ended_launched = 0;
     rc = record_run(target, launched, &ro, stderr, &ended_launched);
@@ -609,6 +611,18 @@ static int open_target(const struct pytop_options *opt, int out_fd, const char *
         *exit_code = 1;
         return -1;
     }
+    struct py_aio_reader aio;
+    if (opt->async && py_aio_reader_init(&aio, (*target)->version.major, (*target)->version.minor,
+                                         (*target)->walker.layout.free_threaded, 0, NULL) != 0) {
+        report_async_unsupported(*target);
+        py_target_free(*target);
+        *target = NULL;
+        if (*launched)
+            launch_finish(*launched, 1);
+        report_output_log(log_path);
+        *exit_code = 1;
+        return -1;
+    }
     return 0;
 }
 
@@ -626,6 +640,7 @@ static void session_options_from(const struct pytop_options *opt, struct session
     so->blocking = opt->blocking;
     so->subprocesses = opt->subprocesses;
     so->gil = opt->gil;
+    so->async = opt->async;
     so->layout_source = opt->layout_source;
 }
 

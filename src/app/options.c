@@ -575,10 +575,6 @@ static int check_combination(struct pytop_options *o, const struct given *g)
                         "--async keeps its tasks\n");
         return -1;
     }
-    if (o->async && o->mode != MODE_DUMP) {
-        fprintf(stderr, "pytop: --async goes with --dump in this version of pytop\n");
-        return -1;
-    }
     if (o->subprocesses && o->mode == MODE_DUMP) {
         fprintf(stderr, "pytop: --subprocesses goes with the live view or --record\n");
         return -1;

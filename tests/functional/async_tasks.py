@@ -138,12 +138,50 @@ def t_async_refused(c):
         c.fail("the message does not say which versions --async reads: %r" % lines[0], run, tgt)
 
 
+def t_async_record(c):
+    """--record --async: the burner's CPU under <task burner>, waiting tasks' wall time under theirs."""
+    import engine
+    tgt = c.start(TARGET)
+    f, m = tgt.path, tgt.markers
+    rec, run, _ = engine.record(c, tgt, ["--async", "-d", "2"])
+    wall = engine.parse_folded(c, engine.export(c, rec, "folded", "wall", target=tgt)[0], "wall", run, tgt)
+    cpu = engine.parse_folded(c, engine.export(c, rec, "folded", "cpu", target=tgt)[0], "cpu", run, tgt)
+
+    def names(st):
+        return [fr[0] for fr in st.frames]
+
+    def weight(stacks, prefix):
+        return sum(st.weight for st in stacks if names(st)[:len(prefix)] == prefix)
+
+    total_cpu = sum(st.weight for st in cpu)
+    burner = weight(cpu, ["<task burner>", "burner", "spin"])
+    if not total_cpu or burner < 0.9 * total_cpu:
+        c.fail("CPU under <task burner>;burner;spin: %d of %d, want at least 90 %%" % (burner, total_cpu),
+               run, tgt, extra=["%s %d" % (";".join(names(st)), st.weight) for st in cpu][:20])
+    waiting = [["<task sleeper>", "sleeper", "nap", "sleep"], ["<task waiter>", "waiter", "Event.wait"],
+               ["<task consumer>", "consumer", "Queue.get"], ["<task joiner>", "joiner"]]
+    wall_burner = weight(wall, ["<task burner>"])
+    for chain in waiting:
+        w = weight(wall, chain)
+        # Sampled every time: as much wall time as the running task's thread.
+        if w < 0.8 * wall_burner:
+            c.fail("wall time under %s: %d, want about the burner's %d" % (";".join(chain), w, wall_burner),
+                   run, tgt, extra=["%s %d" % (";".join(names(st)), st.weight) for st in wall][:30])
+        if weight(cpu, chain[:1]):
+            c.fail("%s has CPU time: a waiting task has none" % chain[0], run, tgt)
+    lines = dict((tuple(names(st)), st) for st in wall)
+    st = lines.get(("<task sleeper>", "sleeper", "nap", "sleep"))
+    if st is None or int(st.frames[1][2]) != m["await-nap"] or int(st.frames[2][2]) != m["sleep"]:
+        c.fail("the sleeper's chain is not at await-nap, sleep: %s" % (st and st.frames), run, tgt)
+
+
 def build(interps):
     tests = []
     for interp in interps:
         name = "async_dump[%s]" % interp.id
         if interp.version[0] == 3 and interp.at_least(3, 11) and not interp.free_threaded:
             tests.append(Test(name, t_async_dump, interp))
+            tests.append(Test("async_record[%s]" % interp.id, t_async_record, interp))
         else:
             tests.append(Test(name, None, skip="asyncio tasks are read on 3.11+ builds with a GIL; "
                                                "async_refused covers this one"))
