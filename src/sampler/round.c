@@ -209,8 +209,13 @@ static uint32_t task_tid(uint64_t addr)
 
 /* Each waiting task as an entry of its own after nout: wall time only,
  * its await chain under "<task NAME>". With the dictionary lock held. */
-static size_t add_waiting_tasks(struct sampler *s, struct proc_track *p, size_t nout)
+static size_t add_waiting_tasks(struct sampler *s, struct proc_track *p, size_t nout,
+                                uint64_t now)
 {
+    /* The time since the process's previous sample, as a thread's wall
+     * time is: a late sample covers more. */
+    uint64_t wall = p->tasks_at_ns && now > p->tasks_at_ns ? now - p->tasks_at_ns : s->period_ns;
+    p->tasks_at_ns = now;
     for (size_t k = 0; k < p->tasks.ntasks && nout < s->len_out; k++) {
         const struct py_aio_task *t = &p->tasks.tasks[k];
         if (t->running)
@@ -219,7 +224,7 @@ static size_t add_waiting_tasks(struct sampler *s, struct proc_track *p, size_t 
         memset(o, 0, sizeof *o);
         o->tid = task_tid(t->addr);
         o->flags = SAMPLE_TASK | (t->error ? SAMPLE_PARTIAL : 0);
-        o->wall_ns = s->period_ns;
+        o->wall_ns = wall;
         if (stack_table_string(s->dict, t->name, strlen(t->name), &o->name) != 0)
             o->name = 0;
         o->stack = intern_chain(s, p, &p->tasks.frames[t->first_frame], t->nframes, t->name);
@@ -379,7 +384,7 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
             nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
     }
     if (waiting)
-        nout = add_waiting_tasks(s, p, nout);
+        nout = add_waiting_tasks(s, p, nout, now);
     struct sample smp = {
         .time_ns = t,
         .pid = (uint32_t)p->target->pid,

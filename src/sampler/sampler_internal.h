@@ -95,6 +95,7 @@ struct proc_track {
     struct py_aio_tasks tasks;
     const struct py_aio_task **task_on; /* per thread of the sample: its running task */
     size_t cap_task_on;
+    uint64_t tasks_at_ns;        /* when waiting tasks were last sampled; 0: never */
 
     struct native_stacks *native;   /* --native: C stacks of this process, or NULL */
     struct thread_hold *hold;       /* --blocking without --native, or NULL */
