@@ -483,22 +483,23 @@ static void read_list(struct py_aio_reader *r, struct py_walker *w, struct py_ai
     }
 }
 
-/* 3.11-3.13: the set at set (of weak references when weak). */
-static void read_set(struct py_aio_reader *r, struct py_walker *w, struct py_aio_tasks *out,
-                     uint64_t set, int weak)
+/* 3.11-3.13: the set at set (of weak references when weak). -1 when it
+ * does not read as a set. */
+static int read_set(struct py_aio_reader *r, struct py_walker *w, struct py_aio_tasks *out,
+                    uint64_t set, int weak)
 {
     uint64_t hdr[2];
     if (!mem_ptr_plausible(set) || mem_read(w->mem, set + SET_MASK_OFF, hdr, sizeof hdr) != 0)
-        return;
+        return -1;
     uint64_t mask = hdr[0], table = hdr[1];
     if (mask + 1 > SET_MAX_SLOTS || ((mask + 1) & mask) || !mem_ptr_plausible(table)) {
         out->rejected++;
-        return;
+        return -1;
     }
     size_t n = (size_t)mask + 1;
     uint64_t *slots = malloc(n * 16);
     if (!slots)
-        return;
+        return 0;
     if (mem_read(w->mem, table, slots, n * 16) == 0) {
         for (size_t i = 0; i < n && !out->cut; i++) {
             uint64_t key = slots[2 * i], hash = slots[2 * i + 1];
@@ -511,6 +512,27 @@ static void read_set(struct py_aio_reader *r, struct py_walker *w, struct py_aio
         }
     }
     free(slots);
+    return 0;
+}
+
+/* 3.11-3.13: where the task sets are, through sys.modules. */
+static int lookup_sets(struct py_aio_reader *r, struct py_walker *w)
+{
+    uint64_t interp = py_walker_first_interp(w);
+    int v = w->layout.minor;
+    uint64_t obj;
+    r->weak_set = r->eager_set = 0;
+    int rc = py_module_global(w, interp, "asyncio.tasks", v == 11 ? "_all_tasks" : "_scheduled_tasks",
+                              &obj);
+    if (rc < 0)
+        return rc;
+    rc = py_instance_attr(w, interp, obj, "data", &r->weak_set);
+    if (rc < 0)
+        return rc;
+    if (v >= 12 && py_module_global(w, interp, "asyncio.tasks", "_eager_tasks", &obj) == 0)
+        r->eager_set = obj;
+    r->reads_left = PY_AIO_RELOOKUP;
+    return 0;
 }
 
 static int by_addr(const void *a, const void *b)
@@ -585,21 +607,18 @@ int py_aio_read(struct py_aio_reader *r, struct py_walker *w, const struct py_sa
             }
         }
     } else {
-        uint64_t interp = py_walker_first_interp(w);
-        int v = w->layout.minor;
-        uint64_t obj, data;
-        int rc = py_module_global(w, interp, "asyncio.tasks", v == 11 ? "_all_tasks" : "_scheduled_tasks",
-                                  &obj);
-        if (rc == -ENOENT)
-            return 0;            /* asyncio not imported */
-        if (rc < 0)
-            return rc;
-        rc = py_instance_attr(w, interp, obj, "data", &data);
-        if (rc < 0)
-            return rc;
-        read_set(r, w, out, data, 1);
-        if (v >= 12 && py_module_global(w, interp, "asyncio.tasks", "_eager_tasks", &obj) == 0)
-            read_set(r, w, out, obj, 0);
+        if (!r->weak_set || r->reads_left == 0) {
+            int rc = lookup_sets(r, w);
+            if (rc == -ENOENT)
+                return 0;        /* asyncio not imported (yet) */
+            if (rc < 0)
+                return rc;
+        }
+        r->reads_left--;
+        /* A set that no longer reads as one: look them up at the next read. */
+        if (read_set(r, w, out, r->weak_set, 1) != 0 ||
+            (r->eager_set && read_set(r, w, out, r->eager_set, 0) != 0))
+            r->reads_left = 0;
     }
     place_running(out, s);
     return 0;

@@ -104,7 +104,14 @@ struct py_aio_reader {
     uint64_t task_types[PY_AIO_TYPES_MAX];   /* types seen to be Task or a subclass */
     size_t ntask_types;
     uint64_t coro_type;          /* the coroutine type, learned from a task's coroutine */
+    /* 3.11-3.13: the sets found through sys.modules (the WeakSet's data,
+     * the eager tasks), looked up again every PY_AIO_RELOOKUP reads or
+     * when one does not read as a set: the lookup costs hundreds of reads. */
+    uint64_t weak_set, eager_set;
+    unsigned reads_left;
 };
+
+#define PY_AIO_RELOOKUP 128
 
 /* Set up for a target of X.Y (free_threaded: a Py_GIL_DISABLED build).
  * pid and binary (the file holding the interpreter, openable by pytop)
