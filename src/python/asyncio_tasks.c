@@ -224,6 +224,9 @@ static int is_task_type(struct py_aio_reader *r, struct mem_source *mem, uint64_
     for (size_t i = 0; i < r->ntask_types; i++)
         if (r->task_types[i] == type)
             return 1;
+    for (size_t i = 0; i < PY_AIO_TYPES_MAX; i++)
+        if (r->other_types[i] == type)
+            return 0;
     uint64_t t = type;
     for (int depth = 0; depth < TYPE_BASES_MAX && mem_ptr_plausible(t); depth++) {
         uint64_t name;
@@ -239,6 +242,8 @@ static int is_task_type(struct py_aio_reader *r, struct mem_source *mem, uint64_
         if (mem_read_u64(mem, t + TYPE_BASE_OFF, &t) != 0)
             return 0;
     }
+    /* Remembered: futures and other awaited objects are checked often. */
+    r->other_types[r->next_other++ % PY_AIO_TYPES_MAX] = type;
     return 0;
 }
 
@@ -289,24 +294,43 @@ static void read_name(struct mem_source *mem, const struct py_layout *pl, uint64
 
 /* The coroutine object at coro: its frame bytes copied into fb (span
  * bytes) and its frame state. */
-static int read_coro(struct py_aio_reader *r, struct py_walker *w, uint64_t coro, uint8_t *fb,
-                     size_t span, int *state)
+static int read_coro(struct py_aio_reader *r, struct py_walker *w, uint64_t coro, uint8_t *buf,
+                     size_t span, int *state, uint64_t *type)
 {
     const struct py_aio_layout *l = &r->l;
     const struct py_layout *pl = &w->layout;
-    if (!mem_ptr_plausible(coro) || l->gen_iframe <= 0 || pl->frame_owner < 0)
+    if (!mem_ptr_plausible(coro) || l->gen_iframe <= 0 || pl->frame_owner < 0 ||
+        pl->object_type < 0 || l->gen_frame_state >= l->gen_iframe)
         return -PT_ERR_BAD_DATA;
-    int8_t st;
-    int rc = mem_read(w->mem, coro + (uint64_t)l->gen_frame_state, &st, 1);
+    /* One read: the header, the state and the frame that follows them. */
+    int rc = mem_read(w->mem, coro, buf, (size_t)l->gen_iframe + span);
     if (rc)
         return rc;
-    rc = mem_read(w->mem, coro + (uint64_t)l->gen_iframe, fb, span);
-    if (rc)
-        return rc;
-    if (fb[pl->frame_owner] != FRAME_OWNED_BY_GENERATOR)
+    if (buf[l->gen_iframe + pl->frame_owner] != FRAME_OWNED_BY_GENERATOR)
         return -PT_ERR_BAD_DATA;
-    *state = st;
-    return 0;
+    *state = (int8_t)buf[l->gen_frame_state];
+    *type = bytes_u64(buf + pl->object_type);
+    return mem_ptr_plausible(*type) ? 0 : -PT_ERR_BAD_DATA;
+}
+
+/* The name of a type, from a small per-reader cache: awaited objects are
+ * of a few types (futures, their iterators). */
+static int type_name_is(struct py_aio_reader *r, struct mem_source *mem, uint64_t type,
+                        const char *want)
+{
+    for (size_t i = 0; i < PY_AIO_TYPES_MAX; i++)
+        if (r->names[i].type == type)
+            return strcmp(r->names[i].name, want) == 0;
+    uint64_t name;
+    char buf[sizeof r->names[0].name];
+    if (mem_read_u64(mem, type + TYPE_NAME_OFF, &name) != 0 || !name ||
+        mem_read(mem, name, buf, sizeof buf) != 0)
+        return 0;
+    buf[sizeof buf - 1] = '\0';
+    size_t i = r->next_name++ % PY_AIO_TYPES_MAX;
+    r->names[i].type = type;
+    memcpy(r->names[i].name, buf, sizeof buf);
+    return strcmp(buf, want) == 0;
 }
 
 /* The object on top of a suspended frame's value stack (fb, read from
@@ -343,9 +367,10 @@ static int stack_top(struct py_aio_reader *r, struct py_walker *w, uint64_t fram
  * bytes are fb): each coroutine awaiting another, innermost last in
  * out->frames, then reversed. */
 static void await_chain(struct py_aio_reader *r, struct py_walker *w, struct py_aio_tasks *out,
-                        struct py_aio_task *t, uint64_t coro, uint8_t *fb, size_t span)
+                        struct py_aio_task *t, uint64_t coro, uint8_t *buf, size_t span)
 {
     const struct py_layout *pl = &w->layout;
+    const uint8_t *fb = buf + r->l.gen_iframe;
     t->first_frame = out->nframes;
     uint64_t frame = coro + (uint64_t)r->l.gen_iframe;
     for (int n = 0;; n++) {
@@ -365,21 +390,21 @@ static void await_chain(struct py_aio_reader *r, struct py_walker *w, struct py_
             break;
         }
         uint64_t obj, type;
-        if (stack_top(r, w, frame, fb, &obj) != 0 || object_type(w->mem, pl, obj, &type) != 0)
+        int state;
+        if (stack_top(r, w, frame, fb, &obj) != 0)
             break;
-        if (type == r->coro_type) {
-            int state;
-            if (read_coro(r, w, obj, fb, span, &state) != 0 ||
-                state < r->l.state_suspended_min || state > r->l.state_suspended_max)
+        /* Mostly another coroutine: read it as one first (one read). */
+        if (read_coro(r, w, obj, buf, span, &state, &type) == 0 && type == r->coro_type) {
+            if (state < r->l.state_suspended_min || state > r->l.state_suspended_max)
                 break;
             frame = obj + (uint64_t)r->l.gen_iframe;
             continue;
         }
+        if (object_type(w->mem, pl, obj, &type) != 0)
+            break;
         /* await on a future goes through its FutureIter. */
-        uint64_t fut = obj, ftype = type, name;
-        char tn[24];
-        if (mem_read_u64(w->mem, type + TYPE_NAME_OFF, &name) == 0 &&
-            mem_read(w->mem, name, tn, sizeof tn) == 0 && memcmp(tn, "_asyncio.FutureIter", 20) == 0 &&
+        uint64_t fut = obj, ftype = type;
+        if (type_name_is(r, w->mem, type, "_asyncio.FutureIter") &&
             (mem_read_u64(w->mem, obj + FUTUREITER_FUTURE_OFF, &fut) != 0 ||
              object_type(w->mem, pl, fut, &ftype) != 0))
             break;
@@ -406,51 +431,52 @@ static int seen_task(const struct py_aio_tasks *out, uint64_t addr)
 }
 
 /* One task at addr: checked, named, its coroutine's state and, when it
- * waits, its await chain. */
-static void read_task(struct py_aio_reader *r, struct py_walker *w, struct py_aio_tasks *out,
-                      uint64_t addr, int checked_type)
+ * waits, its await chain. The task object is read whole, once; next (may
+ * be NULL) gets its list node's next pointer (3.14+). Returns 0, or -1
+ * when addr could not be read at all. */
+static int read_task(struct py_aio_reader *r, struct py_walker *w, struct py_aio_tasks *out,
+                     uint64_t addr, uint64_t *next)
 {
     const struct py_layout *pl = &w->layout;
     const struct py_aio_layout *l = &r->l;
-    uint64_t type;
+    uint8_t obj[4096];
     if (out->ntasks >= PY_AIO_MAX_TASKS) {
         out->cut = 1;
-        return;
+        return 0;
     }
-    if (object_type(w->mem, pl, addr, &type) != 0 || (!checked_type && !is_task_type(r, w->mem, type))) {
+    if (!mem_ptr_plausible(addr) || (size_t)l->task_size > sizeof obj || pl->object_type < 0 ||
+        mem_read(w->mem, addr, obj, (size_t)l->task_size) != 0) {
         out->rejected++;
-        return;
+        return -1;
+    }
+    if (next && l->task_node >= 0)
+        *next = bytes_u64(obj + l->task_node);
+    uint64_t type = bytes_u64(obj + pl->object_type);
+    if (!mem_ptr_plausible(type) || !is_task_type(r, w->mem, type)) {
+        out->rejected++;
+        return 0;
     }
     /* Sets of 3.12+ tasks may hold one task twice (scheduled and eager). */
     if (out->ntasks < 4096 && seen_task(out, addr))
-        return;
-    uint8_t obj[4096];
-    if ((size_t)l->task_size > sizeof obj || mem_read(w->mem, addr, obj, (size_t)l->task_size)) {
-        out->rejected++;
-        return;
-    }
-    uint64_t coro = bytes_u64(obj + l->task_coro);
-    uint8_t fb[4096];
+        return 0;
+    uint64_t coro = bytes_u64(obj + l->task_coro), ctype;
+    uint8_t buf[8192];
     size_t span = py_walker_frame_span(w);
     int state;
-    if (span > sizeof fb || read_coro(r, w, coro, fb, span, &state) != 0) {
+    if (span + (size_t)l->gen_iframe > sizeof buf ||
+        read_coro(r, w, coro, buf, span, &state, &ctype) != 0) {
         /* A task done and cleared, or not a task after all. */
         out->rejected++;
-        return;
-    }
-    uint64_t ctype;
-    if (object_type(w->mem, pl, coro, &ctype) != 0) {
-        out->rejected++;
-        return;
+        return 0;
     }
     if (!r->coro_type)
         r->coro_type = ctype;
     int running = state == l->state_executing;
     if (!running && (state < l->state_suspended_min || state > l->state_suspended_max))
-        return;                  /* not started yet, or finished: neither runs nor waits */
+        return 0;                /* not started yet, or finished: neither runs nor waits */
     struct py_aio_task *t = add_task(out);
     if (!t)
-        return;
+        return 0;
     t->addr = addr;
     t->coro_frame = coro + (uint64_t)l->gen_iframe;
     t->running = running;
@@ -458,7 +484,8 @@ static void read_task(struct py_aio_reader *r, struct py_walker *w, struct py_ai
     if (!t->name[0])
         snprintf(t->name, sizeof t->name, "<task 0x%llx>", (unsigned long long)addr);
     if (!running)
-        await_chain(r, w, out, t, coro, fb, span);
+        await_chain(r, w, out, t, coro, buf, span);
+    return 0;
 }
 
 /* 3.14+: the circular list whose head node is at head. */
@@ -477,9 +504,11 @@ static void read_list(struct py_aio_reader *r, struct py_walker *w, struct py_ai
             out->rejected++;
             return;              /* torn: keep what was read */
         }
-        read_task(r, w, out, node - (uint64_t)r->l.task_node, 0);
-        if (mem_read_u64(w->mem, node, &node) != 0)
+        /* The task read whole gives the next node too. */
+        uint64_t next = head;
+        if (read_task(r, w, out, node - (uint64_t)r->l.task_node, &next) != 0)
             return;
+        node = next;
     }
 }
 
@@ -508,7 +537,7 @@ static int read_set(struct py_aio_reader *r, struct py_walker *w, struct py_aio_
             if (weak && (mem_read_u64(w->mem, key + WEAKREF_OBJECT_OFF, &key) != 0 ||
                          !mem_ptr_plausible(key)))
                 continue;
-            read_task(r, w, out, key, 0);
+            read_task(r, w, out, key, NULL);
         }
     }
     free(slots);

@@ -103,7 +103,14 @@ struct py_aio_reader {
     int from_section;            /* task fields from the target's .AsyncioDebug */
     uint64_t task_types[PY_AIO_TYPES_MAX];   /* types seen to be Task or a subclass */
     size_t ntask_types;
+    uint64_t other_types[PY_AIO_TYPES_MAX];  /* types seen not to be (mostly futures) */
+    unsigned next_other;
     uint64_t coro_type;          /* the coroutine type, learned from a task's coroutine */
+    struct {                     /* names of awaited objects' types, by address */
+        uint64_t type;
+        char name[24];
+    } names[PY_AIO_TYPES_MAX];
+    unsigned next_name;
     /* 3.11-3.13: the sets found through sys.modules (the WeakSet's data,
      * the eager tasks), looked up again every PY_AIO_RELOOKUP reads or
      * when one does not read as a set: the lookup costs hundreds of reads. */
