@@ -390,24 +390,38 @@ static void await_chain(struct py_aio_reader *r, struct py_walker *w, struct py_
             break;
         }
         uint64_t obj, type;
-        int state;
         if (stack_top(r, w, frame, fb, &obj) != 0)
             break;
-        /* Mostly another coroutine: read it as one first (one read). */
-        if (read_coro(r, w, obj, buf, span, &state, &type) == 0 && type == r->coro_type) {
-            if (state < r->l.state_suspended_min || state > r->l.state_suspended_max)
+        /* Mostly another coroutine: read as much as one takes, which for
+         * a smaller object (a future's iterator) holds its fields too; at
+         * the end of a mapping that read fails, and the fields are read
+         * one by one. */
+        size_t len = (size_t)r->l.gen_iframe + span;
+        int whole = mem_ptr_plausible(obj) && pl->object_type >= 0 &&
+                    mem_read(w->mem, obj, buf, len) == 0;
+        type = whole ? bytes_u64(buf + pl->object_type) : 0;
+        if (whole && type == r->coro_type) {
+            int state = (int8_t)buf[r->l.gen_frame_state];
+            if (fb[pl->frame_owner] != FRAME_OWNED_BY_GENERATOR ||
+                state < r->l.state_suspended_min || state > r->l.state_suspended_max)
                 break;
             frame = obj + (uint64_t)r->l.gen_iframe;
             continue;
         }
-        if (object_type(w->mem, pl, obj, &type) != 0)
+        if (!whole && object_type(w->mem, pl, obj, &type) != 0)
+            break;
+        if (!mem_ptr_plausible(type))
             break;
         /* await on a future goes through its FutureIter. */
         uint64_t fut = obj, ftype = type;
-        if (type_name_is(r, w->mem, type, "_asyncio.FutureIter") &&
-            (mem_read_u64(w->mem, obj + FUTUREITER_FUTURE_OFF, &fut) != 0 ||
-             object_type(w->mem, pl, fut, &ftype) != 0))
-            break;
+        if (type_name_is(r, w->mem, type, "_asyncio.FutureIter")) {
+            if (whole && FUTUREITER_FUTURE_OFF + 8 <= len)
+                fut = bytes_u64(buf + FUTUREITER_FUTURE_OFF);
+            else if (mem_read_u64(w->mem, obj + FUTUREITER_FUTURE_OFF, &fut) != 0)
+                break;
+            if (object_type(w->mem, pl, fut, &ftype) != 0)
+                break;
+        }
         uint64_t tname;
         if (is_task_type(r, w->mem, ftype) &&
             mem_read_u64(w->mem, fut + (uint64_t)r->l.task_name, &tname) == 0)
