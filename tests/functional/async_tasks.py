@@ -84,7 +84,7 @@ def t_async_dump(c):
                % (len(main["frames"]), fnames(main["frames"])), run, tgt)
 
     tasks = dict((t["name"], t) for t in doc["tasks"])
-    for name in ("burner", "sleeper", "waiter", "consumer", "joiner"):
+    for name in ("burner", "sleeper", "waiter", "consumer", "joiner", "far"):
         if name not in tasks:
             c.fail("no task %r among %s" % (name, sorted(tasks)), run, tgt)
     b = tasks["burner"]
@@ -104,6 +104,10 @@ def t_async_dump(c):
     match_chain(c, "consumer", tasks["consumer"]["frames"],
                 [("Queue.get", None, None), ("consumer", f, m["queue-get"]),
                  ("<task consumer>", None, None)], run, tgt)
+    # A task of another thread's loop (3.14+: that thread's own list).
+    match_chain(c, "far", tasks["far"]["frames"],
+                [("sleep", None, None), ("far_nap", f, m["far-sleep"]), ("<task far>", None, None)],
+                run, tgt)
     match_chain(c, "joiner", tasks["joiner"]["frames"],
                 [("joiner", f, m["await-task"]), ("<task joiner>", None, None)], run, tgt)
     for name, aw in (("sleeper", "sleep"), ("waiter", "Event.wait"), ("consumer", "Queue.get")):

@@ -1,10 +1,12 @@
 # Named asyncio tasks (Python 3.11+): one burning CPU in a coroutine chain,
 # others awaiting asyncio.sleep through a chain, an Event, a Queue and
-# another task, and one left unnamed. The ready report carries where the
+# another task, one left unnamed, and one in a second thread's own event
+# loop ("far", awaiting asyncio.sleep in far_nap). The ready report carries where the
 # task object holds its coroutine and name, found by scanning the object
 # with ctypes, for the test to compare with pytop's layout.
 import asyncio
 import ctypes
+import threading
 
 import target_support as ts
 
@@ -45,6 +47,21 @@ async def burner():
     await spin()  # @await-spin
 
 
+async def far_nap():
+    await asyncio.sleep(3600)  # @far-sleep
+
+
+async def far_main(started):
+    t = asyncio.create_task(far_nap(), name="far")
+    await asyncio.sleep(0.1)
+    started.set()
+    await t
+
+
+def far_loop(started):
+    asyncio.run(far_main(started))
+
+
 def probe(task):
     """Byte offsets of the coroutine and the name inside the task object."""
     words = (ctypes.c_uint64 * 64).from_address(id(task))
@@ -75,4 +92,7 @@ async def main():
 
 if __name__ == "__main__":
     ts.expect("MainThread")
+    started = threading.Event()
+    threading.Thread(target=far_loop, args=(started,), name="far-loop", daemon=True).start()
+    started.wait()
     asyncio.run(main())  # @run
