@@ -233,11 +233,19 @@ uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct
     return intern_frames(s, p, node, &s->ps.frames[t->first_frame], task->depth);
 }
 
-uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_frame *frames,
-                      size_t n, const char *task_name)
+uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_aio_tasks *tasks,
+                      const struct py_aio_task *task)
 {
-    uint32_t node;
-    if (task_root(s, task_name, &node) != 0)
+    uint32_t node, fid, child;
+    if (task_root(s, task->name, &node) != 0)
         return cut_at_full(s, 0);
-    return intern_frames(s, p, node, frames, n);
+    node = intern_frames(s, p, node, &tasks->frames[task->first_frame], task->nframes);
+    if (!task->awaits_task[0])
+        return node;
+    char leaf[PY_AIO_NAME_MAX + 16];
+    snprintf(leaf, sizeof leaf, "<awaits task %s>", task->awaits_task);
+    if (intern_named_frame(s, leaf, "", -1, 0, &fid) != 0 ||
+        stack_table_node(s->dict, node, fid, &child) != 0)
+        return cut_at_full(s, node);
+    return child;
 }

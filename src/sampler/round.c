@@ -227,7 +227,7 @@ static size_t add_waiting_tasks(struct sampler *s, struct proc_track *p, size_t 
         o->wall_ns = wall;
         if (stack_table_string(s->dict, t->name, strlen(t->name), &o->name) != 0)
             o->name = 0;
-        o->stack = intern_chain(s, p, &p->tasks.frames[t->first_frame], t->nframes, t->name);
+        o->stack = intern_chain(s, p, &p->tasks, t);
     }
     return nout;
 }

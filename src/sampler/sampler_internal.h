@@ -195,9 +195,10 @@ uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_t
 /* --async: the innermost task->depth frames of t under "<task NAME>". */
 uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
                            const struct py_aio_task *task);
-/* A waiting task's await chain (frames innermost first) under its root. */
-uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_frame *frames,
-                      size_t n, const char *task_name);
+/* A waiting task's await chain (frames innermost first) under its root,
+ * ending in "<awaits task OTHER>" when it awaits another task. */
+uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_aio_tasks *tasks,
+                      const struct py_aio_task *task);
 
 /* credit.c */
 void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n, uint64_t now);

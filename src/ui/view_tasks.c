@@ -239,9 +239,15 @@ static void tasks_cell(void *ctx, size_t row, int col, int width, char *buf, siz
         break;
     case COL_AWAITS:
         if (r->state == TASK_WAITING && r->awaits) {
+            const struct stack_frame *f = stack_table_get_frame(tv->dict, r->awaits);
+            const char *file = f ? stack_table_str(tv->dict, f->file) : NULL;
             char loc[512];
             ui_frame_location(tv->dict, r->awaits, 0, loc, sizeof loc);
-            snprintf(buf, cap, "%s (%s)", ui_frame_function(tv->dict, r->awaits), loc);
+            /* "<awaits task OTHER>" has no place in a file. */
+            if (!file || !*file)
+                snprintf(buf, cap, "%s", ui_frame_function(tv->dict, r->awaits));
+            else
+                snprintf(buf, cap, "%s (%s)", ui_frame_function(tv->dict, r->awaits), loc);
         } else {
             snprintf(buf, cap, "-");
         }

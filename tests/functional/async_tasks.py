@@ -163,7 +163,8 @@ def t_async_record(c):
         c.fail("CPU under <task burner>;burner;spin: %d of %d, want at least 90 %%" % (burner, total_cpu),
                run, tgt, extra=["%s %d" % (";".join(names(st)), st.weight) for st in cpu][:20])
     waiting = [["<task sleeper>", "sleeper", "nap", "sleep"], ["<task waiter>", "waiter", "Event.wait"],
-               ["<task consumer>", "consumer", "Queue.get"], ["<task joiner>", "joiner"]]
+               ["<task consumer>", "consumer", "Queue.get"],
+               ["<task joiner>", "joiner", "<awaits task sleeper>"], ["<task far>", "far_nap", "sleep"]]
     wall_burner = weight(wall, ["<task burner>"])
     for chain in waiting:
         w = weight(wall, chain)
