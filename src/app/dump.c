@@ -564,6 +564,7 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
         py_sample_release(&s);
         native_stacks_free(ns);
         py_aio_tasks_release(&tasks);
+        py_aio_reader_release(&aio);
         return rc;
     }
     struct thread_view *views = calloc(s.nthreads ? s.nthreads : 1, sizeof *views);
@@ -623,6 +624,7 @@ out:
     free(names);
     py_sample_release(&s);
     py_aio_tasks_release(&tasks);
+    py_aio_reader_release(&aio);
     return rc;
 }
 

@@ -624,15 +624,65 @@ static void place_running(struct py_aio_tasks *out, const struct py_sample *s)
     free(idx);
 }
 
-int py_aio_read(struct py_aio_reader *r, struct py_walker *w, const struct py_sample *s,
-                struct py_aio_tasks *out)
+/* Remote pages read for one py_aio_read, as CPython's own remote reader
+ * does: tasks, coroutines and futures of one size share pymalloc pools, so
+ * one page read serves many objects (a read per object costs about a
+ * microsecond). A read that crosses into a page that cannot be read whole
+ * goes to the process as asked. Dropped at the start of every read, so
+ * nothing is older than one sample. */
+#define AIO_PAGE 4096u
+#define AIO_PAGES 64u
+
+struct py_aio_pages {
+    struct mem_source base;
+    struct mem_source *under;
+    uint64_t page[AIO_PAGES];
+    unsigned char valid[AIO_PAGES];
+    uint8_t data[AIO_PAGES][AIO_PAGE];
+};
+
+static const uint8_t *page_get(struct py_aio_pages *pc, uint64_t page)
 {
-    out->ntasks = 0;
-    out->nframes = 0;
-    out->rejected = 0;
-    out->cut = 0;
-    if (!r->l.major)
-        return -PT_ERR_UNSUPPORTED;
+    size_t slot = (size_t)(page / AIO_PAGE) & (AIO_PAGES - 1);
+    if (pc->valid[slot] && pc->page[slot] == page)
+        return pc->data[slot];
+    pc->valid[slot] = 0;
+    if (mem_read(pc->under, page, pc->data[slot], AIO_PAGE) != 0)
+        return NULL;
+    pc->page[slot] = page;
+    pc->valid[slot] = 1;
+    return pc->data[slot];
+}
+
+static int pages_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
+{
+    struct py_aio_pages *pc = (struct py_aio_pages *)src;
+    if (len > 2 * AIO_PAGE || addr + len < addr)
+        return mem_read(pc->under, addr, buf, len);
+    uint8_t *out = buf;
+    while (len) {
+        uint64_t page = addr & ~(uint64_t)(AIO_PAGE - 1);
+        size_t off = (size_t)(addr - page), n = AIO_PAGE - off < len ? AIO_PAGE - off : len;
+        const uint8_t *p = page_get(pc, page);
+        if (!p)
+            return mem_read(pc->under, addr, out, len);
+        memcpy(out, p + off, n);
+        out += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+void py_aio_reader_release(struct py_aio_reader *r)
+{
+    free(r->pages);
+    r->pages = NULL;
+}
+
+static int aio_read(struct py_aio_reader *r, struct py_walker *w, const struct py_sample *s,
+                    struct py_aio_tasks *out)
+{
     if (r->l.task_node >= 0) {
         /* Each thread's list, and each interpreter's once. */
         uint64_t interps[PY_MAX_INTERPRETERS];
@@ -665,4 +715,30 @@ int py_aio_read(struct py_aio_reader *r, struct py_walker *w, const struct py_sa
     }
     place_running(out, s);
     return 0;
+}
+
+int py_aio_read(struct py_aio_reader *r, struct py_walker *w, const struct py_sample *s,
+                struct py_aio_tasks *out)
+{
+    out->ntasks = 0;
+    out->nframes = 0;
+    out->rejected = 0;
+    out->cut = 0;
+    if (!r->l.major)
+        return -PT_ERR_UNSUPPORTED;
+    if (!r->pages)
+        r->pages = malloc(sizeof *r->pages);
+    if (!r->pages)
+        return aio_read(r, w, s, out);
+    /* Everything read meanwhile, the walker's code objects too, through
+     * the pages. */
+    struct py_aio_pages *pc = r->pages;
+    memset(pc->valid, 0, sizeof pc->valid);
+    memset(&pc->base, 0, sizeof pc->base);
+    pc->base.read = pages_read;
+    pc->under = w->mem;
+    w->mem = &pc->base;
+    int rc = aio_read(r, w, s, out);
+    w->mem = pc->under;
+    return rc;
 }

@@ -98,6 +98,8 @@ void py_aio_tasks_release(struct py_aio_tasks *t);
 
 #define PY_AIO_TYPES_MAX 8
 
+struct py_aio_pages;                 /* remote pages cached for one read */
+
 struct py_aio_reader {
     struct py_aio_layout l;
     int from_section;            /* task fields from the target's .AsyncioDebug */
@@ -116,6 +118,7 @@ struct py_aio_reader {
      * when one does not read as a set: the lookup costs hundreds of reads. */
     uint64_t weak_set, eager_set;
     unsigned reads_left;
+    struct py_aio_pages *pages;      /* owned: py_aio_reader_release */
 };
 
 #define PY_AIO_RELOOKUP 128
@@ -127,6 +130,9 @@ struct py_aio_reader {
  * build not read. */
 int py_aio_reader_init(struct py_aio_reader *r, int major, int minor, int free_threaded,
                        pid_t pid, const char *binary);
+
+/* Free what py_aio_read allocated (the reader can be set up again). */
+void py_aio_reader_release(struct py_aio_reader *r);
 
 /* The tasks of every interpreter in s (this walker's latest py_walk),
  * into out (reset first). Frames' code pointers belong to the walker's

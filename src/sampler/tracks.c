@@ -37,6 +37,8 @@ void proc_track_free(struct proc_track *p)
         py_heap_release(&p->heap);
     native_stacks_free(p->native);
     thread_hold_free(p->hold);
+    if (p->aio)
+        py_aio_reader_release(p->aio);
     free(p->aio);
     py_aio_tasks_release(&p->tasks);
     free(p->task_on);

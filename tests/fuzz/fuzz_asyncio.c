@@ -245,8 +245,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         s.nframes = 2;
         if (py_aio_read(&r, &walker, &s, &tasks) == 0)
             check(&tasks, &s);
+        if (walker.mem != &w->fp.mem.base)
+            fail();                  /* the walker's own source back */
         s.threads = NULL;
         s.frames = NULL;
+        py_aio_reader_release(&r);
     }
     if (ok)
         py_walker_release(&walker);

@@ -145,6 +145,7 @@ static void run_version(int minor)
           out.tasks[0].error == -PT_ERR_TRUNCATED, "a looping chain is cut and says so");
 
     py_aio_tasks_release(&out);
+    py_aio_reader_release(&r);
     py_walker_release(&walker);
     fake_py_release(&w->fp);
     free(w);
