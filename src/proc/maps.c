@@ -2,6 +2,8 @@
 
 #include "proc/maps.h"
 
+#include "proc/procfs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,50 +17,15 @@ struct cursor {
     const char *p, *end;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* At least one digit, no overflow: a line that does not fit is garbage. */
 static int parse_hex(struct cursor *c, uint64_t *out)
 {
-    uint64_t v = 0;
-    const char *start = c->p;
-    int d;
-    while (c->p < c->end && (d = hexval(*c->p)) >= 0) {
-        if (v > (UINT64_MAX >> 4))
-            return -1;
-        v = (v << 4) | (uint64_t)d;
-        c->p++;
-    }
-    if (c->p == start)
-        return -1;
-    *out = v;
-    return 0;
+    return proc_parse_hex(&c->p, c->end, out);
 }
 
 static int parse_dec(struct cursor *c, uint64_t *out)
 {
-    uint64_t v = 0;
-    const char *start = c->p;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-        unsigned d = (unsigned)(*c->p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        c->p++;
-    }
-    if (c->p == start)
-        return -1;
-    *out = v;
-    return 0;
+    return proc_parse_u64(&c->p, c->end, out);
 }
 
 static int expect(struct cursor *c, char ch)
@@ -75,8 +42,7 @@ static int expect(struct cursor *c, char ch)
 static int skip_blanks(struct cursor *c)
 {
     const char *start = c->p;
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-        c->p++;
+    c->p = proc_skip_blanks(c->p, c->end);
     return c->p == start ? -1 : 0;
 }
 
@@ -216,7 +182,7 @@ static int read_whole(const char *path, char **text, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? -ESRCH : -errno;
+        return proc_gone_errno(errno);
 
     size_t cap = 64 * 1024, used = 0;
     char *buf = malloc(cap);
@@ -243,7 +209,7 @@ static int read_whole(const char *path, char **text, size_t *len)
             free(buf);
             close(fd);
             /* A process that exits while we read reports ESRCH. */
-            return err == ENOENT ? -ESRCH : -err;
+            return proc_gone_errno(err);
         }
         if (r == 0)
             break;
