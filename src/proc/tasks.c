@@ -3,6 +3,7 @@
 #include "proc/tasks.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 #include "proc/maps.h"
 #include "proc/procfs.h"
 
@@ -151,16 +152,12 @@ int proc_tasks_list(pid_t pid, pid_t **out, size_t *count)
         long v = strtol(de->d_name, &endp, 10);
         if (de->d_name[0] < '0' || de->d_name[0] > '9' || *endp || v <= 0)
             continue;   /* "." and ".." */
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            pid_t *t = realloc(tids, ncap * sizeof *t);
-            if (!t) {
-                rc = -ENOMEM;
-                break;
-            }
-            tids = t;
-            cap = ncap;
+        pid_t *t = vec_grow(tids, &cap, n + 1, sizeof *t, 16);
+        if (!t) {
+            rc = -ENOMEM;
+            break;
         }
+        tids = t;
         tids[n++] = (pid_t)v;
     }
     closedir(d);
