@@ -2,6 +2,7 @@
 
 #include "proc/maps.h"
 
+#include "core/vec.h"
 #include "proc/procfs.h"
 
 #include <errno.h>
@@ -157,17 +158,13 @@ int proc_maps_parse(const char *text, size_t len, struct proc_maps *out)
             return rc;
         }
         if (rc > 0) {
-            if (out->count == cap) {
-                size_t ncap = cap ? cap * 2 : 64;
-                struct proc_map *n = realloc(out->maps, ncap * sizeof *n);
-                if (!n) {
-                    free(m.path);
-                    proc_maps_release(out);
-                    return -ENOMEM;
-                }
-                out->maps = n;
-                cap = ncap;
+            struct proc_map *n = vec_grow(out->maps, &cap, out->count + 1, sizeof *n, 64);
+            if (!n) {
+                free(m.path);
+                proc_maps_release(out);
+                return -ENOMEM;
             }
+            out->maps = n;
             out->maps[out->count++] = m;
         }
         p = nl ? nl + 1 : end;
@@ -184,36 +181,27 @@ static int read_whole(const char *path, char **text, size_t *len)
     if (fd < 0)
         return proc_gone_errno(errno);
 
-    size_t cap = 64 * 1024, used = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
+    size_t cap = 0, used = 0;
+    char *buf = NULL;
     for (;;) {
-        if (used == cap) {
-            char *n = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!n) {
-                free(buf);
-                close(fd);
-                return -ENOMEM;
-            }
-            buf = n;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + used, cap - used);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
+        char *n = vec_grow(buf, &cap, used + 1, 1, 64 * 1024);
+        if (!n) {
             free(buf);
             close(fd);
-            /* A process that exits while we read reports ESRCH. */
-            return proc_gone_errno(err);
+            return -ENOMEM;
+        }
+        buf = n;
+        size_t r;
+        /* A process that exits while we read reports ESRCH. */
+        int rc = proc_pread(fd, buf + used, cap - used, used, &r);
+        if (rc) {
+            free(buf);
+            close(fd);
+            return rc;
         }
         if (r == 0)
             break;
-        used += (size_t)r;
+        used += r;
     }
     close(fd);
     *text = buf;
