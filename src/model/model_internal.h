@@ -104,8 +104,11 @@ struct agg {
     struct counts c;
 };
 
-/* Open addressing with linear probing and backward-shift deletion: no
- * tombstones, so the window's map stays as small as what is live. */
+/* Open addressing with linear probing and backward-shift deletion (as
+ * core/u64map): no tombstones, so the window's map stays as small as
+ * what is live. Its own map, not a u64map into an array, because the
+ * counts sit in the slot: adding a sample touches one cache line, and a
+ * pair that leaves the window leaves no hole in another array. */
 struct agg_map {
     struct agg *slots;
     size_t cap;                 /* 0 or a power of two */
