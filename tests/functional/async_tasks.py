@@ -134,12 +134,17 @@ def t_async_dump(c):
 
 def t_async_refused(c):
     tgt = c.start("nested_calls.py")
-    run = c.pytop_run(["--dump", "--async", "-p", str(tgt.pid)])
-    lines = [l for l in run.stderr.strip().split("\n") if l]
-    if run.rc == 0 or len(lines) != 1 or "--async" not in lines[0]:
-        c.fail("--async on %s: want one line on stderr and a failure; rc %s" % (c.interp.id, run.rc), run, tgt)
-    if not c.interp.free_threaded and "3.11" not in lines[0]:
-        c.fail("the message does not say which versions --async reads: %r" % lines[0], run, tgt)
+    rec = os.path.join(c.workdir, "refused.pytop")
+    for args in (["--dump", "--async"], ["--record", rec, "--async", "-d", "1"]):
+        run = c.pytop_run(args + ["-p", str(tgt.pid)])
+        lines = [l for l in run.stderr.strip().split("\n") if l]
+        if run.rc == 0 or len(lines) != 1 or "--async" not in lines[0]:
+            c.fail("%s on %s: want one line on stderr and a failure; rc %s"
+                   % (" ".join(args[:1]), c.interp.id, run.rc), run, tgt)
+        if not c.interp.free_threaded and "3.11" not in lines[0]:
+            c.fail("the message does not say which versions --async reads: %r" % lines[0], run, tgt)
+    if tgt.proc.poll() is not None:
+        c.fail("the target did not survive the refusals", None, tgt)
 
 
 def t_async_record(c):
