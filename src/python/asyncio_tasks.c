@@ -474,6 +474,8 @@ static int read_task(struct py_aio_reader *r, struct py_walker *w, struct py_aio
     if (out->ntasks < 4096 && seen_task(out, addr))
         return 0;
     uint64_t coro = bytes_u64(obj + l->task_coro), ctype;
+    if (!coro)
+        return 0;                /* done: a finished task lets go of its coroutine */
     uint8_t buf[8192];
     size_t span = py_walker_frame_span(w);
     int state;
