@@ -585,6 +585,28 @@ def t_tasks_view(ctx):
     quit_ok(pane)
 
 
+def t_tasks_replay(ctx):
+    """A recording made with --async shows the same Tasks in a replay."""
+    target = ctx.target("tasks.py")
+    rec = os.path.join(ctx.workdir, "tasks.pytop")
+    cmd = [ctx.pytop, "--record", rec, "--async", "--duration", "3", "-p", str(target.pid)]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60 * h.SCALE)
+    if p.returncode != 0 or not os.path.isfile(rec):
+        raise Failure("pytop --record --async failed (exit status %d)" % p.returncode,
+                      ["command: %s" % " ".join(cmd)] + h.framed(p.stdout.decode("utf-8", "replace")))
+    target.stop()
+    pane = ctx.pytop_pane(["--replay", rec])
+    pane.wait_for("Functions rows from the recording", lambda s: s.function_rows(), h.START_WAIT)
+    pane.keys("6")
+
+    def listed(s):
+        b, sl = task_row(s, "burner"), task_row(s, "sleeper")
+        return b and sl and row_has(sl, "waiting") and row_has(sl, "sleep")
+    pane.wait_for("the recorded Tasks: burner, sleeper waiting in sleep", listed)
+    quit_ok(pane)
+
+
 def t_views_tab(ctx):
     target = ctx.target("named_threads.py")
     pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"),
@@ -1431,6 +1453,7 @@ def build(pythons):
         ("tui keys 1-5 show each view", t_views_keys, None),
         ("tui --async: 6 shows Tasks (running, waiting, what each awaits); Enter shows one task's stacks",
          t_tasks_view, None),
+        ("tui a recording made with --async replays its Tasks", t_tasks_replay, None),
         ("tui Tab cycles through the views", t_views_tab, None),
         ("tui Threads lists thread names, tids, idle/running", t_threads_view, None),
         ("tui Enter on a thread filters Functions to it", t_thread_filter, None),
