@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 #define MAX_SOURCE_LINES 2000000u
 #define MAX_LINE_BYTES 4096u

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 struct cost {
     uint32_t func;

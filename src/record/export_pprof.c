@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 /* ---- protobuf ------------------------------------------------------------------- */
 

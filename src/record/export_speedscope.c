@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 struct row_ref {
     uint32_t pid;               /* 0 with a single process */

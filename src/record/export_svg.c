@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 #define IMAGE_WIDTH 1200
 #define PAD_X 10

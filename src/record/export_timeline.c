@@ -25,6 +25,7 @@
 
 #include "core/json.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 struct tl_ref {
     uint32_t pid;
