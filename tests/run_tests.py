@@ -397,7 +397,7 @@ def main():
     ap.add_argument("--python", action="append", default=[],
                     help="test only this interpreter (repeatable); one in a root, e.g. "
                          "/var/cache/pytop/sid/usr/bin/python3.15, runs chroot'd there")
-    ap.add_argument("-k", action="append", default=[], help="only functional and tui tests whose name contains this")
+    ap.add_argument("-k", action="append", default=[], help="only functional tests, TAP programs (--tap) and tui tests whose name contains this")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="tests run in parallel (default 2)")
     args = ap.parse_args()
     # Absolute: unit tests run with the build directory as their cwd.
