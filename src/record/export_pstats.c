@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "record/export_internal.h"
 #include "record/export_writers.h"
 
@@ -145,14 +146,10 @@ static struct edge *edge_at(struct edges *es, uint32_t caller, uint32_t callee)
     if (export_map_get_or_add(&es->map, caller, callee, (uint32_t)es->n, &e, &added) != 0)
         return NULL;
     if (added) {
-        if (es->n == es->cap) {
-            size_t cap = es->cap ? es->cap * 2 : 64;
-            struct edge *nv = realloc(es->v, cap * sizeof *nv);
-            if (!nv)
-                return NULL;
-            es->v = nv;
-            es->cap = cap;
-        }
+        struct edge *nv = vec_grow(es->v, &es->cap, es->n + 1, sizeof *nv, 64);
+        if (!nv)
+            return NULL;
+        es->v = nv;
         memset(&es->v[es->n], 0, sizeof es->v[es->n]);
         es->v[es->n].caller = caller;
         es->v[es->n].callee = callee;
