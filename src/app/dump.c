@@ -11,6 +11,8 @@
 #include "proc/tasks.h"
 #include "python/heap.h"
 #include "python/thread_names.h"
+#include "sampler/held_read.h"
+#include "sampler/merge.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -12,6 +12,8 @@
 #include "python/heap.h"
 #include "python/thread_names.h"
 #include "python/walk.h"
+#include "sampler/held_read.h"
+#include "sampler/merge.h"
 
 #include <errno.h>
 #include <poll.h>
