@@ -3,15 +3,15 @@
  * PYTOP_DICT_MAX=N (each of strings, frames and call paths at most N
  * entries, strings at most 64 bytes each on average), for small-memory
  * setups and for the tests that reach the bound. */
-#ifndef PYTOP_APP_DICT_BUDGET_H
-#define PYTOP_APP_DICT_BUDGET_H
+#ifndef PYTOP_SESSION_DICT_BUDGET_H
+#define PYTOP_SESSION_DICT_BUDGET_H
 
 #include "core/stacks.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static inline struct stack_table *app_dict_new(void)
+static inline struct stack_table *dict_budget_new(void)
 {
     const char *env = getenv("PYTOP_DICT_MAX");
     if (!env || !*env)
