@@ -10,7 +10,7 @@ failed.
 
     python3 tests/run_tests.py --srcdir=. --builddir=build \\
         --unit="tests/unit/test_maps ..." --fuzz="tests/fuzz/fuzz_maps ..." \\
-        [--fuzz-seconds=N] [--only=unit|fuzz|layouts|functional|tui ...] \\
+        [--fuzz-seconds=N] [--only=unit|fuzz|layouts|layers|functional|tui ...] \\
         [--python=PATH ...] [-k SUBSTRING] [-j N]
 """
 import argparse
@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 
-PHASES = ("unit", "fuzz", "layouts", "functional", "tui")
+PHASES = ("unit", "fuzz", "layouts", "layers", "functional", "tui")
 UNIT_TIMEOUT = 300
 
 
@@ -263,6 +263,22 @@ def phase_layouts(args, rep):
     report_tap(rep, "layouts", cmd, rc, out)
 
 
+def phase_layers(args, rep):
+    """tests/layers.py: includes follow the layer graph, the doc draws it."""
+    cmd = [sys.executable, os.path.join(args.srcdir, "tests", "layers.py"), "--srcdir", args.srcdir]
+    rc, out = run_captured(cmd, UNIT_TIMEOUT, cwd=args.srcdir)
+    lines = out.strip().split("\n") if out.strip() else []
+    if rc == 0 and lines and lines[-1].startswith("PASS "):
+        name, _, detail = lines[-1][5:].partition(": ")
+        rep.ok(name, detail or None)
+        return
+    fails = [l[len("FAIL layers: "):] for l in lines if l.startswith("FAIL layers: ")]
+    if fails:
+        rep.fail("layers", fails[0], fails[1:])
+    else:
+        rep.fail("layers", "%s (%s)" % (exit_status(rc), " ".join(cmd)), indent_output(out))
+
+
 def phase_functional(args, rep, tmproot):
     sys.dont_write_bytecode = True   # no __pycache__ in the source tree
     sys.path.insert(0, os.path.join(args.srcdir, "tests", "functional"))
@@ -385,6 +401,8 @@ def main():
             phase_fuzz(args, rep, tmproot)
         if "layouts" in phases:
             phase_layouts(args, rep)
+        if "layers" in phases:
+            phase_layers(args, rep)
         if "functional" in phases:
             phase_functional(args, rep, tmproot)
         if "tui" in phases:
