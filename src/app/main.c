@@ -10,6 +10,7 @@
 #include "proc/tasks.h"
 #include "python/discover.h"
 #include "record/recording.h"
+#include "session/dict_budget.h"
 #include "session/session_live.h"
 #include "session/session_replay.h"
 #include "ui/ui.h"
@@ -730,6 +731,9 @@ int main(int argc, char **argv)
             return 127;
         }
     }
+    if ((opt.mode == MODE_TOP || opt.mode == MODE_RECORD) && dict_budget_env() == -EINVAL)
+        fprintf(stderr, "pytop: PYTOP_DICT_MAX must be a number of entries, 16 or more, not "
+                        "'%s'; using the default bounds\n", getenv("PYTOP_DICT_MAX"));
     switch (opt.mode) {
     case MODE_DUMP: return run_dump(&opt);
     case MODE_RECORD: return run_record(&opt);

@@ -8,23 +8,31 @@
 
 #include "core/stacks.h"
 
-#include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 
-static inline struct stack_table *dict_budget_new(void)
+/* The entries PYTOP_DICT_MAX asks for: 0 when it is unset or empty (the
+ * default bounds), -EINVAL when it is not a number of 16 or more (the
+ * defaults are used then: app/main.c says so, as library code does not
+ * print), else N. */
+static inline long long dict_budget_env(void)
 {
     const char *env = getenv("PYTOP_DICT_MAX");
     if (!env || !*env)
-        return stack_table_new();
+        return 0;
     char *end;
     unsigned long long n = strtoull(env, &end, 10);
-    if (*end || n < 16) {
-        fprintf(stderr, "pytop: PYTOP_DICT_MAX must be a number of entries, 16 or more, not "
-                        "'%s'; using the default bounds\n", env);
+    if (*end || n < 16)
+        return -EINVAL;
+    return n > STACKS_MAX_NODES ? (long long)STACKS_MAX_NODES : (long long)n;
+}
+
+static inline struct stack_table *dict_budget_new(void)
+{
+    long long n = dict_budget_env();
+    if (n <= 0)
         return stack_table_new();
-    }
-    if (n > STACKS_MAX_NODES)
-        n = STACKS_MAX_NODES;   /* stack_table_new_limited clamps each bound */
+    /* stack_table_new_limited clamps each bound */
     return stack_table_new_limited((uint32_t)n, (size_t)n * 64, (uint32_t)n, (uint32_t)n);
 }
 
