@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""pytop's test runner: unit tests, fuzz targets, the layout table check,
-the functional tests against every Python interpreter it can find and the
-live view's tests in tmux (tests/tui).
+"""pytop's test runner: static checks of the source (tests/static), unit
+tests, fuzz targets, the layout table check, the functional tests against
+every Python interpreter it can find and the live view's tests in tmux
+(tests/tui).
 
 Python 3 standard library only. Prints PASS/FAIL/SKIP lines as results come
 in (a SKIP always says why), details under each failure, and ends with
@@ -10,7 +11,7 @@ failed.
 
     python3 tests/run_tests.py --srcdir=. --builddir=build \\
         --unit="tests/unit/test_maps ..." --fuzz="tests/fuzz/fuzz_maps ..." \\
-        [--fuzz-seconds=N] [--only=unit|fuzz|layouts|layers|functional|tui ...] \\
+        [--fuzz-seconds=N] [--only=static|unit|fuzz|layouts|functional|tui ...] \\
         [--python=PATH ...] [-k SUBSTRING] [-j N]
 """
 import argparse
@@ -26,7 +27,7 @@ import threading
 import time
 import traceback
 
-PHASES = ("unit", "fuzz", "layouts", "layers", "functional", "tui")
+PHASES = ("static", "unit", "fuzz", "layouts", "functional", "tui")
 UNIT_TIMEOUT = 300
 
 
@@ -175,6 +176,26 @@ def report_tap(rep, label, cmd, rc, output):
 
 # ---- phases -----------------------------------------------------------------
 
+def phase_static(args, rep):
+    """Every tests/static/*.py, run as 'python3 SCRIPT --srcdir=SRCDIR': a
+    check of the source itself (no build needed). It prints TAP, or nothing
+    and exits 0 when all is well and 1 with the reasons when not."""
+    sdir = os.path.join(args.srcdir, "tests", "static")
+    scripts = sorted(f for f in os.listdir(sdir) if f.endswith(".py")) if os.path.isdir(sdir) else []
+    if not scripts:
+        rep.skip("static", "no checks in %s" % sdir)
+    for f in scripts:
+        cmd = [sys.executable, os.path.join(sdir, f), "--srcdir=%s" % args.srcdir]
+        rc, out = run_captured(cmd, UNIT_TIMEOUT, cwd=args.srcdir)
+        label = "static %s" % f[:-3]
+        if parse_tap(out)[0]:
+            report_tap(rep, label, cmd, rc, out)
+        elif rc == 0:
+            rep.ok(label)
+        else:
+            rep.fail(label, exit_status(rc), ["command: %s" % " ".join(cmd)] + indent_output(out, 200))
+
+
 def phase_unit(args, rep):
     for rel in args.unit.split():
         path = os.path.join(args.builddir, rel)
@@ -261,22 +282,6 @@ def phase_layouts(args, rep):
         rep.ok("layouts gen_layouts.py --check")
         return
     report_tap(rep, "layouts", cmd, rc, out)
-
-
-def phase_layers(args, rep):
-    """tests/layers.py: includes follow the layer graph, the doc draws it."""
-    cmd = [sys.executable, os.path.join(args.srcdir, "tests", "layers.py"), "--srcdir", args.srcdir]
-    rc, out = run_captured(cmd, UNIT_TIMEOUT, cwd=args.srcdir)
-    lines = out.strip().split("\n") if out.strip() else []
-    if rc == 0 and lines and lines[-1].startswith("PASS "):
-        name, _, detail = lines[-1][5:].partition(": ")
-        rep.ok(name, detail or None)
-        return
-    fails = [l[len("FAIL layers: "):] for l in lines if l.startswith("FAIL layers: ")]
-    if fails:
-        rep.fail("layers", fails[0], fails[1:])
-    else:
-        rep.fail("layers", "%s (%s)" % (exit_status(rc), " ".join(cmd)), indent_output(out))
 
 
 def phase_functional(args, rep, tmproot):
@@ -395,14 +400,14 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     interrupted = False
     try:
+        if "static" in phases:
+            phase_static(args, rep)
         if "unit" in phases:
             phase_unit(args, rep)
         if "fuzz" in phases:
             phase_fuzz(args, rep, tmproot)
         if "layouts" in phases:
             phase_layouts(args, rep)
-        if "layers" in phases:
-            phase_layers(args, rep)
         if "functional" in phases:
             phase_functional(args, rep, tmproot)
         if "tui" in phases:
