@@ -2,7 +2,6 @@
 
 #include "native/native.h"
 
-#include "core/error.h"
 #include "native/symbolize.h"
 #include "native/unwind.h"
 
