@@ -1,9 +1,9 @@
 /* The views against a fake session: the port the UI reads
  * (session/session_impl.h) filled by the test with a model it feeds by
  * hand, no target and no recording. The Functions view's query and
- * selection, the header's summary, and what the Functions view and the
- * header draw on a curses screen the test reads back (a terminal of fixed
- * size whose output goes to /dev/null). */
+ * selection, the header's summary, and what the Functions and Threads
+ * views and the header draw on a curses screen the test reads back (a
+ * terminal of fixed size whose output goes to /dev/null). */
 #include "unit.h"
 
 #include "core/stacks.h"
@@ -275,9 +275,43 @@ static void test_functions_draw(void)
     screen_stop();
 }
 
+static void test_threads_draw(void)
+{
+    struct screen scr;
+    if (!screen_start(&scr)) {
+        screen_stop();
+        skip("the Threads view drawn: no xterm or vt100 terminal description");
+        return;
+    }
+    struct session *s = fake_session_new();
+    struct ui_ctx u;
+    ctx_init(&u, s, &scr);
+    struct view *v = view_threads_new();
+    CHECK(v != NULL, "view_threads_new");
+    v->ops->query(v, &u);
+    erase();
+    v->ops->draw(v, &u, 0, ROWS - 2);
+    int title = find_row(0, ROWS, "TID");
+    CHECK(title >= 0, "the Threads view draws its column titles");
+    if (title >= 0) {
+        const char *r = row_text(title + 1);
+        CHECK(strstr(r, "4242") != NULL, "the one thread's row, by its tid");
+        CHECK(strstr(r, "running") != NULL, "running in its latest sample");
+        CHECK(strstr(r, "100.0") != NULL, "100.0 % of the CPU time");
+        CHECK(strstr(r, " 100 ") != NULL, "100 samples");
+        CHECK(strstr(r, "cold (/srv/fake_target.py:21)") != NULL,
+              "NOW: the latest sample's leaf, cold() at its line");
+        CHECK(row_text(title + 2)[0] == '\0', "and no other row");
+    }
+    v->ops->free(v);
+    session_free(s);
+    screen_stop();
+}
+
 int main(void)
 {
     UNIT_RUN(test_functions_query);
     UNIT_RUN(test_functions_draw);
+    UNIT_RUN(test_threads_draw);
     return unit_done();
 }
