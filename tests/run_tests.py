@@ -11,7 +11,8 @@ failed.
 
     python3 tests/run_tests.py --srcdir=. --builddir=build \\
         --unit="tests/unit/test_maps ..." --fuzz="tests/fuzz/fuzz_maps ..." \\
-        [--fuzz-seconds=N] [--only=static|unit|fuzz|layouts|functional|tui ...] \\
+        [--tap="tests/functional/export_consumers ..."] [--fuzz-seconds=N] \\
+        [--only=static|unit|fuzz|layouts|functional|tui ...] \\
         [--python=PATH ...] [-k SUBSTRING] [-j N]
 """
 import argparse
@@ -81,11 +82,11 @@ def exit_status(rc):
     return "exit status %d" % rc
 
 
-def run_captured(cmd, timeout, cwd=None):
+def run_captured(cmd, timeout, cwd=None, env=None):
     """(returncode or None on timeout, combined output)."""
     try:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             cwd=cwd, start_new_session=True)
+                             cwd=cwd, env=env, start_new_session=True)
     except OSError as e:
         return 127, "cannot execute %s: %s" % (cmd[0], e)
     try:
@@ -196,15 +197,26 @@ def phase_static(args, rep):
             rep.fail(label, exit_status(rc), ["command: %s" % " ".join(cmd)] + indent_output(out, 200))
 
 
-def phase_unit(args, rep):
-    for rel in args.unit.split():
+def run_tap_programs(args, rep, rels):
+    """Run TAP programs (relative to builddir) two at a time, report in order."""
+    def one(rel):
         path = os.path.join(args.builddir, rel)
-        label = os.path.basename(rel)
         if not os.access(path, os.X_OK):
-            rep.fail(label, "unit test binary not built: %s" % path)
-            continue
-        rc, out = run_captured([path], UNIT_TIMEOUT, cwd=args.builddir)
-        report_tap(rep, label, [path], rc, out)
+            return path, 127, None
+        rc, out = run_captured([path], UNIT_TIMEOUT, cwd=args.builddir,
+                               env=dict(os.environ, PYTOP_SRCDIR=args.srcdir))
+        return path, rc, out
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for rel, (path, rc, out) in zip(rels, pool.map(one, rels)):
+            label = os.path.basename(rel)
+            if out is None:
+                rep.fail(label, "test binary not built: %s" % path)
+            else:
+                report_tap(rep, label, [path], rc, out)
+
+
+def phase_unit(args, rep):
+    run_tap_programs(args, rep, args.unit.split())
 
 
 def is_libfuzzer(path):
@@ -310,6 +322,11 @@ def phase_functional(args, rep, tmproot):
     suite.interps = interps
     have_pytop = os.access(suite.pytop, os.X_OK)
 
+    # Checks written in C that drive other programs (e.g. each export loaded
+    # by its real reader): TAP, named by their binary.
+    taps = [r for r in args.tap.split() if not args.k or any(k in os.path.basename(r) for k in args.k)]
+    run_tap_programs(args, rep, taps)
+
     tests = [t for t in scenarios.build(interps) if not args.k or any(k in t.name for k in args.k)]
 
     def execute(test):
@@ -373,12 +390,14 @@ def main():
     ap.add_argument("--builddir", default=None)
     ap.add_argument("--unit", default="", help="space-separated unit test binaries, relative to builddir")
     ap.add_argument("--fuzz", default="", help="space-separated fuzz targets, relative to builddir")
+    ap.add_argument("--tap", default="", help="space-separated TAP programs run in the functional phase, "
+                    "relative to builddir")
     ap.add_argument("--fuzz-seconds", type=int, default=10, help="seconds per fuzz target; 0 skips them")
     ap.add_argument("--only", action="append", default=[], help="run only these phases: " + ", ".join(PHASES))
     ap.add_argument("--python", action="append", default=[],
                     help="test only this interpreter (repeatable); one in a root, e.g. "
                          "/var/cache/pytop/sid/usr/bin/python3.15, runs chroot'd there")
-    ap.add_argument("-k", action="append", default=[], help="only functional and tui tests whose name contains this")
+    ap.add_argument("-k", action="append", default=[], help="only functional tests, TAP programs (--tap) and tui tests whose name contains this")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="tests run in parallel (default 2)")
     args = ap.parse_args()
     # Absolute: unit tests run with the build directory as their cwd.

@@ -1,79 +1,20 @@
+/* The walk of the aggregated data every format writer starts from: the
+ * profile restricted to what the rows use (functions, frames, call paths),
+ * per-function totals, each row's path and weight, and the text and
+ * output helpers the writers share. It knows no format: export_write.c
+ * picks the writer, and the writers (export_*.c) call only this. */
 #include "config.h"
-
-#include "record/export.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/escape.h"
+#include "core/hash.h"
 #include "core/stacks.h"
 #include "core/strbuf.h"
-#include "core/utf8.h"
 #include "record/export_internal.h"
-
-/* ---- names ------------------------------------------------------------------ */
-
-static const struct {
-    enum export_format fmt;
-    const char *name;
-    const char *suffix;
-} formats[] = {
-    { EXPORT_FOLDED, "folded", ".folded" },
-    { EXPORT_SPEEDSCOPE, "speedscope", ".speedscope.json" },
-    { EXPORT_PSTATS, "pstats", ".pstats" },
-    { EXPORT_CALLGRIND, "callgrind", ".callgrind" },
-    { EXPORT_PPROF, "pprof", ".pb.gz" },
-    { EXPORT_SVG, "svg", ".svg" },
-    { EXPORT_GECKO, "gecko", ".gecko.json" },
-    { EXPORT_CHROMETRACE, "chrometrace", ".trace.json" },
-    { EXPORT_ANNOTATE, "annotate", ".annotate.txt" },
-    { EXPORT_HEATMAP, "heatmap", ".html" },
-};
-
-int export_format_is_timeline(enum export_format fmt)
-{
-    return fmt == EXPORT_GECKO || fmt == EXPORT_CHROMETRACE;
-}
-#define NFORMATS (sizeof formats / sizeof formats[0])
-
-int export_format_parse(const char *name, enum export_format *out)
-{
-    if (!name)
-        return -EINVAL;
-    for (size_t i = 0; i < NFORMATS; i++) {
-        if (strcmp(name, formats[i].name) == 0) {
-            *out = formats[i].fmt;
-            return 0;
-        }
-    }
-    /* The names other tools use for the same files. */
-    if (strcmp(name, "collapsed") == 0) {
-        *out = EXPORT_FOLDED;
-        return 0;
-    }
-    if (strcmp(name, "flamegraph") == 0) {
-        *out = EXPORT_SVG;
-        return 0;
-    }
-    return -EINVAL;
-}
-
-const char *export_format_name(enum export_format fmt)
-{
-    for (size_t i = 0; i < NFORMATS; i++)
-        if (formats[i].fmt == fmt)
-            return formats[i].name;
-    return "unknown";
-}
-
-const char *export_format_suffix(enum export_format fmt)
-{
-    for (size_t i = 0; i < NFORMATS; i++)
-        if (formats[i].fmt == fmt)
-            return formats[i].suffix;
-    return "";
-}
 
 const char *export_mode_title(enum export_mode mode)
 {
@@ -99,11 +40,7 @@ void export_map_release(struct export_map *m)
 
 static size_t map_hash(uint64_t a, uint64_t b)
 {
-    uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull + (a >> 29));
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 29;
-    return (size_t)h;
+    return (size_t)hash_pair(a, b);
 }
 
 static int map_grow(struct export_map *m)
@@ -174,12 +111,7 @@ static int grow_array(void **arr, uint32_t n, size_t elem)
 
 static uint64_t text_hash(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return hash_fnv1a(s, strlen(s));
 }
 
 /* Functions are keyed by their text, not string ids: a table rebuilt by a
@@ -583,50 +515,12 @@ void export_sb_reset(struct strbuf *sb)
 
 void export_put_utf8(struct strbuf *sb, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    size_t i = 0;
-    while (i < n) {
-        size_t start = i;
-        size_t len;
-        while (i < n && (len = utf8_seq_len(s + i, n - i)) != 0)
-            i += len;
-        strbuf_append(sb, str + start, i - start);
-        if (i < n) {
-            strbuf_puts(sb, UTF8_REPLACEMENT);
-            i++;
-        }
-    }
+    escape_put(sb, str, ESCAPE_UTF8);
 }
 
 void export_put_label(struct strbuf *sb, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        if (c == ';') {
-            strbuf_putc(sb, ':');
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            switch (c) {
-            case '\n': strbuf_puts(sb, "\\n"); break;
-            case '\r': strbuf_puts(sb, "\\r"); break;
-            case '\t': strbuf_puts(sb, "\\t"); break;
-            default: strbuf_printf(sb, "\\x%02x", c); break;
-            }
-            i++;
-        } else {
-            size_t len = utf8_seq_len(s + i, n - i);
-            if (len == 0) {
-                strbuf_puts(sb, UTF8_REPLACEMENT);
-                i++;
-            } else {
-                strbuf_append(sb, str + i, len);
-                i += len;
-            }
-        }
-    }
+    escape_put(sb, str, ESCAPE_LABEL);
 }
 
 void export_put_frame_label(struct strbuf *sb, const struct export_prep *p, uint32_t frame)
@@ -702,33 +596,7 @@ void export_put_seconds(struct strbuf *sb, uint64_t ns)
 
 void export_put_xml(struct strbuf *sb, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        switch (c) {
-        case '&': strbuf_puts(sb, "&amp;"); i++; continue;
-        case '<': strbuf_puts(sb, "&lt;"); i++; continue;
-        case '>': strbuf_puts(sb, "&gt;"); i++; continue;
-        case '"': strbuf_puts(sb, "&quot;"); i++; continue;
-        case '\'': strbuf_puts(sb, "&apos;"); i++; continue;
-        default: break;
-        }
-        /* XML 1.0 has no way to write most control characters at all. */
-        if (c < 0x20 || c == 0x7f) {
-            strbuf_putc(sb, c == '\t' || c == '\n' || c == '\r' ? ' ' : '?');
-            i++;
-            continue;
-        }
-        size_t len = utf8_seq_len(s + i, n - i);
-        if (len == 0 || (len == 3 && c == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe)) {
-            strbuf_puts(sb, UTF8_REPLACEMENT);   /* invalid, or U+FFFE/U+FFFF */
-            i += len ? len : 1;
-            continue;
-        }
-        strbuf_append(sb, str + i, len);
-        i += len;
-    }
+    escape_put(sb, str, ESCAPE_XML);
 }
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -786,60 +654,21 @@ int export_out_finish(struct export_out *o)
     return o->err;
 }
 
-/* ---- dispatch ------------------------------------------------------------------------ */
+/* ---- the walk of the rows ---------------------------------------------------------- */
 
-int export_write(FILE *out, enum export_format fmt, enum export_mode mode,
-                 const struct export_input *in)
+int export_walk_rows(struct export_prep *p, export_row_visit visit, void *ctx)
 {
-    if (!out || !in || !in->dict || (in->nrows && !in->rows))
-        return -EINVAL;
-    if (mode != EXPORT_CPU && mode != EXPORT_WALL && mode != EXPORT_MEMORY)
-        return -EINVAL;
-
-    if (export_format_is_timeline(fmt) && !in->row_time_ns)
-        return -ENOTSUP;
-    if (in->baseline && ((fmt != EXPORT_FOLDED && fmt != EXPORT_SVG) ||
-                         !in->baseline->dict || (in->baseline->nrows && !in->baseline->rows)))
-        return -ENOTSUP;
-
-    /* speedscope, pprof and the timelines keep processes apart their own
-     * way (a profile or track per process and thread, a pid label). */
-    int roots = fmt != EXPORT_SPEEDSCOPE && fmt != EXPORT_PPROF && !export_format_is_timeline(fmt);
-    struct export_prep p, base;
-    int rc = export_prep_init(&p, in, mode, roots);
-    if (rc != 0)
-        return rc;
-    if (in->baseline) {
-        rc = export_prep_init(&base, in->baseline, mode, roots);
-        if (rc != 0) {
-            export_prep_release(&p);
-            return rc;
-        }
+    uint32_t *path = malloc(p->max_depth * sizeof *path);
+    if (!path)
+        return -ENOMEM;
+    int rc = 0;
+    const struct export_input *in = p->in;
+    for (size_t r = 0; r < in->nrows && rc == 0; r++) {
+        struct export_row_path rp = { .row = &in->rows[r], .index = r, .path = path };
+        rp.n = export_path(p, rp.row, path);
+        rp.weight = export_row_weight(p, rp.row);
+        rc = visit(ctx, &rp);
     }
-    struct export_out o;
-    export_out_init(&o, out);
-    if (in->baseline) {
-        rc = fmt == EXPORT_FOLDED ? export_write_folded_diff(&o, &p, &base)
-                                  : export_write_svg_diff(&o, &p, &base);
-        int frc = export_out_finish(&o);
-        export_prep_release(&base);
-        export_prep_release(&p);
-        return rc ? rc : frc;
-    }
-    switch (fmt) {
-    case EXPORT_FOLDED: rc = export_write_folded(&o, &p); break;
-    case EXPORT_SPEEDSCOPE: rc = export_write_speedscope(&o, &p); break;
-    case EXPORT_PSTATS: rc = export_write_pstats(&o, &p); break;
-    case EXPORT_CALLGRIND: rc = export_write_callgrind(&o, &p); break;
-    case EXPORT_PPROF: rc = export_write_pprof(&o, &p); break;
-    case EXPORT_SVG: rc = export_write_svg(&o, &p); break;
-    case EXPORT_GECKO: rc = export_write_gecko(&o, &p); break;
-    case EXPORT_CHROMETRACE: rc = export_write_chrometrace(&o, &p); break;
-    case EXPORT_ANNOTATE: rc = export_write_annotate(&o, &p, 0); break;
-    case EXPORT_HEATMAP: rc = export_write_annotate(&o, &p, 1); break;
-    default: rc = -EINVAL; break;
-    }
-    int frc = export_out_finish(&o);
-    export_prep_release(&p);
-    return rc ? rc : frc;
+    free(path);
+    return rc;
 }
