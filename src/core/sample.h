@@ -21,7 +21,15 @@ enum sample_thread_flags {
     /* With SAMPLE_PARTIAL, why (neither: unreadable data): */
     SAMPLE_TORN = 1u << 4,      /* it changed under every read of it */
     SAMPLE_CUT = 1u << 5,       /* a safety bound was reached */
+    /* Not an OS thread: an asyncio task waiting (--async in wall mode),
+     * its stack the await chain under "<task NAME>". Its tid is a
+     * stand-in (SAMPLE_TASK_TID_BASE and up, above any Linux tid), its
+     * name the task's; it counts wall time only. */
+    SAMPLE_TASK = 1u << 6,
 };
+
+/* Stand-in tids of waiting tasks start here (Linux tids stay below 2^22). */
+#define SAMPLE_TASK_TID_BASE 0x40000000u
 
 /* What a thread's stack in a sample is: whole, or why not. The sampler,
  * the record summary and the live header count thread samples by kind. */

@@ -5,6 +5,7 @@
 #include "sampler/sampler_internal.h"
 
 #include "core/error.h"
+#include "core/hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +16,7 @@
 
 static size_t frame_slot_of(uint64_t serial, int32_t line, size_t cap)
 {
-    uint64_t h = serial * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uint32_t)line * 0xC2B2AE3D27D4EB4FULL;
-    return (size_t)(h ^ (h >> 31)) & (cap - 1);
+    return (size_t)hash_mix64(serial * 0x9e3779b97f4a7c15ULL + (uint32_t)line) & (cap - 1);
 }
 
 /* The (code serial, line) map grows with the distinct code objects seen,
@@ -196,4 +196,56 @@ uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_t
         node = child;
     }
     return node;
+}
+
+/* The root "<task NAME>" of a task's stacks. */
+static int task_root(struct sampler *s, const char *name, uint32_t *node)
+{
+    char root[PY_AIO_NAME_MAX + 8];
+    uint32_t fid;
+    snprintf(root, sizeof root, "<task %s>", name);
+    int rc = intern_named_frame(s, root, "", -1, 0, &fid);
+    return rc ? rc : stack_table_node(s->dict, 0, fid, node);
+}
+
+/* frames[0..n) (innermost first) under node. */
+static uint32_t intern_frames(struct sampler *s, struct proc_track *p, uint32_t node,
+                              const struct py_frame *frames, size_t n)
+{
+    for (size_t k = n; k-- > 0;) {
+        uint32_t fid, child;
+        int rc = walked_frame_id(s, p, &frames[k], &fid);
+        if (rc == -ENOENT)
+            continue;
+        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
+            return cut_at_full(s, node);
+        node = child;
+    }
+    return node;
+}
+
+uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
+                           const struct py_aio_task *task)
+{
+    uint32_t node;
+    if (task->depth > t->nframes || task_root(s, task->name, &node) != 0)
+        return intern_stack(s, p, t, NULL);
+    return intern_frames(s, p, node, &s->ps.frames[t->first_frame], task->depth);
+}
+
+uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_aio_tasks *tasks,
+                      const struct py_aio_task *task)
+{
+    uint32_t node, fid, child;
+    if (task_root(s, task->name, &node) != 0)
+        return cut_at_full(s, 0);
+    node = intern_frames(s, p, node, &tasks->frames[task->first_frame], task->nframes);
+    if (!task->awaits_task[0])
+        return node;
+    char leaf[PY_AIO_NAME_MAX + 16];
+    snprintf(leaf, sizeof leaf, "<awaits task %s>", task->awaits_task);
+    if (intern_named_frame(s, leaf, "", -1, 0, &fid) != 0 ||
+        stack_table_node(s->dict, node, fid, &child) != 0)
+        return cut_at_full(s, node);
+    return child;
 }

@@ -4,6 +4,7 @@
 
 #include "sampler/sampler_internal.h"
 
+#include "core/vec.h"
 #include "proc/memstat.h"
 #include "proc/process.h"
 #include "python/thread_names.h"
@@ -37,6 +38,11 @@ void proc_track_free(struct proc_track *p)
         py_heap_release(&p->heap);
     native_stacks_free(p->native);
     thread_hold_free(p->hold);
+    if (p->aio)
+        py_aio_reader_release(p->aio);
+    free(p->aio);
+    py_aio_tasks_release(&p->tasks);
+    free(p->task_on);
     if (p->owned)
         py_target_free(p->target);
     free(p);
@@ -46,14 +52,10 @@ void proc_track_free(struct proc_track *p)
 int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t ppid,
                    struct proc_track **out)
 {
-    if (s->nprocs == s->cap_procs) {
-        size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
-        struct proc_track **n = realloc(s->procs, cap * sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        s->procs = n;
-        s->cap_procs = cap;
-    }
+    struct proc_track **n = vec_grow(s->procs, &s->cap_procs, s->nprocs + 1, sizeof *n, 4);
+    if (!n)
+        return -ENOMEM;
+    s->procs = n;
     struct proc_track *p = calloc(1, sizeof *p);
     if (p) {
         p->cap_frames = 4096;
@@ -96,6 +98,23 @@ int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t
             return -ENOMEM;
         }
         thread_hold_set_cancel(p->hold, &s->stop);
+    }
+    if (s->cfg.async) {
+        /* A version without readable tasks: the first process refuses
+         * (say so once, at start); a descendant is sampled without. */
+        p->aio = malloc(sizeof *p->aio);
+        int arc = p->aio ? py_aio_reader_init(p->aio, target->version.major, target->version.minor,
+                                              target->walker.layout.free_threaded, target->pid,
+                                              target->binary)
+                         : -ENOMEM;
+        if (arc) {
+            free(p->aio);
+            p->aio = NULL;
+            if (s->nprocs == 0 || arc == -ENOMEM) {
+                proc_track_free(p);
+                return arc;
+            }
+        }
     }
     s->procs[s->nprocs++] = p;
     s->procs_seen++;
@@ -142,14 +161,10 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
         if (!p->tracks[i].tid)
             free_slot = &p->tracks[i];
     if (!free_slot) {
-        if (p->ntracks == p->cap_tracks) {
-            size_t cap = p->cap_tracks ? p->cap_tracks * 2 : 16;
-            struct thread_track *t = realloc(p->tracks, cap * sizeof *t);
-            if (!t)
-                return NULL;
-            p->tracks = t;
-            p->cap_tracks = cap;
-        }
+        struct thread_track *t = vec_grow(p->tracks, &p->cap_tracks, p->ntracks + 1, sizeof *t, 16);
+        if (!t)
+            return NULL;
+        p->tracks = t;
         free_slot = &p->tracks[p->ntracks++];
     }
     memset(free_slot, 0, sizeof *free_slot);
