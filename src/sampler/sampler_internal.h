@@ -93,6 +93,7 @@ struct proc_track {
     uint64_t last_rss;           /* resident bytes at the previous credited sample */
     int have_rss;
     uint64_t rss_read_ns;        /* when statm was last read */
+    uint64_t rss_every_ns;       /* the wait before the next read (credit.c) */
     struct py_heap heap;
     int have_heap;
     uint64_t next_counters_ns;
