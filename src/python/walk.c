@@ -699,10 +699,15 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
 
     if (w->threads_only)
         return 0;
-    /* Not one more for a first walk served from the snapshot: every read
-     * of a stack that moves is a chance for a wrong one to pass the
-     * proof (measured: more stacks cut short unmarked). */
-    int retries = PY_WALK_RETRIES;
+    /* Up to 3.10 a first walk served from the snapshot (memsrc.h) does
+     * not use up a retry: it read the frame objects as they were at the
+     * start of the sample, and a stack that moves fails it often (updown
+     * on 3.10: 85 % whole without the extra retry, 93-100 % with it).
+     * From 3.11 it does: there one more read
+     * of a moving stack gave more wrong stacks passing the proof
+     * (fast_frames on 3.14 and 3.15: stacks cut short with no marker). */
+    int retries = PY_WALK_RETRIES + (w->layout.tstate_frame >= 0 && w->mem->snap &&
+                                     w->mem->snap->active && w->mem->snap->serving);
     for (int attempt = 0;; attempt++) {
         rc = walk_frames(w, s, t, ts);
         /* No frame at all: a thread starting or ending, or one caught

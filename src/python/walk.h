@@ -14,8 +14,9 @@
  * may not be longer than the thread's recursion depth (a freed frame's
  * f_back leads into the free list). A walk that fails a check, or meets
  * unreadable data, reads the thread again (PY_WALK_RETRIES times, as it
- * is now, not from a snapshot of the start of the sample: see memsrc.h);
- * a stack still not whole keeps what was read with -PT_ERR_TORN. The checks use what the walk reads
+ * is now, not from a snapshot of the start of the sample: see memsrc.h;
+ * up to 3.10 once more when the first walk was served from one); a stack
+ * still not whole keeps what was read with -PT_ERR_TORN. The checks use what the walk reads
  * anyway: no extra read. */
 #ifndef PYTOP_PYTHON_WALK_H
 #define PYTOP_PYTHON_WALK_H
