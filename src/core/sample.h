@@ -21,6 +21,15 @@ enum sample_thread_flags {
     /* With SAMPLE_PARTIAL, why (neither: unreadable data): */
     SAMPLE_TORN = 1u << 4,      /* it changed under every read of it */
     SAMPLE_CUT = 1u << 5,       /* a safety bound was reached */
+    /* The GIL (recording 1.3): where the interpreter tells waiting apart
+     * (3.15's gil_requested) SAMPLE_GIL_KNOWN is set and SAMPLE_GIL_WAIT
+     * says whether the thread waited for it; without SAMPLE_GIL_KNOWN a
+     * thread not holding it may or may not have been waiting. */
+    SAMPLE_GIL_WAIT = 1u << 6,
+    SAMPLE_GIL_KNOWN = 1u << 7,
+    /* The thread was running the cyclic collector: its stack's leaf is
+     * the "<GC>" frame (recording 1.3). */
+    SAMPLE_GC = 1u << 8,
 };
 
 /* What a thread's stack in a sample is: whole, or why not. The sampler,
