@@ -234,8 +234,11 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
             json_put_string(sb, v->name);
         else
             strbuf_puts(sb, "null");
-        strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"frames\": [", v->state,
-                      no_gil ? "null" : th->gil ? "true" : "false");
+        /* gil_wait: null where the interpreter does not tell (before 3.15). */
+        strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"gil_wait\": %s, \"gc\": %s, "
+                      "\"frames\": [", v->state, no_gil ? "null" : th->gil ? "true" : "false",
+                      no_gil || th->gil_wait < 0 ? "null" : th->gil_wait ? "true" : "false",
+                      th->gc ? "true" : "false");
         if (v->native) {
             put_merged_json(sb, s, v);
         } else {
@@ -292,7 +295,9 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
         strbuf_printf(sb, "\nThread %d", (int)th->tid);
         if (v->name[0])
             strbuf_printf(sb, " \"%s\"", v->name);
-        strbuf_printf(sb, " (%s%s", v->state, th->gil ? ", holds GIL" : "");
+        strbuf_printf(sb, " (%s%s%s%s", v->state, th->gil ? ", holds GIL" : "",
+                      th->gil_wait > 0 ? ", waits for the GIL" : "",
+                      th->gc ? ", collecting garbage" : "");
         if (blocking && v->held)
             strbuf_printf(sb, ", held %.1f us", (double)v->pause_ns / 1e3);
         strbuf_puts(sb, ")\n");

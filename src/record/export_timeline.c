@@ -8,8 +8,10 @@
  * with its thread's CPU time since its previous sample (threadCPUDelta, in
  * ns) so the profiler draws the CPU graph. A CPU time carried to a thread
  * that is off the CPU now (see SAMPLE_CARRY) is a sample of the stack it
- * was carried to, at the same time. No markers: pytop has no collector
- * events to mark.
+ * was carried to, at the same time. The cyclic collector's runs are
+ * interval markers "GC" on the thread that ran them: consecutive samples
+ * whose leaf is the sampler's "<GC>" frame, from the first one's start
+ * (its time less its wall time) to the last one's time.
  *
  * chrometrace: Chrome's trace event JSON (the Trace Event Format), as
  * py-spy writes it, for Perfetto and chrome://tracing. Each thread's
@@ -91,6 +93,50 @@ static void put_us(struct strbuf *sb, uint64_t ns)
 
 /* ---- gecko ------------------------------------------------------------------ */
 
+/* A path whose leaf is the sampler's "<GC>" frame: the collector ran. */
+static int gc_leaf(const struct export_prep *p, const uint32_t *path, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    const struct export_func *fn = &p->funcs[p->frames[path[n - 1]].func];
+    return fn->name && strcmp(fn->name, "<GC>") == 0 && (!fn->file || !fn->file[0]);
+}
+
+/* The thread's GC markers (refs[i..end), in time order); the marker name
+ * is string name_idx. */
+static void put_gc_markers(struct strbuf *sb, const struct export_input *in,
+                           const struct tl_ref *refs, size_t i, size_t end,
+                           const uint8_t *row_gc, uint32_t name_idx)
+{
+    int first = 1;
+    for (size_t j = i; j < end;) {
+        const struct stack_weight *row = &in->rows[refs[j].idx];
+        if (!row_gc[refs[j].idx] || row->samples == 0) {
+            j++;
+            continue;
+        }
+        uint64_t t0 = in->row_time_ns[refs[j].idx];
+        uint64_t start = t0 > row->wall_ns ? t0 - row->wall_ns : 0, stop = t0;
+        size_t k = j + 1;
+        /* Carried CPU time (no sample) at the same moment does not end a run. */
+        for (; k < end; k++) {
+            const struct stack_weight *r = &in->rows[refs[k].idx];
+            if (r->samples == 0)
+                continue;
+            if (!row_gc[refs[k].idx])
+                break;
+            stop = in->row_time_ns[refs[k].idx];
+        }
+        strbuf_printf(sb, "%s[%u,", first ? "" : ",", (unsigned)name_idx);
+        put_ms(sb, start);
+        strbuf_putc(sb, ',');
+        put_ms(sb, stop);
+        strbuf_puts(sb, ",1,0,null]");
+        first = 0;
+        j = k;
+    }
+}
+
 int export_write_gecko(struct export_out *o, struct export_prep *p)
 {
     const struct export_input *in = p->in;
@@ -103,11 +149,13 @@ int export_write_gecko(struct export_out *o, struct export_prep *p)
     struct export_map stacks;
     struct strbuf labels;
     size_t *label_off = NULL;
+    uint8_t *row_gc = NULL;
     int rc = -ENOMEM;
     export_map_init(&stacks);
     strbuf_init(&labels);
     row_stack = malloc((in->nrows ? in->nrows : 1) * sizeof *row_stack);
-    if (!refs || !path || !local || !lframes || !row_stack ||
+    row_gc = calloc(in->nrows ? in->nrows : 1, 1);
+    if (!refs || !path || !local || !lframes || !row_stack || !row_gc ||
         export_frame_labels(p, &labels, &label_off) != 0)
         goto out;
 
@@ -183,6 +231,7 @@ int export_write_gecko(struct export_out *o, struct export_prep *p)
                 prefix = id;
             }
             row_stack[refs[j].idx] = prefix;
+            row_gc[refs[j].idx] = (uint8_t)gc_leaf(p, path, n);
         }
 
         strbuf_puts(sb, nthreads ? ",\n{" : "\n{");
@@ -203,7 +252,10 @@ int export_write_gecko(struct export_out *o, struct export_prep *p)
         put_ms(sb, in->row_time_ns[refs[i].idx]);
         strbuf_puts(sb, ",\"unregisterTime\":null,"
                         "\"markers\":{\"schema\":{\"name\":0,\"startTime\":1,\"endTime\":2,"
-                        "\"phase\":3,\"category\":4,\"data\":5},\"data\":[]},\n"
+                        "\"phase\":3,\"category\":4,\"data\":5},\"data\":[");
+        /* The marker's name follows the frame labels in the string table. */
+        put_gc_markers(sb, in, refs, i, end, row_gc, nlocal);
+        strbuf_puts(sb, "]},\n"
                         "\"samples\":{\"schema\":{\"stack\":0,\"time\":1,\"eventDelay\":2,"
                         "\"threadCPUDelta\":3},\"data\":[");
         for (size_t j = i; j < end; j++) {
@@ -259,7 +311,7 @@ int export_write_gecko(struct export_out *o, struct export_prep *p)
             local[f] = 0;   /* ready for the next thread */
             export_out_maybe_flush(o);
         }
-        strbuf_puts(sb, "]}");
+        strbuf_puts(sb, nlocal ? ",\"GC\"]}" : "\"GC\"]}");
         nthreads++;
         i = end;
     }
@@ -273,6 +325,7 @@ out:
     free(sprefix);
     free(sframe);
     free(row_stack);
+    free(row_gc);
     free(label_off);
     strbuf_release(&labels);
     export_map_release(&stacks);
