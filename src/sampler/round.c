@@ -1,0 +1,324 @@
+/* One sample of one process: the walk, held reads (--native,
+ * --blocking), each thread's times and stack, handed to the sink. */
+#include "config.h"
+
+#include "sampler/sampler_internal.h"
+
+#include "core/error.h"
+#include "proc/process.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- one round ------------------------------------------------------------------------------ */
+
+static void count_pauses(struct sampler *s, uint64_t total);
+
+/* --native: each thread's C stack, with its Python frames read again
+ * while it is held (outside the dictionary lock). A thread that cannot be
+ * unwound keeps the Python frames of the walk. Returns 0, 1 when asked to
+ * stop meanwhile, or -ENOMEM. */
+static int unwind_threads(struct sampler *s, struct proc_track *p)
+{
+    if (s->ps.nthreads > s->cap_merged) {
+        struct merged_stack *m = realloc(s->merged, s->ps.nthreads * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        for (size_t i = s->cap_merged; i < s->ps.nthreads; i++)
+            merged_stack_init(&m[i]);
+        s->merged = m;
+        s->cap_merged = s->ps.nthreads;
+    }
+    native_stacks_begin_sample(p->native);
+    uint64_t missing = 0, denied = 0, mismatch = 0, total = 0;
+    uint64_t paused = native_stacks_paused_ns(p->native);
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        /* Asked to stop: hold no more threads (this sample is dropped). */
+        if (atomic_load(&s->stop))
+            return 1;
+        int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
+        if (rc == -ENOMEM)
+            return -ENOMEM;
+        missing += rc != 0;
+        denied += rc == -EPERM;
+        mismatch += rc == -PT_ERR_NATIVE_MISMATCH;
+        uint64_t now = native_stacks_paused_ns(p->native);
+        /* Held even when its C frames did not match the Python ones. */
+        s->pauses[i] = rc == 0 || rc == -PT_ERR_NATIVE_MISMATCH ? now - paused : 0;
+        total += s->pauses[i];
+        paused = now;
+    }
+    /* A stop request cut the last hold short: drop the sample too. */
+    if (atomic_load(&s->stop))
+        return 1;
+    pthread_mutex_lock(&s->stats_lock);
+    s->stats.native_threads += s->ps.nthreads;
+    s->stats.native_missing += missing;
+    s->stats.native_denied += denied;
+    s->stats.native_mismatch += mismatch;
+    /* Held or not, as --blocking counts: the C frames are what is missing. */
+    s->stats.unheld += missing - mismatch;   /* a mismatch was still held */
+    s->stats.unheld_denied += denied;
+    count_pauses(s, total);
+    pthread_mutex_unlock(&s->stats_lock);
+    return 0;
+}
+
+/* Pauses of the threads held in this sample (s->pauses, 0: not held) and
+ * the sample's (threads held one after the other: their sum; together:
+ * first interrupt to last detach). With stats_lock held. */
+static void count_pauses(struct sampler *s, uint64_t total)
+{
+    uint64_t held = 0;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        if (s->pauses[i]) {
+            hist_add(&s->stats.pause_thread, s->pauses[i]);
+            held++;
+        }
+    }
+    s->stats.held += held;
+    if (held)
+        hist_add(&s->stats.pause_sample, total);
+}
+
+/* --blocking without --native: each thread's frames read while it is
+ * held, so they are of one moment. A thread that cannot be held (gone,
+ * not allowed, too slow to stop), or whose frames could not be read then,
+ * is read as it runs and counted. Returns 0, 1 when asked to stop (no
+ * thread is held after that and the sample is dropped), or -ENOMEM. */
+static int hold_threads(struct sampler *s, struct proc_track *p)
+{
+    uint64_t unheld = 0, denied = 0, span;
+    if (atomic_load(&s->stop))
+        return 1;
+    if (native_hold_read_all(p->hold, &p->target->walker, &s->ps, s->hold_results, s->pauses,
+                             &span) != 0)
+        return -ENOMEM;
+    if (atomic_load(&s->stop))
+        return 1;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        int rc = s->hold_results[i];
+        if (rc)
+            s->pauses[i] = 0;
+        unheld += rc != 0;
+        denied += rc == -EPERM;
+    }
+    pthread_mutex_lock(&s->stats_lock);
+    s->stats.unheld += unheld;
+    s->stats.unheld_denied += denied;
+    count_pauses(s, span);
+    pthread_mutex_unlock(&s->stats_lock);
+    return 0;
+}
+
+/* What a thread's stack in s is (enum stack_kind). */
+static enum stack_kind thread_kind(const struct py_sample *s, const struct py_thread *t)
+{
+    if (t->error == -PT_ERR_TORN)
+        return STACK_TORN;
+    if (t->error == -PT_ERR_TRUNCATED)
+        return STACK_CUT;
+    if (t->error)
+        return STACK_UNREADABLE;
+    for (size_t k = 0; k < t->nframes; k++)
+        if (s->frames[t->first_frame + k].code)
+            return STACK_WHOLE;
+    return STACK_NO_PYTHON;
+}
+
+/* 1 when the thread's stack in s keeps a <N frames elided> marker. */
+static int thread_elided(const struct py_sample *s, const struct py_thread *t)
+{
+    return t->nframes > PY_KEEP_INNER && s->frames[t->first_frame + PY_KEEP_INNER].elided;
+}
+
+/* With LAZY_WALK_MIN_THREADS threads or more, a sample lists the threads
+ * first and reads the frames only of those that ran since the previous
+ * sample: a thread that has not run cannot have changed its Python stack.
+ * With 1,000 threads mostly waiting that is one thread-state read and one
+ * schedstat read per waiting thread, no frame reads and no interning.
+ * Below it, one walk reads everything (listing first costs a read more).
+ *
+ * The frames of the threads that ran (s->still[i] == 0), each read as
+ * py_walk would have. A thread whose read fails is marked with its error
+ * and gets a "[truncated]" stack, as a walk cut short does. */
+static void read_moved_threads(struct sampler *s, struct proc_track *p)
+{
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        if (s->still[i])
+            continue;
+        int rc = py_walk_thread_again(&p->target->walker, &s->ps, i);
+        if (rc && !s->ps.threads[i].error)
+            s->ps.threads[i].error = rc;
+    }
+}
+
+/* One sample of one process. Returns 0, 1 when the sink asked to stop, or
+ * a negative error (-ESRCH: the process is gone). */
+int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
+                   sampler_sink_fn sink, void *ctx)
+{
+    /* With --native or --blocking each thread's frames are read while it
+     * is held. */
+    int lazy = p->lazy_walk && !p->native && !p->hold;
+    p->target->walker.threads_only = p->native != NULL || p->hold != NULL || lazy;
+    /* A thread still torn after immediate re-reads was mostly taken off
+     * its CPU mid-change: give it 200 us (measured: halves what stays torn
+     * on a loaded machine; about 1 % of samples). A held read makes one
+     * walk, without it (walker.held): a held thread cannot move. The lazy
+     * walk's re-reads (py_walk_thread_again) go through the same proof. */
+    p->target->walker.torn_pause_ns = 200000;
+    int rc = py_walk(&p->target->walker, &s->ps);
+    p->target->walker.threads_only = 0;
+    if (rc) {
+        if (rc == -ESRCH || proc_is_dead(p->target->pid) != 0)
+            return -ESRCH;
+        p->failures++;
+        pthread_mutex_lock(&s->stats_lock);
+        s->stats.errors++;
+        pthread_mutex_unlock(&s->stats_lock);
+        return 0;
+    }
+    p->failures = 0;
+    /* Room for a carried entry per thread (see carry_cpu). */
+    if (2 * s->ps.nthreads > s->cap_out) {
+        struct sample_thread *o = realloc(s->out, 2 * s->ps.nthreads * sizeof *o);
+        if (o)
+            s->out = o;
+        size_t *k = o ? realloc(s->track_of, 2 * s->ps.nthreads * sizeof *k) : NULL;
+        if (k)
+            s->track_of = k;
+        uint64_t *d = k ? realloc(s->pauses, 2 * s->ps.nthreads * sizeof *d) : NULL;
+        if (d)
+            s->pauses = d;
+        int *hr = d ? realloc(s->hold_results, 2 * s->ps.nthreads * sizeof *hr) : NULL;
+        if (hr)
+            s->hold_results = hr;
+        unsigned char *st = hr ? realloc(s->still, 2 * s->ps.nthreads) : NULL;
+        if (!st)
+            return -ENOMEM;
+        s->still = st;
+        s->cap_out = 2 * s->ps.nthreads;
+    }
+    uint64_t partial = 0;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        const struct py_thread *pt = &s->ps.threads[i];
+        struct sample_thread *o = &s->out[i];
+        memset(o, 0, sizeof *o);
+        o->tid = (uint32_t)pt->tid;
+        int running = pt->gil;
+        o->wall_ns = s->period_ns;
+        struct thread_track *tr = pt->tid > 0 ? track_find(p, pt->tid, 1) : NULL;
+        /* An index, not a pointer: later threads may grow the array. */
+        s->track_of[i] = tr ? (size_t)(tr - p->tracks) + 1 : 0;
+        s->still[i] = 0;
+        if (tr) {
+            int still;
+            tr->round = s->round;
+            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running, &still);
+            s->still[i] = lazy && still && !pt->gil && tr->have_stack && tr->tstate == pt->tstate;
+            tr->tstate = pt->tstate;
+            o->name = tr->name;
+            /* CPU time used since the last sample by a thread that is not
+             * on a CPU now was spent elsewhere: see carry_cpu. */
+            tr->on_cpu = pt->gil;
+            if (!tr->on_cpu && o->cpu_ns) {
+                char st;
+                tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
+            }
+        }
+        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0);
+    }
+    if (lazy)
+        read_moved_threads(s, p);
+    p->lazy_walk = s->ps.nthreads >= LAZY_WALK_MIN_THREADS;
+    /* After the threads' states were read: holding a sleeping thread
+     * wakes it for a moment. */
+    if (p->native) {
+        int u = unwind_threads(s, p);
+        if (u != 0)
+            return u;
+    }
+    if (p->hold) {
+        int u = hold_threads(s, p);
+        if (u != 0)
+            return u;
+    }
+    /* Counted from the stacks kept, after any held re-read: once a thread
+     * sample however often it was read. */
+    uint64_t kinds[STACK_KINDS] = { 0 }, elided = 0;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        /* A thread that has not run keeps its last stack, and with it that
+         * stack's kind and flags: it is counted as what it shows. */
+        struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
+        enum stack_kind k;
+        int el;
+        if (s->still[i]) {
+            k = (enum stack_kind)tr->kind;
+            el = tr->elided;
+        } else {
+            k = thread_kind(&s->ps, &s->ps.threads[i]);
+            el = thread_elided(&s->ps, &s->ps.threads[i]);
+            if (tr) {
+                tr->kind = k;
+                tr->elided = el;
+            }
+        }
+        kinds[k]++;
+        elided += el != 0;
+        if (k == STACK_TORN || k == STACK_CUT || k == STACK_UNREADABLE) {
+            s->out[i].flags |= SAMPLE_PARTIAL | (k == STACK_TORN ? SAMPLE_TORN : 0) |
+                               (k == STACK_CUT ? SAMPLE_CUT : 0);
+            partial++;
+        }
+    }
+    sweep_tracks(p, s->round);
+    credit_memory(p, s->out, s->ps.nthreads, now);
+    const struct counters *counters = read_counters(s, p, t);
+    refresh_names(s, p, now);
+
+    if (s->cfg.dict_lock)
+        pthread_mutex_lock(s->cfg.dict_lock);
+    size_t nout = s->ps.nthreads;
+    for (size_t i = 0; i < s->ps.nthreads; i++) {
+        /* Names may have just been (re)read. */
+        struct thread_track *tr = s->track_of[i] ? &p->tracks[s->track_of[i] - 1] : NULL;
+        s->out[i].name = tr ? tr->name : 0;
+        if (s->still[i]) {
+            s->out[i].stack = tr->stack;   /* it has not run: see read_moved_threads */
+        } else {
+            s->out[i].stack = intern_stack(s, p, &s->ps.threads[i],
+                                           p->native ? &s->merged[i] : NULL);
+            if (tr) {
+                tr->stack = s->out[i].stack;
+                tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
+                tr->have_stack = 1;
+            }
+        }
+        if (tr)
+            nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
+    }
+    struct sample smp = {
+        .time_ns = t,
+        .pid = (uint32_t)p->target->pid,
+        .nthreads = (uint32_t)nout,
+        .threads = s->out,
+        .process = p->announce ? &p->info : NULL,
+        .counters = counters,
+    };
+    p->announce = 0;
+    int stop = sink ? sink(ctx, s->dict, &smp) : 0;
+    if (s->cfg.dict_lock)
+        pthread_mutex_unlock(s->cfg.dict_lock);
+
+    pthread_mutex_lock(&s->stats_lock);
+    s->stats.partial += partial;
+    for (int k = 0; k < STACK_KINDS; k++)
+        s->stats.stacks[k] += kinds[k];
+    s->stats.elided += elided;
+    s->stats.dict_full += s->dict_full;
+    pthread_mutex_unlock(&s->stats_lock);
+    s->dict_full = 0;
+    return stop ? 1 : 0;
+}

@@ -1,0 +1,247 @@
+/* The processes and threads being sampled: their records, each thread's
+ * CPU time since its last sample, and thread names. */
+#include "config.h"
+
+#include "sampler/sampler_internal.h"
+
+#include "proc/memstat.h"
+#include "proc/process.h"
+#include "python/thread_names.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- processes ------------------------------------------------------------------------------ */
+
+static void track_close(struct thread_track *t)
+{
+    proc_task_cpu_close(&t->cpu);
+    proc_task_stat_close(&t->stat);
+    t->tid = 0;
+}
+
+void proc_track_free(struct proc_track *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ntracks; i++)
+        if (p->tracks[i].tid)
+            track_close(&p->tracks[i]);
+    free(p->tracks);
+    free(p->frames);
+    if (p->have_mem)
+        proc_memstat_close(&p->mem);
+    if (p->have_heap)
+        py_heap_release(&p->heap);
+    native_stacks_free(p->native);
+    thread_hold_free(p->hold);
+    if (p->owned)
+        py_target_free(p->target);
+    free(p);
+}
+
+/* Start sampling target (owned: pytop attached to it and frees it). */
+int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t ppid,
+                   struct proc_track **out)
+{
+    if (s->nprocs == s->cap_procs) {
+        size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
+        struct proc_track **n = realloc(s->procs, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        s->procs = n;
+        s->cap_procs = cap;
+    }
+    struct proc_track *p = calloc(1, sizeof *p);
+    if (p) {
+        p->cap_frames = 4096;
+        p->frames = calloc(p->cap_frames, sizeof *p->frames);
+    }
+    if (!p || !p->frames) {
+        if (p)
+            free(p->frames);
+        free(p);
+        return -ENOMEM;
+    }
+    p->target = target;
+    p->owned = owned;
+    p->info.pid = (uint32_t)target->pid;
+    p->info.ppid = (uint32_t)(ppid > 0 ? ppid : 0);
+    snprintf(p->info.python, sizeof p->info.python, "%s", target->version.text);
+    if (proc_cmdline(target->pid, p->info.command, sizeof p->info.command) != 0)
+        p->info.command[0] = '\0';
+    p->announce = 1;
+    p->have_image = proc_image_id(target->pid, &p->image) == 0;
+    p->have_mem = proc_memstat_open(target->pid, &p->mem) == 0;
+    p->have_heap = py_heap_locate(target, &p->heap) == 0;
+    if (s->cfg.native) {
+        int rc = native_stacks_new(target->pid, target->binary, target->version.major,
+                                   s->cfg.native_all, &p->native);
+        /* Without C frames for the target, --native cannot do what it
+         * says; a descendant keeps its Python frames. */
+        if (rc && !owned) {
+            proc_track_free(p);
+            return rc;
+        }
+        /* A stop request ends a wait for a thread to be held. */
+        if (p->native)
+            native_stacks_set_cancel(p->native, &s->stop);
+    }
+    /* --native holds each thread already. */
+    if (s->cfg.blocking && !p->native) {
+        if (thread_hold_new(target->pid, &p->hold) != 0) {
+            proc_track_free(p);
+            return -ENOMEM;
+        }
+        thread_hold_set_cancel(p->hold, &s->stop);
+    }
+    s->procs[s->nprocs++] = p;
+    s->procs_seen++;
+    if (out)
+        *out = p;
+    return 0;
+}
+
+void proc_track_remove(struct sampler *s, size_t i)
+{
+    /* Its walker's counters outlive it in the run's totals. */
+    s->gone_retries += s->procs[i]->target->walker.retries;
+    proc_track_free(s->procs[i]);
+    memmove(&s->procs[i], &s->procs[i + 1], (s->nprocs - i - 1) * sizeof *s->procs);
+    s->nprocs--;
+}
+
+/* ---- threads -------------------------------------------------------------------------------- */
+
+/* Threads come in the same order at every sample, so the search starts
+ * just after the last one found: one comparison per thread in the steady
+ * state, instead of a scan (1,000 threads made that a million a sample). */
+static struct thread_track *track_lookup(struct proc_track *p, pid_t tid)
+{
+    size_t n = p->ntracks;
+    size_t start = p->track_hint < n ? p->track_hint : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = start + k < n ? start + k : start + k - n;
+        if (p->tracks[i].tid == tid) {
+            p->track_hint = i + 1;
+            return &p->tracks[i];
+        }
+    }
+    return NULL;
+}
+
+struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
+{
+    struct thread_track *found = track_lookup(p, tid);
+    if (found || !create)
+        return found;
+    struct thread_track *free_slot = NULL;
+    for (size_t i = 0; i < p->ntracks && !free_slot; i++)
+        if (!p->tracks[i].tid)
+            free_slot = &p->tracks[i];
+    if (!free_slot) {
+        if (p->ntracks == p->cap_tracks) {
+            size_t cap = p->cap_tracks ? p->cap_tracks * 2 : 16;
+            struct thread_track *t = realloc(p->tracks, cap * sizeof *t);
+            if (!t)
+                return NULL;
+            p->tracks = t;
+            p->cap_tracks = cap;
+        }
+        free_slot = &p->tracks[p->ntracks++];
+    }
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->tid = tid;
+    free_slot->cpu.fd = -1;
+    free_slot->stat.fd = -1;
+    proc_task_cpu_open(p->target->pid, tid, &free_slot->cpu);
+    proc_task_stat_open(p->target->pid, tid, &free_slot->stat);
+    p->names_dirty = 1;
+    return free_slot;
+}
+
+/* CPU time since the thread's last sample, and whether it ran. Reading
+ * the state from stat costs three schedstat reads, so it is done only
+ * when the CPU time did not move and the thread was running before (the
+ * kernel updates a running task's time only at ticks). */
+void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
+                  uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
+{
+    uint64_t run = t->last_run_ns, slices = 0;
+    int fresh = t->last_wall_ns == 0;
+    int have_run = proc_task_cpu_read_slices(&t->cpu, &run, &slices) == 0;
+    /* Not on a CPU at the last sample, and neither its CPU time nor the
+     * times it was put on one moved since: it has not run, so its Python
+     * stack is the one read then (see sample_process). */
+    *still = !fresh && have_run && !t->running && slices != 0 && slices == t->last_slices &&
+             run == t->last_run_ns;
+    if (have_run)
+        t->last_slices = slices;
+    *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
+    *wall_ns = fresh ? s->period_ns : now - t->last_wall_ns;
+    if (*cpu_ns > *wall_ns && !fresh)
+        *cpu_ns = *wall_ns;   /* schedstat catches up at ticks; never exceed wall */
+    int ran = *cpu_ns > 0;
+    if (!ran && (fresh || t->running)) {
+        char st;
+        ran = proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R';
+    }
+    if (have_run)
+        t->last_run_ns = run;
+    t->last_wall_ns = now;
+    t->running = ran;
+    *running = ran;
+    if (ran)
+        *still = 0;
+}
+
+void sweep_tracks(struct proc_track *p, uint64_t round)
+{
+    for (size_t i = 0; i < p->ntracks; i++)
+        if (p->tracks[i].tid && p->tracks[i].round != round)
+            track_close(&p->tracks[i]);
+}
+
+/* ---- names ---------------------------------------------------------------------------------- */
+
+/* Re-read thread names when a thread appeared, and now and then, since
+ * threads can be renamed. Remote reads happen before the lock is taken. */
+/* Reading the names costs about a read per thread: with many threads, a
+ * target that keeps starting new ones has them read at most this often. */
+#define NAMES_DIRTY_MIN_NS (NS_PER_SEC / 20)
+
+void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now)
+{
+    uint64_t since = now - p->names_at_ns;
+    if (!p->names_dirty && p->names_at_ns && since < s->cfg.names_refresh_ns)
+        return;
+    if (p->names_at_ns && s->ps.nthreads >= LAZY_WALK_MIN_THREADS && since < NAMES_DIRTY_MIN_NS)
+        return;   /* names_dirty stays set */
+    p->names_dirty = 0;
+    p->names_at_ns = now;
+    size_t n = s->ps.nthreads;
+    uint64_t *idents = malloc((n ? n : 1) * sizeof *idents);
+    char (*names)[PY_THREAD_NAME_MAX] = malloc((n ? n : 1) * sizeof *names);
+    if (idents && names) {
+        for (size_t i = 0; i < n; i++)
+            idents[i] = s->ps.threads[i].thread_id;
+        py_thread_names(&p->target->walker, py_walker_first_interp(&p->target->walker), idents,
+                        n, names);
+        if (s->cfg.dict_lock)
+            pthread_mutex_lock(s->cfg.dict_lock);
+        for (size_t i = 0; i < n; i++) {
+            struct thread_track *t = track_find(p, s->ps.threads[i].tid, 0);
+            const char *name = names[i];
+            if (!name[0] && s->ps.threads[i].tid == p->target->pid)
+                name = "MainThread";
+            if (t && name[0])
+                stack_table_string(s->dict, name, strlen(name), &t->name);
+        }
+        if (s->cfg.dict_lock)
+            pthread_mutex_unlock(s->cfg.dict_lock);
+    }
+    free(idents);
+    free(names);
+}
