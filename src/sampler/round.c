@@ -228,7 +228,9 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
                 tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
             }
         }
-        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0);
+        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
+                   (pt->gil_wait >= 0 ? SAMPLE_GIL_KNOWN : 0) |
+                   (pt->gil_wait > 0 ? SAMPLE_GIL_WAIT : 0);
     }
     if (lazy)
         read_moved_threads(s, p);
@@ -295,6 +297,10 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
                 tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
                 tr->have_stack = 1;
             }
+            /* After the thread's own stack is kept: a thread that has not
+             * run since shows that stack, not a collection. */
+            if (s->ps.threads[i].gc)
+                intern_gc(s, &s->out[i]);
         }
         if (tr)
             nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
