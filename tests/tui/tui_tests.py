@@ -313,12 +313,21 @@ def t_top_idle_gil(ctx):
         what="WALL first, with sleepy_function and hot_function, under top --idle")
     quit_ok(pane)
     pane, scr = attach(ctx, target, args=["top", "--idle", "--gil"], until=lambda s: (
-        mode_word(s) == "WALL" and s.function_row("hot_function")),
-        what="hot_function in the WALL view under top --idle --gil")
+        mode_word(s) == "WALL" and s.function_row("hot_function") and "GIL held" in s.header()),
+        what="hot_function in the WALL view under top --idle --gil, the header saying GIL held")
     time.sleep(2 * h.SCALE)   # a couple of refreshes more
     scr = pane.screen()
     if scr.function_row("sleepy_function"):
         raise pane.failure("--gil shows sleepy_function, whose thread sleeps without the GIL", scr)
+    quit_ok(pane)
+    # --mode gil: the same, as CPython's sampler names it.
+    pane, scr = attach(ctx, target, args=["top", "--mode", "gil"], until=lambda s: (
+        mode_word(s) == "WALL" and s.function_row("hot_function") and "GIL held" in s.header()),
+        what="hot_function in the WALL view under --mode gil, the header saying GIL held")
+    time.sleep(2 * h.SCALE)
+    scr = pane.screen()
+    if scr.function_row("sleepy_function"):
+        raise pane.failure("--mode gil shows sleepy_function, whose thread sleeps without the GIL", scr)
     quit_ok(pane)
 
 
@@ -1418,7 +1427,7 @@ def build(pythons):
         ("tui header at 80x24 still shows every field (the command line may be cut)",
          lambda c: header_test(c, 80, 24), None),
         ("tui c toggles CPU/WALL: sleepy_function only in WALL", t_cpu_wall, None),
-        ("tui top --idle opens on WALL; --gil leaves out the thread without the GIL", t_top_idle_gil, None),
+        ("tui top --idle opens on WALL; --gil and --mode gil leave out the thread without the GIL", t_top_idle_gil, None),
         ("tui s saves a speedscope snapshot to --snapshot-dir", t_snapshot, None),
         ("tui s saves in --snapshot-format folded", lambda c: t_snapshot(c, "folded"), None),
         ("tui s into an unwritable --snapshot-dir says save failed and keeps refreshing", t_snapshot_fails, None),
