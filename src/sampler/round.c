@@ -40,6 +40,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
+        /* Before 3.15 only the C stack says who waits for the GIL. */
+        if (s->merged[i].in_take_gil && !(s->out[i].flags & SAMPLE_GIL))
+            s->out[i].flags |= SAMPLE_GIL_WAIT | SAMPLE_GIL_KNOWN;
         missing += rc != 0;
         denied += rc == -EPERM;
         mismatch += rc == -PT_ERR_NATIVE_MISMATCH;

@@ -319,8 +319,10 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
         *role = ui_share_role(r->gil, r->samples);
         break;
     case COL_WAIT:
-        /* Before 3.15 the interpreter does not say who waits. */
-        if (!tells_wait(tv, r->pid)) {
+        /* Before 3.15 the interpreter does not say who waits; only a C
+         * stack in take_gil (--native) does, and nothing says who does
+         * not: a share then only where waiting was seen. */
+        if (!tells_wait(tv, r->pid) && r->gil_wait == 0) {
             snprintf(buf, cap, "n/a");
             *role = ROLE_DIM;
             break;
