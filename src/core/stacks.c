@@ -3,6 +3,8 @@
 #include "core/stacks.h"
 
 #include "core/error.h"
+#include "core/hash.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -87,33 +89,9 @@ struct stack_table {
 
 /* ---- hashing ----------------------------------------------------------- */
 
-static inline uint64_t mix64(uint64_t x)
+static inline uint32_t hash_string(const char *s, size_t len)
 {
-    x ^= x >> 31;
-    x *= 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 32;
-    return x;
-}
-
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 0x243F6A8885A308D3ull ^ (uint64_t)len;
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
-        s += 8;
-        len -= 8;
-    }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, s, len);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-    }
-    return (uint32_t)mix64(h);
+    return (uint32_t)hash_bytes(s, len);
 }
 
 /* Field by field, not as two 64-bit words: callers usually fill a frame
@@ -125,12 +103,12 @@ static inline uint32_t hash_frame(const struct stack_frame *f)
     h = h * 0x9E3779B97F4A7C15ull + f->file;
     h = h * 0x9E3779B97F4A7C15ull + (uint32_t)f->line;
     h = h * 0x9E3779B97F4A7C15ull + (uint32_t)f->firstline;
-    return (uint32_t)mix64(h);
+    return (uint32_t)hash_mix64(h);
 }
 
 static inline uint32_t hash_node(uint32_t parent, uint32_t frame)
 {
-    return (uint32_t)mix64((uint64_t)parent << 32 | frame);
+    return (uint32_t)hash_mix64((uint64_t)parent << 32 | frame);
 }
 
 /* ---- chunked storage ---------------------------------------------------- */
@@ -355,7 +333,7 @@ struct stack_table *stack_table_new_limited(uint32_t max_strings, size_t max_str
     struct str_entry *empty = str_at(t, 0);
     empty->s = "";
     empty->len = 0;
-    empty->hash = hash_bytes("", 0);
+    empty->hash = hash_string("", 0);
     t->nstrings = 1;
     atomic_store_explicit(&t->shown_strings, 1, memory_order_release);
     struct stack_node *root = node_at(t, 0);
@@ -395,14 +373,10 @@ void stack_table_free(struct stack_table *t)
  * a failure later leaves at most an unused block. */
 static char *string_space(struct stack_table *t, size_t len)
 {
-    if (t->nblocks == t->blocks_cap) {
-        size_t cap = t->blocks_cap ? t->blocks_cap * 2 : 16;
-        char **blocks = realloc(t->blocks, cap * sizeof *blocks);
-        if (!blocks)
-            return NULL;
-        t->blocks = blocks;
-        t->blocks_cap = cap;
-    }
+    char **blocks = vec_grow(t->blocks, &t->blocks_cap, t->nblocks + 1, sizeof *blocks, 16);
+    if (!blocks)
+        return NULL;
+    t->blocks = blocks;
     if (len + 1 > BIG_STRING) {
         char *own = malloc(len + 1);
         if (!own)
@@ -471,7 +445,7 @@ int stack_table_string(struct stack_table *t, const char *s, size_t len, uint32_
     }
     if (len > t->max_string_bytes)
         return -ENOSPC;
-    uint32_t h = hash_bytes(s, len);
+    uint32_t h = hash_string(s, len);
     struct id_slot *slot = str_find(t, s, (uint32_t)len, h);
     if (slot->id != 0) {
         *id = slot->id;
@@ -493,7 +467,7 @@ int stack_table_add_string(struct stack_table *t, uint32_t id, const char *s, si
         return -PT_ERR_FORMAT;
     if (len > t->max_string_bytes)
         return -ENOSPC;
-    uint32_t h = hash_bytes(s, len);
+    uint32_t h = hash_string(s, len);
     struct id_slot *slot = NULL;
     /* "" is id 0 and never indexed; another copy just takes its id. */
     if (len) {

@@ -2,6 +2,9 @@
 
 #include "core/strbuf.h"
 
+#include "core/vec.h"
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +24,16 @@ static int strbuf_reserve(struct strbuf *sb, size_t extra)
 {
     if (sb->oom)
         return -1;
-    if (sb->len + extra + 1 <= sb->cap)
-        return 0;
-    size_t cap = sb->cap ? sb->cap : 64;
-    while (cap < sb->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(sb->data, cap);
+    if (extra >= SIZE_MAX - sb->len) {
+        sb->oom = 1;
+        return -1;
+    }
+    char *p = vec_grow(sb->data, &sb->cap, sb->len + extra + 1, 1, 64);
     if (!p) {
         sb->oom = 1;
         return -1;
     }
     sb->data = p;
-    sb->cap = cap;
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "elf/symbols.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,16 +58,10 @@ static void init_libelf(void)
 static int add_string(struct elf_symbols *e, const char *s, size_t *off)
 {
     size_t len = strlen(s) + 1;
-    if (e->strings_len + len > e->strings_cap) {
-        size_t ncap = e->strings_cap ? e->strings_cap : 4096;
-        while (ncap < e->strings_len + len)
-            ncap *= 2;
-        char *n = realloc(e->strings, ncap);
-        if (!n)
-            return -ENOMEM;
-        e->strings = n;
-        e->strings_cap = ncap;
-    }
+    char *n = vec_grow(e->strings, &e->strings_cap, e->strings_len + len, 1, 4096);
+    if (!n)
+        return -ENOMEM;
+    e->strings = n;
     memcpy(e->strings + e->strings_len, s, len);
     *off = e->strings_len;
     e->strings_len += len;
@@ -141,14 +136,10 @@ static int load_symtab(struct elf_symbols *e, Elf *elf, Elf_Scn *scn, const GElf
         } else {
             rank = RANK_GLOBAL;
         }
-        if (e->nsyms == e->syms_cap) {
-            size_t ncap = e->syms_cap ? e->syms_cap * 2 : 1024;
-            struct sym *n = realloc(e->syms, ncap * sizeof *n);
-            if (!n)
-                return -ENOMEM;
-            e->syms = n;
-            e->syms_cap = ncap;
-        }
+        struct sym *n = vec_grow(e->syms, &e->syms_cap, e->nsyms + 1, sizeof *n, 1024);
+        if (!n)
+            return -ENOMEM;
+        e->syms = n;
         struct sym *out = &e->syms[e->nsyms];
         if (add_string(e, name, &out->name) < 0)
             return -ENOMEM;

@@ -31,7 +31,7 @@ uint64_t weight_of(const struct counts *c, enum model_weight w)
 /* The process of thread tid (its latest), 0 when unknown. */
 uint32_t thread_pid(const struct model *m, uint32_t tid)
 {
-    uint32_t i = idx_get(&m->thread_index, tid);
+    uint32_t i = u64map_get(&m->thread_index, tid);
     return i == IDX_NONE ? 0 : m->threads[i].pid;
 }
 
@@ -170,7 +170,7 @@ static int leaves_collect(struct walk *wk, const struct model *m, enum model_ran
                           enum model_weight w, const struct model_filter *f)
 {
     const struct agg_map *am = range_map(m, r);
-    struct idx_map index = { NULL, 0, 0 };
+    struct u64map index = { NULL, 0, 0 };    /* node -> leaf */
     struct leaf *v = malloc((am->count ? am->count : 1) * sizeof *v);
     size_t n = 0;
     if (!v)
@@ -180,17 +180,17 @@ static int leaves_collect(struct walk *wk, const struct model *m, enum model_ran
         if (!a->c.entries || !thread_matches(m, f, (uint32_t)(a->key >> 32)))
             continue;
         uint32_t node = (uint32_t)a->key;
-        uint32_t j = idx_get(&index, node);
+        uint32_t j = u64map_get(&index, node);
         if (j == IDX_NONE) {
             if (!stack_matches(&wk->tf, node, wk->nodes))
                 continue;
-            if (idx_reserve(&index, 1)) {
+            if (u64map_reserve(&index, 1)) {
                 free(v);
-                idx_release(&index);
+                u64map_release(&index);
                 return -ENOMEM;
             }
             j = (uint32_t)n++;
-            idx_put(&index, node, j);
+            u64map_put(&index, node, j);
             v[j].node = node;
             v[j].samples = v[j].weight = v[j].grow = v[j].release = 0;
         }
@@ -199,7 +199,7 @@ static int leaves_collect(struct walk *wk, const struct model *m, enum model_ran
         v[j].grow += a->c.mem_grow;
         v[j].release += a->c.mem_release;
     }
-    idx_release(&index);
+    u64map_release(&index);
     /* In node order: paths are read in the order the dictionary stored
      * them (far fewer cache misses), and rows come out in an order that
      * depends only on what was sampled. */

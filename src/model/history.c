@@ -2,6 +2,8 @@
 
 #include "model/model_internal.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,10 @@ static void history_evict(struct model *m)
         history_release(m, oldest);
 }
 
+_Static_assert(MODEL_COUNTERS_MAX >= 64 && MODEL_COUNTERS_MAX % 64 == 0 &&
+               ((MODEL_COUNTERS_MAX / 64) & (MODEL_COUNTERS_MAX / 64 - 1)) == 0,
+               "a history doubling from 64 points meets MODEL_COUNTERS_MAX");
+
 /* Room for one more point at the end: 0, or -ENOMEM (the point is then
  * left out; the history is a nicety). */
 static int history_room(struct model *m, struct history *h)
@@ -82,16 +88,15 @@ static int history_room(struct model *m, struct history *h)
     }
     if (!h->v && m->nhistories >= HISTORY_PROCESSES_MAX)
         history_evict(m);
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    if (cap > MODEL_COUNTERS_MAX)
-        cap = MODEL_COUNTERS_MAX;
-    struct model_counter_point *v = realloc(h->v, cap * sizeof *v);
+    /* Doubling from 64 meets MODEL_COUNTERS_MAX exactly, and a full
+     * history is thinned above before it could grow past it. */
+    int first = !h->v;
+    struct model_counter_point *v = vec_grow(h->v, &h->cap, h->cap + 1, sizeof *v, 64);
     if (!v)
         return -ENOMEM;
-    if (!h->v)
+    if (first)
         m->nhistories++;
     h->v = v;
-    h->cap = cap;
     return 0;
 }
 

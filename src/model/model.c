@@ -24,6 +24,7 @@ struct model *model_new(const struct model_config *cfg, const struct stack_table
     if (m->window_ns > m->retention_ns)
         m->window_ns = m->retention_ns;
     m->ring_limit = MODEL_RING_MAX;
+    entries_init(m);
     return m;
 }
 
@@ -31,11 +32,11 @@ void model_free(struct model *m)
 {
     if (!m)
         return;
-    ring_release(m);
+    entries_release(m);
     agg_release(&m->total);
     agg_release(&m->window);
     free(m->threads);
-    idx_release(&m->thread_index);
+    u64map_release(&m->thread_index);
     free(m->slots);
     procs_release(m);
     free(m);
@@ -43,13 +44,13 @@ void model_free(struct model *m)
 
 void model_reset(struct model *m)
 {
-    ring_release(m);
+    entries_release(m);
     agg_release(&m->total);
     agg_release(&m->window);
     free(m->threads);
     m->threads = NULL;
     m->nthreads = m->threads_cap = 0;
-    idx_release(&m->thread_index);
+    u64map_release(&m->thread_index);
     free(m->slots);
     m->slots = NULL;
     m->nslots = m->slots_cap = 0;
@@ -111,13 +112,13 @@ int model_add(struct model *m, const struct sample *s)
         t = m->last_ns;         /* keep the ring in time order */
     m->last_ns = t;
     m->samples++;
-    ring_advance(m);
+    entries_advance(m);
     uint32_t proc;
     uint32_t held = proc_add(m, s, t, &proc) ? ENTRY_HELD : 0;
 
     if (n == 0) {
         struct rec r = { .who = proc, .bits = ENTRY_FIRST | ENTRY_EMPTY };
-        ring_record(m, &r, t);
+        entries_record(m, &r, t);
     }
     for (size_t i = 0; i < n; i++) {
         const struct sample_thread *st = &s->threads[i];
@@ -149,7 +150,7 @@ int model_add(struct model *m, const struct sample *s)
             th->last_seen_ns = t;
         }
 
-        ring_record(m, &r, t);
+        entries_record(m, &r, t);
     }
     agg_maybe_shrink(&m->window);
     return 0;
@@ -166,13 +167,13 @@ static size_t histories_memory(const struct model *m)
 static size_t model_memory(const struct model *m)
 {
     return sizeof *m +
-           ring_bytes(&m->entries) + ring_bytes(&m->words) +
+           ring_memory(&m->entries) + ring_memory(&m->words) +
            m->slots_cap * sizeof *m->slots +
            (m->total.cap + m->window.cap) * sizeof(struct agg) +
            m->threads_cap * sizeof *m->threads +
-           m->thread_index.cap * sizeof(struct idx_slot) +
+           u64map_memory(&m->thread_index) +
            m->procs_cap * sizeof *m->procs +
-           m->proc_index.cap * sizeof(struct idx_slot) +
+           u64map_memory(&m->proc_index) +
            histories_memory(m);
 }
 

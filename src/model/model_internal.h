@@ -4,7 +4,7 @@
  *
  * Files, one job each:
  *  - model.c            life cycle, feeding samples, totals;
- *  - maps.c             the (tid, node) aggregate map and the u32 map;
+ *  - aggregates.c       the (tid, node) aggregate map;
  *  - ring.c             the ring of recent entries and the window over it;
  *  - threads.c          threads, their (tid, process) slots, processes;
  *  - history.c          each process's counters history;
@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hash.h"
+#include "core/ring.h"
+#include "core/u64map.h"
 #include "model/model.h"
 
 /* How the model keeps its numbers (see docs/model.md for the budget):
@@ -51,11 +54,8 @@
  * real stack. A deeper path loses its outermost frames. */
 #define PATH_DEPTH_MAX 4096u
 
-/* Ring items live in fixed blocks of 32 KiB (below glibc's mmap
- * threshold), so the rings grow and shrink a block at a time: no
- * doubling slack and no large copy when they grow. */
-#define RING_BLOCK_SHIFT 15
-#define RING_BLOCK ((size_t)1 << RING_BLOCK_SHIFT)
+/* Both rings are core rings (blocks of 32 KiB, grown and shrunk a block
+ * at a time). */
 #define ENTRY_SHIFT 4           /* entries are 16 bytes */
 #define WORD_SHIFT 3            /* side words are 8 */
 
@@ -105,25 +105,18 @@ struct agg {
     struct counts c;
 };
 
-/* Open addressing with linear probing and backward-shift deletion: no
- * tombstones, so the window's map stays as small as what is live. */
+/* Open addressing with linear probing and backward-shift deletion (as
+ * core/u64map): no tombstones, so the window's map stays as small as
+ * what is live. Its own map, not a u64map into an array, because the
+ * counts sit in the slot: adding a sample touches one cache line, and a
+ * pair that leaves the window leaves no hole in another array. */
 struct agg_map {
     struct agg *slots;
     size_t cap;                 /* 0 or a power of two */
     size_t count;
 };
 
-/* A small u32 -> u32 map (threads by tid; leaves by node in queries).
- * val holds value + 1 so that 0 marks an empty slot. */
-struct idx_slot {
-    uint32_t key, val;
-};
-
-struct idx_map {
-    struct idx_slot *slots;
-    size_t cap, count;
-};
-
+/* No index (an empty slot list, an id not yet given a row). */
 #define IDX_NONE UINT32_MAX
 
 struct thread {
@@ -143,15 +136,6 @@ struct slot {
     uint32_t tid;
     uint32_t proc;              /* index in model.procs */
     uint32_t next;              /* the thread's slot before it, IDX_NONE: none */
-};
-
-/* A queue of fixed-size items in RING_BLOCK-byte blocks; blocks[0] holds
- * the oldest item at index head. */
-struct ring {
-    unsigned char **blocks;
-    size_t nblocks, blocks_cap;
-    unsigned char *spare;       /* one freed block kept to avoid malloc churn */
-    size_t head, count;
 };
 
 /* A process's sample counts: its samples, those in which one of its
@@ -200,13 +184,13 @@ struct model {
 
     struct thread *threads;     /* in order of first appearance */
     size_t nthreads, threads_cap;
-    struct idx_map thread_index;
+    struct u64map thread_index;   /* tid -> index in threads */
     struct slot *slots;
     size_t nslots, slots_cap;
 
     struct process *procs;      /* in order of first appearance */
     size_t nprocs, procs_cap;
-    struct idx_map proc_index;
+    struct u64map proc_index;     /* pid -> index in procs */
     size_t nhistories;          /* processes holding a counters history */
     uint32_t holder_tid;        /* the GIL holder in the latest sample of any process */
 
@@ -215,16 +199,6 @@ struct model {
 };
 
 /* ---- small helpers used on every sample ------------------------------- */
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static inline uint64_t agg_key(uint32_t tid, uint32_t node)
 {
@@ -270,25 +244,20 @@ static inline void rec_counts(const struct rec *r, struct counts *c)
     c->mem_release = r->mem_release;
 }
 
-/* ---- maps.c ------------------------------------------------------------- */
+/* ---- aggregates.c ------------------------------------------------------------- */
 
-size_t cap_for(size_t n);
 int agg_reserve(struct agg_map *m, size_t extra);
 void agg_maybe_shrink(struct agg_map *m);
 void agg_release(struct agg_map *m);
 void agg_add(struct agg_map *m, uint64_t key, const struct counts *c);
 void agg_sub(struct agg_map *m, uint64_t key, const struct counts *c);
-uint32_t idx_get(const struct idx_map *m, uint32_t key);
-int idx_reserve(struct idx_map *m, size_t extra);
-void idx_put(struct idx_map *m, uint32_t key, uint32_t val);
-void idx_release(struct idx_map *m);
 
 /* ---- ring.c ------------------------------------------------------------- */
 
-size_t ring_bytes(const struct ring *r);
-void ring_release(struct model *m);
-void ring_advance(struct model *m);
-void ring_record(struct model *m, struct rec *r, uint64_t t);
+void entries_init(struct model *m);
+void entries_release(struct model *m);
+void entries_advance(struct model *m);
+void entries_record(struct model *m, struct rec *r, uint64_t t);
 
 /* ---- threads.c ---------------------------------------------------------- */
 

@@ -2,6 +2,8 @@
 
 #include "model/phases.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,14 +154,10 @@ static int relabel(struct phase_labels *pl, struct stack_table *dict, int label,
         const struct stack_node *sn = stack_table_get_node(dict, node);
         if (!sn || sn->parent >= node)
             return -EINVAL;
-        if (n == pl->cap_path) {
-            size_t cap = pl->cap_path ? pl->cap_path * 2 : 64;
-            uint32_t *p = realloc(pl->path, cap * sizeof *p);
-            if (!p)
-                return -ENOMEM;
-            pl->path = p;
-            pl->cap_path = cap;
-        }
+        uint32_t *p = vec_grow(pl->path, &pl->cap_path, n + 1, sizeof *p, 64);
+        if (!p)
+            return -ENOMEM;
+        pl->path = p;
         pl->path[n++] = sn->frame;
         node = sn->parent;
     }

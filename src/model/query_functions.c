@@ -2,6 +2,8 @@
 
 #include "model/model_internal.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@ struct fkey_map {
 
 static uint64_t fkey_hash(uint32_t function, uint32_t file, int32_t firstline)
 {
-    return mix64(((uint64_t)function << 32 | file) ^ mix64((uint32_t)firstline));
+    return hash_pair((uint64_t)function << 32 | file, (uint32_t)firstline);
 }
 
 static size_t fkey_find(const struct fkey_map *m, const struct stack_frame *f)
@@ -38,8 +40,8 @@ static int fkey_reserve(struct fkey_map *m)
 {
     if (m->cap && m->count + 1 <= m->cap - m->cap / 4)
         return 0;
-    size_t cap = cap_for(m->count + 1);
-    struct fkey_slot *slots = calloc(cap, sizeof *slots);
+    size_t cap = hash_cap(m->count + 1);
+    struct fkey_slot *slots = cap ? calloc(cap, sizeof *slots) : NULL;
     if (!slots)
         return -ENOMEM;
     struct fkey_map n = { slots, cap, m->count };
@@ -67,16 +69,17 @@ struct fn_rows {
 static uint32_t fn_row_new(struct fn_rows *fr, uint32_t frame)
 {
     if (fr->n == fr->cap) {
-        size_t cap = fr->cap ? fr->cap * 2 : 64;
-        struct model_function_row *v = realloc(fr->v, cap * sizeof *v);
+        /* Two arrays in step: each grows to the same capacity. */
+        size_t cap_v = fr->cap, cap_st = fr->cap;
+        struct model_function_row *v = vec_grow(fr->v, &cap_v, fr->n + 1, sizeof *v, 64);
         if (!v)
             return IDX_NONE;
         fr->v = v;
-        uint32_t *st = realloc(fr->stamp, cap * sizeof *st);
+        uint32_t *st = vec_grow(fr->stamp, &cap_st, fr->n + 1, sizeof *st, 64);
         if (!st)
             return IDX_NONE;
         fr->stamp = st;
-        fr->cap = cap;
+        fr->cap = cap_v;
     }
     memset(&fr->v[fr->n], 0, sizeof fr->v[fr->n]);
     fr->v[fr->n].frame = frame;

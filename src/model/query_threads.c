@@ -28,7 +28,7 @@ int model_threads_filtered(const struct model *m, enum model_range r,
             const struct agg *a = &m->window.slots[i];
             if (!a->c.entries)
                 continue;
-            uint32_t j = idx_get(&m->thread_index, (uint32_t)(a->key >> 32));
+            uint32_t j = u64map_get(&m->thread_index, (uint32_t)(a->key >> 32));
             if (j != IDX_NONE)
                 counts_add(&win[j], &a->c);
         }

@@ -2,6 +2,8 @@
 
 #include "model/model_internal.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +36,12 @@ int model_tree(const struct model *m, enum model_range r, enum model_weight w,
         const struct leaf *lf = &wk.leaves[i];
         for (uint32_t node = lf->node; row_of[node] == IDX_NONE;) {
             const struct stack_node *sn = stack_table_get_node(m->dict, node);
-            if (nv == cap) {
-                struct model_node_row *nr = realloc(v, cap * 2 * sizeof *nr);
-                if (!nr) {
-                    err = -ENOMEM;
-                    break;
-                }
-                v = nr;
-                cap *= 2;
+            struct model_node_row *nr = vec_grow(v, &cap, nv + 1, sizeof *nr, 256);
+            if (!nr) {
+                err = -ENOMEM;
+                break;
             }
+            v = nr;
             row_of[node] = (uint32_t)nv;
             memset(&v[nv], 0, sizeof v[nv]);
             v[nv++].node = node;

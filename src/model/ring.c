@@ -8,90 +8,14 @@
 
 /* ---- the ring ----------------------------------------------------------- */
 
-/* Item i of a ring of items of 1 << shift bytes. */
-static void *ring_item(const struct ring *r, size_t i, unsigned shift)
-{
-    unsigned per = RING_BLOCK_SHIFT - shift;
-    size_t k = r->head + i;
-    return r->blocks[k >> per] + ((k & (((size_t)1 << per) - 1)) << shift);
-}
-
-static int ring_grow(struct ring *r, size_t n, unsigned shift)
-{
-    unsigned per = RING_BLOCK_SHIFT - shift;
-    size_t need = (r->head + r->count + n + ((size_t)1 << per) - 1) >> per;
-    while (r->nblocks < need) {
-        if (r->nblocks == r->blocks_cap) {
-            size_t cap = r->blocks_cap ? r->blocks_cap * 2 : 16;
-            unsigned char **nb = realloc(r->blocks, cap * sizeof *nb);
-            if (!nb)
-                return -ENOMEM;
-            r->blocks = nb;
-            r->blocks_cap = cap;
-        }
-        unsigned char *b = r->spare;
-        if (b)
-            r->spare = NULL;
-        else if (!(b = malloc(RING_BLOCK)))
-            return -ENOMEM;
-        r->blocks[r->nblocks++] = b;
-    }
-    return 0;
-}
-
-/* Blocks for n more items, so the pushes that follow can't fail. */
-static inline int ring_reserve(struct ring *r, size_t n, unsigned shift)
-{
-    if (r->head + r->count + n <= r->nblocks << (RING_BLOCK_SHIFT - shift))
-        return 0;
-    return ring_grow(r, n, shift);
-}
-
-/* Forget the n oldest items. Blocks used up go (all of them when the
- * ring is empty); one is kept as the spare. */
-static void ring_drop(struct ring *r, size_t n, unsigned shift)
-{
-    if (!n)
-        return;
-    unsigned per = RING_BLOCK_SHIFT - shift;
-    r->head += n;
-    r->count -= n;
-    size_t gone = r->count ? r->head >> per : r->nblocks;
-    if (!gone)
-        return;
-    for (size_t i = 0; i < gone; i++) {
-        if (r->spare)
-            free(r->blocks[i]);
-        else
-            r->spare = r->blocks[i];
-    }
-    memmove(r->blocks, r->blocks + gone, (r->nblocks - gone) * sizeof *r->blocks);
-    r->nblocks -= gone;
-    r->head = r->count ? r->head - (gone << per) : 0;
-}
-
-static void ring_free(struct ring *r)
-{
-    for (size_t i = 0; i < r->nblocks; i++)
-        free(r->blocks[i]);
-    free(r->blocks);
-    free(r->spare);
-    memset(r, 0, sizeof *r);
-}
-
-size_t ring_bytes(const struct ring *r)
-{
-    return r->blocks_cap * sizeof *r->blocks + (r->nblocks + (r->spare != NULL)) * RING_BLOCK;
-}
-
 static struct entry *entry_at(const struct model *m, size_t i)
 {
-    return ring_item(&m->entries, i, ENTRY_SHIFT);
+    return ring_at_shift(&m->entries, i, ENTRY_SHIFT);
 }
 
 static uint64_t *word_at(const struct model *m, size_t i)
 {
-    return ring_item(&m->words, i, WORD_SHIFT);
+    return ring_at_shift(&m->words, i, WORD_SHIFT);
 }
 
 /* How many side words an entry with these bits has. */
@@ -127,10 +51,16 @@ static size_t entry_read(const struct model *m, size_t i, size_t w, struct rec *
     return k - w;
 }
 
-void ring_release(struct model *m)
+void entries_init(struct model *m)
 {
-    ring_free(&m->entries);
-    ring_free(&m->words);
+    ring_init(&m->entries, ENTRY_SHIFT);
+    ring_init(&m->words, WORD_SHIFT);
+}
+
+void entries_release(struct model *m)
+{
+    ring_release(&m->entries);
+    ring_release(&m->words);
     m->win = m->win_words = 0;
 }
 
@@ -198,45 +128,45 @@ static void window_pop(struct model *m)
 
 /* The oldest entry leaves the ring, with its words; it is not in the
  * window. */
-static void ring_pop(struct model *m)
+static void entries_pop(struct model *m)
 {
     size_t n = entry_words(entry_at(m, 0)->bits);
-    ring_drop(&m->entries, 1, ENTRY_SHIFT);
-    ring_drop(&m->words, n, WORD_SHIFT);
+    ring_drop(&m->entries, 1);
+    ring_drop(&m->words, n);
     if (m->entries.count && (entry_at(m, 0)->bits & ENTRY_TIME))
         m->head_ns = *word_at(m, 0);
 }
 
 /* Entries are ordered by time, so both bounds only move forward:
  * subtract what left the window, then forget what left the retention. */
-void ring_advance(struct model *m)
+void entries_advance(struct model *m)
 {
     while (m->win && m->last_ns - m->win_ns >= m->window_ns)
         window_pop(m);
     while (m->entries.count && m->last_ns - m->head_ns >= m->retention_ns) {
         if (m->win == m->entries.count)     /* only if window > retention: never, but stay exact */
             window_pop(m);
-        ring_pop(m);
+        entries_pop(m);
     }
 }
 
-static void ring_drop_oldest(struct model *m)
+static void entries_drop_oldest(struct model *m)
 {
     if (m->win == m->entries.count)
         window_pop(m);
     m->dropped++;
     m->dropped_ns = m->head_ns;
-    ring_pop(m);
+    entries_pop(m);
 }
 
 /* Keep an entry at time t in the ring and, when it is in the window, in
  * the window's aggregates; r->bits gets the side ring's flags. Without
  * memory for it, it is counted as dropped, which keeps the window exact
  * over what the ring holds. */
-void ring_record(struct model *m, struct rec *r, uint64_t t)
+void entries_record(struct model *m, struct rec *r, uint64_t t)
 {
     if (m->entries.count >= m->ring_limit)
-        ring_drop_oldest(m);
+        entries_drop_oldest(m);
     /* The first entry of an empty ring needs no time word: head_ns has it. */
     if (m->entries.count && t != m->tail_ns)
         r->bits |= ENTRY_TIME;
@@ -245,7 +175,7 @@ void ring_record(struct model *m, struct rec *r, uint64_t t)
     if (r->mem_grow || r->mem_release)
         r->bits |= ENTRY_MEM;
     size_t n = entry_words(r->bits);
-    if (ring_reserve(&m->entries, 1, ENTRY_SHIFT) || ring_reserve(&m->words, n, WORD_SHIFT)) {
+    if (ring_reserve(&m->entries, 1) || ring_reserve(&m->words, n)) {
         m->dropped++;
         m->dropped_ns = t;
         return;
@@ -344,7 +274,7 @@ void model_set_ring_limit(struct model *m, size_t entries)
         entries = MODEL_RING_MAX;
     m->ring_limit = entries;
     while (m->entries.count > m->ring_limit)
-        ring_drop_oldest(m);
+        entries_drop_oldest(m);
     agg_maybe_shrink(&m->window);
 }
 

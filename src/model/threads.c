@@ -2,6 +2,8 @@
 
 #include "model/model_internal.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,46 +12,34 @@
 
 int threads_reserve(struct model *m, size_t extra)
 {
-    if (m->nthreads + extra > m->threads_cap) {
-        size_t cap = m->threads_cap ? m->threads_cap : 16;
-        while (cap < m->nthreads + extra)
-            cap *= 2;
-        struct thread *t = realloc(m->threads, cap * sizeof *t);
-        if (!t)
-            return -ENOMEM;
-        m->threads = t;
-        m->threads_cap = cap;
-    }
-    return idx_reserve(&m->thread_index, extra);
+    struct thread *t = vec_grow(m->threads, &m->threads_cap, m->nthreads + extra, sizeof *t, 16);
+    if (!t)
+        return -ENOMEM;
+    m->threads = t;
+    return u64map_reserve(&m->thread_index, extra);
 }
 
 /* Needs a prior threads_reserve. */
 struct thread *thread_get(struct model *m, uint32_t tid)
 {
-    uint32_t i = idx_get(&m->thread_index, tid);
+    uint32_t i = u64map_get(&m->thread_index, tid);
     if (i != IDX_NONE)
         return &m->threads[i];
     struct thread *t = &m->threads[m->nthreads];
     memset(t, 0, sizeof *t);
     t->tid = tid;
     t->slot = IDX_NONE;
-    idx_put(&m->thread_index, tid, (uint32_t)m->nthreads);
+    u64map_put(&m->thread_index, tid, (uint32_t)m->nthreads);
     m->nthreads++;
     return t;
 }
 
 int slots_reserve(struct model *m, size_t extra)
 {
-    if (m->nslots + extra <= m->slots_cap)
-        return 0;
-    size_t cap = m->slots_cap ? m->slots_cap : 16;
-    while (cap < m->nslots + extra)
-        cap *= 2;
-    struct slot *v = realloc(m->slots, cap * sizeof *v);
+    struct slot *v = vec_grow(m->slots, &m->slots_cap, m->nslots + extra, sizeof *v, 16);
     if (!v)
         return -ENOMEM;
     m->slots = v;
-    m->slots_cap = cap;
     return 0;
 }
 
@@ -71,23 +61,17 @@ uint32_t slot_get(struct model *m, struct thread *th, uint32_t proc)
 
 struct process *proc_find(const struct model *m, uint32_t pid)
 {
-    uint32_t i = idx_get(&m->proc_index, pid);
+    uint32_t i = u64map_get(&m->proc_index, pid);
     return i == IDX_NONE ? NULL : &m->procs[i];
 }
 
 int procs_reserve(struct model *m, size_t extra)
 {
-    if (m->nprocs + extra > m->procs_cap) {
-        size_t cap = m->procs_cap ? m->procs_cap * 2 : 4;
-        while (cap < m->nprocs + extra)
-            cap *= 2;
-        struct process *p = realloc(m->procs, cap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        m->procs = p;
-        m->procs_cap = cap;
-    }
-    return idx_reserve(&m->proc_index, extra);
+    struct process *p = vec_grow(m->procs, &m->procs_cap, m->nprocs + extra, sizeof *p, 4);
+    if (!p)
+        return -ENOMEM;
+    m->procs = p;
+    return u64map_reserve(&m->proc_index, extra);
 }
 
 /* Needs a prior procs_reserve. A pid first met gets an info with just
@@ -100,7 +84,7 @@ struct process *proc_get(struct model *m, uint32_t pid)
     p = &m->procs[m->nprocs];
     memset(p, 0, sizeof *p);
     p->info.pid = pid;
-    idx_put(&m->proc_index, pid, (uint32_t)m->nprocs);
+    u64map_put(&m->proc_index, pid, (uint32_t)m->nprocs);
     m->nprocs++;
     return p;
 }
@@ -121,7 +105,7 @@ void procs_release(struct model *m)
     free(m->procs);
     m->procs = NULL;
     m->nprocs = m->procs_cap = 0;
-    idx_release(&m->proc_index);
+    u64map_release(&m->proc_index);
     m->nhistories = 0;
     m->holder_tid = 0;
 }

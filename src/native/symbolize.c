@@ -3,6 +3,7 @@
 #include "native/symbolize.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 #include "elf/symbols.h"
 #include "native/demangle.h"
 #include "proc/maps.h"
@@ -257,14 +258,10 @@ static int read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct nativ
         if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
             sym.st_value == 0 || sym.st_name >= strd->d_size)
             continue;
-        if (o->nsyms == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 1024;
-            struct native_sym *n = realloc(o->syms, ncap * sizeof *n);
-            if (!n)
-                return -ENOMEM;
-            o->syms = n;
-            *cap = ncap;
-        }
+        struct native_sym *n = vec_grow(o->syms, cap, o->nsyms + 1, sizeof *n, 1024);
+        if (!n)
+            return -ENOMEM;
+        o->syms = n;
         o->syms[o->nsyms++] = (struct native_sym){ sym.st_value, sym.st_size,
                                                    (uint32_t)(base + sym.st_name) };
     }

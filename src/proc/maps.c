@@ -2,6 +2,9 @@
 
 #include "proc/maps.h"
 
+#include "core/vec.h"
+#include "proc/procfs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,50 +18,15 @@ struct cursor {
     const char *p, *end;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* At least one digit, no overflow: a line that does not fit is garbage. */
 static int parse_hex(struct cursor *c, uint64_t *out)
 {
-    uint64_t v = 0;
-    const char *start = c->p;
-    int d;
-    while (c->p < c->end && (d = hexval(*c->p)) >= 0) {
-        if (v > (UINT64_MAX >> 4))
-            return -1;
-        v = (v << 4) | (uint64_t)d;
-        c->p++;
-    }
-    if (c->p == start)
-        return -1;
-    *out = v;
-    return 0;
+    return proc_parse_hex(&c->p, c->end, out);
 }
 
 static int parse_dec(struct cursor *c, uint64_t *out)
 {
-    uint64_t v = 0;
-    const char *start = c->p;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-        unsigned d = (unsigned)(*c->p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        c->p++;
-    }
-    if (c->p == start)
-        return -1;
-    *out = v;
-    return 0;
+    return proc_parse_u64(&c->p, c->end, out);
 }
 
 static int expect(struct cursor *c, char ch)
@@ -75,8 +43,7 @@ static int expect(struct cursor *c, char ch)
 static int skip_blanks(struct cursor *c)
 {
     const char *start = c->p;
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-        c->p++;
+    c->p = proc_skip_blanks(c->p, c->end);
     return c->p == start ? -1 : 0;
 }
 
@@ -191,17 +158,13 @@ int proc_maps_parse(const char *text, size_t len, struct proc_maps *out)
             return rc;
         }
         if (rc > 0) {
-            if (out->count == cap) {
-                size_t ncap = cap ? cap * 2 : 64;
-                struct proc_map *n = realloc(out->maps, ncap * sizeof *n);
-                if (!n) {
-                    free(m.path);
-                    proc_maps_release(out);
-                    return -ENOMEM;
-                }
-                out->maps = n;
-                cap = ncap;
+            struct proc_map *n = vec_grow(out->maps, &cap, out->count + 1, sizeof *n, 64);
+            if (!n) {
+                free(m.path);
+                proc_maps_release(out);
+                return -ENOMEM;
             }
+            out->maps = n;
             out->maps[out->count++] = m;
         }
         p = nl ? nl + 1 : end;
@@ -216,38 +179,29 @@ static int read_whole(const char *path, char **text, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? -ESRCH : -errno;
+        return proc_gone_errno(errno);
 
-    size_t cap = 64 * 1024, used = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
+    size_t cap = 0, used = 0;
+    char *buf = NULL;
     for (;;) {
-        if (used == cap) {
-            char *n = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!n) {
-                free(buf);
-                close(fd);
-                return -ENOMEM;
-            }
-            buf = n;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + used, cap - used);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
+        char *n = vec_grow(buf, &cap, used + 1, 1, 64 * 1024);
+        if (!n) {
             free(buf);
             close(fd);
-            /* A process that exits while we read reports ESRCH. */
-            return err == ENOENT ? -ESRCH : -err;
+            return -ENOMEM;
+        }
+        buf = n;
+        size_t r;
+        /* A process that exits while we read reports ESRCH. */
+        int rc = proc_pread(fd, buf + used, cap - used, used, &r);
+        if (rc) {
+            free(buf);
+            close(fd);
+            return rc;
         }
         if (r == 0)
             break;
-        used += (size_t)r;
+        used += r;
     }
     close(fd);
     *text = buf;

@@ -2,6 +2,7 @@
 
 #include "proc/memstat.h"
 
+#include "proc/procfs.h"
 #include "proc/tasks.h"
 
 #include "core/error.h"
@@ -26,37 +27,6 @@
 
 /* ---- parsing helpers ---------------------------------------------------- */
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Decimal digits at *p (at least one), without overflow; advances *p. */
-static int parse_u64(const char **p, const char *end, uint64_t *out)
-{
-    const char *s = *p;
-    uint64_t v = 0;
-    if (s >= end || !is_digit(*s))
-        return -1;
-    while (s < end && is_digit(*s)) {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        s++;
-    }
-    *p = s;
-    *out = v;
-    return 0;
-}
-
-static const char *skip_blanks(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    return p;
-}
-
 /* The end of the line starting at p (its '\n', or end). */
 static const char *line_end(const char *p, const char *end)
 {
@@ -70,11 +40,11 @@ static int kb_line(const char *p, const char *eol, const char *name, uint64_t *b
     size_t n = strlen(name);
     if ((size_t)(eol - p) < n + 1 || memcmp(p, name, n) != 0 || p[n] != ':')
         return -1;
-    const char *q = skip_blanks(p + n + 1, eol);
+    const char *q = proc_skip_blanks(p + n + 1, eol);
     uint64_t kb;
-    if (parse_u64(&q, eol, &kb) != 0)
+    if (proc_parse_u64(&q, eol, &kb) != 0)
         return -1;
-    q = skip_blanks(q, eol);
+    q = proc_skip_blanks(q, eol);
     if (eol - q < 2 || q[0] != 'k' || q[1] != 'B' || kb > UINT64_MAX / 1024)
         return -1;
     *bytes = kb * 1024;
@@ -87,10 +57,10 @@ int proc_statm_parse(const char *buf, size_t len, uint64_t *size_pages, uint64_t
 {
     const char *p = buf, *end = buf + len;
     uint64_t size, resident;
-    if (parse_u64(&p, end, &size) != 0 || p >= end || *p != ' ')
+    if (proc_parse_u64(&p, end, &size) != 0 || p >= end || *p != ' ')
         return -PT_ERR_FORMAT;
     p++;
-    if (parse_u64(&p, end, &resident) != 0 || (p < end && *p != ' ' && *p != '\n'))
+    if (proc_parse_u64(&p, end, &resident) != 0 || (p < end && *p != ' ' && *p != '\n'))
         return -PT_ERR_FORMAT;
     *size_pages = size;
     *resident_pages = resident;
@@ -159,7 +129,7 @@ int proc_stat_faults_parse(const char *buf, size_t len, uint64_t *minflt, uint64
             continue;
         const char *q = tok;
         uint64_t v;
-        if (parse_u64(&q, p, &v) != 0 || q != p)
+        if (proc_parse_u64(&q, p, &v) != 0 || q != p)
             return -PT_ERR_FORMAT;
         if (field == 10)
             min = v;
@@ -181,42 +151,15 @@ struct heap_scan {
     int seen, done;
 };
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Lowercase hex digits at *p (at least one), without overflow. */
-static int parse_hex(const char **p, const char *end, uint64_t *out)
-{
-    const char *s = *p;
-    uint64_t v = 0;
-    while (s < end && hex_digit(*s) >= 0) {
-        if (v >> 60)
-            return -1;
-        v = v << 4 | (uint64_t)hex_digit(*s);
-        s++;
-    }
-    if (s == *p)
-        return -1;
-    *p = s;
-    *out = v;
-    return 0;
-}
-
 /* Whether the maps line [p, end) is a [heap] mapping, and its range:
  * "start-end perms offset dev inode<blanks>[heap]". */
 static int heap_line(const char *p, const char *end, uint64_t *size)
 {
     uint64_t start, stop;
-    if (parse_hex(&p, end, &start) != 0 || p >= end || *p != '-')
+    if (proc_parse_hex(&p, end, &start) != 0 || p >= end || *p != '-')
         return 0;
     p++;
-    if (parse_hex(&p, end, &stop) != 0 || stop <= start)
+    if (proc_parse_hex(&p, end, &stop) != 0 || stop <= start)
         return 0;
     /* Skip perms, offset, dev and inode: four fields without blanks. */
     for (int f = 0; f < 4; f++) {
@@ -226,7 +169,7 @@ static int heap_line(const char *p, const char *end, uint64_t *size)
         while (p < end && *p != ' ')
             p++;
     }
-    p = skip_blanks(p, end);
+    p = proc_skip_blanks(p, end);
     if (end - p != 6 || memcmp(p, "[heap]", 6) != 0)
         return 0;
     *size = stop - start;
@@ -261,20 +204,13 @@ int proc_maps_heap_parse(const char *text, size_t len, uint64_t *bytes)
 
 /* ---- files -------------------------------------------------------------- */
 
-/* /proc/PID disappears with the process: opening its files then gives
- * ENOENT, and reads through a file already open give ESRCH. */
-static int gone_errno(int err)
-{
-    return err == ENOENT ? -ESRCH : -err;
-}
-
 static int open_file(pid_t pid, const char *name, int *fd)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
     int f = open(path, O_RDONLY | O_CLOEXEC);
     if (f < 0)
-        return gone_errno(errno);
+        return proc_gone_errno(errno);
     *fd = f;
     return 0;
 }
@@ -350,12 +286,10 @@ int proc_maps_heap_read(int fd, uint64_t *bytes)
     int overlong = 0;           /* inside a line longer than the buffer */
     uint64_t off = 0;
     while (!h.done && off < MAPS_READ_MAX) {
-        ssize_t r = pread(fd, buf + keep, sizeof buf - keep, (off_t)off);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return gone_errno(errno);
-        }
+        size_t r;
+        int rc = proc_pread(fd, buf + keep, sizeof buf - keep, off, &r);
+        if (rc)
+            return rc;
         if (r == 0)
             break;
         off += (uint64_t)r;

@@ -3,7 +3,9 @@
 #include "proc/tasks.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 #include "proc/maps.h"
+#include "proc/procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,13 +20,6 @@
  * 300 bytes in practice; 1 KiB leaves room for wide counters. */
 #define STAT_BUF 1024
 
-/* /proc/PID disappears with the process: its files then give ENOENT, and
- * reads through an already open file give ESRCH. Both mean "gone". */
-static int gone_errno(int err)
-{
-    return err == ENOENT ? -ESRCH : -err;
-}
-
 /* Read up to cap bytes of a small /proc file from offset 0. The kernel
  * hands a one-line file over in one piece, so a short read is the whole
  * file: asking again for the end would double the system calls on the
@@ -35,16 +30,14 @@ int proc_read_fd(int fd, char *buf, size_t cap, size_t *len)
         return -EBADF;
     size_t used = 0;
     while (used < cap) {
-        ssize_t r = pread(fd, buf + used, cap - used, (off_t)used);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return gone_errno(errno);
-        }
+        size_t r;
+        int rc = proc_pread(fd, buf + used, cap - used, used, &r);
+        if (rc)
+            return rc;
         if (r == 0)
             break;
-        used += (size_t)r;
-        if ((size_t)r < cap - (used - (size_t)r))
+        used += r;
+        if (r < cap - (used - r))
             break;
     }
     *len = used;
@@ -68,7 +61,7 @@ int proc_read_file(const char *path, char *buf, size_t cap, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return gone_errno(errno);
+        return proc_gone_errno(errno);
     int rc = proc_read_fd(fd, buf, cap, len);
     close(fd);
     return rc;
@@ -141,7 +134,7 @@ int proc_tasks_list(pid_t pid, pid_t **out, size_t *count)
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
     if (!d)
-        return gone_errno(errno);
+        return proc_gone_errno(errno);
 
     pid_t *tids = NULL;
     size_t n = 0, cap = 0;
@@ -152,23 +145,19 @@ int proc_tasks_list(pid_t pid, pid_t **out, size_t *count)
         de = readdir(d);
         if (!de) {
             if (errno)
-                rc = gone_errno(errno);
+                rc = proc_gone_errno(errno);
             break;
         }
         char *endp;
         long v = strtol(de->d_name, &endp, 10);
         if (de->d_name[0] < '0' || de->d_name[0] > '9' || *endp || v <= 0)
             continue;   /* "." and ".." */
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            pid_t *t = realloc(tids, ncap * sizeof *t);
-            if (!t) {
-                rc = -ENOMEM;
-                break;
-            }
-            tids = t;
-            cap = ncap;
+        pid_t *t = vec_grow(tids, &cap, n + 1, sizeof *t, 16);
+        if (!t) {
+            rc = -ENOMEM;
+            break;
         }
+        tids = t;
         tids[n++] = (pid_t)v;
     }
     closedir(d);
@@ -214,7 +203,7 @@ int proc_task_stat_open(pid_t pid, pid_t tid, struct proc_task_stat *st)
     snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return gone_errno(errno);
+        return proc_gone_errno(errno);
     st->fd = fd;
     return 0;
 }
@@ -250,7 +239,7 @@ int proc_task_cpu_open(pid_t pid, pid_t tid, struct proc_task_cpu *c)
     snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return gone_errno(errno);
+        return proc_gone_errno(errno);
     c->fd = fd;
     return 0;
 }

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/escape.h"
+#include "core/hash.h"
 #include "core/stacks.h"
 #include "core/strbuf.h"
-#include "core/utf8.h"
 #include "record/export_internal.h"
 
 /* ---- names ------------------------------------------------------------------ */
@@ -99,11 +100,7 @@ void export_map_release(struct export_map *m)
 
 static size_t map_hash(uint64_t a, uint64_t b)
 {
-    uint64_t h = a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull + (a >> 29));
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 29;
-    return (size_t)h;
+    return (size_t)hash_pair(a, b);
 }
 
 static int map_grow(struct export_map *m)
@@ -174,12 +171,7 @@ static int grow_array(void **arr, uint32_t n, size_t elem)
 
 static uint64_t text_hash(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return hash_fnv1a(s, strlen(s));
 }
 
 /* Functions are keyed by their text, not string ids: a table rebuilt by a
@@ -583,50 +575,12 @@ void export_sb_reset(struct strbuf *sb)
 
 void export_put_utf8(struct strbuf *sb, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    size_t i = 0;
-    while (i < n) {
-        size_t start = i;
-        size_t len;
-        while (i < n && (len = utf8_seq_len(s + i, n - i)) != 0)
-            i += len;
-        strbuf_append(sb, str + start, i - start);
-        if (i < n) {
-            strbuf_puts(sb, UTF8_REPLACEMENT);
-            i++;
-        }
-    }
+    escape_put(sb, str, ESCAPE_UTF8);
 }
 
 void export_put_label(struct strbuf *sb, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        if (c == ';') {
-            strbuf_putc(sb, ':');
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            switch (c) {
-            case '\n': strbuf_puts(sb, "\\n"); break;
-            case '\r': strbuf_puts(sb, "\\r"); break;
-            case '\t': strbuf_puts(sb, "\\t"); break;
-            default: strbuf_printf(sb, "\\x%02x", c); break;
-            }
-            i++;
-        } else {
-            size_t len = utf8_seq_len(s + i, n - i);
-            if (len == 0) {
-                strbuf_puts(sb, UTF8_REPLACEMENT);
-                i++;
-            } else {
-                strbuf_append(sb, str + i, len);
-                i += len;
-            }
-        }
-    }
+    escape_put(sb, str, ESCAPE_LABEL);
 }
 
 void export_put_frame_label(struct strbuf *sb, const struct export_prep *p, uint32_t frame)
@@ -702,33 +656,7 @@ void export_put_seconds(struct strbuf *sb, uint64_t ns)
 
 void export_put_xml(struct strbuf *sb, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        switch (c) {
-        case '&': strbuf_puts(sb, "&amp;"); i++; continue;
-        case '<': strbuf_puts(sb, "&lt;"); i++; continue;
-        case '>': strbuf_puts(sb, "&gt;"); i++; continue;
-        case '"': strbuf_puts(sb, "&quot;"); i++; continue;
-        case '\'': strbuf_puts(sb, "&apos;"); i++; continue;
-        default: break;
-        }
-        /* XML 1.0 has no way to write most control characters at all. */
-        if (c < 0x20 || c == 0x7f) {
-            strbuf_putc(sb, c == '\t' || c == '\n' || c == '\r' ? ' ' : '?');
-            i++;
-            continue;
-        }
-        size_t len = utf8_seq_len(s + i, n - i);
-        if (len == 0 || (len == 3 && c == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe)) {
-            strbuf_puts(sb, UTF8_REPLACEMENT);   /* invalid, or U+FFFE/U+FFFF */
-            i += len ? len : 1;
-            continue;
-        }
-        strbuf_append(sb, str + i, len);
-        i += len;
-    }
+    escape_put(sb, str, ESCAPE_XML);
 }
 
 /* ---- output ------------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "record/export_internal.h"
 
 #define MAX_SOURCE_LINES 2000000u
@@ -45,19 +46,9 @@ struct ann {
     uint32_t *stamp;                /* per line: the row it was last counted for */
 };
 
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int ann_file_of(struct ann *a, const char *name, uint32_t *out)
 {
-    uint64_t h = name_hash(name);
+    uint64_t h = hash_fnv1a(name, strlen(name));
     /* A hash shared by two names (b counts the probe) keeps them apart. */
     for (uint64_t probe = 0; probe < 64; probe++) {
         uint32_t id;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "record/export_internal.h"
 
 struct cost {
@@ -60,14 +61,10 @@ static struct cost *cost_at(struct costs *c, uint32_t func, int32_t line, uint32
     if (export_map_get_or_add(&c->map, a, callee, (uint32_t)c->n, &idx, &added) != 0)
         return NULL;
     if (added) {
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct cost *nv = realloc(c->v, cap * sizeof *nv);
-            if (!nv)
-                return NULL;
-            c->v = nv;
-            c->cap = cap;
-        }
+        struct cost *nv = vec_grow(c->v, &c->cap, c->n + 1, sizeof *nv, 64);
+        if (!nv)
+            return NULL;
+        c->v = nv;
         memset(&c->v[c->n], 0, sizeof c->v[c->n]);
         c->v[c->n].func = func;
         c->v[c->n].line = line < 0 ? 0 : line;

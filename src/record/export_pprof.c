@@ -16,6 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/hash.h"
 #include "record/export_internal.h"
 
 /* ---- protobuf ------------------------------------------------------------------- */
@@ -149,16 +150,6 @@ struct strtab {
     int oom;
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int64_t strtab_add(struct strtab *t, const char *s)
 {
     export_sb_reset(&t->tmp);
@@ -167,7 +158,8 @@ static int64_t strtab_add(struct strtab *t, const char *s)
     size_t len = t->tmp.len;
     uint32_t idx;
     int added;
-    if (t->tmp.oom || export_map_get_or_add(&t->map, fnv1a(c, len), len, t->n, &idx, &added) != 0) {
+    if (t->tmp.oom ||
+        export_map_get_or_add(&t->map, hash_fnv1a(c, len), len, t->n, &idx, &added) != 0) {
         t->oom = 1;
         return 0;
     }

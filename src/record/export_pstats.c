@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "record/export_internal.h"
 
 /* ---- marshal ---------------------------------------------------------------- */
@@ -170,14 +171,10 @@ int export_write_pstats(struct export_out *o, struct export_prep *p)
             if (export_map_get_or_add(&edge_map, caller, callee, (uint32_t)nedges, &e, &added) != 0)
                 goto out;
             if (added) {
-                if (nedges == edgecap) {
-                    size_t cap = edgecap ? edgecap * 2 : 64;
-                    struct edge *ne = realloc(edges, cap * sizeof *ne);
-                    if (!ne)
-                        goto out;
-                    edges = ne;
-                    edgecap = cap;
-                }
+                struct edge *ne = vec_grow(edges, &edgecap, nedges + 1, sizeof *ne, 64);
+                if (!ne)
+                    goto out;
+                edges = ne;
                 memset(&edges[nedges], 0, sizeof edges[nedges]);
                 edges[nedges].caller = caller;
                 edges[nedges].callee = callee;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "record/export_internal.h"
 
 #define IMAGE_WIDTH 1200
@@ -122,16 +123,6 @@ static int tree_link(struct tree *t, const struct export_prep *p)
     return 0;
 }
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* Warm colours (reds, oranges, yellows) keyed by the file. */
 static void put_colour(struct strbuf *sb, const struct export_prep *p, uint32_t frame)
 {
@@ -140,7 +131,7 @@ static void put_colour(struct strbuf *sb, const struct export_prep *p, uint32_t 
         strbuf_puts(sb, "rgb(190,190,190)");
         return;
     }
-    uint64_t h = fnv1a(f->file);
+    uint64_t h = hash_fnv1a(f->file, strlen(f->file));
     unsigned v1 = (unsigned)(h & 0xff), v2 = (unsigned)((h >> 8) & 0xff), v3 = (unsigned)((h >> 16) & 0xff);
     unsigned r = 205 + v1 * 50 / 255;
     unsigned g = 60 + v2 * 160 / 255;
@@ -306,8 +297,8 @@ static uint32_t *match_frames(const struct export_prep *p, const struct export_p
         strbuf_init(&one);
         strbuf_append(&one, lp.data + op[i], op[i + 1] - op[i]);
         uint32_t v;
-        ok = export_map_get_or_add(&by_label, fnv1a(strbuf_str(&one)), op[i + 1] - op[i], i, &v,
-                                   NULL) == 0;
+        ok = export_map_get_or_add(&by_label, hash_fnv1a(strbuf_str(&one), one.len),
+                                   op[i + 1] - op[i], i, &v, NULL) == 0;
         strbuf_release(&one);
     }
     for (uint32_t i = 0; ok && i < base->nframes; i++) {
@@ -316,8 +307,8 @@ static uint32_t *match_frames(const struct export_prep *p, const struct export_p
         strbuf_append(&one, lb.data + ob[i], ob[i + 1] - ob[i]);
         uint32_t v;
         int added;
-        ok = export_map_get_or_add(&by_label, fnv1a(strbuf_str(&one)), ob[i + 1] - ob[i],
-                                   UINT32_MAX, &v, &added) == 0;
+        ok = export_map_get_or_add(&by_label, hash_fnv1a(strbuf_str(&one), one.len),
+                                   ob[i + 1] - ob[i], UINT32_MAX, &v, &added) == 0;
         /* Equal hashes of different labels: treat as no match. */
         if (ok && v != UINT32_MAX && (op[v + 1] - op[v] != ob[i + 1] - ob[i] ||
                                       memcmp(lp.data + op[v], lb.data + ob[i], ob[i + 1] - ob[i])))

@@ -3,6 +3,7 @@
 #include "record/recording.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 #include "record/varint.h"
 
 #include <errno.h>
@@ -275,14 +276,10 @@ static int described_add(struct rec_writer *w, uint32_t pid)
     size_t i = described_find(w, pid);
     if (i < w->ndescribed && w->described[i] == pid)
         return 0;
-    if (w->ndescribed == w->described_cap) {
-        size_t cap = w->described_cap ? w->described_cap * 2 : 8;
-        uint32_t *d = realloc(w->described, cap * sizeof *d);
-        if (!d)
-            return -ENOMEM;
-        w->described = d;
-        w->described_cap = cap;
-    }
+    uint32_t *d = vec_grow(w->described, &w->described_cap, w->ndescribed + 1, sizeof *d, 8);
+    if (!d)
+        return -ENOMEM;
+    w->described = d;
     memmove(w->described + i + 1, w->described + i, (w->ndescribed - i) * sizeof *w->described);
     w->described[i] = pid;
     w->ndescribed++;

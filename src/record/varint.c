@@ -3,6 +3,7 @@
 #include "record/varint.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -52,16 +53,12 @@ int vbuf_reserve(struct vbuf *b, size_t extra)
         b->oom = 1;
         return -ENOMEM;
     }
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra)
-        cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
+    uint8_t *p = vec_grow(b->data, &b->cap, b->len + extra, 1, 256);
     if (!p) {
         b->oom = 1;
         return -ENOMEM;
     }
     b->data = p;
-    b->cap = cap;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "sampler/sampler_internal.h"
 
 #include "core/error.h"
+#include "core/vec.h"
 #include "proc/children.h"
 #include "proc/process.h"
 
@@ -27,12 +28,10 @@ static struct candidate *candidate_add(struct sampler *s, pid_t pid, pid_t ppid)
     if (s->ncands == s->cap_cands) {
         if (s->cap_cands >= PROC_DESCENDANTS_MAX)
             return NULL;
-        size_t cap = s->cap_cands ? s->cap_cands * 2 : 16;
-        struct candidate *n = realloc(s->cands, cap * sizeof *n);
+        struct candidate *n = vec_grow(s->cands, &s->cap_cands, s->ncands + 1, sizeof *n, 16);
         if (!n)
             return NULL;
         s->cands = n;
-        s->cap_cands = cap;
     }
     struct candidate *c = &s->cands[s->ncands++];
     memset(c, 0, sizeof *c);

@@ -5,6 +5,7 @@
 #include "sampler/sampler_internal.h"
 
 #include "core/error.h"
+#include "core/hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +16,7 @@
 
 static size_t frame_slot_of(uint64_t serial, int32_t line, size_t cap)
 {
-    uint64_t h = serial * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uint32_t)line * 0xC2B2AE3D27D4EB4FULL;
-    return (size_t)(h ^ (h >> 31)) & (cap - 1);
+    return (size_t)hash_mix64(serial * 0x9e3779b97f4a7c15ULL + (uint32_t)line) & (cap - 1);
 }
 
 /* The (code serial, line) map grows with the distinct code objects seen,

@@ -4,6 +4,7 @@
 
 #include "sampler/sampler_internal.h"
 
+#include "core/vec.h"
 #include "proc/memstat.h"
 #include "proc/process.h"
 #include "python/thread_names.h"
@@ -46,14 +47,10 @@ void proc_track_free(struct proc_track *p)
 int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t ppid,
                    struct proc_track **out)
 {
-    if (s->nprocs == s->cap_procs) {
-        size_t cap = s->cap_procs ? s->cap_procs * 2 : 4;
-        struct proc_track **n = realloc(s->procs, cap * sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        s->procs = n;
-        s->cap_procs = cap;
-    }
+    struct proc_track **n = vec_grow(s->procs, &s->cap_procs, s->nprocs + 1, sizeof *n, 4);
+    if (!n)
+        return -ENOMEM;
+    s->procs = n;
     struct proc_track *p = calloc(1, sizeof *p);
     if (p) {
         p->cap_frames = 4096;
@@ -142,14 +139,10 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
         if (!p->tracks[i].tid)
             free_slot = &p->tracks[i];
     if (!free_slot) {
-        if (p->ntracks == p->cap_tracks) {
-            size_t cap = p->cap_tracks ? p->cap_tracks * 2 : 16;
-            struct thread_track *t = realloc(p->tracks, cap * sizeof *t);
-            if (!t)
-                return NULL;
-            p->tracks = t;
-            p->cap_tracks = cap;
-        }
+        struct thread_track *t = vec_grow(p->tracks, &p->cap_tracks, p->ntracks + 1, sizeof *t, 16);
+        if (!t)
+            return NULL;
+        p->tracks = t;
         free_slot = &p->tracks[p->ntracks++];
     }
     memset(free_slot, 0, sizeof *free_slot);

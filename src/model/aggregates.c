@@ -6,21 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The smallest power-of-two capacity that holds n keys at most 3/4 full. */
-size_t cap_for(size_t n)
-{
-    size_t cap = 16;
-    while (cap - cap / 4 < n)
-        cap *= 2;
-    return cap;
-}
-
-/* ---- (tid, node) aggregates ------------------------------------------- */
-
 static size_t agg_find(const struct agg_map *m, uint64_t key)
 {
     size_t mask = m->cap - 1;
-    size_t i = (size_t)mix64(key) & mask;
+    size_t i = (size_t)hash_mix64(key) & mask;
     while (m->slots[i].c.entries && m->slots[i].key != key)
         i = (i + 1) & mask;
     return i;
@@ -28,6 +17,8 @@ static size_t agg_find(const struct agg_map *m, uint64_t key)
 
 static int agg_rehash(struct agg_map *m, size_t cap)
 {
+    if (!cap)
+        return -ENOMEM;
     struct agg *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return -ENOMEM;
@@ -46,14 +37,14 @@ int agg_reserve(struct agg_map *m, size_t extra)
     size_t need = m->count + extra;
     if (m->cap && need <= m->cap - m->cap / 4)
         return 0;
-    return agg_rehash(m, cap_for(need));
+    return agg_rehash(m, hash_cap(need));
 }
 
 /* Give memory back once the map is mostly empty; best effort. */
 void agg_maybe_shrink(struct agg_map *m)
 {
     if (m->cap > 16 && m->count < m->cap / 8)
-        (void)agg_rehash(m, cap_for(m->count * 2));
+        (void)agg_rehash(m, hash_cap(m->count * 2));
 }
 
 void agg_release(struct agg_map *m)
@@ -91,63 +82,11 @@ void agg_sub(struct agg_map *m, uint64_t key, const struct counts *c)
     m->count--;
     size_t hole = i;
     for (size_t j = (i + 1) & mask; m->slots[j].c.entries; j = (j + 1) & mask) {
-        size_t home = (size_t)mix64(m->slots[j].key) & mask;
+        size_t home = (size_t)hash_mix64(m->slots[j].key) & mask;
         if (((j - home) & mask) >= ((j - hole) & mask)) {
             m->slots[hole] = m->slots[j];
             memset(&m->slots[j], 0, sizeof m->slots[j]);
             hole = j;
         }
     }
-}
-
-/* ---- u32 -> u32 map ----------------------------------------------------- */
-
-static size_t idx_find(const struct idx_map *m, uint32_t key)
-{
-    size_t mask = m->cap - 1;
-    size_t i = (size_t)mix64(key) & mask;
-    while (m->slots[i].val && m->slots[i].key != key)
-        i = (i + 1) & mask;
-    return i;
-}
-
-uint32_t idx_get(const struct idx_map *m, uint32_t key)
-{
-    if (!m->cap)
-        return IDX_NONE;
-    const struct idx_slot *s = &m->slots[idx_find(m, key)];
-    return s->val ? s->val - 1 : IDX_NONE;
-}
-
-int idx_reserve(struct idx_map *m, size_t extra)
-{
-    size_t need = m->count + extra;
-    if (m->cap && need <= m->cap - m->cap / 4)
-        return 0;
-    size_t cap = cap_for(need);
-    struct idx_slot *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -ENOMEM;
-    struct idx_map n = { slots, cap, m->count };
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].val)
-            n.slots[idx_find(&n, m->slots[i].key)] = m->slots[i];
-    free(m->slots);
-    *m = n;
-    return 0;
-}
-
-/* Needs a prior idx_reserve and key absent. */
-void idx_put(struct idx_map *m, uint32_t key, uint32_t val)
-{
-    struct idx_slot *s = &m->slots[idx_find(m, key)];
-    s->key = key;
-    s->val = val + 1;
-    m->count++;
-}
-
-void idx_release(struct idx_map *m)
-{
-    free(m->slots);
-    memset(m, 0, sizeof *m);
 }
