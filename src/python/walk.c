@@ -877,15 +877,23 @@ int py_walk(struct py_walker *w, struct py_sample *s)
     w->gil_enabled = 0;
     w->gc_collecting = 0;
 
-    /* 2.7-3.8: one collector for the process. */
+    /* 2.7-3.8: one collector for the process, its flag read with the
+     * interpreter list's head (one system call for both). */
     int collecting_all = 0;
-    if (w->gc_collecting_ptr) {
-        int32_t c = 0;
-        collecting_all = mem_read(w->mem, w->gc_collecting_ptr, &c, sizeof c) == 0 && c == 1;
-    }
-
+    int32_t coll_all = 0;
     uint64_t interp = w->interp_addr;
-    if (w->interp_head_ptr) {
+    struct mem_iov head[2] = {
+        { w->interp_head_ptr, &interp, 8, 0 },
+        { w->gc_collecting_ptr, &coll_all, 4, 0 },
+    };
+    if (w->interp_head_ptr && w->gc_collecting_ptr) {
+        mem_readv(w->mem, head, 2);
+        collecting_all = head[1].ok && coll_all == 1;
+    } else if (w->gc_collecting_ptr) {
+        collecting_all = mem_read(w->mem, w->gc_collecting_ptr, &coll_all, 4) == 0 && coll_all == 1;
+    }
+    if (w->interp_head_ptr && (!w->gc_collecting_ptr || !head[0].ok)) {
+        /* Read on its own for the reason when the batch failed (-ESRCH). */
         int rc = mem_read_u64(w->mem, w->interp_head_ptr, &interp);
         if (rc)
             return rc;
