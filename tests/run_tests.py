@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""pytop's test runner: unit tests, fuzz targets, the layout table check,
-the functional tests against every Python interpreter it can find and the
-live view's tests in tmux (tests/tui).
+"""pytop's test runner: static checks of the source (tests/static), unit
+tests, fuzz targets, the layout table check, the functional tests against
+every Python interpreter it can find and the live view's tests in tmux
+(tests/tui).
 
 Python 3 standard library only. Prints PASS/FAIL/SKIP lines as results come
 in (a SKIP always says why), details under each failure, and ends with
@@ -10,7 +11,8 @@ failed.
 
     python3 tests/run_tests.py --srcdir=. --builddir=build \\
         --unit="tests/unit/test_maps ..." --fuzz="tests/fuzz/fuzz_maps ..." \\
-        [--fuzz-seconds=N] [--only=unit|fuzz|layouts|functional|tui ...] \\
+        [--tap="tests/functional/export_consumers ..."] [--fuzz-seconds=N] \\
+        [--only=static|unit|fuzz|layouts|functional|tui ...] \\
         [--python=PATH ...] [-k SUBSTRING] [-j N]
 """
 import argparse
@@ -26,7 +28,7 @@ import threading
 import time
 import traceback
 
-PHASES = ("unit", "fuzz", "layouts", "functional", "tui")
+PHASES = ("static", "unit", "fuzz", "layouts", "functional", "tui")
 UNIT_TIMEOUT = 300
 
 
@@ -80,11 +82,11 @@ def exit_status(rc):
     return "exit status %d" % rc
 
 
-def run_captured(cmd, timeout, cwd=None):
+def run_captured(cmd, timeout, cwd=None, env=None):
     """(returncode or None on timeout, combined output)."""
     try:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             cwd=cwd, start_new_session=True)
+                             cwd=cwd, env=env, start_new_session=True)
     except OSError as e:
         return 127, "cannot execute %s: %s" % (cmd[0], e)
     try:
@@ -175,15 +177,46 @@ def report_tap(rep, label, cmd, rc, output):
 
 # ---- phases -----------------------------------------------------------------
 
-def phase_unit(args, rep):
-    for rel in args.unit.split():
+def phase_static(args, rep):
+    """Every tests/static/*.py, run as 'python3 SCRIPT --srcdir=SRCDIR': a
+    check of the source itself (no build needed). It prints TAP, or nothing
+    and exits 0 when all is well and 1 with the reasons when not."""
+    sdir = os.path.join(args.srcdir, "tests", "static")
+    scripts = sorted(f for f in os.listdir(sdir) if f.endswith(".py")) if os.path.isdir(sdir) else []
+    if not scripts:
+        rep.skip("static", "no checks in %s" % sdir)
+    for f in scripts:
+        cmd = [sys.executable, os.path.join(sdir, f), "--srcdir=%s" % args.srcdir]
+        rc, out = run_captured(cmd, UNIT_TIMEOUT, cwd=args.srcdir)
+        label = "static %s" % f[:-3]
+        if parse_tap(out)[0]:
+            report_tap(rep, label, cmd, rc, out)
+        elif rc == 0:
+            rep.ok(label)
+        else:
+            rep.fail(label, exit_status(rc), ["command: %s" % " ".join(cmd)] + indent_output(out, 200))
+
+
+def run_tap_programs(args, rep, rels):
+    """Run TAP programs (relative to builddir) two at a time, report in order."""
+    def one(rel):
         path = os.path.join(args.builddir, rel)
-        label = os.path.basename(rel)
         if not os.access(path, os.X_OK):
-            rep.fail(label, "unit test binary not built: %s" % path)
-            continue
-        rc, out = run_captured([path], UNIT_TIMEOUT, cwd=args.builddir)
-        report_tap(rep, label, [path], rc, out)
+            return path, 127, None
+        rc, out = run_captured([path], UNIT_TIMEOUT, cwd=args.builddir,
+                               env=dict(os.environ, PYTOP_SRCDIR=args.srcdir))
+        return path, rc, out
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for rel, (path, rc, out) in zip(rels, pool.map(one, rels)):
+            label = os.path.basename(rel)
+            if out is None:
+                rep.fail(label, "test binary not built: %s" % path)
+            else:
+                report_tap(rep, label, [path], rc, out)
+
+
+def phase_unit(args, rep):
+    run_tap_programs(args, rep, args.unit.split())
 
 
 def is_libfuzzer(path):
@@ -289,6 +322,11 @@ def phase_functional(args, rep, tmproot):
     suite.interps = interps
     have_pytop = os.access(suite.pytop, os.X_OK)
 
+    # Checks written in C that drive other programs (e.g. each export loaded
+    # by its real reader): TAP, named by their binary.
+    taps = [r for r in args.tap.split() if not args.k or any(k in os.path.basename(r) for k in args.k)]
+    run_tap_programs(args, rep, taps)
+
     tests = [t for t in scenarios.build(interps) if not args.k or any(k in t.name for k in args.k)]
 
     def execute(test):
@@ -352,12 +390,14 @@ def main():
     ap.add_argument("--builddir", default=None)
     ap.add_argument("--unit", default="", help="space-separated unit test binaries, relative to builddir")
     ap.add_argument("--fuzz", default="", help="space-separated fuzz targets, relative to builddir")
+    ap.add_argument("--tap", default="", help="space-separated TAP programs run in the functional phase, "
+                    "relative to builddir")
     ap.add_argument("--fuzz-seconds", type=int, default=10, help="seconds per fuzz target; 0 skips them")
     ap.add_argument("--only", action="append", default=[], help="run only these phases: " + ", ".join(PHASES))
     ap.add_argument("--python", action="append", default=[],
                     help="test only this interpreter (repeatable); one in a root, e.g. "
                          "/var/cache/pytop/sid/usr/bin/python3.15, runs chroot'd there")
-    ap.add_argument("-k", action="append", default=[], help="only functional and tui tests whose name contains this")
+    ap.add_argument("-k", action="append", default=[], help="only functional tests, TAP programs (--tap) and tui tests whose name contains this")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="tests run in parallel (default 2)")
     args = ap.parse_args()
     # Absolute: unit tests run with the build directory as their cwd.
@@ -379,6 +419,8 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     interrupted = False
     try:
+        if "static" in phases:
+            phase_static(args, rep)
         if "unit" in phases:
             phase_unit(args, rep)
         if "fuzz" in phases:

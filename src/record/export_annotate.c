@@ -18,6 +18,7 @@
 
 #include "core/hash.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 #define MAX_SOURCE_LINES 2000000u
 #define MAX_LINE_BYTES 4096u
@@ -268,47 +269,38 @@ static const char heatmap_head[] =
     "document.getElementById('q').value=decodeURIComponent(location.hash.slice(1));"
     "search();}});</script>\n";
 
-int export_write_annotate(struct export_out *o, struct export_prep *p, int html)
+/* Files, heaviest first (*order), and where each one's lines start in
+ * a->lines (*first, one past the last file too). */
+static int file_order(const struct ann *a, uint32_t **order_out, uint32_t **first_out)
 {
-    const struct export_input *in = p->in;
-    struct strbuf *sb = &o->sb;
-    struct ann a;
-    memset(&a, 0, sizeof a);
-    export_map_init(&a.line_map);
-    export_map_init(&a.file_map);
-    uint64_t grand = 0, peak = 0;
-    int rc = build(p, &a, &grand);
-    char *buf = NULL;
-    size_t cap = 0;
-    if (rc != 0)
-        goto out;
-    for (uint32_t i = 0; i < a.nlines; i++)
-        if (a.lines[i].total > peak)
-            peak = a.lines[i].total;
-
-    /* Files, heaviest first. */
-    uint32_t *order = malloc((a.nfiles ? a.nfiles : 1) * sizeof *order);
-    uint32_t *first = malloc((a.nfiles + 1) * sizeof *first);
+    uint32_t *order = malloc((a->nfiles ? a->nfiles : 1) * sizeof *order);
+    uint32_t *first = malloc((a->nfiles + 1) * sizeof *first);
     if (!order || !first) {
         free(order);
         free(first);
-        rc = -ENOMEM;
-        goto out;
+        return -ENOMEM;
     }
-    for (uint32_t i = 0; i < a.nfiles; i++)
+    for (uint32_t i = 0; i < a->nfiles; i++)
         order[i] = i;
-    for (uint32_t i = 1; i < a.nfiles; i++) {     /* insertion sort: few files */
+    for (uint32_t i = 1; i < a->nfiles; i++) {     /* insertion sort: few files */
         uint32_t v = order[i], j = i;
-        while (j > 0 && a.files[order[j - 1]].total < a.files[v].total)
+        while (j > 0 && a->files[order[j - 1]].total < a->files[v].total)
             order[j] = order[j - 1], j--;
         order[j] = v;
     }
-    for (uint32_t f = 0, l = 0; f <= a.nfiles; f++) {
-        while (l < a.nlines && a.lines[l].file < f)
+    for (uint32_t f = 0, l = 0; f <= a->nfiles; f++) {
+        while (l < a->nlines && a->lines[l].file < f)
             l++;
         first[f] = l;
     }
+    *order_out = order;
+    *first_out = first;
+    return 0;
+}
 
+static void put_title(struct strbuf *sb, const struct export_prep *p, int html, uint64_t grand)
+{
+    const struct export_input *in = p->in;
     struct strbuf title;
     strbuf_init(&title);
     strbuf_printf(&title, "pytop: %s", p->mode == EXPORT_MEMORY ? "memory growth"
@@ -342,70 +334,102 @@ int export_write_annotate(struct export_out *o, struct export_prep *p, int html)
         strbuf_puts(sb, p->mode == EXPORT_MEMORY ? " bytes\n" : " s\n");
     }
     strbuf_release(&title);
+}
 
-    for (uint32_t k = 0; k < a.nfiles; k++) {
-        uint32_t f = order[k];
-        const char *name = a.files[f].name;
-        struct ann_line *lines = a.lines + first[f];
-        uint32_t n = first[f + 1] - first[f];
-        FILE *src = fopen(name, "r");
-        int err = src ? 0 : errno;
-        if (html) {
-            strbuf_puts(sb, "<section data-file=\"");
-            put_html(sb, name, strlen(name));
-            strbuf_puts(sb, "\"><h2>");
-            put_html(sb, name, strlen(name));
-            strbuf_printf(sb, " <span class=note>own %.2f%%", share(a.files[f].own, grand));
-            if (!src)
-                strbuf_printf(sb, "; source not readable (%s): lines with samples only",
-                              strerror(err));
-            strbuf_puts(sb, "</span></h2>\n<table><thead><tr><th>Line</th><th>Hits</th>"
-                            "<th>Own</th><th>Total</th><th style=\"text-align:left\">"
-                            "Source</th></tr></thead><tbody>\n");
-        } else {
-            strbuf_printf(sb, "\nFile: %s\n", name);
-            strbuf_printf(sb, "File own: %.2f%%", share(a.files[f].own, grand));
-            if (!src)
-                strbuf_printf(sb, "  (source not readable: %s; lines with samples only)",
-                              strerror(err));
-            strbuf_printf(sb, "\n  Line|    Hits|%12s|   Own %%| Total %%| Source\n",
-                          p->mode == EXPORT_MEMORY ? "Own bytes" : "Own s");
-            strbuf_puts(sb, "------+--------+------------+--------+--------+-------\n");
-        }
-        uint32_t li = 0;
-        if (src) {
-            int32_t lineno = 0;
-            ssize_t len;
-            while (lineno < (int32_t)MAX_SOURCE_LINES && (len = getline(&buf, &cap, src)) >= 0) {
-                lineno++;
-                while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-                    len--;
-                while (li < n && lines[li].line < lineno)   /* lines past the file's end */
-                    li++;
-                const struct ann_line *l = li < n && lines[li].line == lineno ? &lines[li] : NULL;
-                put_row(o, p, html, lineno, l, grand, peak, buf, (size_t)len, 1);
-            }
-            fclose(src);
-            /* Lines the file no longer has (it changed since). */
-            for (; li < n; li++)
-                if (lines[li].line > lineno)
-                    put_row(o, p, html, lines[li].line, &lines[li], grand, peak, NULL, 0, 0);
-        } else {
-            for (; li < n; li++)
-                put_row(o, p, html, lines[li].line, &lines[li], grand, peak, NULL, 0, 0);
-        }
-        if (html)
-            strbuf_puts(sb, "</tbody></table></section>\n");
-    }
+/* A file's heading; err is why its source cannot be read, or 0. */
+static void put_file_head(struct strbuf *sb, const struct export_prep *p, int html, const char *name,
+                          double own, int err)
+{
     if (html) {
-        if (a.nfiles == 0)
+        strbuf_puts(sb, "<section data-file=\"");
+        put_html(sb, name, strlen(name));
+        strbuf_puts(sb, "\"><h2>");
+        put_html(sb, name, strlen(name));
+        strbuf_printf(sb, " <span class=note>own %.2f%%", own);
+        if (err)
+            strbuf_printf(sb, "; source not readable (%s): lines with samples only", strerror(err));
+        strbuf_puts(sb, "</span></h2>\n<table><thead><tr><th>Line</th><th>Hits</th>"
+                        "<th>Own</th><th>Total</th><th style=\"text-align:left\">"
+                        "Source</th></tr></thead><tbody>\n");
+    } else {
+        strbuf_printf(sb, "\nFile: %s\n", name);
+        strbuf_printf(sb, "File own: %.2f%%", own);
+        if (err)
+            strbuf_printf(sb, "  (source not readable: %s; lines with samples only)", strerror(err));
+        strbuf_printf(sb, "\n  Line|    Hits|%12s|   Own %%| Total %%| Source\n",
+                      p->mode == EXPORT_MEMORY ? "Own bytes" : "Own s");
+        strbuf_puts(sb, "------+--------+------------+--------+--------+-------\n");
+    }
+}
+
+/* What the writer keeps across files. */
+struct listing {
+    struct export_out *o;
+    const struct export_prep *p;
+    int html;
+    uint64_t grand, peak;
+    char *buf;                  /* getline's */
+    size_t cap;
+};
+
+/* A file's lines n lines (sorted): the source with its counts, or only
+ * the lines with samples when src is NULL. */
+static void put_file_lines(struct listing *ls, const struct ann_line *lines, uint32_t n, FILE *src)
+{
+    uint32_t li = 0;
+    int32_t lineno = 0;
+    ssize_t len;
+    while (src && lineno < (int32_t)MAX_SOURCE_LINES && (len = getline(&ls->buf, &ls->cap, src)) >= 0) {
+        lineno++;
+        while (len > 0 && (ls->buf[len - 1] == '\n' || ls->buf[len - 1] == '\r'))
+            len--;
+        while (li < n && lines[li].line < lineno)   /* lines past the file's end */
+            li++;
+        const struct ann_line *l = li < n && lines[li].line == lineno ? &lines[li] : NULL;
+        put_row(ls->o, ls->p, ls->html, lineno, l, ls->grand, ls->peak, ls->buf, (size_t)len, 1);
+    }
+    /* Without the source, every line with samples; with it, the lines the
+     * file no longer has (it changed since). */
+    for (; li < n; li++)
+        if (!src || lines[li].line > lineno)
+            put_row(ls->o, ls->p, ls->html, lines[li].line, &lines[li], ls->grand, ls->peak, NULL, 0, 0);
+}
+
+int export_write_annotate(struct export_out *o, struct export_prep *p, int html)
+{
+    struct strbuf *sb = &o->sb;
+    struct ann a;
+    memset(&a, 0, sizeof a);
+    export_map_init(&a.line_map);
+    export_map_init(&a.file_map);
+    struct listing ls = { .o = o, .p = p, .html = html };
+    uint32_t *order = NULL, *first = NULL;
+    int rc = build(p, &a, &ls.grand);
+    if (rc == 0)
+        rc = file_order(&a, &order, &first);
+    if (rc == 0) {
+        for (uint32_t i = 0; i < a.nlines; i++)
+            if (a.lines[i].total > ls.peak)
+                ls.peak = a.lines[i].total;
+        put_title(sb, p, html, ls.grand);
+        for (uint32_t k = 0; k < a.nfiles; k++) {
+            uint32_t f = order[k];
+            FILE *src = fopen(a.files[f].name, "r");
+            put_file_head(sb, p, html, a.files[f].name, share(a.files[f].own, ls.grand), src ? 0 : errno);
+            put_file_lines(&ls, a.lines + first[f], first[f + 1] - first[f], src);
+            if (src)
+                fclose(src);
+            if (html)
+                strbuf_puts(sb, "</tbody></table></section>\n");
+        }
+        if (html && a.nfiles == 0)
             strbuf_puts(sb, "<p>No Python source line has samples.</p>\n");
-        strbuf_puts(sb, "</body></html>\n");
+        if (html)
+            strbuf_puts(sb, "</body></html>\n");
     }
     free(order);
     free(first);
-out:
-    free(buf);
+    free(ls.buf);
     free(a.lines);
     free(a.files);
     free(a.stamp);

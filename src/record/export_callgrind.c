@@ -23,6 +23,7 @@
 
 #include "core/vec.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 struct cost {
     uint32_t func;
@@ -201,73 +202,80 @@ static void put_fn(struct strbuf *sb, struct names *nm, const char *key, uint32_
     strbuf_putc(sb, '\n');
 }
 
-int export_write_callgrind(struct export_out *o, struct export_prep *p)
+/* ---- costs ------------------------------------------------------------------- */
+
+struct collect {
+    struct export_prep *p;
+    struct costs *c;
+    uint64_t total_samples, total_ns;
+};
+
+/* A row's self cost at its leaf's line, and a call cost at each caller's
+ * line; inclusive cost once per stack for a recursive callee. */
+static int add_row(void *ctx, const struct export_row_path *r)
 {
-    const struct export_input *in = p->in;
-    struct strbuf *sb = &o->sb;
-    struct costs c;
-    struct cost *sorted = NULL;
-    size_t *start = NULL;
-    struct names nm;
-    uint64_t total_samples = 0, total_ns = 0;
-    int rc = -ENOMEM;
-
-    memset(&c, 0, sizeof c);
-    export_map_init(&c.map);
-    uint32_t *path = malloc(p->max_depth * sizeof *path);
-    if (names_init(&nm, p) != 0 || !path)
-        goto out;
-
-    for (size_t r = 0; r < in->nrows; r++) {
-        const struct stack_weight *row = &in->rows[r];
-        uint64_t w = export_row_weight(p, row);
-        uint32_t n = export_path(p, row, path);
-        export_stamp_next(p);
-        for (uint32_t i = 0; i < n; i++) {
-            const struct export_frame *fr = &p->frames[path[i]];
-            int outermost = export_stamp_first(p, fr->func);
-            if (i == 0)
-                continue;
-            const struct export_frame *caller = &p->frames[path[i - 1]];
-            struct cost *k = cost_at(&c, caller->func, caller->line, fr->func);
-            if (!k)
-                goto out;
-            k->calls += row->samples;
-            if (outermost) {
-                k->samples += row->samples;
-                k->ns += w;
-            }
-        }
-        const struct export_frame *leaf = &p->frames[path[n - 1]];
-        struct cost *k = cost_at(&c, leaf->func, leaf->line, UINT32_MAX);
+    struct collect *cl = ctx;
+    struct export_prep *p = cl->p;
+    export_stamp_next(p);
+    for (uint32_t i = 0; i < r->n; i++) {
+        const struct export_frame *fr = &p->frames[r->path[i]];
+        int outermost = export_stamp_first(p, fr->func);
+        if (i == 0)
+            continue;
+        const struct export_frame *caller = &p->frames[r->path[i - 1]];
+        struct cost *k = cost_at(cl->c, caller->func, caller->line, fr->func);
         if (!k)
-            goto out;
-        k->samples += row->samples;
-        k->ns += w;
-        total_samples += row->samples;
-        total_ns += w;
+            return -ENOMEM;
+        k->calls += r->row->samples;
+        if (outermost) {
+            k->samples += r->row->samples;
+            k->ns += r->weight;
+        }
     }
-    /* Group by function with a counting sort (there can be millions of
-     * costs), then sort each group, which is small. */
-    sorted = malloc((c.n ? c.n : 1) * sizeof *sorted);
-    start = calloc((size_t)p->nfuncs + 1, sizeof *start);
-    if (!sorted || !start)
-        goto out;
-    for (size_t i = 0; i < c.n; i++)
-        start[c.v[i].func + 1]++;
-    for (uint32_t f = 0; f < p->nfuncs; f++)
+    const struct export_frame *leaf = &p->frames[r->path[r->n - 1]];
+    struct cost *k = cost_at(cl->c, leaf->func, leaf->line, UINT32_MAX);
+    if (!k)
+        return -ENOMEM;
+    k->samples += r->row->samples;
+    k->ns += r->weight;
+    cl->total_samples += r->row->samples;
+    cl->total_ns += r->weight;
+    return 0;
+}
+
+/* Group by function with a counting sort (there can be millions of
+ * costs), then sort each group, which is small. */
+static int sort_costs(struct costs *c, uint32_t nfuncs)
+{
+    struct cost *sorted = malloc((c->n ? c->n : 1) * sizeof *sorted);
+    size_t *start = calloc((size_t)nfuncs + 1, sizeof *start);
+    if (!sorted || !start) {
+        free(sorted);
+        free(start);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        start[c->v[i].func + 1]++;
+    for (uint32_t f = 0; f < nfuncs; f++)
         start[f + 1] += start[f];
-    for (size_t i = 0; i < c.n; i++)
-        sorted[start[c.v[i].func]++] = c.v[i];
-    for (uint32_t f = 0; f < p->nfuncs; f++) {
+    for (size_t i = 0; i < c->n; i++)
+        sorted[start[c->v[i].func]++] = c->v[i];
+    for (uint32_t f = 0; f < nfuncs; f++) {
         size_t from = f ? start[f - 1] : 0;   /* start[f] is now f's end */
         if (start[f] - from > 1)
             qsort(sorted + from, start[f] - from, sizeof *sorted, cost_cmp);
     }
-    free(c.v);
-    c.v = sorted;
-    sorted = NULL;
+    free(start);
+    free(c->v);
+    c->v = sorted;
+    return 0;
+}
 
+/* ---- output -------------------------------------------------------------------- */
+
+static void put_header(struct strbuf *sb, const struct export_prep *p, const struct collect *cl)
+{
+    const struct export_input *in = p->in;
     const char *event = p->mode == EXPORT_WALL ? "WallNs"
                       : p->mode == EXPORT_MEMORY ? "MemGrowBytes" : "CpuNs";
     strbuf_puts(sb, "# callgrind format\nversion: 1\ncreator: pytop " PACKAGE_VERSION "\n");
@@ -304,41 +312,57 @@ int export_write_callgrind(struct export_out *o, struct export_prep *p)
     strbuf_puts(sb, "event: Samples : Samples\n");
     strbuf_printf(sb, "events: %s Samples\n", event);
     strbuf_printf(sb, "summary: %llu %llu\n\n",
-                  (unsigned long long)total_ns, (unsigned long long)total_samples);
+                  (unsigned long long)cl->total_ns, (unsigned long long)cl->total_samples);
+}
 
-    for (size_t i = 0; i < c.n;) {
-        uint32_t f = c.v[i].func;
-        put_file(sb, &nm, "fl", f);
-        put_fn(sb, &nm, "fn", f);
-        for (; i < c.n && c.v[i].func == f; i++) {
-            const struct cost *k = &c.v[i];
-            if (k->callee != UINT32_MAX) {
-                const struct export_func *callee = &p->funcs[k->callee];
-                put_file(sb, &nm, "cfl", k->callee);
-                put_fn(sb, &nm, "cfn", k->callee);
-                strbuf_puts(sb, "calls=");
-                export_put_u64(sb, k->calls);
-                strbuf_putc(sb, ' ');
-                export_put_i64(sb, callee->firstline > 0 ? callee->firstline : 0);
-                strbuf_putc(sb, '\n');
-            }
-            export_put_i64(sb, k->line);
-            strbuf_putc(sb, ' ');
-            export_put_u64(sb, k->ns);
-            strbuf_putc(sb, ' ');
-            export_put_u64(sb, k->samples);
-            strbuf_putc(sb, '\n');
-        }
+/* One cost line, after its call line when it is a call. */
+static void put_cost(struct strbuf *sb, struct names *nm, const struct cost *k)
+{
+    if (k->callee != UINT32_MAX) {
+        const struct export_func *callee = &nm->p->funcs[k->callee];
+        put_file(sb, nm, "cfl", k->callee);
+        put_fn(sb, nm, "cfn", k->callee);
+        strbuf_puts(sb, "calls=");
+        export_put_u64(sb, k->calls);
+        strbuf_putc(sb, ' ');
+        export_put_i64(sb, callee->firstline > 0 ? callee->firstline : 0);
         strbuf_putc(sb, '\n');
-        export_out_maybe_flush(o);
     }
-    strbuf_printf(sb, "totals: %llu %llu\n",
-                  (unsigned long long)total_ns, (unsigned long long)total_samples);
-    rc = 0;
-out:
-    free(path);
-    free(sorted);
-    free(start);
+    export_put_i64(sb, k->line);
+    strbuf_putc(sb, ' ');
+    export_put_u64(sb, k->ns);
+    strbuf_putc(sb, ' ');
+    export_put_u64(sb, k->samples);
+    strbuf_putc(sb, '\n');
+}
+
+int export_write_callgrind(struct export_out *o, struct export_prep *p)
+{
+    struct strbuf *sb = &o->sb;
+    struct costs c;
+    struct names nm;
+    memset(&c, 0, sizeof c);
+    export_map_init(&c.map);
+    struct collect cl = { p, &c, 0, 0 };
+    int rc = names_init(&nm, p);
+    if (rc == 0)
+        rc = export_walk_rows(p, add_row, &cl);
+    if (rc == 0)
+        rc = sort_costs(&c, p->nfuncs);
+    if (rc == 0) {
+        put_header(sb, p, &cl);
+        for (size_t i = 0; i < c.n;) {
+            uint32_t f = c.v[i].func;
+            put_file(sb, &nm, "fl", f);
+            put_fn(sb, &nm, "fn", f);
+            for (; i < c.n && c.v[i].func == f; i++)
+                put_cost(sb, &nm, &c.v[i]);
+            strbuf_putc(sb, '\n');
+            export_out_maybe_flush(o);
+        }
+        strbuf_printf(sb, "totals: %llu %llu\n",
+                      (unsigned long long)cl.total_ns, (unsigned long long)cl.total_samples);
+    }
     free(c.v);
     export_map_release(&c.map);
     names_release(&nm);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 struct folded_line {
     size_t off;     /* into the text buffer, which moves while it grows */

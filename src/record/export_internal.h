@@ -1,6 +1,9 @@
-/* What the format writers share: a compact view of the profile (functions,
- * frames and call paths restricted to what the rows use), a small hash map,
- * name cleaning and buffered output. Not for use outside src/record/export*. */
+/* What the format writers share (export_walk.c): a compact view of the
+ * profile (functions, frames and call paths restricted to what the rows
+ * use), the walk of its rows, a small hash map, name cleaning and buffered
+ * output. The writers themselves are declared in export_writers.h, for
+ * export_write.c alone: this layer never calls a writer. Not for use
+ * outside src/record/export*. */
 #ifndef PYTOP_RECORD_EXPORT_INTERNAL_H
 #define PYTOP_RECORD_EXPORT_INTERNAL_H
 
@@ -100,6 +103,21 @@ uint64_t export_row_weight(const struct export_prep *p, const struct stack_weigh
 uint32_t export_path(const struct export_prep *p, const struct stack_weight *row,
                      uint32_t *out);
 
+/* One row as the walk gives it: its call path (as export_path makes it,
+ * root first), its weight in the mode's unit and its index in in->rows. */
+struct export_row_path {
+    const struct stack_weight *row;
+    size_t index;
+    const uint32_t *path;
+    uint32_t n;
+    uint64_t weight;
+};
+typedef int (*export_row_visit)(void *ctx, const struct export_row_path *r);
+
+/* Call visit for every row, in order; stops at the first non-zero return
+ * and returns it. -ENOMEM when the path buffer cannot be had. */
+int export_walk_rows(struct export_prep *p, export_row_visit visit, void *ctx);
+
 /* What in says about pid (processes, else the target's pid, command
  * and python), or NULL. */
 const struct process_info *export_process(const struct export_input *in, uint32_t pid,
@@ -180,30 +198,6 @@ void export_out_maybe_flush(struct export_out *o);
 int export_out_finish(struct export_out *o);
 /* Write n bytes straight to the file (after what sb holds). */
 void export_out_bytes(struct export_out *o, const void *data, size_t n);
-
-/* ---- the writers ------------------------------------------------------------ */
-
-int export_write_folded(struct export_out *o, struct export_prep *p);
-int export_write_speedscope(struct export_out *o, struct export_prep *p);
-int export_write_pstats(struct export_out *o, struct export_prep *p);
-int export_write_callgrind(struct export_out *o, struct export_prep *p);
-int export_write_pprof(struct export_out *o, struct export_prep *p);
-int export_write_svg(struct export_out *o, struct export_prep *p);
-int export_write_gecko(struct export_out *o, struct export_prep *p);
-int export_write_chrometrace(struct export_out *o, struct export_prep *p);
-int export_write_annotate(struct export_out *o, struct export_prep *p, int html);
-/* folded with in->baseline: "path old new" lines, seconds per second. */
-int export_write_folded_diff(struct export_out *o, struct export_prep *p,
-                             struct export_prep *base);
-/* svg with in->baseline: widths from p, colours and hover from the change. */
-int export_write_svg_diff(struct export_out *o, struct export_prep *p,
-                          struct export_prep *base);
-/* The call paths of p and base merged by text, sorted: emit gets each
- * with base's weight and p's, each per second of its own duration_ns. */
-int export_diff_lines(struct export_prep *p, struct export_prep *base,
-                      void (*emit)(void *ctx, const char *path, double old, double new_),
-                      void *ctx);
-
 
 /* "CPU", "wall" or "memory", for titles. */
 const char *export_mode_title(enum export_mode mode);

@@ -18,6 +18,7 @@
 
 #include "core/hash.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 /* ---- protobuf ------------------------------------------------------------------- */
 
@@ -185,198 +186,225 @@ static int64_t strtab_add(struct strtab *t, const char *s)
 
 /* ---- the profile ---------------------------------------------------------------------------- */
 
-int export_write_pprof(struct export_out *o, struct export_prep *p)
-{
-    const struct export_input *in = p->in;
+/* The string ids the profile refers to, all made before anything is
+ * written: the table is written after what refers to it. */
+struct pprof {
+    struct export_prep *p;
     struct strtab st;
     struct strbuf top, msg, sub, packed;
-    struct gz *g = NULL;
-    int64_t *func_name = NULL, *func_file = NULL, *row_thread = NULL, *s_procs = NULL;
-    uint32_t *path = NULL;
-    int rc = -ENOMEM;
+    struct gz *g;
+    int64_t *func_name, *func_file, *row_thread, *s_procs;
+    int64_t s_samples, s_count, s_time, s_ns, s_pid, s_thread, s_thread_id;
+    int64_t s_creator, s_binary, s_command, s_python;
+};
 
-    memset(&st, 0, sizeof st);
-    strbuf_init(&st.text);
-    strbuf_init(&st.tmp);
-    export_map_init(&st.map);
-    strbuf_init(&top);
-    strbuf_init(&msg);
-    strbuf_init(&sub);
-    strbuf_init(&packed);
+static int64_t add_prefixed(struct strtab *st, const char *prefix, const char *s)
+{
+    if (!s || !s[0])
+        return 0;
+    struct strbuf t;
+    strbuf_init(&t);
+    strbuf_printf(&t, "%s%s", prefix, s);
+    int64_t id = strtab_add(st, strbuf_str(&t));
+    strbuf_release(&t);
+    return id;
+}
 
-    func_name = calloc(p->nfuncs ? p->nfuncs : 1, sizeof *func_name);
-    func_file = calloc(p->nfuncs ? p->nfuncs : 1, sizeof *func_file);
-    row_thread = calloc(in->nrows ? in->nrows : 1, sizeof *row_thread);
-    path = malloc(p->max_depth * sizeof *path);
-    g = calloc(1, sizeof *g);
-    if (!func_name || !func_file || !row_thread || !path || !g)
-        goto out;
-
-    /* Every string first: the table is written after what refers to it. */
-    strtab_add(&st, "");
-    int64_t s_samples = strtab_add(&st, "samples");
-    int64_t s_count = strtab_add(&st, "count");
+static int pprof_strings(struct pprof *pp)
+{
+    struct export_prep *p = pp->p;
+    const struct export_input *in = p->in;
+    struct strtab *st = &pp->st;
     int memory = p->mode == EXPORT_MEMORY;
-    int64_t s_time = strtab_add(&st, memory ? "memory" : p->mode == EXPORT_WALL ? "wall" : "cpu");
-    int64_t s_ns = strtab_add(&st, memory ? "bytes" : "nanoseconds");
-    int64_t s_pid = p->multi_process ? strtab_add(&st, "pid") : 0;
-    int64_t s_thread = strtab_add(&st, "thread");
-    int64_t s_thread_id = strtab_add(&st, "thread_id");
-    int64_t s_creator = strtab_add(&st, "pytop " PACKAGE_VERSION);
-    int64_t s_binary = strtab_add(&st, "python");
-    int64_t s_command = 0, s_python = 0;
-    if (in->command && in->command[0]) {
-        struct strbuf t;
-        strbuf_init(&t);
-        strbuf_printf(&t, "command: %s", in->command);
-        s_command = strtab_add(&st, strbuf_str(&t));
-        strbuf_release(&t);
-    }
-    if (in->python && in->python[0]) {
-        struct strbuf t;
-        strbuf_init(&t);
-        strbuf_printf(&t, "python: %s", in->python);
-        s_python = strtab_add(&st, strbuf_str(&t));
-        strbuf_release(&t);
-    }
+    strtab_add(st, "");
+    pp->s_samples = strtab_add(st, "samples");
+    pp->s_count = strtab_add(st, "count");
+    pp->s_time = strtab_add(st, memory ? "memory" : p->mode == EXPORT_WALL ? "wall" : "cpu");
+    pp->s_ns = strtab_add(st, memory ? "bytes" : "nanoseconds");
+    pp->s_pid = p->multi_process ? strtab_add(st, "pid") : 0;
+    pp->s_thread = strtab_add(st, "thread");
+    pp->s_thread_id = strtab_add(st, "thread_id");
+    pp->s_creator = strtab_add(st, "pytop " PACKAGE_VERSION);
+    pp->s_binary = strtab_add(st, "python");
+    pp->s_command = add_prefixed(st, "command: ", in->command);
+    pp->s_python = add_prefixed(st, "python: ", in->python);
     /* With several processes, a comment names each. */
-    s_procs = calloc(p->multi_process ? p->nprocs : 1, sizeof *s_procs);
-    if (!s_procs)
-        goto out;
     for (uint32_t i = 0; p->multi_process && i < p->nprocs; i++) {
         struct strbuf t;
         strbuf_init(&t);
         export_put_process_label(&t, in, p->proc_pid[i]);
-        s_procs[i] = strtab_add(&st, strbuf_str(&t));
+        pp->s_procs[i] = strtab_add(st, strbuf_str(&t));
         strbuf_release(&t);
     }
     for (uint32_t f = 0; f < p->nfuncs; f++) {
-        func_name[f] = strtab_add(&st, p->funcs[f].name);
-        func_file[f] = strtab_add(&st, p->funcs[f].file);
+        pp->func_name[f] = strtab_add(st, p->funcs[f].name);
+        pp->func_file[f] = strtab_add(st, p->funcs[f].file);
     }
     for (size_t r = 0; r < in->nrows; r++) {
         const char *tname = export_thread_name(in, in->rows[r].tid);
-        row_thread[r] = tname ? strtab_add(&st, tname) : 0;
+        pp->row_thread[r] = tname ? strtab_add(st, tname) : 0;
     }
-    if (st.oom)
-        goto out;
+    return st->oom ? -ENOMEM : 0;
+}
 
-    if (gz_init(g, o) != 0)
-        goto out;
+static void put_chunk(struct pprof *pp)
+{
+    if (pp->top.len >= (64u << 10))
+        gz_put(pp->g, &pp->top);
+}
 
-    /* sample_type */
-    pb_int(&msg, 1, s_samples);
-    pb_int(&msg, 2, s_count);
-    pb_message(&top, 1, &msg);
-    pb_int(&msg, 1, s_time);
-    pb_int(&msg, 2, s_ns);
-    pb_message(&top, 1, &msg);
-
-    /* sample */
-    for (size_t r = 0; r < in->nrows; r++) {
-        const struct stack_weight *row = &in->rows[r];
-        uint32_t n = export_path(p, row, path);
-        for (uint32_t i = n; i-- > 0;)      /* leaf first */
-            pb_varint(&packed, (uint64_t)path[i] + 1);
-        pb_message(&msg, 1, &packed);
-        pb_varint(&packed, row->samples);
-        pb_varint(&packed, export_row_weight(p, row));
-        pb_message(&msg, 2, &packed);
-        if (row_thread[r]) {
-            pb_int(&sub, 1, s_thread);
-            pb_int(&sub, 2, row_thread[r]);
-            pb_message(&msg, 3, &sub);
-        }
-        pb_int(&sub, 1, s_thread_id);
-        /* A tid of 0 would encode as nothing: still write num = 0. */
-        pb_tag(&sub, 3, WT_VARINT);
-        pb_varint(&sub, row->tid);
-        pb_message(&msg, 3, &sub);
-        if (s_pid) {
-            pb_int(&sub, 1, s_pid);
-            pb_tag(&sub, 3, WT_VARINT);
-            pb_varint(&sub, row->pid);
-            pb_message(&msg, 3, &sub);
-        }
-        pb_message(&top, 2, &msg);
-        if (top.len >= (64u << 10))
-            gz_put(g, &top);
+/* A sample: its locations leaf first, (samples, weight), its labels. */
+static int put_sample(void *ctx, const struct export_row_path *r)
+{
+    struct pprof *pp = ctx;
+    for (uint32_t i = r->n; i-- > 0;)
+        pb_varint(&pp->packed, (uint64_t)r->path[i] + 1);
+    pb_message(&pp->msg, 1, &pp->packed);
+    pb_varint(&pp->packed, r->row->samples);
+    pb_varint(&pp->packed, r->weight);
+    pb_message(&pp->msg, 2, &pp->packed);
+    if (pp->row_thread[r->index]) {
+        pb_int(&pp->sub, 1, pp->s_thread);
+        pb_int(&pp->sub, 2, pp->row_thread[r->index]);
+        pb_message(&pp->msg, 3, &pp->sub);
     }
+    pb_int(&pp->sub, 1, pp->s_thread_id);
+    /* A tid of 0 would encode as nothing: still write num = 0. */
+    pb_tag(&pp->sub, 3, WT_VARINT);
+    pb_varint(&pp->sub, r->row->tid);
+    pb_message(&pp->msg, 3, &pp->sub);
+    if (pp->s_pid) {
+        pb_int(&pp->sub, 1, pp->s_pid);
+        pb_tag(&pp->sub, 3, WT_VARINT);
+        pb_varint(&pp->sub, r->row->pid);
+        pb_message(&pp->msg, 3, &pp->sub);
+    }
+    pb_message(&pp->top, 2, &pp->msg);
+    put_chunk(pp);
+    return 0;
+}
 
-    /* mapping 1: the interpreter, fully symbolized */
-    pb_uint(&msg, 1, 1);
-    pb_int(&msg, 5, s_binary);
-    pb_uint(&msg, 7, 1);    /* has_functions */
-    pb_uint(&msg, 8, 1);    /* has_filenames */
-    pb_uint(&msg, 9, 1);    /* has_line_numbers */
-    pb_message(&top, 3, &msg);
-
-    /* location: one per frame, id = frame + 1 */
+/* The mapping (the interpreter, fully symbolized), one location per
+ * frame (id = frame + 1) and the functions (id = function + 1). */
+static void put_locations(struct pprof *pp)
+{
+    const struct export_prep *p = pp->p;
+    pb_uint(&pp->msg, 1, 1);
+    pb_int(&pp->msg, 5, pp->s_binary);
+    pb_uint(&pp->msg, 7, 1);    /* has_functions */
+    pb_uint(&pp->msg, 8, 1);    /* has_filenames */
+    pb_uint(&pp->msg, 9, 1);    /* has_line_numbers */
+    pb_message(&pp->top, 3, &pp->msg);
     for (uint32_t i = 0; i < p->nframes; i++) {
-        pb_uint(&msg, 1, (uint64_t)i + 1);
-        pb_uint(&msg, 2, 1);
-        pb_uint(&sub, 1, (uint64_t)p->frames[i].func + 1);
-        pb_int(&sub, 2, p->frames[i].line > 0 ? p->frames[i].line : 0);
-        pb_message(&msg, 4, &sub);
-        pb_message(&top, 4, &msg);
-        if (top.len >= (64u << 10))
-            gz_put(g, &top);
+        pb_uint(&pp->msg, 1, (uint64_t)i + 1);
+        pb_uint(&pp->msg, 2, 1);
+        pb_uint(&pp->sub, 1, (uint64_t)p->frames[i].func + 1);
+        pb_int(&pp->sub, 2, p->frames[i].line > 0 ? p->frames[i].line : 0);
+        pb_message(&pp->msg, 4, &pp->sub);
+        pb_message(&pp->top, 4, &pp->msg);
+        put_chunk(pp);
     }
-
-    /* function: id = function + 1 */
     for (uint32_t f = 0; f < p->nfuncs; f++) {
-        pb_uint(&msg, 1, (uint64_t)f + 1);
-        pb_int(&msg, 2, func_name[f]);
-        pb_int(&msg, 3, func_name[f]);
-        pb_int(&msg, 4, func_file[f]);
-        pb_int(&msg, 5, p->funcs[f].firstline > 0 ? p->funcs[f].firstline : 0);
-        pb_message(&top, 5, &msg);
-        if (top.len >= (64u << 10))
-            gz_put(g, &top);
+        pb_uint(&pp->msg, 1, (uint64_t)f + 1);
+        pb_int(&pp->msg, 2, pp->func_name[f]);
+        pb_int(&pp->msg, 3, pp->func_name[f]);
+        pb_int(&pp->msg, 4, pp->func_file[f]);
+        pb_int(&pp->msg, 5, p->funcs[f].firstline > 0 ? p->funcs[f].firstline : 0);
+        pb_message(&pp->top, 5, &pp->msg);
+        put_chunk(pp);
     }
+}
 
-    /* string_table */
-    for (uint32_t i = 0; i < st.n; i++) {
-        const char *s = st.text.data + st.off[i];
-        pb_bytes(&top, 6, s, strlen(s));
-        if (top.len >= (64u << 10))
-            gz_put(g, &top);
+/* The string table, then the profile's own fields. */
+static void put_tail(struct pprof *pp)
+{
+    const struct export_prep *p = pp->p;
+    const struct export_input *in = p->in;
+    for (uint32_t i = 0; i < pp->st.n; i++) {
+        const char *s = pp->st.text.data + pp->st.off[i];
+        pb_bytes(&pp->top, 6, s, strlen(s));
+        put_chunk(pp);
     }
-
-    pb_uint(&top, 9, in->start_unix_ns);
-    pb_uint(&top, 10, in->duration_ns);
+    pb_uint(&pp->top, 9, in->start_unix_ns);
+    pb_uint(&pp->top, 10, in->duration_ns);
     /* The period is the sampling interval: a time, so memory has none. */
-    if (!memory) {
-        pb_int(&msg, 1, s_time);
-        pb_int(&msg, 2, s_ns);
-        pb_message(&top, 11, &msg);
+    if (p->mode != EXPORT_MEMORY) {
+        pb_int(&pp->msg, 1, pp->s_time);
+        pb_int(&pp->msg, 2, pp->s_ns);
+        pb_message(&pp->top, 11, &pp->msg);
         if (in->rate_hz)
-            pb_uint(&top, 12, 1000000000u / in->rate_hz);
+            pb_uint(&pp->top, 12, 1000000000u / in->rate_hz);
     }
-    pb_int(&top, 13, s_creator);
-    pb_int(&top, 13, s_command);
-    pb_int(&top, 13, s_python);
+    pb_int(&pp->top, 13, pp->s_creator);
+    pb_int(&pp->top, 13, pp->s_command);
+    pb_int(&pp->top, 13, pp->s_python);
     for (uint32_t i = 0; p->multi_process && i < p->nprocs; i++)
-        pb_int(&top, 13, s_procs[i]);
-    pb_int(&top, 14, s_time);
-    gz_put(g, &top);
-    rc = gz_finish(g);
-out:
-    if (g)
-        gz_end(g);
-    free(g);
-    free(func_name);
-    free(func_file);
-    free(row_thread);
-    free(s_procs);
-    free(path);
-    free(st.off);
-    strbuf_release(&st.text);
-    strbuf_release(&st.tmp);
-    export_map_release(&st.map);
-    strbuf_release(&top);
-    strbuf_release(&msg);
-    strbuf_release(&sub);
-    strbuf_release(&packed);
+        pb_int(&pp->top, 13, pp->s_procs[i]);
+    pb_int(&pp->top, 14, pp->s_time);
+}
+
+static int pprof_init(struct pprof *pp, struct export_prep *p)
+{
+    memset(pp, 0, sizeof *pp);
+    pp->p = p;
+    strbuf_init(&pp->st.text);
+    strbuf_init(&pp->st.tmp);
+    export_map_init(&pp->st.map);
+    strbuf_init(&pp->top);
+    strbuf_init(&pp->msg);
+    strbuf_init(&pp->sub);
+    strbuf_init(&pp->packed);
+    pp->func_name = calloc(p->nfuncs ? p->nfuncs : 1, sizeof *pp->func_name);
+    pp->func_file = calloc(p->nfuncs ? p->nfuncs : 1, sizeof *pp->func_file);
+    pp->row_thread = calloc(p->in->nrows ? p->in->nrows : 1, sizeof *pp->row_thread);
+    pp->s_procs = calloc(p->multi_process ? p->nprocs : 1, sizeof *pp->s_procs);
+    pp->g = calloc(1, sizeof *pp->g);
+    return pp->func_name && pp->func_file && pp->row_thread && pp->s_procs && pp->g ? 0 : -ENOMEM;
+}
+
+static void pprof_release(struct pprof *pp)
+{
+    if (pp->g)
+        gz_end(pp->g);
+    free(pp->g);
+    free(pp->func_name);
+    free(pp->func_file);
+    free(pp->row_thread);
+    free(pp->s_procs);
+    free(pp->st.off);
+    strbuf_release(&pp->st.text);
+    strbuf_release(&pp->st.tmp);
+    export_map_release(&pp->st.map);
+    strbuf_release(&pp->top);
+    strbuf_release(&pp->msg);
+    strbuf_release(&pp->sub);
+    strbuf_release(&pp->packed);
+}
+
+int export_write_pprof(struct export_out *o, struct export_prep *p)
+{
+    struct pprof pp;
+    int rc = pprof_init(&pp, p);
+    if (rc == 0)
+        rc = pprof_strings(&pp);
+    if (rc == 0)
+        rc = gz_init(pp.g, o);
+    if (rc == 0) {
+        /* sample_type */
+        pb_int(&pp.msg, 1, pp.s_samples);
+        pb_int(&pp.msg, 2, pp.s_count);
+        pb_message(&pp.top, 1, &pp.msg);
+        pb_int(&pp.msg, 1, pp.s_time);
+        pb_int(&pp.msg, 2, pp.s_ns);
+        pb_message(&pp.top, 1, &pp.msg);
+        rc = export_walk_rows(p, put_sample, &pp);
+    }
+    if (rc == 0) {
+        put_locations(&pp);
+        put_tail(&pp);
+        gz_put(pp.g, &pp.top);
+        rc = gz_finish(pp.g);
+    }
+    pprof_release(&pp);
     return rc;
 }

@@ -24,6 +24,7 @@
 
 #include "core/vec.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 /* ---- marshal ---------------------------------------------------------------- */
 
@@ -122,132 +123,180 @@ static void m_func_key(struct strbuf *sb, const struct export_func *f)
 
 /* ---- aggregation ------------------------------------------------------------- */
 
+/* A call from caller to callee, pstats' per-caller entry of callee. */
 struct edge {
     uint32_t caller, callee;
     uint32_t stamp;
     uint64_t nc, cc, tt_ns, ct_ns;
 };
 
-int export_write_pstats(struct export_out *o, struct export_prep *p)
+struct edges {
+    struct export_map map;          /* (caller, callee) -> index */
+    struct edge *v;
+    size_t n, cap;
+    uint32_t stamp;                 /* the row being added */
+    uint32_t *by_callee;            /* edge indices grouped by callee */
+    size_t *end;                    /* per function: the end of its group */
+};
+
+static struct edge *edge_at(struct edges *es, uint32_t caller, uint32_t callee)
 {
-    const struct export_input *in = p->in;
-    struct strbuf *sb = &o->sb;
-    struct export_map edge_map;
-    struct edge *edges = NULL;
-    size_t nedges = 0, edgecap = 0;
-    uint32_t *by_callee = NULL;
-    size_t *start = NULL;
-    uint32_t stamp = 0;
-    int rc = -ENOMEM;
+    uint32_t e;
+    int added;
+    if (export_map_get_or_add(&es->map, caller, callee, (uint32_t)es->n, &e, &added) != 0)
+        return NULL;
+    if (added) {
+        struct edge *nv = vec_grow(es->v, &es->cap, es->n + 1, sizeof *nv, 64);
+        if (!nv)
+            return NULL;
+        es->v = nv;
+        memset(&es->v[es->n], 0, sizeof es->v[es->n]);
+        es->v[es->n].caller = caller;
+        es->v[es->n].callee = callee;
+        es->n++;
+    }
+    return &es->v[e];
+}
 
-    export_map_init(&edge_map);
-    /* Each key is written once per function and once per caller entry:
-     * marshal them once. */
-    struct strbuf keys;
-    strbuf_init(&keys);
+struct collect {
+    const struct export_prep *p;
+    struct edges *es;
+};
+
+/* Every call of a row's path: counted per sample (nc), and once per stack
+ * for the recursion-free counts and cumulative time (cc, ct). */
+static int add_row(void *ctx, const struct export_row_path *r)
+{
+    struct collect *c = ctx;
+    struct edges *es = c->es;
+    es->stamp++;
+    for (uint32_t i = 1; i < r->n; i++) {
+        struct edge *ed = edge_at(es, c->p->frames[r->path[i - 1]].func, c->p->frames[r->path[i]].func);
+        if (!ed)
+            return -ENOMEM;
+        ed->nc += r->row->samples;
+        if (ed->stamp != es->stamp) {
+            ed->stamp = es->stamp;
+            ed->cc += r->row->samples;
+            ed->ct_ns += r->weight;
+        }
+        if (i == r->n - 1)
+            ed->tt_ns += r->weight;
+    }
+    return 0;
+}
+
+/* Group the edges by callee (a counting sort: there can be millions). */
+static int group_by_callee(struct edges *es, uint32_t nfuncs)
+{
+    es->by_callee = malloc((es->n ? es->n : 1) * sizeof *es->by_callee);
+    es->end = calloc((size_t)nfuncs + 1, sizeof *es->end);
+    if (!es->by_callee || !es->end)
+        return -ENOMEM;
+    for (size_t e = 0; e < es->n; e++)
+        es->end[es->v[e].callee + 1]++;
+    for (uint32_t f = 0; f < nfuncs; f++)
+        es->end[f + 1] += es->end[f];
+    for (size_t e = 0; e < es->n; e++)
+        es->by_callee[es->end[es->v[e].callee]++] = (uint32_t)e;
+    /* end[f] now holds the end of f's group, the start of f + 1's. */
+    return 0;
+}
+
+static void edges_release(struct edges *es)
+{
+    export_map_release(&es->map);
+    free(es->v);
+    free(es->by_callee);
+    free(es->end);
+}
+
+/* ---- output -------------------------------------------------------------------- */
+
+/* Each key is written once per function and once per caller entry:
+ * marshal them once. key_off[f]..key_off[f + 1] is f's. */
+static size_t *marshal_keys(const struct export_prep *p, struct strbuf *keys)
+{
     size_t *key_off = malloc(((size_t)p->nfuncs + 1) * sizeof *key_off);
-    struct export_func_totals *tot = export_func_totals(p);
-    uint32_t *path = malloc(p->max_depth * sizeof *path);
-    if (!tot || !path || !key_off)
-        goto out;
+    if (!key_off)
+        return NULL;
     for (uint32_t f = 0; f < p->nfuncs; f++) {
-        key_off[f] = keys.len;
-        m_func_key(&keys, &p->funcs[f]);
+        key_off[f] = keys->len;
+        m_func_key(keys, &p->funcs[f]);
     }
-    key_off[p->nfuncs] = keys.len;
-    if (keys.oom)
-        goto out;
-
-    for (size_t r = 0; r < in->nrows; r++) {
-        const struct stack_weight *row = &in->rows[r];
-        uint64_t w = export_row_weight(p, row);
-        uint32_t n = export_path(p, row, path);
-        stamp++;
-        for (uint32_t i = 1; i < n; i++) {
-            uint32_t caller = p->frames[path[i - 1]].func;
-            uint32_t callee = p->frames[path[i]].func;
-            uint32_t e;
-            int added;
-            if (export_map_get_or_add(&edge_map, caller, callee, (uint32_t)nedges, &e, &added) != 0)
-                goto out;
-            if (added) {
-                struct edge *ne = vec_grow(edges, &edgecap, nedges + 1, sizeof *ne, 64);
-                if (!ne)
-                    goto out;
-                edges = ne;
-                memset(&edges[nedges], 0, sizeof edges[nedges]);
-                edges[nedges].caller = caller;
-                edges[nedges].callee = callee;
-                nedges++;
-            }
-            struct edge *ed = &edges[e];
-            ed->nc += row->samples;
-            if (ed->stamp != stamp) {
-                ed->stamp = stamp;
-                ed->cc += row->samples;
-                ed->ct_ns += w;
-            }
-            if (i == n - 1)
-                ed->tt_ns += w;
-        }
+    key_off[p->nfuncs] = keys->len;
+    if (keys->oom) {
+        free(key_off);
+        return NULL;
     }
-    /* Group the edges by callee (a counting sort: there can be millions). */
-    by_callee = malloc((nedges ? nedges : 1) * sizeof *by_callee);
-    start = calloc((size_t)p->nfuncs + 1, sizeof *start);
-    if (!by_callee || !start)
-        goto out;
-    for (size_t e = 0; e < nedges; e++)
-        start[edges[e].callee + 1]++;
-    for (uint32_t f = 0; f < p->nfuncs; f++)
-        start[f + 1] += start[f];
-    for (size_t e = 0; e < nedges; e++)
-        by_callee[start[edges[e].callee]++] = (uint32_t)e;
-    /* start[f] now holds the end of f's group, the start of f + 1's. */
+    return key_off;
+}
 
+/* Function f's entry: its key, (cc, nc, tt, ct) and its callers. */
+static void put_func(struct strbuf *sb, const struct export_prep *p, uint32_t f,
+                     const struct export_func_totals *tot, const struct edges *es,
+                     const struct strbuf *keys, const size_t *key_off)
+{
+    strbuf_append(sb, keys->data + key_off[f], key_off[f + 1] - key_off[f]);
+    m_small_tuple(sb, 5);
+    m_int(sb, tot->total_samples);
+    m_int(sb, tot->frames);
+    m_amount(sb, p, tot->self_ns);
+    m_amount(sb, p, tot->total_ns);
     m_byte(sb, '{');
-    for (uint32_t f = 0; f < p->nfuncs; f++) {
-        strbuf_append(sb, keys.data + key_off[f], key_off[f + 1] - key_off[f]);
-        m_small_tuple(sb, 5);
-        m_int(sb, tot[f].total_samples);
-        m_int(sb, tot[f].frames);
-        m_amount(sb, p, tot[f].self_ns);
-        m_amount(sb, p, tot[f].total_ns);
-        m_byte(sb, '{');
-        for (size_t k = f ? start[f - 1] : 0; k < start[f]; k++) {
-            const struct edge *ed = &edges[by_callee[k]];
-            strbuf_append(sb, keys.data + key_off[ed->caller],
-                          key_off[ed->caller + 1] - key_off[ed->caller]);
-            m_small_tuple(sb, 4);
-            m_int(sb, ed->nc);
-            m_int(sb, ed->cc);
-            m_amount(sb, p, ed->tt_ns);
-            m_amount(sb, p, ed->ct_ns);
-        }
-        m_byte(sb, '0');
-        export_out_maybe_flush(o);
-    }
-    if (p->nfuncs == 0) {
-        /* pstats refuses an empty dict: give it one empty entry. */
-        static const struct export_func none = { "<no samples>", "", 0 };
-        m_func_key(sb, &none);
-        m_small_tuple(sb, 5);
-        m_int(sb, 0);
-        m_int(sb, 0);
-        m_float(sb, 0.0);
-        m_float(sb, 0.0);
-        m_byte(sb, '{');
-        m_byte(sb, '0');
+    for (size_t k = f ? es->end[f - 1] : 0; k < es->end[f]; k++) {
+        const struct edge *ed = &es->v[es->by_callee[k]];
+        strbuf_append(sb, keys->data + key_off[ed->caller], key_off[ed->caller + 1] - key_off[ed->caller]);
+        m_small_tuple(sb, 4);
+        m_int(sb, ed->nc);
+        m_int(sb, ed->cc);
+        m_amount(sb, p, ed->tt_ns);
+        m_amount(sb, p, ed->ct_ns);
     }
     m_byte(sb, '0');
-    rc = 0;
-out:
+}
+
+/* pstats refuses an empty dict: give it one empty entry. */
+static void put_no_samples(struct strbuf *sb)
+{
+    static const struct export_func none = { "<no samples>", "", 0 };
+    m_func_key(sb, &none);
+    m_small_tuple(sb, 5);
+    m_int(sb, 0);
+    m_int(sb, 0);
+    m_float(sb, 0.0);
+    m_float(sb, 0.0);
+    m_byte(sb, '{');
+    m_byte(sb, '0');
+}
+
+int export_write_pstats(struct export_out *o, struct export_prep *p)
+{
+    struct strbuf *sb = &o->sb;
+    struct edges es;
+    memset(&es, 0, sizeof es);
+    export_map_init(&es.map);
+    struct strbuf keys;
+    strbuf_init(&keys);
+    size_t *key_off = marshal_keys(p, &keys);
+    struct export_func_totals *tot = export_func_totals(p);
+    struct collect c = { p, &es };
+    int rc = !key_off || !tot ? -ENOMEM : export_walk_rows(p, add_row, &c);
+    if (rc == 0)
+        rc = group_by_callee(&es, p->nfuncs);
+    if (rc == 0) {
+        m_byte(sb, '{');
+        for (uint32_t f = 0; f < p->nfuncs; f++) {
+            put_func(sb, p, f, &tot[f], &es, &keys, key_off);
+            export_out_maybe_flush(o);
+        }
+        if (p->nfuncs == 0)
+            put_no_samples(sb);
+        m_byte(sb, '0');
+    }
     free(tot);
-    free(path);
-    free(edges);
     free(key_off);
-    free(by_callee);
-    free(start);
     strbuf_release(&keys);
-    export_map_release(&edge_map);
+    edges_release(&es);
     return rc;
 }

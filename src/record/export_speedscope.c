@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 struct row_ref {
     uint32_t pid;               /* 0 with a single process */
@@ -34,67 +35,80 @@ static void put_json(struct strbuf *sb, const char *s)
     json_put_string(sb, s ? s : "");
 }
 
-int export_write_speedscope(struct export_out *o, struct export_prep *p)
+/* The rows with a weight, grouped by (process, thread), in order. */
+static struct row_ref *thread_rows(const struct export_prep *p, size_t *nrefs)
 {
     const struct export_input *in = p->in;
-    struct strbuf *sb = &o->sb;
     struct row_ref *refs = calloc(in->nrows ? in->nrows : 1, sizeof *refs);
-    uint32_t *path = malloc(p->max_depth * sizeof *path);
-    if (!refs || !path) {
-        free(refs);
-        free(path);
-        return -ENOMEM;
-    }
-
-    size_t nrefs = 0;
+    if (!refs)
+        return NULL;
+    size_t n = 0;
     for (size_t r = 0; r < in->nrows; r++) {
         if (export_row_weight(p, &in->rows[r]) == 0)
             continue;
-        refs[nrefs].pid = p->multi_process ? in->rows[r].pid : 0;
-        refs[nrefs].tid = in->rows[r].tid;
-        refs[nrefs].idx = r;
-        nrefs++;
+        refs[n].pid = p->multi_process ? in->rows[r].pid : 0;
+        refs[n].tid = in->rows[r].tid;
+        refs[n].idx = r;
+        n++;
     }
-    qsort(refs, nrefs, sizeof *refs, row_ref_cmp);
+    qsort(refs, n, sizeof *refs, row_ref_cmp);
+    *nrefs = n;
+    return refs;
+}
 
-    /* The heaviest thread, by its position among the profiles. */
+/* The end of the group starting at i, and its total weight. */
+static size_t group_end(const struct export_prep *p, const struct row_ref *refs, size_t nrefs,
+                        size_t i, uint64_t *sum)
+{
+    size_t j = i;
+    *sum = 0;
+    for (; j < nrefs && refs[j].tid == refs[i].tid && refs[j].pid == refs[i].pid; j++)
+        *sum += export_row_weight(p, &p->in->rows[refs[j].idx]);
+    return j;
+}
+
+/* The heaviest thread, by its position among the profiles. */
+static size_t heaviest(const struct export_prep *p, const struct row_ref *refs, size_t nrefs)
+{
     size_t nprofiles = 0, active = 0;
-    uint64_t best = 0;
-    for (size_t i = 0; i < nrefs;) {
-        uint64_t sum = 0;
-        size_t j = i;
-        for (; j < nrefs && refs[j].tid == refs[i].tid && refs[j].pid == refs[i].pid; j++)
-            sum += export_row_weight(p, &in->rows[refs[j].idx]);
+    uint64_t best = 0, sum;
+    for (size_t i = 0, end; i < nrefs; i = end, nprofiles++) {
+        end = group_end(p, refs, nrefs, i, &sum);
         if (sum > best) {
             best = sum;
             active = nprofiles;
         }
-        nprofiles++;
-        i = j;
     }
+    return active;
+}
 
+static void put_header(struct strbuf *sb, const struct export_prep *p, size_t active)
+{
+    const struct export_input *in = p->in;
     strbuf_puts(sb, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\n");
     strbuf_puts(sb, "\"name\":");
-    {
-        struct strbuf name;
-        strbuf_init(&name);
-        if (p->mode == EXPORT_MEMORY)
-            strbuf_puts(&name, "Memory growth (resident, while each stack ran)");
-        else
-            strbuf_printf(&name, "%s time", export_mode_title(p->mode));
-        if (in->command && in->command[0])
-            strbuf_printf(&name, " of %s", in->command);
-        if (in->pid)
-            strbuf_printf(&name, " (pid %u)", (unsigned)in->pid);
-        put_json(sb, strbuf_str(&name));
-        if (name.oom)
-            sb->oom = 1;
-        strbuf_release(&name);
-    }
+    struct strbuf name;
+    strbuf_init(&name);
+    if (p->mode == EXPORT_MEMORY)
+        strbuf_puts(&name, "Memory growth (resident, while each stack ran)");
+    else
+        strbuf_printf(&name, "%s time", export_mode_title(p->mode));
+    if (in->command && in->command[0])
+        strbuf_printf(&name, " of %s", in->command);
+    if (in->pid)
+        strbuf_printf(&name, " (pid %u)", (unsigned)in->pid);
+    put_json(sb, strbuf_str(&name));
+    if (name.oom)
+        sb->oom = 1;
+    strbuf_release(&name);
     strbuf_puts(sb, ",\n\"exporter\":");
     put_json(sb, "pytop " PACKAGE_VERSION);
     strbuf_printf(sb, ",\n\"activeProfileIndex\":%zu,\n", active);
+}
 
+static void put_frames(struct export_out *o, const struct export_prep *p)
+{
+    struct strbuf *sb = &o->sb;
     strbuf_puts(sb, "\"shared\":{\"frames\":[\n");
     for (uint32_t i = 0; i < p->nframes; i++) {
         const struct export_frame *fr = &p->frames[i];
@@ -111,59 +125,79 @@ int export_write_speedscope(struct export_out *o, struct export_prep *p)
         export_out_maybe_flush(o);
     }
     strbuf_puts(sb, "]},\n\"profiles\":[");
+}
 
-    for (size_t i = 0, k = 0; i < nrefs; k++) {
-        uint32_t tid = refs[i].tid, pid = refs[i].pid;
-        size_t end = i;
-        uint64_t sum = 0;
-        for (; end < nrefs && refs[end].tid == tid && refs[end].pid == pid; end++)
-            sum += export_row_weight(p, &in->rows[refs[end].idx]);
+static void put_profile_name(struct strbuf *sb, const struct export_prep *p, uint32_t pid, uint32_t tid)
+{
+    const char *tname = export_thread_name(p->in, tid);
+    struct strbuf name;
+    strbuf_init(&name);
+    if (pid && tname)
+        strbuf_printf(&name, "%s (pid %u, tid %u)", tname, (unsigned)pid, (unsigned)tid);
+    else if (pid)
+        strbuf_printf(&name, "pid %u, tid %u", (unsigned)pid, (unsigned)tid);
+    else if (tname)
+        strbuf_printf(&name, "%s (tid %u)", tname, (unsigned)tid);
+    else
+        strbuf_printf(&name, "tid %u", (unsigned)tid);
+    put_json(sb, strbuf_str(&name));
+    if (name.oom)
+        sb->oom = 1;
+    strbuf_release(&name);
+}
 
-        const char *tname = export_thread_name(in, tid);
-        struct strbuf name;
-        strbuf_init(&name);
-        if (pid && tname)
-            strbuf_printf(&name, "%s (pid %u, tid %u)", tname, (unsigned)pid, (unsigned)tid);
-        else if (pid)
-            strbuf_printf(&name, "pid %u, tid %u", (unsigned)pid, (unsigned)tid);
-        else if (tname)
-            strbuf_printf(&name, "%s (tid %u)", tname, (unsigned)tid);
-        else
-            strbuf_printf(&name, "tid %u", (unsigned)tid);
-        strbuf_puts(sb, k ? ",\n{" : "\n{");
-        strbuf_puts(sb, "\"type\":\"sampled\",\"name\":");
-        put_json(sb, strbuf_str(&name));
-        if (name.oom)
-            sb->oom = 1;
-        strbuf_release(&name);
-        strbuf_printf(sb, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":",
-                      p->mode == EXPORT_MEMORY ? "bytes" : "seconds");
-        export_put_value(sb, p, sum);
-
-        strbuf_puts(sb, ",\n\"samples\":[");
-        for (size_t j = i; j < end; j++) {
-            uint32_t n = export_path(p, &in->rows[refs[j].idx], path);
-            strbuf_puts(sb, j > i ? ",[" : "[");
-            for (uint32_t d = 0; d < n; d++) {
-                if (d)
-                    strbuf_putc(sb, ',');
-                export_put_u64(sb, path[d]);
-            }
-            strbuf_putc(sb, ']');
-            export_out_maybe_flush(o);
-        }
-        strbuf_puts(sb, "],\n\"weights\":[");
-        for (size_t j = i; j < end; j++) {
-            if (j > i)
+/* One thread's sampled profile: refs[i..end) with total weight sum. */
+static void put_profile(struct export_out *o, const struct export_prep *p, const struct row_ref *refs,
+                        size_t i, size_t end, uint64_t sum, int first, uint32_t *path)
+{
+    struct strbuf *sb = &o->sb;
+    const struct export_input *in = p->in;
+    strbuf_puts(sb, first ? "\n{" : ",\n{");
+    strbuf_puts(sb, "\"type\":\"sampled\",\"name\":");
+    put_profile_name(sb, p, refs[i].pid, refs[i].tid);
+    strbuf_printf(sb, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":",
+                  p->mode == EXPORT_MEMORY ? "bytes" : "seconds");
+    export_put_value(sb, p, sum);
+    strbuf_puts(sb, ",\n\"samples\":[");
+    for (size_t j = i; j < end; j++) {
+        uint32_t n = export_path(p, &in->rows[refs[j].idx], path);
+        strbuf_puts(sb, j > i ? ",[" : "[");
+        for (uint32_t d = 0; d < n; d++) {
+            if (d)
                 strbuf_putc(sb, ',');
-            export_put_value(sb, p, export_row_weight(p, &in->rows[refs[j].idx]));
-            export_out_maybe_flush(o);
+            export_put_u64(sb, path[d]);
         }
-        strbuf_puts(sb, "]}");
-        i = end;
+        strbuf_putc(sb, ']');
+        export_out_maybe_flush(o);
     }
-    strbuf_puts(sb, "]}\n");
+    strbuf_puts(sb, "],\n\"weights\":[");
+    for (size_t j = i; j < end; j++) {
+        if (j > i)
+            strbuf_putc(sb, ',');
+        export_put_value(sb, p, export_row_weight(p, &in->rows[refs[j].idx]));
+        export_out_maybe_flush(o);
+    }
+    strbuf_puts(sb, "]}");
+}
 
+int export_write_speedscope(struct export_out *o, struct export_prep *p)
+{
+    size_t nrefs = 0;
+    struct row_ref *refs = thread_rows(p, &nrefs);
+    uint32_t *path = malloc(p->max_depth * sizeof *path);
+    if (!refs || !path) {
+        free(refs);
+        free(path);
+        return -ENOMEM;
+    }
+    put_header(&o->sb, p, heaviest(p, refs, nrefs));
+    put_frames(o, p);
+    uint64_t sum;
+    for (size_t i = 0, end; i < nrefs; i = end) {
+        end = group_end(p, refs, nrefs, i, &sum);
+        put_profile(o, p, refs, i, end, sum, i == 0, path);
+    }
+    strbuf_puts(&o->sb, "]}\n");
     free(refs);
     free(path);
     return 0;

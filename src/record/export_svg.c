@@ -16,6 +16,7 @@
 
 #include "core/hash.h"
 #include "record/export_internal.h"
+#include "record/export_writers.h"
 
 #define IMAGE_WIDTH 1200
 #define PAD_X 10
@@ -375,122 +376,132 @@ static void put_diff_tooltip(struct strbuf *sb, const struct export_prep *p, con
         strbuf_puts(sb, " (new)");
 }
 
-static int svg_write(struct export_out *o, struct export_prep *p, struct export_prep *base)
-{
-    const struct export_input *in = p->in;
-    struct strbuf *sb = &o->sb;
+/* One flame graph being written: the tree of call paths and its layout. */
+struct svg {
+    struct export_out *o;
+    struct export_prep *p, *base;
     struct tree t;
     struct strbuf label;
-    uint32_t *path = NULL, *stack = NULL;
-    int rc = -ENOMEM;
+    uint32_t *stack;                /* room for every node */
+    uint64_t total_samples_all;     /* with weight or not */
+    uint64_t total;                 /* the root's weight */
+    double scale, maxd;
+    uint32_t max_depth;
+    int height, root_y;
+};
 
-    memset(&t, 0, sizeof t);
-    export_map_init(&t.map);
-    strbuf_init(&label);
-    path = malloc(p->max_depth * sizeof *path);
-    t.v = calloc(256, sizeof *t.v);
-    if (!path || !t.v)
-        goto out;
-    t.cap = 256;
-    t.n = 1;    /* the root, "all" */
-
-    uint64_t total_samples_all = 0;
-    for (size_t r = 0; r < in->nrows; r++) {
-        const struct stack_weight *row = &in->rows[r];
-        uint64_t w = export_row_weight(p, row);
-        total_samples_all += row->samples;
-        if (w == 0)
-            continue;
-        uint32_t n = export_path(p, row, path), cur = 0;
-        t.v[0].ns += w;
-        t.v[0].samples += row->samples;
-        for (uint32_t i = 0; i < n; i++) {
-            if (tree_child(&t, cur, path[i], &cur) != 0)
-                goto out;
-            t.v[cur].ns += w;
-            t.v[cur].samples += row->samples;
-        }
+/* Add a row's path to the tree (rows without weight are only counted). */
+static int add_row(void *ctx, const struct export_row_path *r)
+{
+    struct svg *s = ctx;
+    struct tree *t = &s->t;
+    s->total_samples_all += r->row->samples;
+    if (r->weight == 0)
+        return 0;
+    uint32_t cur = 0;
+    t->v[0].ns += r->weight;
+    t->v[0].samples += r->row->samples;
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (tree_child(t, cur, r->path[i], &cur) != 0)
+            return -ENOMEM;
+        t->v[cur].ns += r->weight;
+        t->v[cur].samples += r->row->samples;
     }
-    double maxd = 0;
-    if (base) {
-        /* The baseline's paths on the same tree, matched by label; a path
-         * the new profile lacks adds a node of no width (not drawn), and
-         * its weight still counts in its callers' baseline. */
-        uint32_t *bmap = match_frames(p, base);
-        uint32_t *bpath = malloc(base->max_depth * sizeof *bpath);
-        if (!bmap || !bpath) {
-            free(bmap);
-            free(bpath);
-            goto out;
-        }
-        for (size_t r = 0; r < base->in->nrows; r++) {
-            const struct stack_weight *row = &base->in->rows[r];
-            double w = rate_of(export_row_weight(base, row), base->in->duration_ns);
-            if (w == 0)
-                continue;
-            uint32_t n = export_path(base, row, bpath), cur = 0;
-            t.v[0].base += w;
-            for (uint32_t i = 0; i < n; i++) {
-                uint32_t f = bpath[i] < base->nframes ? bmap[bpath[i]] : UINT32_MAX;
-                if (f == UINT32_MAX)
-                    break;
-                if (tree_child(&t, cur, f, &cur) != 0) {
-                    free(bmap);
-                    free(bpath);
-                    goto out;
-                }
-                t.v[cur].base += w;
-            }
-        }
-        free(bmap);
-        free(bpath);
-        /* Sums in another order differ in their last bits: a change
-         * below a billionth of the larger whole is none. */
-        double whole = rate_of(t.v[0].ns, in->duration_ns);
-        if (t.v[0].base > whole)
-            whole = t.v[0].base;
-        maxd = whole * 1e-9;
-        for (uint32_t i = 1; i < t.n; i++) {
-            double d = rate_of(t.v[i].ns, in->duration_ns) - t.v[i].base;
-            if (d < 0)
-                d = -d;
-            if (d > maxd)
-                maxd = d;
-        }
-    }
-    if (tree_link(&t, p) != 0)
-        goto out;
+    return 0;
+}
 
-    /* Lay out depth first; mark what is too narrow to draw. */
-    uint64_t total = t.v[0].ns;
-    double scale = total ? (double)(IMAGE_WIDTH - 2 * PAD_X) / (double)total : 0;
-    uint32_t max_depth = 0;
-    stack = malloc((size_t)t.n * sizeof *stack);
-    if (!stack)
-        goto out;
+struct base_walk {
+    struct svg *s;
+    const uint32_t *bmap;
+};
+
+/* A baseline row on the same tree, matched by label; a path the new
+ * profile lacks adds a node of no width (not drawn), and its weight still
+ * counts in its callers' baseline. */
+static int add_base_row(void *ctx, const struct export_row_path *r)
+{
+    struct base_walk *bw = ctx;
+    struct tree *t = &bw->s->t;
+    const struct export_prep *base = bw->s->base;
+    double w = rate_of(r->weight, base->in->duration_ns);
+    if (w == 0)
+        return 0;
+    uint32_t cur = 0;
+    t->v[0].base += w;
+    for (uint32_t i = 0; i < r->n; i++) {
+        uint32_t f = r->path[i] < base->nframes ? bw->bmap[r->path[i]] : UINT32_MAX;
+        if (f == UINT32_MAX)
+            break;
+        if (tree_child(t, cur, f, &cur) != 0)
+            return -ENOMEM;
+        t->v[cur].base += w;
+    }
+    return 0;
+}
+
+static int add_baseline(struct svg *s)
+{
+    struct base_walk bw = { s, match_frames(s->p, s->base) };
+    if (!bw.bmap)
+        return -ENOMEM;
+    int rc = export_walk_rows(s->base, add_base_row, &bw);
+    free((void *)bw.bmap);
+    if (rc != 0)
+        return rc;
+    /* Sums in another order differ in their last bits: a change below a
+     * billionth of the larger whole is none. */
+    uint64_t duration = s->p->in->duration_ns;
+    double whole = rate_of(s->t.v[0].ns, duration);
+    if (s->t.v[0].base > whole)
+        whole = s->t.v[0].base;
+    s->maxd = whole * 1e-9;
+    for (uint32_t i = 1; i < s->t.n; i++) {
+        double d = rate_of(s->t.v[i].ns, duration) - s->t.v[i].base;
+        if (d < 0)
+            d = -d;
+        if (d > s->maxd)
+            s->maxd = d;
+    }
+    return 0;
+}
+
+/* Lay out depth first; mark what is too narrow to draw. */
+static int layout(struct svg *s)
+{
+    struct tree *t = &s->t;
+    s->total = t->v[0].ns;
+    s->scale = s->total ? (double)(IMAGE_WIDTH - 2 * PAD_X) / (double)s->total : 0;
+    s->stack = malloc((size_t)t->n * sizeof *s->stack);
+    if (!s->stack)
+        return -ENOMEM;
     uint32_t sp = 0;
-    stack[sp++] = 0;
+    s->stack[sp++] = 0;
     while (sp) {
-        struct tnode *nd = &t.v[stack[--sp]];
-        if ((double)nd->ns * scale < MIN_WIDTH_PX)
+        struct tnode *nd = &t->v[s->stack[--sp]];
+        if ((double)nd->ns * s->scale < MIN_WIDTH_PX)
             continue;
-        if (nd->depth > max_depth)
-            max_depth = nd->depth;
+        if (nd->depth > s->max_depth)
+            s->max_depth = nd->depth;
         uint64_t x = nd->x;
         for (uint32_t c = 0; c < nd->nchildren; c++) {
-            struct tnode *ch = &t.v[t.children[nd->first_child + c]];
+            struct tnode *ch = &t->v[t->children[nd->first_child + c]];
             ch->x = x;
             x += ch->ns;
-            stack[sp++] = t.children[nd->first_child + c];
+            s->stack[sp++] = t->children[nd->first_child + c];
         }
     }
+    s->height = PAD_TOP + (int)(s->max_depth + 1) * FRAME_H + PAD_BOTTOM;
+    s->root_y = s->height - PAD_BOTTOM - FRAME_H;
+    return 0;
+}
 
-    int height = PAD_TOP + (int)(max_depth + 1) * FRAME_H + PAD_BOTTOM;
-    int root_y = height - PAD_BOTTOM - FRAME_H;
+static void put_head(struct svg *s)
+{
+    struct strbuf *sb = &s->o->sb;
     strbuf_puts(sb, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
     strbuf_printf(sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
                   "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
-                  IMAGE_WIDTH, height, IMAGE_WIDTH, height);
+                  IMAGE_WIDTH, s->height, IMAGE_WIDTH, s->height);
     strbuf_puts(sb, "<!-- flame graph written by pytop " PACKAGE_VERSION " -->\n");
     strbuf_printf(sb, "<style>\n"
                   "text { font-family: Verdana, \"DejaVu Sans\", sans-serif; font-size: %dpx; fill: #000; }\n"
@@ -501,112 +512,162 @@ static int svg_write(struct export_out *o, struct export_prep *p, struct export_
                   ".button { cursor: pointer; fill: #1a4a8a; }\n"
                   "</style>\n", FONT_SIZE);
     strbuf_printf(sb, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f4ec\"/>\n",
-                  IMAGE_WIDTH, height);
+                  IMAGE_WIDTH, s->height);
+}
 
+static void put_title(struct svg *s)
+{
+    const struct export_prep *p = s->p;
+    const struct export_input *in = p->in;
+    struct strbuf *sb = &s->o->sb, *label = &s->label;
     strbuf_printf(sb, "<text class=\"title\" x=\"%d\" y=\"22\">", IMAGE_WIDTH / 2);
-    export_sb_reset(&label);
-    if (base)
-        strbuf_printf(&label, "Differential %s flame graph (red grew, blue shrank)",
+    export_sb_reset(label);
+    if (s->base)
+        strbuf_printf(label, "Differential %s flame graph (red grew, blue shrank)",
                       p->mode == EXPORT_MEMORY ? "memory growth" : export_mode_title(p->mode));
     else if (p->mode == EXPORT_MEMORY)
-        strbuf_puts(&label, "Memory growth flame graph (resident memory, not allocations)");
+        strbuf_puts(label, "Memory growth flame graph (resident memory, not allocations)");
     else
-        strbuf_printf(&label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
+        strbuf_printf(label, "%s time flame graph", p->mode == EXPORT_WALL ? "Wall" : "CPU");
     if (in->command && in->command[0])
-        strbuf_printf(&label, ": %s", in->command);
+        strbuf_printf(label, ": %s", in->command);
     if (in->pid)
-        strbuf_printf(&label, " (pid %u)", (unsigned)in->pid);
-    export_put_xml(sb, strbuf_str(&label));
+        strbuf_printf(label, " (pid %u)", (unsigned)in->pid);
+    export_put_xml(sb, strbuf_str(label));
     strbuf_puts(sb, "</text>\n");
+}
 
+static void put_subtitle(struct svg *s)
+{
+    const struct export_prep *p = s->p;
+    const struct export_input *in = p->in;
+    struct strbuf *sb = &s->o->sb, *label = &s->label;
     strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"40\">", IMAGE_WIDTH / 2);
-    export_sb_reset(&label);
-    strbuf_puts(&label, "total ");
+    export_sb_reset(label);
+    strbuf_puts(label, "total ");
     if (p->mode == EXPORT_MEMORY) {
-        export_put_bytes_human(&label, total);
-        strbuf_puts(&label, " of resident memory growth, credited to the stacks that ran "
-                            "while it grew");
+        export_put_bytes_human(label, s->total);
+        strbuf_puts(label, " of resident memory growth, credited to the stacks that ran "
+                           "while it grew");
     } else {
-        export_put_value(&label, p, total);
-        strbuf_printf(&label, " s of %s time", export_mode_title(p->mode));
+        export_put_value(label, p, s->total);
+        strbuf_printf(label, " s of %s time", export_mode_title(p->mode));
     }
-    strbuf_printf(&label, " in %llu samples (%llu sampled in all)",
-                  (unsigned long long)t.v[0].samples, (unsigned long long)total_samples_all);
+    strbuf_printf(label, " in %llu samples (%llu sampled in all)",
+                  (unsigned long long)s->t.v[0].samples, (unsigned long long)s->total_samples_all);
     if (p->multi_process)
-        strbuf_printf(&label, ", %u processes", (unsigned)p->nprocs);
+        strbuf_printf(label, ", %u processes", (unsigned)p->nprocs);
     if (in->python && in->python[0])
-        strbuf_printf(&label, ", Python %s", in->python);
-    if (base)
-        strbuf_puts(&label, "; widths: now; values per second of each recording");
-    export_put_xml(sb, strbuf_str(&label));
+        strbuf_printf(label, ", Python %s", in->python);
+    if (s->base)
+        strbuf_puts(label, "; widths: now; values per second of each recording");
+    export_put_xml(sb, strbuf_str(label));
     strbuf_puts(sb, "</text>\n");
+}
 
+static void put_controls(struct svg *s)
+{
+    struct strbuf *sb = &s->o->sb;
     strbuf_printf(sb, "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"22\" style=\"display:none\">"
                   "Reset zoom</text>\n", PAD_X);
     strbuf_printf(sb, "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
                   "style=\"text-anchor:end\">Search</text>\n", IMAGE_WIDTH - PAD_X);
     strbuf_printf(sb, "<text id=\"matched\" x=\"%d\" y=\"%d\" style=\"text-anchor:end\"> </text>\n",
-                  IMAGE_WIDTH - PAD_X, height - 10);
-    strbuf_printf(sb, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD_X, height - 10);
-
-    if (total == 0) {
+                  IMAGE_WIDTH - PAD_X, s->height - 10);
+    strbuf_printf(sb, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD_X, s->height - 10);
+    if (s->total == 0) {
         strbuf_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"%d\">no samples with %s</text>\n",
-                      IMAGE_WIDTH / 2, root_y + 12,
-                      p->mode == EXPORT_MEMORY ? "memory growth"
-                      : p->mode == EXPORT_WALL ? "wall time" : "CPU time");
+                      IMAGE_WIDTH / 2, s->root_y + 12,
+                      s->p->mode == EXPORT_MEMORY ? "memory growth"
+                      : s->p->mode == EXPORT_WALL ? "wall time" : "CPU time");
     }
+}
 
-    /* The frames, depth first. */
-    sp = 0;
-    if (total)
-        stack[sp++] = 0;
+/* Node id as a titled, coloured rectangle with its fitted label. */
+static void put_node(struct svg *s, uint32_t id, double w)
+{
+    const struct export_prep *p = s->p;
+    struct strbuf *sb = &s->o->sb, *label = &s->label;
+    const struct tnode *nd = &s->t.v[id];
+    double x = PAD_X + (double)nd->x * s->scale;
+    int y = s->root_y - (int)nd->depth * FRAME_H;
+    export_sb_reset(label);
+    if (id == 0)
+        strbuf_puts(label, "all");
+    else
+        export_put_frame_label(label, p, nd->frame);
+    strbuf_puts(sb, "<g class=\"f\"><title>");
+    if (s->base)
+        put_diff_tooltip(sb, p, strbuf_str(label), nd->base, rate_of(nd->ns, p->in->duration_ns));
+    else
+        put_tooltip(sb, p, strbuf_str(label), nd->samples, nd->ns, s->total);
+    strbuf_printf(sb, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"",
+                  x, y, w, FRAME_H - 1);
+    if (s->base)
+        put_diff_colour(sb, rate_of(nd->ns, p->in->duration_ns) - nd->base, s->maxd);
+    else if (id == 0)
+        strbuf_puts(sb, "rgb(210,200,190)");
+    else
+        put_colour(sb, p, nd->frame);
+    strbuf_printf(sb, "\"/><text x=\"%.2f\" y=\"%d\">", x + 3, y + FRAME_H - 4);
+    put_fitted(sb, strbuf_str(label), w);
+    strbuf_puts(sb, "</text></g>\n");
+}
+
+/* The frames, depth first. */
+static void put_frames(struct svg *s)
+{
+    uint32_t sp = 0;
+    if (s->total)
+        s->stack[sp++] = 0;
     while (sp) {
-        uint32_t id = stack[--sp];
-        const struct tnode *nd = &t.v[id];
-        double w = (double)nd->ns * scale;
+        uint32_t id = s->stack[--sp];
+        const struct tnode *nd = &s->t.v[id];
+        double w = (double)nd->ns * s->scale;
         if (w < MIN_WIDTH_PX)
             continue;
-        double x = PAD_X + (double)nd->x * scale;
-        int y = root_y - (int)nd->depth * FRAME_H;
-        export_sb_reset(&label);
-        if (id == 0)
-            strbuf_puts(&label, "all");
-        else
-            export_put_frame_label(&label, p, nd->frame);
-        strbuf_puts(sb, "<g class=\"f\"><title>");
-        if (base)
-            put_diff_tooltip(sb, p, strbuf_str(&label), nd->base, rate_of(nd->ns, in->duration_ns));
-        else
-            put_tooltip(sb, p, strbuf_str(&label), nd->samples, nd->ns, total);
-        strbuf_printf(sb, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"",
-                      x, y, w, FRAME_H - 1);
-        if (base)
-            put_diff_colour(sb, rate_of(nd->ns, in->duration_ns) - nd->base, maxd);
-        else if (id == 0)
-            strbuf_puts(sb, "rgb(210,200,190)");
-        else
-            put_colour(sb, p, nd->frame);
-        strbuf_printf(sb, "\"/><text x=\"%.2f\" y=\"%d\">", x + 3, y + FRAME_H - 4);
-        put_fitted(sb, strbuf_str(&label), w);
-        strbuf_puts(sb, "</text></g>\n");
-        export_out_maybe_flush(o);
+        put_node(s, id, w);
+        export_out_maybe_flush(s->o);
         /* Push in reverse so children come out left to right. */
         for (uint32_t c = nd->nchildren; c-- > 0;)
-            stack[sp++] = t.children[nd->first_child + c];
+            s->stack[sp++] = s->t.children[nd->first_child + c];
     }
+}
 
-    strbuf_printf(sb, "<script type=\"text/ecmascript\"><![CDATA[\n"
-                  "var X0 = %d, WIDTH = %d, FONT = %d, ROOT_Y = %d;\n",
-                  PAD_X, IMAGE_WIDTH - 2 * PAD_X, FONT_SIZE, root_y);
-    strbuf_puts(sb, svg_script);
-    strbuf_puts(sb, "]]></script>\n</svg>\n");
-    rc = label.oom ? -ENOMEM : 0;
-out:
-    free(path);
-    free(stack);
-    free(t.v);
-    free(t.children);
-    export_map_release(&t.map);
-    strbuf_release(&label);
+static int svg_write(struct export_out *o, struct export_prep *p, struct export_prep *base)
+{
+    struct svg s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.p = p;
+    s.base = base;
+    export_map_init(&s.t.map);
+    strbuf_init(&s.label);
+    s.t.v = calloc(256, sizeof *s.t.v);
+    s.t.cap = 256;
+    s.t.n = 1;    /* the root, "all" */
+    int rc = s.t.v ? export_walk_rows(p, add_row, &s) : -ENOMEM;
+    if (rc == 0 && base)
+        rc = add_baseline(&s);
+    if (rc == 0)
+        rc = tree_link(&s.t, p) != 0 ? -ENOMEM : layout(&s);
+    if (rc == 0) {
+        put_head(&s);
+        put_title(&s);
+        put_subtitle(&s);
+        put_controls(&s);
+        put_frames(&s);
+        strbuf_printf(&o->sb, "<script type=\"text/ecmascript\"><![CDATA[\n"
+                      "var X0 = %d, WIDTH = %d, FONT = %d, ROOT_Y = %d;\n",
+                      PAD_X, IMAGE_WIDTH - 2 * PAD_X, FONT_SIZE, s.root_y);
+        strbuf_puts(&o->sb, svg_script);
+        strbuf_puts(&o->sb, "]]></script>\n</svg>\n");
+        rc = s.label.oom ? -ENOMEM : 0;
+    }
+    free(s.stack);
+    free(s.t.v);
+    free(s.t.children);
+    export_map_release(&s.t.map);
+    strbuf_release(&s.label);
     return rc;
 }

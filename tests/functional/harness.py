@@ -16,6 +16,8 @@ import tempfile
 import threading
 import time
 
+import procgroup
+
 PYTOP_TIMEOUT = 20.0      # seconds for one pytop invocation
 READY_TIMEOUT = 60.0      # a target's start under load (2 cores, -j 2)
 SETTLE = 0.2              # after "ready": let the reporting call return
@@ -42,41 +44,16 @@ class TestSkip(Exception):
 
 # ---- process bookkeeping -----------------------------------------------
 
-_live_lock = threading.Lock()
-_live = {}   # pid -> Popen, all leaders of their own process group
+_processes = procgroup.Registry()
 ABORT = threading.Event()   # set on Ctrl-C: start nothing new
-
-
-def kill_group(proc):
-    """SIGKILL proc's whole process group and reap proc."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    with _live_lock:
-        _live.pop(proc.pid, None)
-
-
-def kill_all():
-    with _live_lock:
-        procs = list(_live.values())
-    for p in procs:
-        kill_group(p)
+kill_group = _processes.kill_group
+kill_all = _processes.kill_all
 
 
 def popen(cmd, **kw):
     if ABORT.is_set():
         raise TestSkip("interrupted")
-    kw.setdefault("start_new_session", True)
-    with _live_lock:
-        # Under the lock so kill_all() cannot miss a process being started.
-        p = subprocess.Popen(cmd, **kw)
-        _live[p.pid] = p
-    return p
+    return _processes.popen(cmd, **kw)
 
 
 # ---- markers -------------------------------------------------------------

@@ -13,10 +13,10 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 
 import ansi2html
+import procgroup
 
 SCALE = float(os.environ.get("PYTOP_TUI_TIMEOUT_SCALE", "1") or 1)
 WAIT = 15.0 * SCALE          # for the screen to show something (2 loaded cores, maybe ASan)
@@ -48,36 +48,11 @@ def framed(text, limit=80):
 
 # ---- processes ---------------------------------------------------------------
 
-_lock = threading.Lock()
-_procs = {}
-
-
-def popen(cmd, **kw):
-    kw.setdefault("start_new_session", True)
-    with _lock:
-        p = subprocess.Popen(cmd, **kw)
-        _procs[p.pid] = p
-    return p
-
-
-def kill(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    with _lock:
-        _procs.pop(proc.pid, None)
-
-
-def kill_all():
-    with _lock:
-        procs = list(_procs.values())
-    for p in procs:
-        kill(p)
+# tests/functional/procgroup.py (tui_tests.py puts tests/functional on the path).
+_processes = procgroup.Registry()
+popen = _processes.popen
+kill = _processes.kill_group
+kill_all = _processes.kill_all
 
 
 def read_stat(pid):

@@ -168,6 +168,96 @@ static void skip(const char *what)
     printf("ok %d # SKIP %s\n", unit_count, what);
 }
 
+/* ---- fuzz seeds ---------------------------------------------------------------
+ * With PYTOP_THREAD_NAMES_SEEDS=DIR, what py_thread_names reads from each
+ * target is written to DIR as a seed of tests/fuzz/fuzz_thread_names (its
+ * header comment has the format): the fuzzer starts from real registries. */
+#define REC_MAX 1024
+
+struct rec_mem {
+    struct mem_source base;
+    struct mem_source *inner;
+    struct { uint64_t addr, end; } r[REC_MAX];
+    size_t n;
+};
+
+static int rec_read(struct mem_source *s, uint64_t addr, void *buf, size_t len)
+{
+    struct rec_mem *m = (struct rec_mem *)s;
+    int rc = mem_read(m->inner, addr, buf, len);
+    if (rc == 0 && len && m->n < REC_MAX) {
+        m->r[m->n].addr = addr;
+        m->r[m->n].end = addr + len;
+        m->n++;
+    }
+    return rc;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void write_seed(const char *dir, const char *label, struct py_walker *w, uint64_t interp,
+                       const uint64_t *idents, size_t n)
+{
+    struct rec_mem *rec = calloc(1, sizeof *rec);
+    char names[MAX_TARGET_THREADS + 2][PY_THREAD_NAME_MAX];
+    if (!rec || n > MAX_TARGET_THREADS + 2) {
+        free(rec);
+        return;
+    }
+    rec->base.read = rec_read;
+    rec->inner = w->mem;
+    w->mem = &rec->base;
+    py_thread_names(w, interp, idents, n, names);
+    w->mem = rec->inner;
+
+    /* Reads that overlap or touch become one region. */
+    qsort(rec->r, rec->n, sizeof rec->r[0], rec_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < rec->n; i++) {
+        if (k && rec->r[i].addr <= rec->r[k - 1].end) {
+            if (rec->r[i].end > rec->r[k - 1].end)
+                rec->r[k - 1].end = rec->r[i].end;
+        } else {
+            rec->r[k++] = rec->r[i];
+        }
+    }
+    char path[4200], file[64];
+    size_t j = 0;
+    for (const char *s = label; *s && j < sizeof file - 1; s++)
+        file[j++] = (char)(((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.') ? *s : '_');
+    file[j] = '\0';
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(rec);
+        return;
+    }
+    const struct py_layout *l = &w->layout;
+    uint8_t hdr[4] = { (uint8_t)l->major, (uint8_t)l->minor, (uint8_t)l->micro, (uint8_t)l->free_threaded };
+    uint8_t count = (uint8_t)n;
+    fwrite(hdr, 1, 4, f);
+    fwrite(&interp, 8, 1, f);
+    fwrite(&count, 1, 1, f);
+    fwrite(idents, 8, n, f);
+    for (size_t i = 0; i < k; i++) {
+        uint32_t len = (uint32_t)(rec->r[i].end - rec->r[i].addr);
+        uint8_t *buf = malloc(len);
+        if (buf && mem_read(rec->inner, rec->r[i].addr, buf, len) == 0) {
+            fwrite(&rec->r[i].addr, 8, 1, f);
+            fwrite(&len, 4, 1, f);
+            fwrite(buf, 1, len, f);
+        }
+        free(buf);
+    }
+    fclose(f);
+    printf("# seed %s: %zu regions\n", path, k);
+    free(rec);
+}
+
 /* Every check for one interpreter, with the given layout source. */
 static void check_python(const char *python, const char *label, enum py_layout_source src)
 {
@@ -203,6 +293,8 @@ static void check_python(const char *python, const char *label, enum py_layout_s
     printf("# %s: %lu remote reads\n", label, t->walker.mem->reads - reads);
     snprintf(what, sizeof what, "%s: py_thread_names found every thread", label);
     CHECK_INT(rc, tg.n + 1, what);
+    if (getenv("PYTOP_THREAD_NAMES_SEEDS"))
+        write_seed(getenv("PYTOP_THREAD_NAMES_SEEDS"), label, &t->walker, interp, idents, n);
     snprintf(what, sizeof what, "%s: main thread is MainThread", label);
     CHECK_STR(tg.names[0], "MainThread", what);
     for (size_t i = 0; i < tg.n; i++) {
