@@ -9,6 +9,7 @@
 #include "native/native.h"
 #include "proc/memstat.h"
 #include "proc/tasks.h"
+#include "python/asyncio_tasks.h"
 #include "python/heap.h"
 #include "python/thread_names.h"
 
@@ -28,6 +29,9 @@ struct thread_view {
      * or why not. */
     int held, hold_error;
     uint64_t pause_ns;
+    /* --async: the task running on it, whose frames are its innermost
+     * task->depth ones, or NULL. */
+    const struct py_aio_task *task;
 };
 
 static const char *thread_state(pid_t pid, const struct py_thread *t)
@@ -221,9 +225,93 @@ static uint64_t total_pause(const struct thread_view *views, size_t n)
     return total;
 }
 
+/* The root of a task's stack: "<task NAME>". */
+static void put_task_root_json(struct strbuf *sb, const struct py_aio_task *task, size_t before)
+{
+    char root[PY_AIO_NAME_MAX + 8];
+    snprintf(root, sizeof root, "<task %s>", task->name);
+    strbuf_puts(sb, before ? ",\n    {\"function\": " : "\n    {\"function\": ");
+    json_put_string(sb, root);
+    strbuf_puts(sb, ", \"file\": \"\", \"line\": null, \"task\": ");
+    json_put_string(sb, task->name);
+    strbuf_putc(sb, '}');
+}
+
+/* The OS thread id of thread index i of s, 0 when unknown. */
+static int task_tid(const struct py_sample *s, const struct py_aio_task *task)
+{
+    return task->thread >= 0 && (size_t)task->thread < s->nthreads
+               ? (int)s->threads[task->thread].tid : 0;
+}
+
+/* The innermost frame's function: what a waiting task awaits now. */
+static const char *task_awaits(const struct py_aio_tasks *tasks, const struct py_aio_task *task)
+{
+    if (task->running || !task->nframes)
+        return NULL;
+    const struct py_frame *f = &tasks->frames[task->first_frame];
+    return f->code ? f->code->name : NULL;
+}
+
+/* "tasks": running ones with their thread, waiting ones with their await
+ * chain (innermost first) under "<task NAME>". */
+static void put_tasks_json(struct strbuf *sb, const struct py_sample *s,
+                           const struct py_aio_tasks *tasks, const struct py_aio_reader *aio)
+{
+    /* Where the task object's fields were taken from, for the tests'
+     * check against the running interpreter. */
+    strbuf_printf(sb, ", \"task_layout\": {\"source\": \"%s\", \"name\": %d, \"coro\": %d}",
+                  aio->from_section ? "section" : "table", aio->l.task_name, aio->l.task_coro);
+    strbuf_puts(sb, ", \"tasks\": [");
+    for (size_t i = 0; i < tasks->ntasks; i++) {
+        const struct py_aio_task *task = &tasks->tasks[i];
+        strbuf_puts(sb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+        json_put_string(sb, task->name);
+        strbuf_printf(sb, ", \"state\": \"%s\", \"thread\": ", task->running ? "running" : "waiting");
+        if (task_tid(s, task))
+            strbuf_printf(sb, "%d", task_tid(s, task));
+        else
+            strbuf_puts(sb, "null");
+        const char *aw = task_awaits(tasks, task);
+        strbuf_puts(sb, ", \"awaits\": ");
+        if (aw)
+            json_put_string(sb, aw);
+        else
+            strbuf_puts(sb, "null");
+        strbuf_puts(sb, ", \"awaits_task\": ");
+        if (task->awaits_task[0])
+            json_put_string(sb, task->awaits_task);
+        else
+            strbuf_puts(sb, "null");
+        if (task->error) {
+            strbuf_puts(sb, ", \"error\": ");
+            json_put_string(sb, pt_strerror(task->error));
+        }
+        strbuf_puts(sb, ", \"frames\": [");
+        if (task->running && task->thread >= 0) {
+            const struct py_thread *th = &s->threads[task->thread];
+            for (size_t k = 0; k < task->depth; k++) {
+                strbuf_puts(sb, k ? ",\n    " : "\n    ");
+                put_frame_json(sb, &s->frames[th->first_frame + k]);
+            }
+            put_task_root_json(sb, task, task->depth);
+        } else if (!task->running) {
+            for (size_t k = 0; k < task->nframes; k++) {
+                strbuf_puts(sb, k ? ",\n    " : "\n    ");
+                put_frame_json(sb, &tasks->frames[task->first_frame + k]);
+            }
+            put_task_root_json(sb, task, task->nframes);
+        }
+        strbuf_puts(sb, "]}");
+    }
+    strbuf_printf(sb, "], \"tasks_rejected\": %lu, \"tasks_cut\": %s", tasks->rejected,
+                  tasks->cut ? "true" : "false");
+}
+
 static void put_json(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
                      const struct thread_view *views, const struct counters *ctr, int blocking,
-                     uint64_t pause, uint64_t rejected)
+                     uint64_t pause, uint64_t rejected, const struct py_aio_tasks *tasks,
+                     const struct py_aio_reader *aio)
 {
     /* A free-threaded build has no GIL, unless it was turned back on:
      * "gil" is null then, not false. */
@@ -253,10 +341,13 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
         if (v->native) {
             put_merged_json(sb, s, v);
         } else {
-            for (size_t k = 0; k < th->nframes; k++) {
+            size_t n = v->task ? v->task->depth : th->nframes;
+            for (size_t k = 0; k < n; k++) {
                 strbuf_puts(sb, k ? ",\n    " : "\n    ");
                 put_frame_json(sb, &s->frames[th->first_frame + k]);
             }
+            if (v->task)
+                put_task_root_json(sb, v->task, n);
         }
         strbuf_puts(sb, "]");
         if (blocking) {
@@ -275,14 +366,62 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
         strbuf_puts(sb, "}");
     }
     strbuf_puts(sb, "]");
+    if (tasks)
+        put_tasks_json(sb, s, tasks, aio);
     put_counters_json(sb, ctr);
     strbuf_printf(sb, ", \"counters_rejected\": %llu", (unsigned long long)rejected);
     strbuf_puts(sb, "}\n");
 }
 
+static void put_frame_text(struct strbuf *sb, const struct py_frame *f)
+{
+    if (f->elided)
+        strbuf_printf(sb, "    <%u frames elided>\n", f->elided);
+    if (f->code && f->line >= 0)
+        strbuf_printf(sb, "    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
+    else if (f->code)   /* an instruction CPython gives no line number */
+        strbuf_printf(sb, "    %s (%s:?)\n", f->code->name, f->code->filename);
+    if (f->error)
+        strbuf_printf(sb, "    <stack cut short: %s>\n", pt_strerror(f->error));
+}
+
+/* Waiting tasks, each with its await chain under "<task NAME>" (running
+ * ones show in their thread's stack). */
+static void put_tasks_text(struct strbuf *sb, const struct py_sample *s,
+                           const struct py_aio_tasks *tasks)
+{
+    size_t waiting = 0;
+    for (size_t i = 0; i < tasks->ntasks; i++)
+        waiting += !tasks->tasks[i].running;
+    strbuf_printf(sb, "\nasyncio tasks: %zu, %zu waiting", tasks->ntasks, waiting);
+    if (tasks->rejected)
+        strbuf_printf(sb, ", %lu unreadable", tasks->rejected);
+    strbuf_puts(sb, tasks->cut ? " (more not read: too many)\n" : "\n");
+    for (size_t i = 0; i < tasks->ntasks; i++) {
+        const struct py_aio_task *task = &tasks->tasks[i];
+        if (task->running) {
+            if (task_tid(s, task))
+                strbuf_printf(sb, "\nTask \"%s\" (running on thread %d)\n", task->name,
+                              task_tid(s, task));
+            else
+                strbuf_printf(sb, "\nTask \"%s\" (running)\n", task->name);
+            continue;
+        }
+        strbuf_printf(sb, "\nTask \"%s\" (waiting", task->name);
+        if (task->awaits_task[0])
+            strbuf_printf(sb, " for task \"%s\"", task->awaits_task);
+        strbuf_puts(sb, ")\n");
+        for (size_t k = 0; k < task->nframes; k++)
+            put_frame_text(sb, &tasks->frames[task->first_frame + k]);
+        if (task->error)
+            strbuf_printf(sb, "    <await chain cut short: %s>\n", pt_strerror(task->error));
+        strbuf_printf(sb, "    <task %s>\n", task->name);
+    }
+}
+
 static void put_text(struct strbuf *sb, const struct py_target *t, const struct py_sample *s,
                      const struct thread_view *views, const struct counters *ctr, int blocking,
-                     uint64_t pause)
+                     uint64_t pause, const struct py_aio_tasks *tasks)
 {
     char cmd[512];
     if (proc_cmdline(t->pid, cmd, sizeof cmd) != 0)
@@ -317,7 +456,7 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
                           pt_strerror(v->hold_error ? v->hold_error : -EINVAL));
         if (v->native_error)
             strbuf_printf(sb, "    <no native frames: %s>\n", pt_strerror(v->native_error));
-        size_t count = v->native ? v->merged.n : th->nframes;
+        size_t count = v->native ? v->merged.n : v->task ? v->task->depth : th->nframes;
         for (size_t j = 0; j < count; j++) {
             size_t k = j;
             if (v->native) {
@@ -328,17 +467,13 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
                 }
                 k = (size_t)m->py;
             }
-            const struct py_frame *f = &s->frames[th->first_frame + k];
-            if (f->elided)
-                strbuf_printf(sb, "    <%u frames elided>\n", f->elided);
-            if (f->code && f->line >= 0)
-                strbuf_printf(sb, "    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
-            else if (f->code)   /* an instruction CPython gives no line number */
-                strbuf_printf(sb, "    %s (%s:?)\n", f->code->name, f->code->filename);
-            if (f->error)
-                strbuf_printf(sb, "    <stack cut short: %s>\n", pt_strerror(f->error));
+            put_frame_text(sb, &s->frames[th->first_frame + k]);
         }
+        if (v->task && !v->native)
+            strbuf_printf(sb, "    <task %s>\n", v->task->name);
     }
+    if (tasks)
+        put_tasks_text(sb, s, tasks);
 }
 
 /* Unwind every thread's C stack and merge it with its Python frames,
@@ -407,8 +542,18 @@ static int hold_threads(pid_t pid, struct py_walker *walker, struct py_sample *s
 }
 
 static int dump(struct py_target *t, int json, int native, int native_all, int blocking,
-                FILE *out)
+                int async, FILE *out)
 {
+    struct py_aio_reader aio;
+    memset(&aio, 0, sizeof aio);
+    struct py_aio_tasks tasks;
+    py_aio_tasks_init(&tasks);
+    if (async) {
+        int arc = py_aio_reader_init(&aio, t->version.major, t->version.minor,
+                                     t->walker.layout.free_threaded, t->pid, t->binary);
+        if (arc)
+            return arc;
+    }
     /* The unwinder first: it reads the maps and symbols once, so the
      * Python stacks and C stacks are read as close together as can be. */
     struct native_stacks *ns = NULL;
@@ -429,6 +574,15 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
         native_stacks_free(ns);
         return rc;
     }
+    /* Tasks right after the stacks, before any thread is held: a running
+     * task is found by its coroutine's frame on a thread's stack. */
+    if (async && (rc = py_aio_read(&aio, &t->walker, &s, &tasks)) != 0) {
+        py_sample_release(&s);
+        native_stacks_free(ns);
+        py_aio_tasks_release(&tasks);
+        py_aio_reader_release(&aio);
+        return rc;
+    }
     struct thread_view *views = calloc(s.nthreads ? s.nthreads : 1, sizeof *views);
     uint64_t *idents = calloc(s.nthreads ? s.nthreads : 1, sizeof *idents);
     char (*names)[PY_THREAD_NAME_MAX] = calloc(s.nthreads ? s.nthreads : 1, sizeof *names);
@@ -440,6 +594,12 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
     for (size_t i = 0; i < s.nthreads; i++) {
         views[i].thread = &s.threads[i];
         views[i].state = thread_state(t->pid, &s.threads[i]);
+    }
+    for (size_t i = 0; i < tasks.ntasks; i++) {
+        const struct py_aio_task *task = &tasks.tasks[i];
+        if (task->running && task->thread >= 0 && (size_t)task->thread < s.nthreads &&
+            (!views[task->thread].task || task->depth < views[task->thread].task->depth))
+            views[task->thread].task = task;   /* the innermost one (nested loops) */
     }
     if (ns)
         merge_native(ns, &t->walker, &s, views);
@@ -463,9 +623,9 @@ static int dump(struct py_target *t, int json, int native, int native_all, int b
     struct strbuf sb;
     strbuf_init(&sb);
     if (json)
-        put_json(&sb, t, &s, views, &ctr, blocking, pause, rejected);
+        put_json(&sb, t, &s, views, &ctr, blocking, pause, rejected, async ? &tasks : NULL, &aio);
     else
-        put_text(&sb, t, &s, views, &ctr, blocking, pause);
+        put_text(&sb, t, &s, views, &ctr, blocking, pause, async ? &tasks : NULL);
     if (sb.oom)
         rc = -ENOMEM;
     else if (fwrite(sb.data, 1, sb.len, out) != sb.len || fflush(out) != 0)
@@ -479,11 +639,19 @@ out:
     free(idents);
     free(names);
     py_sample_release(&s);
+    py_aio_tasks_release(&tasks);
+    py_aio_reader_release(&aio);
     return rc;
 }
 
 int dump_run_with(struct py_target *t, int json, int native, int native_all, int blocking,
                   FILE *out)
 {
-    return dump(t, json, native, native_all, blocking, out);
+    return dump(t, json, native, native_all, blocking, 0, out);
+}
+
+int dump_run_async(struct py_target *t, int json, int native, int native_all, int blocking,
+                   int async, FILE *out)
+{
+    return dump(t, json, native, native_all, blocking, async, out);
 }

@@ -14,4 +14,11 @@
 int dump_run_with(struct py_target *t, int json, int native, int native_all, int blocking,
                   FILE *out);
 
+/* The same with async (--async): asyncio tasks too, each thread running
+ * one rooted in it ("<task NAME>"), and every waiting task with its await
+ * chain. -PT_ERR_UNSUPPORTED when the target's version has no tasks pytop
+ * reads (before 3.11, free-threaded builds). */
+int dump_run_async(struct py_target *t, int json, int native, int native_all, int blocking,
+                   int async, FILE *out);
+
 #endif

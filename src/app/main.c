@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "proc/tasks.h"
 #include "record/recording.h"
+#include "python/asyncio_tasks.h"
 #include "python/discover.h"
 #include "ui/ui.h"
 
@@ -182,6 +183,19 @@ static void report_attach_error(pid_t pid, int err, enum py_layout_source layout
     }
 }
 
+/* --async on a target whose tasks pytop does not read: one line. */
+static void report_async_unsupported(const struct py_target *t)
+{
+    if (t->walker.layout.free_threaded)
+        fprintf(stderr, "pytop: --async does not read the tasks of a free-threaded build "
+                        "(process %d runs CPython %s); drop --async: its threads' stacks "
+                        "still show the running coroutines\n", (int)t->pid, t->version.text);
+    else
+        fprintf(stderr, "pytop: --async reads asyncio tasks of CPython 3.11 and later; process "
+                        "%d runs %s: drop --async (its threads' stacks still show the running "
+                        "coroutines)\n", (int)t->pid, t->version.text);
+}
+
 static int run_dump(const struct pytop_options *opt)
 {
     struct py_target *target;
@@ -190,7 +204,13 @@ static int run_dump(const struct pytop_options *opt)
         report_attach_error(opt->pid, rc, opt->layout_source);
         return 1;
     }
-    rc = dump_run_with(target, opt->json, opt->native, opt->native_all, opt->blocking, stdout);
+    rc = dump_run_async(target, opt->json, opt->native, opt->native_all, opt->blocking,
+                        opt->async, stdout);
+    if (rc == -PT_ERR_UNSUPPORTED && opt->async) {
+        report_async_unsupported(target);
+        py_target_free(target);
+        return 1;
+    }
     if (rc == -ESRCH || (rc && proc_is_dead(opt->pid) == 1))
         fprintf(stderr, "pytop: process %d exited while being read\n", (int)opt->pid);
     else if (rc)
@@ -398,6 +418,7 @@ static int run_record(const struct pytop_options *opt)
         .subprocesses = opt->subprocesses,
         .layout_source = opt->layout_source,
         .gil = opt->gil,
+        .async = opt->async,
     };
     int ended_launched = 0;
     rc = record_run(target, launched, &ro, stderr, &ended_launched);
@@ -590,6 +611,18 @@ static int open_target(const struct pytop_options *opt, int out_fd, const char *
         *exit_code = 1;
         return -1;
     }
+    struct py_aio_reader aio;
+    if (opt->async && py_aio_reader_init(&aio, (*target)->version.major, (*target)->version.minor,
+                                         (*target)->walker.layout.free_threaded, 0, NULL) != 0) {
+        report_async_unsupported(*target);
+        py_target_free(*target);
+        *target = NULL;
+        if (*launched)
+            launch_finish(*launched, 1);
+        report_output_log(log_path);
+        *exit_code = 1;
+        return -1;
+    }
     return 0;
 }
 
@@ -607,6 +640,7 @@ static void session_options_from(const struct pytop_options *opt, struct session
     so->blocking = opt->blocking;
     so->subprocesses = opt->subprocesses;
     so->gil = opt->gil;
+    so->async = opt->async;
     so->layout_source = opt->layout_source;
 }
 

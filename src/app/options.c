@@ -19,7 +19,7 @@ static void usage(FILE *out)
         "usage: pytop [top] [options] -p PID          the live view of a running program\n"
         "       pytop [top] [options] -- COMMAND [ARGS...]\n"
         "       pytop record -o FILE [options] (-p PID | -- COMMAND [ARGS...])\n"
-        "       pytop dump [--json] [--native] [--blocking] -p PID\n"
+        "       pytop dump [--json] [--native] [--blocking] [--async] -p PID\n"
         "       pytop export RECORDING [-f FORMAT] [--mode MODE] [-o OUT]\n"
         "       pytop replay RECORDING [--speed X]\n"
         "       pytop SUBCOMMAND --help                 each subcommand's options\n"
@@ -37,8 +37,9 @@ static void usage(FILE *out)
         "                           live view its output goes to a log file, named at exit)\n"
         "\n"
         "Modes:\n"
-        "  (none), top              the live view: Functions, Threads, Call tree, Source\n"
-        "                           and Memory, refreshed every --refresh seconds while\n"
+        "  (none), top              the live view: Functions, Threads, Call tree, Source,\n"
+        "                           Memory (and Tasks with --async), refreshed every\n"
+        "                           --refresh seconds while\n"
         "                           sampling goes on at --rate; press ? in it for the keys\n"
         "      --replay RECORDING   the same view over a recording made with --record\n"
         "      --dump               print every thread's stack once and exit\n"
@@ -66,6 +67,9 @@ static void usage(FILE *out)
         "  -i, --idle               count threads that wait (sleep, I/O, locks) too: the\n"
         "                           time weighed is wall time (--mode wall)\n"
         "  -g, --gil                only samples of threads holding the GIL\n"
+        "      --async              asyncio (3.11+): each stack running a task is rooted in\n"
+        "                           \"<task NAME>\"; with --idle (wall time) waiting tasks\n"
+        "                           are sampled too, each with its await chain\n"
         "      --nonblocking        read the target while it runs (the default)\n"
         "\n"
         "Live view and replay:\n"
@@ -190,7 +194,7 @@ static void usage_record(FILE *out)
 static void usage_dump(FILE *out)
 {
     fprintf(out,
-        "usage: pytop dump [--json] [--native] [--blocking] -p PID\n"
+        "usage: pytop dump [--json] [--native] [--blocking] [--async] -p PID\n"
         "\n"
         "Print every thread's stack once and exit (also 'pytop --dump -p PID').\n"
         "\n"
@@ -198,7 +202,10 @@ static void usage_dump(FILE *out)
         "  -j, --json               one JSON document\n"
         "  -n, --native             C frames of extension modules too\n"
         "      --native-all         with --native: and the interpreter's own C frames\n"
-        "      --blocking           hold each thread while its stack is read\n");
+        "      --blocking           hold each thread while its stack is read\n"
+        "      --async              asyncio tasks (3.11+): a thread running one shows its\n"
+        "                           frames under \"<task NAME>\", and every waiting task\n"
+        "                           its await chain\n");
 }
 
 static void usage_export(FILE *out)
@@ -433,7 +440,7 @@ static int set_mode(struct pytop_options *o, enum pytop_mode m)
 enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
     OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE_ALL, OPT_BLOCKING,
-    OPT_DUMP, OPT_RECORD, OPT_NONBLOCKING, OPT_KEEP_RECORDING, OPT_BASELINE,
+    OPT_DUMP, OPT_RECORD, OPT_NONBLOCKING, OPT_KEEP_RECORDING, OPT_BASELINE, OPT_ASYNC,
 };
 
 /* Options given, for checking what goes with what. */
@@ -570,6 +577,11 @@ static int check_combination(struct pytop_options *o, const struct given *g)
                                       : o->blocking ? "--blocking" : "--subprocesses");
         return -1;
     }
+    if (o->async && (o->mode == MODE_EXPORT || o->mode == MODE_REPLAY)) {
+        fprintf(stderr, "pytop: --async is for reading a process; a recording made with "
+                        "--async keeps its tasks\n");
+        return -1;
+    }
     if (o->subprocesses && o->mode == MODE_DUMP) {
         fprintf(stderr, "pytop: --subprocesses goes with the live view or --record\n");
         return -1;
@@ -691,6 +703,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "keep-recording", no_argument, NULL, OPT_KEEP_RECORDING },
         { "blocking", no_argument, NULL, OPT_BLOCKING },
         { "baseline", required_argument, NULL, OPT_BASELINE },
+        { "async", no_argument, NULL, OPT_ASYNC },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -856,6 +869,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
             }
             break;
         case OPT_BASELINE: o->baseline_path = optarg; break;
+        case OPT_ASYNC: o->async = 1; break;
         case OPT_REFRESH:
             g.refresh = 1;
             if (options_parse_time(optarg, 3600, &ns) != 0 || ns < 50000000ULL) {

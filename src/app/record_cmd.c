@@ -216,6 +216,9 @@ int record_run(struct py_target *target, struct launch *launched,
         .blocking = o->blocking,
         .subprocesses = o->subprocesses,
         .layout_source = o->layout_source,
+        /* Waiting tasks carry wall time only: a CPU export weighs them 0. */
+        .async = o->async,
+        .async_waiting = o->async,
     };
     struct sampler *smp;
     rc = sampler_new(target, dict, &sc, &smp);

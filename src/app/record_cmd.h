@@ -24,6 +24,7 @@ struct record_options {
     int subprocesses;                /* --subprocesses */
     enum py_layout_source layout_source;   /* for descendants */
     int gil;                         /* --gil: keep only the threads holding the GIL */
+    int async;                       /* --async: stacks rooted in asyncio tasks */
 };
 
 /* Record target until the duration ends, it exits, or SIGINT/SIGTERM.

@@ -30,6 +30,7 @@ struct session_options {
     int native, native_all;             /* live: --native, --native-all */
     int blocking;                       /* live: --blocking */
     int subprocesses;                   /* live: --subprocesses */
+    int async;                          /* live: --async */
     enum py_layout_source layout_source;   /* live: for descendants */
     int gil;                            /* --gil: only threads holding the GIL */
 };

@@ -371,6 +371,8 @@ int session_live_new(struct py_target *target, struct launch *launched,
             .blocking = o->blocking,
             .subprocesses = o->subprocesses,
             .layout_source = o->layout_source,
+            .async = o->async,
+            .async_waiting = o->async,
         };
         rc = sampler_new(target, ls->owned_dict, &sc, &ls->sampler);
     }

@@ -586,6 +586,83 @@ static int instance_attr(struct names_ctx *c, uint64_t obj, const char *name, ui
     return dict_find(c, dict, name, value);
 }
 
+/* A lookup context on w's target, and sys.modules of interp. */
+static int ctx_open(struct names_ctx *c, struct py_walker *w, uint64_t interp, uint64_t *modules)
+{
+    memset(c, 0, sizeof *c);
+    c->mem = w->mem;
+    c->l = &w->layout;
+    const struct py_layout *l = c->l;
+    c->ver = l->major * 100 + l->minor;
+    if (c->ver != 207 && (c->ver < 306 || l->major != 3))
+        return -PT_ERR_UNSUPPORTED;
+    if (l->interp_modules < 0 || l->module_dict < 0 || l->object_type < 0)
+        return -PT_ERR_UNSUPPORTED;
+    if (!mem_ptr_plausible(interp))
+        return -PT_ERR_BAD_DATA;
+
+    /* sys.modules: its type is the exact dict type every later dict has. */
+    uint64_t dtype;
+    int rc = mem_read_u64(c->mem, interp + (uint64_t)l->interp_modules, modules);
+    if (rc < 0)
+        return rc;
+    if (!mem_ptr_plausible(*modules))
+        return -PT_ERR_BAD_DATA;
+    rc = mem_read_u64(c->mem, *modules + (uint64_t)l->object_type, &dtype);
+    if (rc < 0)
+        return rc;
+    const struct type_info *ti;
+    rc = type_get(c, dtype, 0, &ti);
+    if (rc < 0)
+        return rc;
+    if (!(ti->flags & TPF_DICT_SUBCLASS))
+        return -PT_ERR_BAD_DATA;
+    c->dict_type = dtype;
+    return 0;
+}
+
+/* sys.modules[module].name: -ENOENT when the module is not imported,
+ * -PT_ERR_BAD_DATA when it lacks name. */
+static int module_global(struct names_ctx *c, uint64_t modules, const char *module,
+                         const char *name, uint64_t *value)
+{
+    uint64_t mod, mdict;
+    int rc = dict_find(c, modules, module, &mod);
+    if (rc < 0)
+        return rc;
+    rc = mem_read_u64(c->mem, mod + (uint64_t)c->l->module_dict, &mdict);
+    if (rc < 0)
+        return rc;
+    rc = dict_find(c, mdict, name, value);
+    return rc == -ENOENT ? -PT_ERR_BAD_DATA : rc;
+}
+
+int py_module_global(struct py_walker *w, uint64_t interp, const char *module, const char *name,
+                     uint64_t *value)
+{
+    if (!w || !w->mem || !module || !name || !value)
+        return -EINVAL;
+    struct names_ctx c;
+    uint64_t modules;
+    int rc = ctx_open(&c, w, interp, &modules);
+    if (rc < 0)
+        return rc;
+    return module_global(&c, modules, module, name, value);
+}
+
+int py_instance_attr(struct py_walker *w, uint64_t interp, uint64_t obj, const char *name,
+                     uint64_t *value)
+{
+    if (!w || !w->mem || !name || !value)
+        return -EINVAL;
+    struct names_ctx c;
+    uint64_t modules;
+    int rc = ctx_open(&c, w, interp, &modules);
+    if (rc < 0)
+        return rc;
+    return instance_attr(&c, obj, name, value);
+}
+
 int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents, size_t n,
                     char (*names)[PY_THREAD_NAME_MAX])
 {
@@ -595,46 +672,17 @@ int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents
         names[i][0] = '\0';
     if (!w || !w->mem)
         return -EINVAL;
-    struct names_ctx c = { .mem = w->mem, .l = &w->layout };
+    struct names_ctx c;
+    uint64_t modules, active;
+    int rc = ctx_open(&c, w, interp, &modules);
+    if (rc < 0)
+        return rc;
     const struct py_layout *l = c.l;
-    c.ver = l->major * 100 + l->minor;
-    if (c.ver != 207 && (c.ver < 306 || l->major != 3))
-        return -PT_ERR_UNSUPPORTED;
-    if (l->interp_modules < 0 || l->module_dict < 0 || l->object_type < 0)
-        return -PT_ERR_UNSUPPORTED;
-    if (!mem_ptr_plausible(interp))
-        return -PT_ERR_BAD_DATA;
-
-    /* sys.modules: its type is the exact dict type every later dict has. */
-    uint64_t modules, dtype;
-    int rc = mem_read_u64(c.mem, interp + (uint64_t)l->interp_modules, &modules);
-    if (rc < 0)
-        return rc;
-    if (!mem_ptr_plausible(modules))
-        return -PT_ERR_BAD_DATA;
-    rc = mem_read_u64(c.mem, modules + (uint64_t)l->object_type, &dtype);
-    if (rc < 0)
-        return rc;
-    const struct type_info *ti;
-    rc = type_get(&c, dtype, 0, &ti);
-    if (rc < 0)
-        return rc;
-    if (!(ti->flags & TPF_DICT_SUBCLASS))
-        return -PT_ERR_BAD_DATA;
-    c.dict_type = dtype;
-
-    uint64_t mod, mdict, active;
-    rc = dict_find(&c, modules, "threading", &mod);
+    rc = module_global(&c, modules, "threading", "_active", &active);
     if (rc == -ENOENT)
         return 0;              /* threading never imported: no names to find */
     if (rc < 0)
         return rc;
-    rc = mem_read_u64(c.mem, mod + (uint64_t)l->module_dict, &mdict);
-    if (rc < 0)
-        return rc;
-    rc = dict_find(&c, mdict, "_active", &active);
-    if (rc < 0)
-        return rc == -ENOENT ? -PT_ERR_BAD_DATA : rc;
 
     struct kv *kv;
     size_t nkv;

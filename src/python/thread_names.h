@@ -23,4 +23,15 @@
 int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents, size_t n,
                     char (*names)[PY_THREAD_NAME_MAX]);
 
+/* The object sys.modules[module].name of interp's target (module by its
+ * full dotted name): 0, -ENOENT when the module is not imported,
+ * -PT_ERR_BAD_DATA when it has no such global, or a read error. */
+int py_module_global(struct py_walker *w, uint64_t interp, const char *module, const char *name,
+                     uint64_t *value);
+
+/* The instance attribute name of obj (its __dict__ or inline values),
+ * read as the Thread names are: 0, -ENOENT, or an error. */
+int py_instance_attr(struct py_walker *w, uint64_t interp, uint64_t obj, const char *name,
+                     uint64_t *value);
+
 #endif

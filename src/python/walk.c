@@ -539,6 +539,7 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         walked++;
         last_owner = owner;
         last_addr = frame;
+        f->addr = frame;
         if (l->frame_is_entry >= 0)
             f->entry = fb[l->frame_is_entry] != 0;
         uint64_t code = bytes_u64(fb + l->frame_code);
@@ -558,6 +559,24 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         w->hint_addr = last_addr;   /* for the next attempt (walk_thread) */
     }
     return rc;
+}
+
+size_t py_walker_frame_span(const struct py_walker *w)
+{
+    return (size_t)frame_span(&w->layout);
+}
+
+int py_walker_decode_iframe(struct py_walker *w, const uint8_t *fb, struct py_frame *f)
+{
+    const struct py_layout *l = &w->layout;
+    if (l->frame_owner < 0 || l->frame_instr < 0) {
+        f->error = -PT_ERR_UNSUPPORTED;
+        return f->error;
+    }
+    uint64_t code = bytes_u64(fb + l->frame_code);
+    if (l->major > 3 || (l->major == 3 && l->minor >= 14))
+        code &= ~(uint64_t)7;
+    return decode_frame(w, f, code, 1, tlbc_instr(w, fb, code, bytes_u64(fb + l->frame_instr)), 0);
 }
 
 /* The innermost frame of a thread state (read into ts). */

@@ -58,6 +58,9 @@ struct py_frame {
     /* Not a frame: a marker standing for this many frames left out of
      * the middle of a deeper stack (code is NULL). */
     uint32_t elided;
+    /* 3.11+: the _PyInterpreterFrame's address (a coroutine's lies inside
+     * its coroutine object, which is how --async finds its task); 0 before. */
+    uint64_t addr;
 };
 
 struct py_thread {
@@ -165,6 +168,13 @@ int py_walk(struct py_walker *w, struct py_sample *out);
  * and Python frames are of one moment. Returns 0 (the thread may carry an
  * error, as in py_walk), or a negative error with the thread unchanged. */
 int py_walk_thread_again(struct py_walker *w, struct py_sample *s, size_t index);
+
+/* 3.11+: decode one _PyInterpreterFrame already copied out (fb holds
+ * py_walker_frame_span bytes of it) into f: its code object and line, as a
+ * walk does. Used for suspended coroutines' frames (asyncio_tasks.c).
+ * Returns 0 or a negative error (also left in f->error). */
+int py_walker_decode_iframe(struct py_walker *w, const uint8_t *fb, struct py_frame *f);
+size_t py_walker_frame_span(const struct py_walker *w);
 
 /* The first interpreter's address, or 0. */
 uint64_t py_walker_first_interp(struct py_walker *w);

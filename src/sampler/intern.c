@@ -210,3 +210,55 @@ uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_t
     }
     return node;
 }
+
+/* The root "<task NAME>" of a task's stacks. */
+static int task_root(struct sampler *s, const char *name, uint32_t *node)
+{
+    char root[PY_AIO_NAME_MAX + 8];
+    uint32_t fid;
+    snprintf(root, sizeof root, "<task %s>", name);
+    int rc = intern_named_frame(s, root, "", -1, 0, &fid);
+    return rc ? rc : stack_table_node(s->dict, 0, fid, node);
+}
+
+/* frames[0..n) (innermost first) under node. */
+static uint32_t intern_frames(struct sampler *s, struct proc_track *p, uint32_t node,
+                              const struct py_frame *frames, size_t n)
+{
+    for (size_t k = n; k-- > 0;) {
+        uint32_t fid, child;
+        int rc = walked_frame_id(s, p, &frames[k], &fid);
+        if (rc == -ENOENT)
+            continue;
+        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
+            return cut_at_full(s, node);
+        node = child;
+    }
+    return node;
+}
+
+uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
+                           const struct py_aio_task *task)
+{
+    uint32_t node;
+    if (task->depth > t->nframes || task_root(s, task->name, &node) != 0)
+        return intern_stack(s, p, t, NULL);
+    return intern_frames(s, p, node, &s->ps.frames[t->first_frame], task->depth);
+}
+
+uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_aio_tasks *tasks,
+                      const struct py_aio_task *task)
+{
+    uint32_t node, fid, child;
+    if (task_root(s, task->name, &node) != 0)
+        return cut_at_full(s, 0);
+    node = intern_frames(s, p, node, &tasks->frames[task->first_frame], task->nframes);
+    if (!task->awaits_task[0])
+        return node;
+    char leaf[PY_AIO_NAME_MAX + 16];
+    snprintf(leaf, sizeof leaf, "<awaits task %s>", task->awaits_task);
+    if (intern_named_frame(s, leaf, "", -1, 0, &fid) != 0 ||
+        stack_table_node(s->dict, node, fid, &child) != 0)
+        return cut_at_full(s, node);
+    return child;
+}

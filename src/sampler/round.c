@@ -157,6 +157,84 @@ static void read_moved_threads(struct sampler *s, struct proc_track *p)
     }
 }
 
+/* --async: the process's tasks, read right after its stacks (a running
+ * task is found by its coroutine's frame on a thread's stack). Sets each
+ * thread's running task (the innermost, should loops nest) and returns
+ * how many waiting tasks to sample as entries of their own (wall mode). */
+static size_t read_tasks(struct sampler *s, struct proc_track *p)
+{
+    if (s->ps.nthreads > p->cap_task_on) {
+        const struct py_aio_task **t = realloc(p->task_on, s->ps.nthreads * sizeof *t);
+        if (!t)
+            return 0;
+        p->task_on = t;
+        p->cap_task_on = s->ps.nthreads;
+    }
+    for (size_t i = 0; i < s->ps.nthreads; i++)
+        p->task_on[i] = NULL;
+    if (py_aio_read(p->aio, &p->target->walker, &s->ps, &p->tasks) != 0) {
+        p->tasks.ntasks = 0;
+        return 0;
+    }
+    size_t waiting = 0;
+    for (size_t k = 0; k < p->tasks.ntasks; k++) {
+        const struct py_aio_task *t = &p->tasks.tasks[k];
+        if (!t->running) {
+            waiting++;
+            continue;
+        }
+        if (t->thread < 0 || (size_t)t->thread >= s->ps.nthreads || s->still[t->thread])
+            continue;
+        const struct py_aio_task **on = &p->task_on[t->thread];
+        if (!*on || t->depth < (*on)->depth)
+            *on = t;
+    }
+    if (!s->cfg.async_waiting)
+        return 0;
+    /* Room for them after the threads and their carried entries. */
+    size_t need = 2 * s->ps.nthreads + waiting;
+    if (need > s->len_out) {
+        struct sample_thread *o = realloc(s->out, need * sizeof *o);
+        if (!o)
+            return 0;
+        s->out = o;
+        s->len_out = need;
+    }
+    return waiting;
+}
+
+/* A waiting task's stand-in tid: from its address, above any real tid. */
+static uint32_t task_tid(uint64_t addr)
+{
+    uint64_t h = (addr >> 4) * 0x9E3779B97F4A7C15ULL;
+    return SAMPLE_TASK_TID_BASE | (uint32_t)(h >> 35);
+}
+
+/* Each waiting task as an entry of its own after nout: wall time only,
+ * its await chain under "<task NAME>". With the dictionary lock held. */
+static size_t add_waiting_tasks(struct sampler *s, struct proc_track *p, size_t nout,
+                                uint64_t now)
+{
+    /* The time since the process's previous sample, as a thread's wall
+     * time is: a late sample covers more. */
+    uint64_t wall = p->tasks_at_ns && now > p->tasks_at_ns ? now - p->tasks_at_ns : s->period_ns;
+    p->tasks_at_ns = now;
+    for (size_t k = 0; k < p->tasks.ntasks && nout < s->len_out; k++) {
+        const struct py_aio_task *t = &p->tasks.tasks[k];
+        if (t->running)
+            continue;
+        struct sample_thread *o = &s->out[nout++];
+        memset(o, 0, sizeof *o);
+        o->tid = task_tid(t->addr);
+        o->flags = SAMPLE_TASK | (t->error ? SAMPLE_PARTIAL : 0);
+        o->wall_ns = wall;
+        if (stack_table_string(s->dict, t->name, strlen(t->name), &o->name) != 0)
+            o->name = 0;
+        o->stack = intern_chain(s, p, &p->tasks, t);
+    }
+    return nout;
+}
+
 /* One sample of one process. Returns 0, 1 when the sink asked to stop, or
  * a negative error (-ESRCH: the process is gone). */
 int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64_t t,
@@ -186,9 +264,12 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
     p->failures = 0;
     /* Room for a carried entry per thread (see carry_cpu). */
     if (2 * s->ps.nthreads > s->cap_out) {
-        struct sample_thread *o = realloc(s->out, 2 * s->ps.nthreads * sizeof *o);
-        if (o)
+        size_t len = 2 * s->ps.nthreads > s->len_out ? 2 * s->ps.nthreads : s->len_out;
+        struct sample_thread *o = realloc(s->out, len * sizeof *o);
+        if (o) {
             s->out = o;
+            s->len_out = len;
+        }
         size_t *k = o ? realloc(s->track_of, 2 * s->ps.nthreads * sizeof *k) : NULL;
         if (k)
             s->track_of = k;
@@ -278,6 +359,7 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
             partial++;
         }
     }
+    size_t waiting = p->aio ? read_tasks(s, p) : 0;
     sweep_tracks(p, s->round);
     credit_memory(p, s->out, s->ps.nthreads, now);
     const struct counters *counters = read_counters(s, p, t);
@@ -293,8 +375,10 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
         if (s->still[i]) {
             s->out[i].stack = tr->stack;   /* it has not run: see read_moved_threads */
         } else {
-            s->out[i].stack = intern_stack(s, p, &s->ps.threads[i],
-                                           p->native ? &s->merged[i] : NULL);
+            const struct py_aio_task *task = p->aio && !p->native ? p->task_on[i] : NULL;
+            s->out[i].stack = task ? intern_task_stack(s, p, &s->ps.threads[i], task)
+                                   : intern_stack(s, p, &s->ps.threads[i],
+                                                  p->native ? &s->merged[i] : NULL);
             if (tr) {
                 tr->stack = s->out[i].stack;
                 tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
@@ -308,6 +392,8 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
         if (tr)
             nout += carry_cpu(tr, &s->out[i], &s->out[nout]);
     }
+    if (waiting)
+        nout = add_waiting_tasks(s, p, nout, now);
     struct sample smp = {
         .time_ns = t,
         .pid = (uint32_t)p->target->pid,

@@ -54,6 +54,11 @@ struct sampler_config {
     int subprocesses;            /* follow the target's descendants */
     uint64_t children_every_ns;  /* look for new descendants this often; default 50 ms */
     enum py_layout_source layout_source;   /* for descendants */
+    /* --async: a stack running an asyncio task is rooted in "<task NAME>";
+     * with async_waiting (wall time) each waiting task is sampled too, as
+     * an entry of its own (SAMPLE_TASK) under its "<task NAME>" root. */
+    int async;
+    int async_waiting;
 };
 
 struct sampler_stats {

@@ -15,6 +15,7 @@
 #include "native/native.h"
 #include "proc/memstat.h"
 #include "proc/tasks.h"
+#include "python/asyncio_tasks.h"
 #include "python/heap.h"
 #include "python/walk.h"
 
@@ -88,6 +89,14 @@ struct proc_track {
     unsigned failures;           /* walks failed in a row */
     int lazy_walk;               /* many threads: read frames only of threads that ran */
 
+    /* --async: this process's task reader and the tasks of the latest
+     * sample; NULL when --async is off or its version has none to read. */
+    struct py_aio_reader *aio;
+    struct py_aio_tasks tasks;
+    const struct py_aio_task **task_on; /* per thread of the sample: its running task */
+    size_t cap_task_on;
+    uint64_t tasks_at_ns;        /* when waiting tasks were last sampled; 0: never */
+
     struct native_stacks *native;   /* --native: C stacks of this process, or NULL */
     struct thread_hold *hold;       /* --blocking without --native, or NULL */
 };
@@ -153,6 +162,7 @@ struct sampler {
     struct py_sample ps;
     struct sample_thread *out;
     size_t cap_out;
+    size_t len_out;              /* entries out holds (waiting tasks may need more than cap_out) */
     size_t *track_of;            /* per thread of ps: its track's index + 1, 0: none */
     uint64_t *pauses;            /* per thread of ps: how long it was held, 0: not held */
     int *hold_results;           /* per thread of ps: how its hold went */
@@ -185,6 +195,13 @@ int follow_exec(struct sampler *s, uint64_t now);
 uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
                       const struct merged_stack *merged);
 void intern_gc(struct sampler *s, struct sample_thread *o);
+/* --async: the innermost task->depth frames of t under "<task NAME>". */
+uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
+                           const struct py_aio_task *task);
+/* A waiting task's await chain (frames innermost first) under its root,
+ * ending in "<awaits task OTHER>" when it awaits another task. */
+uint32_t intern_chain(struct sampler *s, struct proc_track *p, const struct py_aio_tasks *tasks,
+                      const struct py_aio_task *task);
 
 /* credit.c */
 void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n, uint64_t now);

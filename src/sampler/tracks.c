@@ -38,6 +38,11 @@ void proc_track_free(struct proc_track *p)
         py_heap_release(&p->heap);
     native_stacks_free(p->native);
     thread_hold_free(p->hold);
+    if (p->aio)
+        py_aio_reader_release(p->aio);
+    free(p->aio);
+    py_aio_tasks_release(&p->tasks);
+    free(p->task_on);
     if (p->owned)
         py_target_free(p->target);
     free(p);
@@ -93,6 +98,23 @@ int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t
             return -ENOMEM;
         }
         thread_hold_set_cancel(p->hold, &s->stop);
+    }
+    if (s->cfg.async) {
+        /* A version without readable tasks: the first process refuses
+         * (say so once, at start); a descendant is sampled without. */
+        p->aio = malloc(sizeof *p->aio);
+        int arc = p->aio ? py_aio_reader_init(p->aio, target->version.major, target->version.minor,
+                                              target->walker.layout.free_threaded, target->pid,
+                                              target->binary)
+                         : -ENOMEM;
+        if (arc) {
+            free(p->aio);
+            p->aio = NULL;
+            if (s->nprocs == 0 || arc == -ENOMEM) {
+                proc_track_free(p);
+                return arc;
+            }
+        }
     }
     s->procs[s->nprocs++] = p;
     s->procs_seen++;

@@ -106,6 +106,7 @@ static const struct {
     { SCOPE_GLOBAL, "Everywhere" },
     { SCOPE_FUNCTIONS, "Functions view" },
     { SCOPE_THREADS, "Threads view" },
+    { SCOPE_TASKS, "Tasks view (--async)" },
     { SCOPE_TREE, "Call tree view" },
     { SCOPE_SOURCE, "Source view" },
     { SCOPE_REPLAY, "Replay (pytop --replay)" },

@@ -221,6 +221,7 @@ static int global_action(struct ui *u, enum ui_action a)
     case ACT_VIEW_TREE: show_view(u, VIEW_TREE); return UI_QUERY;
     case ACT_VIEW_SOURCE: show_view(u, VIEW_SOURCE); return UI_QUERY;
     case ACT_VIEW_MEMORY: show_view(u, VIEW_MEMORY); return UI_QUERY;
+    case ACT_VIEW_TASKS: show_view(u, VIEW_TASKS); return UI_QUERY;
     case ACT_WEIGHT:
         c->q.weight = c->q.weight == MODEL_CPU ? MODEL_WALL : MODEL_CPU;
         ui_status(c, ROLE_STATUS, c->q.weight == MODEL_CPU
@@ -387,6 +388,7 @@ int ui_run(struct session *s, const struct ui_options *o)
     u->views[VIEW_TREE] = view_tree_new();
     u->views[VIEW_SOURCE] = view_source_new();
     u->views[VIEW_MEMORY] = view_memory_new();
+    u->views[VIEW_TASKS] = view_tasks_new();
     for (int i = 0; i < VIEW_COUNT; i++) {
         if (!u->views[i]) {
             free_views(u);

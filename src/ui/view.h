@@ -19,7 +19,8 @@ enum ui_redraw {
     UI_QUIT = 4,
 };
 
-enum view_id { VIEW_FUNCTIONS, VIEW_THREADS, VIEW_TREE, VIEW_SOURCE, VIEW_MEMORY, VIEW_COUNT };
+enum view_id { VIEW_FUNCTIONS, VIEW_THREADS, VIEW_TREE, VIEW_SOURCE, VIEW_MEMORY, VIEW_TASKS,
+               VIEW_COUNT };
 
 #define UI_FILTER_MAX 256
 
@@ -100,6 +101,7 @@ struct view {
 
 struct view *view_functions_new(void);
 struct view *view_threads_new(void);
+struct view *view_tasks_new(void);
 struct view *view_tree_new(void);
 struct view *view_source_new(void);
 struct view *view_memory_new(void);

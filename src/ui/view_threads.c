@@ -256,14 +256,13 @@ static void threads_query(struct view *v, struct ui_ctx *u)
     free(procs);
     if (rc != 0)
         return;
-    /* The process filter: only its threads. */
-    if (u->q.pid) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (rows[i].pid == u->q.pid)
-                rows[k++] = rows[i];
-        n = k;
-    }
+    /* The process filter: only its threads; waiting asyncio tasks
+     * (--async) are not threads: the Tasks view lists them. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((!u->q.pid || rows[i].pid == u->q.pid) && !(rows[i].last_flags & SAMPLE_TASK))
+            rows[k++] = rows[i];
+    n = k;
     free(tv->rows);
     tv->rows = rows;
     tv->nrows = n;

@@ -585,4 +585,6 @@ def build(interps):
     tests.extend(stacks.build(interps))
     import scale   # 1,000 threads, bounded dictionary, exec (scale.py)
     tests.extend(scale.build(interps))
+    import async_tasks   # --async: asyncio tasks (async_tasks.py)
+    tests.extend(async_tasks.build(interps))
     return tests

@@ -42,7 +42,7 @@ MEMORY_PYTHONS = ("2.7", "3.12")
 # missing one is a named SKIP), the Memory view's on those of MEMORY_EXTRA found.
 EXPECTED_EXTRA = ("3.13-sid", "3.14-sid", "3.14d-sid", "3.15-sid", "3.13t")
 MEMORY_EXTRA = ("3.15-sid", "3.13t")
-VIEWS = ("Functions", "Threads", "Call tree", "Source", "Memory")
+VIEWS = ("Functions", "Threads", "Call tree", "Source", "Memory", "Tasks")
 
 
 # ---- interpreters --------------------------------------------------------------
@@ -527,6 +527,8 @@ def detect_view():
             return "Memory"
         if "call tree" in low and "hot_function" in s.text:
             return "Call tree"
+        if task_rows(s) is not None:
+            return "Tasks"
         return None
     return detect
 
@@ -543,6 +545,74 @@ def t_views_keys(ctx):
         pane.keys(key)
         scr, _ = pane.wait_for("the %s view after '%s'" % (name, key),
                                lambda s: detect(s) == name and name in s.text)
+    quit_ok(pane)
+
+
+def task_rows(s):
+    """The Tasks view's rows (under its TASK ... AWAITS heading), or None."""
+    for i, l in enumerate(s.lines):
+        if re.search(r"\bTASK\b", l) and re.search(r"\bAWAITS\b", l):
+            rows = []
+            for r in s.lines[i + 1:]:
+                if not r.strip():
+                    break
+                rows.append(r.rstrip())
+            return rows
+    return None
+
+
+def task_row(s, name):
+    for r in task_rows(s) or []:
+        if row_has(r, name):
+            return r
+    return None
+
+
+def t_tasks_view(ctx):
+    """--async: 6 shows the Tasks view (burner running, sleeper waiting on
+    sleep, waiter on Event.wait); Enter on sleeper shows only its stacks."""
+    target = ctx.target("tasks.py")
+    pane, scr = attach(ctx, target, ["--async"])
+    pane.keys("6")
+
+    def listed(s):
+        b, sl, w = task_row(s, "burner"), task_row(s, "sleeper"), task_row(s, "waiter")
+        return (b and sl and w and row_has(b, "running") and row_has(sl, "waiting") and row_has(sl, "sleep")
+                and row_has(w, "waiting") and row_has(w, "Event.wait"))
+    pane.wait_for("Tasks: burner running, sleeper waiting in sleep, waiter in Event.wait", listed)
+    # The sleeper's row, chosen as a person would: pause, Home, down to it.
+    scr = pause(pane)
+    index = [i for i, r in enumerate(task_rows(scr)) if row_has(r, "sleeper")][0]
+    pane.keys("Home", *(["j"] * index))
+    pane.keys("Enter", "p", "c", "1")
+
+    def only_sleeper(s):
+        rows = s.function_rows()
+        return (rows is not None and s.function_row("nap") and s.function_row("sleeper")
+                and not s.function_row("hot_function") and not s.function_row("waiter"))
+    pane.wait_for("WALL Functions filtered to <task sleeper>: nap and sleeper, no hot_function", only_sleeper)
+    quit_ok(pane)
+
+
+def t_tasks_replay(ctx):
+    """A recording made with --async shows the same Tasks in a replay."""
+    target = ctx.target("tasks.py")
+    rec = os.path.join(ctx.workdir, "tasks.pytop")
+    cmd = [ctx.pytop, "--record", rec, "--async", "--duration", "3", "-p", str(target.pid)]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60 * h.SCALE)
+    if p.returncode != 0 or not os.path.isfile(rec):
+        raise Failure("pytop --record --async failed (exit status %d)" % p.returncode,
+                      ["command: %s" % " ".join(cmd)] + h.framed(p.stdout.decode("utf-8", "replace")))
+    target.stop()
+    pane = ctx.pytop_pane(["--replay", rec])
+    pane.wait_for("Functions rows from the recording", lambda s: s.function_rows(), h.START_WAIT)
+    pane.keys("6")
+
+    def listed(s):
+        b, sl = task_row(s, "burner"), task_row(s, "sleeper")
+        return b and sl and row_has(sl, "waiting") and row_has(sl, "sleep")
+    pane.wait_for("the recorded Tasks: burner, sleeper waiting in sleep", listed)
     quit_ok(pane)
 
 
@@ -1440,6 +1510,9 @@ def build(pythons):
         ("tui Ctrl-C restores the terminal, target keeps running", lambda c: quit_test(c, "C-c"), None),
         ("tui SIGTERM restores the terminal, target keeps running", lambda c: quit_test(c, "TERM"), None),
         ("tui keys 1-5 show each view", t_views_keys, None),
+        ("tui --async: 6 shows Tasks (running, waiting, what each awaits); Enter shows one task's stacks",
+         t_tasks_view, None),
+        ("tui a recording made with --async replays its Tasks", t_tasks_replay, None),
         ("tui Tab cycles through the views", t_views_tab, None),
         ("tui Threads lists thread names, tids, idle/running", t_threads_view, None),
         ("tui Enter on a thread filters Functions to it", t_thread_filter, None),
