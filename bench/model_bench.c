@@ -2,7 +2,7 @@
  * stack dictionary (src/core/stacks.h) on synthetic samples.
  *
  * Built by bench/run.py against a build's libpytop.a:
- *   cc -O2 -std=c11 -I/work/main/src -include BUILD/config.h \
+ *   cc -O2 -std=c11 -Isrc -include BUILD/config.h \
  *      bench/model_bench.c BUILD/libpytop.a -lelf -lz -lpthread -o model_bench
  *
  * Usage: model_bench [million|long|limits]...   (all three by default)

@@ -7,7 +7,7 @@ FILE --rate R --duration 3 -p PID [--native]`), --rounds times each,
 alternating so that the machine's load falls on both alike, and the
 medians of "us of sampler CPU per sample" are printed as a Markdown table.
 
-  python3 bench/native.py --pytop /work/build-nat/pytop \
+  python3 bench/native.py --pytop build/pytop \
       /root/.pyenv/versions/3.11.7/bin/python3.11 /root/.pyenv/versions/3.12.1/bin/python3.12
 """
 import argparse

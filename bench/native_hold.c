@@ -4,8 +4,8 @@
  * median and 90th percentile of the time the thread was stopped (stop to
  * detach) and of the time it took to stop once interrupted.
  *
- *   cd BUILD && gcc -std=c11 -O2 -I. -I/work/main/src -include config.h \
- *       /work/main/bench/native_hold.c -o native_hold libpytop.a \
+ *   cd BUILD && gcc -std=c11 -O2 -I. -I../src -include config.h \
+ *       ../bench/native_hold.c -o native_hold libpytop.a \
  *       $(pkg-config --libs libelf zlib libunwind-generic) -lstdc++ -lpthread
  *   ./native_hold PID 600
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run pytop's benchmarks and write docs/performance.md.
+"""Run pytop's older benchmark suite and write its report (bench/results/run.md).
 
     python3 bench/run.py [--build DIR] [--make] [--baseline OLD.json]... [--only a,b,...]
     python3 bench/run.py --render-only RESULTS.json [--baseline OLD.json]...
@@ -783,9 +783,8 @@ def render(results, baseline, cmdline):
         / 60.0)))
     w("")
     w("```sh")
-    w("mkdir -p /work/build-bench && cd /work/build-bench && \\")
-    w("  /work/main/configure -q CFLAGS='-O2 -g' && make -j2 pytop libpytop.a")
-    w("cd /work/main && %s" % cmdline)
+    w("scripts/build.sh build CFLAGS='-O2 -g'   # from the top of a clone")
+    w(cmdline)
     for m in results.get("merged", []):
         w(m["cmdline"])
     w("```")
@@ -1587,11 +1586,12 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default="/work/build-bench",
+    ap.add_argument("--build", default=os.path.join(REPO, "build"),
                     help="build directory with pytop, libpytop.a and config.h")
     ap.add_argument("--make", action="store_true",
                     help="run `make -j2 pytop libpytop.a` in the build directory first")
-    ap.add_argument("--doc", default=os.path.join(REPO, "docs", "performance.md"))
+    # A run's report is a raw result; docs/performance.md is written by hand.
+    ap.add_argument("--doc", default=os.path.join(HERE, "results", "run.md"))
     ap.add_argument("--save", default=None, help="results JSON (default bench/results/...)")
     ap.add_argument("--baseline", action="append", default=[],
                     help="an earlier results JSON to compare with (repeatable, oldest first)")

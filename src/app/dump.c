@@ -12,6 +12,8 @@
 #include "python/asyncio_tasks.h"
 #include "python/heap.h"
 #include "python/thread_names.h"
+#include "sampler/held_read.h"
+#include "sampler/merge.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "record/export.h"
+#include "record/export_model.h"
 
 struct export_request {
     const char *recording;
@@ -28,26 +29,5 @@ int export_cmd_run(const struct export_request *rq);
  * name in a writable directory (never a link, device, FIFO, ...); NULL or
  * "-" (stdout) too. 0, or -1 after one line on stderr naming path. */
 int export_check_output(const char *path, const char *input);
-
-struct export_context {
-    uint32_t pid;
-    const char *python;
-    const char *command;
-    uint64_t start_unix_ns;
-    uint32_t rate_hz;
-};
-
-/* Write what model holds over range r as fmt into path, atomically (a
- * temporary file beside it renamed into place, so a reader never sees half
- * a file; -EEXIST when something other than a regular file is at path).
- * filter may be NULL. Returns 0 or a negative error. */
-int export_model_to_file(const char *path, const struct model *m, const struct stack_table *dict,
-                         enum model_range r, const struct model_filter *filter,
-                         enum export_format fmt, enum export_mode mode,
-                         const struct export_context *ctx);
-
-/* DIR/pytop-PID-YYYYMMDD-HHMMSS[-N]<suffix> for the current local time,
- * unique in DIR. Returns 0 or -ENAMETOOLONG. */
-int snapshot_path(char *buf, size_t cap, const char *dir, uint32_t pid, enum export_format fmt);
 
 #endif

@@ -5,13 +5,15 @@
 #include "app/launch.h"
 #include "app/options.h"
 #include "app/record_cmd.h"
-#include "app/session_live.h"
-#include "app/session_replay.h"
 #include "core/error.h"
+#include "proc/info.h"
 #include "proc/tasks.h"
-#include "record/recording.h"
 #include "python/asyncio_tasks.h"
 #include "python/discover.h"
+#include "record/recording.h"
+#include "session/dict_budget.h"
+#include "session/session_live.h"
+#include "session/session_replay.h"
 #include "ui/ui.h"
 
 #include <errno.h>
@@ -47,42 +49,13 @@ static char unreadable_kind(pid_t pid)
     return 0;
 }
 
-/* kernel.yama.ptrace_scope, or -1 on a kernel without Yama. */
-static int yama_scope(void)
-{
-    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
-    int v = -1;
-    if (f) {
-        if (fscanf(f, "%d", &v) != 1)
-            v = -1;
-        fclose(f);
-    }
-    return v;
-}
-
-/* Whether pytop's effective capabilities hold CAP_SYS_PTRACE (19). */
-static int have_cap_sys_ptrace(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    unsigned long long cap = 0;
-    int found = 0;
-    if (!f)
-        return 1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &cap) == 1) {
-            found = 1;
-            break;
-        }
-    fclose(f);
-    return !found || (cap >> 19) & 1;
-}
+#define CAP_SYS_PTRACE_BIT 19
 
 static void report_permission(pid_t pid)
 {
-    int scope = yama_scope();
+    int scope = proc_ptrace_scope();
     if (geteuid() == 0) {
-        if (!have_cap_sys_ptrace())
+        if (!proc_self_has_cap(CAP_SYS_PTRACE_BIT))
             fprintf(stderr, "pytop: permission denied reading process %d: pytop runs as root "
                             "but without CAP_SYS_PTRACE (containers drop it): give it to the "
                             "container (docker run --cap-add SYS_PTRACE, or the pod's "
@@ -430,7 +403,7 @@ static int run_record(const struct pytop_options *opt)
     if (opt->record_export) {
         if (rc == 0) {
             char from[64];
-            snprintf(from, sizeof from, "/proc/self/fd/%d", scratch);
+            (void)proc_fd_path(scratch, from, sizeof from);   /* 64 bytes always do */
             struct export_request rq = {
                 .recording = from,
                 .fmt = opt->format,
@@ -664,6 +637,15 @@ static int run_view(struct session *s, const struct pytop_options *opt)
     return rc;
 }
 
+/* session_child.reap over a launched child: it is a zombie or gone
+ * already, so this does not wait. */
+static int reap_launched(void *ctx)
+{
+    struct launch *l = ctx;
+    launch_finish(l, 0);
+    return launch_exit_code(l);
+}
+
 static int run_top(const struct pytop_options *opt)
 {
     if (need_terminal())
@@ -694,7 +676,8 @@ static int run_top(const struct pytop_options *opt)
     struct session_options so;
     session_options_from(opt, &so);
     struct session *s;
-    rc = session_live_new(target, launched, &so, &s);
+    struct session_child reaper = { reap_launched, launched };
+    rc = session_live_new(target, launched ? &reaper : NULL, &so, &s);
     if (rc) {
         fprintf(stderr, "pytop: cannot start sampling process %d: %s\n", (int)pid,
                 pt_strerror(rc));
@@ -782,6 +765,9 @@ int main(int argc, char **argv)
             return 127;
         }
     }
+    if ((opt.mode == MODE_TOP || opt.mode == MODE_RECORD) && dict_budget_env() == -EINVAL)
+        fprintf(stderr, "pytop: PYTOP_DICT_MAX must be a number of entries, 16 or more, not "
+                        "'%s'; using the default bounds\n", getenv("PYTOP_DICT_MAX"));
     switch (opt.mode) {
     case MODE_DUMP: return run_dump(&opt);
     case MODE_RECORD: return run_record(&opt);

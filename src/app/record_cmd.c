@@ -3,8 +3,8 @@
 #include "app/record_cmd.h"
 
 #include "app/export_cmd.h"
-#include "app/dict_budget.h"
-#include "app/gil_filter.h"
+#include "session/dict_budget.h"
+#include "session/gil_filter.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "proc/tasks.h"
@@ -190,7 +190,7 @@ int record_run(struct py_target *target, struct launch *launched,
     st.ctx.start_unix_ns = meta.start_unix_ns;
     st.ctx.rate_hz = meta.rate_hz;
 
-    struct stack_table *dict = app_dict_new();
+    struct stack_table *dict = dict_budget_new();
     if (!dict)
         return -ENOMEM;
     st.gil.on = o->gil;

@@ -1,10 +1,11 @@
-/* Native frames for one target process: unwinding, symbols and merging
- * behind one call per thread, for the sampler and --dump.
+/* Native frames for one target process: unwinding and symbols behind one
+ * call per thread. The merge with the thread's Python frames is the
+ * sampler's (sampler/merge.h), which sees both: native/ knows nothing of
+ * Python but the eval loop's symbol name.
  *
- * Per sample: native_stacks_begin_sample(), then native_stacks_thread()
- * for each thread whose Python frames were just walked. Names in the
- * merged stacks belong to the symbol cache and stay valid until the next
- * native_stacks_begin_sample() or native_stacks_free(). */
+ * Per sample: native_stacks_begin_sample(), then native_stacks_unwind()
+ * for each thread. Frame names belong to the symbol cache and stay valid
+ * until the next native_stacks_begin_sample() or native_stacks_free(). */
 #ifndef PYTOP_NATIVE_NATIVE_H
 #define PYTOP_NATIVE_NATIVE_H
 
@@ -14,13 +15,24 @@
 #include <sys/types.h>
 
 #include "native/hold.h"
-#include "native/merge.h"
-#include "python/walk.h"
 
 struct native_stacks;   /* opaque */
 
+enum native_frame_kind {
+    NATIVE_FRAME_OTHER,        /* extension modules, libraries: kept */
+    NATIVE_FRAME_INTERP,       /* the interpreter's own code: folded */
+    NATIVE_FRAME_EVAL,         /* a call of the eval loop: replaced by Python frames */
+    NATIVE_FRAME_RUNTIME,      /* libc, libpthread, the loader: folded outside Python */
+};
+
+struct native_frame {
+    enum native_frame_kind kind;
+    const char *function;      /* borrowed; "[unknown]" when there is no symbol */
+    const char *file;          /* borrowed; the object's path */
+};
+
 struct native_stats {
-    unsigned long threads;       /* native_stacks_thread calls */
+    unsigned long threads;       /* native_stacks_unwind calls */
     unsigned long unwinds;       /* threads unwound */
     unsigned long failures;      /* threads left Python-only (gone, denied, timed out) */
     unsigned long denied;        /* of which: not allowed, or traced by someone else */
@@ -48,64 +60,24 @@ void native_stacks_begin_sample(struct native_stacks *ns);
  * (-ECANCELED). NULL: none. */
 void native_stacks_set_cancel(struct native_stacks *ns, const atomic_int *cancel);
 
-/* Unwind thread tid and merge its C frames with py (its Python frames,
- * innermost first) into out. Returns 0; or, when the thread could not be
- * unwound, the error (-ESRCH gone, -EPERM not allowed or already traced,
- * -ETIMEDOUT) with out holding the Python frames alone, so the caller can
- * use out either way; -PT_ERR_NATIVE_MISMATCH when the C frames could not
- * be placed among the Python ones (out: the Python frames, then the C
- * frames outside every eval loop); -ENOMEM. out->error is the same error
- * (0 on success). The thread is never left stopped.
- *
- * again, when not NULL, is called with ctx while the thread is held and
- * may give its Python frames as they are at that moment (returning 0 and
- * new py, npy); they are then merged instead of py, so C and Python
- * frames are of one moment even if the thread moved on since py was
- * read. */
-typedef int (*native_again_fn)(void *ctx, const struct py_frame **py, size_t *npy);
-int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_frame *py,
-                         size_t npy, native_again_fn again, void *ctx,
-                         struct merged_stack *out);
+/* Unwind thread tid and name its frames. held, when not NULL, is called
+ * with ctx while the thread is stopped (to read its Python frames at the
+ * same moment). On 0, *frames (n of them, innermost first) and *sps (each
+ * frame's stack pointer) belong to ns until its next call; the caller may
+ * change the frames' kinds (sampler/merge.c marks the eval-loop calls it
+ * finds by their shims). Returns 0, or -ESRCH (gone), -EPERM (not allowed
+ * or already traced), -ETIMEDOUT, -ECANCELED, -ENOMEM. The thread is never
+ * left stopped. */
+int native_stacks_unwind(struct native_stacks *ns, pid_t tid, void (*held)(void *ctx), void *ctx,
+                         struct native_frame **frames, const uint64_t **sps, size_t *n);
 
-/* The call the sampler and --dump make: thread index of s (from w's latest
- * py_walk, which may have listed threads only). Its Python frames are read
- * again while it is held (py_walk_thread_again), so C and Python frames
- * are of one moment; a thread that cannot be held, or whose frames could
- * not be read then, gets them read without holding it, and out holds them
- * alone. Returns as native_stacks_thread. */
-int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
-                            size_t index, struct merged_stack *out);
+/* Whether the interpreter's own frames are kept (keep_all of _new). */
+int native_stacks_keep_all(const struct native_stacks *ns);
+/* Count a thread whose C frames could not be placed among its Python
+ * frames (the merge, in sampler/, finds it). */
+void native_stacks_count_mismatch(struct native_stacks *ns);
 
 void native_stacks_stats(const struct native_stacks *ns, struct native_stats *out);
-
-/* Holds a thread may take to read as whole: CPython switches frames with
- * plain stores the compiler may order either way, so a thread stopped
- * between two of them shows a frame cut from its caller (from 3.11: an
- * outermost frame the eval loop was not entered for) or a pointer not
- * yet set. Such a read is made again in a new hold, once the thread ran. */
-#define NATIVE_HOLD_TRIES 3
-
-/* 1 when thread index of s (read by w) looks caught mid-switch: its walk
- * failed (other than at a safety bound), or (3.11+) it ends in a frame
- * the eval loop was not entered for; 0 otherwise. */
-int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index);
-
-/* --blocking without --native: hold thread index of s (from w's latest
- * py_walk, which may have listed threads only) and read its Python frames
- * while it is held, again in a new hold while the read is cut (up to
- * NATIVE_HOLD_TRIES holds). A thread that cannot be held is read as it
- * runs, and the hold's error returned (-ESRCH, -EPERM, -ETIMEDOUT; or the
- * read's own); 0 when it was held. *pause_ns gets the time it was held
- * in all (0 when never). */
-int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
-                     size_t index, uint64_t *pause_ns);
-
-/* The same for every thread of s, held together (thread_hold_all): their
- * stops overlap, so a sample takes about the slowest stop, not their sum.
- * results[i] and pauses[i] per thread as native_hold_read's, *span_ns
- * from the first interrupt to the last detach. Returns 0 or -ENOMEM. */
-int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
-                         int *results, uint64_t *pauses, uint64_t *span_ns);
 
 /* Total time threads were kept from running so far, interrupt to detach
  * (stop_wait_ns + held_ns): its change over a call is that call's pause. */

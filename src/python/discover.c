@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "elf/symbols.h"
+#include "proc/info.h"
 #include "proc/maps.h"
 #include "proc/tasks.h"
 #include "python/debug_offsets.h"
@@ -362,15 +363,8 @@ static size_t collect_candidates(pid_t pid, const struct proc_maps *maps, struct
 {
     size_t n = 0;
     char exe[PATH_MAX] = "";
-    char link[64];
-    snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
-    ssize_t len = readlink(link, exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *del = strstr(exe, " (deleted)");
-        if (del && del[10] == '\0')
-            *del = '\0';
-    }
+    if (proc_exe_path(pid, exe, sizeof exe) != 0)
+        exe[0] = '\0';    /* then only a libpython is a candidate */
     /* libpython first: when present it holds the interpreter. */
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < maps->count && n < MAX_CANDIDATES; i++) {

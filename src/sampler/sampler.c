@@ -182,6 +182,16 @@ static int take_sample(struct sampler *s, uint64_t start_ns, sampler_sink_fn sin
     return result;
 }
 
+/* A wait shorter than this is not slept but spent reading the clock (the
+ * vDSO: no system call). It is a normal thread's timer slack, by which the
+ * kernel may stretch any sleep; and a sleep this short costs about as much
+ * as it waits (the call, the timer, two context switches): sleeping such
+ * gaps held pytop to 56-59 kHz at 100 kHz asked with a core of its own
+ * (SCHED_FIFO), spinning them to 92-96 kHz. Only rates above about 10 kHz
+ * leave gaps this short often; at 1 kHz and below the sampler never spins
+ * (docs/performance.md, "Achieved rates"). */
+#define SPIN_BELOW_NS (50 * 1000ULL)
+
 /* Sleep until the monotonic deadline, or until sampler_stop: waiting on
  * the eventfd, a stop from another thread (the live view's) or a signal
  * handler ends the sleep at once, whatever the period. */
@@ -192,6 +202,12 @@ static void sleep_until(struct sampler *s, uint64_t deadline)
         if (now >= deadline)
             return;
         uint64_t left = deadline - now;
+        if (left < SPIN_BELOW_NS) {
+            /* Bounded by the deadline; the stop flag is looked at each turn. */
+            while (!atomic_load(&s->stop) && now_ns(CLOCK_MONOTONIC) < deadline)
+                ;
+            return;
+        }
         struct timespec ts = { .tv_sec = (time_t)(left / NS_PER_SEC),
                                .tv_nsec = (long)(left % NS_PER_SEC) };
         if (s->wake_fd < 0) {

@@ -18,6 +18,8 @@
 #include "python/asyncio_tasks.h"
 #include "python/heap.h"
 #include "python/walk.h"
+#include "sampler/held_read.h"
+#include "sampler/merge.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -6,7 +6,7 @@
 #ifndef PYTOP_UI_HEADER_H
 #define PYTOP_UI_HEADER_H
 
-#include "app/session.h"
+#include "session/session.h"
 #include "ui/screen.h"
 #include "ui/view.h"
 

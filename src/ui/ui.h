@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "app/session.h"
+#include "session/session.h"
 #include "model/model.h"
 
 struct ui_options {

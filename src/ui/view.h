@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/session.h"
+#include "session/session.h"
 #include "model/model.h"
 #include "ui/keys.h"
 #include "ui/screen.h"

@@ -12,11 +12,11 @@
 #include "core/hist.h"
 #include "native/hold.h"
 #include "native/demangle.h"
-#include "native/merge.h"
 #include "native/native.h"
 #include "native/symbolize.h"
 #include "native/unwind.h"
 #include "proc/tasks.h"
+#include "sampler/merge.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
 /* A replay session: a recording fed into the model by a replay clock, so
  * the TUI shows what the live view showed at each moment of the run. */
-#ifndef PYTOP_APP_SESSION_REPLAY_H
-#define PYTOP_APP_SESSION_REPLAY_H
+#ifndef PYTOP_SESSION_SESSION_REPLAY_H
+#define PYTOP_SESSION_SESSION_REPLAY_H
 
-#include "app/session.h"
-#include "app/session_impl.h"
+#include "session/session.h"
+#include "session/session_impl.h"
 
 /* Read the recording at path through once (its length, and whether it is
  * one), then position the clock at its start, playing. Returns 0 and *out,

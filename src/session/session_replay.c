@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "app/session_replay.h"
+#include "session/session_replay.h"
 
 #include "record/recording.h"
 

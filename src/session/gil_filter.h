@@ -2,8 +2,8 @@
  * --gil. A sample is copied without the other threads (and without the
  * CPU time carried for a thread, which follows the thread's own entry,
  * goes with it) before it reaches a model or a recording. */
-#ifndef PYTOP_APP_GIL_FILTER_H
-#define PYTOP_APP_GIL_FILTER_H
+#ifndef PYTOP_SESSION_GIL_FILTER_H
+#define PYTOP_SESSION_GIL_FILTER_H
 
 #include <errno.h>
 #include <stdlib.h>

@@ -13,27 +13,19 @@
  * When the number of eval loops and groups differ (the Python stack was
  * read at a slightly different moment than the C stack), the result is
  * the Python frames and the native frames outside the outermost eval
- * loop: less detail, never a wrong order. */
-#ifndef PYTOP_NATIVE_MERGE_H
-#define PYTOP_NATIVE_MERGE_H
+ * loop: less detail, never a wrong order.
+ *
+ * It lives in sampler/, the one layer that sees both native/ (which knows
+ * nothing of Python) and python/ (which knows nothing of C stacks). */
+#ifndef PYTOP_SAMPLER_MERGE_H
+#define PYTOP_SAMPLER_MERGE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "native/native.h"
 #include "python/walk.h"
-
-enum native_frame_kind {
-    NATIVE_FRAME_OTHER,        /* extension modules, libraries: kept */
-    NATIVE_FRAME_INTERP,       /* the interpreter's own code: folded */
-    NATIVE_FRAME_EVAL,         /* a call of the eval loop: replaced by Python frames */
-    NATIVE_FRAME_RUNTIME,      /* libc, libpthread, the loader: folded outside Python */
-};
-
-struct native_frame {
-    enum native_frame_kind kind;
-    const char *function;      /* borrowed; "[unknown]" when there is no symbol */
-    const char *file;          /* borrowed; the object's path */
-};
 
 /* One frame of a merged stack, innermost first: a Python frame (py >= 0,
  * an index into the thread's frames) or a native one (py < 0). */
@@ -64,5 +56,25 @@ int merged_stack_python_only(struct merged_stack *m, size_t npy);
  * py (innermost first, npy) into m (reset first). Returns 0 or -ENOMEM. */
 int native_merge(const struct native_frame *native, size_t nnat, const struct py_frame *py,
                  size_t npy, int keep_all, struct merged_stack *m);
+
+/* Unwind thread tid (native_stacks_unwind) and merge its C frames with
+ * py (its Python frames, innermost first) into out. Returns 0; or, when
+ * the thread could not be unwound, the error (-ESRCH gone, -EPERM not
+ * allowed or already traced, -ETIMEDOUT) with out holding the Python
+ * frames alone, so the caller can use out either way;
+ * -PT_ERR_NATIVE_MISMATCH when the C frames could not be placed among the
+ * Python ones (out: the Python frames, then the C frames outside every
+ * eval loop); -ENOMEM. out->error is the same error (0 on success). The
+ * thread is never left stopped.
+ *
+ * again, when not NULL, is called with ctx while the thread is held and
+ * may give its Python frames as they are at that moment (returning 0 and
+ * new py, npy); they are then merged instead of py, so C and Python
+ * frames are of one moment even if the thread moved on since py was
+ * read. */
+typedef int (*native_again_fn)(void *ctx, const struct py_frame **py, size_t *npy);
+int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_frame *py,
+                         size_t npy, native_again_fn again, void *ctx,
+                         struct merged_stack *out);
 
 #endif

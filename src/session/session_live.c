@@ -1,10 +1,11 @@
 #include "config.h"
 
-#include "app/session_live.h"
+#include "session/session_live.h"
 
-#include "app/dict_budget.h"
+#include "session/dict_budget.h"
 
 #include "model/phases.h"
+#include "proc/info.h"
 #include "proc/process.h"
 #include "proc/tasks.h"
 #include "sampler/sampler.h"
@@ -56,7 +57,7 @@ struct sample_queue {
 struct live_session {
     struct session base;
     struct py_target *target;       /* borrowed */
-    struct launch *launched;        /* borrowed; NULL when attached */
+    const struct session_child *child;   /* borrowed; NULL when attached */
     int blocking;                   /* --blocking */
     /* Launched: start-up and shutdown named (the sampler thread's). */
     struct phase_labels phases;
@@ -224,11 +225,8 @@ static void *sampler_main(void *arg)
     struct live_session *ls = arg;
     int end = sampler_run(ls->sampler, live_sink, ls);
     int status = -1;
-    if (end == SAMPLER_TARGET_EXITED && ls->launched) {
-        /* It is a zombie or gone already: this does not wait. */
-        launch_finish(ls->launched, 0);
-        status = launch_exit_code(ls->launched);
-    }
+    if (end == SAMPLER_TARGET_EXITED && ls->child)
+        status = ls->child->reap(ls->child->ctx);
     pthread_mutex_lock(&ls->info_lock);
     ls->done = end == SAMPLER_DURATION;
     ls->ended = end == SAMPLER_TARGET_EXITED;
@@ -317,7 +315,7 @@ static uint64_t realtime_ns(void)
     return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-int session_live_new(struct py_target *target, struct launch *launched,
+int session_live_new(struct py_target *target, const struct session_child *child,
                      const struct session_options *o, struct session **out)
 {
     struct live_session *ls = calloc(1, sizeof *ls);
@@ -326,7 +324,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
     struct session *s = &ls->base;
     session_base_init(s, &live_ops, o);
     ls->target = target;
-    ls->launched = launched;
+    ls->child = child;
     ls->blocking = o->blocking;
     ls->exit_status = -1;
     pthread_mutex_init(&ls->info_lock, NULL);
@@ -337,12 +335,11 @@ int session_live_new(struct py_target *target, struct launch *launched,
     snprintf(s->python, sizeof s->python, "%s", target->version.text);
     if (proc_cmdline(target->pid, s->command, sizeof s->command) != 0)
         s->command[0] = '\0';
-    if (launched) {
+    if (child) {
         /* Started by pytop, it is seen from its start-up on. */
-        char path[64], args[4096];
+        char args[4096];
         size_t len = 0;
-        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)target->pid);
-        if (proc_read_file(path, args, sizeof args, &len) != 0)
+        if (proc_cmdline_args(target->pid, args, sizeof args, &len) != 0)
             len = 0;
         phase_labels_init(&ls->phases, (uint32_t)target->pid, args, len);
         ls->have_phases = 1;
@@ -351,7 +348,7 @@ int session_live_new(struct py_target *target, struct launch *launched,
     s->rate_hz = (uint32_t)(o->rate_hz + 0.5);
 
     int rc = -ENOMEM;
-    ls->owned_dict = app_dict_new();
+    ls->owned_dict = dict_budget_new();
     if (ls->owned_dict && queue_init(&ls->queue, o->rate_hz) != 0) {
         stack_table_free(ls->owned_dict);
         ls->owned_dict = NULL;

@@ -8,15 +8,14 @@
  * Threads: every function here is for the one UI thread. A live session's
  * sampler thread never takes the lock: it queues its samples, and
  * session_tick feeds them to the model. */
-#ifndef PYTOP_APP_SESSION_H
-#define PYTOP_APP_SESSION_H
+#ifndef PYTOP_SESSION_SESSION_H
+#define PYTOP_SESSION_SESSION_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/stacks.h"
 #include "model/model.h"
-#include "record/export.h"
 
 struct session_info {
     int replay;                 /* a recording: show the replay controls */

@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "app/session_impl.h"
+#include "session/session_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,8 @@
 #include "config.h"
 
-#include "native/merge.h"
+#include "sampler/merge.h"
+
+#include "core/error.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -134,6 +136,88 @@ int native_merge(const struct native_frame *native, size_t nnat, const struct py
         }
         if (keep && push_native(m, f) != 0)
             return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The largest C frame an eval loop's shim may sit in. */
+#define EVAL_FRAME_MAX (1u << 20)
+
+/* Builds whose eval loop has no symbol (a stripped static binary where
+ * LTO made a local copy of _PyEval_EvalFrameDefault, as Debian's are):
+ * from 3.12 each call of the eval loop keeps its entry shim frame on its
+ * own C stack frame, so the interpreter frame whose stack range holds a
+ * shim is that call. Used only when no frame is named as the eval loop. */
+static void eval_by_shims(struct native_frame *frames, const uint64_t *sps, size_t n,
+                          const struct py_frame *py, size_t npy)
+{
+    for (size_t i = 0; i < n; i++)
+        if (frames[i].kind == NATIVE_FRAME_EVAL)
+            return;
+    size_t i = 0;
+    for (size_t k = 0; k < npy; k++) {
+        uint64_t shim = py[k].shim;
+        if (!shim)
+            continue;
+        /* Frame i's locals lie between its stack pointer and its caller's. */
+        for (; i < n; i++) {
+            uint64_t lo = sps[i];
+            uint64_t hi = i + 1 < n ? sps[i + 1] : lo + EVAL_FRAME_MAX;
+            if (lo && lo <= shim && shim < hi && hi - lo <= EVAL_FRAME_MAX) {
+                if (frames[i].kind == NATIVE_FRAME_INTERP)
+                    frames[i].kind = NATIVE_FRAME_EVAL;
+                i++;
+                break;
+            }
+        }
+    }
+}
+
+/* The Python frames read again while the thread is held. */
+struct again_call {
+    native_again_fn fn;
+    void *ctx;
+    const struct py_frame *py;
+    size_t npy;
+};
+
+static void held_again(void *arg)
+{
+    struct again_call *a = arg;
+    const struct py_frame *py;
+    size_t npy;
+    if (a->fn(a->ctx, &py, &npy) == 0) {
+        a->py = py;
+        a->npy = npy;
+    }
+}
+
+int native_stacks_thread(struct native_stacks *ns, pid_t tid, const struct py_frame *py,
+                         size_t npy, native_again_fn again, void *ctx,
+                         struct merged_stack *out)
+{
+    struct again_call a = { again, ctx, py, npy };
+    struct native_frame *frames = NULL;
+    const uint64_t *sps = NULL;
+    size_t n = 0;
+    int rc = native_stacks_unwind(ns, tid, again ? held_again : NULL, &a, &frames, &sps, &n);
+    py = a.py;
+    npy = a.npy;
+    if (rc) {
+        if (merged_stack_python_only(out, npy) != 0)
+            return -ENOMEM;
+        out->error = rc;
+        return rc;
+    }
+    eval_by_shims(frames, sps, n, py, npy);
+    if (native_merge(frames, n, py, npy, native_stacks_keep_all(ns), out) != 0)
+        return -ENOMEM;
+    if (out->mismatch) {
+        /* The C frames could not be placed among the Python ones (no
+         * eval-loop frame found per Python call): said, not hidden. */
+        native_stacks_count_mismatch(ns);
+        out->error = -PT_ERR_NATIVE_MISMATCH;
+        return out->error;
     }
     return 0;
 }

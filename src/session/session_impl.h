@@ -1,14 +1,15 @@
 /* What the session variants (session_live.c, session_replay.c) share:
  * the base object they embed first, and its helpers. */
-#ifndef PYTOP_APP_SESSION_IMPL_H
-#define PYTOP_APP_SESSION_IMPL_H
+#ifndef PYTOP_SESSION_SESSION_IMPL_H
+#define PYTOP_SESSION_SESSION_IMPL_H
 
 #include <pthread.h>
 
-#include "app/export_cmd.h"
-#include "app/gil_filter.h"
-#include "app/session.h"
 #include "python/discover.h"
+#include "record/export.h"
+#include "record/export_model.h"
+#include "session/gil_filter.h"
+#include "session/session.h"
 
 struct session_ops {
     void (*info)(struct session *s, struct session_info *out);
