@@ -233,6 +233,7 @@ def rules(v, ft=0):
     r["tstate_datastack_chunk"] = off(TS, "datastack_chunk") if v >= (3, 11) else None
     # 3.13 has holds_gil as a bit field, which offsetof cannot give.
     r["tstate_holds_gil"] = off(TS, "holds_gil") if v >= (3, 14) else None
+    r["tstate_gil_requested"] = off(TS, "gil_requested") if v >= (3, 15) else None
     for f in ("previous", "size", "top", "data"):
         r["chunk_" + f] = off("_PyStackChunk", f) if v >= (3, 11) else None
 
@@ -343,6 +344,7 @@ def rules(v, ft=0):
     r["gc_stats_old_size"] = size("struct gc_old_stats_buffer") if ring else None
     r["gc_stats_old_index"] = off("struct gc_old_stats_buffer", "index") if ring else None
     r["gc_stats_old_len"] = "GC_OLD_STATS_SIZE" if ring else None
+    r["gc_collecting"] = off(GCS, "collecting") if v >= (3, 7) else None
     OB = "struct _obmalloc_state"
     # Free-threaded builds allocate with mimalloc: pymalloc's arenas are
     # never used there, so its counters are unavailable, not zero.
@@ -389,6 +391,7 @@ def debug_rules(v):
               "datastack_chunk"):
         at("ts_" + f, "thread_state." + f)
     at("ts_holds_gil", "thread_state.holds_gil", (3, 15))
+    at("ts_gil_requested", "thread_state.gil_requested", (3, 15))
     # Set in free-threaded builds only (0 in the others): the GIL's enabled
     # flag, and from 3.14 a frame's own bytecode copy.
     at("is_gil_enabled", "interpreter_state.gil_runtime_state_enabled")
@@ -421,6 +424,7 @@ def debug_rules(v):
     at("un_compact_size", "unicode_object.compactunicodeobject_size", (3, 15))
     at("gc_size", "gc.size")
     at("gc_generation_stats", "gc.generation_stats", (3, 15))
+    at("gc_collecting", "gc.collecting", (3, 14))
     return r
 
 
@@ -445,7 +449,8 @@ DEBUG_MEANS = {
     "lo_digit": "long_digits", "by_ob_size": "varobject_size", "by_sval": "bytes_sval",
     "un_state": "unicode_state", "un_length": "unicode_length",
     "un_ascii_size": "unicode_ascii_size", "un_compact_size": "unicode_compact_size",
-    "gc_generation_stats": "gc_generation_stats",
+    "gc_generation_stats": "gc_generation_stats", "gc_collecting": "gc_collecting",
+    "ts_gil_requested": "tstate_gil_requested",
     "fr_tlbc_index": "frame_tlbc_index", "co_tlbc": "code_tlbc",
     # enabled is given inside _gil_runtime_state, unlike locked and holder.
     "is_gil_enabled": "gil_enabled",
@@ -986,6 +991,18 @@ elif stats:
                for k in ('collections', 'collected', 'uncollectable')]
         want = [st[i]['collections'], st[i]['collected'], st[i]['uncollectable']]
         check(got == want, 'gc_stats_* of generation %d (read %s, gc.get_stats() %s)' % (i, got, want))
+# collecting: 0 now, 1 inside a collection (its callbacks run in it).
+coll = (gcs + L['gc_collecting'] if gcs is not None and L['gc_collecting'] >= 0
+        else syms.get('collecting'))
+if coll:
+    seen = []
+    check(rd(coll, ctypes.c_int) == 0, 'gc_collecting outside a collection')
+    if hasattr(gc, 'callbacks'):
+        cb = lambda phase, info: seen.append(rd(coll, ctypes.c_int)) if phase == 'start' else None
+        gc.callbacks.append(cb)
+        gc.collect()
+        gc.callbacks.remove(cb)
+        check(seen == [1], 'gc_collecting inside a collection (read %s)' % seen)
 gc.enable()
 # Allocate and free some arenas, so the current count, the high-water mark
 # and the number ever allocated all differ.

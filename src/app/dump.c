@@ -207,6 +207,17 @@ static void put_counters_text(struct strbuf *sb, const struct counters *c)
     strbuf_putc(sb, '\n');
 }
 
+/* Waiting for the GIL: 1, 0, or -1 when not told. 3.15 says so; before,
+ * a C stack (--native) in take_gil says the thread waits, and nothing
+ * says it does not. */
+static int gil_wait_of(const struct thread_view *v)
+{
+    const struct py_thread *th = v->thread;
+    if (th->gil_wait >= 0)
+        return th->gil_wait;
+    return v->native && v->merged.in_take_gil && !th->gil ? 1 : -1;
+}
+
 /* The time threads were held one after the other (--native). */
 static uint64_t total_pause(const struct thread_view *views, size_t n)
 {
@@ -324,8 +335,11 @@ static void put_json(struct strbuf *sb, const struct py_target *t, const struct 
             json_put_string(sb, v->name);
         else
             strbuf_puts(sb, "null");
-        strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"frames\": [", v->state,
-                      no_gil ? "null" : th->gil ? "true" : "false");
+        /* gil_wait: null where the interpreter does not tell (before 3.15). */
+        strbuf_printf(sb, ", \"state\": \"%s\", \"gil\": %s, \"gil_wait\": %s, \"gc\": %s, "
+                      "\"frames\": [", v->state, no_gil ? "null" : th->gil ? "true" : "false",
+                      no_gil || gil_wait_of(v) < 0 ? "null" : gil_wait_of(v) ? "true" : "false",
+                      th->gc ? "true" : "false");
         if (v->native) {
             put_merged_json(sb, s, v);
         } else {
@@ -433,7 +447,9 @@ static void put_text(struct strbuf *sb, const struct py_target *t, const struct 
         strbuf_printf(sb, "\nThread %d", (int)th->tid);
         if (v->name[0])
             strbuf_printf(sb, " \"%s\"", v->name);
-        strbuf_printf(sb, " (%s%s", v->state, th->gil ? ", holds GIL" : "");
+        strbuf_printf(sb, " (%s%s%s%s", v->state, th->gil ? ", holds GIL" : "",
+                      gil_wait_of(v) > 0 ? ", waits for the GIL" : "",
+                      th->gc ? ", collecting garbage" : "");
         if (blocking && v->held)
             strbuf_printf(sb, ", held %.1f us", (double)v->pause_ns / 1e3);
         strbuf_puts(sb, ")\n");

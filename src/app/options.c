@@ -75,7 +75,8 @@ static void usage(FILE *out)
         "Live view and replay:\n"
         "      --refresh TIME       redraw the view this often (default 1s)\n"
         "      --speed X            replay speed, 1 = as recorded (default 1)\n"
-        "  -m, --mode MODE          cpu or wall: the weight shown first ('c' switches)\n"
+        "  -m, --mode MODE          cpu or wall: the weight shown first ('c' switches);\n"
+        "                           gil: wall time of threads holding the GIL (--gil)\n"
         "  keys: Tab or 1-5 views; c CPU/WALL; m rank by memory growth; P one\n"
         "        process (--subprocesses); s save a snapshot; p or Space pause\n"
         "        (replay: play/pause); r reset; / filter; < > sort; + - window;\n"
@@ -94,7 +95,8 @@ static void usage(FILE *out)
         "                           gecko, chrometrace, annotate or heatmap\n"
         "                           (default: from -o's name); folded weights are whole\n"
         "                           microseconds (bytes with --mode memory)\n"
-        "  -m, --mode MODE          cpu (default: time on a CPU), wall (elapsed time) or\n"
+        "  -m, --mode MODE          cpu (default: time on a CPU), wall (elapsed time),\n"
+        "                           gil (wall time of threads holding the GIL) or\n"
         "                           memory (growth of resident memory while each stack\n"
         "                           ran, in bytes: not allocations)\n"
         "  -o, --output FILE        write there instead of stdout\n"
@@ -134,7 +136,8 @@ static void usage_top(FILE *out)
         "  -s, --subprocesses       follow the target's child processes\n"
         "  -i, --idle               show waiting threads' time too (opens on WALL)\n"
         "  -g, --gil                only samples of threads holding the GIL\n"
-        "  -m, --mode cpu|wall      the weight shown first ('c' switches)\n"
+        "  -m, --mode cpu|wall|gil  the weight shown first ('c' switches); gil: wall\n"
+        "                           time of threads holding the GIL\n"
         "      --refresh TIME       redraw this often (default 1s)\n"
         "      --snapshot-dir DIR, --snapshot-format FORMAT   for the 's' key\n"
         "      --blocking           hold each thread while its stack is read (exact\n"
@@ -166,8 +169,9 @@ static void usage_record(FILE *out)
         "  -f, --format FORMAT      the format, whatever the name: folded, speedscope,\n"
         "                           pstats, callgrind, pprof, svg, gecko, chrometrace,\n"
         "                           annotate, heatmap or pytop\n"
-        "  -m, --mode MODE          what the profile weighs: cpu (default), wall, or\n"
-        "                           memory (resident growth while each stack ran)\n"
+        "  -m, --mode MODE          what the profile weighs: cpu (default), wall, gil\n"
+        "                           (wall time of GIL holders), or memory (resident\n"
+        "                           growth while each stack ran)\n"
         "      --keep-recording     also keep the recording beside the profile\n"
         "                           (FILE's name with .pytop for its suffix)\n"
         "  -p, --pid PID            the process to read\n"
@@ -217,8 +221,9 @@ static void usage_export(FILE *out)
         "                           (default: from OUT's name, as 'pytop record' does);\n"
         "                           folded weights are whole microseconds (bytes with\n"
         "                           --mode memory), callgrind's first event the weight\n"
-        "  -m, --mode MODE          cpu (default), wall, or memory (resident growth\n"
-        "                           while each stack ran, in bytes)\n"
+        "  -m, --mode MODE          cpu (default), wall, gil (wall time of GIL holders),\n"
+        "                           or memory (resident growth while each stack ran,\n"
+        "                           in bytes)\n"
         "  -i, --idle               count waiting threads too (weighs wall time)\n"
         "  -g, --gil                only samples of threads holding the GIL\n"
         "  -o, --output OUT         a regular file, written whole or not at all\n"
@@ -242,7 +247,8 @@ static void usage_replay(FILE *out)
         "The live view over a recording (also 'pytop --replay RECORDING').\n"
         "\n"
         "      --speed X            1 plays as recorded (default 1)\n"
-        "  -m, --mode cpu|wall      the weight shown first\n"
+        "  -m, --mode cpu|wall|gil  the weight shown first; gil: wall time of threads\n"
+        "                           holding the GIL\n"
         "  -g, --gil                only samples of threads holding the GIL\n"
         "      --refresh TIME       redraw this often (default 1s)\n");
 }
@@ -800,9 +806,13 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
                 o->weight = EXPORT_WALL;
             else if (strcmp(optarg, "memory") == 0)
                 o->weight = EXPORT_MEMORY;
-            else {
+            else if (strcmp(optarg, "gil") == 0) {
+                /* As CPython's sampler: wall time, of GIL holders only. */
+                o->weight = EXPORT_WALL;
+                o->gil = 1;
+            } else {
                 /* CPython's sampler spells "run a module" -m. */
-                fprintf(stderr, "pytop: -m/--mode must be 'cpu', 'wall' or 'memory', not '%s' "
+                fprintf(stderr, "pytop: -m/--mode must be 'cpu', 'wall', 'gil' or 'memory', not '%s' "
                                 "(to run a module, give the interpreter: -- python3 -m %s)\n",
                         optarg, optarg);
                 return -1;

@@ -26,6 +26,15 @@ enum sample_thread_flags {
      * stand-in (SAMPLE_TASK_TID_BASE and up, above any Linux tid), its
      * name the task's; it counts wall time only. */
     SAMPLE_TASK = 1u << 6,
+    /* The GIL (recording 1.3): where the interpreter tells waiting apart
+     * (3.15's gil_requested) SAMPLE_GIL_KNOWN is set and SAMPLE_GIL_WAIT
+     * says whether the thread waited for it; without SAMPLE_GIL_KNOWN a
+     * thread not holding it may or may not have been waiting. */
+    SAMPLE_GIL_WAIT = 1u << 7,
+    SAMPLE_GIL_KNOWN = 1u << 8,
+    /* The thread was running the cyclic collector: its stack's leaf is
+     * the "<GC>" frame (recording 1.3). */
+    SAMPLE_GC = 1u << 9,
 };
 
 /* Stand-in tids of waiting tasks start here (Linux tids stay below 2^22). */

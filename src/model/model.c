@@ -132,6 +132,7 @@ int model_add(struct model *m, const struct sample *s)
             .bits = st->stack | (i == 0 ? ENTRY_FIRST | held : 0) |
                     (st->flags & SAMPLE_RUNNING ? ENTRY_RUNNING : 0) |
                     (st->flags & SAMPLE_GIL ? ENTRY_GIL : 0) |
+                    (st->flags & SAMPLE_GIL_WAIT ? ENTRY_GIL_WAIT : 0) |
                     (st->flags & SAMPLE_CARRY ? ENTRY_CARRY : 0),
         };
         struct counts c;

@@ -55,6 +55,7 @@ struct model_thread_row {
     uint32_t tid;
     uint32_t name;              /* string id, 0 when unknown */
     uint64_t samples, running, gil;
+    uint64_t gil_wait;          /* samples in which it waited for the GIL (3.15+) */
     uint64_t cpu_ns, wall_ns;
     uint64_t mem_grow, mem_release;
     uint32_t last_stack;        /* the stack of its latest sample */

@@ -59,10 +59,11 @@
 #define ENTRY_SHIFT 4           /* entries are 16 bytes */
 #define WORD_SHIFT 3            /* side words are 8 */
 
-/* Entry bits: the node id in the low 24 bits (the stack_table's bound on
+/* Entry bits: the node id in the low 22 bits (the stack_table's bound on
  * nodes is below that), then the flags the window needs. */
-#define ENTRY_NODE_BITS 23
+#define ENTRY_NODE_BITS 22
 #define ENTRY_NODE_MASK ((1u << ENTRY_NODE_BITS) - 1)
+#define ENTRY_GIL_WAIT (1u << 22) /* it waited for the GIL (SAMPLE_GIL_WAIT) */
 #define ENTRY_CARRY (1u << 23)  /* CPU time carried to an earlier stack (SAMPLE_CARRY): no sample */
 #define ENTRY_RUNNING (1u << 24)
 #define ENTRY_GIL (1u << 25)
@@ -74,7 +75,7 @@
 #define ENTRY_MEM (1u << 31)    /* its memory growth and release are in the side ring (2) */
 
 _Static_assert(STACKS_MAX_NODES <= (1u << ENTRY_NODE_BITS),
-               "ring entries pack node ids in 24 bits");
+               "ring entries pack node ids in 22 bits");
 _Static_assert(COUNTER_COUNT < 64, "a counters mask has a bit per counter");
 _Static_assert(MODEL_COUNTERS_MAX % 2 == 0, "thinning pairs every point");
 
@@ -94,7 +95,7 @@ struct rec {
 
 struct counts {
     uint64_t entries;           /* ring entries added: samples and carried CPU time */
-    uint64_t samples, running, gil, cpu_ns, wall_ns, mem_grow, mem_release;
+    uint64_t samples, running, gil, gil_wait, cpu_ns, wall_ns, mem_grow, mem_release;
 };
 
 /* One (tid, node) aggregate; a slot is empty when c.entries is 0, so an
@@ -210,6 +211,7 @@ static inline void counts_add(struct counts *a, const struct counts *b)
     a->samples += b->samples;
     a->running += b->running;
     a->gil += b->gil;
+    a->gil_wait += b->gil_wait;
     a->cpu_ns += b->cpu_ns;
     a->wall_ns += b->wall_ns;
     a->mem_grow += b->mem_grow;
@@ -222,6 +224,7 @@ static inline void counts_sub(struct counts *a, const struct counts *b)
     a->samples -= b->samples;
     a->running -= b->running;
     a->gil -= b->gil;
+    a->gil_wait -= b->gil_wait;
     a->cpu_ns -= b->cpu_ns;
     a->wall_ns -= b->wall_ns;
     a->mem_grow -= b->mem_grow;
@@ -234,6 +237,7 @@ static inline void rec_counts(const struct rec *r, struct counts *c)
     c->samples = (r->bits & ENTRY_CARRY) == 0;
     c->running = (r->bits & ENTRY_RUNNING) != 0;
     c->gil = (r->bits & ENTRY_GIL) != 0;
+    c->gil_wait = (r->bits & ENTRY_GIL_WAIT) != 0;
     c->cpu_ns = r->cpu_ns;
     c->wall_ns = r->wall_ns;
     c->mem_grow = r->mem_grow;

@@ -53,6 +53,7 @@ int model_threads_filtered(const struct model *m, enum model_range r,
         row->samples = c->samples;
         row->running = c->running;
         row->gil = c->gil;
+        row->gil_wait = c->gil_wait;
         row->cpu_ns = c->cpu_ns;
         row->wall_ns = c->wall_ns;
         row->mem_grow = c->mem_grow;

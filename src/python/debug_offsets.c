@@ -15,7 +15,7 @@ struct dbg {
     uint64_t is_size, is_next, is_threads_head, is_gc, is_imports_modules, is_ceval_gil;
     uint64_t is_gil_runtime_state, is_gil_locked, is_gil_holder;
     uint64_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
-    uint64_t ts_datastack_chunk, ts_holds_gil;
+    uint64_t ts_datastack_chunk, ts_holds_gil, ts_gil_requested;
     /* Free-threaded builds only (0 elsewhere): see fill_free_threaded. The
      * GIL's enabled flag is an offset inside _gil_runtime_state, not the
      * interpreter; tlbc_index and co_tlbc are 3.14+. */
@@ -31,7 +31,7 @@ struct dbg {
     uint64_t lo_size, lo_digit;
     uint64_t by_size, by_ob_size, by_sval;
     uint64_t un_size, un_state, un_length, un_ascii_size, un_compact_size;
-    uint64_t gc_size, gc_generation_stats;
+    uint64_t gc_size, gc_generation_stats, gc_collecting;
 };
 
 /* Each struct dbg member and where the generated py_debug_layout says it
@@ -44,7 +44,7 @@ static const struct { size_t pos, val; } members[] = {
     MEMBER(is_gil_locked), MEMBER(is_gil_holder),
     MEMBER(ts_size), MEMBER(ts_next), MEMBER(ts_interp), MEMBER(ts_current_frame),
     MEMBER(ts_thread_id), MEMBER(ts_native_thread_id), MEMBER(ts_datastack_chunk),
-    MEMBER(ts_holds_gil),
+    MEMBER(ts_holds_gil), MEMBER(ts_gil_requested),
     MEMBER(is_gil_enabled), MEMBER(fr_tlbc_index), MEMBER(co_tlbc),
     MEMBER(fr_size), MEMBER(fr_previous), MEMBER(fr_executable), MEMBER(fr_instr_ptr),
     MEMBER(fr_owner),
@@ -59,7 +59,7 @@ static const struct { size_t pos, val; } members[] = {
     MEMBER(by_size), MEMBER(by_ob_size), MEMBER(by_sval),
     MEMBER(un_size), MEMBER(un_state), MEMBER(un_length), MEMBER(un_ascii_size),
     MEMBER(un_compact_size),
-    MEMBER(gc_size), MEMBER(gc_generation_stats),
+    MEMBER(gc_size), MEMBER(gc_generation_stats), MEMBER(gc_collecting),
 };
 
 static int layout_int(const struct py_debug_layout *dl, size_t pos)
@@ -131,6 +131,7 @@ static int plausible(const struct dbg *d)
         return 0;
     /* Members only some versions have: checked when there. */
     if ((d->ts_holds_gil != NONE && !field_ok(d->ts_holds_gil, 4, d->ts_size)) ||
+        (d->ts_gil_requested != NONE && !field_ok(d->ts_gil_requested, 4, d->ts_size)) ||
         (d->is_gc != NONE && d->gc_size != NONE && !field_ok(d->is_gc, d->gc_size, d->is_size)) ||
         (d->gc_generation_stats != NONE &&
          (d->gc_size == NONE || !field_ok(d->gc_generation_stats, P, d->gc_size))))
@@ -213,6 +214,11 @@ static void fill_counters(const struct dbg *d, const struct py_layout *exact,
     EXACT(gc_stats_old_size);
     EXACT(gc_stats_old_index);
     EXACT(gc_stats_old_len);
+    /* 3.14+ give the collector's flag; 3.13 only in the headers. */
+    EXACT(gc_collecting);
+    if (d->gc_collecting != NONE && d->gc_size != NONE && out->interp_gc >= 0 &&
+        field_ok(d->gc_collecting, 4, d->gc_size))
+        out->gc_collecting = (int)d->gc_collecting;
     EXACT(interp_obmalloc_ptr);
     EXACT(obmalloc_narenas);
     EXACT(obmalloc_narenas_highwater);
@@ -314,6 +320,7 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     out->tstate_holds_gil = d->ts_holds_gil != NONE ? (int)d->ts_holds_gil : -1;
     if (d->ts_holds_gil == NONE)
         EXACT(tstate_holds_gil);
+    out->tstate_gil_requested = d->ts_gil_requested != NONE ? (int)d->ts_gil_requested : -1;
 
     FB(chunk_previous);
     FB(chunk_size);

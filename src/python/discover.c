@@ -323,6 +323,14 @@ static int try_candidate(struct py_target *t, const struct proc_maps *maps,
         w->interp_head_ptr = f.sym_interp_head;
         w->tstate_current_ptr = f.sym_tstate_current;
     }
+    /* The collector's flag, where it is one for the process (3.9+ keep
+     * one per interpreter, read by the walk). 2.7 and 3.6 keep it in a
+     * static variable, which only a .symtab names. */
+    if (lay.runtime_gc >= 0 && lay.gc_collecting >= 0 && f.sym_runtime)
+        w->gc_collecting_ptr = f.sym_runtime + (uint64_t)lay.runtime_gc +
+                               (uint64_t)lay.gc_collecting;
+    else if (lay.runtime_interpreters_head < 0)
+        w->gc_collecting_ptr = sym(&f, "collecting");
 
     if (w->interp_head_ptr) {
         uint64_t head = py_walker_first_interp(w);

@@ -45,6 +45,7 @@ struct py_layout {
     int tstate_native_thread_id; /* 3.11+ */
     int tstate_datastack_chunk;  /* _PyStackChunk *, 3.11+ */
     int tstate_holds_gil;        /* int holds_gil, 3.14+ (a bit field in 3.13) */
+    int tstate_gil_requested;    /* int gil_requested, 3.15+: waiting for the GIL */
 
     /* _PyStackChunk, 3.11+ */
     int chunk_previous;
@@ -143,6 +144,9 @@ struct py_layout {
     int gc_stats_old_size;       /* sizeof(struct gc_old_stats_buffer) */
     int gc_stats_old_index;      /* offsetof(struct gc_old_stats_buffer, index) */
     int gc_stats_old_len;        /* a value: GC_OLD_STATS_SIZE */
+    /* int collecting in _gc_runtime_state, 3.7+: the collector runs (a
+     * static variable of gcmodule.c on 2.7 and 3.6, found by symbol). */
+    int gc_collecting;
     /* pymalloc: static variables in obmalloc.c up to 3.11, struct
      * _obmalloc_state from 3.12, inside the interpreter (3.12) or pointed
      * to by it (3.13+). */
@@ -208,7 +212,7 @@ struct py_debug_layout {
     int is_size, is_next, is_threads_head, is_gc, is_imports_modules, is_ceval_gil;
     int is_gil_runtime_state, is_gil_locked, is_gil_holder;
     int ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
-    int ts_datastack_chunk, ts_holds_gil;
+    int ts_datastack_chunk, ts_holds_gil, ts_gil_requested;
     /* Set by free-threaded builds only: the GIL's enabled flag (3.13+), a
      * frame's own bytecode copy and the code object's copies (3.14+). */
     int is_gil_enabled, fr_tlbc_index, co_tlbc;
@@ -223,7 +227,7 @@ struct py_debug_layout {
     int lo_size, lo_digit;
     int by_size, by_ob_size, by_sval;
     int un_size, un_state, un_length, un_ascii_size, un_compact_size;
-    int gc_size, gc_generation_stats;
+    int gc_size, gc_generation_stats, gc_collecting;
 };
 
 /* The generated table-of-the-table for X.Y, or NULL (before 3.13, or a

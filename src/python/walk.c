@@ -62,6 +62,7 @@ static int tstate_span(const struct py_layout *l)
     n = max_off(n, l->tstate_thread_id, 8);
     n = max_off(n, l->tstate_native_thread_id, 8);
     n = max_off(n, l->tstate_datastack_chunk, 8);
+    n = max_off(n, l->tstate_gil_requested, 4);
     if (l->tstate_recursion_depth > 0)
         n = max_off(n, l->tstate_recursion_depth, 4);
     return n;
@@ -675,7 +676,7 @@ static int walk_retryable(int rc)
 }
 
 static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp,
-                       uint64_t tstate, uint64_t holder, uint64_t *next)
+                       uint64_t tstate, uint64_t holder, int collecting, uint64_t *next)
 {
     const struct py_layout *l = &w->layout;
     uint8_t ts[STRUCT_READ_MAX];
@@ -696,6 +697,14 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
     if (l->tstate_native_thread_id >= 0)
         t->tid = (pid_t)bytes_u64(ts + l->tstate_native_thread_id);
     t->gil = holder != 0 && holder == tstate;
+    /* A waiting thread may be the last holder still (3.12+ keep
+     * last_holder until the next take): holding wins. With the GIL off
+     * (free-threaded) nobody waits for it. */
+    t->gil_wait = -1;
+    if (l->tstate_gil_requested >= 0 && (!l->free_threaded || w->gil_enabled))
+        t->gil_wait = !t->gil && bytes_i32(ts + l->tstate_gil_requested) != 0;
+    /* The collector runs with the GIL held: the holder runs it. */
+    t->gc = collecting && t->gil;
 
     if (w->threads_only)
         return 0;
@@ -908,9 +917,25 @@ static int walk_all(struct py_walker *w, struct py_sample *s)
     py_code_cache_trim(&w->codes);
     w->walks++;
     w->gil_enabled = 0;
+    w->gc_collecting = 0;
 
+    /* 2.7-3.8: one collector for the process, its flag read with the
+     * interpreter list's head (one system call for both). */
+    int collecting_all = 0;
+    int32_t coll_all = 0;
     uint64_t interp = w->interp_addr;
-    if (w->interp_head_ptr) {
+    struct mem_iov head[2] = {
+        { w->interp_head_ptr, &interp, 8, 0 },
+        { w->gc_collecting_ptr, &coll_all, 4, 0 },
+    };
+    if (w->interp_head_ptr && w->gc_collecting_ptr) {
+        mem_readv(w->mem, head, 2);
+        collecting_all = head[1].ok && coll_all == 1;
+    } else if (w->gc_collecting_ptr) {
+        collecting_all = mem_read(w->mem, w->gc_collecting_ptr, &coll_all, 4) == 0 && coll_all == 1;
+    }
+    if (w->interp_head_ptr && (!w->gc_collecting_ptr || !head[0].ok)) {
+        /* Read on its own for the reason when the batch failed (-ESRCH). */
         int rc = mem_read_u64(w->mem, w->interp_head_ptr, &interp);
         if (rc)
             return rc;
@@ -924,21 +949,28 @@ static int walk_all(struct py_walker *w, struct py_sample *s)
         if (!mem_ptr_plausible(interp) || cycle_seen(&interp_guard, interp))
             return n == 0 ? -PT_ERR_BAD_DATA : 0;
         /* The interpreter's fields lie far apart (kilobytes on 3.13):
-         * fetch the three in one batched read. */
+         * fetch them in one batched read. */
         uint64_t tstate = 0, next_interp = 0, gil = 0;
-        struct mem_iov iov[3] = {
+        int32_t coll = 0;
+        int per_interp_gc = !w->gc_collecting_ptr && l->interp_gc >= 0 && l->gc_collecting >= 0;
+        struct mem_iov iov[4] = {
             { interp + (uint64_t)l->interp_tstate_head, &tstate, 8, 0 },
             { interp + (uint64_t)l->interp_next, &next_interp, 8, 0 },
+            { interp + (uint64_t)(per_interp_gc ? l->interp_gc + l->gc_collecting : 0), &coll, 4, 0 },
             { interp + (uint64_t)(l->interp_ceval_gil >= 0 ? l->interp_ceval_gil : 0), &gil, 8, 0 },
         };
-        mem_readv(w->mem, iov, l->interp_ceval_gil >= 0 ? 3 : 2);
+        mem_readv(w->mem, iov, l->interp_ceval_gil >= 0 ? 4 : per_interp_gc ? 3 : 2);
+        /* Not 0 or 1: not the flag, so not a collection. */
+        int collecting = per_interp_gc ? iov[2].ok && coll == 1 : collecting_all;
+        if (collecting)
+            w->gc_collecting = 1;
         int rc = 0;
         if (!iov[0].ok || !iov[1].ok) {
             /* Read again on its own for the reason (e.g. -ESRCH: gone). */
             rc = mem_read_u64(w->mem, interp + (uint64_t)l->interp_tstate_head, &tstate);
             return n == 0 ? (rc ? rc : -PT_ERR_BAD_DATA) : 0;
         }
-        if (l->interp_ceval_gil >= 0 && !iov[2].ok)
+        if (l->interp_ceval_gil >= 0 && !iov[3].ok)
             gil = 0;
         uint64_t holder = gil_holder(w, gil);
 
@@ -948,7 +980,7 @@ static int walk_all(struct py_walker *w, struct py_sample *s)
             if (!mem_ptr_plausible(tstate) || cycle_seen(&guard, tstate))
                 break;
             uint64_t next = 0;
-            rc = walk_thread(w, s, interp, tstate, holder, &next);
+            rc = walk_thread(w, s, interp, tstate, holder, collecting, &next);
             if (rc == -ESRCH)
                 return rc;
             if (rc) {
@@ -985,7 +1017,7 @@ int py_walk_thread_again(struct py_walker *w, struct py_sample *s, size_t index)
     uint64_t next;
     int threads_only = w->threads_only;
     w->threads_only = 0;
-    int rc = walk_thread(w, again, t->interp, t->tstate, 0, &next);
+    int rc = walk_thread(w, again, t->interp, t->tstate, 0, 0, &next);
     w->threads_only = threads_only;
     if (rc)
         return rc;

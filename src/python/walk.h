@@ -71,6 +71,13 @@ struct py_thread {
     uint64_t thread_id;        /* the pthread_t recorded by Python */
     pid_t tid;                 /* OS thread id, 0 when unknown */
     int gil;                   /* holds the GIL */
+    /* Waiting for the GIL: 1 or 0 where the interpreter says (3.15's
+     * gil_requested), -1 where it does not tell (earlier versions,
+     * free-threaded builds with the GIL off). */
+    int gil_wait;
+    /* The interpreter's cyclic collector runs and this thread runs it:
+     * the GIL holder while "collecting" is set (builds with a GIL). */
+    int gc;
     /* 0, or why the walk could not end at the outermost frame:
      * -PT_ERR_TORN (it changed under every read), -PT_ERR_TRUNCATED (a
      * safety bound), or another error (unreadable). */
@@ -96,6 +103,10 @@ struct py_walker {
     uint64_t interp_head_ptr;        /* address of the pointer to the first interpreter */
     uint64_t interp_addr;            /* or the first interpreter itself (used by tests) */
     uint64_t tstate_current_ptr;     /* GIL holder pointer (2.7-3.11), or 0 */
+    /* The collector's int collecting when it is not per interpreter: a
+     * static of gcmodule.c (2.7, 3.6), in _PyRuntime (3.7-3.8); else 0,
+     * and 3.9+ read it in each interpreter (layout.interp_gc). */
+    uint64_t gc_collecting_ptr;
     uint64_t code_type;              /* &PyCode_Type in the target, or 0 */
     struct py_code_cache codes;
     struct pthread_tid_map tids;
@@ -124,6 +135,9 @@ struct py_walker {
      * have moved; the caller holds it again once it ran (native.c), and
      * counts that in retries. */
     int held;
+    /* Some interpreter's collector ran at the latest walk (whichever
+     * thread ran it, free-threaded builds included). */
+    int gc_collecting;
     /* Counters for statistics. */
     unsigned long walks, frame_errors, thread_errors;
     unsigned long retries;           /* threads read again: a walk not proven whole */

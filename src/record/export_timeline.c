@@ -8,8 +8,10 @@
  * with its thread's CPU time since its previous sample (threadCPUDelta, in
  * ns) so the profiler draws the CPU graph. A CPU time carried to a thread
  * that is off the CPU now (see SAMPLE_CARRY) is a sample of the stack it
- * was carried to, at the same time. No markers: pytop has no collector
- * events to mark.
+ * was carried to, at the same time. The cyclic collector's runs are
+ * interval markers "GC" on the thread that ran them: consecutive samples
+ * whose leaf is the sampler's "<GC>" frame, from the first one's start
+ * (its time less its wall time) to the last one's time.
  *
  * chrometrace: Chrome's trace event JSON (the Trace Event Format), as
  * py-spy writes it, for Perfetto and chrome://tracing. Each thread's
@@ -105,6 +107,7 @@ struct gecko {
     uint32_t nstacks, scap;
     struct export_map stacks;   /* (prefix + 1, local frame) -> stack */
     uint32_t *row_stack;        /* per row: its stack */
+    uint8_t *row_gc;            /* per row: its leaf is "<GC>" */
     struct strbuf labels;
     size_t *label_off;
 };
@@ -165,6 +168,15 @@ static uint32_t gecko_stack(struct gecko *g, uint32_t prefix, uint32_t f)
     return g->nstacks++;
 }
 
+/* A path whose leaf is the sampler's "<GC>" frame: the collector ran. */
+static int gc_leaf(const struct export_prep *p, const uint32_t *path, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    const struct export_func *fn = &p->funcs[p->frames[path[n - 1]].func];
+    return fn->name && strcmp(fn->name, "<GC>") == 0 && (!fn->file || !fn->file[0]);
+}
+
 /* This thread's (refs[i..end)) frames, stacks and each row's stack. */
 static int thread_tables(struct gecko *g, size_t i, size_t end)
 {
@@ -186,12 +198,50 @@ static int thread_tables(struct gecko *g, size_t i, size_t end)
                 return -ENOMEM;
         }
         g->row_stack[g->refs[j].idx] = prefix;
+        g->row_gc[g->refs[j].idx] = (uint8_t)gc_leaf(p, g->path, n);
     }
     return 0;
 }
 
-static void put_thread_head(struct gecko *g, uint32_t pid, uint32_t tid, size_t first_row, int first)
+/* The thread's GC markers (refs[i..end), in time order); the marker's
+ * name is the string after the frame labels. */
+static void put_gc_markers(struct gecko *g, size_t i, size_t end)
 {
+    const struct export_input *in = g->p->in;
+    struct strbuf *sb = &g->o->sb;
+    int first = 1;
+    for (size_t j = i; j < end;) {
+        const struct stack_weight *row = &in->rows[g->refs[j].idx];
+        if (!g->row_gc[g->refs[j].idx] || row->samples == 0) {
+            j++;
+            continue;
+        }
+        uint64_t t0 = in->row_time_ns[g->refs[j].idx];
+        uint64_t start = t0 > row->wall_ns ? t0 - row->wall_ns : 0, stop = t0;
+        size_t k = j + 1;
+        /* Carried CPU time (no sample) at the same moment does not end a run. */
+        for (; k < end; k++) {
+            const struct stack_weight *r = &in->rows[g->refs[k].idx];
+            if (r->samples == 0)
+                continue;
+            if (!g->row_gc[g->refs[k].idx])
+                break;
+            stop = in->row_time_ns[g->refs[k].idx];
+        }
+        strbuf_printf(sb, "%s[%u,", first ? "" : ",", (unsigned)g->nlocal);
+        put_ms(sb, start);
+        strbuf_putc(sb, ',');
+        put_ms(sb, stop);
+        strbuf_puts(sb, ",1,0,null]");
+        first = 0;
+        j = k;
+    }
+}
+
+static void put_thread_head(struct gecko *g, uint32_t pid, uint32_t tid, size_t i, size_t end,
+                            int first)
+{
+    size_t first_row = g->refs[i].idx;
     const struct export_input *in = g->p->in;
     struct strbuf *sb = &g->o->sb;
     strbuf_puts(sb, first ? "\n{" : ",\n{");
@@ -209,7 +259,9 @@ static void put_thread_head(struct gecko *g, uint32_t pid, uint32_t tid, size_t 
     put_ms(sb, in->row_time_ns[first_row]);
     strbuf_puts(sb, ",\"unregisterTime\":null,"
                     "\"markers\":{\"schema\":{\"name\":0,\"startTime\":1,\"endTime\":2,"
-                    "\"phase\":3,\"category\":4,\"data\":5},\"data\":[]},\n");
+                    "\"phase\":3,\"category\":4,\"data\":5},\"data\":[");
+    put_gc_markers(g, i, end);
+    strbuf_puts(sb, "]},\n");
 }
 
 static void put_samples(struct gecko *g, size_t i, size_t end)
@@ -277,7 +329,8 @@ static void put_frames(struct gecko *g)
         g->local[f] = 0;   /* ready for the next thread */
         export_out_maybe_flush(g->o);
     }
-    strbuf_puts(sb, "]}");
+    /* The GC markers' name. */
+    strbuf_puts(sb, g->nlocal ? ",\"GC\"]}" : "\"GC\"]}");
 }
 
 static void gecko_release(struct gecko *g)
@@ -289,6 +342,7 @@ static void gecko_release(struct gecko *g)
     free(g->sprefix);
     free(g->sframe);
     free(g->row_stack);
+    free(g->row_gc);
     free(g->label_off);
     strbuf_release(&g->labels);
     export_map_release(&g->stacks);
@@ -306,8 +360,9 @@ int export_write_gecko(struct export_out *o, struct export_prep *p)
     g.local = calloc(nf, sizeof *g.local);
     g.lframes = malloc(nf * sizeof *g.lframes);
     g.row_stack = malloc((in->nrows ? in->nrows : 1) * sizeof *g.row_stack);
+    g.row_gc = calloc(in->nrows ? in->nrows : 1, 1);
     int rc = -ENOMEM;
-    if (g.refs && g.path && g.local && g.lframes && g.row_stack &&
+    if (g.refs && g.path && g.local && g.lframes && g.row_stack && g.row_gc &&
         export_frame_labels(p, &g.labels, &g.label_off) == 0)
         rc = 0;
     if (rc == 0)
@@ -319,7 +374,7 @@ int export_write_gecko(struct export_out *o, struct export_prep *p)
         rc = thread_tables(&g, i, end);
         if (rc != 0)
             break;
-        put_thread_head(&g, pid, tid, g.refs[i].idx, nthreads == 0);
+        put_thread_head(&g, pid, tid, i, end, nthreads == 0);
         put_samples(&g, i, end);
         put_frames(&g);
     }

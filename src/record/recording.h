@@ -18,7 +18,7 @@
 #include "core/stacks.h"
 
 #define REC_FORMAT_MAJOR 1
-#define REC_FORMAT_MINOR 2
+#define REC_FORMAT_MINOR 3
 
 struct recording_meta {
     uint32_t pid;

@@ -162,6 +162,19 @@ static uint32_t intern_merged(struct sampler *s, struct proc_track *p, uint32_t 
     return node;
 }
 
+/* The thread runs the cyclic collector: a "<GC>" frame on top of its
+ * stack, and SAMPLE_GC (not when the dictionary is full: then the stack
+ * stays as it was, without the flag). */
+void intern_gc(struct sampler *s, struct sample_thread *o)
+{
+    uint32_t node;
+    if (marker_frame(s, "<GC>", &s->gc_frame, &s->have_gc_frame) == 0 &&
+        stack_table_node(s->dict, o->stack, s->gc_frame, &node) == 0) {
+        o->stack = node;
+        o->flags |= SAMPLE_GC;
+    }
+}
+
 /* The leaf node of a thread's stack, root first. A stack that could not
  * be read whole gets a root marker so its frames are not mistaken for
  * top-level calls: "<torn>" when it changed under every read, else

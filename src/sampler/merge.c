@@ -43,6 +43,7 @@ int merged_stack_python_only(struct merged_stack *m, size_t npy)
     m->n = 0;
     m->mismatch = 0;
     m->error = 0;
+    m->in_take_gil = 0;
     for (size_t i = 0; i < npy; i++)
         if (push(m, (int32_t)i, NULL, NULL) != 0)
             return -ENOMEM;
@@ -68,8 +69,17 @@ int native_merge(const struct native_frame *native, size_t nnat, const struct py
     m->n = 0;
     m->mismatch = 0;
     m->error = 0;
+    m->in_take_gil = 0;
     size_t evals = 0, outer_eval = 0;
     int have_eval = 0;
+    /* The GIL is taken by take_gil (3.2+; a suffix when the compiler made
+     * a copy: take_gil.lto_priv.0), called from code the innermost eval
+     * loop runs: only frames inside it count. */
+    for (size_t i = 0; i < nnat && native[i].kind != NATIVE_FRAME_EVAL; i++) {
+        const char *f = native[i].function;
+        if (f && strncmp(f, "take_gil", 8) == 0 && (f[8] == '\0' || f[8] == '.'))
+            m->in_take_gil = 1;
+    }
     for (size_t i = 0; i < nnat; i++) {
         if (native[i].kind == NATIVE_FRAME_EVAL) {
             evals++;
@@ -82,9 +92,10 @@ int native_merge(const struct native_frame *native, size_t nnat, const struct py
     if (groups && evals != groups) {
         /* Torn: the Python frames as read, then only what lies outside
          * every eval loop, which did not move. */
-        m->mismatch = 1;
+        int take_gil = m->in_take_gil;   /* of the C stack, which is whole */
         if (merged_stack_python_only(m, npy) != 0)
             return -ENOMEM;
+        m->in_take_gil = take_gil;
         m->mismatch = 1;
         for (size_t i = have_eval ? outer_eval + 1 : nnat; i < nnat; i++) {
             enum native_frame_kind k = native[i].kind;

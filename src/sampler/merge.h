@@ -40,6 +40,10 @@ struct merged_stack {
     size_t n, cap;
     int mismatch;              /* the counts differed: the fallback was used */
     int error;                 /* 0, or why the C frames are missing (negative error) */
+    /* Its C stack was in take_gil, inside the innermost eval loop: the
+     * thread waited for the GIL (0: not seen, which says nothing where
+     * take_gil was inlined into its callers). */
+    int in_take_gil;
 };
 
 void merged_stack_init(struct merged_stack *m);

@@ -40,6 +40,9 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         int rc = native_stacks_thread_of(p->native, &p->target->walker, &s->ps, i, &s->merged[i]);
         if (rc == -ENOMEM)
             return -ENOMEM;
+        /* Before 3.15 only the C stack says who waits for the GIL. */
+        if (s->merged[i].in_take_gil && !(s->out[i].flags & SAMPLE_GIL))
+            s->out[i].flags |= SAMPLE_GIL_WAIT | SAMPLE_GIL_KNOWN;
         missing += rc != 0;
         denied += rc == -EPERM;
         mismatch += rc == -PT_ERR_NATIVE_MISMATCH;
@@ -315,7 +318,9 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
              * on a CPU now was spent elsewhere: see carry_cpu. */
             tr->on_cpu = pt->gil ? 1 : o->cpu_ns ? -1 : 0;
         }
-        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0);
+        o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
+                   (pt->gil_wait >= 0 ? SAMPLE_GIL_KNOWN : 0) |
+                   (pt->gil_wait > 0 ? SAMPLE_GIL_WAIT : 0);
     }
     if (lazy)
         read_moved_threads(s, p);
@@ -385,6 +390,10 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
                 tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
                 tr->have_stack = 1;
             }
+            /* After the thread's own stack is kept: a thread that has not
+             * run since shows that stack, not a collection. */
+            if (s->ps.threads[i].gc)
+                intern_gc(s, &s->out[i]);
         }
         if (tr)
             nout += carry_cpu(tr, &s->out[i], &s->out[nout]);

@@ -165,6 +165,8 @@ struct sampler {
     int have_truncated_frame;
     uint32_t torn_frame;         /* "<torn>" root marker */
     int have_torn_frame;
+    uint32_t gc_frame;           /* "<GC>" leaf marker: the collector runs */
+    int have_gc_frame;
     uint32_t full_frame;         /* "[dictionary full]" leaf marker, interned at start */
     uint32_t full_node;          /* the stack of that marker alone */
     int have_full_frame;
@@ -205,6 +207,7 @@ int follow_exec(struct sampler *s, uint64_t now);
 /* intern.c */
 uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
                       const struct merged_stack *merged);
+void intern_gc(struct sampler *s, struct sample_thread *o);
 /* --async: the innermost task->depth frames of t under "<task NAME>". */
 uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,
                            const struct py_aio_task *task);

@@ -73,6 +73,7 @@ void session_info(struct session *s, struct session_info *out)
     out->command = s->command;
     out->python = s->python;
     out->rate_hz = s->rate_hz;
+    out->gil_only = s->gil.on;
     s->ops->info(s, out);
 }
 

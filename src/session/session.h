@@ -48,6 +48,7 @@ struct session_info {
     int ended;                  /* the target exited (replay: and the clock is at the end) */
     int exit_status;            /* its exit code when known, else -1 */
     int execd;                  /* live: the target exec'd a program that is not Python */
+    int gil_only;               /* --gil or --mode gil: only threads holding the GIL */
     uint32_t execs;             /* live: new Python images of the target followed */
     uint64_t dict_full;         /* live: thread stacks cut short, the dictionary full */
     int error;                  /* sampling stopped on this error (negative), else 0 */

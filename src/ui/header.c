@@ -174,11 +174,15 @@ static void process_line(const struct screen *scr, int y, const struct session_i
 }
 
 static void query_line(const struct screen *scr, int y, const struct ui_query *q, int paused,
-                       const struct ui_summary *sum)
+                       const struct ui_summary *sum, int gil_only)
 {
     char buf[UI_FILTER_MAX + 80];
     int x = 0;
-    pair(scr, y, &x, NULL, q->weight == MODEL_CPU ? "CPU time" : "WALL time", ROLE_VALUE);
+    /* --gil (--mode gil): only samples of threads holding the GIL count. */
+    pair(scr, y, &x, NULL,
+         q->weight == MODEL_CPU ? (gil_only ? "CPU time, GIL held" : "CPU time")
+                                : (gil_only ? "WALL time, GIL held" : "WALL time"),
+         ROLE_VALUE);
     fmt_window(buf, sizeof buf, q->range == MODEL_TOTAL ? 0 : q->window_ns);
     pair(scr, y, &x, "window", buf, ROLE_VALUE);
     if (q->pid) {
@@ -221,6 +225,6 @@ void header_draw(const struct screen *scr, const struct session_info *info,
     target_line(scr, 0, info, sum);
     sampling_line(scr, 1, info);
     process_line(scr, 2, info, sum);
-    query_line(scr, 3, q, paused, sum);
+    query_line(scr, 3, q, paused, sum, info->gil_only);
     tab_line(scr, 4, views, nviews, active);
 }

@@ -9,13 +9,13 @@
 #include <string.h>
 
 /* Threads seen over the range: their process (when there are several),
- * state, CPU and GIL shares, memory growth, what each runs now; above
- * them, who held the GIL. Threads leave the list once they have no
- * sample in the range. */
+ * state, how their time splits (on a CPU, holding the GIL, waiting for
+ * it, idle), memory growth, what each runs now; above them, who held the
+ * GIL. Threads leave the list once they have no sample in the range. */
 
 enum {
-    COL_PID, COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_GIL, COL_GROW, COL_SAMPLES, COL_NOW,
-    NCOLS
+    COL_PID, COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_GIL, COL_WAIT, COL_IDLE, COL_GROW,
+    COL_SAMPLES, COL_NOW, NCOLS
 };
 
 static const struct table_column columns[NCOLS] = {
@@ -25,6 +25,8 @@ static const struct table_column columns[NCOLS] = {
     [COL_STATE] = { "STATE", { 7, 7, 0, 0 }, 0, 0, 0 },
     [COL_CPU] = { "CPU%", { 6, 6, 0, 0 }, 1, 0, 1 },
     [COL_GIL] = { "GIL%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_WAIT] = { "WAIT%", { 6, 6, 0, 0 }, 1, 0, 1 },
+    [COL_IDLE] = { "IDLE%", { 6, 6, 0, 0 }, 1, 0, 1 },
     [COL_GROW] = { "+MEM", { 8, 9, 0, 1 }, 1, 0, 1 },
     [COL_SAMPLES] = { "SAMPLES", { 7, 8, 0, 0 }, 1, 0, 1 },
     [COL_NOW] = { "NOW", { 10, 60, 4, 0 }, 0, 0, 0 },
@@ -55,6 +57,10 @@ struct threads_view {
     /* Free-threaded processes (no GIL: their GIL column reads n/a). */
     uint32_t ft_pids[16];
     size_t nft;
+    /* Processes whose interpreter tells GIL waiting (3.15+ with a GIL);
+     * the others' WAIT% reads n/a. */
+    uint32_t wait_pids[16];
+    size_t nwait;
     int all_ft;                     /* every process seen is free-threaded */
 };
 
@@ -64,6 +70,23 @@ static int is_free_threaded(const struct threads_view *tv, uint32_t pid)
         if (tv->ft_pids[i] == pid)
             return 1;
     return 0;
+}
+
+static int tells_wait(const struct threads_view *tv, uint32_t pid)
+{
+    for (size_t i = 0; i < tv->nwait; i++)
+        if (tv->wait_pids[i] == pid)
+            return 1;
+    return 0;
+}
+
+/* 3.15 and later builds with a GIL say which thread waits for it. */
+static int python_tells_gil_wait(const char *python)
+{
+    int major = 0, minor = 0;
+    if (python_free_threaded(python) || sscanf(python, "%d.%d", &major, &minor) != 2)
+        return 0;
+    return major > 3 || (major == 3 && minor >= 15);
 }
 
 static enum thread_state state_of(const struct threads_view *tv, const struct model_thread_row *r)
@@ -82,6 +105,18 @@ static uint64_t cpu_share(const struct model_thread_row *r)
 static uint64_t gil_share(const struct model_thread_row *r)
 {
     return r->samples ? r->gil * 1000 / r->samples : 0;
+}
+
+static uint64_t wait_share(const struct model_thread_row *r)
+{
+    return r->samples ? r->gil_wait * 1000 / r->samples : 0;
+}
+
+/* Samples in which the OS thread was neither running nor runnable. */
+static uint64_t idle_share(const struct model_thread_row *r)
+{
+    return r->samples && r->running <= r->samples ? (r->samples - r->running) * 1000 / r->samples
+                                                  : 0;
 }
 
 static const char *name_of(const struct threads_view *tv, const struct model_thread_row *r)
@@ -132,6 +167,8 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
     case COL_STATE: c = (int)state_of(tv, b) - (int)state_of(tv, a); break;
     case COL_CPU: c = cmp_u64(cpu_share(a), cpu_share(b)); break;
     case COL_GIL: c = cmp_u64(gil_share(a), gil_share(b)); break;
+    case COL_WAIT: c = cmp_u64(wait_share(a), wait_share(b)); break;
+    case COL_IDLE: c = cmp_u64(idle_share(a), idle_share(b)); break;
     case COL_SAMPLES: c = cmp_u64(a->samples, b->samples); break;
     case COL_GROW: c = cmp_u64(a->mem_grow, b->mem_grow); break;
     case COL_NOW: {
@@ -205,8 +242,12 @@ static void threads_query(struct view *v, struct ui_ctx *u)
         nprocs = 0;
     session_unlock(u->session);
     tv->nft = 0;
+    tv->nwait = 0;
     tv->all_ft = nprocs > 0;
     for (size_t i = 0; i < nprocs; i++) {
+        if (python_tells_gil_wait(procs[i].info.python) &&
+            tv->nwait < sizeof tv->wait_pids / sizeof tv->wait_pids[0])
+            tv->wait_pids[tv->nwait++] = procs[i].info.pid;
         if (!python_free_threaded(procs[i].info.python))
             tv->all_ft = 0;
         else if (tv->nft < sizeof tv->ft_pids / sizeof tv->ft_pids[0])
@@ -275,6 +316,22 @@ static void threads_cell(void *ctx, size_t row, int col, int width, char *buf, s
         }
         fmt_percent(buf, cap, r->gil, r->samples);
         *role = ui_share_role(r->gil, r->samples);
+        break;
+    case COL_WAIT:
+        /* Before 3.15 the interpreter does not say who waits; only a C
+         * stack in take_gil (--native) does, and nothing says who does
+         * not: a share then only where waiting was seen. */
+        if (!tells_wait(tv, r->pid) && r->gil_wait == 0) {
+            snprintf(buf, cap, "n/a");
+            *role = ROLE_DIM;
+            break;
+        }
+        fmt_percent(buf, cap, r->gil_wait, r->samples);
+        *role = ui_share_role(r->gil_wait, r->samples);
+        break;
+    case COL_IDLE:
+        fmt_percent(buf, cap, r->samples - (r->running <= r->samples ? r->running : r->samples),
+                    r->samples);
         break;
     case COL_SAMPLES:
         fmt_count(buf, cap, r->samples);

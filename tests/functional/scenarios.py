@@ -579,6 +579,8 @@ def build(interps):
     tests.extend(containers.build(interps))
     import signals   # how pytop ends: signals in every mode, SIGKILL (signals.py)
     tests.extend(signals.build(interps))
+    import gil_gc   # <GC> frames, GIL waiting, --mode gil (gil_gc.py)
+    tests.extend(gil_gc.build(interps))
     import stacks   # whole stacks: torn, deep and stale ones (stacks.py)
     tests.extend(stacks.build(interps))
     import scale   # 1,000 threads, bounded dictionary, exec (scale.py)

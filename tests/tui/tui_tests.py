@@ -313,12 +313,21 @@ def t_top_idle_gil(ctx):
         what="WALL first, with sleepy_function and hot_function, under top --idle")
     quit_ok(pane)
     pane, scr = attach(ctx, target, args=["top", "--idle", "--gil"], until=lambda s: (
-        mode_word(s) == "WALL" and s.function_row("hot_function")),
-        what="hot_function in the WALL view under top --idle --gil")
+        mode_word(s) == "WALL" and s.function_row("hot_function") and "GIL held" in s.header()),
+        what="hot_function in the WALL view under top --idle --gil, the header saying GIL held")
     time.sleep(2 * h.SCALE)   # a couple of refreshes more
     scr = pane.screen()
     if scr.function_row("sleepy_function"):
         raise pane.failure("--gil shows sleepy_function, whose thread sleeps without the GIL", scr)
+    quit_ok(pane)
+    # --mode gil: the same, as CPython's sampler names it.
+    pane, scr = attach(ctx, target, args=["top", "--mode", "gil"], until=lambda s: (
+        mode_word(s) == "WALL" and s.function_row("hot_function") and "GIL held" in s.header()),
+        what="hot_function in the WALL view under --mode gil, the header saying GIL held")
+    time.sleep(2 * h.SCALE)
+    scr = pane.screen()
+    if scr.function_row("sleepy_function"):
+        raise pane.failure("--mode gil shows sleepy_function, whose thread sleeps without the GIL", scr)
     quit_ok(pane)
 
 
@@ -1015,6 +1024,56 @@ def t_gil(ctx):
     quit_ok(pane)
 
 
+def thread_split(row):
+    """(CPU, GIL, WAIT, IDLE) of a Threads row as text, or None."""
+    m = re.search(r"\b(?:running|idle|exited)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", row)
+    return m.groups() if m else None
+
+
+def t_thread_split(ctx, python=None):
+    """The Threads view splits each thread's time: on a CPU, holding the GIL,
+    waiting for it (3.15+ says so, else n/a) and idle."""
+    target = ctx.target("named_threads.py", python=python)
+    pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"), what="hot_function in Functions")
+    pane.keys("2")
+    tells = python is not None and not isinstance(python, str) and python.version[:2] >= (3, 15)
+
+    def split(s):
+        head = s.lines[s.threads_head()] if s.threads_head() is not None else ""
+        if not all(c in head for c in ("CPU%", "GIL%", "WAIT%", "IDLE%")):
+            return None
+        got = {}
+        for r in s.thread_rows() or []:
+            for name in ("MainThread", "spin-alpha", "spin-beta"):
+                if name in r and thread_split(r):
+                    got[name] = thread_split(r)
+        if len(got) < 3:
+            return None
+        try:
+            idle = {n: float(v[3]) for n, v in got.items()}
+            gil = {n: float(v[1]) for n, v in got.items()}
+        except ValueError:
+            return None
+        # MainThread sleeps: idle, no GIL; the spinners share the GIL.
+        if idle["MainThread"] < 80 or gil["MainThread"] > 5 or gil["spin-alpha"] < 15 or gil["spin-beta"] < 15:
+            return None
+        if not tells:
+            return got if all(v[2] == "n/a" for v in got.values()) else None
+        try:
+            wait = {n: float(v[2]) for n, v in got.items()}
+        except ValueError:
+            return None
+        # Two spinners contend: each waits part of the time; MainThread
+        # only after each 0.2 s sleep (a switch interval of 5 ms or so).
+        if wait["MainThread"] > 15 or wait["spin-alpha"] < 5 or wait["spin-beta"] < 5:
+            return None
+        return got
+    scr, got = pane.wait_for("CPU%%, GIL%%, WAIT%% and IDLE%% per thread: MainThread idle without the GIL, "
+                             "the spinners sharing it, WAIT%% %s" % (
+                                 "above 5 % for the spinners, below 15 % for MainThread" if tells else "n/a"), split)
+    quit_ok(pane)
+
+
 def t_gil_free_threaded(ctx, python):
     target = ctx.target("named_threads.py", python=python)
     pane, scr = attach(ctx, target, until=lambda s: s.function_row("hot_function"), what="hot_function in Functions")
@@ -1438,7 +1497,7 @@ def build(pythons):
         ("tui header at 80x24 still shows every field (the command line may be cut)",
          lambda c: header_test(c, 80, 24), None),
         ("tui c toggles CPU/WALL: sleepy_function only in WALL", t_cpu_wall, None),
-        ("tui top --idle opens on WALL; --gil leaves out the thread without the GIL", t_top_idle_gil, None),
+        ("tui top --idle opens on WALL; --gil and --mode gil leave out the thread without the GIL", t_top_idle_gil, None),
         ("tui s saves a speedscope snapshot to --snapshot-dir", t_snapshot, None),
         ("tui s saves in --snapshot-format folded", lambda c: t_snapshot(c, "folded"), None),
         ("tui s into an unwritable --snapshot-dir says save failed and keeps refreshing", t_snapshot_fails, None),
@@ -1468,6 +1527,10 @@ def build(pythons):
         ("tui b takes the shown window as the baseline: DIFF% follows the change", t_baseline, None),
         ("tui Memory view in a replay shows the recorded counters and growth", t_memory_replay, None),
         ("tui Threads shows the GIL summary line", t_gil, None),
+        ("tui Threads splits each thread's time: CPU, GIL, WAIT n/a before 3.15, IDLE", t_thread_split, None),
+        ("tui Threads on 3.15: WAIT% says who waits for the GIL",
+         (lambda p: lambda ctx: t_thread_split(ctx, p))(pythons["3.15-sid"]) if "3.15-sid" in pythons else None,
+         None if "3.15-sid" in pythons else "no python3.15 in the sid root (scripts/install-sid-root.sh)"),
         ("tui Threads on a free-threaded build: no GIL line, GIL column n/a, header says so",
          (lambda p: lambda ctx: t_gil_free_threaded(ctx, p))(pythons["3.13t"]) if "3.13t" in pythons else None,
          None if "3.13t" in pythons else "python3.13t not built (scripts/build-python-ft.sh builds it)"),

@@ -165,18 +165,25 @@ int fake_py_init_sized(struct fake_py *fp, const struct py_layout *lay, size_t a
         /* 3.7+: both words live in _PyRuntime. */
         size_t size = max_field(0, lay->runtime_interpreters_head, 8);
         size = max_field(size, lay->runtime_gilstate_tstate_current, 8);
+        int gc_rt = lay->runtime_gc >= 0 && lay->gc_collecting >= 0;
+        if (gc_rt)
+            size = max_field(size, lay->runtime_gc + lay->gc_collecting, 4);
         uint64_t rt = fake_alloc(fp, size, FAKE_OBJ_RUNTIME);
         if (rt) {
+            if (gc_rt)
+                fp->gc_collecting_ptr = rt + (uint64_t)(lay->runtime_gc + lay->gc_collecting);
             fp->interp_head_ptr = rt + (uint64_t)lay->runtime_interpreters_head;
             if (lay->runtime_gilstate_tstate_current >= 0)
                 fp->tstate_current_ptr = rt + (uint64_t)lay->runtime_gilstate_tstate_current;
         }
     } else {
-        /* 2.7 and 3.6: the static interp_head and _PyThreadState_Current. */
-        uint64_t words = fake_alloc(fp, 16, FAKE_OBJ_RUNTIME);
+        /* 2.7 and 3.6: the static interp_head, _PyThreadState_Current
+         * and gcmodule.c's collecting. */
+        uint64_t words = fake_alloc(fp, 24, FAKE_OBJ_RUNTIME);
         if (words) {
             fp->interp_head_ptr = words;
             fp->tstate_current_ptr = words + 8;
+            fp->gc_collecting_ptr = words + 16;
         }
     }
     if (fp->failed) {
@@ -206,6 +213,7 @@ int fake_walker_init(struct fake_py *fp, struct py_walker *w)
         return rc;
     w->interp_head_ptr = fp->interp_head_ptr;
     w->tstate_current_ptr = fp->tstate_current_ptr;
+    w->gc_collecting_ptr = fp->gc_collecting_ptr;
     w->code_type = fp->code_type;
     w->pid = 0;
     return 0;
@@ -561,6 +569,8 @@ uint64_t fake_interp(struct fake_py *fp)
     size = max_field(size, l->interp_tstate_head, 8);
     size = max_field(size, l->interp_modules, 8);
     size = max_field(size, l->interp_ceval_gil, 8);
+    if (l->interp_gc >= 0 && l->gc_collecting >= 0)
+        size = max_field(size, l->interp_gc + l->gc_collecting, 4);
     uint64_t interp = fake_alloc(fp, size, FAKE_OBJ_INTERP);
     if (!interp || !fp->interp_head_ptr)
         return 0;
@@ -586,6 +596,7 @@ uint64_t fake_thread(struct fake_py *fp, uint64_t interp, uint64_t thread_id, pi
     size = max_field(size, l->tstate_thread_id, 8);
     size = max_field(size, l->tstate_native_thread_id, 8);
     size = max_field(size, l->tstate_datastack_chunk, 8);
+    size = max_field(size, l->tstate_gil_requested, 4);
     uint64_t ts = fake_alloc(fp, size, FAKE_OBJ_TSTATE);
     if (!ts)
         return 0;
@@ -602,6 +613,21 @@ uint64_t fake_thread(struct fake_py *fp, uint64_t interp, uint64_t thread_id, pi
     }
     fake_put_u64(fp, list_tail(fp, interp + (uint64_t)l->interp_tstate_head, l->tstate_next), ts);
     return fp->failed ? 0 : ts;
+}
+
+void fake_set_collecting(struct fake_py *fp, uint64_t interp, int on)
+{
+    const struct py_layout *l = &fp->lay;
+    if (fp->gc_collecting_ptr)
+        fake_put_i32(fp, fp->gc_collecting_ptr, on);
+    else if (l->interp_gc >= 0 && l->gc_collecting >= 0)
+        fake_put_i32(fp, interp + (uint64_t)(l->interp_gc + l->gc_collecting), on);
+}
+
+void fake_set_gil_requested(struct fake_py *fp, uint64_t tstate, int on)
+{
+    if (fp->lay.tstate_gil_requested >= 0)
+        fake_put_i32(fp, tstate + (uint64_t)fp->lay.tstate_gil_requested, on);
 }
 
 void fake_set_gil(struct fake_py *fp, uint64_t interp, uint64_t tstate)

@@ -76,6 +76,7 @@ struct fake_py {
     uint64_t code_type, str_type, bytes_type, other_type, none_obj;
     uint64_t interp_head_ptr;        /* word holding the first interpreter */
     uint64_t tstate_current_ptr;     /* GIL holder word (2.7-3.11), or 0 */
+    uint64_t gc_collecting_ptr;      /* the collector's flag up to 3.8, or 0 */
     unsigned frame_extra_words;      /* locals/stack slots after each 3.11+ frame */
     int failed;                      /* some builder ran out of memory or space */
 };
@@ -148,6 +149,10 @@ uint64_t fake_thread(struct fake_py *fp, uint64_t interp, uint64_t thread_id, pi
 /* Make tstate hold the GIL (0: nobody). Up to 3.11 that is the runtime's
  * tstate_current; from 3.12 interp's own GIL, locked. */
 void fake_set_gil(struct fake_py *fp, uint64_t interp, uint64_t tstate);
+/* The collector runs (on): interp's flag (3.9+), else the process's. */
+void fake_set_collecting(struct fake_py *fp, uint64_t interp, int on);
+/* tstate asks for the GIL (3.15+; a no-op before). */
+void fake_set_gil_requested(struct fake_py *fp, uint64_t tstate, int on);
 
 /* Where a pushed frame lives. */
 enum fake_where {

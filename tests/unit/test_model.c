@@ -769,7 +769,8 @@ static void test_threads(void)
     for (int i = 1; i <= 30; i++) {
         struct sample_thread th[2] = {
             { 1, name_a, s1, SAMPLE_RUNNING, 1, 1, 0, 0 },
-            { 2, i < 3 ? name_b : (i == 4 ? name_c : 0), i % 2 ? s1 : s2, 0, 0, 1, 0, 0 },
+            { 2, i < 3 ? name_b : (i == 4 ? name_c : 0), i % 2 ? s1 : s2,
+              i == 3 ? SAMPLE_GIL_WAIT | SAMPLE_GIL_KNOWN : SAMPLE_GIL_KNOWN, 0, 1, 0, 0 },
         };
         /* Thread 2 ends after 5 s. */
         struct sample s = { .time_ns = (uint64_t)i * SEC, .pid = 1, .nthreads = i <= 5 ? 2 : 1, .threads = th };
@@ -782,8 +783,10 @@ static void test_threads(void)
     CHECK(b && b->last_seen_ns == 5 * SEC && b->samples == 5 && b->last_stack == s1,
           "threads: the ended thread's last sample");
     CHECK(b && b->name == name_c, "threads: latest non-zero name kept");
+    CHECK(b && b->gil_wait == 1 && b->gil == 0, "threads: its one sample waiting for the GIL");
     CHECK(a && a->last_seen_ns == 30 * SEC && a->name == name_a && a->running == 30 &&
           a->last_flags == SAMPLE_RUNNING, "threads: the live thread");
+    CHECK(a && a->gil_wait == 0, "threads: the live thread never waited for the GIL");
     free(tr);
     tr = threads(m, MODEL_WINDOW, &n);
     CHECK(n == 1 && tr[0].tid == 1 && tr[0].samples == 10, "threads: the ended one left the window");

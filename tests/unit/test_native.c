@@ -149,6 +149,38 @@ static void test_merge_runtime_inside_python(void)
     merged_stack_release(&m);
 }
 
+/* A C stack in take_gil inside the innermost eval loop: waiting for the
+ * GIL; outside it (in an outer call), or a name that only starts alike,
+ * not. */
+static void test_merge_take_gil(void)
+{
+    const struct native_frame waiting[] = {
+        NAT(RUNTIME, "pthread_cond_timedwait"),
+        NAT(INTERP, "take_gil.lto_priv.0"),
+        NAT(INTERP, "_Py_HandlePending"),
+        NAT(EVAL, "_PyEval_EvalFrameDefault"),
+        NAT(RUNTIME, "start_thread"),
+    };
+    struct py_frame py[2];
+    py_entries(py, 2, (const int[]){ 0, 1 });
+    struct merged_stack m;
+    merged_stack_init(&m);
+    CHECK_INT(native_merge(waiting, 5, py, 2, 0, &m), 0, "merge a thread taking the GIL");
+    CHECK_INT(m.in_take_gil, 1, "take_gil inside the innermost eval loop: waiting for the GIL");
+    const struct native_frame outer[] = {
+        NAT(RUNTIME, "clock_nanosleep"),
+        NAT(INTERP, "take_gilded"),
+        NAT(EVAL, "_PyEval_EvalFrameDefault"),
+        NAT(INTERP, "take_gil"),
+        NAT(RUNTIME, "start_thread"),
+    };
+    CHECK_INT(native_merge(outer, 5, py, 2, 0, &m), 0, "merge with take_gil outside");
+    CHECK_INT(m.in_take_gil, 0, "take_gil outside the innermost eval loop, or a longer name: not");
+    CHECK_INT(merged_stack_python_only(&m, 2), 0, "Python frames only");
+    CHECK_INT(m.in_take_gil, 0, "no C stack: not seen");
+    merged_stack_release(&m);
+}
+
 static void test_merge_torn(void)
 {
     /* Three eval calls in C, two groups in Python: read at different
@@ -712,6 +744,7 @@ int main(void)
     UNIT_RUN(test_merge_one_frame_per_eval);
     UNIT_RUN(test_merge_entry_frames);
     UNIT_RUN(test_merge_runtime_inside_python);
+    UNIT_RUN(test_merge_take_gil);
     UNIT_RUN(test_merge_torn);
     UNIT_RUN(test_merge_no_python);
     UNIT_RUN(test_demangle);

@@ -254,6 +254,31 @@ static void test_threads_and_interpreters(void)
     else
         CHECK(s.nthreads == 5 && s.threads[4].gil && flagged == 1, W("threads: new GIL holder only"));
 
+    /* The collector runs on the holder; a thread asking for the GIL
+     * waits for it (3.15 says so; earlier versions do not tell). */
+    fake_set_collecting(&fp, i2, 1);
+    fake_set_gil_requested(&fp, b1, 1);
+    fake_set_gil_requested(&fp, b2, 1);   /* asked, then got it: holding wins */
+    CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the collector running"));
+    if (s.nthreads == 5) {
+        int ft_off = L->free_threaded;
+        int tells = L->tstate_gil_requested >= 0 && !ft_off;
+        CHECK(s.threads[4].gc == !ft_off && s.threads[3].gc == 0 && s.threads[0].gc == 0,
+              W("threads: the GIL holder runs the collector"));
+        CHECK(w.gc_collecting == 1, W("threads: the walk saw the collector run"));
+        CHECK_INT(s.threads[3].gil_wait, tells ? 1 : -1, W("threads: waiting for the GIL"));
+        CHECK_INT(s.threads[4].gil_wait, tells ? 0 : -1, W("threads: the holder does not wait"));
+        CHECK_INT(s.threads[1].gil_wait, tells ? 0 : -1, W("threads: nor one that did not ask"));
+    }
+    fake_set_collecting(&fp, i2, 0);
+    fake_set_gil_requested(&fp, b1, 0);
+    fake_set_gil_requested(&fp, b2, 0);
+    CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the collector done"));
+    flagged = 0;
+    for (size_t i = 0; i < s.nthreads; i++)
+        flagged += s.threads[i].gc + (s.threads[i].gil_wait == 1);
+    CHECK(flagged == 0 && w.gc_collecting == 0, W("threads: no collector, nobody waiting"));
+
     fake_set_gil(&fp, i2, 0);
     CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with the GIL free"));
     flagged = 0;
