@@ -5,9 +5,10 @@ more than the machine may give.
   bench/syscalls.py --pytop build/pytop --label after
   bench/syscalls.py --pytop build/pytop --label after --python 3.12 --quick
 
-For each interpreter found (pyenv's 2.7, 3.10, 3.12 and 3.13 under
-$PYENV_ROOT, and 3.14 and 3.15 in the Debian sid root /var/cache/pytop/sid,
-run there as `chroot ROOT python3.X`), bench/target.py runs at depth 5, 20
+For each interpreter found (pyenv's 2.7, 3.10, 3.11, 3.12 and 3.13 under
+$PYENV_ROOT, the free-threaded 3.13t of scripts/build-python-ft.sh, and
+3.14 and 3.15 in the Debian sid root /var/cache/pytop/sid, run there as
+`chroot ROOT python3.X`), bench/target.py runs at depth 5, 20
 and 100 with 1 and 10 threads; pytop records it at 1 kHz for 3 s and for
 1 s under `perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_<kind>`,
 and the difference of the counts over the difference of the samples gives
@@ -36,8 +37,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SID = "/var/cache/pytop/sid"
-KINDS = ["process_vm_readv", "pread64", "read", "clock_nanosleep", "openat", "getdents64",
-         "newfstatat", "close", "futex"]
+KINDS = ["process_vm_readv", "pread64", "read", "clock_nanosleep", "ppoll", "openat",
+         "getdents64", "newfstatat", "close", "futex", "write", "readlinkat"]
 SUMMARY_RE = re.compile(r"recorded (\d+) samples in ([\d.]+) s \(([\d.]+) Hz achieved")
 DEPTHS = [5, 20, 100]
 THREADS = [1, 10]
@@ -48,7 +49,7 @@ def interpreters(wanted):
     """[(label, argv prefix, root or None)] for the versions found."""
     out = []
     pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    for v in ("2.7", "3.10", "3.12", "3.13"):
+    for v in ("2.7", "3.10", "3.11", "3.12", "3.13"):
         if wanted and v not in wanted:
             continue
         found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
@@ -56,6 +57,13 @@ def interpreters(wanted):
             out.append((v, [found[-1]], None))
         else:
             print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    if not wanted or "3.13t" in wanted:
+        # scripts/build-python-ft.sh's free-threaded build.
+        ft = os.path.join(os.path.dirname(SID), "python3.13t", "bin", "python3.13t")
+        if os.path.exists(ft):
+            out.append(("3.13t", [ft], None))
+        else:
+            print("SKIP python3.13t: no %s" % ft, file=sys.stderr)
     for v in ("3.14", "3.15"):
         if wanted and v not in wanted:
             continue
@@ -133,6 +141,8 @@ def table(before_path, after_path):
         kinds = ", ".join("%s %.2f" % (k, v) for k, v in sorted(c.items()) if k != "all" and v >= 0.005)
         print("| %s | %d x %d | %.1f | %.1f | %s |" % (r["python"], r["depth"], r["threads"],
                                                       o.get("all", float("nan")), c.get("all", float("nan")), kinds))
+    if not a["rates"]:
+        return
     print()
     rb = dict(((r["python"], r["asked"]), r["achieved"]) for r in b["rates"])
     print("| target | asked | %s | %s |" % (b["label"], a["label"]))
@@ -150,6 +160,9 @@ def main():
     ap.add_argument("--label", required=True)
     ap.add_argument("--python", action="append", default=[], help="only these versions (2.7, 3.12, 3.15...)")
     ap.add_argument("--quick", action="store_true", help="depth 20 only")
+    ap.add_argument("--depth", type=int, action="append", default=[],
+                    help="only these depths (repeatable; default 5, 20, 100)")
+    ap.add_argument("--no-rates", action="store_true", help="skip the achieved-rate runs")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if not shutil.which("perf"):
@@ -157,7 +170,7 @@ def main():
     pytop = os.path.abspath(a.pytop)
     res = {"label": a.label, "rows": [], "rates": []}
     tmp = tempfile.mkdtemp(prefix="pytop-bench-rec-")
-    depths = [20] if a.quick else DEPTHS
+    depths = a.depth or ([20] if a.quick else DEPTHS)
     try:
         for label, argv, root in interpreters(a.python):
             for depth in depths:
@@ -171,6 +184,8 @@ def main():
                     res["rows"].append({"python": label, "depth": depth, "threads": threads, "per_sample": c})
                     print("%-9s depth %3d x %2d: %s" % (label, depth, threads, " ".join(
                         "%s %.2f" % (k, v) for k, v in sorted((c or {}).items()) if v >= 0.005)), flush=True)
+            if a.no_rates:
+                continue
             t = Target(argv, root, 20, 1)
             try:
                 for rate in RATES:

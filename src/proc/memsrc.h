@@ -20,15 +20,22 @@ struct mem_iov {
     int ok;
 };
 
+struct mem_snap;
+
 struct mem_source {
     int (*read)(struct mem_source *src, uint64_t addr, void *buf, size_t len);
     /* Optional: many pieces at once (one system call for a live process). */
     void (*readv)(struct mem_source *src, struct mem_iov *iov, size_t n);
-    unsigned long reads;        /* number of read calls, for statistics */
+    unsigned long reads;        /* reads and batches that reached read/readv */
+    struct mem_snap *snap;      /* optional replay of the last sample's reads */
 };
+
+int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len);
 
 static inline int mem_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
 {
+    if (src->snap)
+        return mem_snap_read(src, addr, buf, len);
     src->reads++;
     return src->read(src, addr, buf, len);
 }
@@ -46,6 +53,57 @@ void mem_readv(struct mem_source *src, struct mem_iov *iov, size_t n);
 
 int mem_read_u64(struct mem_source *src, uint64_t addr, uint64_t *out);
 int mem_read_i32(struct mem_source *src, uint64_t addr, int32_t *out);
+
+/* Replay: a sample mostly reads what the previous one read (the same
+ * interpreter, thread states, chunks and frames). A source with a
+ * mem_snap attached remembers, between mem_sample_begin and
+ * mem_sample_end, the ranges read whole (up to MEM_SNAP_MAX_RANGES,
+ * MEM_SNAP_MAX_BYTES in all); the next mem_sample_begin fetches them all
+ * in one batched read (one process_vm_readv), and reads of that sample
+ * lying wholly inside a fetched range are copied from it. Anything else
+ * (a new frame, a new chunk, a range the batch could not read) is read as
+ * without a snapshot. The bytes served are the target's at the start of
+ * the sample, to be checked like any read: a snapshot never serves what
+ * was not read whole. Outside a sample, reads pass through. */
+#define MEM_SNAP_MAX_RANGES 1024
+#define MEM_SNAP_MAX_BYTES (4u << 20)
+
+struct mem_snap_range {
+    uint64_t addr;
+    size_t len;
+    size_t off;                 /* into buf */
+    int ok;                     /* fetched whole */
+};
+
+struct mem_snap {
+    int active;                 /* inside a sample */
+    int serving;                /* the snapshot may answer reads */
+    struct mem_snap_range *have;   /* fetched at this sample's start */
+    struct mem_snap_range *want;   /* read in this sample, for the next */
+    size_t nhave, nwant, want_bytes;
+    size_t next;                /* where the next search of have starts */
+    int stale;                  /* a read missed since the last fetch */
+    unsigned refetches;         /* fetches after a miss in this sample */
+    uint8_t *buf;
+    size_t buf_cap;
+    struct mem_iov *iov, *miss;    /* a fetch's pieces; a readv's misses */
+    /* Statistics: reads answered from the snapshot, reads that were not,
+     * batches fetched, ranges a batch could not read. */
+    unsigned long hits, misses, batches, failed;
+};
+
+/* Give src a snapshot (zeroed here; src reads through it from the next
+ * mem_sample_begin). */
+void mem_snap_attach(struct mem_source *src, struct mem_snap *snap);
+void mem_snap_release(struct mem_snap *snap);
+
+/* Start a sample: fetch the previous sample's ranges in one batch. No-op
+ * without a snapshot. */
+void mem_sample_begin(struct mem_source *src);
+/* The rest of this sample reads the target as it is now (a walk read
+ * again because the stack moved under it must not see the same bytes). */
+void mem_sample_fresh(struct mem_source *src);
+void mem_sample_end(struct mem_source *src);
 
 /* Live process memory via process_vm_readv. Never stops the target. */
 struct live_mem {

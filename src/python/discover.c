@@ -405,6 +405,8 @@ int py_target_open(pid_t pid, enum py_layout_source pref, struct py_target **out
     }
     t->pid = pid;
     live_mem_init(&t->live, pid);
+    /* Each py_walk fetches what the last one read in one system call. */
+    mem_snap_attach(&t->live.base, &t->snap);
 
     struct candidate cands[MAX_CANDIDATES];
     size_t n = collect_candidates(pid, &maps, cands);
@@ -421,6 +423,7 @@ int py_target_open(pid_t pid, enum py_layout_source pref, struct py_target **out
     }
     proc_maps_release(&maps);
     if (rc) {
+        mem_snap_release(&t->snap);
         free(t);
         /* A process that vanished mid-way is gone, whatever failed. */
         return proc_is_dead(pid) == 1 ? -ESRCH : rc;
@@ -470,5 +473,6 @@ void py_target_free(struct py_target *t)
     if (!t)
         return;
     py_walker_release(&t->walker);
+    mem_snap_release(&t->snap);
     free(t);
 }

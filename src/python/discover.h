@@ -26,6 +26,7 @@ enum py_layout_source {
 struct py_target {
     pid_t pid;
     struct live_mem live;
+    struct mem_snap snap;            /* the walks' replay, attached to live */
     struct py_walker walker;
     struct py_version version;
     char binary[PATH_MAX];           /* the file holding the interpreter */

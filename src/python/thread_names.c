@@ -586,6 +586,9 @@ static int instance_attr(struct names_ctx *c, uint64_t obj, const char *name, ui
     return dict_find(c, dict, name, value);
 }
 
+static int names_read(struct py_walker *w, uint64_t interp, const uint64_t *idents, size_t n,
+                      char (*names)[PY_THREAD_NAME_MAX]);
+
 /* A lookup context on w's target, and sys.modules of interp. */
 static int ctx_open(struct names_ctx *c, struct py_walker *w, uint64_t interp, uint64_t *modules)
 {
@@ -672,6 +675,24 @@ int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents
         names[i][0] = '\0';
     if (!w || !w->mem)
         return -EINVAL;
+    if (!w->mem->snap)
+        return names_read(w, interp, idents, n, names);
+    /* A source replaying the walks' reads (memsrc.h) replays these with a
+     * snapshot of their own: the registry's objects stay where they are
+     * from one refresh to the next, so about a hundred reads become one
+     * batch. */
+    struct mem_snap *walks = w->mem->snap;
+    w->mem->snap = &w->names_snap;
+    mem_sample_begin(w->mem);
+    int rc = names_read(w, interp, idents, n, names);
+    mem_sample_end(w->mem);
+    w->mem->snap = walks;
+    return rc;
+}
+
+static int names_read(struct py_walker *w, uint64_t interp, const uint64_t *idents, size_t n,
+                      char (*names)[PY_THREAD_NAME_MAX])
+{
     struct names_ctx c;
     uint64_t modules, active;
     int rc = ctx_open(&c, w, interp, &modules);

@@ -13,9 +13,11 @@
  * suspends), every frame must be of one type, and up to 3.10 the chain
  * may not be longer than the thread's recursion depth (a freed frame's
  * f_back leads into the free list). A walk that fails a check, or meets
- * unreadable data, reads the thread again (PY_WALK_RETRIES times); a
- * stack still not whole keeps what was read with -PT_ERR_TORN. The checks
- * use what the walk reads anyway: no extra read. */
+ * unreadable data, reads the thread again (PY_WALK_RETRIES times, as it
+ * is now, not from a snapshot of the start of the sample: see memsrc.h;
+ * up to 3.10 once more when the first walk was served from one); a stack
+ * still not whole keeps what was read with -PT_ERR_TORN. The checks use what the walk reads
+ * anyway: no extra read. */
 #ifndef PYTOP_PYTHON_WALK_H
 #define PYTOP_PYTHON_WALK_H
 
@@ -119,6 +121,8 @@ struct py_walker {
     size_t verify_cap;
     unsigned long stale_codes;       /* cache entries found replaced */
     struct py_sample again;          /* scratch of py_walk_thread_again, owned */
+    /* py_thread_names' own replay, when mem has one (thread_names.c). */
+    struct mem_snap names_snap;
     /* py_walk lists threads without their frames (--native reads each
      * thread's frames while it holds it, with py_walk_thread_again). */
     int threads_only;

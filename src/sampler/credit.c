@@ -36,15 +36,21 @@ static uint64_t credit_weight(enum credit_rule rule, const struct sample_thread 
 /* statm is read at most this often, not every sample: a change is
  * credited at the first sample MEM_EVERY_NS after the previous read, to
  * the threads running then. The instants are random, so where memory
- * grows is still sampled without bias, at a 10 ms grain. */
+ * grows is still sampled without bias, at a 10 ms grain. While the
+ * resident size does not move, the wait doubles at each read up to
+ * MEM_QUIET_NS (0.0125 pread per sample at 1 kHz); the first change
+ * brings it back to MEM_EVERY_NS. */
 #define MEM_EVERY_NS (10ULL * 1000000ULL)
+#define MEM_QUIET_NS (80ULL * 1000000ULL)
 
 void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n, uint64_t now)
 {
     uint64_t rss;
     if (!p->have_mem || n == 0)
         return;
-    if (p->have_rss && now - p->rss_read_ns < MEM_EVERY_NS)
+    if (p->rss_every_ns < MEM_EVERY_NS)
+        p->rss_every_ns = MEM_EVERY_NS;
+    if (p->have_rss && now - p->rss_read_ns < p->rss_every_ns)
         return;
     if (proc_memstat_rss(&p->mem, &rss) != 0)
         return;
@@ -57,8 +63,11 @@ void credit_memory(struct proc_track *p, struct sample_thread *out, size_t n, ui
     uint64_t grow = rss > p->last_rss ? rss - p->last_rss : 0;
     uint64_t release = rss < p->last_rss ? p->last_rss - rss : 0;
     p->last_rss = rss;
-    if (!grow && !release)
+    if (!grow && !release) {
+        p->rss_every_ns = p->rss_every_ns * 2 < MEM_QUIET_NS ? p->rss_every_ns * 2 : MEM_QUIET_NS;
         return;
+    }
+    p->rss_every_ns = MEM_EVERY_NS;
 
     /* The first rule that gives anyone a share (the last always does). */
     enum credit_rule rule = CREDIT_CPU;
@@ -117,6 +126,17 @@ const struct counters *read_counters(struct sampler *s, struct proc_track *p, ui
 size_t carry_cpu(struct thread_track *tr, struct sample_thread *o,
                  struct sample_thread *carry)
 {
+    /* Whether it is on a CPU now matters only when its stack is not the
+     * one it last had there: only then is stat read (one pread). */
+    if (tr->on_cpu < 0) {
+        char st;
+        if (tr->cpu_stack && tr->cpu_stack == o->stack) {
+            tr->on_cpu = 1;
+        } else {
+            tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
+            tr->runnable = tr->on_cpu;   /* for the next sample: see track_update */
+        }
+    }
     if (tr->on_cpu) {
         tr->cpu_stack = o->stack;
         return 0;

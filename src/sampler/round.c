@@ -300,17 +300,23 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
         if (tr) {
             int still;
             tr->round = s->round;
-            track_update(s, tr, now, &o->cpu_ns, &o->wall_ns, &running, &still);
+            /* Its innermost frame moved: it ran Python since the last
+             * sample (frames not read yet, or unproven: no evidence). */
+            uint64_t lcode = 0, lpos = 0;
+            if (pt->nframes && !pt->error && s->ps.frames[pt->first_frame].code) {
+                lcode = s->ps.frames[pt->first_frame].code_addr;
+                lpos = (uint64_t)s->ps.frames[pt->first_frame].pos;
+            }
+            int moved = lcode && tr->leaf_code && (lcode != tr->leaf_code || lpos != tr->leaf_pos);
+            tr->leaf_code = lcode;
+            tr->leaf_pos = lpos;
+            track_update(s, tr, now, pt->gil || moved, &o->cpu_ns, &o->wall_ns, &running, &still);
             s->still[i] = lazy && still && !pt->gil && tr->have_stack && tr->tstate == pt->tstate;
             tr->tstate = pt->tstate;
             o->name = tr->name;
             /* CPU time used since the last sample by a thread that is not
              * on a CPU now was spent elsewhere: see carry_cpu. */
-            tr->on_cpu = pt->gil;
-            if (!tr->on_cpu && o->cpu_ns) {
-                char st;
-                tr->on_cpu = proc_task_stat_read(&tr->stat, &st, NULL) == 0 && st == 'R';
-            }
+            tr->on_cpu = pt->gil ? 1 : o->cpu_ns ? -1 : 0;
         }
         o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
                    (pt->gil_wait >= 0 ? SAMPLE_GIL_KNOWN : 0) |

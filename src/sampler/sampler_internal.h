@@ -39,7 +39,14 @@ struct thread_track {
     uint64_t round;              /* the last sampling round that saw it */
     uint32_t name;               /* string id of its Python name */
     int running;
-    int on_cpu;                  /* on a CPU (or holding the GIL) at this sample */
+    /* In state R (on a CPU or waiting for one) at the last sample's
+     * instant, as its stat said or as follows from that: not merely run
+     * since the sample before. */
+    int runnable;
+    /* On a CPU (or holding the GIL) at this sample; -1: it used CPU time
+     * since the last one, and whether it is on a CPU now is asked of its
+     * stat only if that matters (see carry_cpu). */
+    int on_cpu;
     uint32_t cpu_stack;          /* its stack when last seen on a CPU; 0: never */
     uint64_t last_slices;        /* times put on a CPU, at the last sample (0: unknown) */
     uint64_t tstate;             /* its thread state's address at the last sample */
@@ -48,6 +55,9 @@ struct thread_track {
     int partial;                 /* that stack was cut short */
     int kind;                    /* that stack's enum stack_kind */
     int elided;                  /* that stack keeps a <N frames elided> marker */
+    /* Its innermost Python frame at the last sample (code object address
+     * and position; code 0: none read): one that moved ran since. */
+    uint64_t leaf_code, leaf_pos;
 };
 
 /* (code object serial, line) -> frame id, so a frame seen before costs one
@@ -83,6 +93,7 @@ struct proc_track {
     uint64_t last_rss;           /* resident bytes at the previous credited sample */
     int have_rss;
     uint64_t rss_read_ns;        /* when statm was last read */
+    uint64_t rss_every_ns;       /* the wait before the next read (credit.c) */
     struct py_heap heap;
     int have_heap;
     uint64_t next_counters_ns;
@@ -182,7 +193,7 @@ int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t
                    struct proc_track **out);
 void proc_track_remove(struct sampler *s, size_t i);
 struct thread_track *track_find(struct proc_track *p, pid_t tid, int create);
-void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
+void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int seen_running,
                   uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still);
 void sweep_tracks(struct proc_track *p, uint64_t round);
 void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now);

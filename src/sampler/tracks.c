@@ -177,11 +177,13 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
     return free_slot;
 }
 
-/* CPU time since the thread's last sample, and whether it ran. Reading
- * the state from stat costs three schedstat reads, so it is done only
- * when the CPU time did not move and the thread was running before (the
- * kernel updates a running task's time only at ticks). */
-void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
+/* CPU time since the thread's last sample, and whether it ran. The
+ * kernel updates a running task's time only at ticks: when it did not
+ * move for a thread running before, seen_running (it holds the GIL, or
+ * its innermost Python frame moved: read with the stack, no system call)
+ * or its schedstat counts (in R then and nothing moved) say it still
+ * runs; else its state is read from stat, one pread more. */
+void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int seen_running,
                   uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
 {
     uint64_t run = t->last_run_ns, slices = 0;
@@ -192,6 +194,11 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
      * stack is the one read then (see sample_process). */
     *still = !fresh && have_run && !t->running && slices != 0 && slices == t->last_slices &&
              run == t->last_run_ns;
+    /* In state R at the last sample, and neither count moved: in R still.
+     * It cannot have left the CPU (that adds its time) nor got on one
+     * (that counts), and it cannot block without running. */
+    int runnable = !fresh && have_run && t->runnable && slices != 0 &&
+                   slices == t->last_slices && run == t->last_run_ns;
     if (have_run)
         t->last_slices = slices;
     *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
@@ -201,8 +208,14 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now,
     int ran = *cpu_ns > 0;
     if (!ran && (fresh || t->running)) {
         char st;
-        ran = proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R';
+        if (seen_running || runnable) {
+            ran = 1;
+        } else {
+            ran = proc_task_stat_read(&t->stat, &st, NULL) == 0 && st == 'R';
+            runnable = ran;
+        }
     }
+    t->runnable = runnable;
     if (have_run)
         t->last_run_ns = run;
     t->last_wall_ns = now;

@@ -14,7 +14,9 @@
  * marker of elided frames (only after the innermost PY_KEEP_INNER), no
  * stack taken as whole that ends at a generator's frame (up to 3.10,
  * where the code says so), and threads' frames tile the sample in
- * order. */
+ * order. An input of odd length walks through a snapshot (memsrc.h):
+ * each walk after the first is served the bytes fetched at its start,
+ * which the mutations between walks have changed. */
 #include "config.h"
 
 #include "../unit/fake_python.h"
@@ -233,6 +235,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     }
     if (d[2] & F_NO_CODE_TYPE)
         w.code_type = 0;
+    struct mem_snap snap;
+    if (n & 1)
+        mem_snap_attach(&fp.mem.base, &snap);
 
     unsigned walks = 0;
     for (size_t i = 3; i + 5 <= n; i += 5) {
@@ -251,6 +256,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 
     py_sample_release(&s);
     py_walker_release(&w);
+    if (n & 1)
+        mem_snap_release(&snap);
     fake_py_release(&fp);
     return 0;
 }
