@@ -234,6 +234,7 @@ def rules(v, ft=0):
     # 3.13 has holds_gil as a bit field, which offsetof cannot give.
     r["tstate_holds_gil"] = off(TS, "holds_gil") if v >= (3, 14) else None
     r["tstate_gil_requested"] = off(TS, "gil_requested") if v >= (3, 15) else None
+    r["tstate_base_frame"] = off(TS, "base_frame") if v >= (3, 15) else None
     for f in ("previous", "size", "top", "data"):
         r["chunk_" + f] = off("_PyStackChunk", f) if v >= (3, 11) else None
 
@@ -392,6 +393,7 @@ def debug_rules(v):
         at("ts_" + f, "thread_state." + f)
     at("ts_holds_gil", "thread_state.holds_gil", (3, 15))
     at("ts_gil_requested", "thread_state.gil_requested", (3, 15))
+    at("ts_base_frame", "thread_state.base_frame", (3, 15))
     # Set in free-threaded builds only (0 in the others): the GIL's enabled
     # flag, and from 3.14 a frame's own bytecode copy.
     at("is_gil_enabled", "interpreter_state.gil_runtime_state_enabled")
@@ -450,7 +452,7 @@ DEBUG_MEANS = {
     "un_state": "unicode_state", "un_length": "unicode_length",
     "un_ascii_size": "unicode_ascii_size", "un_compact_size": "unicode_compact_size",
     "gc_generation_stats": "gc_generation_stats", "gc_collecting": "gc_collecting",
-    "ts_gil_requested": "tstate_gil_requested",
+    "ts_gil_requested": "tstate_gil_requested", "ts_base_frame": "tstate_base_frame",
     "fr_tlbc_index": "frame_tlbc_index", "co_tlbc": "code_tlbc",
     # enabled is given inside _gil_runtime_state, unlike locked and holder.
     "is_gil_enabled": "gil_enabled",

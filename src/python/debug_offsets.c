@@ -15,7 +15,7 @@ struct dbg {
     uint64_t is_size, is_next, is_threads_head, is_gc, is_imports_modules, is_ceval_gil;
     uint64_t is_gil_runtime_state, is_gil_locked, is_gil_holder;
     uint64_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
-    uint64_t ts_datastack_chunk, ts_holds_gil, ts_gil_requested;
+    uint64_t ts_datastack_chunk, ts_holds_gil, ts_gil_requested, ts_base_frame;
     /* Free-threaded builds only (0 elsewhere): see fill_free_threaded. The
      * GIL's enabled flag is an offset inside _gil_runtime_state, not the
      * interpreter; tlbc_index and co_tlbc are 3.14+. */
@@ -44,7 +44,7 @@ static const struct { size_t pos, val; } members[] = {
     MEMBER(is_gil_locked), MEMBER(is_gil_holder),
     MEMBER(ts_size), MEMBER(ts_next), MEMBER(ts_interp), MEMBER(ts_current_frame),
     MEMBER(ts_thread_id), MEMBER(ts_native_thread_id), MEMBER(ts_datastack_chunk),
-    MEMBER(ts_holds_gil), MEMBER(ts_gil_requested),
+    MEMBER(ts_holds_gil), MEMBER(ts_gil_requested), MEMBER(ts_base_frame),
     MEMBER(is_gil_enabled), MEMBER(fr_tlbc_index), MEMBER(co_tlbc),
     MEMBER(fr_size), MEMBER(fr_previous), MEMBER(fr_executable), MEMBER(fr_instr_ptr),
     MEMBER(fr_owner),
@@ -132,6 +132,7 @@ static int plausible(const struct dbg *d)
     /* Members only some versions have: checked when there. */
     if ((d->ts_holds_gil != NONE && !field_ok(d->ts_holds_gil, 4, d->ts_size)) ||
         (d->ts_gil_requested != NONE && !field_ok(d->ts_gil_requested, 4, d->ts_size)) ||
+        (d->ts_base_frame != NONE && !field_ok(d->ts_base_frame, P, d->ts_size)) ||
         (d->is_gc != NONE && d->gc_size != NONE && !field_ok(d->is_gc, d->gc_size, d->is_size)) ||
         (d->gc_generation_stats != NONE &&
          (d->gc_size == NONE || !field_ok(d->gc_generation_stats, P, d->gc_size))))
@@ -321,6 +322,7 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
     if (d->ts_holds_gil == NONE)
         EXACT(tstate_holds_gil);
     out->tstate_gil_requested = d->ts_gil_requested != NONE ? (int)d->ts_gil_requested : -1;
+    out->tstate_base_frame = d->ts_base_frame != NONE ? (int)d->ts_base_frame : -1;
 
     FB(chunk_previous);
     FB(chunk_size);

@@ -46,6 +46,7 @@ struct py_layout {
     int tstate_datastack_chunk;  /* _PyStackChunk *, 3.11+ */
     int tstate_holds_gil;        /* int holds_gil, 3.14+ (a bit field in 3.13) */
     int tstate_gil_requested;    /* int gil_requested, 3.15+: waiting for the GIL */
+    int tstate_base_frame;       /* _PyInterpreterFrame *base_frame, 3.15+: the sentinel below a thread's first frame */
 
     /* _PyStackChunk, 3.11+ */
     int chunk_previous;
@@ -212,7 +213,7 @@ struct py_debug_layout {
     int is_size, is_next, is_threads_head, is_gc, is_imports_modules, is_ceval_gil;
     int is_gil_runtime_state, is_gil_locked, is_gil_holder;
     int ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
-    int ts_datastack_chunk, ts_holds_gil, ts_gil_requested;
+    int ts_datastack_chunk, ts_holds_gil, ts_gil_requested, ts_base_frame;
     /* Set by free-threaded builds only: the GIL's enabled flag (3.13+), a
      * frame's own bytecode copy and the code object's copies (3.14+). */
     int is_gil_enabled, fr_tlbc_index, co_tlbc;

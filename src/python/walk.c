@@ -31,6 +31,7 @@ static int tstate_span(const struct py_layout *l)
     n = max_off(n, l->tstate_native_thread_id, 8);
     n = max_off(n, l->tstate_datastack_chunk, 8);
     n = max_off(n, l->tstate_gil_requested, 4);
+    n = max_off(n, l->tstate_base_frame, 8);
     if (l->tstate_recursion_depth > 0)
         n = max_off(n, l->tstate_recursion_depth, 4);
     return n;

@@ -10,7 +10,7 @@
  * A thread runs on while it is read, so a walk must prove its stack whole
  * before it is kept: it must end at a frame that can be a thread's first
  * (not a generator or coroutine frame, whose link back is cleared when it
- * suspends), every frame must be of one type, and up to 3.10 the chain
+ * suspends; from 3.15 exactly the base frame in the thread state), every frame must be of one type, and up to 3.10 the chain
  * may not be longer than the thread's recursion depth (a freed frame's
  * f_back leads into the free list). A walk that fails a check, or meets
  * unreadable data, reads the thread again (PY_WALK_RETRIES times, as it
@@ -37,7 +37,7 @@
 #define PY_KEEP_INNER 2048
 #define PY_MAX_WALK (1u << 17)   /* frames followed per thread before the walk is cut */
 /* Reads of a thread after the first when a walk cannot be proven whole. */
-#define PY_WALK_RETRIES 3
+#define PY_WALK_RETRIES 8
 #define PY_MAX_THREADS 4096      /* thread states per interpreter */
 #define PY_MAX_INTERPRETERS 64
 

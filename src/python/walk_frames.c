@@ -277,7 +277,8 @@ static uint64_t tlbc_instr(struct py_walker *w, const uint8_t *fb, uint64_t code
 /* Frames from 3.11: _PyInterpreterFrame structs, most of them contiguous
  * in the thread's data-stack chunks. */
 static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
-                                   struct py_thread *t, uint64_t frame, uint64_t chunk)
+                                   struct py_thread *t, uint64_t frame, uint64_t chunk,
+                                   uint64_t base)
 {
     const struct py_layout *l = &w->layout;
     uint8_t single[STRUCT_READ_MAX];
@@ -294,8 +295,13 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
     unsigned long walked = 0;
     int last_owner = -1;
     uint64_t last_addr = 0;
+    int at_base = 0;
 
     for (unsigned long depth = 0; frame; depth++) {
+        if (base && frame == base) {
+            at_base = 1;
+            break;
+        }
         if (depth >= PY_MAX_WALK * 2UL) {
             rc = -PT_ERR_TRUNCATED;
             break;
@@ -357,6 +363,11 @@ static int walk_interpreter_frames(struct py_walker *w, struct py_sample *s,
         rc = -PT_ERR_TORN;
         w->hint_addr = last_addr;   /* for the next attempt (walk_thread) */
     }
+    /* From 3.15 every thread's chain ends at the sentinel frame in its
+     * thread state: a chain that ends anywhere else (a link read before it
+     * was written, or after its frame was reused) is not the whole stack. */
+    if (rc == 0 && base && !at_base)
+        rc = -PT_ERR_TORN;
     return rc;
 }
 
@@ -419,5 +430,7 @@ int walk_frames(struct py_walker *w, struct py_sample *s, struct py_thread *t,
     }
     return walk_interpreter_frames(w, s, t, frame,
                                    l->tstate_datastack_chunk >= 0
-                                       ? bytes_u64(ts + l->tstate_datastack_chunk) : 0);
+                                       ? bytes_u64(ts + l->tstate_datastack_chunk) : 0,
+                                   l->tstate_base_frame >= 0
+                                       ? bytes_u64(ts + l->tstate_base_frame) : 0);
 }

@@ -597,6 +597,7 @@ uint64_t fake_thread(struct fake_py *fp, uint64_t interp, uint64_t thread_id, pi
     size = max_field(size, l->tstate_native_thread_id, 8);
     size = max_field(size, l->tstate_datastack_chunk, 8);
     size = max_field(size, l->tstate_gil_requested, 4);
+    size = max_field(size, l->tstate_base_frame, 8);
     uint64_t ts = fake_alloc(fp, size, FAKE_OBJ_TSTATE);
     if (!ts)
         return 0;

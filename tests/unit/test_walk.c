@@ -981,6 +981,41 @@ static void test_shims(void)
     fake_py_release(&fp);
 }
 
+/* 3.15+: a chain is whole only when it ends at the thread state's base
+ * frame; one ending anywhere else was read while it changed. */
+static void test_base_frame(void)
+{
+    struct fake_py fp;
+    struct py_walker w;
+    struct py_sample s;
+    py_sample_init(&s);
+    uint64_t interp = setup(&fp);
+    struct fn mod = fn_module(), run = fn_run();
+    make_fn(&fp, &mod);
+    make_fn(&fp, &run);
+    uint64_t ts = fake_thread(&fp, interp, 1, 1);
+    uint64_t base = fake_frame(&fp, ts, 0, 0, FAKE_FRAME_SHIM);
+    fake_frame(&fp, ts, mod.code, 2, FAKE_FRAME_STACK);
+    fake_frame(&fp, ts, run.code, 4, FAKE_FRAME_STACK);
+    fake_put_u64(&fp, ts + (uint64_t)L->tstate_base_frame, base);
+    CHECK(base && !fp.failed, W("base frame: fake built"));
+    fake_walker_init(&fp, &w);
+    CHECK_INT(py_walk(&w, &s), 0, W("base frame: walk"));
+    CHECK(s.nthreads == 1 && s.threads[0].nframes == 2 && s.threads[0].error == 0,
+          W("base frame: a chain ending at the base frame is whole (%zu frames, error %d)",
+            s.nthreads ? s.threads[0].nframes : 0, s.nthreads ? s.threads[0].error : 0));
+    /* The base frame is elsewhere: this chain ends short of it. */
+    fake_put_u64(&fp, ts + (uint64_t)L->tstate_base_frame, base + 4096);
+    py_sample_release(&s);
+    py_sample_init(&s);
+    CHECK_INT(py_walk(&w, &s), 0, W("base frame moved: walk"));
+    CHECK(s.nthreads == 1 && s.threads[0].error == -PT_ERR_TORN,
+          W("base frame moved: the chain is torn (error %d)", s.nthreads ? s.threads[0].error : 0));
+    py_sample_release(&s);
+    py_walker_release(&w);
+    fake_py_release(&fp);
+}
+
 /* ---- layouts -------------------------------------------------------------- */
 
 static void test_layout_bounds(void)
@@ -1034,6 +1069,8 @@ static void run_layout(const struct py_layout *lay)
         test_chunks();
     if (L->frame_owned_by_cstack >= 0)
         test_shims();
+    if (L->tstate_base_frame >= 0)
+        test_base_frame();
 }
 
 /* The builder's line tables, decoded by pytop's own decoder through a walk
