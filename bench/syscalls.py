@@ -29,11 +29,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SID = "/var/cache/pytop/sid"
@@ -74,27 +75,7 @@ def interpreters(wanted):
     return out
 
 
-class Target(object):
-    def __init__(self, argv, root, depth, threads):
-        # Inside a root the script must be too.
-        self.tmp = tempfile.mkdtemp(prefix="pytop-bench-", dir=os.path.join(root, "tmp") if root else None)
-        shutil.copy(os.path.join(HERE, "target.py"), self.tmp)
-        script = os.path.join(self.tmp, "target.py")
-        if root:
-            script = "/" + os.path.relpath(script, root)
-        self.p = subprocess.Popen(argv + [script, "--depth", str(depth), "--threads", str(threads)],
-                                  stdout=subprocess.PIPE, universal_newlines=True)
-        line = self.p.stdout.readline()
-        if not line.startswith("ready"):
-            self.stop()
-            raise RuntimeError("target did not start: %r" % line)
-        self.pid = int(line.split()[1])
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGKILL)
-        self.p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+Target = benchlib.Target
 
 
 def record(pytop, pid, rate, seconds, tmp, perf=True):
@@ -102,18 +83,12 @@ def record(pytop, pid, rate, seconds, tmp, perf=True):
     cmd = [pytop, "--record", os.path.join(tmp, "b.rec"), "--rate", str(rate),
            "--duration", str(seconds), "-p", str(pid)]
     if perf:
-        events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + k for k in KINDS]
-        cmd = ["perf", "stat", "-x,", "-e", ",".join(events), "--"] + cmd
+        cmd = benchlib.perf_stat_prefix(KINDS) + cmd
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
     m = SUMMARY_RE.search(p.stderr)
     if not m:
         raise RuntimeError("pytop: %s" % p.stderr.strip()[-300:])
-    counts = {}
-    for line in p.stderr.splitlines():
-        f = line.split(",")
-        if len(f) > 3 and f[0].strip().isdigit():
-            key = "all" if f[2].startswith("raw_syscalls") else f[2].split("sys_enter_")[-1]
-            counts[key] = int(f[0])
+    counts = benchlib.perf_stat_counts(p.stderr)
     return int(m.group(1)), float(m.group(3)), counts
 
 
