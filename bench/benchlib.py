@@ -1,10 +1,12 @@
 """What bench/cost.py and bench/syscalls.py share: bench/target.py run at a
 depth, and counting system calls by kind with `perf stat`."""
 
+import glob
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -62,3 +64,20 @@ def perf_stat_counts(stderr):
             key = "all" if f[2].startswith("raw_syscalls") else f[2].split("sys_enter_")[-1]
             counts[key] = int(f[0])
     return counts
+
+
+def pyenv_pythons(versions, wanted):
+    """[(version, [path], None)] of pyenv's newest pythonX.Y of each version
+    (those in wanted, or all when wanted is empty); a SKIP on stderr for
+    each one missing."""
+    out = []
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for v in versions:
+        if wanted and v not in wanted:
+            continue
+        found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
+        if found:
+            out.append((v, [found[-1]], None))
+        else:
+            print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    return out

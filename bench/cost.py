@@ -46,7 +46,6 @@ started in the same namespace and root (`nsenter -m -r`), can read the
 target's maps; nothing is mounted outside that namespace.
 """
 import argparse
-import glob
 import json
 import os
 import re
@@ -86,16 +85,7 @@ def loadavg():
 
 def interpreters(wanted):
     """[(label, argv prefix, root or None)] for the versions found."""
-    out = []
-    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    for v in ("2.7", "3.10", "3.12", "3.13"):
-        if wanted and v not in wanted:
-            continue
-        found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
-        if found:
-            out.append((v, [found[-1]], None))
-        else:
-            print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    out = benchlib.pyenv_pythons(("2.7", "3.10", "3.12", "3.13"), wanted)
     for v in ("3.14", "3.15"):
         if wanted and v not in wanted:
             continue

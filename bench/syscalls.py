@@ -24,7 +24,6 @@ side by side in Markdown.
 from __future__ import print_function
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -48,16 +47,7 @@ RATES = [10000, 50000, 100000]
 
 def interpreters(wanted):
     """[(label, argv prefix, root or None)] for the versions found."""
-    out = []
-    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    for v in ("2.7", "3.10", "3.11", "3.12", "3.13"):
-        if wanted and v not in wanted:
-            continue
-        found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
-        if found:
-            out.append((v, [found[-1]], None))
-        else:
-            print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    out = benchlib.pyenv_pythons(("2.7", "3.10", "3.11", "3.12", "3.13"), wanted)
     if not wanted or "3.13t" in wanted:
         # scripts/build-python-ft.sh's free-threaded build.
         ft = os.path.join(os.path.dirname(SID), "python3.13t", "bin", "python3.13t")
