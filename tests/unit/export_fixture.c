@@ -538,3 +538,12 @@ void write_processes(enum export_mode m, const struct export_input *in)
     snprintf(after, sizeof after, " (%s): written", mode_name(m));
     write_formats(stem, m, in, "two processes, ", after);
 }
+
+void release_profile(void)
+{
+    stack_table_free(dict);
+    if (getenv("PYTOP_KEEP_EXPORTS"))
+        printf("# files kept in %s\n", tmpdir);
+    else
+        remove_tree();
+}

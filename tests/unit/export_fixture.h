@@ -74,6 +74,9 @@ const char *export_file(enum export_format fmt, enum export_mode m);
 const char *expected_file(enum export_mode m);
 void find_srcdir(void);
 void remove_tree(void);
+/* Frees dict and removes tmpdir, unless PYTOP_KEEP_EXPORTS is set (then
+ * says where the files are). */
+void release_profile(void);
 
 /* The program's own test point: got == want, what it checks. */
 void fixture_check_int(long long got, long long want, const char *what);

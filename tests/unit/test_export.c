@@ -202,10 +202,6 @@ int main(void)
     UNIT_RUN(write_hostile);
     UNIT_RUN(test_processes);
 
-    stack_table_free(dict);
-    if (getenv("PYTOP_KEEP_EXPORTS"))
-        printf("# files kept in %s\n", tmpdir);
-    else
-        remove_tree();
+    release_profile();
     return unit_done();
 }
