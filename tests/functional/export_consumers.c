@@ -150,8 +150,27 @@ static const char callgrind_py[] =
 "if err: err.append(text2)\n"
 "print('\\n'.join(err) if err else 'OK')\n";
 
+/* protoc --decode's text as nested dicts of lists of values, in Python:
+ * pprof_py and procs_py read it (they import codecs). */
+#define PROTO_TREE_PY \
+"def proto_tree(text):\n" \
+"    def unq(v):\n" \
+"        if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n" \
+"        return v == 'true' if v in ('true', 'false') else int(v)\n" \
+"    root = {}; stack = [root]\n" \
+"    for line in text.split('\\n'):\n" \
+"        line = line.strip()\n" \
+"        if not line: continue\n" \
+"        if line.endswith('{'):\n" \
+"            d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n" \
+"        elif line == '}': stack.pop()\n" \
+"        else:\n" \
+"            k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n" \
+"    return root\n"
+
 static const char pprof_py[] =
 "import codecs, gzip, json, os, re, subprocess, sys\n"
+PROTO_TREE_PY
 "path, exp, protoc, protodir = sys.argv[1], json.load(open(sys.argv[2], encoding='utf-8')), sys.argv[3], sys.argv[4]\n"
 "err = []\n"
 "if protoc == 'go':\n"
@@ -174,19 +193,7 @@ static const char pprof_py[] =
 "r = subprocess.run([protoc, '-I', protodir, '--decode=perftools.profiles.Profile', 'profile.proto'],\n"
 "                   input=pb, stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
 "if r.returncode != 0: err.append('decode: ' + r.stderr.decode())\n"
-"def unq(v):\n"
-"    if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n"
-"    if v in ('true', 'false'): return v == 'true'\n"
-"    return int(v)\n"
-"root = {}; stack = [root]\n"
-"for line in r.stdout.decode('utf-8').split('\\n'):\n"
-"    line = line.strip()\n"
-"    if not line: continue\n"
-"    if line.endswith('{'):\n"
-"        d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n"
-"    elif line == '}': stack.pop()\n"
-"    else:\n"
-"        k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n"
+"root = proto_tree(r.stdout.decode('utf-8'))\n"
 "one = lambda d, k, dflt=0: d.get(k, [dflt])[0]\n"
 "strs = root.get('string_table', [])\n"
 "if not strs or strs[0] != '': err.append('string_table[0] is not empty')\n"
@@ -273,6 +280,7 @@ static const char svg_py[] =
  * protoc and the proto directory. */
 static const char procs_py[] =
 "import codecs, collections, gzip, json, re, subprocess, sys\n"
+PROTO_TREE_PY
 "fmt, path, exp = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3], encoding='utf-8'))\n"
 "D, mem, procs = exp['div'], exp['mode'] == 'memory', exp['procs']\n"
 "labels = set(p[1] for p in procs)\n"
@@ -316,18 +324,7 @@ static const char procs_py[] =
 "    pb = gzip.decompress(open(path, 'rb').read())\n"
 "    r = subprocess.run([sys.argv[4], '-I', sys.argv[5], '--decode=perftools.profiles.Profile', 'profile.proto'], input=pb, stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
 "    if r.returncode != 0: err.append('decode: ' + r.stderr.decode())\n"
-"    def unq(v):\n"
-"        if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n"
-"        return v == 'true' if v in ('true', 'false') else int(v)\n"
-"    root = {}; stack = [root]\n"
-"    for line in r.stdout.decode('utf-8').split('\\n'):\n"
-"        line = line.strip()\n"
-"        if not line: continue\n"
-"        if line.endswith('{'):\n"
-"            d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n"
-"        elif line == '}': stack.pop()\n"
-"        else:\n"
-"            k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n"
+"    root = proto_tree(r.stdout.decode('utf-8'))\n"
 "    strs = root.get('string_table', [])\n"
 "    per = collections.defaultdict(lambda: [0, 0])\n"
 "    for s in root.get('sample', []):\n"
@@ -630,10 +627,6 @@ int main(void)
         UNIT_RUN(test_processes);
     }
 
-    stack_table_free(dict);
-    if (getenv("PYTOP_KEEP_EXPORTS"))
-        printf("# files kept in %s\n", tmpdir);
-    else
-        remove_tree();
+    release_profile();
     return unit_done();
 }
