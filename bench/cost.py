@@ -46,18 +46,18 @@ started in the same namespace and root (`nsenter -m -r`), can read the
 target's maps; nothing is mounted outside that namespace.
 """
 import argparse
-import glob
 import json
 import os
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SID = "/var/cache/pytop/sid"
@@ -85,16 +85,7 @@ def loadavg():
 
 def interpreters(wanted):
     """[(label, argv prefix, root or None)] for the versions found."""
-    out = []
-    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    for v in ("2.7", "3.10", "3.12", "3.13"):
-        if wanted and v not in wanted:
-            continue
-        found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
-        if found:
-            out.append((v, [found[-1]], None))
-        else:
-            print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    out = benchlib.pyenv_pythons(("2.7", "3.10", "3.12", "3.13"), wanted)
     for v in ("3.14", "3.15"):
         if wanted and v not in wanted:
             continue
@@ -108,33 +99,12 @@ def interpreters(wanted):
     return out
 
 
-class Target(object):
-    """bench/target.py at a depth, until stop()."""
+class Target(benchlib.Target):
+    """bench/target.py at a depth, in a process group of its own, until stop()."""
 
     def __init__(self, argv, root, depth, threads):
-        self.tmp = tempfile.mkdtemp(prefix="pytop-cost-", dir=os.path.join(root, "tmp") if root else None)
-        shutil.copy(os.path.join(HERE, "target.py"), self.tmp)
-        script = os.path.join(self.tmp, "target.py")
-        if root:
-            script = "/" + os.path.relpath(script, root)
-        self.p = subprocess.Popen(argv + [script, "--depth", str(depth), "--threads", str(threads)],
-                                  stdout=subprocess.PIPE, universal_newlines=True,
-                                  start_new_session=True)
-        line = self.p.stdout.readline()
-        if not line.startswith("ready"):
-            self.stop()
-            raise RuntimeError("target did not start: %r" % line)
-        self.pid = int(line.split()[1])
-        time.sleep(0.3)
-
-    def stop(self):
-        if self.p.poll() is None:
-            try:
-                os.killpg(self.p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        self.p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        benchlib.Target.__init__(self, argv, root, depth, threads, prefix="pytop-cost-",
+                                 own_group=True, settle=0.3)
 
 
 def children_cpu():
@@ -155,15 +125,8 @@ def record(pytop, pid, rate, seconds, tmp, prefix=()):
 
 
 def count_syscalls(pytop, pid, seconds, tmp):
-    events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + k for k in KINDS]
-    n, _, _, err = record(pytop, pid, 1000, seconds, tmp,
-                          ["perf", "stat", "-x,", "-e", ",".join(events), "--"])
-    counts = {}
-    for line in err.splitlines():
-        f = line.split(",")
-        if len(f) > 3 and f[0].strip().isdigit():
-            key = "all" if f[2].startswith("raw_syscalls") else f[2].split("sys_enter_")[-1]
-            counts[key] = int(f[0])
+    n, _, _, err = record(pytop, pid, 1000, seconds, tmp, benchlib.perf_stat_prefix(KINDS))
+    counts = benchlib.perf_stat_counts(err)
     counts["other"] = counts.get("all", 0) - sum(counts.get(k, 0) for k in KINDS)
     return n, counts
 

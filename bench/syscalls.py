@@ -24,16 +24,16 @@ side by side in Markdown.
 from __future__ import print_function
 
 import argparse
-import glob
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SID = "/var/cache/pytop/sid"
@@ -47,16 +47,7 @@ RATES = [10000, 50000, 100000]
 
 def interpreters(wanted):
     """[(label, argv prefix, root or None)] for the versions found."""
-    out = []
-    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    for v in ("2.7", "3.10", "3.11", "3.12", "3.13"):
-        if wanted and v not in wanted:
-            continue
-        found = sorted(glob.glob(os.path.join(pyenv, "versions", v + ".*", "bin", "python" + v)))
-        if found:
-            out.append((v, [found[-1]], None))
-        else:
-            print("SKIP python%s: not under %s/versions" % (v, pyenv), file=sys.stderr)
+    out = benchlib.pyenv_pythons(("2.7", "3.10", "3.11", "3.12", "3.13"), wanted)
     if not wanted or "3.13t" in wanted:
         # scripts/build-python-ft.sh's free-threaded build.
         ft = os.path.join(os.path.dirname(SID), "python3.13t", "bin", "python3.13t")
@@ -74,27 +65,7 @@ def interpreters(wanted):
     return out
 
 
-class Target(object):
-    def __init__(self, argv, root, depth, threads):
-        # Inside a root the script must be too.
-        self.tmp = tempfile.mkdtemp(prefix="pytop-bench-", dir=os.path.join(root, "tmp") if root else None)
-        shutil.copy(os.path.join(HERE, "target.py"), self.tmp)
-        script = os.path.join(self.tmp, "target.py")
-        if root:
-            script = "/" + os.path.relpath(script, root)
-        self.p = subprocess.Popen(argv + [script, "--depth", str(depth), "--threads", str(threads)],
-                                  stdout=subprocess.PIPE, universal_newlines=True)
-        line = self.p.stdout.readline()
-        if not line.startswith("ready"):
-            self.stop()
-            raise RuntimeError("target did not start: %r" % line)
-        self.pid = int(line.split()[1])
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGKILL)
-        self.p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+Target = benchlib.Target
 
 
 def record(pytop, pid, rate, seconds, tmp, perf=True):
@@ -102,18 +73,12 @@ def record(pytop, pid, rate, seconds, tmp, perf=True):
     cmd = [pytop, "--record", os.path.join(tmp, "b.rec"), "--rate", str(rate),
            "--duration", str(seconds), "-p", str(pid)]
     if perf:
-        events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + k for k in KINDS]
-        cmd = ["perf", "stat", "-x,", "-e", ",".join(events), "--"] + cmd
+        cmd = benchlib.perf_stat_prefix(KINDS) + cmd
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
     m = SUMMARY_RE.search(p.stderr)
     if not m:
         raise RuntimeError("pytop: %s" % p.stderr.strip()[-300:])
-    counts = {}
-    for line in p.stderr.splitlines():
-        f = line.split(",")
-        if len(f) > 3 and f[0].strip().isdigit():
-            key = "all" if f[2].startswith("raw_syscalls") else f[2].split("sys_enter_")[-1]
-            counts[key] = int(f[0])
+    counts = benchlib.perf_stat_counts(p.stderr)
     return int(m.group(1)), float(m.group(3)), counts
 
 

@@ -178,11 +178,12 @@ def report_tap(rep, label, cmd, rc, output):
 # ---- phases -----------------------------------------------------------------
 
 def phase_static(args, rep):
-    """Every tests/static/*.py, run as 'python3 SCRIPT --srcdir=SRCDIR': a
+    """Every tests/static/*.py but _*.py (shared helpers), run as
+    'python3 SCRIPT --srcdir=SRCDIR': a
     check of the source itself (no build needed). It prints TAP, or nothing
     and exits 0 when all is well and 1 with the reasons when not."""
     sdir = os.path.join(args.srcdir, "tests", "static")
-    scripts = sorted(f for f in os.listdir(sdir) if f.endswith(".py")) if os.path.isdir(sdir) else []
+    scripts = sorted(f for f in os.listdir(sdir) if f.endswith(".py") and not f.startswith("_")) if os.path.isdir(sdir) else []
     if not scripts:
         rep.skip("static", "no checks in %s" % sdir)
     for f in scripts:

@@ -208,18 +208,7 @@ int record_run(struct py_target *target, struct launch *launched,
         st.snap_model = model_new(&mc, dict);
     }
 
-    struct sampler_config sc = {
-        .rate_hz = o->rate_hz,
-        .duration_ns = o->duration_ns,
-        .native = o->native,
-        .native_all = o->native_all,
-        .blocking = o->blocking,
-        .subprocesses = o->subprocesses,
-        .layout_source = o->layout_source,
-        /* Waiting tasks carry wall time only: a CPU export weighs them 0. */
-        .async = o->async,
-        .async_waiting = o->async,
-    };
+    struct sampler_config sc = SAMPLER_CONFIG_OF(o);
     struct sampler *smp;
     rc = sampler_new(target, dict, &sc, &smp);
     if (rc) {

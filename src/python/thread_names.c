@@ -592,6 +592,8 @@ static int names_read(struct py_walker *w, uint64_t interp, const uint64_t *iden
 /* A lookup context on w's target, and sys.modules of interp. */
 static int ctx_open(struct names_ctx *c, struct py_walker *w, uint64_t interp, uint64_t *modules)
 {
+    if (!w || !w->mem)
+        return -EINVAL;
     memset(c, 0, sizeof *c);
     c->mem = w->mem;
     c->l = &w->layout;
@@ -643,27 +645,23 @@ static int module_global(struct names_ctx *c, uint64_t modules, const char *modu
 int py_module_global(struct py_walker *w, uint64_t interp, const char *module, const char *name,
                      uint64_t *value)
 {
-    if (!w || !w->mem || !module || !name || !value)
+    if (!module || !name || !value)
         return -EINVAL;
     struct names_ctx c;
     uint64_t modules;
     int rc = ctx_open(&c, w, interp, &modules);
-    if (rc < 0)
-        return rc;
-    return module_global(&c, modules, module, name, value);
+    return rc < 0 ? rc : module_global(&c, modules, module, name, value);
 }
 
 int py_instance_attr(struct py_walker *w, uint64_t interp, uint64_t obj, const char *name,
                      uint64_t *value)
 {
-    if (!w || !w->mem || !name || !value)
+    if (!name || !value)
         return -EINVAL;
     struct names_ctx c;
     uint64_t modules;
     int rc = ctx_open(&c, w, interp, &modules);
-    if (rc < 0)
-        return rc;
-    return instance_attr(&c, obj, name, value);
+    return rc < 0 ? rc : instance_attr(&c, obj, name, value);
 }
 
 int py_thread_names(struct py_walker *w, uint64_t interp, const uint64_t *idents, size_t n,

@@ -232,26 +232,31 @@ static size_t *marshal_keys(const struct export_prep *p, struct strbuf *keys)
     return key_off;
 }
 
+/* Function f's key, then a tuple of n items that starts with
+ * (cc, nc, tt, ct): the times are amounts of ns. */
+static void put_keyed_counts(struct strbuf *sb, const struct export_prep *p, const struct strbuf *keys,
+                             const size_t *key_off, uint32_t f, unsigned n, uint64_t cc, uint64_t nc,
+                             uint64_t tt_ns, uint64_t ct_ns)
+{
+    strbuf_append(sb, keys->data + key_off[f], key_off[f + 1] - key_off[f]);
+    m_small_tuple(sb, n);
+    m_int(sb, cc);
+    m_int(sb, nc);
+    m_amount(sb, p, tt_ns);
+    m_amount(sb, p, ct_ns);
+}
+
 /* Function f's entry: its key, (cc, nc, tt, ct) and its callers. */
 static void put_func(struct strbuf *sb, const struct export_prep *p, uint32_t f,
                      const struct export_func_totals *tot, const struct edges *es,
                      const struct strbuf *keys, const size_t *key_off)
 {
-    strbuf_append(sb, keys->data + key_off[f], key_off[f + 1] - key_off[f]);
-    m_small_tuple(sb, 5);
-    m_int(sb, tot->total_samples);
-    m_int(sb, tot->frames);
-    m_amount(sb, p, tot->self_ns);
-    m_amount(sb, p, tot->total_ns);
+    put_keyed_counts(sb, p, keys, key_off, f, 5, tot->total_samples, tot->frames, tot->self_ns,
+                     tot->total_ns);
     m_byte(sb, '{');
     for (size_t k = f ? es->end[f - 1] : 0; k < es->end[f]; k++) {
         const struct edge *ed = &es->v[es->by_callee[k]];
-        strbuf_append(sb, keys->data + key_off[ed->caller], key_off[ed->caller + 1] - key_off[ed->caller]);
-        m_small_tuple(sb, 4);
-        m_int(sb, ed->nc);
-        m_int(sb, ed->cc);
-        m_amount(sb, p, ed->tt_ns);
-        m_amount(sb, p, ed->ct_ns);
+        put_keyed_counts(sb, p, keys, key_off, ed->caller, 4, ed->nc, ed->cc, ed->tt_ns, ed->ct_ns);
     }
     m_byte(sb, '0');
 }

@@ -175,6 +175,22 @@ void intern_gc(struct sampler *s, struct sample_thread *o)
     }
 }
 
+/* frames[0..n) (innermost first) under node. */
+static uint32_t intern_frames(struct sampler *s, struct proc_track *p, uint32_t node,
+                              const struct py_frame *frames, size_t n)
+{
+    for (size_t k = n; k-- > 0;) {
+        uint32_t fid, child;
+        int rc = walked_frame_id(s, p, &frames[k], &fid);
+        if (rc == -ENOENT)
+            continue;
+        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
+            return cut_at_full(s, node);
+        node = child;
+    }
+    return node;
+}
+
 /* The leaf node of a thread's stack, root first. A stack that could not
  * be read whole gets a root marker so its frames are not mistaken for
  * top-level calls: "<torn>" when it changed under every read, else
@@ -199,16 +215,7 @@ uint32_t intern_stack(struct sampler *s, struct proc_track *p, const struct py_t
     }
     if (merged)
         return intern_merged(s, p, node, frames, merged);
-    for (size_t k = t->nframes; k-- > 0;) {
-        uint32_t fid, child;
-        int rc = walked_frame_id(s, p, &frames[k], &fid);
-        if (rc == -ENOENT)
-            continue;
-        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            return cut_at_full(s, node);
-        node = child;
-    }
-    return node;
+    return intern_frames(s, p, node, frames, t->nframes);
 }
 
 /* The root "<task NAME>" of a task's stacks. */
@@ -219,22 +226,6 @@ static int task_root(struct sampler *s, const char *name, uint32_t *node)
     snprintf(root, sizeof root, "<task %s>", name);
     int rc = intern_named_frame(s, root, "", -1, 0, &fid);
     return rc ? rc : stack_table_node(s->dict, 0, fid, node);
-}
-
-/* frames[0..n) (innermost first) under node. */
-static uint32_t intern_frames(struct sampler *s, struct proc_track *p, uint32_t node,
-                              const struct py_frame *frames, size_t n)
-{
-    for (size_t k = n; k-- > 0;) {
-        uint32_t fid, child;
-        int rc = walked_frame_id(s, p, &frames[k], &fid);
-        if (rc == -ENOENT)
-            continue;
-        if (rc != 0 || stack_table_node(s->dict, node, fid, &child) != 0)
-            return cut_at_full(s, node);
-        node = child;
-    }
-    return node;
 }
 
 uint32_t intern_task_stack(struct sampler *s, struct proc_track *p, const struct py_thread *t,

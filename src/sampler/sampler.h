@@ -61,6 +61,24 @@ struct sampler_config {
     int async_waiting;
 };
 
+/* The sampler_config of a command's options (o: a pointer to a struct with
+ * rate_hz, duration_ns, native, native_all, blocking, subprocesses,
+ * layout_source and async, as the live view's and record's have): no
+ * dictionary lock, and with --async the waiting tasks sampled too (they
+ * carry wall time only: a CPU view or export weighs them 0). */
+#define SAMPLER_CONFIG_OF(o)                 \
+    {                                        \
+        .rate_hz = (o)->rate_hz,             \
+        .duration_ns = (o)->duration_ns,     \
+        .native = (o)->native,               \
+        .native_all = (o)->native_all,       \
+        .blocking = (o)->blocking,           \
+        .subprocesses = (o)->subprocesses,   \
+        .layout_source = (o)->layout_source, \
+        .async = (o)->async,                 \
+        .async_waiting = (o)->async,         \
+    }
+
 struct sampler_stats {
     uint64_t samples;            /* samples delivered */
     uint64_t late;               /* samples that started > half a period after their instant */

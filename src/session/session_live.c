@@ -357,20 +357,9 @@ int session_live_new(struct py_target *target, const struct session_child *child
     if (ls->owned_dict)
         s->model = session_new_model(s, ls->owned_dict);
     if (s->model) {
-        struct sampler_config sc = {
-            .rate_hz = o->rate_hz,
-            .duration_ns = o->duration_ns,
-            /* The sampler adds to the dictionary alone; readers need no
-             * lock (see core/stacks.h). */
-            .dict_lock = NULL,
-            .native = o->native,
-            .native_all = o->native_all,
-            .blocking = o->blocking,
-            .subprocesses = o->subprocesses,
-            .layout_source = o->layout_source,
-            .async = o->async,
-            .async_waiting = o->async,
-        };
+        /* No dictionary lock: the sampler adds to the dictionary alone;
+         * readers need no lock (see core/stacks.h). */
+        struct sampler_config sc = SAMPLER_CONFIG_OF(o);
         rc = sampler_new(target, ls->owned_dict, &sc, &ls->sampler);
     }
     if (rc == 0) {

@@ -150,8 +150,27 @@ static const char callgrind_py[] =
 "if err: err.append(text2)\n"
 "print('\\n'.join(err) if err else 'OK')\n";
 
+/* protoc --decode's text as nested dicts of lists of values, in Python:
+ * pprof_py and procs_py read it (they import codecs). */
+#define PROTO_TREE_PY \
+"def proto_tree(text):\n" \
+"    def unq(v):\n" \
+"        if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n" \
+"        return v == 'true' if v in ('true', 'false') else int(v)\n" \
+"    root = {}; stack = [root]\n" \
+"    for line in text.split('\\n'):\n" \
+"        line = line.strip()\n" \
+"        if not line: continue\n" \
+"        if line.endswith('{'):\n" \
+"            d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n" \
+"        elif line == '}': stack.pop()\n" \
+"        else:\n" \
+"            k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n" \
+"    return root\n"
+
 static const char pprof_py[] =
 "import codecs, gzip, json, os, re, subprocess, sys\n"
+PROTO_TREE_PY
 "path, exp, protoc, protodir = sys.argv[1], json.load(open(sys.argv[2], encoding='utf-8')), sys.argv[3], sys.argv[4]\n"
 "err = []\n"
 "if protoc == 'go':\n"
@@ -174,19 +193,7 @@ static const char pprof_py[] =
 "r = subprocess.run([protoc, '-I', protodir, '--decode=perftools.profiles.Profile', 'profile.proto'],\n"
 "                   input=pb, stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
 "if r.returncode != 0: err.append('decode: ' + r.stderr.decode())\n"
-"def unq(v):\n"
-"    if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n"
-"    if v in ('true', 'false'): return v == 'true'\n"
-"    return int(v)\n"
-"root = {}; stack = [root]\n"
-"for line in r.stdout.decode('utf-8').split('\\n'):\n"
-"    line = line.strip()\n"
-"    if not line: continue\n"
-"    if line.endswith('{'):\n"
-"        d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n"
-"    elif line == '}': stack.pop()\n"
-"    else:\n"
-"        k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n"
+"root = proto_tree(r.stdout.decode('utf-8'))\n"
 "one = lambda d, k, dflt=0: d.get(k, [dflt])[0]\n"
 "strs = root.get('string_table', [])\n"
 "if not strs or strs[0] != '': err.append('string_table[0] is not empty')\n"
@@ -273,6 +280,7 @@ static const char svg_py[] =
  * protoc and the proto directory. */
 static const char procs_py[] =
 "import codecs, collections, gzip, json, re, subprocess, sys\n"
+PROTO_TREE_PY
 "fmt, path, exp = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3], encoding='utf-8'))\n"
 "D, mem, procs = exp['div'], exp['mode'] == 'memory', exp['procs']\n"
 "labels = set(p[1] for p in procs)\n"
@@ -316,18 +324,7 @@ static const char procs_py[] =
 "    pb = gzip.decompress(open(path, 'rb').read())\n"
 "    r = subprocess.run([sys.argv[4], '-I', sys.argv[5], '--decode=perftools.profiles.Profile', 'profile.proto'], input=pb, stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
 "    if r.returncode != 0: err.append('decode: ' + r.stderr.decode())\n"
-"    def unq(v):\n"
-"        if v.startswith('\"'): return codecs.escape_decode(v[1:-1].encode('utf-8'))[0].decode('utf-8')\n"
-"        return v == 'true' if v in ('true', 'false') else int(v)\n"
-"    root = {}; stack = [root]\n"
-"    for line in r.stdout.decode('utf-8').split('\\n'):\n"
-"        line = line.strip()\n"
-"        if not line: continue\n"
-"        if line.endswith('{'):\n"
-"            d = {}; stack[-1].setdefault(line[:-1].strip(), []).append(d); stack.append(d)\n"
-"        elif line == '}': stack.pop()\n"
-"        else:\n"
-"            k, v = line.split(': ', 1); stack[-1].setdefault(k, []).append(unq(v))\n"
+"    root = proto_tree(r.stdout.decode('utf-8'))\n"
 "    strs = root.get('string_table', [])\n"
 "    per = collections.defaultdict(lambda: [0, 0])\n"
 "    for s in root.get('sample', []):\n"
@@ -368,48 +365,22 @@ static void check_run(const char *cmd, const char *what)
 
 /* ---- tests ------------------------------------------------------------------------ */
 
-static void write_all(void)
+void fixture_check_int(long long got, long long want, const char *what)
 {
-    struct export_input in = make_input();
+    CHECK_INT(got, want, what);
+}
+
+/* The values each mode's checkers compare with. */
+static void write_expected(void)
+{
     for (int m = 0; m < NMODES; m++) {
-        for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
-            int rc = export_to(export_file((enum export_format)fmt, (enum export_mode)m),
-                               (enum export_format)fmt, (enum export_mode)m, &in);
-            char what[128];
-            snprintf(what, sizeof what, "export %s in %s mode", export_format_name((enum export_format)fmt),
-                     mode_name((enum export_mode)m));
-            CHECK_INT(rc, 0, what);
-        }
         char *json = expected_json((enum export_mode)m);
         write_file(expected_file((enum export_mode)m), json);
         free(json);
     }
 }
 
-static void test_speedscope(enum export_mode m)
-{
-    char cmd[8192], what[128];
-    snprintf(cmd, sizeof cmd, "python3 %s %s %s", path_of("check_speedscope.py"),
-             export_file(EXPORT_SPEEDSCOPE, m), expected_file(m));
-    snprintf(what, sizeof what, "speedscope (%s): schema, frames, stacks and per-thread weights", mode_name(m));
-    check_run(cmd, what);
-}
-
 static char pyenv_root[4096];
-
-static void find_pyenv_root(void)
-{
-    FILE *p = popen("pyenv root 2>/dev/null", "r");
-    if (p) {
-        if (fgets(pyenv_root, sizeof pyenv_root, p))
-            pyenv_root[strcspn(pyenv_root, "\n")] = '\0';
-        pclose(p);
-    }
-    if (!pyenv_root[0] && getenv("PYENV_ROOT"))
-        snprintf(pyenv_root, sizeof pyenv_root, "%s", getenv("PYENV_ROOT"));
-    if (!pyenv_root[0] && getenv("HOME"))
-        snprintf(pyenv_root, sizeof pyenv_root, "%s/.pyenv", getenv("HOME"));
-}
 
 /* pstats with every Python 3 there is: pyenv's and the system's. */
 static void test_pstats(enum export_mode m)
@@ -439,57 +410,55 @@ static void test_pstats(enum export_mode m)
         skip("pstats: no Python 3 interpreter found");
 }
 
-static void test_callgrind(enum export_mode m)
+/* The readers of one format but pstats (test_pstats): its checker
+ * (check_<format>.py) is run with python3 on the file, the expected values
+ * and args. */
+static const struct reader {
+    enum export_format fmt;
+    const char *tool;       /* what it needs besides python3, or NULL */
+    const char *missing;    /* the skip without it */
+    const char *args;
+    int proto_dir;          /* args go on with the directory of profile.proto */
+    const char *what;       /* after "<format> (<mode>): " */
+} readers[] = {
+    { EXPORT_SPEEDSCOPE, NULL, NULL, "", 0, "schema, frames, stacks and per-thread weights" },
+    { EXPORT_CALLGRIND, "callgrind_annotate",
+      "callgrind: callgrind_annotate not installed (Debian package valgrind)", "callgrind_annotate", 0,
+      "callgrind_annotate totals, self and --inclusive=yes" },
+    { EXPORT_PPROF, "protoc", "pprof: protoc not installed (Debian package protobuf-compiler)", "protoc", 1,
+      "gzip, protoc --decode_raw and --decode against profile.proto, values" },
+    /* pprof itself, when Go is installed. */
+    { EXPORT_PPROF, "go", "pprof: go tool pprof not installed (Debian package golang-go, optional)", "go -", 0,
+      "go tool pprof -raw reads every sample and the totals" },
+    { EXPORT_SVG, NULL, NULL, "", 0, "well-formed XML, root total, frames inside the root" },
+};
+
+static void test_reader(const struct reader *r, enum export_mode m)
 {
-    if (!have("callgrind_annotate")) {
-        skip("callgrind: callgrind_annotate not installed (Debian package valgrind)");
+    if (r->tool && !have(r->tool)) {
+        skip(r->missing);
         return;
     }
-    char cmd[8192], what[128];
-    snprintf(cmd, sizeof cmd, "python3 %s %s %s callgrind_annotate", path_of("check_callgrind.py"),
-             export_file(EXPORT_CALLGRIND, m), expected_file(m));
-    snprintf(what, sizeof what, "callgrind (%s): callgrind_annotate totals, self and --inclusive=yes",
-             mode_name(m));
+    const char *name = export_format_name(r->fmt);
+    char script[64], args[4400], cmd[16384], what[256];
+    snprintf(script, sizeof script, "check_%s.py", name);
+    snprintf(args, sizeof args, "%s%s%s%s", r->args[0] ? " " : "", r->args, r->proto_dir ? " " : "",
+             r->proto_dir ? srcdir : "");
+    if (r->proto_dir)
+        snprintf(args + strlen(args), sizeof args - strlen(args), "/tests/data");
+    snprintf(cmd, sizeof cmd, "python3 %s %s %s%s", path_of(script), export_file(r->fmt, m), expected_file(m),
+             args);
+    snprintf(what, sizeof what, "%s (%s): %s", name, mode_name(m), r->what);
     check_run(cmd, what);
 }
 
-static void test_pprof(enum export_mode m)
+/* Every reader of mode m's files, pstats second. */
+static void test_readers(enum export_mode m)
 {
-    if (!have("protoc")) {
-        skip("pprof: protoc not installed (Debian package protobuf-compiler)");
-        return;
-    }
-    char cmd[16384], what[128], proto_dir[4200];
-    snprintf(proto_dir, sizeof proto_dir, "%s/tests/data", srcdir);
-    snprintf(cmd, sizeof cmd, "python3 %s %s %s protoc %s", path_of("check_pprof.py"),
-             export_file(EXPORT_PPROF, m), expected_file(m), proto_dir);
-    snprintf(what, sizeof what, "pprof (%s): gzip, protoc --decode_raw and --decode against profile.proto, values",
-             mode_name(m));
-    check_run(cmd, what);
-}
-
-/* pprof itself, when Go is installed. */
-static void test_go_pprof(enum export_mode m)
-{
-    if (!have("go")) {
-        skip("pprof: go tool pprof not installed (Debian package golang-go, optional)");
-        return;
-    }
-    char cmd[8192], what[128];
-    snprintf(cmd, sizeof cmd, "python3 %s %s %s go -", path_of("check_pprof.py"),
-             export_file(EXPORT_PPROF, m), expected_file(m));
-    snprintf(what, sizeof what, "pprof (%s): go tool pprof -raw reads every sample and the totals",
-             mode_name(m));
-    check_run(cmd, what);
-}
-
-static void test_svg(enum export_mode m)
-{
-    char cmd[8192], what[128];
-    snprintf(cmd, sizeof cmd, "python3 %s %s %s", path_of("check_svg.py"), export_file(EXPORT_SVG, m),
-             expected_file(m));
-    snprintf(what, sizeof what, "svg (%s): well-formed XML, root total, frames inside the root", mode_name(m));
-    check_run(cmd, what);
+    test_reader(&readers[0], m);
+    test_pstats(m);
+    for (size_t k = 1; k < sizeof readers / sizeof readers[0]; k++)
+        test_reader(&readers[k], m);
 }
 
 static void test_svg_render(void)
@@ -520,15 +489,7 @@ static void test_svg_render(void)
 /* No rows at all: every format still writes something its reader takes. */
 static void test_empty(void)
 {
-    struct export_input in = make_input();
-    in.nrows = 0;
-    for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
-        char name[64], what[128];
-        snprintf(name, sizeof name, "empty%s", export_format_suffix((enum export_format)fmt));
-        int rc = export_to(path_of(name), (enum export_format)fmt, EXPORT_CPU, &in);
-        snprintf(what, sizeof what, "empty profile: %s", export_format_name((enum export_format)fmt));
-        CHECK_INT(rc, 0, what);
-    }
+    write_empty();
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "python3 -c 'import pstats,sys; pstats.Stats(sys.argv[1]).print_stats(); print(\"OK\")' %s"
              " >/dev/null && python3 -c 'import json,sys; json.load(open(sys.argv[1])); print(\"OK\")' %s"
@@ -541,32 +502,8 @@ static void test_empty(void)
  * every reader must still take the files. */
 static void test_hostile(void)
 {
-    struct stack_table *d = NULL;
-    struct stack_weight rw[3];
-    struct thread_label tl;
-    struct export_input in;
-    int ok = hostile_input(&d, rw, &tl, &in) == 0;
-    CHECK(ok, "hostile profile built");
-    if (!ok) {
-        stack_table_free(d);
+    if (!write_hostile())
         return;
-    }
-    for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
-        char name[64], what[128];
-        snprintf(name, sizeof name, "hostile%s", export_format_suffix((enum export_format)fmt));
-        int rc = export_to(path_of(name), (enum export_format)fmt, EXPORT_CPU, &in);
-        snprintf(what, sizeof what, "hostile names: %s written", export_format_name((enum export_format)fmt));
-        CHECK_INT(rc, 0, what);
-    }
-    stack_table_free(d);
-
-    size_t len;
-    char *folded = read_file(path_of("hostile.folded"), &len);
-    int lines = 0;
-    for (size_t i = 0; folded && i < len; i++)
-        lines += folded[i] == '\n';
-    CHECK_INT(lines, 3, "hostile names: folded has one line per stack");
-    free(folded);
 
     char cmd[16384];
     snprintf(cmd, sizeof cmd,
@@ -633,15 +570,10 @@ static void test_processes(void)
         char exp_path[4200];
         snprintf(exp_path, sizeof exp_path, "%s", path_of("expected-procs.json"));
         write_file(exp_path, json);
+        write_processes((enum export_mode)m, &in);
         for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
-            char name[64], what[160], cmd[16384], extra[4400] = "";
-            snprintf(name, sizeof name, "procs-%s%s", mode_name((enum export_mode)m),
-                     export_format_suffix((enum export_format)fmt));
-            const char *path = path_of(name);
-            int rc = export_to(path, (enum export_format)fmt, (enum export_mode)m, &in);
-            snprintf(what, sizeof what, "two processes, %s (%s): written",
-                     export_format_name((enum export_format)fmt), mode_name((enum export_mode)m));
-            CHECK_INT(rc, 0, what);
+            char what[160], cmd[16384], extra[4400] = "";
+            const char *path = procs_file((enum export_format)fmt, (enum export_mode)m);
             if (fmt == EXPORT_CALLGRIND) {
                 if (!have("callgrind_annotate"))
                     continue;
@@ -663,7 +595,7 @@ static void test_processes(void)
 int main(void)
 {
     find_srcdir();
-    find_pyenv_root();
+    unit_pyenv_root(pyenv_root, sizeof pyenv_root);
     if (!mkdtemp(tmpdir)) {
         CHECK(0, "temporary directory");
         return unit_done();
@@ -677,6 +609,7 @@ int main(void)
     write_file(path_of("check_procs.py"), procs_py);
 
     UNIT_RUN(write_all);
+    write_expected();
     int py = have("python3");
     for (int m = 0; m < NMODES; m++) {
         printf("# %s mode\n", mode_name((enum export_mode)m));
@@ -684,12 +617,7 @@ int main(void)
             skip("python3 not installed: speedscope, pstats, callgrind, pprof and svg checks");
             continue;
         }
-        test_speedscope((enum export_mode)m);
-        test_pstats((enum export_mode)m);
-        test_callgrind((enum export_mode)m);
-        test_pprof((enum export_mode)m);
-        test_go_pprof((enum export_mode)m);
-        test_svg((enum export_mode)m);
+        test_readers((enum export_mode)m);
     }
     if (py)
         UNIT_RUN(test_svg_render);
@@ -699,10 +627,6 @@ int main(void)
         UNIT_RUN(test_processes);
     }
 
-    stack_table_free(dict);
-    if (getenv("PYTOP_KEEP_EXPORTS"))
-        printf("# files kept in %s\n", tmpdir);
-    else
-        remove_tree();
+    release_profile();
     return unit_done();
 }

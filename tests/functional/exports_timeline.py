@@ -11,21 +11,12 @@ import re
 from html.parser import HTMLParser
 
 from scenarios import Test
+import subcmd
+from subcmd import export
 
 
 def record(c, tgt, name="r.pytop", seconds="1s"):
-    rec = os.path.join(c.workdir, name)
-    run = c.pytop_run(["record", "-d", seconds, "-o", rec, "-p", str(tgt.pid)], timeout=30)
-    if run.rc != 0 or run.sanitizer_report():
-        c.fail("pytop record failed", run, tgt)
-    return rec
-
-
-def export(c, rec, fmt, *extra, tgt=None):
-    run = c.pytop_run(["export", rec, "--format", fmt] + list(extra), timeout=60)
-    if run.rc != 0 or run.sanitizer_report():
-        c.fail("pytop export --format %s %s failed" % (fmt, " ".join(extra)), run, tgt)
-    return run
+    return subcmd.record(c, tgt, name, seconds, timeout=30)
 
 
 def folded_total_us(text):

@@ -10,6 +10,8 @@ import os
 import time
 
 from scenarios import Test
+import subcmd
+from subcmd import export
 
 
 def gc_share(tgt, start, end):
@@ -32,18 +34,7 @@ def gc_share(tgt, start, end):
 
 
 def record(c, tgt, name, seconds="2s", extra=()):
-    rec = os.path.join(c.workdir, name)
-    run = c.pytop_run(["record", "-d", seconds, "-o", rec, "-p", str(tgt.pid)] + list(extra), timeout=60)
-    if run.rc != 0 or run.sanitizer_report():
-        c.fail("pytop record failed", run, tgt)
-    return rec
-
-
-def export(c, rec, fmt, *extra, tgt=None):
-    run = c.pytop_run(["export", rec, "--format", fmt] + list(extra), timeout=60)
-    if run.rc != 0 or run.sanitizer_report():
-        c.fail("pytop export --format %s %s failed" % (fmt, " ".join(extra)), run, tgt)
-    return run
+    return subcmd.record(c, tgt, name, seconds, extra, timeout=60)
 
 
 def folded(text):

@@ -17,6 +17,8 @@ import os
 import re
 import sys
 
+import _tap
+
 DOC_BEGIN = "<!-- keys:begin (generated from src/ui/keys.c by tests/static/keys_doc.py --write-doc) -->"
 DOC_END = "<!-- keys:end -->"
 # A named binding: action, scope, the keys as the help shows them, what it does.
@@ -94,14 +96,7 @@ def main():
          ["docs/architecture.md's key table differs from src/ui/keys.c: run "
           "tests/static/keys_doc.py --write-doc"]),
     ]
-    failed = 0
-    for k, (what, errs) in enumerate(points, 1):
-        print("%sok %d - %s" % ("not " if errs else "", k, what))
-        for e in errs:
-            print("# %s" % e)
-        failed += bool(errs)
-    print("1..%d" % len(points))
-    return 1 if failed else 0
+    return _tap.report(points)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import os
 import re
 import sys
 
+import _tap
+
 # The graph, written once: what each layer may include besides itself.
 # A layer sees only what it lists (nothing transitive).
 LAYERS = {
@@ -267,14 +269,7 @@ def main():
         ("config.h is the first include of every .c file and in no header", found["config"]),
         ("docs/architecture.md draws the table as it is", doc_errors(args.srcdir)),
     ]
-    failed = 0
-    for n, (what, errs) in enumerate(points, 1):
-        print("%sok %d - %s" % ("not " if errs else "", n, what))
-        for e in errs:
-            print("# %s" % e)
-        failed += bool(errs)
-    print("1..%d" % len(points))
-    return 1 if failed else 0
+    return _tap.report(points)
 
 
 if __name__ == "__main__":

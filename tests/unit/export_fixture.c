@@ -465,3 +465,85 @@ void remove_tree(void)
     if (system(cmd) != 0)
         printf("# could not remove %s\n", tmpdir);
 }
+
+/* ---- writing every format ---------------------------------------------------- */
+
+/* Each format of in (mode m) to path_of("<stem><suffix>"), or to
+ * export_file() with stem NULL: a test point each, "<before><format><after>". */
+static void write_formats(const char *stem, enum export_mode m, const struct export_input *in,
+                          const char *before, const char *after)
+{
+    for (int fmt = EXPORT_FOLDED; fmt <= EXPORT_SVG; fmt++) {
+        enum export_format f = (enum export_format)fmt;
+        char name[64], what[160];
+        snprintf(name, sizeof name, "%s%s", stem ? stem : "", export_format_suffix(f));
+        int rc = export_to(stem ? path_of(name) : export_file(f, m), f, m, in);
+        snprintf(what, sizeof what, "%s%s%s", before, export_format_name(f), after);
+        fixture_check_int(rc, 0, what);
+    }
+}
+
+void write_all(void)
+{
+    struct export_input in = make_input();
+    for (int m = 0; m < NMODES; m++) {
+        char after[64];
+        snprintf(after, sizeof after, " in %s mode", mode_name((enum export_mode)m));
+        write_formats(NULL, (enum export_mode)m, &in, "export ", after);
+    }
+}
+
+void write_empty(void)
+{
+    struct export_input in = make_input();
+    in.nrows = 0;
+    write_formats("empty", EXPORT_CPU, &in, "empty profile: ", "");
+}
+
+int write_hostile(void)
+{
+    struct stack_table *d = NULL;
+    struct stack_weight rw[3];
+    struct thread_label tl;
+    struct export_input in;
+    int ok = hostile_input(&d, rw, &tl, &in) == 0;
+    fixture_check_int(ok, 1, "hostile profile built");
+    if (ok)
+        write_formats("hostile", EXPORT_CPU, &in, "hostile names: ", " written");
+    stack_table_free(d);
+    if (!ok)
+        return 0;
+
+    size_t len;
+    char *folded = read_file(path_of("hostile.folded"), &len);
+    int lines = 0;
+    for (size_t i = 0; folded && i < len; i++)
+        lines += folded[i] == '\n';
+    fixture_check_int(lines, 3, "hostile names: folded has one line per stack");
+    free(folded);
+    return 1;
+}
+
+const char *procs_file(enum export_format fmt, enum export_mode m)
+{
+    char name[64];
+    snprintf(name, sizeof name, "procs-%s%s", mode_name(m), export_format_suffix(fmt));
+    return path_of(name);
+}
+
+void write_processes(enum export_mode m, const struct export_input *in)
+{
+    char stem[32], after[64];
+    snprintf(stem, sizeof stem, "procs-%s", mode_name(m));
+    snprintf(after, sizeof after, " (%s): written", mode_name(m));
+    write_formats(stem, m, in, "two processes, ", after);
+}
+
+void release_profile(void)
+{
+    stack_table_free(dict);
+    if (getenv("PYTOP_KEEP_EXPORTS"))
+        printf("# files kept in %s\n", tmpdir);
+    else
+        remove_tree();
+}

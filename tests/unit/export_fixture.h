@@ -2,8 +2,9 @@
  * values its readers must find (computed the plain way, independently of
  * the writers) and the file helpers they share: tests/unit/test_export.c
  * checks the files in-process, tests/functional/export_consumers.c has
- * them loaded by their real readers. No test points here: each program
- * keeps its own TAP count. */
+ * them loaded by their real readers. Each program keeps its own TAP count
+ * (unit.h): the fixture's test points go through fixture_check_int, which
+ * each program defines. */
 #ifndef PYTOP_TESTS_EXPORT_FIXTURE_H
 #define PYTOP_TESTS_EXPORT_FIXTURE_H
 
@@ -73,5 +74,25 @@ const char *export_file(enum export_format fmt, enum export_mode m);
 const char *expected_file(enum export_mode m);
 void find_srcdir(void);
 void remove_tree(void);
+/* Frees dict and removes tmpdir, unless PYTOP_KEEP_EXPORTS is set (then
+ * says where the files are). */
+void release_profile(void);
+
+/* The program's own test point: got == want, what it checks. */
+void fixture_check_int(long long got, long long want, const char *what);
+
+/* Every format of the profile in every mode, to export_file(): a test
+ * point each. */
+void write_all(void);
+/* No rows at all, every format (CPU) to tmpdir/empty<suffix>: a test point each. */
+void write_empty(void);
+/* hostile_input() in every format (CPU) to tmpdir/hostile<suffix>, and the
+ * folded file's line count: test points. 1 when the profile could be
+ * built (its files are there to read), else 0. */
+int write_hostile(void);
+/* processes_input()'s profile in every format (mode m) to procs_file(): a test
+ * point each. */
+void write_processes(enum export_mode m, const struct export_input *in);
+const char *procs_file(enum export_format fmt, enum export_mode m);
 
 #endif

@@ -339,20 +339,6 @@ static void check_python(const char *python, const char *label, enum py_layout_s
 
 static char pyenv_root[4096];
 
-static void find_pyenv_root(void)
-{
-    FILE *p = popen("pyenv root 2>/dev/null", "r");
-    if (p) {
-        if (fgets(pyenv_root, sizeof pyenv_root, p))
-            pyenv_root[strcspn(pyenv_root, "\n")] = '\0';
-        pclose(p);
-    }
-    if (!pyenv_root[0] && getenv("PYENV_ROOT"))
-        snprintf(pyenv_root, sizeof pyenv_root, "%s", getenv("PYENV_ROOT"));
-    if (!pyenv_root[0] && getenv("HOME"))
-        snprintf(pyenv_root, sizeof pyenv_root, "%s/.pyenv", getenv("HOME"));
-}
-
 static void test_pyenv_versions(void)
 {
     static const char *const versions[] = {
@@ -395,7 +381,7 @@ static void test_system_python(void)
 
 int main(void)
 {
-    find_pyenv_root();
+    unit_pyenv_root(pyenv_root, sizeof pyenv_root);
     UNIT_RUN(test_pyenv_versions);
     UNIT_RUN(test_system_python);
     return unit_done();

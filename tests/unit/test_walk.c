@@ -106,6 +106,19 @@ static struct fn fn_run(void)
     return (struct fn){ "run", "Server.run", "/app/server.py", 10, 30, 3, 0 };
 }
 
+/* s initialised, a target with <module> and run made in it, and one
+ * thread (its state returned) with no frames yet. */
+static uint64_t setup_one_thread(struct fake_py *fp, struct py_sample *s, struct fn *mod, struct fn *run)
+{
+    py_sample_init(s);
+    uint64_t interp = setup(fp);
+    *mod = fn_module();
+    *run = fn_run();
+    make_fn(fp, mod);
+    make_fn(fp, run);
+    return fake_thread(fp, interp, 1, 1);
+}
+
 static struct fn fn_handle(void)
 {
     return (struct fn){ "handle", "Server.run.<locals>.handle", "/app/handler.py", 300, 64, 1, 0 };
@@ -432,12 +445,8 @@ static void check_deep(int depth)
     struct fake_py fp;
     struct py_walker w;
     struct py_sample s;
-    py_sample_init(&s);
-    uint64_t interp = setup(&fp);
-    struct fn mod = fn_module(), run = fn_run();
-    make_fn(&fp, &mod);
-    make_fn(&fp, &run);
-    uint64_t ts = fake_thread(&fp, interp, 1, 1);
+    struct fn mod, run;
+    uint64_t ts = setup_one_thread(&fp, &s, &mod, &run);
     /* Pushed outermost first: frame i (from the outside) is at 2 * (i % 30). */
     fake_frame(&fp, ts, mod.code, 0, FAKE_FRAME_STACK);
     for (int i = 1; i < depth; i++)
@@ -988,12 +997,8 @@ static void test_base_frame(void)
     struct fake_py fp;
     struct py_walker w;
     struct py_sample s;
-    py_sample_init(&s);
-    uint64_t interp = setup(&fp);
-    struct fn mod = fn_module(), run = fn_run();
-    make_fn(&fp, &mod);
-    make_fn(&fp, &run);
-    uint64_t ts = fake_thread(&fp, interp, 1, 1);
+    struct fn mod, run;
+    uint64_t ts = setup_one_thread(&fp, &s, &mod, &run);
     uint64_t base = fake_frame(&fp, ts, 0, 0, FAKE_FRAME_SHIM);
     fake_frame(&fp, ts, mod.code, 2, FAKE_FRAME_STACK);
     fake_frame(&fp, ts, run.code, 4, FAKE_FRAME_STACK);

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_count, unit_failed;
@@ -39,6 +40,23 @@ static inline void unit_report(int ok, const char *file, int line, const char *w
     } while (0)
 
 #define UNIT_RUN(fn) do { printf("# %s\n", #fn); fn(); } while (0)
+
+/* pyenv's root into root: `pyenv root`, else $PYENV_ROOT, else ~/.pyenv;
+ * "" when none is known. */
+static inline void unit_pyenv_root(char *root, size_t size)
+{
+    root[0] = '\0';
+    FILE *p = popen("pyenv root 2>/dev/null", "r");
+    if (p) {
+        if (fgets(root, (int)size, p))
+            root[strcspn(root, "\n")] = '\0';
+        pclose(p);
+    }
+    if (!root[0] && getenv("PYENV_ROOT"))
+        snprintf(root, size, "%s", getenv("PYENV_ROOT"));
+    if (!root[0] && getenv("HOME"))
+        snprintf(root, size, "%s/.pyenv", getenv("HOME"));
+}
 
 static inline int unit_done(void)
 {

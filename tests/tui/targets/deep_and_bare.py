@@ -6,7 +6,6 @@ it never has a Python frame).
 
     python deep_and_bare.py --ready FILE
 """
-import sys
 import time
 
 try:
@@ -16,7 +15,7 @@ except ImportError:   # 2.7
 
 import tui_ready
 
-READY = sys.argv[sys.argv.index("--ready") + 1] if "--ready" in sys.argv else None
+READY = tui_ready.ready_path()
 DEPTH = 40
 
 

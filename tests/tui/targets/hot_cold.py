@@ -7,6 +7,7 @@ import sys
 import time
 
 import tui_ready
+from tui_ready import hot_function
 
 
 def cold_function(n):
@@ -14,15 +15,6 @@ def cold_function(n):
     i = 0
     while i < n:
         total += i
-        i += 1
-    return total
-
-
-def hot_function(n):
-    total = 0
-    i = 0
-    while i < n:
-        total += i * i
         i += 1
     return total
 

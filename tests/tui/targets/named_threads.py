@@ -3,22 +3,13 @@ hot_function, spin-beta in beta_function, MainThread sleeps in main_wait.
 
     python named_threads.py --ready FILE
 """
-import sys
 import threading
 import time
 
 import tui_ready
+from tui_ready import hot_function
 
-READY = sys.argv[sys.argv.index("--ready") + 1] if "--ready" in sys.argv else None
-
-
-def hot_function(n):
-    total = 0
-    i = 0
-    while i < n:
-        total += i * i
-        i += 1
-    return total
+READY = tui_ready.ready_path()
 
 
 def beta_function(n):

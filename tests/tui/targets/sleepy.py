@@ -3,28 +3,19 @@ hot_function: their WALL shares are about equal, their CPU shares are not.
 
     python sleepy.py --ready FILE
 """
-import sys
 import threading
 import time
 
 import tui_ready
+from tui_ready import hot_function
 
-READY = sys.argv[sys.argv.index("--ready") + 1] if "--ready" in sys.argv else None
+READY = tui_ready.ready_path()
 
 
 def sleepy_function():
     tui_ready.arrived(READY, "sleeper", 2)
     while True:
         time.sleep(0.5)
-
-
-def hot_function(n):
-    total = 0
-    i = 0
-    while i < n:
-        total += i * i
-        i += 1
-    return total
 
 
 def main():

@@ -5,20 +5,11 @@ Event.
     python tasks.py --ready FILE
 """
 import asyncio
-import sys
 
 import tui_ready
+from tui_ready import hot_function
 
-READY = sys.argv[sys.argv.index("--ready") + 1] if "--ready" in sys.argv else None
-
-
-def hot_function(n):
-    total = 0
-    i = 0
-    while i < n:
-        total += i * i
-        i += 1
-    return total
+READY = tui_ready.ready_path()
 
 
 async def nap():

@@ -1,4 +1,5 @@
-"""Readiness report for the TUI test targets (Python 2.7 and 3.x).
+"""Readiness report for the TUI test targets (Python 2.7 and 3.x), and what
+they share: the --ready argument and hot_function.
 
 A target calls ready(path, name=thread, ...) once every part it promised is
 in its steady state; the test runner waits for the JSON file before it
@@ -6,6 +7,7 @@ points pytop at the process. Thread ids are the OS ids pytop shows.
 """
 import json
 import os
+import sys
 import threading
 
 _lock = threading.Lock()
@@ -35,3 +37,17 @@ def arrived(path, name, parts):
         with open(tmp, "w") as f:
             json.dump({"pid": os.getpid(), "tids": _tids}, f)
         os.rename(tmp, path)
+
+
+def ready_path():
+    """The FILE of --ready FILE on the command line, or None."""
+    return sys.argv[sys.argv.index("--ready") + 1] if "--ready" in sys.argv else None
+
+
+def hot_function(n):
+    total = 0
+    i = 0
+    while i < n:
+        total += i * i
+        i += 1
+    return total
