@@ -68,8 +68,7 @@ static const struct py_aio_layout aio_layouts[] = {
 #define TYPE_BASES_MAX 8
 /* PySetObject (3.11-3.13, GIL builds): fill, used, mask, table; entries
  * are {key, hash}, a hash of -1 marks a dummy (deleted) slot. */
-#define SET_MASK_OFF 32
-#define SET_TABLE_OFF 40
+#define SET_MASK_OFF 32   /* mask, then the table pointer */
 #define SET_MAX_SLOTS (1u << 16)
 /* PyWeakReference.wr_object, after the object header. */
 #define WEAKREF_OBJECT_OFF 16
@@ -102,10 +101,12 @@ int py_aio_layout_from_section(struct py_aio_layout *l, const uint8_t *data, siz
     if (tsize < 32 || tsize > 4096 || isize < 64 || isize > (1u << 24) || thsize < 64 ||
         thsize > (1u << 16))
         return -PT_ERR_BAD_DATA;
-    if (v[1] + 8 > tsize || v[5] + 8 > tsize || v[6] + 16 > tsize || (v[1] | v[5] | v[6]) & 7 ||
+    /* Compared as "offset > size - width" (sizes checked above): garbage
+     * offsets near 2^64 must not wrap round into range. */
+    if (v[1] > tsize - 8 || v[5] > tsize - 8 || v[6] > tsize - 16 || (v[1] | v[5] | v[6]) & 7 ||
         v[1] < 16 || v[5] < 16 || v[6] < 16)
         return -PT_ERR_BAD_DATA;
-    if (v[8] + 16 > isize || v[12] + 16 > thsize || (v[8] | v[12]) & 7)
+    if (v[8] > isize - 16 || v[12] > thsize - 16 || (v[8] | v[12]) & 7)
         return -PT_ERR_BAD_DATA;
     l->task_size = (int)tsize;
     l->task_name = (int)v[1];

@@ -387,7 +387,6 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
                                                   p->native ? &s->merged[i] : NULL);
             if (tr) {
                 tr->stack = s->out[i].stack;
-                tr->partial = (s->out[i].flags & SAMPLE_PARTIAL) != 0;
                 tr->have_stack = 1;
             }
             /* After the thread's own stack is kept: a thread that has not

@@ -51,8 +51,7 @@ struct thread_track {
     uint64_t last_slices;        /* times put on a CPU, at the last sample (0: unknown) */
     uint64_t tstate;             /* its thread state's address at the last sample */
     uint32_t stack;              /* its stack at the last sample */
-    int have_stack;              /* stack is set (and partial with it) */
-    int partial;                 /* that stack was cut short */
+    int have_stack;              /* stack is set */
     int kind;                    /* that stack's enum stack_kind */
     int elided;                  /* that stack keeps a <N frames elided> marker */
     /* Its innermost Python frame at the last sample (code object address

@@ -221,8 +221,6 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int s
     t->last_wall_ns = now;
     t->running = ran;
     *running = ran;
-    if (ran)
-        *still = 0;
 }
 
 void sweep_tracks(struct proc_track *p, uint64_t round)

@@ -117,10 +117,14 @@ static int compare_rows(const void *pa, const void *pb, void *ctx)
     switch (tv->table.sort_col) {
     case COL_PID: c = cmp_u64(a->pid, b->pid); break;
     case COL_NAME:
-    case COL_AWAITS:
         task_name(tv, a->root, x, sizeof x);
         task_name(tv, b->root, y, sizeof y);
         c = strcmp(x, y);
+        break;
+    case COL_AWAITS:
+        /* By what is awaited; rows awaiting nothing first. */
+        c = strcmp(a->awaits ? ui_frame_function(tv->dict, a->awaits) : "",
+                   b->awaits ? ui_frame_function(tv->dict, b->awaits) : "");
         break;
     case COL_STATE: c = (int)a->state - (int)b->state; break;
     case COL_CPU: c = cmp_u64(a->cpu_ns, b->cpu_ns); break;

@@ -180,6 +180,14 @@ static void test_section(void)
               "an offset past the object is refused");
     CHECK_INT(py_aio_layout_from_section(&l, (const uint8_t *)s314, 96), -PT_ERR_BAD_DATA,
               "a short section is refused");
+    /* Offsets that wrap round 2^64 when the field's width is added. */
+    for (int w = 0; w < 5; w++) {
+        static const int word[5] = { 1, 5, 6, 8, 12 };
+        memcpy(bad, s314, sizeof bad);
+        bad[word[w]] = UINT64_MAX - 7;
+        CHECK_INT(py_aio_layout_from_section(&l, (const uint8_t *)bad, 104), -PT_ERR_BAD_DATA,
+                  "an offset near 2^64 is refused");
+    }
     struct py_aio_reader r;
     CHECK_INT(py_aio_reader_init(&r, 3, 10, 0, 0, NULL), -PT_ERR_UNSUPPORTED, "3.10 is not read");
     CHECK_INT(py_aio_reader_init(&r, 3, 13, 1, 0, NULL), -PT_ERR_UNSUPPORTED,
