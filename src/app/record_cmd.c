@@ -163,9 +163,10 @@ static void print_pauses(FILE *status, const struct sampler_stats *ss)
                 fmt_pause(e, sizeof e, hist_quantile(pt, 0.9)));
     if (ss->unheld)
         fprintf(status, "pytop: --blocking: %llu of %llu thread stacks were read without holding "
-                "the thread (%llu not allowed; the others exited or did not stop in time)\n",
+                "the thread (%llu not allowed; %llu caught mid frame switch in every hold; the "
+                "others exited or did not stop in time)\n",
                 (unsigned long long)ss->unheld, (unsigned long long)(ss->unheld + ss->held),
-                (unsigned long long)ss->unheld_denied);
+                (unsigned long long)ss->unheld_denied, (unsigned long long)ss->unheld_switching);
 }
 
 int record_run(struct py_target *target, struct launch *launched,
@@ -321,7 +322,8 @@ int record_run(struct py_target *target, struct launch *launched,
                 ss.processes_seen == 1 ? "" : "es");
     if (o->native && ss.native_missing) {
         /* Why, by cause; such stacks end in "[no C frames]". */
-        uint64_t other = ss.native_missing - ss.native_denied - ss.native_mismatch;
+        uint64_t other = ss.native_missing - ss.native_denied - ss.native_mismatch -
+                         ss.native_switching;
         const char *sep = " ";
         fprintf(status, "pytop: --native: %llu of %llu thread stacks have no C frames (their "
                 "leaf is [no C frames]):", (unsigned long long)ss.native_missing,
@@ -334,6 +336,11 @@ int record_run(struct py_target *target, struct launch *launched,
         if (ss.native_mismatch) {
             fprintf(status, "%s%llu whose C stack's eval-loop calls did not match the Python "
                     "frames", sep, (unsigned long long)ss.native_mismatch);
+            sep = "; ";
+        }
+        if (ss.native_switching) {
+            fprintf(status, "%s%llu caught mid frame switch in every hold (their Python frames "
+                    "read as the thread ran)", sep, (unsigned long long)ss.native_switching);
             sep = "; ";
         }
         if (other)

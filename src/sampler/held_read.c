@@ -46,32 +46,34 @@ static int rewalk(void *arg, const struct py_frame **py, size_t *npy)
 
 /* Before holding a thread again: let it run on (on a busy machine it may
  * not have run since it was let go, and would be caught at the same
- * point). Returns 1 when holding it again may read something else: it
- * is not runnable (it went on to wait: a moment it can be read at), or
- * its CPU time moved within LET_RUN_MAX_NS; 0 when it did not run. */
-#define LET_RUN_MAX_NS 2000000ull
+ * point). Waits until it is not runnable (it went on to wait: a moment it
+ * can be read at) or its CPU time moved, LET_RUN_MIN_NS at least and
+ * LET_RUN_MAX_NS at most. The kernel adds a running thread's CPU time up
+ * at its ticks and switches only, so a thread that ran may not show it:
+ * the next hold is made either way, and NATIVE_HOLD_TRIES bounds them. */
+#define LET_RUN_MIN_NS 100000ull
+#define LET_RUN_MAX_NS 1000000ull
+#define LET_RUN_STEP_NS 50000ull
 
-static int let_run(pid_t tid)
+static void let_run(pid_t tid)
 {
     char state;
-    if (proc_task_state(tid, tid, &state) != 0)
-        return 0;
-    if (state != 'R')
-        return 1;
+    if (proc_task_state(tid, tid, &state) != 0 || state != 'R')
+        return;
     struct proc_task_cpu c;
     uint64_t before, now;
-    int ran = 0;
     if (proc_task_cpu_open(tid, tid, &c) != 0)
-        return 0;
+        return;
     if (proc_task_cpu_read(&c, &before) == 0) {
-        struct timespec pause = { 0, 50000 };
-        for (uint64_t waited = 0; waited < LET_RUN_MAX_NS && !ran; waited += 50000) {
+        struct timespec pause = { 0, (long)LET_RUN_STEP_NS };
+        for (uint64_t waited = 0; waited < LET_RUN_MAX_NS; waited += LET_RUN_STEP_NS) {
             nanosleep(&pause, NULL);
-            ran = proc_task_cpu_read(&c, &now) == 0 && now != before;
+            if (waited + LET_RUN_STEP_NS >= LET_RUN_MIN_NS &&
+                (proc_task_cpu_read(&c, &now) != 0 || now != before))
+                break;
         }
     }
     proc_task_cpu_close(&c);
-    return ran;
 }
 
 int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t index)
@@ -87,30 +89,51 @@ int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t i
     return !s->frames[t->first_frame + t->nframes - 1].entry;
 }
 
+/* 1 when rc says the thread was held (its C frames read), whatever the
+ * merge made of them. */
+static int held_ok(int rc)
+{
+    return rc == 0 || rc == -PT_ERR_NATIVE_MISMATCH;
+}
+
 int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
                             size_t index, struct merged_stack *out)
 {
     const struct py_thread *t = &s->threads[index];
     const struct py_frame *frames = t->nframes ? &s->frames[t->first_frame] : NULL;
     struct rewalk r = { w, s, index, 0 };
-    int rc = 0;
+    int rc = 0, cut = 1;
     for (int tries = 0; tries < NATIVE_HOLD_TRIES; tries++) {
         r.ok = 0;
         rc = native_stacks_thread(ns, t->tid, frames, t->nframes, rewalk, &r, out);
-        if (rc != 0 || !r.ok || !py_thread_cut(w, s, index) ||
-            tries + 1 == NATIVE_HOLD_TRIES || !let_run(t->tid))
+        if (!held_ok(rc))
             break;
+        /* A failed read while held is as cut as a stack ending mid-switch. */
+        cut = !r.ok || py_thread_cut(w, s, index);
+        /* C frames that did not match whole Python ones were most often
+         * caught between a call of the eval loop and its frame's push:
+         * worth one more hold (not more: a build whose C stacks never
+         * match would pay them on every thread). */
+        int again = cut || (rc == -PT_ERR_NATIVE_MISMATCH && tries == 0);
+        if (!again || tries + 1 == NATIVE_HOLD_TRIES)
+            break;
+        let_run(t->tid);
         w->retries++;   /* read again, as the walker counts its own re-reads */
     }
-    if (rc == -ENOMEM || r.ok)
+    if (rc == -ENOMEM || (held_ok(rc) && !cut))
         return rc;
+    /* Not held, or caught mid frame switch in every hold: C frames and
+     * Python frames of one moment are not to be had. The Python frames
+     * are read as the thread runs (with the walker's own re-reads), alone. */
+    if (held_ok(rc))
+        rc = -PT_ERR_TORN;
     const struct py_frame *py;
     size_t npy;
-    if (rewalk_as(&r, &py, &npy, 0) == 0) {
-        if (merged_stack_python_only(out, npy) != 0)
-            return -ENOMEM;
-        out->error = rc;
-    }
+    if (rewalk_as(&r, &py, &npy, 0) != 0)
+        npy = s->threads[index].nframes;   /* as the last read left them */
+    if (merged_stack_python_only(out, npy) != 0)
+        return -ENOMEM;
+    out->error = rc;
     return rc;
 }
 
@@ -130,13 +153,19 @@ int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sampl
         uint64_t pause;
         rc = thread_hold_run(h, s->threads[index].tid, read_held, &r, &pause);
         *pause_ns += pause;
-        if (rc != 0 || !py_thread_cut(w, s, index) ||
-            tries + 1 == NATIVE_HOLD_TRIES || !let_run(s->threads[index].tid))
+        if (rc == 0 && py_thread_cut(w, s, index))
+            rc = -PT_ERR_TORN;
+        /* A hold that failed (gone, denied, too slow to stop) fails again. */
+        int hold_failed = rc != 0 && pause == 0;
+        if (rc == 0 || hold_failed || tries + 1 == NATIVE_HOLD_TRIES)
             break;
+        let_run(s->threads[index].tid);
         w->retries++;
     }
+    /* A thread it fails for keeps its error; one caught mid frame switch
+     * in every hold is read as it runs, with the walker's own re-reads. */
     if (rc != 0)
-        (void)read_again(&r, index, 0);   /* a thread it fails for keeps its error */
+        (void)read_again(&r, index, 0);
     return rc;
 }
 
@@ -160,11 +189,13 @@ int native_hold_read_all(struct thread_hold *h, struct py_walker *w, struct py_s
     if (rc)
         return rc;
     for (size_t i = 0; i < s->nthreads; i++) {
-        if (results[i] == 0 && py_thread_cut(w, s, i)) {
-            /* Caught mid frame switch: once more on its own, after it ran. */
+        int cut = results[i] == 0 ? py_thread_cut(w, s, i)
+                                  : pauses[i] != 0 && results[i] != -ENOMEM;
+        if (cut) {
+            /* Caught mid frame switch (or its read failed while held):
+             * once more on its own, after it ran. */
             uint64_t pause;
-            if (!let_run(s->threads[i].tid))
-                continue;
+            let_run(s->threads[i].tid);
             w->retries++;
             results[i] = native_hold_read(h, w, s, i, &pause);
             pauses[i] += pause;

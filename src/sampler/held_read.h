@@ -17,9 +17,11 @@
 /* The call the sampler and --dump make: thread index of s (from w's latest
  * py_walk, which may have listed threads only). Its Python frames are read
  * again while it is held (py_walk_thread_again), so C and Python frames
- * are of one moment; a thread that cannot be held, or whose frames could
- * not be read then, gets them read without holding it, and out holds them
- * alone. Returns as native_stacks_thread. */
+ * are of one moment; a read caught mid frame switch is made again in a new
+ * hold (up to NATIVE_HOLD_TRIES). A thread that cannot be held, or caught
+ * mid-switch in every hold, gets its Python frames read as it runs, and
+ * out holds them alone. Returns as native_stacks_thread; -PT_ERR_TORN for
+ * a thread caught mid-switch in every hold. */
 int native_stacks_thread_of(struct native_stacks *ns, struct py_walker *w, struct py_sample *s,
                             size_t index, struct merged_stack *out);
 
@@ -37,11 +39,12 @@ int py_thread_cut(const struct py_walker *w, const struct py_sample *s, size_t i
 
 /* --blocking without --native: hold thread index of s (from w's latest
  * py_walk, which may have listed threads only) and read its Python frames
- * while it is held, again in a new hold while the read is cut (up to
- * NATIVE_HOLD_TRIES holds). A thread that cannot be held is read as it
- * runs, and the hold's error returned (-ESRCH, -EPERM, -ETIMEDOUT; or the
- * read's own); 0 when it was held. *pause_ns gets the time it was held
- * in all (0 when never). */
+ * while it is held, again in a new hold while the read is cut or failed
+ * (up to NATIVE_HOLD_TRIES holds). A thread that cannot be held, or caught
+ * mid frame switch in every hold, is read as it runs, and the hold's
+ * error returned (-ESRCH, -EPERM, -ETIMEDOUT; -PT_ERR_TORN for the
+ * mid-switch one); 0 when its frames were read held. *pause_ns gets the
+ * time it was held in all (0 when never). */
 int native_hold_read(struct thread_hold *h, struct py_walker *w, struct py_sample *s,
                      size_t index, uint64_t *pause_ns);
 

@@ -31,7 +31,7 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         s->cap_merged = s->ps.nthreads;
     }
     native_stacks_begin_sample(p->native);
-    uint64_t missing = 0, denied = 0, mismatch = 0, total = 0;
+    uint64_t missing = 0, denied = 0, mismatch = 0, switching = 0, total = 0;
     uint64_t paused = native_stacks_paused_ns(p->native);
     for (size_t i = 0; i < s->ps.nthreads; i++) {
         /* Asked to stop: hold no more threads (this sample is dropped). */
@@ -46,6 +46,7 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
         missing += rc != 0;
         denied += rc == -EPERM;
         mismatch += rc == -PT_ERR_NATIVE_MISMATCH;
+        switching += rc == -PT_ERR_TORN;
         uint64_t now = native_stacks_paused_ns(p->native);
         /* Held even when its C frames did not match the Python ones. */
         s->pauses[i] = rc == 0 || rc == -PT_ERR_NATIVE_MISMATCH ? now - paused : 0;
@@ -60,9 +61,11 @@ static int unwind_threads(struct sampler *s, struct proc_track *p)
     s->stats.native_missing += missing;
     s->stats.native_denied += denied;
     s->stats.native_mismatch += mismatch;
+    s->stats.native_switching += switching;
     /* Held or not, as --blocking counts: the C frames are what is missing. */
     s->stats.unheld += missing - mismatch;   /* a mismatch was still held */
     s->stats.unheld_denied += denied;
+    s->stats.unheld_switching += switching;
     count_pauses(s, total);
     pthread_mutex_unlock(&s->stats_lock);
     return 0;
@@ -87,12 +90,12 @@ static void count_pauses(struct sampler *s, uint64_t total)
 
 /* --blocking without --native: each thread's frames read while it is
  * held, so they are of one moment. A thread that cannot be held (gone,
- * not allowed, too slow to stop), or whose frames could not be read then,
- * is read as it runs and counted. Returns 0, 1 when asked to stop (no
+ * not allowed, too slow to stop), or caught mid frame switch in every
+ * hold, is read as it runs and counted. Returns 0, 1 when asked to stop (no
  * thread is held after that and the sample is dropped), or -ENOMEM. */
 static int hold_threads(struct sampler *s, struct proc_track *p)
 {
-    uint64_t unheld = 0, denied = 0, span;
+    uint64_t unheld = 0, denied = 0, switching = 0, span;
     if (atomic_load(&s->stop))
         return 1;
     if (native_hold_read_all(p->hold, &p->target->walker, &s->ps, s->hold_results, s->pauses,
@@ -106,10 +109,12 @@ static int hold_threads(struct sampler *s, struct proc_track *p)
             s->pauses[i] = 0;
         unheld += rc != 0;
         denied += rc == -EPERM;
+        switching += rc == -PT_ERR_TORN;
     }
     pthread_mutex_lock(&s->stats_lock);
     s->stats.unheld += unheld;
     s->stats.unheld_denied += denied;
+    s->stats.unheld_switching += switching;
     count_pauses(s, span);
     pthread_mutex_unlock(&s->stats_lock);
     return 0;

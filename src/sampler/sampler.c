@@ -277,13 +277,16 @@ static uint64_t schedule_next(struct sampler *s, uint64_t instant, uint64_t now,
     return *skipped ? now : next;
 }
 
+/* How often the sampler's own CPU time is brought up to date while it runs. */
+#define BUSY_EVERY_NS NS_PER_SEC
+
 int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
 {
     const uint64_t period = s->period_ns;
     const uint64_t start = now_ns(CLOCK_MONOTONIC);
     const uint64_t cpu_start = now_ns(CLOCK_THREAD_CPUTIME_ID);
     uint64_t instant = start;   /* the first sample is taken at once */
-    uint64_t rounds = 0;
+    uint64_t busy_read = start;
     int result = SAMPLER_STOPPED;
 
     for (;;) {
@@ -321,13 +324,16 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
         if (rc == 1)
             break;
 
-        rounds++;
         uint64_t after = now_ns(CLOCK_MONOTONIC);
         uint64_t skipped;
         instant = schedule_next(s, instant, after, &skipped);
         /* The thread's CPU clock is a system call, not a vDSO read: take
-         * it every 64 rounds only (and at the end). */
-        uint64_t busy = (rounds & 63) == 0 ? now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start : 0;
+         * it about once a second only (and at the end). */
+        uint64_t busy = 0;
+        if (after - busy_read >= BUSY_EVERY_NS) {
+            busy_read = after;
+            busy = now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+        }
         pthread_mutex_lock(&s->stats_lock);
         s->stats.skipped += skipped;
         s->stats.elapsed_ns = after - start;

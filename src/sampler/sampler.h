@@ -100,10 +100,12 @@ struct sampler_stats {
     uint64_t native_missing;     /* of which left with Python frames only */
     uint64_t native_denied;      /* of which not allowed (no ptrace permission, or traced) */
     uint64_t native_mismatch;    /* of which C frames not placeable among the Python ones */
+    uint64_t native_switching;   /* of which caught mid frame switch in every hold */
     /* Threads held while read (blocking or native): */
     uint64_t held;               /* thread reads made while the thread was held */
     uint64_t unheld;             /* blocking: reads made without (gone, denied, too slow to stop) */
     uint64_t unheld_denied;      /* of which not allowed (no ptrace permission, or traced) */
+    uint64_t unheld_switching;   /* of which caught mid frame switch in every hold */
     struct hist pause_sample;    /* per process sample: total time its threads were held */
     struct hist pause_thread;    /* per thread read: time the thread was held */
 };

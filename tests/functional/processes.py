@@ -96,7 +96,9 @@ def t_subprocesses(c):
         names = per_pid.setdefault(int(root.group(1)), set())
         names.update(fr[0] for fr in s.frames[1:] if fr[1] == f)
         files_of.setdefault(int(root.group(1)), set()).update(fr[1] for fr in s.frames[1:])
-        if int(root.group(1)) == want_child:
+        # A stack of markers only (<no Python frame>, <GC>) says nothing
+        # of where the child's code is.
+        if int(root.group(1)) == want_child and any(fr[1] for fr in s.frames[1:]):
             importing = any((fr[1] or "").startswith("<frozen ") for fr in s.frames[1:])
             child_in_imports = importing and child_in_imports is not False
     problems = []
