@@ -234,6 +234,7 @@ def rules(v, ft=0):
     # 3.13 has holds_gil as a bit field, which offsetof cannot give.
     r["tstate_holds_gil"] = off(TS, "holds_gil") if v >= (3, 14) else None
     r["tstate_gil_requested"] = off(TS, "gil_requested") if v >= (3, 15) else None
+    r["tstate_state"] = off(TS, "state") if v >= (3, 13) else None
     r["tstate_base_frame"] = off(TS, "base_frame") if v >= (3, 15) else None
     for f in ("previous", "size", "top", "data"):
         r["chunk_" + f] = off("_PyStackChunk", f) if v >= (3, 11) else None
@@ -794,6 +795,8 @@ if L['interp_ceval_gil'] >= 0:
         check(ptr(gil + L['gil_last_holder']) == ts, 'gil_last_holder')
 if L.get('tstate_holds_gil', -1) >= 0 and gil_on:
     check(rd(ts + L['tstate_holds_gil'], ctypes.c_int) == 1, 'tstate_holds_gil')
+if L.get('tstate_state', -1) >= 0:
+    check(rd(ts + L['tstate_state'], ctypes.c_int) == 1, 'tstate_state')   # attached: it runs this
 
 # The interpreter's own _Py_DebugOffsets, read at the generated positions,
 # must say what the headers said (3.13+).

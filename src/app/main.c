@@ -392,6 +392,7 @@ static int run_record(const struct pytop_options *opt)
         .layout_source = opt->layout_source,
         .gil = opt->gil,
         .async = opt->async,
+        .schedstat = opt->schedstat,
     };
     int ended_launched = 0;
     rc = record_run(target, launched, &ro, stderr, &ended_launched);
@@ -614,6 +615,7 @@ static void session_options_from(const struct pytop_options *opt, struct session
     so->subprocesses = opt->subprocesses;
     so->gil = opt->gil;
     so->async = opt->async;
+    so->schedstat = opt->schedstat;
     so->layout_source = opt->layout_source;
 }
 

@@ -71,6 +71,9 @@ static void usage(FILE *out)
         "                           \"<task NAME>\"; with --idle (wall time) waiting tasks\n"
         "                           are sampled too, each with its await chain\n"
         "      --nonblocking        read the target while it runs (the default)\n"
+        "      --schedstat          each thread's CPU time from its schedstat file (a\n"
+        "                           read per thread per sample), not from the kernel's\n"
+        "                           context-switch records (perf events): no read\n"
         "\n"
         "Live view and replay:\n"
         "      --refresh TIME       redraw the view this often (default 1s)\n"
@@ -142,7 +145,8 @@ static void usage_top(FILE *out)
         "      --snapshot-dir DIR, --snapshot-format FORMAT   for the 's' key\n"
         "      --blocking           hold each thread while its stack is read (exact\n"
         "                           snapshots; the pause is measured and shown)\n"
-        "      --nonblocking        read the target while it runs (the default)\n");
+        "      --nonblocking        read the target while it runs (the default)\n"
+        "      --schedstat          CPU time from schedstat, not context-switch records\n");
 }
 
 static void usage_record(FILE *out)
@@ -188,7 +192,8 @@ static void usage_record(FILE *out)
         "                           also write the last TIME as a profile, every TIME\n"
         "      --blocking           hold each thread while its stack is read (exact\n"
         "                           snapshots; the pause is measured and shown)\n"
-        "      --nonblocking        read the target while it runs (the default)\n");
+        "      --nonblocking        read the target while it runs (the default)\n"
+        "      --schedstat          CPU time from schedstat, not context-switch records\n");
 }
 
 static void usage_dump(FILE *out)
@@ -441,6 +446,7 @@ enum {
     OPT_RATE = 256, OPT_DURATION, OPT_SNAP_EVERY, OPT_SNAP_DIR, OPT_SNAP_FORMAT,
     OPT_REFRESH, OPT_REPLAY, OPT_SPEED, OPT_NATIVE_ALL, OPT_BLOCKING,
     OPT_DUMP, OPT_RECORD, OPT_NONBLOCKING, OPT_KEEP_RECORDING, OPT_BASELINE, OPT_ASYNC,
+    OPT_SCHEDSTAT,
 };
 
 /* Options given, for checking what goes with what. */
@@ -704,6 +710,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
         { "blocking", no_argument, NULL, OPT_BLOCKING },
         { "baseline", required_argument, NULL, OPT_BASELINE },
         { "async", no_argument, NULL, OPT_ASYNC },
+        { "schedstat", no_argument, NULL, OPT_SCHEDSTAT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -870,6 +877,7 @@ int options_parse(int argc, char **argv, struct pytop_options *o)
             break;
         case OPT_BASELINE: o->baseline_path = optarg; break;
         case OPT_ASYNC: o->async = 1; break;
+        case OPT_SCHEDSTAT: o->schedstat = 1; break;
         case OPT_REFRESH:
             g.refresh = 1;
             if (options_parse_time(optarg, 3600, &ns) != 0 || ns < 50000000ULL) {

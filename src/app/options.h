@@ -34,6 +34,7 @@ struct pytop_options {
     int idle;                        /* --idle: waiting threads count too (wall time) */
     int gil;                         /* --gil: only samples of threads holding the GIL */
     int async;                       /* --async: stacks rooted in asyncio tasks (3.11+) */
+    int schedstat;                   /* --schedstat: CPU time from schedstat, no perf events */
     /* recording and snapshots */
     const char *record_path;         /* --record FILE, or record's -o FILE */
     int record_export;               /* record_path is a profile in format, not a recording */

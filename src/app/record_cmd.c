@@ -169,6 +169,29 @@ static void print_pauses(FILE *status, const struct sampler_stats *ss)
                 (unsigned long long)ss->unheld_denied, (unsigned long long)ss->unheld_switching);
 }
 
+/* Where the threads' CPU time came from: their context-switch records, or
+ * schedstat (asked for, not available, or while a clock could not tell). */
+static void print_cpu_source(FILE *status, const struct sampler_stats *ss, int schedstat)
+{
+    uint64_t all = ss->cpu_switches + ss->cpu_schedstat;
+    if (!all)
+        return;
+    if (schedstat) {
+        fprintf(status, "pytop: CPU time: from schedstat (--schedstat), a read per thread per "
+                "sample\n");
+    } else if (ss->switch_error) {
+        fprintf(status, "pytop: CPU time: from schedstat, a read per thread per sample: "
+                "context-switch records (perf events) are not available here (%s; "
+                "perf_event_paranoid, or a seccomp filter in containers)\n",
+                pt_strerror(ss->switch_error));
+    } else {
+        fprintf(status, "pytop: CPU time: from context-switch records for %.2f %% of thread "
+                "samples, schedstat for the rest (%llu; %llu restarts after lost records)\n",
+                100.0 * (double)ss->cpu_switches / (double)all,
+                (unsigned long long)ss->cpu_schedstat, (unsigned long long)ss->switch_restarts);
+    }
+}
+
 int record_run(struct py_target *target, struct launch *launched,
                const struct record_options *o, FILE *status, int *ended_launched)
 {
@@ -317,6 +340,7 @@ int record_run(struct py_target *target, struct launch *launched,
                     (unsigned long long)ss.late, (unsigned long long)ss.skipped);
     }
     print_stack_kinds(status, ss.stacks, ss.retries, ss.elided);
+    print_cpu_source(status, &ss, o->schedstat);
     if (o->subprocesses)
         fprintf(status, "pytop: %u process%s sampled\n", ss.processes_seen,
                 ss.processes_seen == 1 ? "" : "es");

@@ -25,6 +25,7 @@ struct record_options {
     enum py_layout_source layout_source;   /* for descendants */
     int gil;                         /* --gil: keep only the threads holding the GIL */
     int async;                       /* --async: stacks rooted in asyncio tasks */
+    int schedstat;                   /* --schedstat: CPU time from schedstat only */
 };
 
 /* Record target until the duration ends, it exits, or SIGINT/SIGTERM.

@@ -323,6 +323,9 @@ static void fill(const struct dbg *d, int minor, const struct py_layout *fallbac
         EXACT(tstate_holds_gil);
     out->tstate_gil_requested = d->ts_gil_requested != NONE ? (int)d->ts_gil_requested : -1;
     out->tstate_base_frame = d->ts_base_frame != NONE ? (int)d->ts_base_frame : -1;
+    /* Not in the table; next to the thread state's first fields, which
+     * no micro release has moved. */
+    FB(tstate_state);
 
     FB(chunk_previous);
     FB(chunk_size);

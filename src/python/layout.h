@@ -46,6 +46,7 @@ struct py_layout {
     int tstate_datastack_chunk;  /* _PyStackChunk *, 3.11+ */
     int tstate_holds_gil;        /* int holds_gil, 3.14+ (a bit field in 3.13) */
     int tstate_gil_requested;    /* int gil_requested, 3.15+: waiting for the GIL */
+    int tstate_state;            /* int state, 3.13+: 1 (attached) while it may run Python */
     int tstate_base_frame;       /* _PyInterpreterFrame *base_frame, 3.15+: the sentinel below a thread's first frame */
 
     /* _PyStackChunk, 3.11+ */

@@ -19,6 +19,9 @@
 
 
 /* Bytes of a thread state that cover every field we read. */
+/* PyThreadState.state, 3.13+. */
+enum { PY_THREAD_DETACHED = 0, PY_THREAD_ATTACHED = 1, PY_THREAD_SUSPENDED = 2 };
+
 static int tstate_span(const struct py_layout *l)
 {
     int n = 0;
@@ -32,6 +35,7 @@ static int tstate_span(const struct py_layout *l)
     n = max_off(n, l->tstate_datastack_chunk, 8);
     n = max_off(n, l->tstate_gil_requested, 4);
     n = max_off(n, l->tstate_base_frame, 8);
+    n = max_off(n, l->tstate_state, 4);
     if (l->tstate_recursion_depth > 0)
         n = max_off(n, l->tstate_recursion_depth, 4);
     return n;
@@ -262,6 +266,12 @@ static int walk_thread(struct py_walker *w, struct py_sample *s, uint64_t interp
     t->gil_wait = -1;
     if (l->tstate_gil_requested >= 0 && (!l->free_threaded || w->gil_enabled))
         t->gil_wait = !t->gil && bytes_i32(ts + l->tstate_gil_requested) != 0;
+    t->attached = -1;
+    if (l->tstate_state >= 0) {
+        int32_t state = bytes_i32(ts + l->tstate_state);
+        if (state >= PY_THREAD_DETACHED && state <= PY_THREAD_SUSPENDED)
+            t->attached = state == PY_THREAD_ATTACHED;
+    }
     /* The collector runs with the GIL held: the holder runs it. */
     t->gc = collecting && t->gil;
 

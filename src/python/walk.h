@@ -75,6 +75,10 @@ struct py_thread {
      * gil_requested), -1 where it does not tell (earlier versions,
      * free-threaded builds with the GIL off). */
     int gil_wait;
+    /* 3.13+: 1 while attached to the interpreter (it may run Python: with
+     * a GIL, it holds it), 0 when detached (a blocking call, a wait for
+     * the GIL) or suspended; -1 where the interpreter does not tell. */
+    int attached;
     /* The interpreter's cyclic collector runs and this thread runs it:
      * the GIL holder while "collecting" is set (builds with a GIL). */
     int gc;

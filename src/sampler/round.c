@@ -313,15 +313,22 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
                 lpos = (uint64_t)s->ps.frames[pt->first_frame].pos;
             }
             int moved = lcode && tr->leaf_code && (lcode != tr->leaf_code || lpos != tr->leaf_pos);
+            /* Holding the GIL, or (3.13+, where free-threaded builds have
+             * no GIL to hold) attached to the interpreter: on a CPU, as
+             * far as the thread state tells, with no system call. */
+            int attached = pt->gil || pt->attached > 0;
             tr->leaf_code = lcode;
             tr->leaf_pos = lpos;
-            track_update(s, tr, now, pt->gil || moved, &o->cpu_ns, &o->wall_ns, &running, &still);
-            s->still[i] = lazy && still && !pt->gil && tr->have_stack && tr->tstate == pt->tstate;
+            int on_cpu;
+            track_update(s, p, tr, now, attached || moved, &o->cpu_ns, &o->wall_ns, &running,
+                         &still, &on_cpu);
+            s->still[i] = lazy && still && !attached && tr->have_stack && tr->tstate == pt->tstate;
             tr->tstate = pt->tstate;
             o->name = tr->name;
             /* CPU time used since the last sample by a thread that is not
-             * on a CPU now was spent elsewhere: see carry_cpu. */
-            tr->on_cpu = pt->gil ? 1 : o->cpu_ns ? -1 : 0;
+             * on a CPU now was spent elsewhere: see carry_cpu. Its context
+             * switches tell; else holding the GIL (or attached) does. */
+            tr->on_cpu = on_cpu >= 0 ? on_cpu : attached ? 1 : o->cpu_ns ? -1 : 0;
         }
         o->flags = (running ? SAMPLE_RUNNING : 0) | (pt->gil ? SAMPLE_GIL : 0) |
                    (pt->gil_wait >= 0 ? SAMPLE_GIL_KNOWN : 0) |
@@ -423,7 +430,11 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
         s->stats.stacks[k] += kinds[k];
     s->stats.elided += elided;
     s->stats.dict_full += s->dict_full;
+    s->stats.cpu_switches += s->clock_tally.cpu_switches;
+    s->stats.cpu_schedstat += s->clock_tally.cpu_schedstat;
+    s->stats.switch_restarts += s->clock_tally.switch_restarts;
     pthread_mutex_unlock(&s->stats_lock);
+    memset(&s->clock_tally, 0, sizeof s->clock_tally);
     s->dict_full = 0;
     return stop ? 1 : 0;
 }

@@ -59,11 +59,13 @@ struct sampler_config {
      * an entry of its own (SAMPLE_TASK) under its "<task NAME>" root. */
     int async;
     int async_waiting;
+    int schedstat;               /* CPU time from schedstat only, no context-switch clocks */
 };
 
 /* The sampler_config of a command's options (o: a pointer to a struct with
  * rate_hz, duration_ns, native, native_all, blocking, subprocesses,
- * layout_source and async, as the live view's and record's have): no
+ * layout_source, async and schedstat, as the live view's and record's
+ * have): no
  * dictionary lock, and with --async the waiting tasks sampled too (they
  * carry wall time only: a CPU view or export weighs them 0). */
 #define SAMPLER_CONFIG_OF(o)                 \
@@ -77,6 +79,7 @@ struct sampler_config {
         .layout_source = (o)->layout_source, \
         .async = (o)->async,                 \
         .async_waiting = (o)->async,         \
+        .schedstat = (o)->schedstat,         \
     }
 
 struct sampler_stats {
@@ -106,6 +109,11 @@ struct sampler_stats {
     uint64_t unheld;             /* blocking: reads made without (gone, denied, too slow to stop) */
     uint64_t unheld_denied;      /* of which not allowed (no ptrace permission, or traced) */
     uint64_t unheld_switching;   /* of which caught mid frame switch in every hold */
+    /* Where each thread sample's CPU time came from: */
+    uint64_t cpu_switches;       /* the thread's context-switch records (no system call) */
+    uint64_t cpu_schedstat;      /* its schedstat (a pread), the clock not open or not sure */
+    uint64_t switch_restarts;    /* clocks that lost records and started over */
+    int switch_error;            /* why clocks could not be opened (-errno), 0: they were */
     struct hist pause_sample;    /* per process sample: total time its threads were held */
     struct hist pause_thread;    /* per thread read: time the thread was held */
 };

@@ -14,6 +14,7 @@
 #include "native/hold.h"
 #include "native/native.h"
 #include "proc/memstat.h"
+#include "proc/switch_clock.h"
 #include "proc/tasks.h"
 #include "python/asyncio_tasks.h"
 #include "python/heap.h"
@@ -34,6 +35,13 @@ struct thread_track {
     pid_t tid;                   /* 0: free slot */
     struct proc_task_cpu cpu;
     struct proc_task_stat stat;
+    /* Its CPU time from context switches (see proc/switch_clock.h), when
+     * it could be opened: then schedstat is read only while the clock
+     * cannot tell. Its times count from the schedstat values read when it
+     * opened, so the two read alike. */
+    struct switch_clock clock;
+    int clock_tried;             /* an open was tried (once per thread) */
+    uint64_t clock_base_run, clock_base_slices;
     uint64_t last_run_ns;        /* its schedstat CPU time at the last sample */
     uint64_t last_wall_ns;       /* the sampler's clock at its last sample */
     uint64_t round;              /* the last sampling round that saw it */
@@ -76,6 +84,7 @@ struct proc_track {
 
     struct thread_track *tracks;
     size_t ntracks, cap_tracks;
+    size_t switch_clocks;        /* of its tracks, those with a context-switch clock open */
     size_t track_hint;           /* where track_lookup starts */
     uint64_t names_at_ns;        /* when names were last read; 0: never */
     int names_dirty;             /* a new thread appeared */
@@ -128,6 +137,10 @@ struct candidate {
  * the frames only of those that ran since the previous sample (see
  * read_moved_threads). */
 #define LAZY_WALK_MIN_THREADS 16
+
+/* Threads given a context-switch clock, at most (a descriptor and a
+ * 20 KiB ring each); the others have their schedstat read. */
+#define SWITCH_CLOCKS_MAX 256
 
 /* Bounds on what --subprocesses follows. */
 #define SAMPLER_MAX_PROCESSES 256
@@ -182,6 +195,15 @@ struct sampler {
     struct merged_stack *merged;  /* --native: per thread of ps */
     size_t cap_merged;
 
+    /* Context-switch clocks (proc/switch_clock.h) stopped being opened
+     * for good: not allowed or not there (the error is in the stats). */
+    int switch_off;
+    /* This round's counts of where CPU time came from, added to the
+     * stats (under their lock) once the round ends. */
+    struct {
+        uint64_t cpu_switches, cpu_schedstat, switch_restarts;
+    } clock_tally;
+
     pthread_mutex_t stats_lock;
     struct sampler_stats stats;
 };
@@ -192,8 +214,12 @@ int proc_track_add(struct sampler *s, struct py_target *target, int owned, pid_t
                    struct proc_track **out);
 void proc_track_remove(struct sampler *s, size_t i);
 struct thread_track *track_find(struct proc_track *p, pid_t tid, int create);
-void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int seen_running,
-                  uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still);
+/* *on_cpu: 1 when the thread is on a CPU or runnable at now, 0 when
+ * not, as its context switches tell; -1 when they do not (schedstat was
+ * read). */
+void track_update(struct sampler *s, struct proc_track *p, struct thread_track *t, uint64_t now,
+                  int seen_running, uint64_t *cpu_ns, uint64_t *wall_ns, int *running,
+                  int *still, int *on_cpu);
 void sweep_tracks(struct proc_track *p, uint64_t round);
 void refresh_names(struct sampler *s, struct proc_track *p, uint64_t now);
 

@@ -16,8 +16,11 @@
 
 /* ---- processes ------------------------------------------------------------------------------ */
 
-static void track_close(struct thread_track *t)
+static void track_close(struct proc_track *p, struct thread_track *t)
 {
+    if (t->clock.fd >= 0 && p->switch_clocks)
+        p->switch_clocks--;
+    switch_clock_close(&t->clock);
     proc_task_cpu_close(&t->cpu);
     proc_task_stat_close(&t->stat);
     t->tid = 0;
@@ -29,7 +32,7 @@ void proc_track_free(struct proc_track *p)
         return;
     for (size_t i = 0; i < p->ntracks; i++)
         if (p->tracks[i].tid)
-            track_close(&p->tracks[i]);
+            track_close(p, &p->tracks[i]);
     free(p->tracks);
     free(p->frames);
     if (p->have_mem)
@@ -171,42 +174,97 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
     free_slot->tid = tid;
     free_slot->cpu.fd = -1;
     free_slot->stat.fd = -1;
+    free_slot->clock.fd = -1;
     proc_task_cpu_open(p->target->pid, tid, &free_slot->cpu);
     proc_task_stat_open(p->target->pid, tid, &free_slot->stat);
     p->names_dirty = 1;
     return free_slot;
 }
 
-/* CPU time since the thread's last sample, and whether it ran. The
- * kernel updates a running task's time only at ticks: when it did not
- * move for a thread running before, seen_running (it holds the GIL, or
- * its innermost Python frame moved: read with the stack, no system call)
- * or its schedstat counts (in R then and nothing moved) say it still
- * runs; else its state is read from stat, one pread more. */
-void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int seen_running,
-                  uint64_t *cpu_ns, uint64_t *wall_ns, int *running, int *still)
+/* Opens t's context-switch clock, unless asked not to, at the cap, or
+ * perf events proved not to be there or not allowed. */
+static void clock_open(struct sampler *s, struct proc_track *p, struct thread_track *t,
+                       uint64_t now)
+{
+    t->clock_tried = 1;
+    if (s->cfg.schedstat || s->switch_off)
+        return;
+    size_t open = 0;
+    for (size_t i = 0; i < s->nprocs; i++)
+        open += s->procs[i]->switch_clocks;
+    if (open >= SWITCH_CLOCKS_MAX)
+        return;
+    uint64_t run, slices;
+    if (proc_task_cpu_read_slices(&t->cpu, &run, &slices) != 0)
+        return;   /* no base to count from */
+    int rc = switch_clock_open(&t->clock, p->target->pid, t->tid, now);
+    if (rc == -EACCES || rc == -EPERM || rc == -ENOSYS || rc == -ENOENT || rc == -EINVAL ||
+        rc == -EOPNOTSUPP) {
+        s->switch_off = 1;   /* the same for every thread: stop asking */
+        pthread_mutex_lock(&s->stats_lock);
+        s->stats.switch_error = rc;
+        pthread_mutex_unlock(&s->stats_lock);
+    }
+    if (rc)
+        return;
+    t->clock_base_run = run;
+    t->clock_base_slices = slices;
+    p->switch_clocks++;
+}
+
+/* CPU time since the thread's last sample, and whether it ran. From its
+ * context-switch clock when that can tell: exact, no system call, and
+ * whether it is on a CPU or waiting for one is known. Else from schedstat,
+ * which the kernel updates for a running task only at ticks: when it did
+ * not move for a thread running before, seen_running (it holds the GIL or
+ * is attached, or its innermost Python frame moved: read with the stack,
+ * no system call) or its schedstat counts (in R then and nothing moved)
+ * say it still runs; else its state is read from stat, one pread more. */
+void track_update(struct sampler *s, struct proc_track *p, struct thread_track *t, uint64_t now,
+                  int seen_running, uint64_t *cpu_ns, uint64_t *wall_ns, int *running,
+                  int *still, int *on_cpu)
 {
     uint64_t run = t->last_run_ns, slices = 0;
     int fresh = t->last_wall_ns == 0;
-    int have_run = proc_task_cpu_read_slices(&t->cpu, &run, &slices) == 0;
+    int on = 0, queued = 0, exact = 0, restart = 0;
+    if (!t->clock_tried)
+        clock_open(s, p, t, now);
+    if (t->clock.fd >= 0) {
+        uint64_t crun, ins;
+        if (switch_clock_read(&t->clock, now, &crun, &on, &queued, &ins) == 0) {
+            run = t->clock_base_run + crun;
+            slices = t->clock_base_slices + ins;
+            exact = 1;
+        } else {
+            restart = t->clock.state.lost;
+        }
+    }
+    int have_run = exact || proc_task_cpu_read_slices(&t->cpu, &run, &slices) == 0;
+    if (restart && have_run) {
+        /* Records were lost: counted again from here, from schedstat's. */
+        switch_clock_restart(&t->clock, now);
+        t->clock_base_run = run;
+        t->clock_base_slices = slices;
+    }
     /* Not on a CPU at the last sample, and neither its CPU time nor the
      * times it was put on one moved since: it has not run, so its Python
      * stack is the one read then (see sample_process). */
-    *still = !fresh && have_run && !t->running && slices != 0 && slices == t->last_slices &&
-             run == t->last_run_ns;
+    *still = !fresh && have_run && !t->running && (slices != 0 || exact) &&
+             slices == t->last_slices && run == t->last_run_ns && !(exact && on);
     /* In state R at the last sample, and neither count moved: in R still.
      * It cannot have left the CPU (that adds its time) nor got on one
      * (that counts), and it cannot block without running. */
-    int runnable = !fresh && have_run && t->runnable && slices != 0 &&
-                   slices == t->last_slices && run == t->last_run_ns;
+    int runnable = exact ? on || queued
+                         : !fresh && have_run && t->runnable && slices != 0 &&
+                               slices == t->last_slices && run == t->last_run_ns;
     if (have_run)
         t->last_slices = slices;
     *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
     *wall_ns = fresh ? s->period_ns : now - t->last_wall_ns;
     if (*cpu_ns > *wall_ns && !fresh)
         *cpu_ns = *wall_ns;   /* schedstat catches up at ticks; never exceed wall */
-    int ran = *cpu_ns > 0;
-    if (!ran && (fresh || t->running)) {
+    int ran = *cpu_ns > 0 || (exact && on);
+    if (!ran && !exact && (fresh || t->running)) {
         char st;
         if (seen_running || runnable) {
             ran = 1;
@@ -221,13 +279,19 @@ void track_update(struct sampler *s, struct thread_track *t, uint64_t now, int s
     t->last_wall_ns = now;
     t->running = ran;
     *running = ran;
+    *on_cpu = exact ? runnable : -1;
+    if (exact)
+        s->clock_tally.cpu_switches++;
+    else
+        s->clock_tally.cpu_schedstat++;
+    s->clock_tally.switch_restarts += (uint64_t)restart;
 }
 
 void sweep_tracks(struct proc_track *p, uint64_t round)
 {
     for (size_t i = 0; i < p->ntracks; i++)
         if (p->tracks[i].tid && p->tracks[i].round != round)
-            track_close(&p->tracks[i]);
+            track_close(p, &p->tracks[i]);
 }
 
 /* ---- names ---------------------------------------------------------------------------------- */

@@ -32,6 +32,7 @@ struct session_options {
     int blocking;                       /* live: --blocking */
     int subprocesses;                   /* live: --subprocesses */
     int async;                          /* live: --async */
+    int schedstat;                      /* live: --schedstat */
     enum py_layout_source layout_source;   /* live: for descendants */
     int gil;                            /* --gil: only threads holding the GIL */
 };

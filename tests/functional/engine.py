@@ -377,6 +377,64 @@ def t_cpu_vs_wall(c):
     return detail
 
 
+# ---- 2b. where CPU time comes from ------------------------------------------------------
+
+CPU_SOURCE_RE = re.compile(r"^pytop: CPU time: (.*)$", re.M)
+
+
+def thread_run_ns(pid, tid):
+    with open("/proc/%d/task/%d/schedstat" % (pid, tid)) as f:
+        return int(f.read().split()[0])
+
+
+def t_cpu_clock(c):
+    """Each thread's CPU time, from its context-switch records (the
+    default) and from schedstat (--schedstat), set against what the kernel
+    counted for it over the recording: a thread spinning, one in bursts
+    that switches out about 250 times a second, one asleep."""
+    tgt = c.start("cpu_clock.py")
+    f = tgt.path
+    keys = {"spinner": ("MainThread", "spin_forever"), "burst": ("burst", "burst_work"),
+            "sleeper": ("sleeper", "sleep_forever")}
+    tids = dict((k, tgt.tid(key)) for k, (key, _) in keys.items())
+    funcs = dict((k, (fn, f)) for k, (_, fn) in keys.items())
+    lines = []
+    for args, want_source in (([], "from context-switch records"), (["--schedstat"], "from schedstat")):
+        before = dict((k, thread_run_ns(tgt.pid, t)) for k, t in tids.items())
+        rec, run, summ = record(c, tgt, ["--rate", "200", "--duration", "3"] + args)
+        after = dict((k, thread_run_ns(tgt.pid, t)) for k, t in tids.items())
+        source = CPU_SOURCE_RE.search(run.stderr)
+        if not source or not source.group(1).startswith(want_source):
+            c.fail("%s: want a \"pytop: CPU time: %s ...\" line in the summary" % (" ".join(args) or "default",
+                   want_source), run, tgt)
+        m = re.search(r"for ([\d.]+) % of thread samples", source.group(1))
+        if not args and (not m or float(m.group(1)) < 95.0):
+            c.fail("CPU time from context-switch records for under 95 %% of thread samples: %s"
+                   % source.group(1), run, tgt)
+        data, erun = export(c, rec, "folded", "cpu", target=tgt)
+        stacks = parse_folded(c, data, "folded cpu export", erun, tgt)
+        got = {}
+        for k, fr in funcs.items():
+            got[k] = sum(s.weight for s in stacks if fr in [(x[0], x[1]) for x in s.frames]) / 1e6
+        kernel = dict((k, (after[k] - before[k]) / 1e9) for k in tids)
+        # The kernel's count spans attaching and ending too: compare how the
+        # CPU time splits, not how much of it there is.
+        ratio_got = got["burst"] / max(got["spinner"], 1e-9)
+        ratio_kernel = kernel["burst"] / max(kernel["spinner"], 1e-9)
+        total = sum(got.values())
+        line = ("%s: burst/spinner %.3f (kernel %.3f), sleeper %.3f s of %.2f s"
+                % (" ".join(args) or "switch records", ratio_got, ratio_kernel, got["sleeper"], total))
+        lines.append(line)
+        if total <= 0 or got["sleeper"] > 0.01 * total:
+            c.fail("the sleeping thread holds CPU time: %s" % line, run, tgt)
+        if abs(ratio_got - ratio_kernel) > 0.05 + 0.1 * ratio_kernel:
+            c.fail("the CPU time of the bursting thread against the spinning one is off: %s" % line,
+                   run, tgt)
+        if total > float(summ["seconds"]) * 2 * 1.05 + 0.05:
+            c.fail("more CPU time than two threads have in %s s: %s" % (summ["seconds"], line), run, tgt)
+    return "; ".join(lines)
+
+
 # ---- 3. launch mode ---------------------------------------------------------------------
 
 def t_launch(c):
@@ -945,6 +1003,7 @@ def t_export_memory_of_v10(c):
 PER_INTERPRETER = [
     ("engine_cpu_accuracy", t_cpu_accuracy),
     ("engine_cpu_vs_wall", t_cpu_vs_wall),
+    ("engine_cpu_clock", t_cpu_clock),
     ("engine_launch", t_launch),
     ("engine_code_reuse", t_code_reuse),
     ("engine_duration", t_duration),

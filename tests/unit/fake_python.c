@@ -598,6 +598,7 @@ uint64_t fake_thread(struct fake_py *fp, uint64_t interp, uint64_t thread_id, pi
     size = max_field(size, l->tstate_datastack_chunk, 8);
     size = max_field(size, l->tstate_gil_requested, 4);
     size = max_field(size, l->tstate_base_frame, 8);
+    size = max_field(size, l->tstate_state, 4);
     uint64_t ts = fake_alloc(fp, size, FAKE_OBJ_TSTATE);
     if (!ts)
         return 0;
@@ -629,6 +630,12 @@ void fake_set_gil_requested(struct fake_py *fp, uint64_t tstate, int on)
 {
     if (fp->lay.tstate_gil_requested >= 0)
         fake_put_i32(fp, tstate + (uint64_t)fp->lay.tstate_gil_requested, on);
+}
+
+void fake_set_thread_state(struct fake_py *fp, uint64_t tstate, int32_t state)
+{
+    if (fp->lay.tstate_state >= 0)
+        fake_put_i32(fp, tstate + (uint64_t)fp->lay.tstate_state, state);
 }
 
 void fake_set_gil(struct fake_py *fp, uint64_t interp, uint64_t tstate)

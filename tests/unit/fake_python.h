@@ -153,6 +153,8 @@ void fake_set_gil(struct fake_py *fp, uint64_t interp, uint64_t tstate);
 void fake_set_collecting(struct fake_py *fp, uint64_t interp, int on);
 /* tstate asks for the GIL (3.15+; a no-op before). */
 void fake_set_gil_requested(struct fake_py *fp, uint64_t tstate, int on);
+/* PyThreadState.state (3.13+: 0 detached, 1 attached, 2 suspended); no-op before. */
+void fake_set_thread_state(struct fake_py *fp, uint64_t tstate, int32_t state);
 
 /* Where a pushed frame lives. */
 enum fake_where {

@@ -283,6 +283,22 @@ static void test_threads_and_interpreters(void)
         CHECK_INT(s.threads[4].gil_wait, tells ? 0 : -1, W("threads: the holder does not wait"));
         CHECK_INT(s.threads[1].gil_wait, tells ? 0 : -1, W("threads: nor one that did not ask"));
     }
+    /* Attached (3.13+): running, or free to; detached or suspended: not;
+     * a value no interpreter writes: not known. */
+    fake_set_thread_state(&fp, b1, 1);
+    fake_set_thread_state(&fp, b2, 2);
+    fake_set_thread_state(&fp, a2, 7);
+    CHECK_INT(py_walk(&w, &s), 0, W("threads: walk with thread states set"));
+    if (s.nthreads == 5) {
+        int tells = L->tstate_state >= 0;
+        CHECK_INT(s.threads[3].attached, tells ? 1 : -1, W("threads: an attached thread"));
+        CHECK_INT(s.threads[4].attached, tells ? 0 : -1, W("threads: a suspended thread"));
+        CHECK_INT(s.threads[0].attached, tells ? 0 : -1, W("threads: a detached thread"));
+        CHECK_INT(s.threads[1].attached, -1, W("threads: a state no interpreter writes"));
+    }
+    fake_set_thread_state(&fp, b1, 0);
+    fake_set_thread_state(&fp, b2, 0);
+    fake_set_thread_state(&fp, a2, 0);
     fake_set_collecting(&fp, i2, 0);
     fake_set_gil_requested(&fp, b1, 0);
     fake_set_gil_requested(&fp, b2, 0);
