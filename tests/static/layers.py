@@ -45,7 +45,7 @@ LAYERS = {
 # What each layer is for, for the doc.
 ROLES = {
     "core": "errors, strings, UTF-8, JSON, the stack dictionary, samples, counters, histograms",
-    "proc": "memory sources (process_vm_readv), /proc maps, tasks, stats, namespaces, children",
+    "proc": "memory sources (process_vm_readv), /proc maps, tasks, stats, namespaces, children, threads' CPU clocks from context-switch records (perf events)",
     "elf": "libelf symbol lookup and load bias",
     "python": "version detection, layouts, strings, line tables, code cache, the stack walk",
     "native": "libunwind-ptrace C stacks, holding threads, symbols (nothing of Python)",
