@@ -186,9 +186,12 @@ static void print_cpu_source(FILE *status, const struct sampler_stats *ss, int s
                 pt_strerror(ss->switch_error));
     } else {
         fprintf(status, "pytop: CPU time: from context-switch records for %.2f %% of thread "
-                "samples, schedstat for the rest (%llu; %llu restarts after lost records)\n",
+                "samples, schedstat for the rest (%llu; %llu restarts after lost records; "
+                "%llu threads switching over %d times a second left to schedstat, to spare "
+                "them the records' cost)\n",
                 100.0 * (double)ss->cpu_switches / (double)all,
-                (unsigned long long)ss->cpu_schedstat, (unsigned long long)ss->switch_restarts);
+                (unsigned long long)ss->cpu_schedstat, (unsigned long long)ss->switch_restarts,
+                (unsigned long long)ss->switch_busy, SWITCHES_PER_SEC_MAX);
     }
 }
 

@@ -16,6 +16,8 @@
  * more than a thread makes between two samples at any rate but the
  * lowest; an overflow is noticed (a lost record) and schedstat used. */
 #define RING_PAGES 4
+/* The probe writes a sample every SWITCH_SAMPLE_NS: one page is plenty. */
+#define PROBE_PAGES 1
 
 /* The fields of a record this file reads, from the header on: what
  * sample_id_all appends with PERF_SAMPLE_TID | PERF_SAMPLE_TIME (pid,
@@ -161,16 +163,19 @@ int switch_state_read(const struct switch_state *st, uint64_t now_ns, uint64_t *
     return 0;
 }
 
-static int perf_open(pid_t tid, int exclude_kernel)
+/* A perf event on thread tid: a dummy software event that only writes
+ * the thread's switches (context_switch), or a task clock that writes a
+ * sample every SWITCH_SAMPLE_NS of its CPU time. */
+static int perf_open(pid_t tid, int switches, int exclude_kernel)
 {
     struct perf_event_attr a;
     memset(&a, 0, sizeof a);
     a.size = sizeof a;
     a.type = PERF_TYPE_SOFTWARE;
-    a.config = PERF_COUNT_SW_TASK_CLOCK;
-    a.sample_period = SWITCH_SAMPLE_NS;
+    a.config = switches ? PERF_COUNT_SW_DUMMY : PERF_COUNT_SW_TASK_CLOCK;
+    a.sample_period = switches ? 1 : SWITCH_SAMPLE_NS;
     a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
-    a.context_switch = 1;
+    a.context_switch = (unsigned)switches;
     a.sample_id_all = 1;
     a.use_clockid = 1;
     a.clockid = CLOCK_MONOTONIC;
@@ -180,67 +185,115 @@ static int perf_open(pid_t tid, int exclude_kernel)
     return fd < 0 ? -errno : (int)fd;
 }
 
-int switch_clock_open(struct switch_clock *c, pid_t pid, pid_t tid, uint64_t now_ns)
+/* The event's fd with its ring of pages data pages mapped, into r. */
+static int ring_open(struct switch_ring *r, pid_t tid, int switches, size_t pages)
 {
-    memset(c, 0, sizeof *c);
-    c->fd = -1;
-    /* Samples taken in the kernel need a lower perf_event_paranoid; the
-     * switches themselves do not. */
-    int fd = perf_open(tid, 0);
+    r->fd = -1;
+    r->map = NULL;
+    /* Kernel-side samples need a lower perf_event_paranoid; switches and
+     * the samples of a thread in user space do not. */
+    int fd = perf_open(tid, switches, 0);
     if (fd == -EACCES || fd == -EPERM)
-        fd = perf_open(tid, 1);
+        fd = perf_open(tid, switches, 1);
     if (fd < 0)
         return fd;
     long page = sysconf(_SC_PAGESIZE);
-    size_t len = (size_t)(page > 0 ? page : 4096) * (1 + RING_PAGES);
+    size_t len = (size_t)(page > 0 ? page : 4096) * (1 + pages);
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         int err = -errno;
         close(fd);
         return err == -EPERM ? -ENOMEM : err;   /* over the locked-memory allowance */
     }
+    r->fd = fd;
+    r->map = map;
+    r->map_len = len;
+    r->pages = pages;
+    return 0;
+}
+
+static void ring_close(struct switch_ring *r)
+{
+    if (r->map)
+        munmap(r->map, r->map_len);
+    if (r->fd >= 0)
+        close(r->fd);
+    r->map = NULL;
+    r->fd = -1;
+}
+
+/* The records written to r since the last drain, into st. */
+static void ring_drain(struct switch_ring *r, struct switch_state *st)
+{
+    struct perf_event_mmap_page *pg = r->map;
+    uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = pg->data_tail;
+    size_t off = pg->data_offset ? (size_t)pg->data_offset : r->map_len / (1 + r->pages);
+    size_t size = pg->data_size ? (size_t)pg->data_size : r->map_len - off;
+    if (off > r->map_len || size > r->map_len - off) {
+        st->lost = 1;
+    } else if (head != tail) {
+        tail = switch_records_apply(st, (const uint8_t *)r->map + off, size, tail, head);
+        __atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
+    }
+}
+
+/* While the state is not known, a thread that may be running all along
+ * writes no switch: the probe, a task clock sampling its CPU time, tells
+ * it by a sample. Open only until the state is known: a sampling task
+ * clock costs the thread a timer started and stopped at every switch
+ * (a third more time per switch on a thread that switches 80,000 times
+ * a second), the switch records alone do not. */
+static void probe_open(struct switch_clock *c)
+{
+    if (ring_open(&c->probe, c->tid, 0, PROBE_PAGES) != 0)
+        c->probe.fd = -1;   /* schedstat until a switch tells */
+}
+
+int switch_clock_open(struct switch_clock *c, pid_t pid, pid_t tid, uint64_t now_ns)
+{
+    memset(c, 0, sizeof *c);
+    c->switches.fd = -1;
+    c->probe.fd = -1;
+    c->tid = tid;
+    int rc = ring_open(&c->switches, tid, 1, RING_PAGES);
+    if (rc)
+        return rc;
     /* Not runnable now, after the records began: off all along until a
      * record says otherwise (one that was on at the start and left before
      * this read has its switch-out in the ring, which says so). */
     char state;
     int off_known = proc_task_state(pid, tid, &state) == 0 && state != 'R';
-    c->fd = fd;
-    c->map = map;
-    c->map_len = len;
     switch_state_init(&c->state, now_ns, off_known);
+    if (!off_known)
+        probe_open(c);
     return 0;
 }
 
 int switch_clock_read(struct switch_clock *c, uint64_t now_ns, uint64_t *run_ns, int *on,
                       int *queued, uint64_t *ins)
 {
-    if (c->fd < 0)
+    if (c->switches.fd < 0)
         return -EBADF;
-    struct perf_event_mmap_page *pg = c->map;
-    uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
-    uint64_t tail = pg->data_tail;
-    size_t off = pg->data_offset ? (size_t)pg->data_offset : c->map_len / (1 + RING_PAGES);
-    size_t size = pg->data_size ? (size_t)pg->data_size : c->map_len - off;
-    if (off > c->map_len || size > c->map_len - off) {
-        c->state.lost = 1;
-    } else if (head != tail) {
-        tail = switch_records_apply(&c->state, (const uint8_t *)c->map + off, size, tail, head);
-        __atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
-    }
+    ring_drain(&c->switches, &c->state);
+    /* Only while no switch came: a probe's sample after a switch would
+     * be out of order with the switches still to be read. */
+    if (c->probe.fd >= 0 && !c->state.seen_record && !c->state.lost)
+        ring_drain(&c->probe, &c->state);
+    if (c->probe.fd >= 0 && (c->state.on >= 0 || c->state.lost))
+        ring_close(&c->probe);
     return switch_state_read(&c->state, now_ns, run_ns, on, queued, ins);
 }
 
 void switch_clock_restart(struct switch_clock *c, uint64_t now_ns)
 {
     switch_state_init(&c->state, now_ns, 0);
+    if (c->probe.fd < 0)
+        probe_open(c);
 }
 
 void switch_clock_close(struct switch_clock *c)
 {
-    if (c->map)
-        munmap(c->map, c->map_len);
-    if (c->fd >= 0)
-        close(c->fd);
-    c->map = NULL;
-    c->fd = -1;
+    ring_close(&c->switches);
+    ring_close(&c->probe);
 }

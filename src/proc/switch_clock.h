@@ -8,10 +8,11 @@
  * last switch-in has run since then; one switched out has not run since.
  * The time on a CPU before the first record is told by that record (a
  * switch-out: it was on a CPU from the start; a switch-in: it was off)
- * or, for a thread that ran all along and never switched, by the
- * periodic sample a task clock writes every SWITCH_SAMPLE_NS of its CPU
- * time. Until one of them comes the state is not known and the caller
- * reads schedstat instead; so it does after records were lost. */
+ * or, for a thread that ran all along and never switched, by a sample
+ * a task clock (opened until then only: it costs the thread a timer at
+ * every switch) writes after SWITCH_SAMPLE_NS of its CPU time. Until one
+ * of them comes the state is not known and the caller reads schedstat
+ * instead; so it does after records were lost. */
 #ifndef PYTOP_PROC_SWITCH_CLOCK_H
 #define PYTOP_PROC_SWITCH_CLOCK_H
 
@@ -55,11 +56,20 @@ uint64_t switch_records_apply(struct switch_state *st, const uint8_t *data, size
 int switch_state_read(const struct switch_state *st, uint64_t now_ns, uint64_t *run_ns, int *on,
                       int *queued, uint64_t *ins);
 
-/* One thread's clock: its perf event and the mapped ring. */
-struct switch_clock {
+/* A perf event and its ring, mapped. */
+struct switch_ring {
     int fd;                      /* -1: closed */
     void *map;
-    size_t map_len;
+    size_t map_len, pages;
+};
+
+/* One thread's clock: the event writing its switches, and while what it
+ * did before its first switch is not known, the probe (a task clock
+ * writing a sample every SWITCH_SAMPLE_NS of its CPU time). */
+struct switch_clock {
+    struct switch_ring switches;
+    struct switch_ring probe;
+    pid_t tid;
     struct switch_state state;
 };
 
@@ -67,7 +77,8 @@ struct switch_clock {
  * now_ns. Returns 0; -EACCES or -EPERM (perf events not allowed here:
  * perf_event_paranoid, a seccomp filter), -ENOSYS or -ENOENT (no perf
  * events in this kernel), -ESRCH (gone), -EMFILE or -ENOMEM (out of
- * descriptors or locked memory), or another -errno. c->fd is -1 on error. */
+ * descriptors or locked memory), or another -errno; then it holds nothing
+ * open. */
 int switch_clock_open(struct switch_clock *c, pid_t pid, pid_t tid, uint64_t now_ns);
 
 /* Reads the new records and tells as switch_state_read. */
@@ -75,7 +86,7 @@ int switch_clock_read(struct switch_clock *c, uint64_t now_ns, uint64_t *run_ns,
                       int *queued, uint64_t *ins);
 
 /* After records were lost: from now_ns on, as if just opened (not known
- * until a record comes). */
+ * until a record comes; the probe opened again). */
 void switch_clock_restart(struct switch_clock *c, uint64_t now_ns);
 
 void switch_clock_close(struct switch_clock *c);   /* idempotent */

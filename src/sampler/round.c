@@ -433,6 +433,7 @@ int sample_process(struct sampler *s, struct proc_track *p, uint64_t now, uint64
     s->stats.cpu_switches += s->clock_tally.cpu_switches;
     s->stats.cpu_schedstat += s->clock_tally.cpu_schedstat;
     s->stats.switch_restarts += s->clock_tally.switch_restarts;
+    s->stats.switch_busy += s->clock_tally.switch_busy;
     pthread_mutex_unlock(&s->stats_lock);
     memset(&s->clock_tally, 0, sizeof s->clock_tally);
     s->dict_full = 0;

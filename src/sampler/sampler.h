@@ -82,6 +82,12 @@ struct sampler_config {
         .schedstat = (o)->schedstat,         \
     }
 
+/* A thread switching in more often than this (over a second) has its
+ * context-switch clock closed and its schedstat read instead: each switch
+ * record costs it about half a microsecond in the kernel, so this bounds
+ * what the records take from a thread to about 0.05 % of its time. */
+#define SWITCHES_PER_SEC_MAX 1000
+
 struct sampler_stats {
     uint64_t samples;            /* samples delivered */
     uint64_t late;               /* samples that started > half a period after their instant */
@@ -113,6 +119,7 @@ struct sampler_stats {
     uint64_t cpu_switches;       /* the thread's context-switch records (no system call) */
     uint64_t cpu_schedstat;      /* its schedstat (a pread), the clock not open or not sure */
     uint64_t switch_restarts;    /* clocks that lost records and started over */
+    uint64_t switch_busy;        /* threads left to schedstat: they switch too often */
     int switch_error;            /* why clocks could not be opened (-errno), 0: they were */
     struct hist pause_sample;    /* per process sample: total time its threads were held */
     struct hist pause_thread;    /* per thread read: time the thread was held */

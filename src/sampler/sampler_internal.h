@@ -42,6 +42,7 @@ struct thread_track {
     struct switch_clock clock;
     int clock_tried;             /* an open was tried (once per thread) */
     uint64_t clock_base_run, clock_base_slices;
+    uint64_t clock_window_ns, clock_window_slices;   /* its switch rate's window */
     uint64_t last_run_ns;        /* its schedstat CPU time at the last sample */
     uint64_t last_wall_ns;       /* the sampler's clock at its last sample */
     uint64_t round;              /* the last sampling round that saw it */
@@ -142,6 +143,7 @@ struct candidate {
  * 20 KiB ring each); the others have their schedstat read. */
 #define SWITCH_CLOCKS_MAX 256
 
+
 /* Bounds on what --subprocesses follows. */
 #define SAMPLER_MAX_PROCESSES 256
 #define CANDIDATE_MAX_ATTEMPTS 200    /* ~10 s of retries at 50 ms while Python starts */
@@ -201,7 +203,7 @@ struct sampler {
     /* This round's counts of where CPU time came from, added to the
      * stats (under their lock) once the round ends. */
     struct {
-        uint64_t cpu_switches, cpu_schedstat, switch_restarts;
+        uint64_t cpu_switches, cpu_schedstat, switch_restarts, switch_busy;
     } clock_tally;
 
     pthread_mutex_t stats_lock;

@@ -18,7 +18,7 @@
 
 static void track_close(struct proc_track *p, struct thread_track *t)
 {
-    if (t->clock.fd >= 0 && p->switch_clocks)
+    if (t->clock.switches.fd >= 0 && p->switch_clocks)
         p->switch_clocks--;
     switch_clock_close(&t->clock);
     proc_task_cpu_close(&t->cpu);
@@ -174,7 +174,8 @@ struct thread_track *track_find(struct proc_track *p, pid_t tid, int create)
     free_slot->tid = tid;
     free_slot->cpu.fd = -1;
     free_slot->stat.fd = -1;
-    free_slot->clock.fd = -1;
+    free_slot->clock.switches.fd = -1;
+    free_slot->clock.probe.fd = -1;
     proc_task_cpu_open(p->target->pid, tid, &free_slot->cpu);
     proc_task_stat_open(p->target->pid, tid, &free_slot->stat);
     p->names_dirty = 1;
@@ -212,6 +213,37 @@ static void clock_open(struct sampler *s, struct proc_track *p, struct thread_tr
     p->switch_clocks++;
 }
 
+/* A thread that switches too often: schedstat from now on (it moves at
+ * every switch, so it is exact for such a thread anyway). */
+static void close_clock(struct sampler *s, struct proc_track *p, struct thread_track *t)
+{
+    switch_clock_close(&t->clock);
+    if (p->switch_clocks)
+        p->switch_clocks--;
+    s->clock_tally.switch_busy++;
+}
+
+/* Closes t's clock when it switched in more than SWITCHES_PER_SEC_MAX
+ * times a second over the last second (slices: its count now). */
+static void watch_switch_rate(struct sampler *s, struct proc_track *p, struct thread_track *t,
+                              uint64_t now, uint64_t slices)
+{
+    if (!t->clock_window_ns || slices < t->clock_window_slices) {
+        t->clock_window_ns = now;
+        t->clock_window_slices = slices;
+        return;
+    }
+    uint64_t span = now - t->clock_window_ns;
+    if (span < NS_PER_SEC)
+        return;
+    uint64_t ins = slices - t->clock_window_slices;
+    t->clock_window_ns = now;
+    t->clock_window_slices = slices;
+    if (ins <= SWITCHES_PER_SEC_MAX * (span / 1000000u) / 1000u)
+        return;
+    close_clock(s, p, t);
+}
+
 /* CPU time since the thread's last sample, and whether it ran. From its
  * context-switch clock when that can tell: exact, no system call, and
  * whether it is on a CPU or waiting for one is known. Else from schedstat,
@@ -229,7 +261,7 @@ void track_update(struct sampler *s, struct proc_track *p, struct thread_track *
     int on = 0, queued = 0, exact = 0, restart = 0;
     if (!t->clock_tried)
         clock_open(s, p, t, now);
-    if (t->clock.fd >= 0) {
+    if (t->clock.switches.fd >= 0) {
         uint64_t crun, ins;
         if (switch_clock_read(&t->clock, now, &crun, &on, &queued, &ins) == 0) {
             run = t->clock_base_run + crun;
@@ -239,8 +271,14 @@ void track_update(struct sampler *s, struct proc_track *p, struct thread_track *
             restart = t->clock.state.lost;
         }
     }
+    if (exact)
+        watch_switch_rate(s, p, t, now, slices);
     int have_run = exact || proc_task_cpu_read_slices(&t->cpu, &run, &slices) == 0;
-    if (restart && have_run) {
+    if (restart && !fresh && now - t->last_wall_ns < NS_PER_SEC) {
+        /* The ring (680 switches) filled in under a second: it
+         * switches too often for its records to be worth their cost. */
+        close_clock(s, p, t);
+    } else if (restart && have_run) {
         /* Records were lost: counted again from here, from schedstat's. */
         switch_clock_restart(&t->clock, now);
         t->clock_base_run = run;
@@ -284,7 +322,7 @@ void track_update(struct sampler *s, struct proc_track *p, struct thread_track *
         s->clock_tally.cpu_switches++;
     else
         s->clock_tally.cpu_schedstat++;
-    s->clock_tally.switch_restarts += (uint64_t)restart;
+    s->clock_tally.switch_restarts += (uint64_t)(restart && t->clock.switches.fd >= 0);
 }
 
 void sweep_tracks(struct proc_track *p, uint64_t round)

@@ -306,9 +306,10 @@ static void test_live(void)
         CHECK(clock_ms > 0 && clock_ms < sched_ms + 10 && sched_ms < clock_ms + 10,
               "live: the clock and schedstat agree");
         CHECK(ins > 10, "live: a thread that sleeps every 2 ms switched in many times");
+        CHECK_INT(c.probe.fd, -1, "live: the probe is closed once the state is known");
         switch_clock_close(&c);
         switch_clock_close(&c);
-        CHECK_INT(c.fd, -1, "live: closed, twice");
+        CHECK(c.switches.fd == -1 && c.probe.fd == -1, "live: closed, twice");
     }
     atomic_store(&spinner_stop, 1);
     pthread_join(th, NULL);
