@@ -103,36 +103,33 @@ static void test_before_the_first_record(void)
     CHECK(run_at(&st, T0 + 5 * MS, NULL, NULL) == UINT64_MAX,
           "maybe running, no record yet: cannot tell");
 
-    /* Switched out first: on a CPU from the start until then. */
-    ring_init(&r, 256);
-    switch_state_init(&st, T0, 0);
-    sw_out(&r, T0 + 5 * MS);
-    apply(&st, &r);
-    CHECK_INT(run_at(&st, T0 + 7 * MS, &on, &queued), 5 * MS, "first a switch-out: ran from the start");
-    CHECK(on == 0 && queued == 0, "first a switch-out: off, blocked");
-
-    /* Even when it looked asleep just after the records began. */
-    ring_init(&r, 256);
-    switch_state_init(&st, T0, 1);
-    sw_out(&r, T0 + 1 * MS);
-    apply(&st, &r);
-    CHECK_INT(run_at(&st, T0 + 7 * MS, NULL, NULL), 1 * MS, "asleep by the look, a switch-out first");
-
-    /* Switched in first: off until then. */
-    ring_init(&r, 256);
-    switch_state_init(&st, T0, 0);
-    sw_in(&r, T0 + 3 * MS);
-    apply(&st, &r);
-    CHECK_INT(run_at(&st, T0 + 5 * MS, &on, NULL), 2 * MS, "first a switch-in: off before it");
-    CHECK_INT(on, 1, "first a switch-in: on a CPU");
-
-    /* A periodic sample first: it has been on a CPU all along. */
-    ring_init(&r, 256);
-    switch_state_init(&st, T0, 0);
-    sampled(&r, T0 + 10 * MS);
-    apply(&st, &r);
-    CHECK_INT(run_at(&st, T0 + 15 * MS, &on, NULL), 15 * MS, "first a sample: running all along");
-    CHECK_INT(on, 1, "first a sample: on a CPU");
+    /* The first record tells what the thread did before it. */
+    static const struct {
+        const char *what;
+        int off_known;
+        char first;              /* 'o' switch-out, 'i' switch-in, 's' a sample */
+        uint64_t at, now, want_run;
+        int want_on;
+    } firsts[] = {
+        { "first a switch-out: on a CPU from the start", 0, 'o', 5 * MS, 7 * MS, 5 * MS, 0 },
+        { "asleep by the look, then a switch-out first", 1, 'o', 1 * MS, 7 * MS, 1 * MS, 0 },
+        { "first a switch-in: off before it", 0, 'i', 3 * MS, 5 * MS, 2 * MS, 1 },
+        { "first a sample: running all along", 0, 's', 10 * MS, 15 * MS, 15 * MS, 1 },
+    };
+    for (size_t i = 0; i < sizeof firsts / sizeof firsts[0]; i++) {
+        ring_init(&r, 256);
+        switch_state_init(&st, T0, firsts[i].off_known);
+        if (firsts[i].first == 'o')
+            sw_out(&r, T0 + firsts[i].at);
+        else if (firsts[i].first == 'i')
+            sw_in(&r, T0 + firsts[i].at);
+        else
+            sampled(&r, T0 + firsts[i].at);
+        apply(&st, &r);
+        on = queued = -1;
+        CHECK_INT(run_at(&st, T0 + firsts[i].now, &on, &queued), firsts[i].want_run, firsts[i].what);
+        CHECK(on == firsts[i].want_on && queued == 0, firsts[i].what);
+    }
 }
 
 static void test_switches(void)
@@ -179,6 +176,24 @@ static void test_switches(void)
     CHECK_INT(run_at(&st, T0 + 3 * MS, NULL, NULL), 1 * MS, "other records skipped");
 }
 
+/* Whether switches in ('i') and out ('o'), 1 ms apart, written to a ring
+ * of ring_size bytes before it is read, leave the state lost. */
+static int lost_after(const char *seq, size_t ring_size)
+{
+    struct switch_state st;
+    struct ring r;
+    ring_init(&r, ring_size);
+    switch_state_init(&st, T0, 1);
+    for (size_t i = 0; seq[i]; i++) {
+        if (seq[i] == 'i')
+            sw_in(&r, T0 + (uint64_t)(i + 1) * MS);
+        else
+            sw_out(&r, T0 + (uint64_t)(i + 1) * MS);
+    }
+    apply(&st, &r);
+    return st.lost;
+}
+
 static void test_lost(void)
 {
     struct switch_state st;
@@ -215,28 +230,12 @@ static void test_lost(void)
         CHECK(st.lost && r.tail == r.head, bad[i].what);
     }
 
-    /* Twice in, or twice out: a record went missing. */
-    ring_init(&r, 256);
-    switch_state_init(&st, T0, 1);
-    sw_in(&r, T0 + 1 * MS);
-    sw_in(&r, T0 + 2 * MS);
-    apply(&st, &r);
-    CHECK(st.lost, "in twice: lost");
-    ring_init(&r, 256);
-    switch_state_init(&st, T0, 1);
-    sw_in(&r, T0 + 1 * MS);
-    sw_out(&r, T0 + 2 * MS);
-    sw_out(&r, T0 + 3 * MS);
-    apply(&st, &r);
-    CHECK(st.lost, "out twice: lost");
-
-    /* More written than the ring holds: overwritten before it was read. */
-    ring_init(&r, 64);
-    switch_state_init(&st, T0, 1);
-    for (int i = 0; i < 4; i++)
-        sw_in(&r, T0 + (uint64_t)i * MS);
-    apply(&st, &r);
-    CHECK(st.lost, "ring overrun: lost");
+    /* Twice in, or twice out: a record went missing. More written than
+     * the ring holds: overwritten before it was read. */
+    CHECK(lost_after("ii", 256), "in twice: lost");
+    CHECK(lost_after("ioo", 256), "out twice: lost");
+    CHECK(!lost_after("ioio", 256), "in, out, in, out: whole");
+    CHECK(lost_after("ioio", 64), "ring overrun: lost");
 }
 
 /* ---- a live clock ------------------------------------------------------------------------- */
