@@ -253,27 +253,33 @@ static const uint8_t *snap_find(struct mem_source *src, uint64_t addr, size_t le
     return NULL;
 }
 
-int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
+int mem_snap_read_part(struct mem_source *src, uint64_t addr, void *buf, size_t need,
+                       size_t whole)
 {
     struct mem_snap *sn = src->snap;
-    if (!sn->active || len == 0 || addr + len < addr) {
+    if (!sn->active || need == 0 || addr + whole < addr) {
         src->reads++;
-        return src->read(src, addr, buf, len);
+        return src->read(src, addr, buf, need);
     }
-    const uint8_t *p = snap_find(src, addr, len);
+    const uint8_t *p = snap_find(src, addr, need);
     if (p) {
-        memcpy(buf, p, len);
+        memcpy(buf, p, need);
         sn->hits++;
-        snap_record(sn, addr, len);
+        snap_record(sn, addr, whole);
         return 0;
     }
     sn->misses++;
     sn->stale = 1;
     src->reads++;
-    int rc = src->read(src, addr, buf, len);
+    int rc = src->read(src, addr, buf, need);
     if (rc == 0)
-        snap_record(sn, addr, len);
+        snap_record(sn, addr, whole);
     return rc;
+}
+
+int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
+{
+    return mem_snap_read_part(src, addr, buf, len, len);
 }
 
 static void snap_readv(struct mem_source *src, struct mem_iov *iov, size_t n)

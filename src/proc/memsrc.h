@@ -31,6 +31,8 @@ struct mem_source {
 };
 
 int mem_snap_read(struct mem_source *src, uint64_t addr, void *buf, size_t len);
+int mem_snap_read_part(struct mem_source *src, uint64_t addr, void *buf, size_t need,
+                       size_t whole);
 
 static inline int mem_read(struct mem_source *src, uint64_t addr, void *buf, size_t len)
 {
@@ -38,6 +40,19 @@ static inline int mem_read(struct mem_source *src, uint64_t addr, void *buf, siz
         return mem_snap_read(src, addr, buf, len);
     src->reads++;
     return src->read(src, addr, buf, len);
+}
+
+/* The first need bytes of the range [addr, addr + whole): only they are
+ * read (or, from a snapshot, copied), but a snapshot remembers the whole
+ * range for the next sample's batch, so that a read further into it then
+ * (a stack grown by a frame) is served too. whole >= need. */
+static inline int mem_read_part(struct mem_source *src, uint64_t addr, void *buf, size_t need,
+                                size_t whole)
+{
+    if (src->snap)
+        return mem_snap_read_part(src, addr, buf, need, whole < need ? need : whole);
+    src->reads++;
+    return src->read(src, addr, buf, need);
 }
 
 /* A plausible address of a heap object in a 64-bit user space: non-null,

@@ -215,12 +215,13 @@ static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, 
                 break;
         }
         if (i < cw->nhdrs) {
-            /* Read the whole chunk (or the CHUNK_COPY_MAX ending at the
-             * frame): the same range at every sample while the thread
-             * stays in this chunk, so that a snapshot (memsrc.h) serves
-             * it even when the stack grew by a few frames. Only the part
-             * up to this frame is used: what lies above it was not
-             * reached through a link read before it, and may be stale. */
+            /* The chunk (or the CHUNK_COPY_MAX ending at the frame) up to
+             * this frame: what lies above it was not reached through a
+             * link read before it, and may be stale. The snapshot
+             * (memsrc.h) remembers the whole chunk, the same range at
+             * every sample while the thread stays in it, so that it
+             * serves the next sample's read even when the stack grew by a
+             * few frames; only the part used is copied. */
             uint64_t from = cw->hdrs[i].start, to = cw->hdrs[i].end;
             if (addr + span - from > CHUNK_COPY_MAX) {
                 from = addr + span - CHUNK_COPY_MAX;
@@ -228,7 +229,8 @@ static const uint8_t *frame_bytes(struct py_walker *w, struct chunk_window *cw, 
             } else if (to - from > CHUNK_COPY_MAX) {
                 to = from + CHUNK_COPY_MAX;
             }
-            if (mem_read(w->mem, from, cw->buf, (size_t)(to - from)) == 0) {
+            size_t need = (size_t)(addr + span - from);
+            if (mem_read_part(w->mem, from, cw->buf, need, (size_t)(to - from)) == 0) {
                 cw->base = from;
                 cw->len = (size_t)(addr + span - from);
                 return cw->buf + (addr - from);

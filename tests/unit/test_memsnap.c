@@ -276,6 +276,46 @@ static void test_order(void)
 }
 
 /* Bounds: ranges past MEM_SNAP_MAX_RANGES are not remembered, and still read. */
+/* Part of a range read, the whole remembered: a stack chunk of which the
+ * walk needs the bottom, a little more of it at the next sample. */
+static void test_read_part(void)
+{
+    struct counting c;
+    struct mem_snap snap;
+    counting_init(&c, &snap);
+    uint8_t buf[4096];
+
+    mem_sample_begin(&c.base);
+    memset(buf, 0, sizeof buf);
+    CHECK_INT(mem_read_part(&c.base, C, buf, 100, 4096), 0, "first sample: a part read");
+    CHECK(buf[99] == 0xcc && buf[100] == 0, "only the part asked for is written");
+    mem_sample_end(&c.base);
+    CHECK_INT(c.reads, 1, "one read");
+
+    c.reads = 0;
+    region_c[150] = 0x77;
+    mem_sample_begin(&c.base);
+    CHECK_INT(c.pieces, 1, "the batch fetches the whole range remembered");
+    region_c[150] = 0x88;
+    memset(buf, 0, sizeof buf);
+    CHECK_INT(mem_read_part(&c.base, C, buf, 200, 4096), 0, "next sample: a longer part");
+    CHECK_INT(c.reads, 0, "served from the batch, though longer than the part read before");
+    CHECK(buf[150] == 0x77 && buf[199] == 0xcc && buf[200] == 0,
+          "as it was at the start of the sample, the part asked for only");
+    CHECK_INT(snap.hits, 1, "one hit");
+    mem_sample_end(&c.base);
+
+    mem_snap_release(&snap);
+
+    /* Without a snapshot, the part alone is read. */
+    struct counting plain;
+    struct mem_snap unused;
+    counting_init(&plain, &unused);
+    plain.base.snap = NULL;
+    CHECK_INT(mem_read_part(&plain.base, C, buf, 64, 4096), 0, "no snapshot: read");
+    CHECK_INT(plain.reads, 1, "no snapshot: one read of the part");
+}
+
 static void test_bounds(void)
 {
     struct counting c;
@@ -302,5 +342,6 @@ int main(void)
     UNIT_RUN(test_live_partial);
     UNIT_RUN(test_order);
     UNIT_RUN(test_bounds);
+    UNIT_RUN(test_read_part);
     return unit_done();
 }
