@@ -16,11 +16,17 @@
 
 /* ---- processes ------------------------------------------------------------------------------ */
 
-static void track_close(struct proc_track *p, struct thread_track *t)
+/* Closes t's context-switch clock (if open), and its count in p. */
+static void clock_close(struct proc_track *p, struct thread_track *t)
 {
     if (t->clock.switches.fd >= 0 && p->switch_clocks)
         p->switch_clocks--;
     switch_clock_close(&t->clock);
+}
+
+static void track_close(struct proc_track *p, struct thread_track *t)
+{
+    clock_close(p, t);
     proc_task_cpu_close(&t->cpu);
     proc_task_stat_close(&t->stat);
     t->tid = 0;
@@ -215,11 +221,9 @@ static void clock_open(struct sampler *s, struct proc_track *p, struct thread_tr
 
 /* A thread that switches too often: schedstat from now on (it moves at
  * every switch, so it is exact for such a thread anyway). */
-static void close_clock(struct sampler *s, struct proc_track *p, struct thread_track *t)
+static void clock_give_up(struct sampler *s, struct proc_track *p, struct thread_track *t)
 {
-    switch_clock_close(&t->clock);
-    if (p->switch_clocks)
-        p->switch_clocks--;
+    clock_close(p, t);
     s->clock_tally.switch_busy++;
 }
 
@@ -241,7 +245,7 @@ static void watch_switch_rate(struct sampler *s, struct proc_track *p, struct th
     t->clock_window_slices = slices;
     if (ins <= SWITCHES_PER_SEC_MAX * (span / 1000000u) / 1000u)
         return;
-    close_clock(s, p, t);
+    clock_give_up(s, p, t);
 }
 
 /* CPU time since the thread's last sample, and whether it ran. From its
@@ -277,7 +281,7 @@ void track_update(struct sampler *s, struct proc_track *p, struct thread_track *
     if (restart && !fresh && now - t->last_wall_ns < NS_PER_SEC) {
         /* The ring (680 switches) filled in under a second: it
          * switches too often for its records to be worth their cost. */
-        close_clock(s, p, t);
+        clock_give_up(s, p, t);
     } else if (restart && have_run) {
         /* Records were lost: counted again from here, from schedstat's. */
         switch_clock_restart(&t->clock, now);
