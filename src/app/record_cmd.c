@@ -181,8 +181,9 @@ static void print_cpu_source(FILE *status, const struct sampler_stats *ss, int s
                 "sample\n");
     } else if (ss->switch_error) {
         fprintf(status, "pytop: CPU time: from schedstat, a read per thread per sample: "
-                "context-switch records (perf events) are not available here (%s; "
-                "perf_event_paranoid, or a seccomp filter in containers)\n",
+                "context-switch records (perf events) are not available here (%s); to have "
+                "them, run pytop as root or lower kernel.perf_event_paranoid to 2, and in a "
+                "container allow perf_event_open in its seccomp profile\n",
                 pt_strerror(ss->switch_error));
     } else {
         fprintf(status, "pytop: CPU time: from context-switch records for %.2f %% of thread "
