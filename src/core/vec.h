@@ -11,6 +11,7 @@
 #define PYTOP_CORE_VEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* items (capacity *cap items of size bytes) with room for at least need
  * items (and at least one): items itself when it has it, else a larger
@@ -26,6 +27,21 @@ static inline void *vec_grow(void *items, size_t *cap, size_t need, size_t size,
     if (items && need <= *cap)
         return items;
     return vec_grow_to(items, cap, need, size, min_cap);
+}
+
+/* The index of the first of a[0..n) (sorted, ascending) not below key:
+ * key's index when it is there, else where it would go (n: past all). */
+static inline size_t vec_u32_lower_bound(const uint32_t *a, size_t n, uint32_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/stacks.h"
 #include "core/strbuf.h"
+#include "core/vec.h"
 #include "record/export_internal.h"
 
 const char *export_mode_title(enum export_mode mode)
@@ -397,14 +398,7 @@ void export_put_value(struct strbuf *sb, const struct export_prep *p, uint64_t v
 /* The root frame of pid's process (pids were all seen in init). */
 static uint32_t process_frame(const struct export_prep *p, uint32_t pid)
 {
-    uint32_t lo = 0, hi = p->nprocs;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (p->proc_pid[mid] < pid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = vec_u32_lower_bound(p->proc_pid, p->nprocs, pid);
     return p->proc_frame[lo < p->nprocs ? lo : 0];
 }
 

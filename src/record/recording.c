@@ -259,15 +259,7 @@ static void put_dictionary(struct rec_writer *w, const struct stack_table *d)
 /* Index of pid in the sorted described list, or where it would go. */
 static size_t described_find(const struct rec_writer *w, uint32_t pid)
 {
-    size_t lo = 0, hi = w->ndescribed;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (w->described[mid] < pid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return vec_u32_lower_bound(w->described, w->ndescribed, pid);
 }
 
 /* Remember that pid has a process record: 0, or -ENOMEM. */

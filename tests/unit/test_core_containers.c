@@ -185,6 +185,12 @@ static void test_u64map_random(void)
 
 static void test_vec(void)
 {
+    static const uint32_t sorted[] = { 3, 5, 5, 9 };
+    CHECK(vec_u32_lower_bound(sorted, 4, 5) == 1 && vec_u32_lower_bound(sorted, 4, 9) == 3 &&
+              vec_u32_lower_bound(sorted, 4, 1) == 0 && vec_u32_lower_bound(sorted, 4, 10) == 4 &&
+              vec_u32_lower_bound(sorted, 4, 6) == 3 && vec_u32_lower_bound(sorted, 0, 6) == 0,
+          "lower bound: the first not below the key, or where it would go");
+
     uint32_t *v = NULL;
     size_t cap = 0;
     uint32_t *g = vec_grow(v, &cap, 0, sizeof *v, 16);
