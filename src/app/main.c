@@ -652,6 +652,7 @@ static int run_top(const struct pytop_options *opt)
 {
     if (need_terminal())
         return 1;
+    ui_catch_quit_signals();
     struct launch child;
     struct launch *launched = NULL;
     struct py_target *target;

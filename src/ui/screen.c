@@ -50,6 +50,37 @@ static void on_fatal_signal(int sig)
     raise(sig);
 }
 
+/* Our quit handler on the quit signals; their handlers before it saved
+ * once. restart: system calls a signal interrupts go on (while the view
+ * starts); without, the loop's wait ends at once. */
+static int quit_caught;
+
+static void catch_quit(int restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_quit_signal;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    for (size_t i = 0; i < NQUIT; i++)
+        sigaction(quit_signals[i], &sa, quit_caught ? NULL : &old_quit[i]);
+    quit_caught = 1;
+}
+
+static void release_quit(void)
+{
+    if (!quit_caught)
+        return;
+    for (size_t i = 0; i < NQUIT; i++)
+        sigaction(quit_signals[i], &old_quit[i], NULL);
+    quit_caught = 0;
+}
+
+void screen_catch_quit_early(void)
+{
+    catch_quit(1);
+}
+
 static void at_exit(void)
 {
     restore_terminal();
@@ -115,12 +146,10 @@ int screen_open(struct screen *scr)
 
     /* Our handlers first: curses installs its own (which exit) only where
      * it finds the default. */
+    catch_quit(0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_quit_signal;
-    for (size_t i = 0; i < NQUIT; i++)
-        sigaction(quit_signals[i], &sa, &old_quit[i]);
     sa.sa_handler = on_fatal_signal;
     for (size_t i = 0; i < NFATAL; i++)
         sigaction(fatal_signals[i], &sa, &old_fatal[i]);
@@ -129,8 +158,7 @@ int screen_open(struct screen *scr)
 
     terminal = newterm(NULL, stdout, stdin);
     if (!terminal) {
-        for (size_t i = 0; i < NQUIT; i++)
-            sigaction(quit_signals[i], &old_quit[i], NULL);
+        release_quit();
         for (size_t i = 0; i < NFATAL; i++)
             sigaction(fatal_signals[i], &old_fatal[i], NULL);
         return -ENOTTY;
@@ -164,8 +192,7 @@ void screen_close(struct screen *scr)
     restore_terminal();
     delscreen(terminal);
     terminal = NULL;
-    for (size_t i = 0; i < NQUIT; i++)
-        sigaction(quit_signals[i], &old_quit[i], NULL);
+    release_quit();
     for (size_t i = 0; i < NFATAL; i++)
         sigaction(fatal_signals[i], &old_fatal[i], NULL);
 }

@@ -43,6 +43,10 @@ struct screen {
  * on crashes, and at exit. Returns 0, or -ENOTTY when curses cannot start
  * (nothing was changed then). */
 int screen_open(struct screen *scr);
+/* The quit signals' handler installed now, before screen_open (which keeps
+ * it): one arriving while the view starts ends the loop as soon as it
+ * runs, as one arriving later does. */
+void screen_catch_quit_early(void);
 /* Give the terminal back; safe to call more than once. */
 void screen_close(struct screen *scr);
 /* The terminating signal that arrived (the loop should end), or 0. */

@@ -376,6 +376,11 @@ static void free_views(struct ui *u)
             u->views[i]->ops->free(u->views[i]);
 }
 
+void ui_catch_quit_signals(void)
+{
+    screen_catch_quit_early();
+}
+
 int ui_run(struct session *s, const struct ui_options *o)
 {
     struct ui *u = calloc(1, sizeof *u);

@@ -20,4 +20,10 @@ struct ui_options {
  * drawn then). */
 int ui_run(struct session *s, const struct ui_options *o);
 
+/* From now on SIGINT, SIGTERM, SIGHUP and SIGQUIT are taken as a request
+ * to quit: called before the view starts (attaching, starting the
+ * sampler), so that one arriving meanwhile ends the view as one arriving
+ * later does (ui_run returns it at once), not pytop at the signal. */
+void ui_catch_quit_signals(void);
+
 #endif
