@@ -1,5 +1,5 @@
 /* The sampler's life cycle and its loop: a round of samples at each
- * instant, and when the instants are (see sampler.h). */
+ * instant (the instants are schedule.c's), and the sleeps between. */
 #include "config.h"
 
 #include "sampler/sampler_internal.h"
@@ -22,15 +22,6 @@ static uint64_t now_ns(clockid_t clock)
     return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/* xorshift64*: cheap random gaps, no libc state shared with anyone. */
-static double rand_unit(struct sampler *s)
-{
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return (double)((s->rng * 0x2545F4914F6CDD1DULL) >> 11) / (double)(1ULL << 53);
-}
-
 int sampler_new(struct py_target *target, struct stack_table *dict,
                 const struct sampler_config *cfg, struct sampler **out)
 {
@@ -51,7 +42,7 @@ int sampler_new(struct py_target *target, struct stack_table *dict,
     s->period_ns = (uint64_t)((double)NS_PER_SEC / s->cfg.rate_hz);
     if (s->period_ns == 0)
         s->period_ns = 1;
-    s->rng = now_ns(CLOCK_MONOTONIC) | 1;
+    schedule_init(&s->schedule, s->period_ns, now_ns(CLOCK_MONOTONIC) | 1);
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&s->stats_lock, NULL);
     py_sample_init(&s->ps);
@@ -229,54 +220,6 @@ static void sleep_until(struct sampler *s, uint64_t deadline)
     }
 }
 
-/* ---- when to sample ------------------------------------------------------------------------- */
-
-/* The sampling instants are a renewal process: each is the one before
- * plus a gap drawn uniformly from [period/2, 3 period/2). The mean gap is
- * the period, so the rate is the one asked for. One such gap spreads an
- * instant over a whole period, so against work the target repeats with
- * any cycle, the instants' phase becomes uniform within a few samples and
- * stays uniform: the sampler cannot lock onto a period.
- *
- * Each sample is credited the time since the one before, so the gap
- * before a sample must not depend on where the target's cycle is at that
- * sample; here it does not, as the phase before the gap is uniform and
- * independent of the gap. Instants at start + k * period (even jittered a
- * little) keep their phase against a cycle that divides the period; an
- * instant drawn uniformly within each period makes the time credited
- * depend on where in its period it fell (75/25 reads 66/34 to 84/16
- * depending on the target's phase); Poisson instants are unbiased but
- * their more varied gaps double a share's variance. */
-static uint64_t schedule_gap(struct sampler *s)
-{
-    uint64_t gap = s->period_ns / 2 + (uint64_t)(rand_unit(s) * (double)s->period_ns);
-    return gap ? gap : 1;
-}
-
-/* The instant after `instant`, given that the sample before it ended at
- * `now`. A sampler more than a period behind cannot keep the rate: it
- * skips the instants it missed (counted in skipped, not late) rather than
- * taking them in a burst, and takes the next sample at once, back to
- * back, so that it samples as often as the machine lets it instead of
- * sleeping into the next drawn instant. Less than a period behind, the
- * instant drawn is kept (taken at once when it is past). */
-#define SCHEDULE_MAX_DRAWS 4096
-static uint64_t schedule_next(struct sampler *s, uint64_t instant, uint64_t now, uint64_t *skipped)
-{
-    uint64_t next = instant + schedule_gap(s);
-    *skipped = 0;
-    for (unsigned draws = 0; next + s->period_ns < now; draws++) {
-        if (draws == SCHEDULE_MAX_DRAWS) {
-            /* Stalled for thousands of periods: count the rest by the mean. */
-            *skipped += (now - next) / s->period_ns;
-            return now;
-        }
-        next += schedule_gap(s);
-        (*skipped)++;
-    }
-    return *skipped ? now : next;
-}
-
 /* How often the sampler's own CPU time is brought up to date while it runs. */
 #define BUSY_EVERY_NS NS_PER_SEC
 
@@ -326,7 +269,7 @@ int sampler_run(struct sampler *s, sampler_sink_fn sink, void *ctx)
 
         uint64_t after = now_ns(CLOCK_MONOTONIC);
         uint64_t skipped;
-        instant = schedule_next(s, instant, after, &skipped);
+        instant = schedule_next(&s->schedule, instant, after, &skipped);
         /* The thread's CPU clock is a system call, not a vDSO read: take
          * it about once a second only (and at the end). */
         uint64_t busy = 0;

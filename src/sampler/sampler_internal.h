@@ -21,6 +21,7 @@
 #include "python/walk.h"
 #include "sampler/held_read.h"
 #include "sampler/merge.h"
+#include "sampler/schedule.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,6 +46,7 @@ struct thread_track {
     uint64_t clock_window_ns, clock_window_slices;   /* its switch rate's window */
     uint64_t last_run_ns;        /* its schedstat CPU time at the last sample */
     uint64_t last_wall_ns;       /* the sampler's clock at its last sample */
+    uint64_t cpu_owed_ns;        /* CPU time read, not credited yet (credit_owed_cpu) */
     uint64_t round;              /* the last sampling round that saw it */
     uint32_t name;               /* string id of its Python name */
     int running;
@@ -157,7 +159,7 @@ struct sampler {
     uint64_t period_ns;
     atomic_int stop;
     int wake_fd;                 /* eventfd sampler_stop writes to end a sleep; -1: none */
-    uint64_t rng;
+    struct schedule schedule;    /* the instants (schedule.h) */
     uint64_t round;
 
     struct proc_track **procs;   /* procs[0] is the target */

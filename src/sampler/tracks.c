@@ -248,6 +248,33 @@ static void watch_switch_rate(struct sampler *s, struct proc_track *p, struct th
     clock_give_up(s, p, t);
 }
 
+/* schedstat adds a running thread's time up only at its scheduler ticks
+ * (every 4 ms at 250 Hz) and when it leaves a CPU, so between two samples
+ * closer than that its count stands still, then jumps by a tick. A sample
+ * is never credited more CPU than wall time; what a jump brings beyond
+ * that is owed, and paid into the thread's next samples as their wall time
+ * allows. Dropping it (as once done) kept 28 % of a spinning thread's CPU
+ * at 1 kHz, 8 % at 5 kHz. The debt is bounded: a tick is at most 10 ms,
+ * a tickless CPU's residual tick 1 s. */
+#define CPU_OWED_MAX_NS (2 * NS_PER_SEC)
+
+static void credit_owed_cpu(struct thread_track *t, uint64_t *cpu_ns, uint64_t wall_ns, int fresh)
+{
+    if (fresh) {
+        t->cpu_owed_ns = 0;
+        return;
+    }
+    uint64_t cpu = *cpu_ns + t->cpu_owed_ns;
+    if (cpu > wall_ns) {
+        uint64_t owed = cpu - wall_ns;
+        t->cpu_owed_ns = owed < CPU_OWED_MAX_NS ? owed : CPU_OWED_MAX_NS;
+        cpu = wall_ns;
+    } else {
+        t->cpu_owed_ns = 0;
+    }
+    *cpu_ns = cpu;
+}
+
 /* CPU time since the thread's last sample, and whether it ran. From its
  * context-switch clock when that can tell: exact, no system call, and
  * whether it is on a CPU or waiting for one is known. Else from schedstat,
@@ -303,8 +330,7 @@ void track_update(struct sampler *s, struct proc_track *p, struct thread_track *
         t->last_slices = slices;
     *cpu_ns = (!fresh && have_run && run > t->last_run_ns) ? run - t->last_run_ns : 0;
     *wall_ns = fresh ? s->period_ns : now - t->last_wall_ns;
-    if (*cpu_ns > *wall_ns && !fresh)
-        *cpu_ns = *wall_ns;   /* schedstat catches up at ticks; never exceed wall */
+    credit_owed_cpu(t, cpu_ns, *wall_ns, fresh);
     int ran = *cpu_ns > 0 || (exact && on);
     if (!ran && !exact && (fresh || t->running)) {
         char st;
