@@ -209,19 +209,32 @@ def t_periodic(mode, cycle_ms, bound_pp):
     return run
 
 
-def t_busy(c):
+def t_busy(c, clock="cpu", rates=None):
     status = os.path.join(c.workdir, "status")
-    tgt = c.start("timing_periodic.py", args=["10", "cpu", status])
+    tgt = c.start("timing_periodic.py", args=["10", clock, status])
     hogs = [popen(["sh", "-c", "while :; do :; done"], stdin=subprocess.DEVNULL) for _ in range(2)]
     try:
-        rates = [1000] + [100] * LOW_RATE_RECORDERS
+        rates = rates or [1000] + [100] * LOW_RATE_RECORDERS
         got, truth = measure(c, tgt, status, rates, 8, ("cpu",))
     finally:
         for h in hogs:
             kill_group(h)
-    if abs(truth["cpu"] - A_SHARE) > 2:
+    if clock == "cpu" and abs(truth["cpu"] - A_SHARE) > 2:
         c.fail("the target's own CPU split is %.1f/%.1f, not 75/25" % (truth["cpu"], 100 - truth["cpu"]), target=tgt)
-    return check_shares(c, tgt, got, truth, 3.0, "75/25 of CPU with two CPU hogs beside it")
+    return check_shares(c, tgt, got, truth, 3.0, "the target's own CPU split (%s clock) with two CPU "
+                        "hogs beside it" % clock)
+
+
+def t_busy_wall_clock(c):
+    """The same target timing its parts by the wall clock, spinning (a
+    timer loop): preempted, it loses CPU time in whichever part the wait
+    falls, so only its own count (CPU time around each call) is the
+    truth. With CPU time read from schedstat alone this read func_a 4
+    points under to 13 over; from context-switch records, within 1.5 at
+    1 kHz. At 100 Hz each sample carries the CPU time of a whole 10 ms
+    cycle to the one function it is in, and recorders read 72-79 % for
+    75 % whatever the build, so only 1 kHz is held to the bound."""
+    return t_busy(c, "wall", [1000, 1000])
 
 
 def strace_available():
@@ -310,7 +323,7 @@ def t_rate_under_load(c):
     """Two CPU hogs beside a spinning target on the machine's cores: the
     sampler, woken late from its sleeps, takes the instants it missed back
     to back, so it keeps the rate asked for (a sampler that skipped them
-    kept 80-96 %% of 5 kHz here, a tenth to a third less at 10 kHz), and
+    kept 80-96 % of 5 kHz here, a tenth to a third less at 10 kHz), and
     the samples taken back to back are credited only the time they stand
     for: the wall time recorded is the recording's span, the CPU time the
     kernel's count."""
@@ -343,7 +356,7 @@ def t_cpu_faster_than_ticks(c):
     Hz), a spinning thread's CPU time is all recorded, from its
     context-switch records and from schedstat, whose count moves only at
     ticks: what a tick brings beyond a sample's wall time goes to the next
-    samples (dropping it kept 15 %% of the CPU at 2 kHz)."""
+    samples (dropping it kept 15 % of the CPU at 2 kHz)."""
     tgt = c.start("engine_spin.py")
     time.sleep(0.3)
     lines = []
@@ -387,4 +400,8 @@ def build(interps):
                               skip="no pyenv Python %d.%d among the interpreters found or selected" % (major, minor)))
             continue
         tests.append(Test("cpu_busy_machine[%s]" % found[0].id, t_busy, found[0]))
+    if periodic is None:
+        tests.append(Test("cpu_busy_machine_wall_clock", None, skip="no pyenv Python 3 interpreter found"))
+    else:
+        tests.append(Test("cpu_busy_machine_wall_clock", t_busy_wall_clock, periodic))
     return tests
