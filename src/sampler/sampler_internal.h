@@ -145,7 +145,6 @@ struct candidate {
  * 20 KiB ring each); the others have their schedstat read. */
 #define SWITCH_CLOCKS_MAX 256
 
-
 /* Bounds on what --subprocesses follows. */
 #define SAMPLER_MAX_PROCESSES 256
 #define CANDIDATE_MAX_ATTEMPTS 200    /* ~10 s of retries at 50 ms while Python starts */

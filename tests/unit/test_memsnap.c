@@ -275,7 +275,6 @@ static void test_order(void)
     mem_snap_release(&snap);
 }
 
-/* Bounds: ranges past MEM_SNAP_MAX_RANGES are not remembered, and still read. */
 /* Part of a range read, the whole remembered: a stack chunk of which the
  * walk needs the bottom, a little more of it at the next sample. */
 static void test_read_part(void)
@@ -316,6 +315,7 @@ static void test_read_part(void)
     CHECK_INT(plain.reads, 1, "no snapshot: one read of the part");
 }
 
+/* Bounds: ranges past MEM_SNAP_MAX_RANGES are not remembered, and still read. */
 static void test_bounds(void)
 {
     struct counting c;
